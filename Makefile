@@ -1,0 +1,53 @@
+# Berth: the two set-up commands are `make run` and `make test` (README.md).
+SHELL := /bin/bash
+BUILD ?= build
+PRESET ?= dev
+JOBS ?= $(shell nproc)
+
+# Every Debian package Berth needs to build, run and test; nothing is fetched from elsewhere.
+DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
+  libboost-dev libboost-system-dev nlohmann-json3-dev libabsl-dev libcli11-dev libspdlog-dev \
+  libfmt-dev libsqlite3-dev libmnl-dev libssl-dev zlib1g-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev bats \
+  runc nftables iproute2 busybox-static procps iputils-ping \
+  hyperfine iperf3 wrk etcd-server
+
+.PHONY: deps build run test unit privileged e2e bench asan clean
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v docker >/dev/null || echo "note: the official docker CLI is not installed; e2e tests that drive it will be skipped"
+
+build:
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	$(BUILD)/bin/berthd
+
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure -j 1
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+privileged: build
+	cd $(BUILD) && ctest --output-on-failure -L privileged
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -L e2e
+
+asan:
+	cmake --preset asan >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -L unit
+
+bench: deps build
+	bench/run.sh $(BUILD)/bin
+
+clean:
+	rm -rf build build-asan build-clang

@@ -1,0 +1,74 @@
+#pragma once
+// The HTTP side of the Engine API: one request at a time on a connection, with the three
+// response kinds Docker uses: a plain JSON body, a chunked stream (wait, logs, events, load
+// progress), and a hijacked raw stream (attach, exec).
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::api {
+
+constexpr const char* kApiVersion = "1.41";
+constexpr const char* kMinApiVersion = "1.12";
+constexpr const char* kServerHeader = "Berth/0.1.0 (linux)";
+
+int HttpStatusFor(const Status& st);
+
+struct Request {
+  std::string method;
+  std::string path;  // without the /v1.xx prefix
+  std::string version;  // requested API version, or kApiVersion
+  std::map<std::string, std::string> query;  // last value of each key
+  std::map<std::string, std::vector<std::string>> query_all;  // every value (changes=, names=)
+  std::map<std::string, std::string> params;  // from the route pattern
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+  std::string body_file;  // for upload routes: where the body was streamed to
+
+  std::string Query(const std::string& k, const std::string& def = "") const;
+  bool QueryBool(const std::string& k, bool def = false) const;
+  int QueryInt(const std::string& k, int def) const;
+  // The JSON body; an empty body is an empty object. Malformed JSON: InvalidArgument.
+  StatusOr<nlohmann::json> Json() const;
+};
+
+// One client connection. Not thread-safe: owned by its connection thread.
+class Conn {
+ public:
+  explicit Conn(int fd) : fd_(fd) {}
+  int fd() const { return fd_; }
+
+  void SendJson(int status, const nlohmann::json& body);
+  void SendError(const Status& st);
+  void SendEmpty(int status);
+  void SendRaw(int status, const std::string& content_type, std::string_view body);
+  // Chunked streaming response.
+  bool BeginStream(int status, const std::string& content_type);
+  bool WriteChunk(std::string_view data);
+  void EndStream();
+  // 101 UPGRADED (or 200 when the client did not ask to upgrade); after this the connection is
+  // a raw byte stream. `leftover` is what the parser read past the request.
+  bool Hijack(bool upgrade, const std::string& content_type);
+  // The connection ends after this response (streams and hijacks end it).
+  bool closed() const { return closed_; }
+  void MarkClosed() { closed_ = true; }
+  std::string leftover;
+
+ private:
+  bool WriteAll(std::string_view data);
+  std::string Headers(int status) const;
+  int fd_;
+  bool closed_ = false;
+};
+
+bool SendAll(int fd, std::string_view data);
+
+}  // namespace berth::api

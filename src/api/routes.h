@@ -1,0 +1,62 @@
+#pragma once
+// The Engine API routes: thin adapters from HTTP to the engine's managers. Each handler parses
+// the request, calls one manager method, and maps its Status to Docker's HTTP answer.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/server.h"
+#include "engine/containers.h"
+#include "engine/events.h"
+#include "engine/images.h"
+
+namespace berth::api {
+
+struct DaemonInfo {
+  std::string id;
+  std::string name;
+  std::string data_root;
+  std::string exec_root;
+  bool debug = false;
+  std::string default_runtime = "runc";
+  std::string runc_version;
+};
+
+// Live exec streams by exec id, so POST /exec/{id}/resize (another connection) can reach the
+// stream's shim connection. Writers to a stream's fd hold its mutex.
+class ExecStreams {
+ public:
+  struct Entry {
+    std::mutex mu;
+    int fd = -1;
+  };
+  std::shared_ptr<Entry> Add(const std::string& id, int fd);
+  void Remove(const std::string& id);
+  std::shared_ptr<Entry> Find(const std::string& id);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // guarded by mu_
+};
+
+struct Backend {
+  engine::ContainerManager& containers;
+  engine::ImageStore& images;
+  engine::EventBus& events;
+  const Clock& clock;
+  DaemonInfo info;
+  ExecStreams exec_streams;
+};
+
+void AddSystemRoutes(Router& r, Backend& b);
+void AddImageRoutes(Router& r, Backend& b);
+void AddContainerRoutes(Router& r, Backend& b);
+
+// Proxies a hijacked client connection and a shim stream until the shim sends its exit frame
+// or closes. With tty, output goes to the client raw; otherwise in stdcopy frames. Returns the
+// exit code from the exit frame, or -1.
+int ProxyStream(Conn& conn, int shim_fd, bool tty, bool client_stdin, std::mutex* write_mu);
+
+}  // namespace berth::api

@@ -1,0 +1,456 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <deque>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "api/routes.h"
+#include "common/fd.h"
+#include "sys/fs.h"
+
+namespace berth::api {
+
+using nlohmann::json;
+
+std::shared_ptr<ExecStreams::Entry> ExecStreams::Add(const std::string& id, int fd) {
+  auto e = std::make_shared<Entry>();
+  e->fd = fd;
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[id] = e;
+  return e;
+}
+
+void ExecStreams::Remove(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.erase(id);
+}
+
+std::shared_ptr<ExecStreams::Entry> ExecStreams::Find(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu) {
+  auto to_shim = [&](uint8_t type, std::string_view data) {
+    std::string f = engine::Frame(type, data);
+    if (write_mu) {
+      std::lock_guard<std::mutex> lock(*write_mu);
+      return SendAll(shim, f);
+    }
+    return SendAll(shim, f);
+  };
+  if (client_stdin && !conn.leftover.empty()) to_shim(engine::kStdin, conn.leftover);
+  bool client_reading = true;
+  bool client_writable = true;
+  std::string buf;
+  char tmp[65536];
+  for (;;) {
+    struct pollfd p[2] = {{shim, POLLIN, 0}, {conn.fd(), static_cast<short>(client_reading ? POLLIN : 0), 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::recv(conn.fd(), tmp, sizeof tmp, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // The client closed its sending side (stdin EOF) or went away.
+        client_reading = false;
+        if (client_stdin) to_shim(engine::kCloseStdin, "");
+        if (n < 0 || (p[1].revents & POLLERR)) return -1;
+      } else if (client_stdin) {
+        to_shim(engine::kStdin, std::string_view(tmp, static_cast<size_t>(n)));
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(shim, tmp, sizeof tmp);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return -1;
+      buf.append(tmp, static_cast<size_t>(n));
+      while (buf.size() >= 8) {
+        uint32_t len = (uint32_t(uint8_t(buf[4])) << 24) | (uint32_t(uint8_t(buf[5])) << 16) |
+                       (uint32_t(uint8_t(buf[6])) << 8) | uint32_t(uint8_t(buf[7]));
+        if (buf.size() < 8 + len) break;
+        uint8_t type = static_cast<uint8_t>(buf[0]);
+        if (type == engine::kExit) {
+          int code = -1;
+          absl::SimpleAtoi(buf.substr(8, len), &code);
+          ::shutdown(conn.fd(), SHUT_WR);
+          return code;
+        }
+        if (client_writable) {
+          std::string_view out = tty ? std::string_view(buf).substr(8, len)
+                                     : std::string_view(buf).substr(0, 8 + len);
+          client_writable = SendAll(conn.fd(), out);
+        }
+        buf.erase(0, 8 + len);
+      }
+      if (!client_writable) return -1;  // the client went away: detach
+    }
+  }
+}
+
+namespace {
+
+std::optional<int> OptionalInt(const Request& req, const std::string& k) {
+  int v;
+  std::string s = req.Query(k);
+  if (s.empty() || !absl::SimpleAtoi(s, &v)) return std::nullopt;
+  return v;
+}
+
+json FiltersJson(const Request& req) {
+  auto fj = json::parse(req.Query("filters", "{}"), nullptr, false);
+  return fj.is_object() ? fj : json::object();
+}
+
+// Docker's json-file log entry -> (stream, time, text).
+struct LogEntry {
+  std::string stream;
+  std::string time;
+  int64_t nanos = 0;
+  std::string log;
+};
+
+bool ParseLogLine(std::string_view line, LogEntry* e) {
+  auto j = json::parse(line, nullptr, false);
+  if (!j.is_object()) return false;
+  e->stream = j.value("stream", "stdout");
+  e->time = j.value("time", "");
+  e->log = j.value("log", "");
+  ParseRfc3339(e->time, &e->nanos);
+  return true;
+}
+
+void Logs(Backend& b, Request& req, Conn& c) {
+  auto src = b.containers.Logs(req.params["id"]);
+  if (!src.ok()) {
+    c.SendError(src.status());
+    return;
+  }
+  bool want_out = req.QueryBool("stdout"), want_err = req.QueryBool("stderr");
+  if (!want_out && !want_err) {
+    c.SendError(absl::InvalidArgumentError("Bad parameters: you must choose at least one stream"));
+    return;
+  }
+  bool follow = req.QueryBool("follow");
+  bool timestamps = req.QueryBool("timestamps");
+  int64_t since = 0, until = 0;
+  auto parse_time = [](const std::string& s, int64_t* out) {
+    if (s.empty()) return;
+    double secs;
+    if (absl::SimpleAtod(s, &secs)) *out = static_cast<int64_t>(secs * 1e9);
+    else ParseRfc3339(s, out);
+  };
+  parse_time(req.Query("since"), &since);
+  parse_time(req.Query("until"), &until);
+  std::string tail_s = req.Query("tail", "all");
+  int tail = -1;
+  if (tail_s != "all" && !absl::SimpleAtoi(tail_s, &tail)) tail = -1;
+
+  auto format = [&](const LogEntry& e) -> std::string {
+    std::string text = timestamps ? e.time + " " + e.log : e.log;
+    if (src->tty) return text;
+    return engine::Frame(e.stream == "stderr" ? engine::kStderr : engine::kStdout, text);
+  };
+  auto wanted = [&](const LogEntry& e) {
+    if (e.stream == "stdout" && !want_out) return false;
+    if (e.stream == "stderr" && !want_err) return false;
+    if (since > 0 && e.nanos < since) return false;
+    if (until > 0 && e.nanos > until) return false;
+    return true;
+  };
+
+  UniqueFd inotify;
+  if (follow && src->running) {
+    inotify.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    // Watch before the first read, so nothing written in between is missed.
+    ::inotify_add_watch(inotify.get(), src->log_path.c_str(), IN_MODIFY);
+    ::inotify_add_watch(inotify.get(), src->state_dir.c_str(), IN_MOVED_TO | IN_CREATE);
+  }
+  UniqueFd fd(::open(src->log_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!c.BeginStream(200, src->tty ? "application/vnd.docker.raw-stream"
+                                   : "application/vnd.docker.multiplexed-stream"))
+    return;
+  std::string pending;
+  auto read_new = [&](std::deque<LogEntry>* out) {
+    if (!fd.valid()) {
+      fd.reset(::open(src->log_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.valid()) return;
+    }
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<size_t>(n));
+    }
+    size_t start = 0;
+    for (;;) {
+      size_t nl = pending.find('\n', start);
+      if (nl == std::string::npos) break;
+      LogEntry e;
+      if (ParseLogLine(std::string_view(pending).substr(start, nl - start), &e) && wanted(e))
+        out->push_back(std::move(e));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  };
+  std::deque<LogEntry> first;
+  read_new(&first);
+  if (tail >= 0)
+    while (static_cast<int>(first.size()) > tail) first.pop_front();
+  for (auto& e : first)
+    if (!c.WriteChunk(format(e))) return;
+  if (follow && src->running && inotify.valid()) {
+    std::string exit_file = src->state_dir + "/exit";
+    for (;;) {
+      bool finished = sys::Exists(exit_file) || !b.containers.Running(src->id);
+      std::deque<LogEntry> more;
+      read_new(&more);
+      for (auto& e : more)
+        if (!c.WriteChunk(format(e))) return;
+      if (finished) break;
+      struct pollfd p[2] = {{inotify.get(), POLLIN, 0}, {c.fd(), POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
+      if (p[1].revents) {
+        char probe;
+        ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
+        if (n <= 0) return;  // the client went away
+      }
+      char evbuf[4096];
+      while (::read(inotify.get(), evbuf, sizeof evbuf) > 0) {
+      }
+    }
+  }
+  c.EndStream();
+  c.MarkClosed();
+}
+
+}  // namespace
+
+void AddContainerRoutes(Router& r, Backend& b) {
+  r.Add("POST", "/containers/create", [&b](Request& req, Conn& c) {
+    auto body = req.Json();
+    if (!body.ok()) {
+      c.SendError(body.status());
+      return;
+    }
+    auto res = b.containers.Create(req.Query("name"), *body);
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendJson(201, {{"Id", res->first}, {"Warnings", res->second}});
+  });
+
+  r.Add("GET", "/containers/json", [&b](Request& req, Conn& c) {
+    int limit = req.QueryInt("limit", -1);
+    if (limit <= 0 && req.QueryBool("latest")) limit = 1;
+    bool all = req.QueryBool("all") || limit > 0;
+    auto list = b.containers.List(all, FiltersJson(req), limit, req.QueryBool("size"));
+    if (!list.ok()) c.SendError(list.status());
+    else c.SendJson(200, *list);
+  });
+
+  r.Add("POST", "/containers/prune", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Prune(FiltersJson(req));
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendJson(200, *res);
+  });
+
+  r.Add("GET", "/containers/{id}/json", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Inspect(req.params["id"], req.QueryBool("size"));
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendJson(200, *res);
+  });
+
+  r.Add("POST", "/containers/{id}/start", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Start(req.params["id"]);
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendEmpty(*res ? 204 : 304);
+  });
+
+  r.Add("POST", "/containers/{id}/stop", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Stop(req.params["id"], OptionalInt(req, "t"), req.Query("signal"));
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendEmpty(*res ? 204 : 304);
+  });
+
+  r.Add("POST", "/containers/{id}/kill", [&b](Request& req, Conn& c) {
+    Status st = b.containers.Kill(req.params["id"], req.Query("signal"));
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(204);
+  });
+
+  r.Add("POST", "/containers/{id}/restart", [&b](Request& req, Conn& c) {
+    Status st = b.containers.Restart(req.params["id"], OptionalInt(req, "t"));
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(204);
+  });
+
+  r.Add("POST", "/containers/{id}/wait", [&b](Request& req, Conn& c) {
+    bool began = false;
+    auto res = b.containers.Wait(
+        req.params["id"], req.Query("condition"),
+        [&] { began = c.BeginStream(200, "application/json"); },
+        [&] {
+          char probe;
+          ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
+          return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        });
+    if (!began) {
+      if (!res.ok()) c.SendError(res.status());
+      return;
+    }
+    if (res.ok()) c.WriteChunk(res->dump() + "\n");
+    else c.WriteChunk(json{{"StatusCode", -1}, {"Error", {{"Message", std::string(res.status().message())}}}}.dump() + "\n");
+    c.EndStream();
+    c.MarkClosed();
+  });
+
+  r.Add("DELETE", "/containers/{id}", [&b](Request& req, Conn& c) {
+    Status st = b.containers.Remove(req.params["id"], req.QueryBool("force"));
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(204);
+  });
+
+  r.Add("POST", "/containers/{id}/rename", [&b](Request& req, Conn& c) {
+    Status st = b.containers.Rename(req.params["id"], req.Query("name"));
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(204);
+  });
+
+  r.Add("GET", "/containers/{id}/top", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Top(req.params["id"], req.Query("ps_args"));
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendJson(200, *res);
+  });
+
+  r.Add("GET", "/containers/{id}/stats", [&b](Request& req, Conn& c) {
+    auto res = b.containers.Stats(req.params["id"]);
+    if (!res.ok()) {
+      c.SendError(res.status());
+      return;
+    }
+    if (!req.QueryBool("stream", true) || req.QueryBool("one-shot")) {
+      c.SendJson(200, *res);
+      return;
+    }
+    if (!c.BeginStream(200, "application/json")) return;
+    json prev = *res;
+    for (;;) {
+      if (!c.WriteChunk(prev.dump() + "\n")) return;
+      // One sample a second, as docker stats does; the client ends the stream by closing.
+      struct pollfd p = {c.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 1000) > 0) return;
+      auto next = b.containers.Stats(req.params["id"]);
+      if (!next.ok()) break;
+      (*next)["precpu_stats"] = prev["cpu_stats"];
+      (*next)["preread"] = prev["read"];
+      prev = *next;
+    }
+    c.EndStream();
+    c.MarkClosed();
+  });
+
+  r.Add("POST", "/containers/{id}/resize", [&b](Request& req, Conn& c) {
+    Status st = b.containers.Resize(req.params["id"], req.QueryInt("h", 0), req.QueryInt("w", 0));
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(200);
+  });
+
+  r.Add("POST", "/containers/{id}/attach", [&b](Request& req, Conn& c) {
+    // Validate the container before upgrading, so a bad name is a plain 404.
+    auto id = b.containers.Resolve(req.params["id"]);
+    if (!id.ok()) {
+      c.SendError(id.status());
+      return;
+    }
+    bool in = req.QueryBool("stdin"), out = req.QueryBool("stdout"), err = req.QueryBool("stderr");
+    auto info = b.containers.Inspect(*id, false);
+    bool tty = info.ok() && (*info)["Config"].value("Tty", false);
+    bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
+    if (!c.Hijack(upgrade, tty ? "application/vnd.docker.raw-stream"
+                               : "application/vnd.docker.multiplexed-stream"))
+      return;
+    auto stream = b.containers.Attach(*id, in, out, err);
+    if (!stream.ok()) return;
+    ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr);
+  });
+
+  r.Add("GET", "/containers/{id}/logs", [&b](Request& req, Conn& c) { Logs(b, req, c); });
+
+  r.Add("POST", "/containers/{id}/exec", [&b](Request& req, Conn& c) {
+    auto body = req.Json();
+    if (!body.ok()) {
+      c.SendError(body.status());
+      return;
+    }
+    auto id = b.containers.ExecCreate(req.params["id"], *body);
+    if (!id.ok()) c.SendError(id.status());
+    else c.SendJson(201, {{"Id", *id}});
+  });
+
+  r.Add("POST", "/exec/{id}/start", [&b](Request& req, Conn& c) {
+    auto body = req.Json();
+    if (!body.ok()) {
+      c.SendError(body.status());
+      return;
+    }
+    bool detach = body->value("Detach", false);
+    std::string exec_id = req.params["id"];
+    auto info = b.containers.ExecInspect(exec_id);
+    if (!info.ok()) {
+      c.SendError(info.status());
+      return;
+    }
+    auto stream = b.containers.ExecStart(exec_id, detach);
+    if (!stream.ok()) {
+      c.SendError(stream.status());
+      return;
+    }
+    if (detach) {
+      c.SendEmpty(200);
+      return;
+    }
+    bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
+    if (!c.Hijack(upgrade, stream->tty ? "application/vnd.docker.raw-stream"
+                                       : "application/vnd.docker.multiplexed-stream"))
+      return;
+    auto entry = b.exec_streams.Add(exec_id, stream->fd.get());
+    bool in = (*info)["OpenStdin"].get<bool>();
+    int code = ProxyStream(c, stream->fd.get(), stream->tty, in, &entry->mu);
+    b.exec_streams.Remove(exec_id);
+    {
+      std::lock_guard<std::mutex> lock(entry->mu);
+      entry->fd = -1;
+    }
+    b.containers.ExecExited(exec_id, code);
+  });
+
+  r.Add("GET", "/exec/{id}/json", [&b](Request& req, Conn& c) {
+    auto res = b.containers.ExecInspect(req.params["id"]);
+    if (!res.ok()) c.SendError(res.status());
+    else c.SendJson(200, *res);
+  });
+
+  r.Add("POST", "/exec/{id}/resize", [&b](Request& req, Conn& c) {
+    Status st = b.containers.ExecResize(req.params["id"], req.QueryInt("h", 0), req.QueryInt("w", 0));
+    if (!st.ok()) {
+      c.SendError(st);
+      return;
+    }
+    if (auto e = b.exec_streams.Find(req.params["id"])) {
+      std::lock_guard<std::mutex> lock(e->mu);
+      if (e->fd >= 0)
+        SendAll(e->fd, engine::Frame(engine::kResize, std::to_string(req.QueryInt("h", 0)) + " " +
+                                                          std::to_string(req.QueryInt("w", 0))));
+    }
+    c.SendEmpty(200);
+  });
+}
+
+}  // namespace berth::api

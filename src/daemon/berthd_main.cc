@@ -1,0 +1,64 @@
+// berthd: the Berth daemon. Flags carry dockerd's names.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "daemon/daemon.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  berth::daemon::Config cfg;
+  CLI::App app{"berthd: a container engine that speaks the Docker Engine API"};
+  std::vector<std::string> hosts;
+  std::string config_file, data_root, exec_root, pidfile, log_level;
+  bool debug = false;
+  app.add_option("-H,--host", hosts, "Daemon socket(s) to listen on (unix:///path, tcp://ip:port)");
+  app.add_option("--data-root", data_root, "Root directory of persistent state (default /var/lib/berth)");
+  app.add_option("--exec-root", exec_root, "Root directory of runtime state (default /run/berth)");
+  app.add_option("-p,--pidfile", pidfile, "Path of the pid file (default <exec-root>/berthd.pid)");
+  app.add_option("-l,--log-level", log_level, "Log level: debug, info, warn, error");
+  app.add_flag("-D,--debug", debug, "Debug logging");
+  app.add_option("--config-file", config_file, "Daemon configuration file (JSON, dockerd's keys)");
+  app.add_option("--runc", cfg.runc, "OCI runtime binary");
+  app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_file.empty()) {
+    auto st = berth::daemon::LoadConfigFile(config_file, &cfg);
+    if (!st.ok()) {
+      std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
+      return 1;
+    }
+  }
+  if (!hosts.empty()) cfg.hosts = hosts;
+  if (!data_root.empty()) cfg.data_root = data_root;
+  if (!exec_root.empty()) cfg.exec_root = exec_root;
+  if (!pidfile.empty()) cfg.pidfile = pidfile;
+  if (!log_level.empty()) cfg.log_level = log_level;
+  if (debug) cfg.debug = true;
+  spdlog::set_level(cfg.debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
+
+  // Signals are taken synchronously below; every thread inherits the blocked mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  berth::daemon::Daemon daemon(cfg);
+  auto st = daemon.Start();
+  if (!st.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGINT || sig == SIGTERM) break;
+  }
+  spdlog::info("berthd shutting down; containers keep running");
+  daemon.Stop();
+  return 0;
+}

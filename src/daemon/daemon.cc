@@ -1,0 +1,168 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include <set>
+#include "api/routes.h"
+#include "api/server.h"
+#include "common/ids.h"
+#include "engine/containers.h"
+#include "engine/events.h"
+#include "engine/images.h"
+#include "engine/runtime.h"
+#include "engine/store.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+#include "sys/fs.h"
+#include "sys/subprocess.h"
+
+namespace berth::daemon {
+
+Status LoadConfigFile(const std::string& path, Config* cfg) {
+  ASSIGN_OR_RETURN(std::string data, sys::ReadFile(path));
+  auto j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object()) return absl::InvalidArgumentError("config file " + path + ": invalid JSON");
+  static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile",
+                                               "log-level", "debug", "iptables"};
+  for (auto& [k, v] : j.items())
+    if (!kKnown.count(k))
+      return absl::InvalidArgumentError("config file " + path + ": unknown option \"" + k + "\"");
+  try {
+    if (j.contains("hosts")) cfg->hosts = j["hosts"].get<std::vector<std::string>>();
+    if (j.contains("data-root")) cfg->data_root = j["data-root"];
+    if (j.contains("exec-root")) cfg->exec_root = j["exec-root"];
+    if (j.contains("pidfile")) cfg->pidfile = j["pidfile"];
+    if (j.contains("log-level")) cfg->log_level = j["log-level"];
+    if (j.contains("debug")) cfg->debug = j["debug"];
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError("config file " + path + ": " + e.what());
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.find_last_of('/'));
+}
+
+// A pid file held with an exclusive lock for the daemon's lifetime: a second daemon on the
+// same roots fails at once instead of fighting over the store.
+StatusOr<int> LockPidFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "open pid file " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError("pid file found, ensure berthd is not running or delete " + path);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  (void)!::ftruncate(fd, 0);
+  (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+  return fd;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Config cfg;
+  SystemClock clock;
+  int pid_fd = -1;
+  std::unique_ptr<engine::Store> store;
+  std::unique_ptr<engine::EventBus> events;
+  std::unique_ptr<engine::ImageStore> images;
+  std::unique_ptr<engine::ShimClient> shim;
+  std::unique_ptr<engine::NetworkAttacher> network;
+  std::unique_ptr<engine::ContainerManager> containers;
+  std::unique_ptr<api::Backend> backend;
+  api::Router router;
+  std::unique_ptr<api::ApiServer> server;
+};
+
+Daemon::Daemon(Config cfg) : impl_(std::make_unique<Impl>()) { impl_->cfg = std::move(cfg); }
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Start() {
+  Impl& d = *impl_;
+  Config& cfg = d.cfg;
+  if (cfg.hosts.empty()) cfg.hosts.push_back("unix:///run/berth.sock");
+  if (cfg.pidfile.empty()) cfg.pidfile = cfg.exec_root + "/berthd.pid";
+  if (cfg.shim.empty()) cfg.shim = SelfDir() + "/berth-shim";
+  if (::access(cfg.shim.c_str(), X_OK) != 0)
+    return absl::FailedPreconditionError("berth-shim not found at " + cfg.shim + " (--shim)");
+  RETURN_IF_ERROR(sys::MkdirAll(cfg.data_root, 0711));
+  RETURN_IF_ERROR(sys::MkdirAll(cfg.exec_root, 0700));
+  ASSIGN_OR_RETURN(d.pid_fd, LockPidFile(cfg.pidfile));
+
+  auto runc = sys::Run({cfg.runc, "--version"});
+  if (!runc.ok() || runc->exit_code != 0)
+    return absl::FailedPreconditionError("runc not usable (" + cfg.runc + "): install the runc package");
+  std::string runc_version = runc->out.substr(0, runc->out.find('\n'));
+  if (auto sp = runc_version.find_last_of(' '); sp != std::string::npos)
+    runc_version = runc_version.substr(sp + 1);
+
+  ASSIGN_OR_RETURN(d.store, engine::Store::Open(cfg.data_root + "/berth.db"));
+  d.events = std::make_unique<engine::EventBus>(d.clock);
+  d.images = std::make_unique<engine::ImageStore>(*d.store, d.clock, cfg.data_root + "/image");
+  RETURN_IF_ERROR(Annotate(d.images->Recover(), "recover images"));
+  engine::RuntimePaths rp;
+  rp.runc = cfg.runc;
+  rp.runtime_root = cfg.exec_root + "/runc";
+  rp.shim = cfg.shim;
+  d.shim = std::make_unique<engine::ShimClient>(rp);
+  d.network = std::make_unique<engine::NetworkAttacher>();
+  d.containers = std::make_unique<engine::ContainerManager>(
+      *d.store, *d.images, *d.events, *d.shim, d.clock,
+      engine::EnginePaths{cfg.data_root, cfg.exec_root}, *d.network);
+  d.images->SetUserLookup([c = d.containers.get()](const std::string& id) { return c->ImageUser(id); });
+  RETURN_IF_ERROR(Annotate(d.containers->Recover(), "recover containers"));
+
+  // The daemon's identity survives restarts.
+  auto id = d.store->Get("daemon", "id");
+  std::string daemon_id = id ? id->doc.value("id", "") : "";
+  if (daemon_id.empty()) {
+    daemon_id = NewId().substr(0, 36);
+    RETURN_IF_ERROR(d.store->Put("daemon", "id", "", {{"id", daemon_id}}));
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  d.backend.reset(new api::Backend{*d.containers, *d.images, *d.events, d.clock,
+                                   api::DaemonInfo{daemon_id, host, cfg.data_root, cfg.exec_root,
+                                                   cfg.debug, "runc", runc_version},
+                                   {}});
+  api::AddSystemRoutes(d.router, *d.backend);
+  api::AddImageRoutes(d.router, *d.backend);
+  api::AddContainerRoutes(d.router, *d.backend);
+  d.server = std::make_unique<api::ApiServer>(d.router, cfg.data_root + "/image/tmp", cfg.max_upload);
+  for (auto& h : cfg.hosts) RETURN_IF_ERROR(d.server->Listen(h));
+  d.server->Serve();
+  spdlog::info("berthd serving on {}", absl::StrJoin(cfg.hosts, ", "));
+  return absl::OkStatus();
+}
+
+void Daemon::Stop() {
+  Impl& d = *impl_;
+  if (d.server) d.server->Stop();
+  if (d.events) d.events->Close();
+  // Containers keep running under their shims (live restore); only our threads stop.
+  if (d.containers) d.containers->Shutdown();
+  if (d.pid_fd >= 0) {
+    ::unlink(d.cfg.pidfile.c_str());
+    ::close(d.pid_fd);
+    d.pid_fd = -1;
+  }
+}
+
+}  // namespace berth::daemon

@@ -1,0 +1,43 @@
+#pragma once
+// Daemon: the object graph of berthd, wired in one place (STYLE.md habit 1). Construction
+// order is dependency order; Run() recovers every subsystem from the store and the kernel, then
+// serves the API until Stop().
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace berth::daemon {
+
+struct Config {
+  std::vector<std::string> hosts;  // -H
+  std::string data_root = "/var/lib/berth";
+  std::string exec_root = "/run/berth";
+  std::string pidfile;  // default <exec-root>/berthd.pid... dockerd uses /var/run/docker.pid
+  std::string log_level = "info";
+  bool debug = false;
+  std::string runc = "runc";
+  std::string shim;  // default: berth-shim beside the berthd binary
+  int64_t max_upload = int64_t{16} << 30;
+};
+
+// Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "log-level",
+// "debug") into cfg; flags given on the command line win (the caller applies them after).
+Status LoadConfigFile(const std::string& path, Config* cfg);
+
+class Daemon {
+ public:
+  explicit Daemon(Config cfg);
+  ~Daemon();
+  // Recovers state and starts serving; returns once the API is listening.
+  Status Start();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::daemon

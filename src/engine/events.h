@@ -1,0 +1,41 @@
+#pragma once
+// EventBus: Docker's /events. Publishers append; subscribers block on a condition variable and
+// read from a bounded history (so `--since` can replay recent events).
+//
+// Thread-safe: one mutex guards history_ and closed_.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::engine {
+
+class EventBus {
+ public:
+  explicit EventBus(const Clock& clock) : clock_(clock) {}
+  // type: "container", "image", "network"; action: "create", "start", "die"...
+  void Publish(const std::string& type, const std::string& action, const std::string& id,
+               std::map<std::string, std::string> attributes);
+  // Events with sequence number >= *cursor, waiting up to `timeout_ms` for one; advances cursor.
+  std::vector<nlohmann::json> Next(uint64_t* cursor, int timeout_ms);
+  // Sequence number of the first event at or after unix nanos `since` still in history.
+  uint64_t CursorSince(int64_t since_nanos);
+  uint64_t Head();
+  void Close();
+
+ private:
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<nlohmann::json> history_;  // guarded by mu_
+  uint64_t first_seq_ = 0;              // guarded by mu_; sequence number of history_.front()
+  bool closed_ = false;                 // guarded by mu_
+};
+
+}  // namespace berth::engine

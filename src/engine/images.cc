@@ -1,0 +1,683 @@
+#include "engine/images.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/fd.h"
+#include "common/ids.h"
+#include "sys/fs.h"
+#include "sys/tar.h"
+
+namespace berth::engine {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxMetadataFile = 8 << 20;  // manifest/config/index: anything larger is bogus
+
+std::string Hex(std::string_view digest) {
+  if (digest.substr(0, 7) == "sha256:") digest.remove_prefix(7);
+  return std::string(digest);
+}
+
+bool ValidDigest(std::string_view d) { return d.substr(0, 7) == "sha256:" && IsFullId(Hex(d)); }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Extracts the outer archive (docker-archive or OCI layout) into dir. Entries are plain files in
+// a few directories; anything else is refused.
+Status UnpackOuter(const std::string& tar_path, const std::string& dir) {
+  UniqueFd fd(::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, "open " + tar_path);
+  tar::Reader reader(fd.get());
+  tar::Entry e;
+  int files = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, reader.Next(&e));
+    if (!more) break;
+    if (absl::StrContains(e.name, "..")) return absl::InvalidArgumentError("invalid entry " + e.name);
+    std::string path = dir + "/" + e.name;
+    if (e.type == '5') {
+      RETURN_IF_ERROR(sys::MkdirAll(path));
+      continue;
+    }
+    if (e.type != '0') continue;  // symlinks between layer dirs (docker save) are not needed
+    auto slash = path.find_last_of('/');
+    RETURN_IF_ERROR(sys::MkdirAll(path.substr(0, slash)));
+    UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out.valid()) return ErrnoStatus(errno, "create " + path);
+    RETURN_IF_ERROR(reader.CopyTo(out.get()));
+    ++files;
+  }
+  if (files == 0) return absl::InvalidArgumentError("empty archive");
+  return absl::OkStatus();
+}
+
+StatusOr<json> ReadJsonFile(const std::string& path, std::string* raw = nullptr) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "open " + path);
+  if (st.st_size > kMaxMetadataFile) return absl::InvalidArgumentError(path + ": file too large");
+  ASSIGN_OR_RETURN(std::string data, sys::ReadFile(path));
+  json j = json::parse(data, nullptr, false);
+  if (j.is_discarded()) return absl::InvalidArgumentError("invalid JSON in " + path);
+  if (raw) *raw = std::move(data);
+  return j;
+}
+
+// Copies a possibly gzip-compressed file to dst uncompressed (zlib reads plain files as-is).
+Status CopyUncompressed(const std::string& src, const std::string& dst) {
+  gzFile in = gzopen(src.c_str(), "rb");
+  if (in == nullptr) return absl::InternalError("open " + src);
+  UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out.valid()) {
+    gzclose(in);
+    return ErrnoStatus(errno, "create " + dst);
+  }
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(in, buf, sizeof buf)) > 0) {
+    if (::write(out.get(), buf, static_cast<size_t>(n)) != n) {
+      gzclose(in);
+      return ErrnoStatus(errno, "write " + dst);
+    }
+  }
+  gzclose(in);
+  if (n < 0) return absl::InvalidArgumentError("corrupt compressed layer " + src);
+  return absl::OkStatus();
+}
+
+// Dockerfile-style value: JSON array form or shell form.
+json CommandValue(std::string_view v, bool shell_form_wraps) {
+  json arr = json::parse(v.begin(), v.end(), nullptr, false);
+  if (arr.is_array()) return arr;
+  if (shell_form_wraps) return json::array({"/bin/sh", "-c", std::string(v)});
+  return json::array({std::string(v)});
+}
+
+Status ApplyChange(std::string_view change, json* config) {
+  std::string_view line = Trim(change);
+  auto sp = line.find_first_of(" \t=");
+  std::string instr = absl::AsciiStrToUpper(Av(line.substr(0, sp)));
+  std::string_view rest =
+      sp == std::string_view::npos ? std::string_view() : Trim(line.substr(sp + 1));
+  json& c = *config;
+  if (instr == "CMD") {
+    c["Cmd"] = CommandValue(rest, true);
+  } else if (instr == "ENTRYPOINT") {
+    c["Entrypoint"] = CommandValue(rest, true);
+  } else if (instr == "WORKDIR") {
+    c["WorkingDir"] = std::string(rest);
+  } else if (instr == "USER") {
+    c["User"] = std::string(rest);
+  } else if (instr == "STOPSIGNAL") {
+    c["StopSignal"] = std::string(rest);
+  } else if (instr == "ENV" || instr == "LABEL") {
+    std::vector<std::pair<std::string, std::string>> kvs;
+    if (rest.find('=') == std::string_view::npos) {
+      auto s = rest.find_first_of(" \t");
+      if (s == std::string_view::npos)
+        return absl::InvalidArgumentError(instr + " requires a value");
+      kvs.emplace_back(std::string(rest.substr(0, s)), std::string(Trim(rest.substr(s))));
+    } else {
+      for (absl::string_view kv : absl::StrSplit(Av(rest), ' ', absl::SkipEmpty())) {
+        std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        std::string v = p.second;
+        if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+        kvs.emplace_back(p.first, v);
+      }
+    }
+    for (auto& [k, v] : kvs) {
+      if (instr == "LABEL") {
+        c["Labels"][k] = v;
+        continue;
+      }
+      json env = c.value("Env", json::array());
+      if (!env.is_array()) env = json::array();
+      json out = json::array();
+      for (auto& e : env)
+        if (!absl::StartsWith(e.get<std::string>(), k + "=")) out.push_back(e);
+      out.push_back(k + "=" + v);
+      c["Env"] = out;
+    }
+  } else if (instr == "EXPOSE") {
+    for (absl::string_view p : absl::StrSplit(Av(rest), ' ', absl::SkipEmpty())) {
+      std::string port(p);
+      if (port.find('/') == std::string::npos) port += "/tcp";
+      c["ExposedPorts"][port] = json::object();
+    }
+  } else if (instr == "VOLUME") {
+    json vols = CommandValue(rest, false);
+    for (auto& v : vols) c["Volumes"][v.get<std::string>()] = json::object();
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(instr, " is not a valid change command"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NormalizeRef(std::string_view ref) {
+  std::string r(ref);
+  if (r.empty() || r.find_first_of(" \t\n") != std::string::npos) return "";
+  if (absl::StartsWith(r, "docker.io/")) r = r.substr(10);
+  if (absl::StartsWith(r, "library/")) r = r.substr(8);
+  auto at = r.find('@');
+  if (at != std::string::npos) return "";  // digests: no registry here
+  auto slash = r.find_last_of('/');
+  auto colon = r.find_last_of(':');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) r += ":latest";
+  colon = r.find_last_of(':');
+  std::string repo = r.substr(0, colon), tag = r.substr(colon + 1);
+  if (repo.empty() || tag.empty() || tag.size() > 128) return "";
+  for (char ch : repo)
+    if (!(islower(static_cast<unsigned char>(ch)) || isdigit(static_cast<unsigned char>(ch)) ||
+          ch == '.' || ch == '_' || ch == '-' || ch == '/' || ch == ':'))
+      return "";
+  for (char ch : tag)
+    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-')) return "";
+  return r;
+}
+
+ImageStore::ImageStore(Store& store, const Clock& clock, std::string root)
+    : store_(store), clock_(clock), root_(std::move(root)) {}
+
+std::string ImageStore::LayerDir(const std::string& diff_id) const {
+  return root_ + "/layers/" + Hex(diff_id);
+}
+
+Status ImageStore::Recover() {
+  RETURN_IF_ERROR(sys::MkdirAll(root_ + "/layers", 0700));
+  RETURN_IF_ERROR(sys::MkdirAll(root_ + "/tmp", 0700));
+  // Anything in tmp is a load or import that a crash interrupted.
+  ASSIGN_OR_RETURN(auto leftovers, sys::ListDir(root_ + "/tmp"));
+  for (auto& n : leftovers) (void)sys::RemoveAll(root_ + "/tmp/" + n);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& o : store_.List("layer")) layer_sizes_[o.id] = o.doc.value("size", int64_t{0});
+  for (auto& o : store_.List("image")) {
+    Image img;
+    img.id = o.id;
+    img.config_raw = o.doc.value("config", "");
+    img.config = json::parse(img.config_raw, nullptr, false);
+    img.loaded_at = o.doc.value("loaded_at", int64_t{0});
+    if (img.config.is_discarded()) continue;
+    for (auto& d : img.config["rootfs"]["diff_ids"]) img.diff_ids.push_back(d.get<std::string>());
+    for (auto& d : img.diff_ids) img.size += layer_sizes_[d];
+    images_[img.id] = std::move(img);
+  }
+  for (auto& o : store_.List("tag")) {
+    std::string id = o.doc.value("image", "");
+    if (!images_.count(id)) continue;
+    tags_[o.id] = id;
+    images_[id].tags.push_back(o.id);
+  }
+  // Layer dirs that no stored layer row names are from a crash between unpack and commit.
+  ASSIGN_OR_RETURN(auto dirs, sys::ListDir(root_ + "/layers"));
+  for (auto& d : dirs)
+    if (!layer_sizes_.count("sha256:" + d)) (void)sys::RemoveAll(root_ + "/layers/" + d);
+  return absl::OkStatus();
+}
+
+StatusOr<std::string> ImageStore::AddLayer(const std::string& tar_path, const std::string& expected) {
+  if (!expected.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (layer_sizes_.count(expected)) return expected;  // stored once
+  }
+  std::string tmp = root_ + "/tmp/layer-" + NewId().substr(0, 16);
+  RETURN_IF_ERROR(sys::MkdirAll(tmp + "/diff", 0755));
+  UniqueFd fd(::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, "open " + tar_path);
+  auto res = tar::ExtractLayer(fd.get(), tmp + "/diff");
+  if (!res.ok()) {
+    (void)sys::RemoveAll(tmp);
+    return Annotate(res.status(), "unpack layer");
+  }
+  if (!expected.empty() && res->diff_id != expected) {
+    (void)sys::RemoveAll(tmp);
+    return absl::InvalidArgumentError(absl::StrCat("invalid diffID for layer: expected \"", expected,
+                                                   "\", got \"", res->diff_id, "\""));
+  }
+  Status st = CopyUncompressed(tar_path, tmp + "/layer.tar");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (st.ok() && !layer_sizes_.count(res->diff_id)) {
+    if (::rename(tmp.c_str(), LayerDir(res->diff_id).c_str()) != 0)
+      st = ErrnoStatus(errno, "rename layer");
+    if (st.ok()) st = store_.Put("layer", res->diff_id, "", json{{"size", res->size}});
+    if (st.ok()) layer_sizes_[res->diff_id] = res->size;
+  }
+  (void)sys::RemoveAll(tmp);
+  RETURN_IF_ERROR(st);
+  return res->diff_id;
+}
+
+Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
+                          const std::vector<std::string>& tags, std::string* id_out) {
+  std::string id = "sha256:" + Sha256Hex(config_raw);
+  std::lock_guard<std::mutex> lock(mu_);
+  Image& img = images_[id];
+  bool fresh = img.id.empty();
+  if (fresh) {
+    img.id = id;
+    img.config_raw = config_raw;
+    img.config = json::parse(config_raw);
+    img.diff_ids = diff_ids;
+    img.loaded_at = UnixNanos(clock_.Now());
+    for (auto& d : diff_ids) img.size += layer_sizes_[d];
+  }
+  Status st = store_.Batch([&]() -> Status {
+    if (fresh)
+      RETURN_IF_ERROR(store_.Put("image", id, "",
+                                 json{{"config", config_raw}, {"loaded_at", img.loaded_at}}));
+    for (auto& t : tags) RETURN_IF_ERROR(store_.Put("tag", t, "", json{{"image", id}}));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) {
+    if (fresh) images_.erase(id);
+    return st;
+  }
+  for (auto& t : tags) {
+    auto old = tags_.find(t);
+    if (old != tags_.end() && old->second != id) {
+      auto& v = images_[old->second].tags;
+      v.erase(std::remove(v.begin(), v.end(), t), v.end());
+    }
+    tags_[t] = id;
+    if (std::find(img.tags.begin(), img.tags.end(), t) == img.tags.end()) img.tags.push_back(t);
+  }
+  std::sort(img.tags.begin(), img.tags.end());
+  *id_out = id;
+  return absl::OkStatus();
+}
+
+StatusOr<std::vector<std::string>> ImageStore::Load(const std::string& tar_path) {
+  std::string dir = root_ + "/tmp/load-" + NewId().substr(0, 16);
+  RETURN_IF_ERROR(sys::MkdirAll(dir, 0700));
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { (void)sys::RemoveAll(d); }
+  } cleanup{dir};
+  RETURN_IF_ERROR(Annotate(UnpackOuter(tar_path, dir), "load image"));
+
+  struct Item {
+    std::string config_path;
+    std::vector<std::string> layer_paths;
+    std::vector<std::string> tags;
+  };
+  std::vector<Item> items;
+  if (sys::Exists(dir + "/manifest.json")) {
+    ASSIGN_OR_RETURN(json manifest, ReadJsonFile(dir + "/manifest.json"));
+    if (!manifest.is_array()) return absl::InvalidArgumentError("invalid manifest.json");
+    for (auto& m : manifest) {
+      Item it;
+      it.config_path = dir + "/" + m.value("Config", "");
+      if (m.contains("Layers") && m["Layers"].is_array())
+        for (auto& l : m["Layers"]) it.layer_paths.push_back(dir + "/" + l.get<std::string>());
+      if (m.contains("RepoTags") && m["RepoTags"].is_array())
+        for (auto& t : m["RepoTags"]) it.tags.push_back(t.get<std::string>());
+      items.push_back(std::move(it));
+    }
+  } else if (sys::Exists(dir + "/index.json")) {
+    ASSIGN_OR_RETURN(json index, ReadJsonFile(dir + "/index.json"));
+    std::vector<std::pair<json, std::string>> manifests;  // manifest descriptor, tag
+    std::function<Status(const json&, const std::string&)> walk = [&](const json& idx,
+                                                                      const std::string& tag) -> Status {
+      if (!idx.contains("manifests") || !idx["manifests"].is_array())
+        return absl::InvalidArgumentError("invalid index.json");
+      for (auto& d : idx["manifests"]) {
+        std::string t = tag;
+        if (d.contains("annotations")) {
+          auto& a = d["annotations"];
+          if (a.contains("io.containerd.image.name")) t = a["io.containerd.image.name"];
+          else if (a.contains("org.opencontainers.image.ref.name")) {
+            std::string n = a["org.opencontainers.image.ref.name"];
+            if (n.find_first_of(":/") != std::string::npos) t = n;
+          }
+        }
+        std::string digest = d.value("digest", "");
+        if (!ValidDigest(digest)) return absl::InvalidArgumentError("invalid digest " + digest);
+        std::string mt = d.value("mediaType", "");
+        if (absl::StrContains(mt, "index") || absl::StrContains(mt, "manifest.list")) {
+          if (d.contains("platform") && d["platform"].value("architecture", "amd64") != "amd64")
+            continue;
+          ASSIGN_OR_RETURN(json sub, ReadJsonFile(dir + "/blobs/sha256/" + Hex(digest)));
+          RETURN_IF_ERROR(walk(sub, t));
+          continue;
+        }
+        if (d.contains("platform") && d["platform"].value("architecture", "amd64") != "amd64") continue;
+        manifests.emplace_back(d, t);
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(walk(index, ""));
+    for (auto& [d, tag] : manifests) {
+      ASSIGN_OR_RETURN(json m, ReadJsonFile(dir + "/blobs/sha256/" + Hex(d.value("digest", ""))));
+      Item it;
+      std::string cd = m.contains("config") ? m["config"].value("digest", "") : "";
+      if (!ValidDigest(cd)) return absl::InvalidArgumentError("invalid config digest");
+      it.config_path = dir + "/blobs/sha256/" + Hex(cd);
+      if (m.contains("layers") && m["layers"].is_array())
+        for (auto& l : m["layers"]) {
+          std::string ld = l.value("digest", "");
+          if (!ValidDigest(ld)) return absl::InvalidArgumentError("invalid layer digest");
+          it.layer_paths.push_back(dir + "/blobs/sha256/" + Hex(ld));
+        }
+      if (!tag.empty()) it.tags.push_back(tag);
+      items.push_back(std::move(it));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        "load image: neither manifest.json (docker-archive) nor index.json (OCI layout) found");
+  }
+  if (items.empty()) return absl::InvalidArgumentError("load image: no images in archive");
+
+  std::vector<std::string> printed;
+  for (auto& it : items) {
+    std::string raw;
+    ASSIGN_OR_RETURN(json config, ReadJsonFile(it.config_path, &raw));
+    if (!config.contains("rootfs") || !config["rootfs"].contains("diff_ids") ||
+        !config["rootfs"]["diff_ids"].is_array())
+      return absl::InvalidArgumentError("load image: config has no rootfs.diff_ids");
+    auto& want = config["rootfs"]["diff_ids"];
+    if (want.size() != it.layer_paths.size())
+      return absl::InvalidArgumentError("load image: layer count does not match config");
+    std::vector<std::string> diff_ids;
+    for (size_t i = 0; i < it.layer_paths.size(); ++i) {
+      ASSIGN_OR_RETURN(std::string d, AddLayer(it.layer_paths[i], want[i].get<std::string>()));
+      diff_ids.push_back(d);
+    }
+    std::vector<std::string> tags;
+    for (auto& t : it.tags) {
+      std::string n = NormalizeRef(t);
+      if (n.empty()) return absl::InvalidArgumentError("invalid reference format: " + t);
+      tags.push_back(n);
+    }
+    std::string id;
+    RETURN_IF_ERROR(Commit(raw, diff_ids, tags, &id));
+    if (tags.empty()) printed.push_back("Loaded image ID: " + id);
+    for (auto& t : tags) printed.push_back("Loaded image: " + t);
+  }
+  return printed;
+}
+
+StatusOr<std::string> ImageStore::Import(const std::string& tar_path, const std::string& ref,
+                                         const std::vector<std::string>& changes,
+                                         const std::string& message) {
+  std::string tag;
+  if (!ref.empty()) {
+    tag = NormalizeRef(ref);
+    if (tag.empty()) return absl::InvalidArgumentError("invalid reference format");
+  }
+  json cfg = json::object();
+  for (auto& c : changes) RETURN_IF_ERROR(ApplyChange(c, &cfg));
+  ASSIGN_OR_RETURN(std::string diff_id, AddLayer(tar_path, ""));
+  std::string now = FormatRfc3339Nano(clock_.Now());
+  json history = {{"created", now}, {"created_by", ""}, {"comment", message.empty() ? "Imported from -" : message}};
+  json config = {{"architecture", "amd64"},
+                 {"config", cfg},
+                 {"created", now},
+                 {"history", json::array({history})},
+                 {"os", "linux"},
+                 {"rootfs", {{"type", "layers"}, {"diff_ids", json::array({diff_id})}}}};
+  if (!message.empty()) config["comment"] = message;
+  std::string id;
+  RETURN_IF_ERROR(Commit(config.dump(), {diff_id}, tag.empty() ? std::vector<std::string>{}
+                                                                 : std::vector<std::string>{tag},
+                         &id));
+  return id;
+}
+
+StatusOr<std::string> ImageStore::ResolveLocked(std::string_view name) const {
+  std::string n(name);
+  if (n.empty()) return absl::InvalidArgumentError("image name is empty");
+  std::string hex = Hex(n);
+  if (IsHexPrefix(hex) && (absl::StartsWith(n, "sha256:") || hex.size() >= 1)) {
+    if (hex.size() == 64 && images_.count("sha256:" + hex)) return "sha256:" + hex;
+    // A short id prefix, as docker accepts; ambiguous prefixes are not a match.
+    std::string found;
+    int matches = 0;
+    for (auto it = images_.lower_bound("sha256:" + hex);
+         it != images_.end() && absl::StartsWith(it->first, "sha256:" + hex); ++it) {
+      found = it->first;
+      ++matches;
+    }
+    if (matches == 1 && (hex.size() >= 3 || absl::StartsWith(n, "sha256:"))) {
+      // A tag of the same spelling wins over an id prefix, as in docker.
+      std::string ref = NormalizeRef(n);
+      if (!ref.empty() && tags_.count(ref)) return tags_.at(ref);
+      return found;
+    }
+  }
+  std::string ref = NormalizeRef(n);
+  if (!ref.empty()) {
+    auto it = tags_.find(ref);
+    if (it != tags_.end()) return it->second;
+  }
+  return absl::NotFoundError("No such image: " + (ref.empty() ? n : ref));
+}
+
+StatusOr<Image> ImageStore::Get(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::string id, ResolveLocked(name));
+  return images_.at(id);
+}
+
+std::vector<Image> ImageStore::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Image> out;
+  for (auto& [id, img] : images_) out.push_back(img);
+  std::sort(out.begin(), out.end(),
+            [](const Image& a, const Image& b) { return a.loaded_at > b.loaded_at; });
+  return out;
+}
+
+Status ImageStore::Tag(std::string_view source, std::string_view target) {
+  std::string ref = NormalizeRef(target);
+  if (ref.empty()) return absl::InvalidArgumentError("invalid reference format");
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(id, ResolveLocked(source));
+  }
+  Image img = *Get(id);
+  std::string ignored;
+  return Commit(img.config_raw, img.diff_ids, {ref}, &ignored);
+}
+
+Status ImageStore::DeleteImageLocked(const std::string& id, json* report) {
+  Image img = images_.at(id);
+  std::set<std::string> still_used;
+  for (auto& [oid, other] : images_)
+    if (oid != id)
+      for (auto& d : other.diff_ids) still_used.insert(d);
+  std::vector<std::string> drop_layers;
+  for (auto& d : img.diff_ids)
+    if (!still_used.count(d) && layer_sizes_.count(d)) drop_layers.push_back(d);
+  RETURN_IF_ERROR(store_.Batch([&]() -> Status {
+    for (auto& t : img.tags) RETURN_IF_ERROR(store_.Delete("tag", t));
+    RETURN_IF_ERROR(store_.Delete("image", id));
+    for (auto& d : drop_layers) RETURN_IF_ERROR(store_.Delete("layer", d));
+    return absl::OkStatus();
+  }));
+  for (auto& t : img.tags) {
+    tags_.erase(t);
+    report->push_back({{"Untagged", t}});
+  }
+  images_.erase(id);
+  report->push_back({{"Deleted", id}});
+  for (auto& d : drop_layers) {
+    layer_sizes_.erase(d);
+    (void)sys::RemoveAll(LayerDir(d));
+    report->push_back({{"Deleted", d}});
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<json> ImageStore::Remove(std::string_view name, bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::string id, ResolveLocked(name));
+  Image& img = images_.at(id);
+  std::string ref = NormalizeRef(name);
+  bool by_tag = !ref.empty() && tags_.count(ref) && tags_.at(ref) == id &&
+                !absl::StartsWith(id, "sha256:" + Hex(std::string(name)));
+  json report = json::array();
+  std::optional<std::string> user = user_lookup_ ? user_lookup_(id) : std::nullopt;
+  if (by_tag && img.tags.size() > 1) {
+    RETURN_IF_ERROR(store_.Delete("tag", ref));
+    tags_.erase(ref);
+    img.tags.erase(std::remove(img.tags.begin(), img.tags.end(), ref), img.tags.end());
+    report.push_back({{"Untagged", ref}});
+    return report;
+  }
+  if (!by_tag && img.tags.size() > 1 && !force)
+    return absl::FailedPreconditionError(absl::StrCat(
+        "conflict: unable to delete ", Hex(id).substr(0, 12),
+        " (must be forced) - image is referenced in multiple repositories"));
+  if (user && !force) {
+    if (by_tag)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "conflict: unable to remove repository reference \"", std::string(name),
+          "\" (must force) - container ", user->substr(0, 12), " is using its referenced image ",
+          Hex(id).substr(0, 12)));
+    return absl::FailedPreconditionError(absl::StrCat("conflict: unable to delete ",
+                                                      Hex(id).substr(0, 12),
+                                                      " (must be forced) - image is being used by "
+                                                      "stopped container ",
+                                                      user->substr(0, 12)));
+  }
+  if (user) {
+    // Forced while a container uses it: untag only, the image stays for the container.
+    for (auto& t : img.tags) {
+      RETURN_IF_ERROR(store_.Delete("tag", t));
+      tags_.erase(t);
+      report.push_back({{"Untagged", t}});
+    }
+    img.tags.clear();
+    return report;
+  }
+  RETURN_IF_ERROR(DeleteImageLocked(id, &report));
+  return report;
+}
+
+StatusOr<json> ImageStore::Prune(bool all) {
+  std::lock_guard<std::mutex> lock(mu_);
+  json deleted = json::array();
+  int64_t reclaimed = 0;
+  std::vector<std::string> victims;
+  for (auto& [id, img] : images_) {
+    if (!all && !img.tags.empty()) continue;
+    if (user_lookup_ && user_lookup_(id)) continue;
+    victims.push_back(id);
+  }
+  for (auto& id : victims) {
+    json report = json::array();
+    int64_t before = 0;
+    for (auto& [d, s] : layer_sizes_) before += s;
+    RETURN_IF_ERROR(DeleteImageLocked(id, &report));
+    int64_t after = 0;
+    for (auto& [d, s] : layer_sizes_) after += s;
+    reclaimed += before - after;
+    for (auto& r : report) deleted.push_back(r);
+  }
+  return json{{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
+              {"SpaceReclaimed", reclaimed}};
+}
+
+std::vector<std::string> ImageStore::LowerDirs(const Image& image) const {
+  std::vector<std::string> out;
+  for (auto it = image.diff_ids.rbegin(); it != image.diff_ids.rend(); ++it)
+    out.push_back(LayerDir(*it) + "/diff");
+  return out;
+}
+
+Status ImageStore::Save(const std::vector<std::string>& names, int fd) {
+  tar::Writer w(fd);
+  json manifest = json::array();
+  json repositories = json::object();
+  std::set<std::string> written;
+  for (auto& n : names) {
+    ASSIGN_OR_RETURN(Image img, Get(n));
+    std::string ref = NormalizeRef(n);
+    std::vector<std::string> tags;
+    if (!ref.empty() && std::find(img.tags.begin(), img.tags.end(), ref) != img.tags.end())
+      tags.push_back(ref);
+    else
+      tags = img.tags;
+    std::string cfg_name = Hex(img.id) + ".json";
+    if (written.insert(cfg_name).second) RETURN_IF_ERROR(w.AddFile(cfg_name, img.config_raw));
+    json layers = json::array();
+    for (auto& d : img.diff_ids) {
+      std::string ln = Hex(d) + "/layer.tar";
+      if (written.insert(ln).second) {
+        RETURN_IF_ERROR(w.AddDir(Hex(d)));
+        RETURN_IF_ERROR(w.AddFile(Hex(d) + "/VERSION", "1.0"));
+        RETURN_IF_ERROR(w.AddFileFromPath(ln, LayerDir(d) + "/layer.tar"));
+      }
+      layers.push_back(ln);
+    }
+    manifest.push_back({{"Config", cfg_name}, {"RepoTags", tags}, {"Layers", layers}});
+    for (auto& t : tags) {
+      auto c = t.find_last_of(':');
+      repositories[t.substr(0, c)][t.substr(c + 1)] = Hex(img.id);
+    }
+  }
+  RETURN_IF_ERROR(w.AddFile("manifest.json", manifest.dump()));
+  RETURN_IF_ERROR(w.AddFile("repositories", repositories.dump()));
+  return w.Finish();
+}
+
+json ImageStore::Summary(const Image& img) const {
+  json labels = img.config.contains("config") ? img.config["config"].value("Labels", json(nullptr))
+                                              : json(nullptr);
+  int64_t created = 0;
+  ParseRfc3339(img.config.value("created", ""), &created);
+  return {{"Containers", -1},
+          {"Created", created / 1000000000},
+          {"Id", img.id},
+          {"Labels", labels},
+          {"ParentId", ""},
+          {"RepoDigests", json::array()},
+          {"RepoTags", img.tags.empty() ? json(nullptr) : json(img.tags)},
+          {"SharedSize", -1},
+          {"Size", img.size},
+          {"VirtualSize", img.size}};
+}
+
+json ImageStore::Inspect(const Image& img) const {
+  json cfg = img.config.value("config", json::object());
+  json lowers = json::array();
+  auto dirs = LowerDirs(img);
+  std::string lower;
+  for (auto& d : dirs) lower += (lower.empty() ? "" : ":") + d;
+  return {{"Id", img.id},
+          {"RepoTags", img.tags},
+          {"RepoDigests", json::array()},
+          {"Parent", ""},
+          {"Comment", img.config.value("comment", "")},
+          {"Created", img.config.value("created", "0001-01-01T00:00:00Z")},
+          {"Container", img.config.value("container", "")},
+          {"ContainerConfig", img.config.value("container_config", cfg)},
+          {"DockerVersion", img.config.value("docker_version", "")},
+          {"Author", img.config.value("author", "")},
+          {"Config", cfg},
+          {"Architecture", img.config.value("architecture", "amd64")},
+          {"Os", img.config.value("os", "linux")},
+          {"Size", img.size},
+          {"VirtualSize", img.size},
+          {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"LowerDir", lower}}}}},
+          {"RootFS", {{"Type", "layers"}, {"Layers", img.diff_ids}}},
+          {"Metadata", {{"LastTagTime", FormatRfc3339Nano(img.loaded_at)}}}};
+}
+
+}  // namespace berth::engine

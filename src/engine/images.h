@@ -1,0 +1,93 @@
+#pragma once
+// ImageStore: images and their layers, stored once and unpacked once.
+//
+// On disk (under <data-root>/image):
+//   layers/<hex of diff id>/diff       the unpacked layer, an overlayfs lower dir
+//   layers/<hex of diff id>/layer.tar  the uncompressed layer tarball, kept for `save`
+// In the Store: kind "image" (id "sha256:<hex of config>", doc: exact config bytes, sizes),
+// kind "tag" (id "repo:tag", doc: image id). Layers are shared between images by diff id and
+// removed when the last image using them goes.
+//
+// Thread-safe: one mutex guards the tag/image maps; layer unpacking runs outside it.
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/store.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::engine {
+
+struct Image {
+  std::string id;          // "sha256:<64 hex>"
+  std::string config_raw;  // the config exactly as loaded (its digest is the id)
+  nlohmann::json config;   // parsed config_raw
+  std::vector<std::string> diff_ids;
+  int64_t size = 0;  // bytes of the unpacked layers
+  int64_t loaded_at = 0;  // unix nanos
+  std::vector<std::string> tags;  // "repo:tag", sorted
+};
+
+// "busybox" -> "busybox:latest"; "docker.io/library/busybox:1" -> "busybox:1". Empty on a
+// malformed reference.
+std::string NormalizeRef(std::string_view ref);
+
+class ImageStore {
+ public:
+  // Says which container (if any) uses an image, so rmi/prune leave it alone.
+  using UserLookup = std::function<std::optional<std::string>(const std::string& image_id)>;
+
+  ImageStore(Store& store, const Clock& clock, std::string root);
+  Status Recover();
+  void SetUserLookup(UserLookup lookup) { user_lookup_ = std::move(lookup); }
+
+  // Loads a docker-archive or OCI-layout tarball. Returns the lines docker prints
+  // ("Loaded image: busybox:latest" or "Loaded image ID: sha256:...").
+  StatusOr<std::vector<std::string>> Load(const std::string& tar_path);
+  // Imports a rootfs tarball as a one-layer image; changes are Dockerfile instructions
+  // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL).
+  StatusOr<std::string> Import(const std::string& tar_path, const std::string& ref,
+                               const std::vector<std::string>& changes, const std::string& message);
+  // Writes a docker-archive tarball of the named images to fd.
+  Status Save(const std::vector<std::string>& names, int fd);
+
+  // By full or short id (with or without "sha256:"), or by reference.
+  StatusOr<Image> Get(std::string_view name) const;
+  std::vector<Image> List() const;
+  Status Tag(std::string_view source, std::string_view target);
+  // Docker's DELETE /images/{name} result: [{"Untagged": ...}, {"Deleted": ...}].
+  StatusOr<nlohmann::json> Remove(std::string_view name, bool force);
+  // Removes dangling (untagged) images, or with all every image no container uses.
+  StatusOr<nlohmann::json> Prune(bool all);
+
+  // Overlayfs lower dirs for an image, top-most first.
+  std::vector<std::string> LowerDirs(const Image& image) const;
+  nlohmann::json Inspect(const Image& image) const;
+  nlohmann::json Summary(const Image& image) const;
+
+ private:
+  std::string LayerDir(const std::string& diff_id) const;
+  // Unpacks one layer tarball; returns its diff id, verified against `expected` when given.
+  StatusOr<std::string> AddLayer(const std::string& tar_path, const std::string& expected);
+  Status Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
+                const std::vector<std::string>& tags, std::string* id);
+  StatusOr<std::string> ResolveLocked(std::string_view name) const;
+  Status DeleteImageLocked(const std::string& id, nlohmann::json* report);
+
+  Store& store_;
+  const Clock& clock_;
+  const std::string root_;
+  UserLookup user_lookup_;
+  mutable std::mutex mu_;
+  std::map<std::string, Image> images_;             // guarded by mu_; by id
+  std::map<std::string, std::string> tags_;         // guarded by mu_; ref -> id
+  std::map<std::string, int64_t> layer_sizes_;      // guarded by mu_; diff id -> bytes
+};
+
+}  // namespace berth::engine

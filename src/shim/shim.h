@@ -1,0 +1,118 @@
+#pragma once
+// berth-shim: the per-container process that owns a container's stdio, writes its json-file log,
+// records its exit code and keeps the container alive while berthd is down. Protocol: docs/shim.md.
+//
+// Threading: none. Everything runs in one poll() loop (SIGCHLD arrives through a signalfd), so no
+// member needs a lock. Every fd is non-blocking except the log file and the ready fd.
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::shim {
+
+struct Options {
+  std::string id;
+  std::string bundle;
+  std::string state_dir;
+  std::string runtime;
+  std::string runtime_root;
+  std::string log_path;
+  int ready_fd = -1;
+  bool tty = false;
+  bool stdin_open = false;
+  bool stdin_once = false;
+  unsigned rows = 0;  // 0: leave the pty size alone
+  unsigned cols = 0;
+};
+
+// Parses the command line; on failure returns false and sets *error.
+bool ParseOptions(int argc, char** argv, Options* options, std::string* error);
+
+class Shim {
+ public:
+  explicit Shim(Options options);
+  ~Shim();
+  Shim(const Shim&) = delete;
+  Shim& operator=(const Shim&) = delete;
+
+  // Runs in the already daemonized process (chdir'ed to the state dir, subreaper, SIGCHLD
+  // blocked): starts the container, reports on the ready fd, serves clients until the container
+  // has exited. Returns the process exit status.
+  int Run();
+
+ private:
+  struct Client;
+  enum class Phase { kRunning, kDraining, kExited };
+
+  bool Setup(std::string* error);
+  bool StartContainer(std::string* error);
+  void RunRuntime(const std::vector<std::string>& args, int in, int out, int err, pid_t* pid);
+  void DeleteContainer();
+  void ReportReady(const std::string& line);
+
+  void Loop();
+  void ReapChildren();
+  void AcceptClients();
+  void HandleClientReadable(Client& c);
+  void HandleCommand(Client& c, std::string_view line);
+  void HandleFrames(Client& c);
+  void FlushClient(Client& c);
+  void QueueToClient(Client& c, std::string_view data);
+  void SendFrame(Client& c, uint8_t type, std::string_view payload);
+  void DropClient(Client& c);
+  void ClientStoppedStdin(Client& c);
+
+  // Reads what is available from one container stream; returns false at EOF/EIO.
+  bool ReadOutput(int fd, uint8_t frame_type, const char* stream);
+  void Distribute(std::string_view data, uint8_t frame_type, const char* stream);
+
+  void QueueStdin(std::string_view data);
+  void FlushStdin();
+  void CloseStdin();
+  bool Resize(unsigned rows, unsigned cols);
+
+  void Finalize();
+  std::string ExitLine() const;
+
+  Options opts_;
+  std::string state_abs_;  // absolute state dir, for the paths handed to runc
+  int signal_fd_ = -1;
+  int listen_fd_ = -1;
+  int log_fd_ = -1;
+  int console_listen_fd_ = -1;
+  int master_fd_ = -1;  // pty master (tty mode): output and stdin
+  int stdout_fd_ = -1;  // pipe read ends (non-tty mode)
+  int stderr_fd_ = -1;
+  int stdin_fd_ = -1;   // pipe write end (non-tty mode with --stdin)
+
+  pid_t runc_pid_ = -1;
+  int runc_status_ = 0;
+  bool runc_done_ = false;
+  pid_t init_pid_ = -1;
+  bool init_exited_ = false;
+  int exit_code_ = 0;
+  int64_t finished_nanos_ = 0;
+
+  bool released_ = false;
+  Phase phase_ = Phase::kRunning;
+  int64_t drain_deadline_ms_ = 0;  // monotonic; while kDraining
+  int64_t exit_deadline_ms_ = 0;   // monotonic; while kExited
+
+  std::string stdin_buf_;
+  bool stdin_close_pending_ = false;
+  uint64_t stdin_once_owner_ = 0;  // id of the first client that attached with stdin, 0: none
+
+  std::string log_scratch_;    // reused, so that steady output does not allocate
+  std::string frame_scratch_;
+
+  uint64_t next_client_id_ = 1;
+  std::vector<std::unique_ptr<Client>> clients_;
+};
+
+}  // namespace berth::shim

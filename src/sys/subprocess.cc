@@ -1,0 +1,145 @@
+#include "sys/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/fd.h"
+
+namespace berth::sys {
+
+extern "C" char** environ;
+
+StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
+  BERTH_CHECK(!argv.empty());
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int map[256];
+  int maxfd = 2;
+  for (int i = 0; i < 256; ++i) map[i] = i <= 2 ? -1 : -2;  // -2: close
+  for (auto [child, parent] : opts.fds) {
+    BERTH_CHECK(child >= 0 && child < 256);
+    map[child] = parent;
+    if (child > maxfd) maxfd = child;
+  }
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus(errno, "fork");
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here. Move every source fd above maxfd first so
+    // the dup2 calls below cannot clobber one another.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int devnull = ::open("/dev/null", O_RDWR);
+    int base = maxfd + 1 > 64 ? maxfd + 1 : 64;
+    if (devnull >= 0 && devnull < base) devnull = ::fcntl(devnull, F_DUPFD, base);
+    int moved[256];
+    for (int i = 0; i <= maxfd; ++i) {
+      int src = map[i] == -1 ? devnull : map[i];
+      moved[i] = src >= 0 ? ::fcntl(src, F_DUPFD, base + 256) : -1;
+    }
+    for (int i = 0; i <= maxfd; ++i) {
+      if (moved[i] >= 0) ::dup2(moved[i], i);
+      else ::close(i);
+    }
+    // Close everything else (the error pipe is O_CLOEXEC and closes at exec).
+    for (int fd = maxfd + 1; fd < 1024; ++fd)
+      if (fd != err_pipe[1]) ::close(fd);
+    if (!opts.cwd.empty() && ::chdir(opts.cwd.c_str()) != 0) {
+      int e = errno;
+      (void)!::write(err_pipe[1], &e, sizeof e);
+      _exit(127);
+    }
+    if (opts.env.empty()) ::execvp(args[0], args.data());
+    else ::execvpe(args[0], args.data(), envp.data());
+    int e = errno;
+    (void)!::write(err_pipe[1], &e, sizeof e);
+    _exit(127);
+  }
+  ::close(err_pipe[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do n = ::read(err_pipe[0], &child_errno, sizeof child_errno);
+  while (n < 0 && errno == EINTR);
+  ::close(err_pipe[0]);
+  if (n == sizeof child_errno) {
+    ::waitpid(pid, nullptr, 0);
+    return ErrnoStatus(child_errno, "exec " + argv[0]);
+  }
+  return pid;
+}
+
+StatusOr<int> Wait(pid_t pid) {
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &status, 0);
+    if (r == pid) break;
+    if (r < 0 && errno == EINTR) continue;
+    return ErrnoStatus(errno, "waitpid");
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+StatusOr<RunResult> Run(const std::vector<std::string>& argv, std::string_view input) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC))
+    return ErrnoStatus(errno, "pipe");
+  UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
+  SpawnOptions opts;
+  opts.fds = {{0, in_r.get()}, {1, out_w.get()}, {2, err_w.get()}};
+  ASSIGN_OR_RETURN(pid_t pid, Spawn(argv, opts));
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  RunResult res;
+  size_t written = 0;
+  if (input.empty()) in_w.reset();
+  else ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  while (out_r.valid() || err_r.valid()) {
+    struct pollfd p[3];
+    int np = 0;
+    if (out_r.valid()) p[np++] = {out_r.get(), POLLIN, 0};
+    if (err_r.valid()) p[np++] = {err_r.get(), POLLIN, 0};
+    if (in_w.valid()) p[np++] = {in_w.get(), POLLOUT, 0};
+    if (::poll(p, np, -1) < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "poll");
+    }
+    for (int i = 0; i < np; ++i) {
+      if (!p[i].revents) continue;
+      if (in_w.valid() && p[i].fd == in_w.get()) {
+        ssize_t n = ::write(in_w.get(), input.data() + written, input.size() - written);
+        if (n > 0) written += static_cast<size_t>(n);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) in_w.reset();
+        else if (written == input.size()) in_w.reset();
+        continue;
+      }
+      char buf[8192];
+      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      bool is_out = out_r.valid() && p[i].fd == out_r.get();
+      if (n <= 0) {
+        (is_out ? out_r : err_r).reset();
+        continue;
+      }
+      (is_out ? res.out : res.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  ASSIGN_OR_RETURN(res.exit_code, Wait(pid));
+  return res;
+}
+
+}  // namespace berth::sys
