@@ -194,10 +194,21 @@ void ApiServer::ServeConn(int raw_fd) {
   for (;;) {
     http::request_parser<http::empty_body> head;
     head.header_limit(64 * 1024);
+    // Beast checks Content-Length against the body limit while parsing the header; the
+    // per-route limits are applied when the body is read below.
+    head.body_limit(static_cast<uint64_t>(max_upload_));
     http::read_header(sock, buffer, head, ec);
-    if (ec) break;
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != boost::asio::error::eof &&
+          ec != boost::asio::error::connection_reset) {
+        Conn(raw_fd).SendError(absl::InvalidArgumentError("bad request: " + ec.message()));
+      }
+      break;
+    }
     Request req;
     auto& h = head.get();
+    // Read everything needed from the header now: `head` is moved into the body parser below.
+    bool keep_alive = h.keep_alive();
     req.method = std::string(h.method_string());
     std::string target(h.target());
     auto q = target.find('?');
@@ -260,7 +271,6 @@ void ApiServer::ServeConn(int raw_fd) {
       conn.leftover.assign(static_cast<const char*>(d.data()), d.size());
       buffer.consume(buffer.size());
     }
-    bool keep_alive = h.keep_alive();
     spdlog::debug("{} {}", req.method, target);
     if (VersionGreater(req.version, kApiVersion)) {
       conn.SendError(absl::InvalidArgumentError("client version " + req.version +
