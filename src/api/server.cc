@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace berth::api {
@@ -279,7 +280,17 @@ void ApiServer::ServeConn(int raw_fd) {
     } else if (handler == nullptr) {
       conn.SendJson(404, {{"message", known ? "page not found" : "page not found"}});
     } else {
-      (*handler)(req, conn);
+      // No exception crosses the API boundary: a JSON field of the wrong type deep in a
+      // manager is the client's error (400), anything else a 500; the daemon lives on.
+      try {
+        (*handler)(req, conn);
+      } catch (const nlohmann::json::exception& e) {
+        if (!conn.closed())
+          conn.SendError(absl::InvalidArgumentError(std::string("invalid JSON: ") + e.what()));
+      } catch (const std::exception& e) {
+        spdlog::error("{} {}: {}", req.method, req.path, e.what());
+        if (!conn.closed()) conn.SendError(absl::InternalError(e.what()));
+      }
     }
     if (!req.body_file.empty()) ::unlink(req.body_file.c_str());
     if (conn.closed() || !keep_alive) break;

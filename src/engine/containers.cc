@@ -498,7 +498,17 @@ StatusOr<bool> ContainerManager::Start(const std::string& name) {
     if (c->status == "running") return false;
     c->manually_stopped = false;
   }
-  RETURN_IF_ERROR(StartLocked(c));
+  Status st = StartLocked(c);
+  if (!st.ok()) {
+    // As dockerd: a --rm container whose start fails is removed (the CLI waits for that).
+    bool auto_remove;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto_remove = c->host_config.value("AutoRemove", false);
+    }
+    if (auto_remove) (void)RemoveLocked(c);
+    return st;
+  }
   return true;
 }
 

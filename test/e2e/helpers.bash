@@ -19,10 +19,12 @@ berth_setup_daemon() {
 }
 
 berth_start_daemon() {
+  # 3>&-: bats waits for every holder of fd 3 to finish; the daemon must not hold it.
   nsenter --net="/run/netns/$BT_NS" "$BIN/berthd" -H "$DOCKER_HOST" --data-root "$BT_DIR/data" \
-    --exec-root "$BT_DIR/exec" >>"$BT_DIR/berthd.log" 2>&1 &
+    --exec-root "$BT_DIR/exec" >>"$BT_DIR/berthd.log" 2>&1 3>&- &
   export BT_PID=$!
-  echo "$BT_PID" > "$BT_DIR/berthd.pid.test"
+  # A daemon restarted inside a test is a different process: teardown finds it here.
+  echo "$BT_PID" > "$BT_DIR/berthd.test-pid"
   for _ in $(seq 1 200); do
     [ -S "$BT_SOCK" ] && curl -sf --unix-socket "$BT_SOCK" http://x/_ping >/dev/null 2>&1 && return 0
     kill -0 "$BT_PID" 2>/dev/null || { cat "$BT_DIR/berthd.log" >&2; return 1; }
@@ -65,6 +67,7 @@ berth_teardown_daemon() {
 }
 
 berth_stop_daemon() {
+  [ -f "$BT_DIR/berthd.test-pid" ] && BT_PID=$(cat "$BT_DIR/berthd.test-pid")
   if [ -n "${BT_PID:-}" ] && kill -0 "$BT_PID" 2>/dev/null; then
     kill "$BT_PID"
     for _ in $(seq 1 100); do kill -0 "$BT_PID" 2>/dev/null || break; sleep 0.05; done
