@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -30,7 +31,9 @@ class ExecStreams {
  public:
   struct Entry {
     std::mutex mu;
-    int fd = -1;
+    std::condition_variable cv;
+    int fd = -1;           // guarded by mu; the shim stream once the exec runs
+    int rows = 0, cols = 0;  // guarded by mu; the last size the client asked for
   };
   std::shared_ptr<Entry> Add(const std::string& id, int fd);
   void Remove(const std::string& id);

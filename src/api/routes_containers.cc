@@ -407,20 +407,41 @@ void AddContainerRoutes(Router& r, Backend& b) {
       c.SendError(info.status());
       return;
     }
-    auto stream = b.containers.ExecStart(exec_id, detach);
-    if (!stream.ok()) {
-      c.SendError(stream.status());
-      return;
-    }
     if (detach) {
-      c.SendEmpty(200);
+      auto stream = b.containers.ExecStart(exec_id, true);
+      if (!stream.ok()) c.SendError(stream.status());
+      else c.SendEmpty(200);
       return;
     }
+    bool tty = (*info)["ProcessConfig"].value("tty", false);
     bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
-    if (!c.Hijack(upgrade, stream->tty ? "application/vnd.docker.raw-stream"
-                                       : "application/vnd.docker.multiplexed-stream"))
+    // Upgrade first, as dockerd: the CLI sends the terminal size (POST /exec/{id}/resize) only
+    // after the 101, and a tty exec must start with that size, or `stty size` races it.
+    auto entry = b.exec_streams.Add(exec_id, -1);  // before the 101, so no resize is missed
+    if (!c.Hijack(upgrade, tty ? "application/vnd.docker.raw-stream"
+                               : "application/vnd.docker.multiplexed-stream")) {
+      b.exec_streams.Remove(exec_id);
       return;
-    auto entry = b.exec_streams.Add(exec_id, stream->fd.get());
+    }
+    int rows = 0, cols = 0;
+    if (tty) {
+      std::unique_lock<std::mutex> lock(entry->mu);
+      entry->cv.wait_for(lock, std::chrono::milliseconds(300), [&] { return entry->rows > 0; });
+      rows = entry->rows;
+      cols = entry->cols;
+    }
+    auto stream = b.containers.ExecStart(exec_id, false, rows, cols);
+    if (!stream.ok()) {
+      // The process could not start: dockerd tells the client inside the stream.
+      std::string msg = std::string(stream.status().message()) + "\r\n";
+      SendAll(c.fd(), tty ? msg : engine::Frame(engine::kStdout, msg));
+      b.exec_streams.Remove(exec_id);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(entry->mu);
+      entry->fd = stream->fd.get();
+    }
     bool in = (*info)["OpenStdin"].get<bool>();
     int code = ProxyStream(c, stream->fd.get(), stream->tty, in, &entry->mu);
     b.exec_streams.Remove(exec_id);
@@ -445,9 +466,12 @@ void AddContainerRoutes(Router& r, Backend& b) {
     }
     if (auto e = b.exec_streams.Find(req.params["id"])) {
       std::lock_guard<std::mutex> lock(e->mu);
+      e->rows = req.QueryInt("h", 0);
+      e->cols = req.QueryInt("w", 0);
       if (e->fd >= 0)
-        SendAll(e->fd, engine::Frame(engine::kResize, std::to_string(req.QueryInt("h", 0)) + " " +
-                                                          std::to_string(req.QueryInt("w", 0))));
+        SendAll(e->fd, engine::Frame(engine::kResize, std::to_string(e->rows) + " " +
+                                                          std::to_string(e->cols)));
+      e->cv.notify_all();
     }
     c.SendEmpty(200);
   });

@@ -230,8 +230,10 @@ void ContainerManager::Shutdown() {
     if (t.joinable()) t.join();
 }
 
+// The short id keeps unix socket paths under the state dir (shim.sock, exec consoles) within
+// sun_path's 108 bytes; Create() makes sure no two containers share a short id.
 std::string ContainerManager::StateDir(const std::string& id) const {
-  return paths_.exec_root + "/c/" + id;
+  return paths_.exec_root + "/c/" + id.substr(0, 12);
 }
 std::string ContainerManager::ContainerDir(const std::string& id) const {
   return paths_.data_root + "/containers/" + id;
@@ -440,6 +442,14 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
 
   auto c = std::make_shared<Container>();
   c->id = NewId();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto taken = [&](const std::string& id) {
+      auto it = containers_.lower_bound(id.substr(0, 12));
+      return it != containers_.end() && it->first.compare(0, 12, id, 0, 12) == 0;
+    };
+    while (taken(c->id)) c->id = NewId();
+  }
   if (config.value("Hostname", "").empty()) config["Hostname"] = c->id.substr(0, 12);
   c->image_id = image->id;
   c->config = config;
@@ -1241,7 +1251,8 @@ StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, cons
   return e->id;
 }
 
-StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, bool detach) {
+StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, bool detach, int rows,
+                                                 int cols) {
   std::shared_ptr<ExecInstance> e;
   std::shared_ptr<Container> c;
   {
@@ -1307,22 +1318,24 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   if (b.contains("ConsoleSize") && b["ConsoleSize"].is_array() && b["ConsoleSize"].size() == 2 &&
       b["ConsoleSize"][0].get<int>() > 0)
     process["consoleSize"] = {{"height", b["ConsoleSize"][0]}, {"width", b["ConsoleSize"][1]}};
-  RETURN_IF_ERROR(sys::WriteFile(state + "/exec-" + e->id + ".json", process.dump()));
+  if (tty && rows > 0 && cols > 0) process["consoleSize"] = {{"height", rows}, {"width", cols}};
+  std::string sid = e->id.substr(0, 12);  // short: the shim names a console socket after it
+  RETURN_IF_ERROR(sys::WriteFile(state + "/exec-" + sid + ".json", process.dump()));
   std::string flags;
   if (tty) flags += "tty,";
   if (b.value("AttachStdin", false) && !detach) flags += "stdin,";
   if (!flags.empty()) flags.pop_back();
   else flags = "-";
   std::string reply;
-  auto conn = shim_.Command(state, "EXEC " + e->id + " " + flags, &reply);
+  auto conn = shim_.Command(state, "EXEC " + sid + " " + flags, &reply);
   if (!conn.ok()) {
     finish(126);
     return conn.status();
   }
   if (!absl::StartsWith(reply, "OK")) {
     std::string msg = absl::StartsWith(reply, "ERR ") ? reply.substr(4) : reply;
-    finish(absl::StrContains(msg, "not found") || absl::StrContains(msg, "no such file") ? 127 : 126);
-    return absl::InvalidArgumentError("OCI runtime exec failed: " + msg + ": unknown");
+    finish(126);  // dockerd reports every exec start failure as 126
+    return absl::AbortedError("OCI runtime exec failed: " + msg + ": unknown");
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1564,7 +1577,8 @@ Status ContainerManager::Recover() {
       bool known;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        known = containers_.count(d) > 0;
+        auto it = containers_.lower_bound(d);
+        known = it != containers_.end() && absl::StartsWith(it->first, d) && !d.empty();
       }
       if (!known) {
         (void)sys::Unmount(base + "/" + d + "/rootfs");

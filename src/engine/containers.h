@@ -121,7 +121,10 @@ class ContainerManager {
   StatusOr<std::string> ExecCreate(const std::string& name, const nlohmann::json& body);
   // Starts the exec; the stream ends with an exit frame. With detach the stream is drained by a
   // background thread.
-  StatusOr<ShimStream> ExecStart(const std::string& exec_id, bool detach);
+  // rows/cols: the terminal size for a tty exec (0: unknown). A runtime failure (the process
+  // could not be started) is Aborted, with the exec's exit code already set (126, as dockerd).
+  StatusOr<ShimStream> ExecStart(const std::string& exec_id, bool detach, int rows = 0,
+                                 int cols = 0);
   StatusOr<nlohmann::json> ExecInspect(const std::string& exec_id);
   // The API reports an attached exec's exit code (from the stream's exit frame; -1 unknown).
   void ExecExited(const std::string& exec_id, int code);

@@ -32,6 +32,10 @@ constexpr size_t kMaxFrame = 1024 * 1024;
 constexpr size_t kMaxCommandLine = 256;
 constexpr int64_t kDrainIdleMs = 2000;  // see Loop(): output held open by a non-init process
 constexpr int64_t kExitLingerMs = 2000;
+// Exec output is not logged, so instead of dropping a slow exec client the shim stops reading
+// that exec's output (the exec blocks on its pipe) while this much is queued for the client.
+constexpr size_t kExecOutputHighWater = 256 * 1024;
+constexpr size_t kMaxUnclaimedExits = 64;
 constexpr uint8_t kFrameStdin = 0, kFrameStdout = 1, kFrameStderr = 2, kFrameExit = 3,
                   kFrameCloseStdin = 4, kFrameResize = 5;
 
@@ -163,6 +167,37 @@ int ReceiveConsole(int conn) {
   return master;
 }
 
+// Writes as much of `buf` as the non-blocking `fd` takes and erases it from `buf`. Returns false
+// if the reader is gone for good (EPIPE, EIO); the rest of `buf` is then dropped.
+bool WritePending(int fd, std::string& buf) {
+  size_t off = 0;
+  bool ok = true;
+  while (off < buf.size()) {
+    ssize_t n = write(fd, buf.data() + off, buf.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      ok = false;
+      off = buf.size();
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  buf.erase(0, off);
+  return ok;
+}
+
+// Exec ids become file names in the state dir: nothing that could leave it or hide.
+bool ValidExecId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -172,10 +207,13 @@ int ExitCodeOf(int status) {
 }  // namespace
 
 struct Shim::Client {
-  enum class Mode { kCommand, kAttached, kWaiting, kClosing };
+  // kExecStarting: sent EXEC, waits for OK/ERR (its early frames wait in `in`); kExec: framed
+  // stream of that exec.
+  enum class Mode { kCommand, kAttached, kWaiting, kClosing, kExecStarting, kExec };
   uint64_t id = 0;
   int fd = -1;
   Mode mode = Mode::kCommand;
+  Exec* exec = nullptr;  // kExecStarting/kExec; cleared on both sides when either goes away
   std::string in;
   std::string out;
   size_t out_off = 0;
@@ -184,6 +222,38 @@ struct Shim::Client {
   bool want_stderr = false;
   bool read_closed = false;
   size_t pending() const { return out.size() - out_off; }
+};
+
+struct Shim::Exec {
+  // kStarting: `runc exec --detach` runs; kRunning: OK sent, output flows; kDone: cleaned up,
+  // erased at the end of the loop round.
+  enum class Phase { kStarting, kRunning, kDone };
+  std::string id;
+  bool tty = false;
+  bool stdin_open = false;
+  Phase phase = Phase::kStarting;
+  Client* client = nullptr;
+  pid_t runc_pid = -1;
+  pid_t pid = -1;
+  bool exited = false;
+  int exit_code = 0;
+  int64_t drain_deadline_ms = 0;  // once exited: stop waiting for output EOF then
+  int console_listen_fd = -1;
+  int master_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int stdin_fd = -1;
+  std::string stdin_buf;
+  bool stdin_close_pending = false;
+
+  std::string File(const char* suffix) const { return "exec-" + id + suffix; }
+  bool OutputOpen() const { return master_fd >= 0 || stdout_fd >= 0 || stderr_fd >= 0; }
+  void CloseFds() {
+    for (int* fd : {&console_listen_fd, &master_fd, &stdout_fd, &stderr_fd, &stdin_fd}) {
+      CloseFd(*fd);
+    }
+  }
+  ~Exec() { CloseFds(); }
 };
 
 bool ParseOptions(int argc, char** argv, Options* o, std::string* error) {
@@ -250,6 +320,7 @@ Shim::Shim(Options options) : opts_(std::move(options)) {}
 
 Shim::~Shim() {
   for (auto& c : clients_) CloseFd(c->fd);
+  execs_.clear();
   for (int* fd : {&signal_fd_, &listen_fd_, &log_fd_, &console_listen_fd_, &master_fd_,
                   &stdout_fd_, &stderr_fd_, &stdin_fd_, &opts_.ready_fd}) {
     CloseFd(*fd);
@@ -545,9 +616,44 @@ void Shim::ReapChildren() {
       init_exited_ = true;
       exit_code_ = ExitCodeOf(status);
       finished_nanos_ = NowUnixNanos();
+      continue;
     }
-    // Anything else is a re-parented orphan from the container or a runc helper: just reaped.
+    bool claimed = false, starting = false;
+    for (auto& e : execs_) {
+      if (e->phase == Exec::Phase::kStarting && pid == e->runc_pid) {
+        e->runc_pid = -1;
+        ExecRuntimeExited(*e, status);
+        claimed = true;
+        break;
+      }
+      if (e->phase == Exec::Phase::kRunning && pid == e->pid && !e->exited) {
+        e->exited = true;
+        e->exit_code = ExitCodeOf(status);
+        e->drain_deadline_ms = MonotonicMs() + kDrainIdleMs;
+        claimed = true;
+        break;
+      }
+      starting = starting || e->phase == Exec::Phase::kStarting;
+    }
+    // Anything else is a runc helper, or an exec process whose pid file is not read yet (it
+    // becomes our child, zombie or not, the moment its runc exits: both are waitable together).
+    if (!claimed && starting) {
+      if (unclaimed_exits_.size() >= kMaxUnclaimedExits) {
+        unclaimed_exits_.erase(unclaimed_exits_.begin());
+      }
+      unclaimed_exits_.emplace_back(pid, status);
+    }
   }
+  bool starting = std::any_of(execs_.begin(), execs_.end(), [](const std::unique_ptr<Exec>& e) {
+    return e->phase == Exec::Phase::kStarting;
+  });
+  if (!starting) unclaimed_exits_.clear();  // no future exec pid can be among them
+}
+
+bool Shim::ExecsLive() const {
+  return std::any_of(execs_.begin(), execs_.end(), [](const std::unique_ptr<Exec>& e) {
+    return e->phase != Exec::Phase::kDone;
+  });
 }
 
 bool Shim::Resize(unsigned rows, unsigned cols) {
@@ -564,9 +670,20 @@ std::string Shim::ExitLine() const {
 
 void Shim::Loop() {
   std::vector<struct pollfd> pfds;
-  std::vector<Client*> owners;  // client behind pfds[i], or nullptr
+  struct Owner {
+    Client* client;
+    Exec* exec;
+  };
+  std::vector<Owner> owners;  // what is behind pfds[i]; both nullptr: one of the shim's own
   for (;;) {
     int64_t now = MonotonicMs();
+    for (auto& e : execs_) {
+      // Like the container: exited, and its output read to EOF (or given up on, see kDrainIdleMs).
+      if (e->phase == Exec::Phase::kRunning && e->exited &&
+          (!e->OutputOpen() || now >= e->drain_deadline_ms)) {
+        FinishExec(*e);
+      }
+    }
     if (phase_ == Phase::kRunning && init_exited_ && released_) {
       phase_ = Phase::kDraining;
       drain_deadline_ms_ = now + kDrainIdleMs;
@@ -575,7 +692,18 @@ void Shim::Loop() {
       bool eof = stdout_fd_ < 0 && stderr_fd_ < 0 && master_fd_ < 0;
       // All container processes die with its init (pid namespace), closing the output; the
       // deadline only guards against a process outside it holding the pipe open forever.
-      if (eof || now >= drain_deadline_ms_) Finalize();
+      // Execs die with the init as well; their exits are reported before the container's.
+      if ((eof && !ExecsLive()) || now >= drain_deadline_ms_) {
+        for (auto& e : execs_) {
+          if (e->phase == Exec::Phase::kStarting) FailExec(*e, "container exited");
+          // Not reaped by now only if something is badly stuck: report it as unknown.
+          if (e->phase == Exec::Phase::kRunning) {
+            if (!e->exited) e->exit_code = 255;
+            FinishExec(*e);
+          }
+        }
+        Finalize();
+      }
     }
     if (phase_ == Phase::kExited) {
       if (now >= exit_deadline_ms_) return;
@@ -589,9 +717,9 @@ void Shim::Loop() {
 
     pfds.clear();
     owners.clear();
-    auto add = [&](int fd, short events, Client* c) {
+    auto add = [&](int fd, short events, Client* c, Exec* e = nullptr) {
       pfds.push_back({fd, events, 0});
-      owners.push_back(c);
+      owners.push_back({c, e});
     };
     add(signal_fd_, POLLIN, nullptr);
     if (listen_fd_ >= 0) add(listen_fd_, POLLIN, nullptr);
@@ -604,10 +732,35 @@ void Shim::Loop() {
     }
     if (stdin_fd_ >= 0 && !stdin_buf_.empty()) add(stdin_fd_, POLLOUT, nullptr);
     bool stdin_full = stdin_buf_.size() >= kMaxStdinBuffer;
+    int64_t exec_deadline = -1;
+    for (auto& e : execs_) {
+      Exec* x = e.get();
+      if (x->phase == Exec::Phase::kStarting && x->console_listen_fd >= 0 && x->master_fd < 0) {
+        add(x->console_listen_fd, POLLIN, nullptr, x);
+      }
+      // Output waits until the OK is out (kStarting), and while the client is behind.
+      if (x->phase != Exec::Phase::kRunning) continue;
+      bool keep_up = x->client == nullptr || x->client->pending() < kExecOutputHighWater;
+      short out_ev = keep_up ? POLLIN : 0;
+      short in_ev = x->stdin_buf.empty() ? 0 : POLLOUT;
+      if (x->stdout_fd >= 0 && out_ev != 0) add(x->stdout_fd, out_ev, nullptr, x);
+      if (x->stderr_fd >= 0 && out_ev != 0) add(x->stderr_fd, out_ev, nullptr, x);
+      if (x->master_fd >= 0 && (out_ev | in_ev) != 0) {
+        add(x->master_fd, static_cast<short>(out_ev | in_ev), nullptr, x);
+      }
+      if (x->stdin_fd >= 0 && in_ev != 0) add(x->stdin_fd, in_ev, nullptr, x);
+      if (x->exited && (exec_deadline < 0 || x->drain_deadline_ms < exec_deadline)) {
+        exec_deadline = x->drain_deadline_ms;
+      }
+    }
     for (auto& c : clients_) {
       short ev = 0;
       // Backpressure: an attached client's input is stdin; stop reading it while stdin is full.
-      if (!c->read_closed && !(stdin_full && c->mode == Client::Mode::kAttached)) ev |= POLLIN;
+      bool full = (stdin_full && c->mode == Client::Mode::kAttached) ||
+                  (c->mode == Client::Mode::kExec && c->exec != nullptr &&
+                   c->exec->stdin_buf.size() >= kMaxStdinBuffer) ||
+                  (c->mode == Client::Mode::kExecStarting && c->in.size() >= kMaxStdinBuffer);
+      if (!c->read_closed && !full) ev |= POLLIN;
       if (c->pending() > 0) ev |= POLLOUT;
       add(c->fd, ev, c.get());
     }
@@ -615,6 +768,10 @@ void Shim::Loop() {
     int timeout = -1;
     if (phase_ == Phase::kDraining) timeout = static_cast<int>(drain_deadline_ms_ - now);
     if (phase_ == Phase::kExited) timeout = static_cast<int>(exit_deadline_ms_ - now);
+    if (exec_deadline >= 0) {
+      int t = static_cast<int>(std::max<int64_t>(0, exec_deadline - now));
+      if (timeout < 0 || t < timeout) timeout = t;
+    }
     if (timeout < -1) timeout = 0;
     int n = poll(pfds.data(), pfds.size(), timeout);
     if (n < 0) continue;  // EINTR
@@ -623,7 +780,11 @@ void Shim::Loop() {
       short re = pfds[i].revents;
       if (re == 0) continue;
       int fd = pfds[i].fd;
-      if (Client* c = owners[i]) {
+      if (Exec* e = owners[i].exec) {
+        HandleExecReady(*e, fd, re);
+        continue;
+      }
+      if (Client* c = owners[i].client) {
         if (c->fd < 0) continue;  // dropped earlier in this round
         if (re & POLLOUT) FlushClient(*c);
         if (c->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR))) HandleClientReadable(*c);
@@ -665,6 +826,11 @@ void Shim::Loop() {
     clients_.erase(std::remove_if(clients_.begin(), clients_.end(),
                                   [](const std::unique_ptr<Client>& c) { return c->fd < 0; }),
                    clients_.end());
+    execs_.erase(std::remove_if(execs_.begin(), execs_.end(),
+                                [](const std::unique_ptr<Exec>& e) {
+                                  return e->phase == Exec::Phase::kDone;
+                                }),
+                 execs_.end());
   }
 }
 
@@ -704,6 +870,8 @@ void Shim::HandleClientReadable(Client& c) {
       }
     } else if (c.mode == Client::Mode::kAttached) {
       ClientStoppedStdin(c);
+    } else if (c.mode == Client::Mode::kExec && c.exec != nullptr) {
+      CloseExecStdin(*c.exec);  // as docker does for exec: end of client input closes stdin
     }
     return;
   }
@@ -725,8 +893,12 @@ void Shim::HandleClientReadable(Client& c) {
       return;
     }
     case Client::Mode::kAttached:
+    case Client::Mode::kExec:
       c.in.append(buf, static_cast<size_t>(n));
       HandleFrames(c);
+      return;
+    case Client::Mode::kExecStarting:
+      c.in.append(buf, static_cast<size_t>(n));  // handled after OK; bounded in Loop()
       return;
     case Client::Mode::kWaiting:
     case Client::Mode::kClosing:
@@ -761,6 +933,21 @@ void Shim::HandleCommand(Client& c, std::string_view line) {
     } else {
       answer("OK\n");
     }
+  } else if (cmd == "KILL") {
+    unsigned sig;
+    // Signalled here, not by berthd: only the shim knows the init has not been reaped yet, so
+    // the pid cannot have been reused.
+    if (!ParseUnsigned(arg, &sig) || sig == 0 || sig > 64) {
+      answer("ERR usage: KILL <signal number>\n");
+    } else if (init_exited_) {
+      answer("ERR container has exited\n");
+    } else if (kill(init_pid_, static_cast<int>(sig)) < 0) {
+      answer("ERR " + Errno("kill") + "\n");
+    } else {
+      answer("OK\n");
+    }
+  } else if (cmd == "EXEC") {
+    StartExec(c, arg);
   } else if (cmd == "WAIT") {
     if (exited) {
       answer("EXIT " + ExitLine() + "\n");
@@ -819,13 +1006,30 @@ void Shim::HandleFrames(Client& c) {
     if (c.in.size() - off - 8 < size) break;
     std::string_view payload(c.in.data() + off + 8, size);
     off += 8 + size;
+    Exec* e = c.exec;
     if (type == kFrameStdin) {
-      if (c.want_stdin) QueueStdin(payload);
+      if (e != nullptr) {
+        QueueExecStdin(*e, payload);
+      } else if (c.want_stdin) {
+        QueueStdin(payload);
+      }
     } else if (type == kFrameCloseStdin) {
-      if (c.want_stdin) CloseStdin();
+      if (e != nullptr) {
+        CloseExecStdin(*e);
+      } else if (c.want_stdin) {
+        CloseStdin();
+      }
     } else if (type == kFrameResize) {
       unsigned rows, cols;
-      if (ParseSize(payload, &rows, &cols)) Resize(rows, cols);
+      if (!ParseSize(payload, &rows, &cols)) continue;
+      if (e == nullptr) {
+        Resize(rows, cols);
+      } else if (e->master_fd >= 0) {
+        struct winsize ws = {};
+        ws.ws_row = static_cast<unsigned short>(rows);
+        ws.ws_col = static_cast<unsigned short>(cols);
+        ioctl(e->master_fd, TIOCSWINSZ, &ws);
+      }
     }
     // Unknown frame types are ignored: a newer client must not kill the stream.
   }
@@ -896,6 +1100,13 @@ void Shim::DropClient(Client& c) {
   c.out.clear();
   c.out_off = 0;
   if (c.mode == Client::Mode::kAttached) ClientStoppedStdin(c);
+  if (c.exec != nullptr) {
+    // The exec runs on; its output is discarded from now on and its stdin is closed.
+    Exec& e = *c.exec;
+    c.exec = nullptr;
+    e.client = nullptr;
+    CloseExecStdin(e);
+  }
 }
 
 void Shim::ClientStoppedStdin(Client& c) {
@@ -935,20 +1146,8 @@ void Shim::FlushStdin() {
     stdin_buf_.clear();
     return;
   }
-  size_t off = 0;
-  while (off < stdin_buf_.size()) {
-    ssize_t n = write(fd, stdin_buf_.data() + off, stdin_buf_.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      // EPIPE: the container closed its stdin (or exited); its input is gone for good.
-      off = stdin_buf_.size();
-      if (!opts_.tty) CloseFd(stdin_fd_);
-      break;
-    }
-    off += static_cast<size_t>(n);
-  }
-  stdin_buf_.erase(0, off);
+  // EPIPE: the container closed its stdin (or exited); its input is gone for good.
+  if (!WritePending(fd, stdin_buf_) && !opts_.tty) CloseFd(stdin_fd_);
   if (stdin_buf_.empty() && stdin_close_pending_) CloseFd(stdin_fd_);
 }
 
@@ -999,6 +1198,279 @@ void Shim::Finalize() {
       FlushClient(*c);
     }
   }
+}
+
+// EXEC <exec-id> <flags>: starts `runc exec --detach`; the answer (OK <pid> / ERR) follows when
+// that runc has exited (ExecRuntimeExited), the loop keeps serving everyone meanwhile.
+void Shim::StartExec(Client& c, std::string_view arg) {
+  auto answer = [&](std::string_view text) {
+    c.mode = Client::Mode::kClosing;
+    c.in.clear();
+    QueueToClient(c, text);
+  };
+  size_t sp = arg.find(' ');
+  if (sp == std::string_view::npos) {
+    answer("ERR usage: EXEC <exec-id> <flags: comma list of tty,stdin, or ->\n");
+    return;
+  }
+  std::string_view id = arg.substr(0, sp);
+  std::string_view flags = arg.substr(sp + 1);
+  auto e = std::make_unique<Exec>();
+  bool ok = true;
+  while (flags != "-" && !flags.empty()) {
+    std::string_view f = flags.substr(0, flags.find(','));
+    flags.remove_prefix(std::min(flags.size(), f.size() + 1));
+    if (f == "tty") {
+      e->tty = true;
+    } else if (f == "stdin") {
+      e->stdin_open = true;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ValidExecId(id)) {
+    answer("ERR bad exec id (want 1-128 of [A-Za-z0-9_-])\n");
+    return;
+  }
+  if (!ok) {
+    answer("ERR bad exec flags (want a comma list of tty,stdin, or -)\n");
+    return;
+  }
+  if (init_exited_ || phase_ != Phase::kRunning) {
+    answer("ERR container is not running\n");
+    return;
+  }
+  for (auto& other : execs_) {
+    if (other->phase != Exec::Phase::kDone && other->id == id) {
+      answer("ERR exec id already in use\n");
+      return;
+    }
+  }
+  e->id = std::string(id);
+  unlink(e->File(".pid").c_str());
+  unlink(e->File(".runc.log").c_str());
+
+  std::string error;
+  int in_child = 0, out_child = 1, err_child = 2;
+  auto fail = [&](const std::string& why) {
+    for (int fd : {in_child, out_child, err_child}) {
+      if (fd > 2) close(fd);
+    }
+    unlink(e->File(".console.sock").c_str());
+    answer("ERR " + why + "\n");
+  };
+  if (e->tty) {
+    e->console_listen_fd = Listen(e->File(".console.sock").c_str(), &error);
+    if (e->console_listen_fd < 0) return fail(error);
+  } else {
+    int p[2];
+    if (e->stdin_open) {
+      if (pipe2(p, O_CLOEXEC) < 0) return fail(Errno("pipe"));
+      in_child = p[0];
+      e->stdin_fd = p[1];
+      SetNonBlocking(e->stdin_fd);
+    }
+    if (pipe2(p, O_CLOEXEC) < 0) return fail(Errno("pipe"));
+    e->stdout_fd = p[0];
+    out_child = p[1];
+    if (pipe2(p, O_CLOEXEC) < 0) return fail(Errno("pipe"));
+    e->stderr_fd = p[0];
+    err_child = p[1];
+    SetNonBlocking(e->stdout_fd);
+    SetNonBlocking(e->stderr_fd);
+  }
+  std::vector<std::string> args = {opts_.runtime,
+                                   "--root",
+                                   opts_.runtime_root,
+                                   "--log",
+                                   state_abs_ + "/" + e->File(".runc.log"),
+                                   "--log-format",
+                                   "json",
+                                   "exec",
+                                   "--detach",
+                                   "--process",
+                                   state_abs_ + "/" + e->File(".json"),
+                                   "--pid-file",
+                                   state_abs_ + "/" + e->File(".pid")};
+  if (e->tty) {
+    args.push_back("--console-socket");
+    args.push_back(state_abs_ + "/" + e->File(".console.sock"));
+  }
+  args.push_back(opts_.id);
+  RunRuntime(args, in_child, out_child, err_child, &e->runc_pid);
+  if (e->runc_pid < 0) return fail(Errno("fork"));
+  // The exec holds the child ends now; keeping them would hide its EOF from us.
+  for (int fd : {in_child, out_child, err_child}) {
+    if (fd > 2) close(fd);
+  }
+  c.mode = Client::Mode::kExecStarting;
+  c.exec = e.get();
+  e->client = &c;
+  execs_.push_back(std::move(e));
+}
+
+// runc connects to the console socket and sends the pty master before it exits.
+void Shim::ReceiveExecConsole(Exec& e, bool nonblocking) {
+  if (e.console_listen_fd < 0 || e.master_fd >= 0) return;
+  int conn = accept4(e.console_listen_fd, nullptr, nullptr,
+                     SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
+  if (conn < 0) return;
+  // runc sends right after connecting; the bound only keeps a stuck peer from stalling the
+  // shim's single loop.
+  struct timeval tv = {1, 0};
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  e.master_fd = ReceiveConsole(conn);
+  close(conn);
+  if (e.master_fd >= 0) SetNonBlocking(e.master_fd);
+}
+
+void Shim::ExecRuntimeExited(Exec& e, int status) {
+  if (e.tty) {
+    ReceiveExecConsole(e, true);  // runc connected and exited between two polls
+    CloseFd(e.console_listen_fd);
+    unlink(e.File(".console.sock").c_str());
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string log, error;
+    ReadFile(e.File(".runc.log").c_str(), &log);
+    error = LastRuncError(log);
+    if (error.empty() && e.stderr_fd >= 0) {
+      // No log line (the runtime did not even start): its stderr is the exec's stderr pipe.
+      ssize_t n = read(e.stderr_fd, g_read_buf, sizeof g_read_buf);
+      if (n > 0) error.assign(g_read_buf, static_cast<size_t>(n));
+      while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    }
+    if (error.empty()) {
+      error = opts_.runtime + " exec failed with exit status " + ToDecimal(ExitCodeOf(status));
+    }
+    FailExec(e, error);
+    return;
+  }
+  std::string text;
+  ReadFile(e.File(".pid").c_str(), &text);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  unsigned pid = 0;
+  if (!ParseUnsigned(text, &pid) || pid == 0) {
+    FailExec(e, "runtime wrote no usable exec pid file: \"" + text + "\"");
+    return;
+  }
+  e.pid = static_cast<pid_t>(pid);
+  for (auto it = unclaimed_exits_.begin(); it != unclaimed_exits_.end(); ++it) {
+    if (it->first == e.pid) {
+      e.exited = true;
+      e.exit_code = ExitCodeOf(it->second);
+      e.drain_deadline_ms = MonotonicMs() + kDrainIdleMs;
+      unclaimed_exits_.erase(it);
+      break;
+    }
+  }
+  if (e.tty && e.master_fd < 0) {
+    if (!e.exited) kill(e.pid, SIGKILL);  // still our unreaped child: the pid is its own
+    FailExec(e, "runtime sent no pty master over the console socket");
+    return;
+  }
+  e.phase = Exec::Phase::kRunning;
+  if (e.client != nullptr) {
+    Client& c = *e.client;
+    QueueToClient(c, "OK " + ToDecimal(e.pid) + "\n");
+    if (c.fd >= 0) {
+      c.mode = Client::Mode::kExec;
+      HandleFrames(c);  // what it sent before the OK
+      if (c.fd >= 0 && c.read_closed) CloseExecStdin(e);
+    }
+  } else {
+    CloseExecStdin(e);  // the client left while runc ran
+  }
+}
+
+void Shim::HandleExecReady(Exec& e, int fd, short revents) {
+  if (e.phase == Exec::Phase::kStarting) {
+    if (fd == e.console_listen_fd) ReceiveExecConsole(e, false);
+    return;
+  }
+  if (e.phase != Exec::Phase::kRunning) return;  // finished earlier in this round
+  if ((revents & POLLOUT) && (fd == e.stdin_fd || fd == e.master_fd)) FlushExecStdin(e);
+  if (fd == e.stdin_fd || !(revents & (POLLIN | POLLHUP | POLLERR))) return;
+  if (fd != e.stdout_fd && fd != e.stderr_fd && fd != e.master_fd) return;  // closed meanwhile
+  // With a tty everything is stdout, as for the container.
+  if (!ReadExecOutput(e, fd, fd == e.stderr_fd ? kFrameStderr : kFrameStdout)) {
+    if (fd == e.stdout_fd) CloseFd(e.stdout_fd);
+    if (fd == e.stderr_fd) CloseFd(e.stderr_fd);
+    if (fd == e.master_fd) {
+      CloseFd(e.master_fd);
+      e.stdin_buf.clear();
+    }
+  } else if (e.exited) {
+    e.drain_deadline_ms = MonotonicMs() + kDrainIdleMs;
+  }
+}
+
+bool Shim::ReadExecOutput(Exec& e, int fd, uint8_t frame_type) {
+  ssize_t n = read(fd, g_read_buf, sizeof g_read_buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;  // EIO: the pty's last slave closed
+  if (n == 0) return false;
+  if (e.client != nullptr && e.client->mode == Client::Mode::kExec) {
+    SendFrame(*e.client, frame_type, std::string_view(g_read_buf, static_cast<size_t>(n)));
+  }
+  return true;
+}
+
+void Shim::QueueExecStdin(Exec& e, std::string_view data) {
+  int fd = e.tty ? e.master_fd : e.stdin_fd;
+  if (!e.stdin_open || fd < 0 || e.stdin_close_pending) return;
+  e.stdin_buf.append(data);
+  FlushExecStdin(e);
+}
+
+void Shim::FlushExecStdin(Exec& e) {
+  int fd = e.tty ? e.master_fd : e.stdin_fd;
+  if (fd < 0) {
+    e.stdin_buf.clear();
+    return;
+  }
+  if (!WritePending(fd, e.stdin_buf) && !e.tty) CloseFd(e.stdin_fd);
+  if (e.stdin_buf.empty() && e.stdin_close_pending) CloseFd(e.stdin_fd);
+}
+
+void Shim::CloseExecStdin(Exec& e) {
+  if (e.tty) return;  // as for the container: a pty has no separate stdin to close
+  e.stdin_close_pending = true;
+  if (e.stdin_buf.empty()) CloseFd(e.stdin_fd);
+}
+
+void Shim::FailExec(Exec& e, std::string message) {
+  for (char& ch : message) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  Client* c = e.client;
+  CleanupExec(e);
+  if (c != nullptr) {
+    c->mode = Client::Mode::kClosing;
+    c->in.clear();
+    QueueToClient(*c, "ERR " + message + "\n");
+  }
+}
+
+void Shim::FinishExec(Exec& e) {
+  Client* c = e.client;
+  // Files first: once the client has the exit frame, nothing of the exec is left behind.
+  CleanupExec(e);
+  if (c != nullptr && c->fd >= 0) {
+    SendFrame(*c, kFrameExit, ToDecimal(e.exit_code));
+    c->mode = Client::Mode::kClosing;
+    FlushClient(*c);
+  }
+}
+
+void Shim::CleanupExec(Exec& e) {
+  if (e.client != nullptr) e.client->exec = nullptr;
+  e.client = nullptr;
+  e.CloseFds();
+  e.stdin_buf.clear();
+  for (const char* suffix : {".json", ".pid", ".runc.log", ".console.sock"}) {
+    unlink(e.File(suffix).c_str());
+  }
+  e.phase = Exec::Phase::kDone;
 }
 
 }  // namespace berth::shim

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace berth::shim {
@@ -48,6 +49,7 @@ class Shim {
 
  private:
   struct Client;
+  struct Exec;  // one `docker exec` process, see docs/shim.md
   enum class Phase { kRunning, kDraining, kExited };
 
   bool Setup(std::string* error);
@@ -55,6 +57,7 @@ class Shim {
   void RunRuntime(const std::vector<std::string>& args, int in, int out, int err, pid_t* pid);
   void DeleteContainer();
   void ReportReady(const std::string& line);
+  bool ExecsLive() const;
 
   void Loop();
   void ReapChildren();
@@ -76,6 +79,18 @@ class Shim {
   void FlushStdin();
   void CloseStdin();
   bool Resize(unsigned rows, unsigned cols);
+
+  void StartExec(Client& c, std::string_view arg);
+  void ExecRuntimeExited(Exec& e, int status);
+  void ReceiveExecConsole(Exec& e, bool nonblocking);
+  void HandleExecReady(Exec& e, int fd, short revents);
+  bool ReadExecOutput(Exec& e, int fd, uint8_t frame_type);
+  void QueueExecStdin(Exec& e, std::string_view data);
+  void FlushExecStdin(Exec& e);
+  void CloseExecStdin(Exec& e);
+  void FailExec(Exec& e, std::string message);  // ERR to its client, then CleanupExec
+  void FinishExec(Exec& e);                      // exit frame to its client, then CleanupExec
+  void CleanupExec(Exec& e);
 
   void Finalize();
   std::string ExitLine() const;
@@ -113,6 +128,11 @@ class Shim {
 
   uint64_t next_client_id_ = 1;
   std::vector<std::unique_ptr<Client>> clients_;
+
+  std::vector<std::unique_ptr<Exec>> execs_;
+  // Children reaped while an exec's runc was still running and not yet known as any exec's pid:
+  // a quick exec can exit (and be reaped, once runc is gone) before its pid file is read.
+  std::vector<std::pair<pid_t, int>> unclaimed_exits_;
 };
 
 }  // namespace berth::shim

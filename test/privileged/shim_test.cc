@@ -19,6 +19,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -244,6 +245,7 @@ struct ShimRun {
   std::string state;
   std::string sock;
   std::string log;
+  std::string bundle;
   std::string ready;  // the line from the ready fd
   int launcher_status = -1;
   pid_t pid = -1;     // the shim itself (from shim.pid)
@@ -284,7 +286,8 @@ class ShimTest : public ::testing::Test {
   }
 
   // A bundle whose rootfs is busybox with a few applet links, config.json from `runc spec`.
-  std::string MakeBundle(const std::string& name, const std::vector<std::string>& args, bool tty) {
+  std::string MakeBundle(const std::string& name, const std::vector<std::string>& args, bool tty,
+                         const std::function<void(json&)>& edit = nullptr) {
     std::string bundle = dir_ + "/" + name + "/bundle";
     fs::create_directories(bundle + "/rootfs/bin");
     fs::copy_file("/bin/busybox", bundle + "/rootfs/bin/busybox");
@@ -301,17 +304,20 @@ class ShimTest : public ::testing::Test {
       // once the pty master has arrived, racing with the container's first instruction.
       config["process"]["consoleSize"] = {{"height", 20}, {"width", 60}};
     }
+    if (edit) edit(config);
     std::ofstream(bundle + "/config.json") << config.dump(2);
     return bundle;
   }
 
   // Runs the shim as berthd does and returns once the ready line is in.
   ShimRun Start(const std::string& name, const std::vector<std::string>& args,
-                const std::vector<std::string>& flags = {}) {
+                const std::vector<std::string>& flags = {},
+                const std::function<void(json&)>& edit = nullptr) {
     bool tty = std::find(flags.begin(), flags.end(), "--tty") != flags.end();
     ShimRun r;
     r.id = "bt-shim-" + std::to_string(getpid()) + "-" + std::to_string(++counter_);
-    std::string bundle = MakeBundle(name, args, tty);
+    std::string bundle = MakeBundle(name, args, tty, edit);
+    r.bundle = bundle;
     r.state = dir_ + "/" + name + "/state";
     fs::create_directories(r.state);
     r.sock = r.state + "/shim.sock";
@@ -341,6 +347,32 @@ class ShimTest : public ::testing::Test {
     }
     r.pid = static_cast<pid_t>(atoi(ReadWholeFile(r.state + "/shim.pid").c_str()));
     return r;
+  }
+
+  // Writes STATE/exec-<id>.json as berthd does (the container's process with other args), sends
+  // EXEC and returns the connection; *answer gets the first line (OK <pid> / ERR ...).
+  int Exec(const ShimRun& r, const std::string& id, const std::vector<std::string>& args,
+           const std::string& flags, std::string* answer) {
+    json process = json::parse(ReadWholeFile(r.bundle + "/config.json"))["process"];
+    process["args"] = args;
+    process["terminal"] = flags.find("tty") != std::string::npos;
+    process.erase("consoleSize");
+    std::ofstream(r.state + "/exec-" + id + ".json") << process.dump();
+    int fd = Connect(r.sock);
+    EXPECT_GE(fd, 0);
+    WriteAll(fd, "EXEC " + id + " " + flags + "\n");
+    *answer = ReadLine(fd);
+    return fd;
+  }
+
+  // The exec-<id>.* files left in the state dir.
+  std::vector<std::string> ExecFiles(const ShimRun& r) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(r.state)) {
+      std::string n = entry.path().filename();
+      if (n.rfind("exec-", 0) == 0) names.push_back(n);
+    }
+    return names;
   }
 
   std::string RuncList() {
@@ -577,7 +609,12 @@ TEST_F(ShimTest, ContainerOutlivesClientsAndShimSurvivesGarbage) {
 
 TEST_F(ShimTest, SlowClientIsDroppedWithoutBlockingContainer) {
   // 3000 lines of 1001 bytes: far more than a socket buffer plus the 1 MiB per-client bound.
-  ShimRun r = Start("slow", {"sh", "-c", "yes $(printf %01000d 0) | head -c 3003000; echo done"});
+  // Paced in 30 bursts: in one burst a loaded machine can deschedule the "fast" reader long
+  // enough for it to fall 1 MiB behind as well.
+  ShimRun r = Start("slow", {"sh", "-c",
+                             "i=0; while [ $i -lt 30 ]; do "
+                             "yes $(printf %01000d 0) | head -c 100100; sleep 0.01; i=$((i+1)); "
+                             "done; echo done"});
   ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
   int slow = Connect(r.sock);
   WriteAll(slow, "ATTACH stdout\n");
@@ -630,6 +667,149 @@ TEST_F(ShimTest, IdleShimRssAndSignalledExit) {
   EXPECT_TRUE(std::regex_match(answer, std::regex(R"(EXIT 137 \d+\n)"))) << answer;
   EXPECT_EQ(ReadUntilExit(a).exit, "137");
   close(a);
+  ASSERT_TRUE(WaitShimGone(r));
+}
+
+TEST_F(ShimTest, ExecStreamsOutputAndExitCodeAndCleansUp) {
+  ShimRun r = Start("exec", {"sleep", "1000"});
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  EXPECT_EQ(Command(r.sock, "RELEASE"), "OK\n");
+  std::string answer;
+  int x = Exec(r, "e1", {"sh", "-c", "echo out; echo err >&2; exit 4"}, "-", &answer);
+  ASSERT_TRUE(std::regex_match(answer, std::regex(R"(OK [1-9]\d*\n)"))) << answer;
+  AttachResult got = ReadUntilExit(x);
+  EXPECT_EQ(got.out, "out\n");
+  EXPECT_EQ(got.err, "err\n");
+  EXPECT_EQ(got.exit, "4");
+  EXPECT_EQ(ReadToEof(x), "");  // the shim closes after the exit frame
+  close(x);
+  EXPECT_EQ(ExecFiles(r), std::vector<std::string>{});
+  EXPECT_EQ(ReadWholeFile(r.log), "");  // docker does not log exec output either
+  EXPECT_EQ(Command(r.sock, "STATUS"), "RUNNING " + r.ready.substr(3));
+
+  // Errors answered without starting anything.
+  EXPECT_EQ(Command(r.sock, "EXEC ../x -").substr(0, 15), "ERR bad exec id");
+  EXPECT_EQ(Command(r.sock, "EXEC e2 bogus").substr(0, 18), "ERR bad exec flags");
+  EXPECT_EQ(Command(r.sock, "EXEC e2").substr(0, 10), "ERR usage:");
+}
+
+TEST_F(ShimTest, ExecStdinReachesProcess) {
+  ShimRun r = Start("execin", {"sleep", "1000"});
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  std::string answer;
+  int x = Exec(r, "cat1", {"cat"}, "stdin", &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  SendFrame(x, 0, "hello\n");
+  Frame f = ReadFrame(x);
+  EXPECT_EQ(f.type, 1);
+  EXPECT_EQ(f.payload, "hello\n");
+  SendFrame(x, 4, "");  // cat sees EOF and exits
+  EXPECT_EQ(ReadUntilExit(x).exit, "0");
+  close(x);
+  EXPECT_EQ(ExecFiles(r), std::vector<std::string>{});
+}
+
+TEST_F(ShimTest, ExecTtyAndResize) {
+  ShimRun r = Start("exectty", {"sleep", "1000"});
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  std::string answer;
+  int x = Exec(r, "t1", {"sh", "-c", "read x; stty size; echo err >&2; exit 2"}, "tty,stdin",
+               &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  // Frames are applied in order: the size is set before `read` returns.
+  SendFrame(x, 5, "33 77");
+  SendFrame(x, 0, "go\n");
+  AttachResult got = ReadUntilExit(x);
+  close(x);
+  EXPECT_NE(got.out.find("33 77\r\n"), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("err\r\n"), std::string::npos) << got.out;  // a tty: all type 1
+  EXPECT_EQ(std::count(got.types.begin(), got.types.end(), 2), 0);
+  EXPECT_EQ(got.exit, "2");
+  EXPECT_EQ(ExecFiles(r), std::vector<std::string>{});
+}
+
+TEST_F(ShimTest, ExecMissingBinaryAnswersRuncError) {
+  ShimRun r = Start("execnosuch", {"sleep", "1000"});
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  std::string answer;
+  int x = Exec(r, "n1", {"nosuch"}, "-", &answer);
+  EXPECT_EQ(answer.substr(0, 4), "ERR ") << answer;
+  EXPECT_NE(answer.find("exec: \"nosuch\": executable file not found in $PATH"),
+            std::string::npos)
+      << answer;
+  EXPECT_EQ(ReadToEof(x), "");
+  close(x);
+  EXPECT_EQ(ExecFiles(r), std::vector<std::string>{});
+  EXPECT_EQ(Command(r.sock, "STATUS"), "RUNNING " + r.ready.substr(3));
+}
+
+TEST_F(ShimTest, ConcurrentExecsDetachedExecAndExecsDieWithContainer) {
+  ShimRun r = Start("execs", {"sleep", "1000"}, {},
+                    [](json& c) { c["root"]["readonly"] = false; });
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  EXPECT_EQ(Command(r.sock, "RELEASE"), "OK\n");
+  std::string answer;
+  int a = Exec(r, "a", {"sh", "-c", "read x; echo A$x"}, "stdin", &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  EXPECT_EQ(Command(r.sock, "EXEC a -"), "ERR exec id already in use\n");
+  int b = Exec(r, "b", {"echo", "B"}, "-", &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  AttachResult got_b = ReadUntilExit(b);  // while a still waits for its input
+  close(b);
+  EXPECT_EQ(got_b.out, "B\n");
+  EXPECT_EQ(got_b.exit, "0");
+  SendFrame(a, 0, "1\n");
+  AttachResult got_a = ReadUntilExit(a);
+  close(a);
+  EXPECT_EQ(got_a.out, "A1\n");
+  EXPECT_EQ(got_a.exit, "0");
+
+  // A client that goes away: the exec runs on (its 1 MB of output is read and dropped, or it
+  // would block on its pipe) and is still reaped and cleaned up.
+  int d = Exec(r, "d", {"sh", "-c", "yes | head -c 1000000; echo done > /done"}, "-", &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  close(d);
+  bool cleaned = false;
+  for (int i = 0; i < 200 && !cleaned; ++i) {
+    cleaned = fs::exists(r.bundle + "/rootfs/done") && ExecFiles(r).empty();
+    if (!cleaned) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(cleaned);
+
+  // The container's init dies: its exec dies with it (pid namespace) and is reported.
+  int s = Exec(r, "s", {"sleep", "1000"}, "-", &answer);
+  ASSERT_EQ(answer.substr(0, 3), "OK ") << answer;
+  int w = Connect(r.sock);
+  WriteAll(w, "WAIT\n");
+  EXPECT_EQ(RunCommand({runc_, "--root", runc_root_, "kill", r.id, "KILL"}), 0);
+  EXPECT_EQ(ReadUntilExit(s).exit, "137");
+  close(s);
+  std::string wait_answer = ReadToEof(w);
+  close(w);
+  EXPECT_TRUE(std::regex_match(wait_answer, std::regex(R"(EXIT 137 \d+\n)"))) << wait_answer;
+  ASSERT_TRUE(WaitShimGone(r));
+  EXPECT_EQ(ExecFiles(r), std::vector<std::string>{});
+  EXPECT_EQ(RuncList(), "");
+}
+
+TEST_F(ShimTest, KillSignalsInit) {
+  // Without its own pid namespace: the init of a pid namespace ignores every signal it has no
+  // handler for (SIGTERM included, even from outside), and `sleep` has none.
+  ShimRun r = Start("kill", {"sleep", "1000"}, {}, [](json& c) {
+    json& ns = c["linux"]["namespaces"];
+    auto is_pid = [](const json& n) { return n["type"] == "pid"; };
+    ns.erase(std::remove_if(ns.begin(), ns.end(), is_pid), ns.end());
+  });
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  EXPECT_EQ(Command(r.sock, "KILL 0"), "ERR usage: KILL <signal number>\n");
+  EXPECT_EQ(Command(r.sock, "KILL TERM"), "ERR usage: KILL <signal number>\n");
+  EXPECT_EQ(Command(r.sock, "RELEASE"), "OK\n");
+  int w = Connect(r.sock);
+  WriteAll(w, "WAIT\n");
+  EXPECT_EQ(Command(r.sock, "KILL 15"), "OK\n");
+  std::string answer = ReadToEof(w);
+  close(w);
+  EXPECT_TRUE(std::regex_match(answer, std::regex(R"(EXIT 143 \d+\n)"))) << answer;
   ASSERT_TRUE(WaitShimGone(r));
 }
 
