@@ -109,7 +109,8 @@ http::request<http::string_body> BuildRequest(std::string_view method, std::stri
 }
 
 Status IoError(std::string_view what, const beast::error_code& ec) {
-  return absl::UnavailableError(absl::StrCat("error during connect: ", Av(what), ": ", ec.message()));
+  return absl::UnavailableError(
+      absl::StrCat("error during connect: ", Av(what), ": ", ec.message()));
 }
 
 }  // namespace
@@ -135,9 +136,7 @@ StatusOr<Endpoint> ParseHost(std::string_view host) {
   } else if (host.starts_with("http://")) {
     host.remove_prefix(7);
   } else if (host.find("://") != std::string_view::npos) {
-    {
-      return absl::InvalidArgumentError(absl::StrCat("unsupported protocol in host: ", ep.raw));
-    }
+    return absl::InvalidArgumentError(absl::StrCat("unsupported protocol in host: ", ep.raw));
   }
   while (!host.empty() && host.back() == '/') host.remove_suffix(1);
   size_t colon = host.rfind(':');
@@ -270,8 +269,8 @@ std::string Client::VersionedPath(std::string_view path) const {
   return absl::StrCat("/v", api_version_, Av(path));
 }
 
-StatusOr<Response> Client::Do(std::string_view method, std::string_view path,
-                              std::string_view body, const RequestOptions& opts) const {
+StatusOr<Response> Client::Do(std::string_view method, std::string_view path, std::string_view body,
+                              const RequestOptions& opts) const {
   ASSIGN_OR_RETURN(UniqueFd fd, Dial());
   asio::io_context ioc;
   asio::posix::stream_descriptor stream(ioc, fd.release());
@@ -303,7 +302,7 @@ StatusOr<Response> Client::Call(std::string_view method, std::string_view path,
 
 StatusOr<Response> Client::CallJson(std::string_view method, std::string_view path,
                                     const nlohmann::json& body) const {
-  return Call(method, path, body.dump());
+  return Call(method, path, DumpJson(body));
 }
 
 StatusOr<Response> Client::Stream(std::string_view method, std::string_view path,
@@ -390,6 +389,10 @@ StatusOr<HijackedConn> Client::Hijack(std::string_view method, std::string_view 
   out.leftover.assign(static_cast<const char*>(data.data()), data.size());
   out.fd = std::move(keep);
   return out;
+}
+
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string QueryEscape(std::string_view s) {

@@ -98,8 +98,8 @@ class Client {
 
   // A plain request; the whole body is buffered. Returns the response whatever its status; use
   // Call() to turn >= 400 into a status.
-  StatusOr<Response> Do(std::string_view method, std::string_view path,
-                        std::string_view body = {}, const RequestOptions& opts = {}) const;
+  StatusOr<Response> Do(std::string_view method, std::string_view path, std::string_view body = {},
+                        const RequestOptions& opts = {}) const;
   // Do(), then ErrorFromResponse on status >= 400.
   StatusOr<Response> Call(std::string_view method, std::string_view path,
                           std::string_view body = {}, const RequestOptions& opts = {}) const;
@@ -126,6 +126,10 @@ class Client {
   std::string api_version_;
   Headers ping_headers_;
 };
+
+// Compact JSON for a request body; invalid UTF-8 in user input is replaced (U+FFFD) rather than
+// throwing, as nlohmann's default does.
+std::string DumpJson(const nlohmann::json& j);
 
 // URL query escaping (RFC 3986 unreserved characters pass through).
 std::string QueryEscape(std::string_view s);

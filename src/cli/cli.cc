@@ -1,0 +1,413 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "cli/format/template.h"
+#include "common/clock.h"
+
+namespace berth::cli {
+namespace {
+
+// Management commands and their top-level aliases, as docker has them.
+const CommandSpec kCommands[] = {
+    {"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
+     CmdRun},
+    {"container run", "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+     "Create and run a new container from an image", CmdRun},
+    {"create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CmdCreate},
+    {"container create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CmdCreate},
+    {"start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
+     CmdStart},
+    {"container start", "[OPTIONS] CONTAINER [CONTAINER...]",
+     "Start one or more stopped containers", CmdStart},
+    {"stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", CmdStop},
+    {"container stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+     CmdStop},
+    {"restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", CmdRestart},
+    {"container restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+     CmdRestart},
+    {"kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", CmdKill},
+    {"container kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+     CmdKill},
+    {"wait", "CONTAINER [CONTAINER...]",
+     "Block until one or more containers stop, then print their exit codes", CmdWait},
+    {"container wait", "CONTAINER [CONTAINER...]",
+     "Block until one or more containers stop, then print their exit codes", CmdWait},
+    {"rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", CmdRm},
+    {"container rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", CmdRm},
+    {"container remove", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+     CmdRm},
+    {"ps", "[OPTIONS]", "List containers", CmdPs},
+    {"container ls", "[OPTIONS]", "List containers", CmdPs},
+    {"container list", "[OPTIONS]", "List containers", CmdPs},
+    {"container ps", "[OPTIONS]", "List containers", CmdPs},
+    {"inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker objects",
+     CmdInspect},
+    {"container inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
+     "Display detailed information on one or more containers", CmdContainerInspect},
+    {"logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", CmdLogs},
+    {"container logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", CmdLogs},
+    {"exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container",
+     CmdExec},
+    {"container exec", "[OPTIONS] CONTAINER COMMAND [ARG...]",
+     "Execute a command in a running container", CmdExec},
+    {"attach", "[OPTIONS] CONTAINER",
+     "Attach local standard input, output, and error streams to a running container", CmdAttach},
+    {"container attach", "[OPTIONS] CONTAINER",
+     "Attach local standard input, output, and error streams to a running container", CmdAttach},
+    {"rename", "CONTAINER NEW_NAME", "Rename a container", CmdRename},
+    {"container rename", "CONTAINER NEW_NAME", "Rename a container", CmdRename},
+    {"top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container", CmdTop},
+    {"container top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container",
+     CmdTop},
+    {"stats", "[OPTIONS] [CONTAINER...]",
+     "Display a live stream of container(s) resource usage statistics", CmdStats},
+    {"container stats", "[OPTIONS] [CONTAINER...]",
+     "Display a live stream of container(s) resource usage statistics", CmdStats},
+    {"container prune", "[OPTIONS]", "Remove all stopped containers", CmdContainerPrune},
+    {"port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
+     "List port mappings or a specific mapping for the container", CmdPort},
+    {"container port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
+     "List port mappings or a specific mapping for the container", CmdPort},
+
+    {"images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CmdImages},
+    {"image ls", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CmdImages},
+    {"image list", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CmdImages},
+    {"image inspect", "[OPTIONS] IMAGE [IMAGE...]",
+     "Display detailed information on one or more images", CmdImageInspect},
+    {"load", "[OPTIONS]", "Load an image from a tar archive or STDIN", CmdLoad},
+    {"image load", "[OPTIONS]", "Load an image from a tar archive or STDIN", CmdLoad},
+    {"import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+     "Import the contents from a tarball to create a filesystem image", CmdImport},
+    {"image import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+     "Import the contents from a tarball to create a filesystem image", CmdImport},
+    {"tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", CmdTag},
+    {"image tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", CmdTag},
+    {"rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", CmdRmi},
+    {"image rm", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", CmdRmi},
+    {"image remove", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", CmdRmi},
+    {"save", "[OPTIONS] IMAGE [IMAGE...]",
+     "Save one or more images to a tar archive (streamed to STDOUT by default)", CmdSave},
+    {"image save", "[OPTIONS] IMAGE [IMAGE...]",
+     "Save one or more images to a tar archive (streamed to STDOUT by default)", CmdSave},
+    {"image prune", "[OPTIONS]", "Remove unused images", CmdImagePrune},
+
+    {"network create", "[OPTIONS] NETWORK", "Create a network", CmdNetworkCreate},
+    {"network ls", "[OPTIONS]", "List networks", CmdNetworkLs},
+    {"network list", "[OPTIONS]", "List networks", CmdNetworkLs},
+    {"network inspect", "[OPTIONS] NETWORK [NETWORK...]",
+     "Display detailed information on one or more networks", CmdNetworkInspect},
+    {"network rm", "NETWORK [NETWORK...]", "Remove one or more networks", CmdNetworkRm},
+    {"network remove", "NETWORK [NETWORK...]", "Remove one or more networks", CmdNetworkRm},
+    {"network connect", "[OPTIONS] NETWORK CONTAINER", "Connect a container to a network",
+     CmdNetworkConnect},
+    {"network disconnect", "[OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network",
+     CmdNetworkDisconnect},
+    {"network prune", "[OPTIONS]", "Remove all unused networks", CmdNetworkPrune},
+
+    {"version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
+    {"system version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
+    {"info", "[OPTIONS]", "Display system-wide information", CmdInfo},
+    {"system info", "[OPTIONS]", "Display system-wide information", CmdInfo},
+    {"events", "[OPTIONS]", "Get real time events from the server", CmdEvents},
+    {"system events", "[OPTIONS]", "Get real time events from the server", CmdEvents},
+};
+
+const std::string_view kManagement[] = {"container", "image", "network", "system"};
+
+std::string Usage(const Invocation& inv) {
+  return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));
+}
+
+void PrintTopUsage(std::ostream& os) {
+  os << "\nUsage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
+        "Commands:\n";
+  for (const auto& c : kCommands) {
+    if (std::string_view(c.name).find(' ') != std::string_view::npos) continue;
+    os << "  " << c.name << std::string(c.name.size() < 10 ? 10 - c.name.size() : 1, ' ') << c.help
+       << "\n";
+  }
+  os << "\nManagement Commands:\n  container   Manage containers\n  image       Manage images\n"
+        "  network     Manage networks\n  system      Manage Docker\n";
+}
+
+}  // namespace
+
+Cli::Cli(std::string host, std::ostream& out, std::ostream& err, int out_fd, int err_fd)
+    : host_(std::move(host)), out_(out), err_(err), out_fd_(out_fd), err_fd_(err_fd) {}
+
+StatusOr<const client::Client*> Cli::Api() {
+  if (client_ == nullptr) {
+    ASSIGN_OR_RETURN(client_, client::Client::Connect(client::ResolveHost(host_)));
+  }
+  return client_.get();
+}
+
+bool ParseFlags(Cli& cli, const Invocation& inv, FlagSet& flags, std::vector<std::string>* pos,
+                int* rc) {
+  Status s = flags.Parse(inv.args, pos);
+  if (!s.ok()) {
+    cli.err() << s.message() << "\n\n"
+              << Usage(inv) << "\n\nRun '" << inv.path << " --help' for more information\n";
+    *rc = 125;
+    return false;
+  }
+  if (flags.help()) {
+    cli.out() << "\n" << Usage(inv) << "\n\n" << inv.spec->help << "\n";
+    *rc = 0;
+    return false;
+  }
+  return true;
+}
+
+bool CheckArgs(Cli& cli, const Invocation& inv, const std::vector<std::string>& pos, int min,
+               int max, int* rc) {
+  int n = static_cast<int>(pos.size());
+  if (n >= min && (max < 0 || n <= max)) return true;
+  auto plural = [](int k) { return k == 1 ? "argument" : "arguments"; };
+  std::string what;
+  std::string tail = "See";
+  if (max == 0) {
+    what = "accepts no arguments";
+    tail = "Run";
+  } else if (min == max) {
+    what = absl::StrCat("requires ", min, " ", plural(min));
+    tail = "Run";
+  } else if (max < 0) {
+    what = absl::StrCat("requires at least ", min, " ", plural(min));
+  } else if (min == 0) {
+    what = absl::StrCat("requires at most ", max, " ", plural(max));
+    tail = "Run";
+  } else {
+    what = absl::StrCat("requires at least ", min, " and at most ", max, " ", plural(max));
+    tail = "Run";
+  }
+  cli.err() << "docker: '" << inv.path << "' " << what << "\n\n"
+            << Usage(inv) << "\n\n"
+            << tail << " '" << inv.path << " --help' for more information\n";
+  *rc = 1;
+  return false;
+}
+
+int PrintError(Cli& cli, const Status& s) {
+  cli.err() << s.message() << "\n";
+  return 1;
+}
+
+StatusOr<std::string> RenderItems(std::string_view format, const nlohmann::json& header,
+                                  const std::vector<nlohmann::json>& items) {
+  if (format::IsTableFormat(format)) return format::RenderList(format, header, items);
+  ASSIGN_OR_RETURN(format::Template t, format::Template::Parse(format));
+  std::string out;
+  for (const auto& item : items) {
+    ASSIGN_OR_RETURN(std::string line, t.Execute(item));
+    out += line;
+    out += "\n";
+  }
+  return out;
+}
+
+std::string SortedQuery(const std::string& path_and_query) {
+  size_t q = path_and_query.find('?');
+  if (q == std::string::npos) return path_and_query;
+  std::vector<std::string> params;
+  size_t start = q + 1;
+  while (start <= path_and_query.size()) {
+    size_t amp = path_and_query.find('&', start);
+    if (amp == std::string::npos) amp = path_and_query.size();
+    if (amp > start) params.push_back(path_and_query.substr(start, amp - start));
+    start = amp + 1;
+  }
+  std::stable_sort(params.begin(), params.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(0, a.find('=')) < b.substr(0, b.find('='));
+  });
+  std::string out = path_and_query.substr(0, q);
+  for (size_t i = 0; i < params.size(); ++i) out += (i == 0 ? "?" : "&") + params[i];
+  return out;
+}
+
+std::string GoTimeString(const std::string& rfc3339) {
+  int64_t nanos = 0;
+  if (rfc3339.empty() || !ParseRfc3339(rfc3339, &nanos)) return rfc3339;
+  time_t secs = static_cast<time_t>(nanos / 1000000000LL);
+  int64_t frac = nanos % 1000000000LL;
+  if (frac < 0) {
+    frac += 1000000000LL;
+    --secs;
+  }
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = date;
+  if (frac != 0) {
+    char f[16];
+    std::snprintf(f, sizeof f, ".%09lld", static_cast<long long>(frac));
+    std::string fs = f;
+    while (fs.back() == '0') fs.pop_back();
+    out += fs;
+  }
+  char zone[64];
+  std::strftime(zone, sizeof zone, " %z %Z", &tm);
+  return out + zone;
+}
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+int InspectObjects(Cli& cli, const std::vector<std::string>& names, const std::string& format,
+                   const std::function<StatusOr<std::string>(const std::string&)>& getter) {
+  std::optional<format::Template> tmpl;
+  if (!format.empty()) {
+    // docker's inspect -f 'json' shortcut.
+    auto t = format::Template::Parse(format == "json" ? "{{json .}}" : format);
+    if (!t.ok()) {
+      cli.err() << "template parsing error: " << t.status().message() << "\n";
+      return 64;
+    }
+    tmpl = std::move(*t);
+  }
+  std::vector<std::string> errors;
+  nlohmann::ordered_json array = nlohmann::ordered_json::array();
+  std::string out;
+  for (const auto& name : names) {
+    auto raw = getter(name);
+    if (!raw.ok()) {
+      errors.emplace_back(raw.status().message());
+      continue;
+    }
+    if (tmpl) {
+      nlohmann::json j = nlohmann::json::parse(*raw, nullptr, false);
+      auto text = tmpl->Execute(j);
+      if (!text.ok()) {
+        errors.push_back(absl::StrCat("template: ", text.status().message()));
+        continue;
+      }
+      out += *text;
+      out += "\n";
+    } else {
+      nlohmann::ordered_json j = nlohmann::ordered_json::parse(*raw, nullptr, false);
+      if (!j.is_discarded()) array.push_back(std::move(j));
+    }
+  }
+  if (!tmpl) out = array.dump(4, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  cli.out() << out;
+  cli.out().flush();
+  for (const auto& e : errors) cli.err() << e << "\n";
+  return errors.empty() ? 0 : 1;
+}
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, int out_fd,
+        int err_fd) {
+  std::string host;
+  size_t i = 0;
+  // Global flags come before the command word.
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.empty() || a[0] != '-') break;
+    auto value = [&](std::string_view name) -> std::optional<std::string> {
+      if (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=')
+        return a.substr(name.size() + 1);
+      if (a == name && i + 1 < args.size()) return args[++i];
+      return std::nullopt;
+    };
+    if (a == "-v" || a == "--version") {
+      out << "Docker version 28.2.2, build berth-0.1.0\n";
+      return 0;
+    }
+    if (a == "--help") {
+      PrintTopUsage(out);
+      return 0;
+    }
+    if (a == "-D" || a == "--debug" || a == "--tls" || a == "--tlsverify") continue;
+    if (auto v = value("-H"); v) {
+      host = *v;
+      continue;
+    }
+    if (auto v = value("--host"); v) {
+      host = *v;
+      continue;
+    }
+    if (a.size() > 2 && a[0] == '-' && a[1] == 'H') {
+      host = a.substr(2);
+      continue;
+    }
+    bool ignored = false;
+    for (std::string_view name : {"-l", "--log-level", "--config", "-c", "--context", "--tlscacert",
+                                  "--tlscert", "--tlskey"}) {
+      if (value(name)) {
+        ignored = true;
+        break;
+      }
+    }
+    if (ignored) continue;
+    err << "unknown flag: " << a << "\n\nUsage:  docker [OPTIONS] COMMAND\n\n"
+        << "Run 'docker --help' for more information\n";
+    return 125;
+  }
+  if (i >= args.size()) {
+    PrintTopUsage(out);
+    return 0;
+  }
+  std::string name = args[i++];
+  for (std::string_view m : kManagement) {
+    if (name == m) {
+      if (i >= args.size() || args[i] == "--help") {
+        out << "\nUsage:  docker " << name << " COMMAND\n";
+        return 0;
+      }
+      name = absl::StrCat(name, " ", args[i++]);
+      break;
+    }
+  }
+  const CommandSpec* spec = nullptr;
+  for (const auto& c : kCommands) {
+    if (c.name == name) spec = &c;
+  }
+  if (spec == nullptr) {
+    err << "docker: unknown command: docker " << name
+        << "\n\nRun 'docker --help' for more information\n";
+    return 1;
+  }
+  Invocation inv;
+  inv.spec = spec;
+  inv.path = absl::StrCat("docker ", name);
+  inv.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+  Cli cli(host, out, err, out_fd, err_fd);
+  int rc;
+  try {
+    rc = spec->fn(cli, inv);
+  } catch (const nlohmann::json::exception& e) {
+    // A daemon answer of an unexpected shape (a number where a string belongs...): report it
+    // instead of letting the exception end the process.
+    cli.err() << "Error: unexpected response from daemon: " << e.what() << "\n";
+    rc = 1;
+  }
+  out.flush();
+  err.flush();
+  return rc;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return Run(args, std::cout, std::cerr);
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,175 @@
+#pragma once
+// The `berth` command line: docker's commands, flags, output and exit codes, over the Engine API
+// client. Main() parses the global flags (-H/--host, ignored -D/-l/--config...) and dispatches to
+// a command; commands live in commands_*.cc and register in the table of cli.cc.
+//
+// Exit codes follow docker: 0 ok, 1 an error (daemon or client side), 125 a flag error or a
+// failure of `run` itself, 126/127 for a container command that cannot be invoked/found, else
+// the container's own exit code (run, start -a, exec).
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/client/client.h"
+#include "cli/flags.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::cli {
+
+class Cli {
+ public:
+  Cli(std::string host, std::ostream& out, std::ostream& err, int out_fd = 1, int err_fd = 2);
+  // Connects and negotiates on first use; later calls return the same client.
+  StatusOr<const client::Client*> Api();
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  const std::string& host() const { return host_; }
+  // Raw container output (attach, exec, logs) goes to these descriptors; the streams above are
+  // flushed first so that the two stay in order.
+  int out_fd() const { return out_fd_; }
+  int err_fd() const { return err_fd_; }
+
+ private:
+  std::string host_;
+  std::ostream& out_;
+  std::ostream& err_;
+  int out_fd_;
+  int err_fd_;
+  std::unique_ptr<client::Client> client_;
+};
+
+struct CommandSpec;
+
+// One command being run: its spec, the name it was invoked as ("docker container rm"), its
+// arguments after the command words.
+struct Invocation {
+  const CommandSpec* spec = nullptr;
+  std::string path;
+  std::vector<std::string> args;
+};
+
+using CommandFn = int (*)(Cli& cli, const Invocation& inv);
+
+struct CommandSpec {
+  std::string_view name;   // "rm", "container rm"
+  std::string_view usage;  // "[OPTIONS] CONTAINER [CONTAINER...]"
+  std::string_view help;   // "Remove one or more containers"
+  CommandFn fn;
+};
+
+// Parses flags; on error prints docker's "<message>\nSee 'docker rm --help'." and returns
+// false with *rc = 125; on --help prints usage and returns false with *rc = 0.
+bool ParseFlags(Cli& cli, const Invocation& inv, FlagSet& flags, std::vector<std::string>* pos,
+                int* rc);
+// docker's argument-count checks (cli/required.go); print and *rc = 1 on failure.
+// max < 0 means no maximum.
+bool CheckArgs(Cli& cli, const Invocation& inv, const std::vector<std::string>& pos, int min,
+               int max, int* rc);
+// Prints the status message on stderr ("Error response from daemon: ..." for daemon errors,
+// which the client already worded) and returns 1.
+int PrintError(Cli& cli, const Status& s);
+
+// Renders items with --format (table or not) or the default table format.
+// header maps field names to column titles.
+StatusOr<std::string> RenderItems(std::string_view format, const nlohmann::json& header,
+                                  const std::vector<nlohmann::json>& items);
+// "/path?b=2&a=1&a=0" -> "/path?a=1&a=0&b=2": parameters ordered by key (stable), as Go's
+// url.Values.Encode orders what the docker CLI sends.
+std::string SortedQuery(const std::string& path_and_query);
+// Go's time.Time.String of an RFC 3339 timestamp, in local time:
+// "2026-11-28 03:25:50.218523531 +0000 UTC" (fraction without trailing zeros); the input if it
+// does not parse.
+std::string GoTimeString(const std::string& rfc3339);
+// Writes all of data to a file descriptor, retrying on EINTR and short writes.
+bool WriteAll(int fd, std::string_view data);
+
+// Splits a stream of newline-delimited JSON messages (load, import, events) into objects.
+class JsonLines {
+ public:
+  // Feeds bytes; calls fn for each complete line that parses (others are skipped).
+  template <class Fn>
+  void Feed(std::string_view data, Fn fn) {
+    buf_.append(data);
+    size_t nl;
+    while ((nl = buf_.find('\n')) != std::string::npos) {
+      std::string line = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      Emit(line, fn);
+    }
+  }
+  template <class Fn>
+  void Finish(Fn fn) {
+    std::string line;
+    line.swap(buf_);
+    Emit(line, fn);
+  }
+
+ private:
+  template <class Fn>
+  static void Emit(const std::string& line, Fn& fn) {
+    if (line.find_first_not_of(" \r\t") == std::string::npos) return;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded()) fn(j);
+  }
+  std::string buf_;
+};
+
+// Prints objects as `docker inspect` does: a JSON array indented by 4 spaces with the daemon's
+// key order, or one template execution per object with -f. getter returns the raw JSON text of
+// one object or an error (whose message is printed after the output, exit 1).
+int InspectObjects(Cli& cli, const std::vector<std::string>& names, const std::string& format,
+                   const std::function<StatusOr<std::string>(const std::string&)>& getter);
+
+int Main(int argc, char** argv);
+// Main with explicit arguments (argv[0] excluded) and streams, for tests.
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, int out_fd = 1,
+        int err_fd = 2);
+
+// Command implementations (commands_*.cc).
+int CmdRun(Cli&, const Invocation&);
+int CmdCreate(Cli&, const Invocation&);
+int CmdStart(Cli&, const Invocation&);
+int CmdStop(Cli&, const Invocation&);
+int CmdRestart(Cli&, const Invocation&);
+int CmdKill(Cli&, const Invocation&);
+int CmdWait(Cli&, const Invocation&);
+int CmdRm(Cli&, const Invocation&);
+int CmdPs(Cli&, const Invocation&);
+int CmdInspect(Cli&, const Invocation&);
+int CmdContainerInspect(Cli&, const Invocation&);
+int CmdLogs(Cli&, const Invocation&);
+int CmdExec(Cli&, const Invocation&);
+int CmdAttach(Cli&, const Invocation&);
+int CmdRename(Cli&, const Invocation&);
+int CmdTop(Cli&, const Invocation&);
+int CmdStats(Cli&, const Invocation&);
+int CmdContainerPrune(Cli&, const Invocation&);
+int CmdPort(Cli&, const Invocation&);
+
+int CmdImages(Cli&, const Invocation&);
+int CmdImageInspect(Cli&, const Invocation&);
+int CmdLoad(Cli&, const Invocation&);
+int CmdImport(Cli&, const Invocation&);
+int CmdTag(Cli&, const Invocation&);
+int CmdRmi(Cli&, const Invocation&);
+int CmdSave(Cli&, const Invocation&);
+int CmdImagePrune(Cli&, const Invocation&);
+
+int CmdNetworkCreate(Cli&, const Invocation&);
+int CmdNetworkLs(Cli&, const Invocation&);
+int CmdNetworkInspect(Cli&, const Invocation&);
+int CmdNetworkRm(Cli&, const Invocation&);
+int CmdNetworkConnect(Cli&, const Invocation&);
+int CmdNetworkDisconnect(Cli&, const Invocation&);
+int CmdNetworkPrune(Cli&, const Invocation&);
+
+int CmdVersion(Cli&, const Invocation&);
+int CmdInfo(Cli&, const Invocation&);
+int CmdEvents(Cli&, const Invocation&);
+
+}  // namespace berth::cli

@@ -1,0 +1,97 @@
+#pragma once
+// docker run/create flags and the POST /containers/create body built from them, field for field
+// as the docker CLI sends it (compare api-traces/run-default-b1.md).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli/flags.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::cli {
+
+struct ContainerOptions {
+  // run only
+  bool detach = false;
+  bool rm = false;
+  std::string detach_keys;
+  bool sig_proxy = true;
+
+  bool interactive = false;
+  bool tty = false;
+  std::string name;
+  std::vector<std::string> env;
+  std::vector<std::string> env_files;
+  std::string workdir;
+  std::string user;
+  std::string entrypoint;
+  std::vector<std::string> volumes;
+  std::string hostname;
+  std::string domainname;
+  std::string restart;
+  std::string memory;
+  std::string memory_swap;
+  std::string memory_reservation;
+  std::string cpus;
+  int64_t cpu_shares = 0;
+  std::string cpuset_cpus;
+  int64_t pids_limit = 0;
+  std::string shm_size;
+  std::vector<std::string> labels;
+  std::vector<std::string> networks;
+  std::string ip;
+  std::string ip6;
+  std::string mac_address;
+  std::vector<std::string> network_aliases;
+  std::vector<std::string> dns;
+  std::vector<std::string> dns_search;
+  std::vector<std::string> dns_options;
+  std::vector<std::string> add_hosts;
+  std::vector<std::string> publish;
+  std::vector<std::string> expose;
+  bool publish_all = false;
+  bool privileged = false;
+  bool read_only = false;
+  std::vector<std::string> cap_add;
+  std::vector<std::string> cap_drop;
+  std::vector<std::string> attach;
+  std::vector<std::string> security_opt;
+  std::vector<std::string> tmpfs;
+  std::vector<std::string> sysctls;
+  std::vector<std::string> ulimits;
+  std::string stop_signal;
+  int64_t stop_timeout = 0;
+  bool init = false;
+  std::string pid;
+  std::string ipc;
+  std::string uts;
+  std::string log_driver;
+  std::vector<std::string> log_opts;
+  std::string cgroupns;
+  std::string runtime;
+  std::string platform;
+  std::string pull;
+  bool quiet = false;
+  std::string cidfile;
+};
+
+// Registers docker's run/create flags (run adds -d/--rm/--detach-keys/--sig-proxy).
+void RegisterContainerFlags(FlagSet& flags, ContainerOptions* o, bool is_run);
+
+struct CreateRequest {
+  std::string name;  // ?name= (empty: none)
+  nlohmann::json body;
+};
+
+// positionals: IMAGE [COMMAND] [ARG...]. flags tells which flags were given (--entrypoint="",
+// --init, --stop-timeout matter only when set). Errors carry docker's client-side messages.
+StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const FlagSet& flags,
+                                           const std::vector<std::string>& positionals);
+
+// "busybox" -> "busybox:latest" (docker's familiar name with the default tag), for the
+// "Unable to find image" message.
+std::string FamiliarWithTag(const std::string& image);
+
+}  // namespace berth::cli
