@@ -1,0 +1,81 @@
+#pragma once
+// The firewall of Berth's bridge networks and published ports (STYLE.md: moby's nftables backend,
+// kube-proxy's nftables mode). Berth owns exactly one nftables table, `inet berth`; the network
+// controller keeps the wanted state as a Model and calls Firewall::Apply after every change, which
+// rewrites the whole table in one atomic `nft -f -` transaction. Per-container state lives in sets
+// and maps (one map element per published port), so the rules themselves only change when a bridge
+// network comes or goes.
+//
+// Rendering is pure (Render, RenderDelete, Validate) and golden-tested; NftFirewall is the only part
+// that touches the kernel. IPv4 only for now.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace berth::network::firewall {
+
+// The name of the one table Berth owns, family inet.
+inline constexpr char kTableName[] = "berth";
+
+struct Bridge {            // one Linux bridge network
+  std::string ifname;      // "berth0", "br-0123456789ab", "linuxbridge1"
+  std::string subnet;      // "172.17.0.0/16"
+  std::string gateway;     // "172.17.0.1"
+  bool masquerade = true;  // com.docker.network.bridge.enable_ip_masquerade
+  bool icc = true;         // com.docker.network.bridge.enable_icc: containers on the same bridge may talk
+  bool internal = false;   // --internal: no traffic to/from outside the bridge (and no masquerade)
+};
+
+struct PortMapping {       // -p [host_ip:]host_port:container_port[/proto]
+  std::string proto;       // "tcp" | "udp"
+  std::string host_ip;     // "" or "0.0.0.0" = every host address; "127.0.0.1" = loopback only
+  int host_port = 0;
+  std::string container_ip;
+  int container_port = 0;
+  std::string bridge;      // ifname of the container's bridge
+};
+
+struct Model {
+  std::vector<Bridge> bridges;
+  std::vector<PortMapping> ports;
+};
+
+// Checks what Render relies on: interface names that are safe to quote, IPv4 addresses, ports in
+// 1..65535, tcp/udp, every mapping on a bridge of the model, no two bridges with overlapping subnets,
+// no two mappings on the same (proto, host_ip, host_port). InvalidArgument / AlreadyExists.
+Status Validate(const Model& m);
+
+// The whole table as one nft script that replaces it atomically (`table inet berth {}`,
+// `delete table inet berth`, then the full definition), so sets, maps and chains that are no longer
+// wanted disappear too. Deterministic (sorted) output. Assumes Validate(m) passed. Mappings whose
+// bridge is internal are not rendered: an internal network publishes nothing.
+std::string Render(const Model& m);
+
+// Removes the table if present, in one transaction; no error if it is absent.
+std::string RenderDelete();
+
+// The network controller's view of the firewall. Implementations serialize their calls.
+class Firewall {
+ public:
+  virtual ~Firewall() = default;
+  // Makes the table match m exactly (idempotent). On failure nothing changed.
+  virtual Status Apply(const Model& m) = 0;
+  // Removes the table; OK if it was not there.
+  virtual Status Remove() = 0;
+  // Is nft usable here (binary present, nf_tables with nat/fib/ct, CAP_NET_ADMIN)? A clear error
+  // otherwise, e.g. "nft not found: install the nftables package".
+  virtual Status Check() = 0;
+};
+
+// Runs `<nft_binary> -f -` in the network namespace of the calling thread (berthd runs inside its
+// host's namespace). nft applies a script in one transaction, so a failed Apply changes nothing; the
+// error carries nft's stderr.
+std::unique_ptr<Firewall> NewNftFirewall(std::string nft_binary = "nft");
+
+// berthd --iptables=false: every call succeeds and nothing is touched.
+std::unique_ptr<Firewall> NewNoopFirewall();
+
+}  // namespace berth::network::firewall
