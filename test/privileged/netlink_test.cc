@@ -1,0 +1,587 @@
+// NetNs and Rtnl against the real kernel. Every test works only inside namespaces it creates itself
+// (/run/netns/bt-nl-<pid>-<n>) and removes them, with everything in them, even when an assertion fails:
+// the root namespace's links are never touched. Traffic only flows between two throwaway namespaces.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sys/netlink.h"
+#include "sys/netns.h"
+
+namespace berth::sys {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+Status ToStatus(const Status& s) { return s; }
+template <class T>
+Status ToStatus(const StatusOr<T>& s) {
+  return s.status();
+}
+#define ASSERT_OK(e)                          \
+  do {                                        \
+    ::absl::Status s_ = ToStatus(e);          \
+    ASSERT_TRUE(s_.ok()) << #e << ": " << s_; \
+  } while (0)
+#define EXPECT_OK(e)                          \
+  do {                                        \
+    ::absl::Status s_ = ToStatus(e);          \
+    EXPECT_TRUE(s_.ok()) << #e << ": " << s_; \
+  } while (0)
+
+bool PathExists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+// Whether path is a mount point in our mount namespace (field 5 of mountinfo).
+bool Mounted(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mnt;
+    f >> id >> parent >> dev >> root >> mnt;
+    if (mnt == path) return true;
+  }
+  return false;
+}
+
+std::string NextNsPath() {
+  static std::atomic<int> n{0};
+  return absl::StrCat("/run/netns/bt-nl-", ::getpid(), "-", n++);
+}
+
+// A throwaway namespace with an Rtnl opened inside it. The socket and the fd pin the namespace, so they
+// are closed before the mount goes; then the kernel frees the namespace and every link in it (a veth
+// whose peer lives elsewhere takes the peer with it).
+class ScratchNs {
+ public:
+  static StatusOr<std::unique_ptr<ScratchNs>> Make() {
+    std::string path = NextNsPath();
+    ASSIGN_OR_RETURN(NetNs ns, NetNs::Create(path));
+    std::unique_ptr<ScratchNs> s(new ScratchNs(path, std::move(ns)));
+    ASSIGN_OR_RETURN(s->rtnl_, Rtnl::Open(&*s->ns_));
+    return s;
+  }
+  ~ScratchNs() {
+    rtnl_.reset();
+    ns_.reset();
+    Status st = NetNs::Remove(path_);
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  const NetNs& ns() const { return *ns_; }
+  Rtnl& rtnl() { return *rtnl_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  ScratchNs(std::string path, NetNs ns) : path_(std::move(path)), ns_(std::move(ns)) {}
+  std::string path_;
+  std::optional<NetNs> ns_;
+  std::unique_ptr<Rtnl> rtnl_;
+};
+
+// Removes a namespace path on scope exit, for tests that drive NetNs::Create/Remove by hand.
+struct RemoveOnExit {
+  std::string path;
+  ~RemoveOnExit() { (void)NetNs::Remove(path); }
+};
+
+class NetlinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN for netns mounts, CAP_NET_ADMIN for links)";
+    ::mkdir("/run", 0755);
+    ::mkdir("/run/netns", 0755);
+  }
+  // A namespace owned by the fixture, removed in TearDown even if the test fails; nullptr (and a failure)
+  // if it cannot be made.
+  ScratchNs* NewNs() {
+    auto s = ScratchNs::Make();
+    if (!s.ok()) {
+      ADD_FAILURE() << "scratch namespace: " << s.status();
+      return nullptr;
+    }
+    spaces_.push_back(std::move(*s));
+    return spaces_.back().get();
+  }
+  void TearDown() override { spaces_.clear(); }
+
+  std::vector<std::unique_ptr<ScratchNs>> spaces_;
+};
+
+// Binds a UDP socket to ip:port (port 0 = any) inside ns; returns the fd and the bound port.
+std::pair<UniqueFd, int> UdpSocketIn(const NetNs& ns, const std::string& ip) {
+  UniqueFd fd;
+  int port = 0;
+  Status st = ns.Run([&]() -> Status {
+    fd.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return ErrnoStatus(errno, "socket");
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind " + ip);
+    socklen_t len = sizeof sa;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+    port = ntohs(sa.sin_port);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
+  return {std::move(fd), port};
+}
+
+// Sends `payload` from a socket of `from` to ip:port and waits for it on `rx`, retrying while the veth
+// carrier comes up. Returns the payload received and the sender's address, or "" on timeout.
+std::pair<std::string, std::string> SendAndReceive(const NetNs& from, const std::string& ip, int port, int rx,
+                                                   const std::string& payload, int* send_errno = nullptr) {
+  UniqueFd tx;
+  Status st = from.Run([&]() -> Status {
+    tx.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    return tx.valid() ? absl::OkStatus() : ErrnoStatus(errno, "socket");
+  });
+  EXPECT_TRUE(st.ok()) << st;
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &dst.sin_addr);
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    if (::sendto(tx.get(), payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0) {
+      if (send_errno != nullptr) *send_errno = errno;
+      return {"", ""};
+    }
+    pollfd p{rx, POLLIN, 0};
+    if (::poll(&p, 1, 200) == 1) {
+      char buf[256];
+      sockaddr_in src{};
+      socklen_t len = sizeof src;
+      ssize_t n = ::recvfrom(rx, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
+      if (n < 0) return {"", ""};
+      char s[INET_ADDRSTRLEN];
+      ::inet_ntop(AF_INET, &src.sin_addr, s, sizeof s);
+      return {std::string(buf, static_cast<size_t>(n)), s};
+    }
+  }
+  return {"", ""};
+}
+
+TEST_F(NetlinkTest, CreateAndRemoveNamespace) {
+  auto before = NetNs::Current();
+  ASSERT_OK(before);
+  std::string path = NextNsPath();
+  RemoveOnExit cleanup{path};
+  {
+    auto ns = NetNs::Create(path);
+    ASSERT_OK(ns);
+    EXPECT_TRUE(PathExists(path));
+    EXPECT_TRUE(Mounted(path));
+    EXPECT_NE(ns->Inode(), before->Inode());
+    // Create ran on a helper thread: the caller is still where it was.
+    auto after = NetNs::Current();
+    ASSERT_OK(after);
+    EXPECT_EQ(after->Inode(), before->Inode());
+    auto reopened = NetNs::Open(path);
+    ASSERT_OK(reopened);
+    EXPECT_EQ(reopened->Inode(), ns->Inode());
+    EXPECT_EQ(NetNs::Create(path).status().code(), absl::StatusCode::kAlreadyExists);
+
+    // lo comes up with the namespace, and is the only link.
+    auto rtnl = Rtnl::Open(&*ns);
+    ASSERT_OK(rtnl);
+    auto lo = (*rtnl)->GetLink("lo");
+    ASSERT_OK(lo);
+    EXPECT_TRUE(lo->up);
+    auto links = (*rtnl)->ListLinks();
+    ASSERT_OK(links);
+    ASSERT_EQ(links->size(), 1u);
+    EXPECT_EQ((*links)[0].name, "lo");
+
+    // Run executes inside the namespace, and only there.
+    ino_t seen = 0;
+    ASSERT_OK(ns->Run([&]() -> Status {
+      ASSIGN_OR_RETURN(NetNs cur, NetNs::Current());
+      seen = cur.Inode();
+      return absl::OkStatus();
+    }));
+    EXPECT_EQ(seen, ns->Inode());
+    // Run passes fn's status through.
+    EXPECT_EQ(ns->Run([] { return absl::NotFoundError("x"); }).code(), absl::StatusCode::kNotFound);
+  }
+  ASSERT_OK(NetNs::Remove(path));
+  EXPECT_FALSE(PathExists(path));
+  EXPECT_FALSE(Mounted(path));
+  EXPECT_OK(NetNs::Remove(path));  // missing is fine
+  EXPECT_EQ(NetNs::Open(path).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(NetNs::Open("/proc/self/status").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(NetlinkTest, BridgeMtuMacAndAddresses) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  Rtnl& r = a->rtnl();
+  ASSERT_OK(r.CreateBridge("br-nl0", 1400, "02:42:00:00:00:01"));
+  auto br = r.GetLink("br-nl0");
+  ASSERT_OK(br);
+  EXPECT_EQ(br->kind, "bridge");
+  EXPECT_EQ(br->mtu, 1400);
+  EXPECT_EQ(br->mac, "02:42:00:00:00:01");
+  EXPECT_FALSE(br->up);
+
+  ASSERT_OK(r.SetUp("br-nl0"));
+  ASSERT_OK(r.SetMtu("br-nl0", 1450));
+  ASSERT_OK(r.SetMac("br-nl0", "02:42:00:00:00:09"));
+  br = r.GetLink("br-nl0");
+  ASSERT_OK(br);
+  EXPECT_TRUE(br->up);
+  EXPECT_EQ(br->mtu, 1450);
+  EXPECT_EQ(br->mac, "02:42:00:00:00:09");
+
+  Status dup = r.CreateBridge("br-nl0");
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(dup.message(), "RTM_NEWLINK br-nl0: File exists");
+  EXPECT_EQ(r.CreateBridge("br-nl9", 0, "not-a-mac").code(), absl::StatusCode::kInvalidArgument);
+
+  ASSERT_OK(r.AddAddr("br-nl0", "10.77.0.1/24"));
+  auto addrs = r.ListAddrs("br-nl0");
+  ASSERT_OK(addrs);
+  ASSERT_EQ(addrs->size(), 1u);
+  EXPECT_EQ((*addrs)[0].cidr, "10.77.0.1/24");
+  EXPECT_EQ((*addrs)[0].link, "br-nl0");
+  EXPECT_EQ((*addrs)[0].index, br->index);
+  auto all = r.ListAddrs();
+  ASSERT_OK(all);
+  std::vector<std::string> seen;
+  for (const auto& ai : *all) seen.push_back(ai.link + " " + ai.cidr);
+  EXPECT_THAT(seen, ::testing::UnorderedElementsAre("lo 127.0.0.1/8", "br-nl0 10.77.0.1/24"));
+
+  Status again = r.AddAddr("br-nl0", "10.77.0.1/24");
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(again.message()), StartsWith("RTM_NEWADDR br-nl0 10.77.0.1/24: File exists"));
+  EXPECT_EQ(r.AddAddr("br-nl0", "10.77.0.1").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddAddr("nope0", "10.77.0.1/24").code(), absl::StatusCode::kNotFound);
+
+  ASSERT_OK(r.DelAddr("br-nl0", "10.77.0.1/24"));
+  addrs = r.ListAddrs("br-nl0");
+  ASSERT_OK(addrs);
+  EXPECT_TRUE(addrs->empty());
+  EXPECT_EQ(r.DelAddr("br-nl0", "10.77.0.1/24").code(), absl::StatusCode::kNotFound);
+
+  ASSERT_OK(r.SetUp("br-nl0", false));
+  ASSERT_OK(r.SetName("br-nl0", "br-nl1"));
+  auto renamed = r.GetLink("br-nl1");
+  ASSERT_OK(renamed);
+  EXPECT_EQ(renamed->index, br->index);
+  ASSERT_OK(r.DeleteLink("br-nl1"));
+  auto gone = r.GetLink("br-nl1");
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gone.status().message(), "link br-nl1 not found");
+}
+
+TEST_F(NetlinkTest, KernelExtendedAckIsKept) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  // VNIs are 24 bits; the kernel refuses with ERANGE and says why in an extended ack.
+  Status st = a->rtnl().CreateVxlan("vx-bad", 1u << 24, "", 4789, "");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_THAT(std::string(st.message()), StartsWith("RTM_NEWLINK vx-bad: "));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("16777216")) << st;
+  // A bridge MTU above the device maximum: EINVAL plus the kernel's sentence.
+  st = a->rtnl().CreateBridge("br-big", 1 << 20);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_THAT(std::string(st.message()), StartsWith("RTM_NEWLINK br-big: Invalid argument: ")) << st;
+  EXPECT_EQ(a->rtnl().GetLink("br-big").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NetlinkTest, MissingLinksAreNotFound) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  Rtnl& r = a->rtnl();
+  Status del = r.DeleteLink("nope0");
+  EXPECT_EQ(del.code(), absl::StatusCode::kNotFound) << del;
+  EXPECT_THAT(std::string(del.message()), StartsWith("RTM_DELLINK nope0: "));
+  auto get = r.GetLink("nope0");
+  EXPECT_EQ(get.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(get.status().message(), "link nope0 not found");
+  EXPECT_EQ(r.SetUp("nope0").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.SetMtu("nope0", 1400).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.SetMaster("lo", "nope0").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NetlinkTest, VethPeerBornInOtherNamespaceJoinsBridge) {
+  ScratchNs* host = NewNs();
+  ScratchNs* ctr = NewNs();
+  ASSERT_TRUE(host && ctr);
+  Rtnl& h = host->rtnl();
+  ASSERT_OK(h.CreateBridge("br-nl0"));
+  ASSERT_OK(h.SetUp("br-nl0"));
+  ASSERT_OK(h.CreateVeth("vethnl0", "eth0", 1400, &ctr->ns(), "02:42:ac:11:00:02"));
+
+  auto eth0 = ctr->rtnl().GetLink("eth0");
+  ASSERT_OK(eth0);
+  EXPECT_EQ(eth0->kind, "veth");
+  EXPECT_EQ(eth0->mac, "02:42:ac:11:00:02");
+  EXPECT_EQ(eth0->mtu, 1400);
+  // The peer was born in the container namespace: it never existed in the host one.
+  EXPECT_EQ(h.GetLink("eth0").status().code(), absl::StatusCode::kNotFound);
+  auto veth = h.GetLink("vethnl0");
+  ASSERT_OK(veth);
+  EXPECT_EQ(veth->kind, "veth");
+  EXPECT_EQ(veth->mtu, 1400);
+  EXPECT_EQ(veth->parent, eth0->index);
+  EXPECT_EQ(eth0->parent, veth->index);
+
+  auto br = h.GetLink("br-nl0");
+  ASSERT_OK(br);
+  ASSERT_OK(h.SetMaster("vethnl0", "br-nl0"));
+  veth = h.GetLink("vethnl0");
+  ASSERT_OK(veth);
+  EXPECT_EQ(veth->master, br->index);
+  ASSERT_OK(h.SetBridgePortHairpin("vethnl0", true));
+  auto hp = h.GetBridgePortHairpin("vethnl0");
+  ASSERT_OK(hp);
+  EXPECT_TRUE(*hp);
+  ASSERT_OK(h.SetBridgePortHairpin("vethnl0", false));
+  hp = h.GetBridgePortHairpin("vethnl0");
+  ASSERT_OK(hp);
+  EXPECT_FALSE(*hp);
+  ASSERT_OK(h.SetMaster("vethnl0", ""));
+  veth = h.GetLink("vethnl0");
+  ASSERT_OK(veth);
+  EXPECT_EQ(veth->master, 0);
+  EXPECT_EQ(h.GetBridgePortHairpin("vethnl0").status().code(), absl::StatusCode::kNotFound);
+
+  // One message, so a clash on the peer's side leaves no half-made pair behind.
+  Status clash = h.CreateVeth("vethnl1", "eth0", 0, &ctr->ns());
+  EXPECT_EQ(clash.code(), absl::StatusCode::kAlreadyExists) << clash;
+  EXPECT_EQ(h.GetLink("vethnl1").status().code(), absl::StatusCode::kNotFound);
+
+  // A link made on the host side can also be moved afterwards.
+  ASSERT_OK(h.CreateVeth("vethnl2", "vethnl3"));
+  ASSERT_OK(h.MoveToNs("vethnl3", ctr->ns()));
+  EXPECT_OK(ctr->rtnl().GetLink("vethnl3"));
+  EXPECT_EQ(h.GetLink("vethnl3").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NetlinkTest, UdpTrafficRoutesAndNeighbours) {
+  ScratchNs* a = NewNs();
+  ScratchNs* b = NewNs();
+  ASSERT_TRUE(a && b);
+  Rtnl& ra = a->rtnl();
+  Rtnl& rb = b->rtnl();
+  ASSERT_OK(ra.CreateVeth("nla0", "nlb0", 0, &b->ns(), "02:42:0a:63:00:02"));
+  ASSERT_OK(ra.AddAddr("nla0", "10.99.0.1/24"));
+  ASSERT_OK(rb.AddAddr("nlb0", "10.99.0.2/24"));
+  ASSERT_OK(ra.SetUp("nla0"));
+  ASSERT_OK(rb.SetUp("nlb0"));
+
+  // A permanent neighbour: a never needs to ARP for b.
+  ASSERT_OK(ra.AddNeigh("nla0", "10.99.0.2", "02:42:0a:63:00:02"));
+  EXPECT_EQ(ra.AddNeigh("nla0", "10.99.0.2", "02:42:0a:63:00:02").code(), absl::StatusCode::kAlreadyExists);
+  auto neighs = ra.ListNeighs("nla0");
+  ASSERT_OK(neighs);
+  bool found = false;
+  for (const auto& n : *neighs)
+    if (n.ip == "10.99.0.2") {
+      found = true;
+      EXPECT_EQ(n.mac, "02:42:0a:63:00:02");
+      EXPECT_TRUE(n.permanent);
+      EXPECT_EQ(n.link, "nla0");
+    }
+  EXPECT_TRUE(found);
+
+  // Real traffic across the pair: b listens, a sends.
+  auto [rx_b, port_b] = UdpSocketIn(b->ns(), "10.99.0.2");
+  ASSERT_TRUE(rx_b.valid());
+  auto [got, from] = SendAndReceive(a->ns(), "10.99.0.2", port_b, rx_b.get(), "hello over veth");
+  EXPECT_EQ(got, "hello over veth");
+  EXPECT_EQ(from, "10.99.0.1");
+
+  // An address of a's beyond the shared subnet is reachable from b only through its default route.
+  ASSERT_OK(ra.AddAddr("lo", "10.98.7.1/32"));
+  auto [rx_a, port_a] = UdpSocketIn(a->ns(), "10.98.7.1");
+  ASSERT_TRUE(rx_a.valid());
+  int err = 0;
+  auto [none, none_from] = SendAndReceive(b->ns(), "10.98.7.1", port_a, rx_a.get(), "x", &err);
+  EXPECT_EQ(none, "");
+  EXPECT_EQ(err, ENETUNREACH);
+
+  ASSERT_OK(rb.AddRoute("default", "10.99.0.1", "nlb0"));
+  EXPECT_EQ(rb.AddRoute("default", "10.99.0.1", "nlb0").code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_OK(rb.AddRoute("10.200.0.0/16", "", "nlb0"));
+  auto routes = rb.ListRoutes();
+  ASSERT_OK(routes);
+  std::vector<std::string> rs;
+  for (const auto& rt : *routes) rs.push_back(rt.dst + " via " + rt.gateway + " dev " + rt.link);
+  EXPECT_THAT(rs, ::testing::IsSupersetOf({"default via 10.99.0.1 dev nlb0", "10.200.0.0/16 via  dev nlb0",
+                                           "10.99.0.0/24 via  dev nlb0"}));
+  auto [routed, routed_from] = SendAndReceive(b->ns(), "10.98.7.1", port_a, rx_a.get(), "hello via gateway");
+  EXPECT_EQ(routed, "hello via gateway");
+  EXPECT_EQ(routed_from, "10.99.0.2");
+
+  ASSERT_OK(rb.DelRoute("default", "10.99.0.1", "nlb0"));
+  EXPECT_EQ(rb.DelRoute("default", "10.99.0.1", "nlb0").code(), absl::StatusCode::kNotFound);
+  ASSERT_OK(rb.DelRoute("10.200.0.0/16", "", ""));
+  routes = rb.ListRoutes();
+  ASSERT_OK(routes);
+  for (const auto& rt : *routes) {
+    EXPECT_NE(rt.dst, "default");
+    EXPECT_NE(rt.dst, "10.200.0.0/16");
+  }
+  ASSERT_OK(ra.DelNeigh("nla0", "10.99.0.2"));
+  EXPECT_EQ(ra.DelNeigh("nla0", "10.99.0.2").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NetlinkTest, MacvlanBornInTargetNamespace) {
+  ScratchNs* host = NewNs();
+  ScratchNs* ctr = NewNs();
+  ASSERT_TRUE(host && ctr);
+  Rtnl& h = host->rtnl();
+  // The parent stands in for a physical NIC: a veth end that is not a bridge port.
+  ASSERT_OK(h.CreateVeth("mvpar0", "mvpar1"));
+  ASSERT_OK(h.SetUp("mvpar0"));
+  ASSERT_OK(h.CreateMacvlan("eth1", "mvpar0", "bridge", &ctr->ns(), "02:42:c0:a8:00:05", 1400));
+  auto eth1 = ctr->rtnl().GetLink("eth1");
+  ASSERT_OK(eth1);
+  EXPECT_EQ(eth1->kind, "macvlan");
+  EXPECT_EQ(eth1->mac, "02:42:c0:a8:00:05");
+  EXPECT_EQ(eth1->mtu, 1400);
+  EXPECT_EQ(h.GetLink("eth1").status().code(), absl::StatusCode::kNotFound);
+
+  // Without a target namespace it lands beside its parent.
+  ASSERT_OK(h.CreateMacvlan("mvnl0", "mvpar0", "private"));
+  auto local = h.GetLink("mvnl0");
+  ASSERT_OK(local);
+  EXPECT_EQ(local->kind, "macvlan");
+
+  EXPECT_EQ(h.CreateMacvlan("mvnl1", "mvpar0", "sideways").code(), absl::StatusCode::kInvalidArgument);
+  Status missing = h.CreateMacvlan("mvnl1", "nope0", "bridge", &ctr->ns());
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.message(), "link nope0 not found");
+}
+
+TEST_F(NetlinkTest, VxlanAndForwardingEntries) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  Rtnl& r = a->rtnl();
+  ASSERT_OK(r.CreateVeth("ulnl0", "ulnl1"));
+  ASSERT_OK(r.AddAddr("ulnl0", "10.96.0.1/24"));
+  ASSERT_OK(r.SetUp("ulnl0"));
+  ASSERT_OK(r.CreateVxlan("vx-nl42", 42, "10.96.0.1", 4789, "ulnl0", false, 1450));
+  auto vx = r.GetLink("vx-nl42");
+  ASSERT_OK(vx);
+  EXPECT_EQ(vx->kind, "vxlan");
+  EXPECT_EQ(vx->mtu, 1450);
+  ASSERT_OK(r.SetUp("vx-nl42"));
+  EXPECT_EQ(r.CreateVxlan("vx-nl42", 43, "", 4789, "").code(), absl::StatusCode::kAlreadyExists);
+
+  ASSERT_OK(r.AddFdb("vx-nl42", "02:42:0a:00:00:05", "10.96.0.2"));
+  EXPECT_EQ(r.AddFdb("vx-nl42", "02:42:0a:00:00:05", "10.96.0.2").code(), absl::StatusCode::kAlreadyExists);
+  auto fdb = r.ListFdb("vx-nl42");
+  ASSERT_OK(fdb);
+  bool found = false;
+  for (const auto& e : *fdb)
+    if (e.mac == "02:42:0a:00:00:05") {
+      found = true;
+      EXPECT_EQ(e.ip, "10.96.0.2");
+      EXPECT_EQ(e.link, "vx-nl42");
+      EXPECT_TRUE(e.permanent);
+    }
+  EXPECT_TRUE(found);
+  ASSERT_OK(r.DelFdb("vx-nl42", "02:42:0a:00:00:05", "10.96.0.2"));
+  fdb = r.ListFdb("vx-nl42");
+  ASSERT_OK(fdb);
+  for (const auto& e : *fdb) EXPECT_NE(e.mac, "02:42:0a:00:00:05");
+  EXPECT_EQ(r.DelFdb("vx-nl42", "02:42:0a:00:00:05", "10.96.0.2").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NetlinkTest, ListLinksReportsKindsAndPeers) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  Rtnl& r = a->rtnl();
+  ASSERT_OK(r.CreateBridge("br-nl0"));
+  ASSERT_OK(r.CreateVeth("lsnl0", "lsnl1"));
+  ASSERT_OK(r.SetMaster("lsnl0", "br-nl0"));
+  auto links = r.ListLinks();
+  ASSERT_OK(links);
+  std::map<std::string, LinkInfo> by_name;
+  for (const auto& l : *links) by_name[l.name] = l;
+  ASSERT_EQ(by_name.size(), 4u);
+  EXPECT_EQ(by_name["lo"].kind, "");
+  EXPECT_EQ(by_name["lo"].index, 1);
+  EXPECT_EQ(by_name["br-nl0"].kind, "bridge");
+  EXPECT_EQ(by_name["lsnl0"].kind, "veth");
+  EXPECT_EQ(by_name["lsnl0"].master, by_name["br-nl0"].index);
+  EXPECT_EQ(by_name["lsnl0"].parent, by_name["lsnl1"].index);
+  EXPECT_EQ(by_name["lsnl1"].parent, by_name["lsnl0"].index);
+}
+
+TEST_F(NetlinkTest, OneSocketSharedByThreads) {
+  ScratchNs* a = NewNs();
+  ASSERT_NE(a, nullptr);
+  Rtnl& r = a->rtnl();
+  ASSERT_OK(r.CreateBridge("br-nl0"));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        if (t % 2 == 0) {
+          auto l = r.GetLink("br-nl0");
+          if (!l.ok() || l->kind != "bridge") ++failures;
+        } else {
+          auto ls = r.ListLinks();
+          if (!ls.ok() || ls->size() != 2) ++failures;
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(NetlinkTest, SysctlWritesStayInsideTheNamespace) {
+  auto root_before = ReadSysctl(nullptr, "net.ipv4.ip_forward");
+  ASSERT_OK(root_before);
+  ScratchNs* a = NewNs();
+  ScratchNs* b = NewNs();
+  ASSERT_TRUE(a && b);
+  ASSERT_OK(WriteSysctl(&a->ns(), "net.ipv4.ip_forward", "1"));
+  auto in_a = ReadSysctl(&a->ns(), "net.ipv4.ip_forward");
+  ASSERT_OK(in_a);
+  EXPECT_EQ(*in_a, "1");
+  auto in_b = ReadSysctl(&b->ns(), "net.ipv4.ip_forward");
+  ASSERT_OK(in_b);
+  EXPECT_EQ(*in_b, "0");
+  auto root_after = ReadSysctl(nullptr, "net.ipv4.ip_forward");
+  ASSERT_OK(root_after);
+  EXPECT_EQ(*root_after, *root_before);
+
+  // Interface names may contain dots; the per-interface tree keeps them whole.
+  ASSERT_OK(a->rtnl().CreateBridge("br.nl"));
+  ASSERT_OK(WriteSysctl(&a->ns(), "net.ipv4.conf.br.nl.route_localnet", "1"));
+  auto v = ReadSysctl(&a->ns(), "net.ipv4.conf.br.nl.route_localnet");
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, "1");
+  EXPECT_EQ(ReadSysctl(&b->ns(), "net.ipv4.conf.br.nl.route_localnet").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(WriteSysctl(&a->ns(), "net.ipv4.no_such_key", "1").code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace berth::sys
