@@ -56,6 +56,12 @@ struct Backend {
 void AddSystemRoutes(Router& r, Backend& b);
 void AddImageRoutes(Router& r, Backend& b);
 void AddContainerRoutes(Router& r, Backend& b);
+}  // namespace berth::api
+namespace berth::network {
+class Controller;
+}
+namespace berth::api {
+void AddNetworkRoutes(Router& r, Backend& b, network::Controller& net);
 
 // Proxies a hijacked client connection and a shim stream until the shim sends its exit frame
 // or closes. With tty, output goes to the client raw; otherwise in stdcopy frames. Returns the

@@ -183,6 +183,7 @@ bool ReadExitFile(const std::string& state_dir, int* code, int64_t* nanos) {
 
 StatusOr<NetworkAttacher::Sandbox> NetworkAttacher::Setup(const std::string& id,
                                                           const std::string& name,
+                                                          const json& config,
                                                           const json& host_config,
                                                           const json& networking) {
   Sandbox sb;
@@ -486,7 +487,11 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
     auto resolv = sys::ReadFile("/etc/resolv.conf");
     st = sys::WriteFile(dir + "/resolv.conf", resolv.ok() ? *resolv : "");
   }
-  if (st.ok()) st = Persist(*c);
+  if (st.ok()) st = network_.Attach(c->id, c->name, hc, c->networking);
+  if (st.ok()) {
+    st = Persist(*c);
+    if (!st.ok()) network_.Detach(c->id);
+  }
   if (!st.ok()) {
     (void)sys::RemoveAll(dir);
     return Annotate(st, "create container");
@@ -573,7 +578,7 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
       if (!sys::Exists(src)) (void)sys::MkdirAll(src, 0755);
     }
 
-  auto sandbox = network_.Setup(c->id, c->name, hc, net);
+  auto sandbox = network_.Setup(c->id, c->name, config, hc, net);
   if (!sandbox.ok()) return fail(sandbox.status(), 128);
   std::string hostname = config.value("Hostname", "");
   RETURN_IF_ERROR(sys::WriteFile(dir + "/hosts",
@@ -646,7 +651,6 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     c->started_at = UnixNanos(clock_.Now());
     c->finished_at = 0;
     c->mounted = true;
-    c->network_settings = sandbox->settings;
     (void)Persist(*c);
     pending.swap(c->pending_attaches);
   }
@@ -936,6 +940,7 @@ Status ContainerManager::RemoveLocked(const std::shared_ptr<Container>& c) {
   network_.Teardown(c->id);
   Status st = store_.Delete("container", c->id);
   if (!st.ok()) return Annotate(st, "remove container " + c->id);
+  network_.Detach(c->id);
   (void)sys::RemoveAll(StateDir(c->id));
   (void)sys::RemoveAll(ContainerDir(c->id));
   std::vector<std::shared_ptr<Container::Pending>> pending;
@@ -975,6 +980,7 @@ Status ContainerManager::Rename(const std::string& name, const std::string& new_
     c->name = old;
     return st;
   }
+  network_.Rename(c->id, new_name);
   Publish(*c, "rename", {{"oldName", "/" + old}});
   return absl::OkStatus();
 }

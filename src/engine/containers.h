@@ -33,31 +33,37 @@ struct EnginePaths {
   std::string exec_root;  // c/<id>: bundle, rootfs mount point, shim state
 };
 
-// Network attachment hook: the network controller (issue 3) implements it; the default gives
-// every container a fresh namespace with only loopback.
+// Network attachment hook: the network controller implements it. The default gives every
+// container a fresh namespace with only loopback (host mode shares the daemon's).
 class NetworkAttacher {
  public:
   virtual ~NetworkAttacher() = default;
-  // Validates and normalizes the network part of a create request.
+  // Validates the network part of a create request (before anything is made).
   virtual Status Validate(const nlohmann::json& host_config, const nlohmann::json& networking) {
     return absl::OkStatus();
   }
-  // Prepares the sandbox before the container starts; returns the netns path for the OCI spec
-  // ("" = new namespace made by runc, "host" = the daemon's), and the container's IP lines for
-  // /etc/hosts and resolv.conf contents.
+  // The container exists now: remember which networks it belongs to. Detach forgets it.
+  virtual Status Attach(const std::string& id, const std::string& name,
+                        const nlohmann::json& host_config, const nlohmann::json& networking) {
+    return absl::OkStatus();
+  }
+  virtual void Detach(const std::string& id) {}
   struct Sandbox {
-    std::string netns_path;
-    std::string hosts_extra;
-    std::string resolv_conf;
-    nlohmann::json settings = nlohmann::json::object();  // NetworkSettings for inspect
+    std::string netns_path;   // "" = a new namespace made by runc, "host" = the daemon's
+    std::string hosts_extra;  // lines for /etc/hosts
+    std::string resolv_conf;  // contents of /etc/resolv.conf
   };
+  // Before the container starts: sandbox, endpoints, published ports.
   virtual StatusOr<Sandbox> Setup(const std::string& id, const std::string& name,
-                                  const nlohmann::json& host_config,
+                                  const nlohmann::json& config, const nlohmann::json& host_config,
                                   const nlohmann::json& networking);
+  // After it stopped (idempotent).
   virtual void Teardown(const std::string& id) {}
+  // NetworkSettings for inspect; empty: the manager shows an empty one.
   virtual nlohmann::json Settings(const std::string& id, const nlohmann::json& host_config) {
     return nlohmann::json::object();
   }
+  virtual void Rename(const std::string& id, const std::string& name) {}
 };
 
 struct Container;

@@ -20,7 +20,7 @@ berth_setup_daemon() {
 
 berth_start_daemon() {
   # 3>&-: bats waits for every holder of fd 3 to finish; the daemon must not hold it.
-  nsenter --net="/run/netns/$BT_NS" "$BIN/berthd" -H "$DOCKER_HOST" --data-root "$BT_DIR/data" \
+  nsenter --net="/run/netns/$BT_NS" "$BIN/berthd" ${BERTH_DAEMON_FLAGS:-} -H "$DOCKER_HOST" --data-root "$BT_DIR/data" \
     --exec-root "$BT_DIR/exec" >>"$BT_DIR/berthd.log" 2>&1 3>&- &
   export BT_PID=$!
   # A daemon restarted inside a test is a different process: teardown finds it here.

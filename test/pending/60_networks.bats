@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# Tutorial sections 1-3 on one host: default networks, none/host/bridge, user-defined bridges
+# with IPAM options, embedded DNS, connect/disconnect, published ports; checked in the kernel
+# (links, addresses, nft) and with real traffic. berthd runs in its own namespace (bt-e2e-*).
+
+load helpers
+
+setup_file() {
+  berth_setup_daemon
+  docker import -c 'CMD ["httpd", "-f", "-p", "80", "-h", "/var/www"]' "$BT_DIR/busybox.tar" web >/dev/null
+}
+teardown_file() {
+  berth_teardown_daemon
+}
+teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
+
+in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
+
+@test "the default networks exist: bridge, host, none" {
+  for cli in $CLIS; do
+    run $cli network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"bridge bridge local"* ]]
+    [[ "$output" == *"host host local"* ]]
+    [[ "$output" == *"none null local"* ]]
+  done
+  run docker network ls
+  [[ "${lines[0]}" == "NETWORK ID"*"NAME"*"DRIVER"*"SCOPE" ]]
+  run in_ns ip -o -4 addr show berth0
+  [[ "$output" == *"172.17.0.1/16"* ]]
+}
+
+@test "default bridge: addresses from 172.17.0.0/16, Docker's MACs, ping by IP, no DNS" {
+  docker run -d -it --name b1 busybox
+  docker run -d -it --name b2 busybox
+  run docker inspect -f '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.Gateway}}' b1
+  [ "$output" = "172.17.0.2 02:42:ac:11:00:02 172.17.0.1" ]
+  run docker inspect b1
+  [[ "$output" == *'"IPAddress": "172.17.0.2"'* ]]
+  ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' b1)
+  run docker exec b2 ping -c 1 -W 2 "$ip"
+  [ "$status" -eq 0 ]
+  run docker exec b2 ping -c 1 -W 1 b1
+  [ "$status" -ne 0 ]
+  run docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' bridge
+  [[ "$output" == *b1* ]] && [[ "$output" == *b2* ]]
+  # A veth per container, on berth0.
+  [ "$(in_ns ip -o link show master berth0 | wc -l)" -eq 2 ]
+}
+
+@test "--net=none: only loopback, empty IPAddress" {
+  for cli in $CLIS; do
+    $cli run --net=none -d -it --name "none-$cli" busybox
+    run $cli exec "none-$cli" ip -o link
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"lo:"* ]]
+    run $cli inspect -f '{{.NetworkSettings.IPAddress}}|{{json .NetworkSettings.Networks.none.IPAddress}}' "none-$cli"
+    [ "$output" = '|""' ]
+  done
+}
+
+@test "--net=host: the daemon's stack, a host entry with empty addresses" {
+  docker run --net=host -d -it --name host-test busybox
+  run docker exec host-test ip -o link
+  [[ "$output" == *berth0* ]]
+  run docker inspect -f '{{json .NetworkSettings.Networks.host.IPAddress}} {{json .NetworkSettings.Networks.host.EndpointID}}' host-test
+  [ "$output" = '"" ""' ]
+}
+
+@test "user bridge with subnet, gateway, aux addresses and options (tutorial form)" {
+  for cli in $CLIS; do
+    run $cli network create --driver bridge --subnet=10.15.20.0/24 --gateway=10.15.20.1 \
+      --aux-address 1=10.15.20.2 --aux-address 2=10.15.20.3 \
+      --opt com.docker.network.bridge.host_binding_ipv4=10.10.10.101 \
+      --opt com.docker.network.bridge.name=linuxbridge1 testbridge1
+    [ "$status" -eq 0 ]
+    run in_ns ip -o -4 addr show linuxbridge1
+    [[ "$output" == *"10.15.20.1/24"* ]]
+    $cli run -d -it --name t1 --net testbridge1 busybox
+    run $cli inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' t1
+    [ "$output" = "10.15.20.4" ]
+    run $cli network inspect -f '{{json .IPAM.Config}} {{index .Options "com.docker.network.bridge.name"}}' testbridge1
+    [[ "$output" == *'"AuxiliaryAddresses":{"1":"10.15.20.2","2":"10.15.20.3"}'* ]]
+    [[ "$output" == *linuxbridge1 ]]
+    $cli rm -f t1
+    $cli network rm testbridge1
+    run in_ns ip link show linuxbridge1
+    [ "$status" -ne 0 ]
+  done
+}
+
+@test "IPAM errors: Docker's messages, nothing created" {
+  local before=$(in_ns ip -o link | wc -l)
+  docker network create --subnet=10.15.20.0/24 first
+  run docker network create --subnet=10.15.20.0/25 overlap1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Pool overlaps with other one on this address space"* ]]
+  run docker network create --subnet=10.16.4.0/24 --gateway=10.17.0.1 gwout
+  [[ "$output" == *"no matching subnet for gateway 10.17.0.1"* ]]
+  run docker network create --subnet=10.18.0.0/24 --ip-range=10.19.0.0/24 rangeout
+  [[ "$output" == *"no matching subnet for range 10.19.0.0/24"* ]]
+  run docker network create --subnet=10.16.2.0/24 --aux-address a=10.99.0.5 auxout
+  [[ "$output" == *"no matching subnet for aux-address 10.99.0.5"* ]]
+  run docker network create --ipam-driver=foo ipamfoo
+  [[ "$output" == *'plugin "foo" not found'* ]]
+  run docker network create --subnet=10.0.0.0/33 badcidr
+  [ "$status" -ne 0 ]
+  run docker network create first
+  [[ "$output" == *"network with name first already exists"* ]]
+  docker network rm first
+  [ "$(in_ns ip -o link | wc -l)" -eq "$before" ]
+  run docker network ls --format '{{.Name}}'
+  [ "$(echo "$output" | wc -l)" -eq 3 ]
+}
+
+@test "--ip-range hands out the range's first address; a static --ip outside the range is accepted" {
+  docker network create --driver=bridge --subnet=172.28.0.0/16 --ip-range=172.28.5.0/24 --gateway=172.28.5.254 --ipam-driver=default br-iprange
+  docker run -d -it --name r1 --net br-iprange busybox
+  run docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}/{{.IPPrefixLen}} gw {{.Gateway}}{{end}}' r1
+  [ "$output" = "172.28.5.0/16 gw 172.28.5.254" ]
+  docker run -d -it --name r2 --net br-iprange --ip 172.28.9.9 busybox
+  run docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' r2
+  [ "$output" = "172.28.9.9" ]
+  run docker run -d -it --name r3 --ip 172.17.0.50 busybox
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"user specified IP address is supported on user defined networks only"* ]]
+  docker rm -f r1 r2 r3 >/dev/null 2>&1 || true
+  docker network rm br-iprange
+}
+
+@test "testNetwork: embedded DNS by name, short id and alias; scoped; disconnect/connect" {
+  docker network create testNetwork
+  docker run -itd --name=c1 --net=testNetwork busybox
+  docker run -itd --name=c2 --net=testNetwork busybox
+  docker run -itd --name=other busybox
+  run docker exec c2 cat /etc/resolv.conf
+  [[ "$output" == *"nameserver 127.0.0.11"* ]]
+  [[ "$output" == *"options ndots:0"* ]]
+  run docker exec c2 nslookup c1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Address: 172.18.0.2"* ]]
+  run docker exec c2 ping -c 1 -W 2 c1
+  [ "$status" -eq 0 ]
+  short=$(docker inspect -f '{{.Id}}' c1 | cut -c1-12)
+  run docker exec c2 ping -c 1 -W 2 "$short"
+  [ "$status" -eq 0 ]
+  # A name on another network does not resolve; an unknown name gets an answer at once.
+  run docker exec c2 nslookup other
+  [ "$status" -ne 0 ]
+  start=$(date +%s%N)
+  run docker exec c2 nslookup nosuchname
+  [ "$status" -ne 0 ]
+  [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 2500 ]
+  run docker network inspect -f '{{range .Containers}}{{.Name}}:{{.IPv4Address}} {{end}}' testNetwork
+  [[ "$output" == *"c1:172.18.0.2/16"* ]]
+  [[ "$output" == *"c2:172.18.0.3/16"* ]]
+  for cli in $CLIS; do
+    run $cli network disconnect testNetwork c1
+    [ "$status" -eq 0 ]
+    run $cli exec c1 ip -o -4 addr
+    [[ "$output" != *172.18* ]]
+    run docker exec c2 ping -c 1 -W 1 c1
+    [ "$status" -ne 0 ]
+    run $cli network disconnect testNetwork c1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"is not connected to network testNetwork"* ]]
+    $cli network connect --alias web1 testNetwork c1
+    run docker exec c2 ping -c 1 -W 2 web1
+    [ "$status" -eq 0 ]
+  done
+  run docker network rm testNetwork
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"has active endpoints"* ]]
+  # The default-bridge container joins too: a second interface, hot-plugged.
+  docker network connect testNetwork other
+  run docker exec other ip -o -4 addr
+  [[ "$output" == *"eth1"* ]]
+  run docker exec c2 ping -c 1 -W 2 other
+  [ "$status" -eq 0 ]
+}
+
+@test "published ports: DNAT from the host's addresses and 127.0.0.1, port command, conflicts" {
+  docker run -d -p 8080:80 --name pweb web
+  sleep 0.3
+  for cli in $CLIS; do
+    run $cli port pweb
+    [[ "$output" == *"80/tcp -> 0.0.0.0:8080"* ]]
+  done
+  run in_ns wget -q -O - http://127.0.0.1:8080/
+  [[ "$output" == *"<h1>berth</h1>"* ]]
+  run in_ns wget -q -O - http://172.17.0.1:8080/
+  [[ "$output" == *"<h1>berth</h1>"* ]]
+  # Hairpin: a container reaches a published port through the host's address.
+  docker run -d -it --name client busybox
+  run docker exec client wget -q -O - http://172.17.0.1:8080/
+  [[ "$output" == *"<h1>berth</h1>"* ]]
+  # The second container asking for the same host port gets Docker's error.
+  run docker run -d -p 8080:80 --name pweb3 web
+  [ "$status" -eq 125 ]
+  [[ "$output" == *"Bind for 0.0.0.0:8080 failed: port is already allocated"* ]]
+  # -P takes ports from the ephemeral range.
+  docker run -d -P --expose 80 --name prand web
+  run docker port prand 80
+  [[ "$output" =~ 0\.0\.0\.0:[0-9]+ ]]
+  # Everything lives in one nft table, with one map element per mapping.
+  run in_ns nft list table inet berth
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"8080"* ]]
+}
+
+@test "nothing is left after containers and networks are removed" {
+  docker network create leakcheck
+  docker run -d -it --name lk --net leakcheck -p 9090:80 web
+  docker rm -f lk
+  docker network rm leakcheck
+  run in_ns ip -o link
+  [[ "$output" != *veth* ]]
+  [[ "$output" != *br-* ]]
+  [ -z "$(ls "$BT_DIR/exec/netns")" ]
+  run in_ns nft list table inet berth
+  [[ "$output" != *9090* ]]
+}
