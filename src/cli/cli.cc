@@ -234,6 +234,23 @@ std::string SortedQuery(const std::string& path_and_query) {
   return out;
 }
 
+std::string LocalTime(int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[96];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+  return buf;
+}
+
+bool Confirm(Cli& cli, std::string_view warning) {
+  cli.out() << warning << "Are you sure you want to continue? [y/N] ";
+  cli.out().flush();
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
 std::string GoTimeString(const std::string& rfc3339) {
   int64_t nanos = 0;
   if (rfc3339.empty() || !ParseRfc3339(rfc3339, &nanos)) return rfc3339;

@@ -85,6 +85,11 @@ std::string SortedQuery(const std::string& path_and_query);
 // "2026-11-28 03:25:50.218523531 +0000 UTC" (fraction without trailing zeros); the input if it
 // does not parse.
 std::string GoTimeString(const std::string& rfc3339);
+// Unix seconds as the docker CLI's CreatedAt column: "2026-11-28 03:25:50 +0000 UTC", local time.
+std::string LocalTime(int64_t unix_seconds);
+// Prints `warning` (ending in "\n") and docker's "Are you sure you want to continue? [y/N] ",
+// then reads one line from stdin: true for y, Y or yes.
+bool Confirm(Cli& cli, std::string_view warning);
 // Writes all of data to a file descriptor, retrying on EINTR and short writes.
 bool WriteAll(int fd, std::string_view data);
 

@@ -245,14 +245,6 @@ int ForEach(Cli& cli, const std::vector<std::string>& names, Fn fn) {
   return rc;
 }
 
-std::string LocalTimeString(int64_t unix) {
-  time_t t = static_cast<time_t>(unix);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[96];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -578,7 +570,7 @@ json PsItem(const json& c, bool trunc, int64_t now) {
   std::string command = c.value("Command", "");
   item["Command"] = GoQuote(trunc ? Ellipsis(command, 20) : command);
   int64_t created = c.value("Created", int64_t{0});
-  item["CreatedAt"] = LocalTimeString(created);
+  item["CreatedAt"] = LocalTime(created);
   item["RunningFor"] = TimeAgo(created, now);
   item["Ports"] = DisplayablePorts(c.value("Ports", json::array()));
   item["State"] = c.value("State", "");
@@ -1010,12 +1002,7 @@ int CmdContainerPrune(Cli& cli, const Invocation& inv) {
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
   if (!force) {
-    cli.out() << "WARNING! This will remove all stopped containers.\n"
-                 "Are you sure you want to continue? [y/N] ";
-    cli.out().flush();
-    std::string answer;
-    std::getline(std::cin, answer);
-    if (answer != "y" && answer != "Y" && answer != "yes") {
+    if (!Confirm(cli, "WARNING! This will remove all stopped containers.\n")) {
       cli.err() << "Total reclaimed space: 0B\n";
       return 0;
     }

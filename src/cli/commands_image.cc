@@ -100,14 +100,6 @@ std::string ShortImageId(const std::string& id, bool trunc) {
   return s;
 }
 
-std::string LocalTime(int64_t unix) {
-  time_t t = static_cast<time_t>(unix);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[96];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -430,14 +422,9 @@ int CmdImagePrune(Cli& cli, const Invocation& inv) {
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
   if (!force) {
-    cli.out() << (all ? "WARNING! This will remove all images without at least one container "
-                        "associated to them.\n"
-                      : "WARNING! This will remove all dangling images.\n")
-              << "Are you sure you want to continue? [y/N] ";
-    cli.out().flush();
-    std::string answer;
-    std::getline(std::cin, answer);
-    if (answer != "y" && answer != "Y" && answer != "yes") {
+    if (!Confirm(cli, all ? "WARNING! This will remove all images without at least one container "
+                            "associated to them.\n"
+                          : "WARNING! This will remove all dangling images.\n")) {
       cli.out() << "Total reclaimed space: 0B\n";
       return 0;
     }

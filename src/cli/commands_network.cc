@@ -228,12 +228,9 @@ int CmdNetworkPrune(Cli& cli, const Invocation& inv) {
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
   if (!force) {
-    cli.out() << "WARNING! This will remove all custom networks not used by at least one "
-                 "container.\nAre you sure you want to continue? [y/N] ";
-    cli.out().flush();
-    std::string answer;
-    std::getline(std::cin, answer);
-    if (answer != "y" && answer != "Y" && answer != "yes") return 0;
+    if (!Confirm(cli, "WARNING! This will remove all custom networks not used by at least one "
+                      "container.\n"))
+      return 0;
   }
   std::map<std::string, std::vector<std::string>> fm;
   for (const auto& kv : filters) {
