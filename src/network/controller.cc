@@ -497,10 +497,8 @@ StatusOr<json> Controller::CreateNetwork(const json& body) {
   n->ipam_config = json::array({cfg});
   Status st = PersistNetworkLocked(*n);
   if (st.ok()) {
+    Network* added = n.get();
     networks_[n->spec.id] = std::move(n);
-    Network* added = networks_.rbegin()->second.get();
-    for (auto& [id, x] : networks_)
-      if (x->spec.name == name) added = x.get();
     st = ApplyFirewallLocked();
     if (!st.ok()) {
       // Nothing half-made: the firewall refused, so the network goes again.
