@@ -255,7 +255,12 @@ Status Controller::Recover() {
   RETURN_IF_ERROR(sys::MkdirAll(opts_.exec_root + "/netns", 0755));
   (void)sys::WriteSysctl(nullptr, "net.ipv4.ip_forward", "1");
   if (auto st = store_.Get("ipam", "state")) {
-    auto loaded = ipam::Allocator::Load(st->doc);
+    // The pools come from the saved state; the addresses in use come from the sandboxes below,
+    // which are written in the same transaction as the endpoints that hold them.
+    json pools = st->doc;
+    if (pools.contains("pools"))
+      for (auto& p : pools["pools"]) p["allocated"] = json::array();
+    auto loaded = ipam::Allocator::Load(pools);
     if (!loaded.ok()) return Annotate(loaded.status(), "load IPAM state");
     ipam_ = std::move(*loaded);
   } else {
@@ -341,6 +346,12 @@ Status Controller::Recover() {
       sb->ns = std::move(*ns);
       auto r = sys::Rtnl::Open(&*sb->ns);
       if (r.ok()) sb->rtnl = std::move(*r);
+    }
+    for (auto& e : sb->endpoints) {
+      auto nit = networks_.find(e.network_id);
+      if (nit == networks_.end() || e.spec.ip.empty()) continue;
+      auto got = ipam_->RequestAddress(nit->second->pool_id, e.spec.ip);
+      if (!got.ok()) spdlog::warn("sandbox {}: address {}: {}", sb->container_id, e.spec.ip, got.status().ToString());
     }
     sandboxes_[sb->container_id] = std::move(sb);
   }
