@@ -80,7 +80,6 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
         if (type == engine::kExit) {
           int code = -1;
           absl::SimpleAtoi(buf.substr(8, len), &code);
-          ::shutdown(conn.fd(), SHUT_WR);
           return code;
         }
         if (client_writable) {
@@ -379,6 +378,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto stream = b.containers.Attach(*id, in, out, err);
     if (!stream.ok()) return;
     ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr);
+    ::shutdown(c.fd(), SHUT_WR);
   });
 
   r.Add("GET", "/containers/{id}/logs", [&b](Request& req, Conn& c) { Logs(b, req, c); });
@@ -449,7 +449,10 @@ void AddContainerRoutes(Router& r, Backend& b) {
       std::lock_guard<std::mutex> lock(entry->mu);
       entry->fd = -1;
     }
+    // The exit code is recorded before the client sees the end of the stream: the CLI asks for it
+    // (GET /exec/{id}/json) as soon as the stream ends, and a null ExitCode reads as 0.
     b.containers.ExecExited(exec_id, code);
+    ::shutdown(c.fd(), SHUT_WR);
   });
 
   r.Add("GET", "/exec/{id}/json", [&b](Request& req, Conn& c) {

@@ -103,6 +103,11 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
   for cli in $CLIS; do
     run $cli exec ex sh -c 'exit 7'
     [ "$status" -eq 7 ]
+    # The CLI reads the exit code as soon as the stream ends: it must be recorded by then.
+    for _ in $(seq 1 20); do
+      run $cli exec ex false
+      [ "$status" -eq 1 ]
+    done
     run $cli exec -e X=y -u nobody -w /tmp ex sh -c 'echo $X $(id -u) $(pwd)'
     [ "$output" = "y 65534 /tmp" ]
     run bash -c "echo piped | $([ $cli = berth ] && echo "$BIN/berth" || echo docker) exec -i ex cat"
