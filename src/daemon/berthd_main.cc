@@ -24,8 +24,6 @@ int main(int argc, char** argv) {
   app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
   app.add_option("--iptables", cfg.iptables, "Manage the nftables table inet berth (default true)");
   app.add_option("--bip", cfg.bridge_ip, "Default bridge address and subnet (default 172.17.0.1/16)");
-  app.add_flag("--experimental-cnm", cfg.experimental_cnm,
-               "Enable the unfinished network controller (bridge/macvlan networks, ports, DNS)");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) {

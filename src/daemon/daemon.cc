@@ -89,7 +89,6 @@ struct Daemon::Impl {
   std::unique_ptr<network::firewall::Firewall> firewall;
   std::unique_ptr<network::dns::Server> dns;
   std::unique_ptr<network::Controller> network;
-  engine::NetworkAttacher isolated;  // used while the CNM controller is off
   std::unique_ptr<engine::ContainerManager> containers;
   std::unique_ptr<api::Backend> backend;
   api::Router router;
@@ -128,7 +127,6 @@ Status Daemon::Start() {
   rp.runtime_root = cfg.exec_root + "/runc";
   rp.shim = cfg.shim;
   d.shim = std::make_unique<engine::ShimClient>(rp);
-  if (cfg.experimental_cnm) {
   d.firewall = cfg.iptables ? network::firewall::NewNftFirewall() : network::firewall::NewNoopFirewall();
   if (cfg.iptables) RETURN_IF_ERROR(d.firewall->Check());
   auto resolv = sys::ReadFile("/etc/resolv.conf");
@@ -137,28 +135,22 @@ Status Daemon::Start() {
   RETURN_IF_ERROR(Annotate(d.dns->Start(), "embedded DNS"));
   network::ControllerOptions nopts;
   nopts.exec_root = cfg.exec_root;
-  {
-    // --bip 172.17.0.1/16: the default bridge's gateway and subnet.
-    nopts.default_subnet = cfg.bridge_ip;
-  }
+  nopts.default_subnet = cfg.bridge_ip;  // --bip 172.17.0.1/16: the default bridge's gateway and subnet
   d.network = std::make_unique<network::Controller>(*d.store, *d.events, d.clock, nopts,
                                                     *d.firewall, d.dns.get());
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
-  }
-  engine::NetworkAttacher& attacher =
-      d.network ? static_cast<engine::NetworkAttacher&>(*d.network) : d.isolated;
   d.containers = std::make_unique<engine::ContainerManager>(
       *d.store, *d.images, *d.events, *d.shim, d.clock,
-      engine::EnginePaths{cfg.data_root, cfg.exec_root}, attacher);
+      engine::EnginePaths{cfg.data_root, cfg.exec_root}, *d.network);
   d.images->SetUserLookup([c = d.containers.get()](const std::string& id) { return c->ImageUser(id); });
-  if (d.network) d.network->SetContainerLookup([c = d.containers.get()](const std::string& name)
-                                     -> StatusOr<network::ContainerRef> {
+  d.network->SetContainerLookup([c = d.containers.get()](const std::string& name)
+                                    -> StatusOr<network::ContainerRef> {
     ASSIGN_OR_RETURN(auto j, c->Inspect(name, false));
     return network::ContainerRef{j["Id"], j["Name"].get<std::string>().substr(1),
                                  j["State"]["Running"].get<bool>(), j["Config"], j["HostConfig"]};
   });
   RETURN_IF_ERROR(Annotate(d.containers->Recover(), "recover containers"));
-  if (d.network) {
+  {
     std::set<std::string> running;
     auto list = d.containers->List(false, nlohmann::json::object(), 0, false);
     if (list.ok())
@@ -182,7 +174,7 @@ Status Daemon::Start() {
   api::AddSystemRoutes(d.router, *d.backend);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
-  if (d.network) api::AddNetworkRoutes(d.router, *d.backend, *d.network);
+  api::AddNetworkRoutes(d.router, *d.backend, *d.network);
   d.server = std::make_unique<api::ApiServer>(d.router, cfg.data_root + "/image/tmp", cfg.max_upload);
   for (auto& h : cfg.hosts) RETURN_IF_ERROR(d.server->Listen(h));
   d.server->Serve();

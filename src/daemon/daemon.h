@@ -21,10 +21,7 @@ struct Config {
   std::string runc = "runc";
   std::string shim;  // default: berth-shim beside the berthd binary
   int64_t max_upload = int64_t{16} << 30;
-  bool iptables = true;
-  // The CNM controller (issue 3) is not finished: off by default, containers get a namespace
-  // with only loopback (or the host's with --net=host).
-  bool experimental_cnm = false;  // --iptables=false: leave the firewall alone
+  bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip
 };
 

@@ -3,7 +3,7 @@
 # with IPAM options, embedded DNS, connect/disconnect, published ports; checked in the kernel
 # (links, addresses, nft) and with real traffic. berthd runs in its own namespace (bt-e2e-*).
 
-load ../e2e/helpers
+load helpers
 
 setup_file() {
   berth_setup_daemon

@@ -2,7 +2,7 @@
 # kill -9 of berthd with networked containers: after restart the containers keep their
 # addresses, names and published ports; kernel objects nobody owns are removed.
 
-load ../e2e/helpers
+load helpers
 
 setup_file() {
   berth_setup_daemon
