@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Bad input gets Docker's status code and message, a non-zero exit, and changes nothing.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() { berth_setup_daemon; }
@@ -63,8 +64,7 @@ count_rows() { ls "$BT_DIR/data/containers" | wc -l; }
 
 @test "a missing binary exits 127, the container stays Created, nothing runs or stays mounted" {
   for cli in $CLIS; do
-    run $cli run --name "nb-$cli" busybox /no/such/binary
-    [ "$status" -eq 127 ]
+    run -127 $cli run --name "nb-$cli" busybox /no/such/binary
     [[ "$output" == *"no such file or directory"* ]] || [[ "$output" == *"not found"* ]]
     run $cli inspect -f '{{.State.Status}} {{.State.ExitCode}}' "nb-$cli"
     [ "$output" = "created 127" ]
