@@ -129,6 +129,7 @@ struct Server::Sandbox {
   UniqueFd tcp;
   size_t rotate = 0;  // round robin over a name's addresses, advanced per answered query
   size_t conns = 0;
+  std::shared_ptr<const std::vector<Upstream>> upstreams;  // its own (--dns) or the server's
 };
 
 struct Server::TcpConn {
@@ -164,6 +165,7 @@ struct Server::Forward {
   Query q;               // q.id is the client's id
   uint16_t upstream_id = 0;
   std::string msg;                                 // the query as sent upstream (our id)
+  std::shared_ptr<const std::vector<Upstream>> upstreams;  // the sandbox's, kept alive here
   size_t next = 0;                                 // next upstream index to try
   std::vector<std::unique_ptr<Attempt>> attempts;  // in flight
   Clock::time_point start, deadline;
@@ -174,14 +176,16 @@ struct Server::Forward {
 
 Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms)
     : forward_timeout_(forward_timeout_ms) {
+  auto ups = std::make_shared<std::vector<Upstream>>();
   for (const std::string& u : upstreams) {
     Upstream up;
     if (!ParseUpstream(u, &up.addr, &up.len)) {
       spdlog::warn("embedded DNS: ignoring upstream \"{}\": not an address", u);
       continue;
     }
-    upstreams_.push_back(up);
+    ups->push_back(up);
   }
+  upstreams_ = std::move(ups);
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!epoll_.valid() || !wake_.valid()) {
@@ -246,9 +250,25 @@ void Server::Post(std::function<void()> fn, bool wait) {
   if (wait) done.wait();
 }
 
+StatusOr<std::vector<Server::Upstream>> Server::ParseUpstreams(const std::vector<std::string>& texts) {
+  std::vector<Upstream> out;
+  for (const std::string& u : texts) {
+    Upstream up;
+    if (!ParseUpstream(u, &up.addr, &up.len))
+      return absl::InvalidArgumentError(absl::StrCat("embedded DNS: upstream \"", u, "\" is not an address"));
+    out.push_back(up);
+  }
+  return out;
+}
+
 Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netns_path,
-                          Lookup lookup, ReverseLookup reverse) {
+                          Lookup lookup, ReverseLookup reverse, std::vector<std::string> upstreams) {
   RETURN_IF_ERROR(init_);
+  std::shared_ptr<const std::vector<Upstream>> ups = upstreams_;
+  if (!upstreams.empty()) {
+    ASSIGN_OR_RETURN(auto own, ParseUpstreams(upstreams));
+    ups = std::make_shared<const std::vector<Upstream>>(std::move(own));
+  }
   if (std::this_thread::get_id() == thread_.get_id()) {
     return absl::FailedPreconditionError("AddSandbox called from a DNS lookup");
   }
@@ -263,6 +283,7 @@ Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netn
   sb->id = sandbox_id;
   sb->lookup = std::move(lookup);
   sb->reverse = std::move(reverse);
+  sb->upstreams = std::move(ups);
   Status st = BindInNetns(netns_path, &sb->udp, &sb->tcp);
   if (st.ok()) Post([&] { st = Register(sb); }, /*wait=*/true);
   if (!st.ok()) {
@@ -581,13 +602,14 @@ void Server::CloseConn(uint64_t serial) {
 
 bool Server::StartForward(Sandbox& sb, std::span<const uint8_t> msg, bool tcp,
                           const sockaddr_in* client, uint64_t conn_serial) {
-  if (upstreams_.empty() || forwards_.size() >= kMaxForwards) return false;
+  if (sb.upstreams->empty() || forwards_.size() >= kMaxForwards) return false;
   auto f = std::make_unique<Forward>();
   f->serial = next_serial_++;
   f->sandbox = sb.serial;
   f->tcp = tcp;
   if (client) f->client = *client;
   f->conn = conn_serial;
+  f->upstreams = sb.upstreams;
   f->q = query_;
   f->upstream_id = RandomId();
   f->msg.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
@@ -601,8 +623,8 @@ bool Server::StartForward(Sandbox& sb, std::span<const uint8_t> msg, bool tcp,
 }
 
 bool Server::StartNextAttempt(Forward& f) {
-  while (f.next < upstreams_.size()) {
-    const Upstream& up = upstreams_[f.next++];
+  while (f.next < f.upstreams->size()) {
+    const Upstream& up = (*f.upstreams)[f.next++];
     auto a = std::make_unique<Attempt>();
     a->serial = next_serial_++;
     a->tcp = f.tcp;
@@ -643,9 +665,9 @@ void Server::ArmForwardTimer(Forward& f) {
   auto when = f.deadline;
   // Upstreams are tried in order, staggered over the timeout: the next one starts when the
   // previous has had its share of the time without answering (or at once when it failed).
-  if (f.next < upstreams_.size()) {
+  if (f.next < f.upstreams->size()) {
     when = std::min(when, f.start + forward_timeout_ * static_cast<int64_t>(f.next) /
-                                        static_cast<int64_t>(upstreams_.size()));
+                                        static_cast<int64_t>(f.upstreams->size()));
   }
   f.timer = timers_.emplace(when, f.serial);
   f.has_timer = true;

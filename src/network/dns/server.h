@@ -54,9 +54,11 @@ class Server {
   // Binds 127.0.0.11:53 UDP+TCP inside the namespace at netns_path (its lo must be up) and serves
   // it with `lookup` (and `reverse`, for PTR queries, when given). AlreadyExists for a known id.
   // When it returns, queries sent to the sandbox are answered (or queued in the socket until the
-  // server thread picks them up, if Start() has not been called yet).
+  // server thread picks them up, if Start() has not been called yet). `upstreams` (the container's
+  // --dns, in the constructor's forms) replace the server's for this sandbox's forwards; empty =
+  // the server's. An entry that is not an address is InvalidArgument and nothing is registered.
   Status AddSandbox(const std::string& sandbox_id, const std::string& netns_path, Lookup lookup,
-                    ReverseLookup reverse = nullptr);
+                    ReverseLookup reverse = nullptr, std::vector<std::string> upstreams = {});
   // Closes the sandbox's sockets (127.0.0.11:53 is free again in that namespace when this returns)
   // and drops its pending forwards. Unknown ids are ignored.
   void RemoveSandbox(const std::string& sandbox_id);
@@ -66,7 +68,7 @@ class Server {
   static std::vector<std::string> UpstreamsFromResolvConf(const std::string& content);
 
   // How many upstream addresses were accepted (tests, diagnostics).
-  size_t upstream_count() const { return upstreams_.size(); }
+  size_t upstream_count() const { return upstreams_->size(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -120,7 +122,9 @@ class Server {
 
   uint16_t RandomId();
 
-  std::vector<Upstream> upstreams_;
+  static StatusOr<std::vector<Upstream>> ParseUpstreams(const std::vector<std::string>& texts);
+
+  std::shared_ptr<const std::vector<Upstream>> upstreams_;  // the host's (shared by sandboxes)
   const std::chrono::milliseconds forward_timeout_;
 
   Status init_;  // why the constructor could not create the epoll set, if it could not
