@@ -278,7 +278,7 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
     unsigned char tmp[16];
     if (inet_pton(AF_INET, d.c_str(), tmp) != 1 && inet_pton(AF_INET6, d.c_str(), tmp) != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "invalid argument \"", d, "\" for \"--dns\" flag: ", d, " is not an ip address"));
+          "invalid argument \"", d, "\" for \"--dns\" flag: IP address is not correctly formatted: ", d));
     }
   }
   json log_config_opts = json::object();

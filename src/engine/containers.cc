@@ -377,6 +377,15 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
   std::string netmode = hc.value("NetworkMode", "");
   if (netmode.empty()) netmode = "default";
   hc["NetworkMode"] = netmode;
+  // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
+  if (std::string mac = config.value("MacAddress", ""); !mac.empty()) {
+    if (!net.is_object()) net = json::object();
+    json& eps = net["EndpointsConfig"];
+    if (!eps.is_object()) eps = json::object();
+    std::string key = netmode == "default" && eps.contains("bridge") ? "bridge" : netmode;
+    if (!eps[key].is_object()) eps[key] = json::object();
+    if (eps[key].value("MacAddress", "").empty()) eps[key]["MacAddress"] = mac;
+  }
   RETURN_IF_ERROR(network_.Validate(hc, net));
 
   // Merge the image's defaults, as the daemon does.

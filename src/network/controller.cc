@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "network/dns/server.h"
+#include "network/resolv.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 
@@ -88,10 +89,12 @@ struct Controller::ContainerNet {
   std::string name;
   std::string mode;  // "bridge"-like (networks below), "host", "none", "container:<id>"
   std::vector<Attachment> attachments;
+  std::vector<std::string> dns;     // --dns: where the embedded DNS forwards this container's queries
+  std::vector<std::string> search;  // the search domains of its resolv.conf
   json ToDoc() const {
     json a = json::array();
     for (auto& x : attachments) a.push_back(x.ToDoc());
-    return {{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}};
+    return {{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}, {"dns", dns}, {"search", search}};
   }
 };
 
@@ -275,6 +278,8 @@ Status Controller::Recover() {
     c->id = o.doc.value("id", "");
     c->name = o.doc.value("name", "");
     c->mode = o.doc.value("mode", "");
+    c->dns = o.doc.value("dns", std::vector<std::string>{});
+    c->search = o.doc.value("search", std::vector<std::string>{});
     for (auto& a : o.doc.value("attachments", json::array())) c->attachments.push_back(Attachment::FromDoc(a));
     containers_[c->id] = std::move(c);
   }
@@ -370,10 +375,7 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
       auto fd = ReservePort(p.proto, p.host_ip, p.host_port);
       if (fd.ok()) sb->reservations.push_back(std::move(*fd));
     }
-    if (sb->dns && dns_ != nullptr) {
-      std::string id = cid;
-      (void)dns_->AddSandbox(sb->id, sb->path, [this, id](const std::string& q) { return Resolve(id, q); });
-    }
+    if (Status st = ServeDnsLocked(*sb); !st.ok()) spdlog::warn("container {}: {}", cid, st.ToString());
   }
   // Kernel objects we named ourselves that nothing owns: veths without an endpoint, bridges
   // without a network, namespaces without a sandbox.
@@ -659,13 +661,15 @@ StatusOr<json> Controller::Prune(const json& filters) {
 // Containers: attachments
 
 Status Controller::Validate(const json& hc, const json& net) {
+  RETURN_IF_ERROR(ValidateDnsConfig(hc));
   std::string mode = hc.value("NetworkMode", "default");
+  if (absl::StartsWith(mode, "container:") && lookup_) {
+    // Before taking mu_: the lookup inspects the container, which asks us for its settings.
+    auto ref = lookup_(mode.substr(10));
+    if (!ref.ok()) return ref.status();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::StartsWith(mode, "container:")) {
-    if (lookup_) {
-      auto ref = lookup_(mode.substr(10));
-      if (!ref.ok()) return ref.status();
-    }
     if (hc.contains("PortBindings") && hc["PortBindings"].is_object() && !hc["PortBindings"].empty())
       return absl::InvalidArgumentError(
           "conflicting options: port publishing and the container type network mode");
@@ -673,8 +677,11 @@ Status Controller::Validate(const json& hc, const json& net) {
   }
   std::string primary = mode == "default" ? "bridge" : mode;
   Status st;
+  // An unknown network is the request's fault (400): a 404 would make the docker CLI try to pull
+  // the image. Docker itself creates the container and fails its start; we create nothing.
+  auto bad_request = [](const Status& st) { return absl::InvalidArgumentError(st.message()); };
   Network* n = FindNetworkLocked(primary, &st);
-  if (!n) return st;
+  if (!n) return bad_request(st);
   if ((n->spec.driver == "host" || n->spec.driver == "null") && hc.contains("PortBindings") &&
       hc["PortBindings"].is_object() && !hc["PortBindings"].empty() && n->spec.driver == "null")
     return absl::InvalidArgumentError("conflicting options: port publishing and the container type network mode");
@@ -708,7 +715,7 @@ Status Controller::Validate(const json& hc, const json& net) {
   for (auto& [netname, cfg] : eps.items()) {
     std::string key = netname == "default" ? primary : netname;
     Network* m = FindNetworkLocked(key, &st);
-    if (!m) return st;
+    if (!m) return bad_request(st);
     if (!cfg.is_object()) continue;
     json ipamc = cfg.value("IPAMConfig", json(nullptr));
     std::string ip = ipamc.is_object() ? ipamc.value("IPv4Address", "") : "";
@@ -717,6 +724,11 @@ Status Controller::Validate(const json& hc, const json& net) {
         return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
       auto parsed = ipam::ParseIp(ip);
       if (!parsed.ok()) return absl::InvalidArgumentError("invalid IPv4 address: " + ip);
+      // Checked here rather than at start (where Docker finds it), so nothing is created.
+      auto subnet = ipam::Cidr::Parse(m->spec.subnet);
+      if (subnet.ok() && !subnet->Contains(*parsed))
+        return absl::InvalidArgumentError("Invalid address " + ip +
+                                          ": It does not belong to any of this network's subnets");
     }
     if (cfg.contains("Aliases") && cfg["Aliases"].is_array() && !cfg["Aliases"].empty() && m->builtin)
       return absl::InvalidArgumentError("network-scoped alias is supported only for containers in user defined networks");
@@ -732,6 +744,8 @@ Status Controller::Attach(const std::string& id, const std::string& name, const 
   c->id = id;
   c->name = name;
   c->mode = mode;
+  c->dns = DnsUpstreams(hc);
+  c->search = SearchDomains(hc);
   if (!absl::StartsWith(mode, "container:")) {
     std::string primary = mode == "default" ? "bridge" : mode;
     json eps = net.is_object() ? net.value("EndpointsConfig", json::object()) : json::object();
@@ -925,21 +939,34 @@ Status Controller::PublishPortsLocked(SandboxState& sb, ContainerNet& c, const j
   return absl::OkStatus();
 }
 
-std::string Controller::ResolvConfLocked(const ContainerNet& c) {
-  auto host = sys::ReadFile("/etc/resolv.conf");
-  std::string in = host.ok() ? *host : "";
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(in, '\n')) {
-    if (absl::StartsWith(line, "nameserver")) continue;
-    if (!line.empty()) out += std::string(line) + "\n";
-  }
-  return "nameserver 127.0.0.11\n" + out + "options ndots:0\n";
+Status Controller::ServeDnsLocked(const SandboxState& sb) {
+  if (!sb.dns || dns_ == nullptr) return absl::OkStatus();
+  auto cit = containers_.find(sb.container_id);
+  std::vector<std::string> upstreams = cit == containers_.end() ? std::vector<std::string>{} : cit->second->dns;
+  std::string cid = sb.container_id;
+  Status st = dns_->AddSandbox(sb.id, sb.path, [this, cid](const std::string& q) { return Resolve(cid, q); },
+                               nullptr, std::move(upstreams));
+  if (absl::IsAlreadyExists(st)) return absl::OkStatus();  // a hot-plugged second network
+  return Annotate(st, "embedded DNS");
+}
+
+std::string Controller::DefaultGatewayLocked() const {
+  for (auto& [id, n] : networks_)
+    if (n->builtin && n->spec.driver == "bridge") return n->spec.gateway;
+  return "";
 }
 
 StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& id,
                                                              const std::string& name,
                                                              const json& config, const json& hc,
                                                              const json& net) {
+  // container:NAME is looked up before taking mu_: the lookup inspects that container, which asks
+  // us for its settings.
+  std::optional<StatusOr<ContainerRef>> other;
+  if (std::string m = hc.value("NetworkMode", ""); absl::StartsWith(m, "container:")) {
+    if (!lookup_) return absl::InternalError("no container lookup");
+    other = lookup_(m.substr(10));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   TeardownLocked(id);  // a restart reuses nothing of the last run
   auto cit = containers_.find(id);
@@ -949,6 +976,8 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
     c->id = id;
     c->name = name;
     c->mode = hc.value("NetworkMode", "default");
+    c->dns = DnsUpstreams(hc);
+    c->search = SearchDomains(hc);
     Status st;
     std::string primary = c->mode == "default" ? "bridge" : c->mode;
     if (!absl::StartsWith(c->mode, "container:")) {
@@ -963,13 +992,15 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   ContainerNet& c = *cit->second;
   Sandbox out;
   auto host_resolv = sys::ReadFile("/etc/resolv.conf");
-  out.resolv_conf = host_resolv.ok() ? *host_resolv : "";
+  const std::string host_resolv_text = host_resolv.ok() ? *host_resolv : "";
+  out.resolv_conf = host_resolv_text;
   if (absl::StartsWith(c.mode, "container:")) {
-    if (!lookup_) return absl::InternalError("no container lookup");
-    ASSIGN_OR_RETURN(ContainerRef other, lookup_(c.mode.substr(10)));
-    auto sit = sandboxes_.find(other.id);
-    if (!other.running || sit == sandboxes_.end())
-      return absl::FailedPreconditionError("cannot join network of a non running container: " + other.id);
+    if (!other) return absl::InternalError("network mode changed from " + c.mode);
+    if (!other->ok()) return other->status();
+    const ContainerRef& ref = **other;
+    auto sit = sandboxes_.find(ref.id);
+    if (!ref.running || sit == sandboxes_.end())
+      return absl::FailedPreconditionError("cannot join network of a non running container: " + ref.id);
     out.netns_path = sit->second->path;
     return out;
   }
@@ -981,6 +1012,8 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   }
   if (primary_driver == "host") {
     out.netns_path = "host";
+    out.resolv_conf = ContainerResolvConf({host_resolv_text, false, true}, hc);
+    out.hosts_extra = ExtraHostsLines(hc, DefaultGatewayLocked());
     return out;
   }
   auto sb = std::make_unique<SandboxState>();
@@ -1017,16 +1050,11 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   }
   if (Status st = ApplyFirewallLocked(); !st.ok()) return fail(st);
   if (Status st = PersistSandboxLocked(s); !st.ok()) return fail(st);
-  if (s.dns) {
-    out.resolv_conf = ResolvConfLocked(c);
-    if (dns_ != nullptr) {
-      std::string cid = id;
-      Status st = dns_->AddSandbox(s.id, s.path, [this, cid](const std::string& q) { return Resolve(cid, q); });
-      if (!st.ok()) return fail(Annotate(st, "embedded DNS"));
-    }
-  }
+  if (Status st = ServeDnsLocked(s); !st.ok()) return fail(st);
+  out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
   std::string hostname = config.value("Hostname", "");
   for (auto& e : s.endpoints) out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+  out.hosts_extra += ExtraHostsLines(hc, DefaultGatewayLocked());
   out.netns_path = s.path;
   return out;
 }
@@ -1090,11 +1118,7 @@ Status Controller::Connect(const std::string& network, const std::string& contai
   if (ref.running && sit != sandboxes_.end()) {
     // Hot-plug: the new interface appears in the running container.
     RETURN_IF_ERROR(JoinLocked(*sit->second, c, a, sit->second->endpoints.empty()));
-    if (sit->second->dns && dns_ != nullptr) {
-      std::string cid = ref.id;
-      (void)dns_->AddSandbox(sit->second->id, sit->second->path,
-                             [this, cid](const std::string& q) { return Resolve(cid, q); });
-    }
+    if (Status st = ServeDnsLocked(*sit->second); !st.ok()) spdlog::warn("connect {}: {}", c.name, st.ToString());
     (void)PersistSandboxLocked(*sit->second);
     (void)PersistIpamLocked();
   }
@@ -1193,36 +1217,58 @@ json Controller::Settings(const std::string& id, const json& hc) {
   return top;
 }
 
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+}  // namespace
+
 std::vector<std::string> Controller::Resolve(const std::string& container_id, const std::string& q) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   auto sit = sandboxes_.find(container_id);
   if (sit == sandboxes_.end()) return out;
-  std::string name = q;
-  for (auto& ch : name) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  std::string name = Lower(q);
   if (!name.empty() && name.back() == '.') name.pop_back();
-  // Scoped per network: only the user-defined networks this container has an endpoint on.
-  for (auto& mine : sit->second->endpoints) {
-    auto nit = networks_.find(mine.network_id);
-    if (nit == networks_.end() || !nit->second->UserDefined()) continue;
+  // The name as asked, and without one of the container's search domains: a resolver that
+  // appends them first (busybox does, whatever ndots says) still finds the container's peers.
+  std::vector<std::string> names = {name};
+  auto me = containers_.find(container_id);
+  if (me != containers_.end())
+    for (const std::string& d : me->second->search) {
+      std::string suffix = "." + Lower(d);
+      if (name.size() > suffix.size() && absl::EndsWith(name, suffix))
+        names.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+  auto add = [&](const std::string& network_id, const std::string& n) {
     for (auto& [cid, sb] : sandboxes_) {
       auto c = containers_.find(cid);
       if (c == containers_.end()) continue;
       for (auto& e : sb->endpoints) {
-        if (e.network_id != mine.network_id) continue;
-        std::string cname = c->second->name;
-        for (auto& ch : cname) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-        bool match = cname == name || cid.substr(0, 12) == name || cid == name;
+        if (e.network_id != network_id) continue;
+        bool match = Lower(c->second->name) == n || cid.substr(0, 12) == n || cid == n;
         for (auto& a : c->second->attachments)
-          if (a.network_id == mine.network_id)
-            for (auto& al : a.aliases) {
-              std::string l = al;
-              for (auto& ch : l) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-              match |= l == name;
-            }
+          if (a.network_id == network_id)
+            for (auto& al : a.aliases) match |= Lower(al) == n;
         if (match && std::find(out.begin(), out.end(), e.spec.ip) == out.end()) out.push_back(e.spec.ip);
       }
     }
+  };
+  // Scoped per network: only the user-defined networks this container has an endpoint on; a
+  // name may be qualified by one of them ("c1.testNetwork"), as with Docker.
+  for (const std::string& n : names) {
+    for (auto& mine : sit->second->endpoints) {
+      auto nit = networks_.find(mine.network_id);
+      if (nit == networks_.end() || !nit->second->UserDefined()) continue;
+      add(mine.network_id, n);
+      std::string suffix = "." + Lower(nit->second->spec.name);
+      if (n.size() > suffix.size() && absl::EndsWith(n, suffix))
+        add(mine.network_id, n.substr(0, n.size() - suffix.size()));
+    }
+    if (!out.empty()) break;
   }
   return out;
 }

@@ -112,7 +112,10 @@ class Controller : public engine::NetworkAttacher {
   nlohmann::json InspectLocked(const Network& n);
   nlohmann::json EndpointSettingsLocked(const ContainerNet& c, const Attachment& a,
                                         const Endpoint* ep);
-  std::string ResolvConfLocked(const ContainerNet& c);
+  // Registers the sandbox with the embedded DNS (user-defined networks), forwarding to the
+  // container's --dns servers or the host's. OK when already served.
+  Status ServeDnsLocked(const SandboxState& sb);
+  std::string DefaultGatewayLocked() const;  // the default bridge's gateway: --add-host host-gateway
 
   engine::Store& store_;
   engine::EventBus& events_;
