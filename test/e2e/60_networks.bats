@@ -186,9 +186,9 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
     run $cli port pweb
     [[ "$output" == *"80/tcp -> 0.0.0.0:8080"* ]]
   done
-  run in_ns wget -q -O - http://127.0.0.1:8080/
+  run in_ns curl -s --max-time 5 http://127.0.0.1:8080/
   [[ "$output" == *"<h1>berth</h1>"* ]]
-  run in_ns wget -q -O - http://172.17.0.1:8080/
+  run in_ns curl -s --max-time 5 http://172.17.0.1:8080/
   [[ "$output" == *"<h1>berth</h1>"* ]]
   # Hairpin: a container reaches a published port through the host's address.
   docker run -d -it --name client busybox

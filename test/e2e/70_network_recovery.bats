@@ -20,14 +20,14 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   kill -9 "$BT_PID"
   wait "$BT_PID" 2>/dev/null || true
   # While berthd is down the datapath keeps working: it lives in the kernel.
-  run in_ns wget -q -O - http://127.0.0.1:8088/
+  run in_ns curl -s --max-time 5 http://127.0.0.1:8088/
   [[ "$output" == *"<h1>berth</h1>"* ]]
   berth_start_daemon
   run docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rweb
   [ "$output" = "$ip" ]
   run docker exec rcli wget -q -O - http://rweb/
   [[ "$output" == *"<h1>berth</h1>"* ]]
-  run in_ns wget -q -O - http://127.0.0.1:8088/
+  run in_ns curl -s --max-time 5 http://127.0.0.1:8088/
   [[ "$output" == *"<h1>berth</h1>"* ]]
   # The address stays taken: a new container gets another one.
   docker run -d -it --name rnew --net rnet busybox
