@@ -51,3 +51,55 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   [ ! -e "$BT_DIR/exec/netns/deadbeef0000" ]
   in_ns ip link del bt-foreign
 }
+
+@test "kill -9 in the middle of network and container churn: after restart the kernel matches the store" {
+  # Networks and containers made and removed as fast as the API goes, killed at a random point.
+  (
+    for i in $(seq 1 40); do
+      docker network create "churn$i" >/dev/null 2>&1 || true
+      docker run -d -it --name "ch$i" --net "churn$i" -p "$((7000 + i)):80" busybox >/dev/null 2>&1 || true
+      docker rm -f "ch$((i - 1))" >/dev/null 2>&1 || true
+      docker network rm "churn$((i - 1))" >/dev/null 2>&1 || true
+    done
+  ) 3>&- &
+  local churn=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  kill -9 "$BT_PID"
+  wait "$BT_PID" 2>/dev/null || true
+  wait "$churn" 2>/dev/null || true
+  berth_start_daemon
+  # Every bridge is a network's, every veth a running container's, every published port a
+  # running container's.
+  local nets=$(docker network ls -q --no-trunc | cut -c1-12)
+  for br in $(in_ns ip -o link show type bridge | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    [ "$br" = berth0 ] && continue
+    [[ "$nets" == *"${br#br-}"* ]]
+  done
+  local running=$(docker ps -q | wc -l)
+  [ "$(in_ns ip -o link show type veth | grep -c ' veth')" -eq "$running" ]
+  [ "$(ls "$BT_DIR/exec/netns" | wc -l)" -eq "$running" ]
+  local ports=$(in_ns nft -j list map inet berth published_any | jq '[.nftables[] | select(.map) | .map.elem // [] | length] | add')
+  [ "$ports" -eq "$(docker ps --format '{{.Ports}}' | grep -c '\->')" ]
+  # And the survivors still work: each running container answers on its network.
+  for c in $(docker ps --format '{{.Names}}'); do
+    run docker exec "$c" ping -c 1 -W 2 "$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}' "$c")"
+    [ "$status" -eq 0 ]
+  done
+  docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
+  docker network prune -f >/dev/null
+  [ -z "$(in_ns ip -o link show type veth | grep ' veth')" ]
+  [ "$(in_ns ip -o link show type bridge | grep -vc berth0)" -eq 0 ]
+}
+
+@test "berthd --iptables=false leaves nftables alone" {
+  berth_stop_daemon
+  in_ns nft delete table inet berth
+  BERTH_DAEMON_FLAGS=--iptables=false berth_start_daemon
+  docker run -d --name noipt -p 8090:80 web
+  [ -z "$(in_ns nft list tables)" ]
+  docker rm -f noipt
+  berth_stop_daemon
+  berth_start_daemon
+  run in_ns nft list table inet berth
+  [ "$status" -eq 0 ]
+}
