@@ -12,8 +12,7 @@ teardown_file() { berth_teardown_daemon; }
   docker run -d --name dies busybox sh -c 'sleep 1; echo dying; exit 9'
   docker create --name made busybox true >/dev/null
   local keep_pid=$(docker inspect -f '{{.State.Pid}}' keep)
-  kill -9 "$BT_PID"
-  wait "$BT_PID" 2>/dev/null || true
+  berth_kill_daemon
   # While berthd is down the containers run on; one of them exits.
   sleep 2
   kill -0 "$keep_pid"

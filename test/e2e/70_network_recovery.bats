@@ -17,8 +17,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   docker run -d --name rweb --net rnet -p 8088:80 web
   docker run -d -it --name rcli --net rnet busybox
   local ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rweb)
-  kill -9 "$BT_PID"
-  wait "$BT_PID" 2>/dev/null || true
+  berth_kill_daemon
   # While berthd is down the datapath keeps working: it lives in the kernel.
   run in_ns curl -s --max-time 5 http://127.0.0.1:8088/
   [[ "$output" == *"<h1>berth</h1>"* ]]
@@ -64,8 +63,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   ) 3>&- &
   local churn=$!
   sleep "0.$((RANDOM % 9 + 1))"
-  kill -9 "$BT_PID"
-  wait "$BT_PID" 2>/dev/null || true
+  berth_kill_daemon
   wait "$churn" 2>/dev/null || true
   berth_start_daemon
   # Every bridge is a network's, every veth a running container's, every published port a

@@ -66,6 +66,13 @@ berth_teardown_daemon() {
   rm -rf "$BT_DIR"
 }
 
+# kill -9 of the daemon now running (a test may have restarted it: the pid file knows which).
+berth_kill_daemon() {
+  BT_PID=$(cat "$BT_DIR/berthd.test-pid")
+  kill -9 "$BT_PID"
+  while kill -0 "$BT_PID" 2>/dev/null; do sleep 0.02; done
+}
+
 berth_stop_daemon() {
   [ -f "$BT_DIR/berthd.test-pid" ] && BT_PID=$(cat "$BT_DIR/berthd.test-pid")
   if [ -n "${BT_PID:-}" ] && kill -0 "$BT_PID" 2>/dev/null; then
