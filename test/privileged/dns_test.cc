@@ -148,10 +148,12 @@ Result Resolve(const std::string& netns_path, const std::string& name, uint16_t 
 }
 
 // A fake upstream resolver on 127.0.0.1:<random port> (UDP and TCP, same port) in the test's own
-// namespace. Answers every A query with 10.9.8.7, unless silent (then it swallows everything).
+// namespace. Answers every A query with `answer` (10.9.8.7 unless told), unless silent (then it
+// swallows everything).
 class FakeUpstream {
  public:
-  explicit FakeUpstream(bool silent = false) : silent_(silent) {
+  explicit FakeUpstream(bool silent = false, uint32_t answer = 0x0a090807)
+      : silent_(silent), answer_(answer) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -188,7 +190,7 @@ class FakeUpstream {
   bool Reply(const std::string& in, std::string* out) {
     Query q;
     if (!ParseQuery(AsBytes(in), &q).ok()) return false;
-    uint32_t a = htonl(0x0a090807);
+    uint32_t a = htonl(answer_);
     BuildAResponse(AsBytes(in), q, std::span<const uint32_t>(&a, 1), 0, 512, out);
     return true;
   }
@@ -231,6 +233,7 @@ class FakeUpstream {
   }
 
   bool silent_;
+  uint32_t answer_;
   UniqueFd udp_, tcp_, stop_r_, stop_w_;
   int port_ = 0;
   std::atomic<int> udp_queries_{0}, tcp_queries_{0};
@@ -397,6 +400,94 @@ TEST_F(DnsServerTest, UnknownNamesAreForwarded) {
   ASSERT_TRUE(r.answered);
   EXPECT_EQ(r.r.a, std::vector<std::string>{"172.18.0.2"});
   EXPECT_EQ(up.udp_queries(), 1);
+}
+
+TEST_F(DnsServerTest, SandboxWithItsOwnUpstreamsForwardsOnlyToThem) {
+  const TestNetns& own_ns = NewNetns();
+  const TestNetns& plain_ns = NewNetns();
+  const TestNetns& silent_ns = NewNetns();
+  ASSERT_TRUE(own_ns.ok() && plain_ns.ok() && silent_ns.ok());
+  FakeUpstream host;                               // the server-wide one: 10.9.8.7
+  FakeUpstream own(/*silent=*/false, 0x0a050505);  // the container's --dns: 10.5.5.5
+  FakeUpstream own_silent(/*silent=*/true);
+  Server server({host.addr()}, 300);
+  ASSERT_TRUE(server.Start().ok());
+  // A dead entry first: the sandbox's list is walked in order, as the server's is.
+  ASSERT_TRUE(server
+                  .AddSandbox("own", own_ns.path(), Table({{"c1", {"172.18.0.2"}}}), nullptr,
+                              {DeadUpstream(), own.addr()})
+                  .ok());
+  ASSERT_TRUE(server.AddSandbox("plain", plain_ns.path(), Table({})).ok());
+  ASSERT_TRUE(
+      server.AddSandbox("silent", silent_ns.path(), Table({}), nullptr, {own_silent.addr()}).ok());
+
+  Result r = Resolve(own_ns.path(), "example.org");
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.rcode, kRcodeNoError);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"10.5.5.5"});
+  EXPECT_LT(r.ms, 250);  // the dead one refused at once, not after its share of the timeout
+  r = Resolve(own_ns.path(), "example.org", kTypeA, /*tcp=*/true);
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"10.5.5.5"});
+  r = Resolve(own_ns.path(), "c1");  // known names still never leave
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"172.18.0.2"});
+  EXPECT_EQ(own.udp_queries(), 1);
+  EXPECT_EQ(own.tcp_queries(), 1);
+  EXPECT_EQ(host.udp_queries() + host.tcp_queries(), 0);
+
+  // A sandbox without a list of its own still uses the server's.
+  r = Resolve(plain_ns.path(), "example.org");
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"10.9.8.7"});
+  EXPECT_EQ(host.udp_queries(), 1);
+  EXPECT_EQ(own.udp_queries(), 1);
+
+  // Its own upstreams failing is SERVFAIL after the timeout, never a fall back to the host's.
+  r = Resolve(silent_ns.path(), "example.org");
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.rcode, kRcodeServFail);
+  EXPECT_GE(r.ms, 250);
+  EXPECT_EQ(own_silent.udp_queries(), 1);
+  EXPECT_EQ(host.udp_queries(), 1);
+
+  // Removing the sandbox with its own list leaves the others' forwarding as it was.
+  server.RemoveSandbox("own");
+  r = Resolve(plain_ns.path(), "example.net");
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"10.9.8.7"});
+}
+
+TEST_F(DnsServerTest, BadUpstreamIsRefusedAndNothingRegistered) {
+  const TestNetns& ns = NewNetns();
+  ASSERT_TRUE(ns.ok());
+  FakeUpstream host, own(/*silent=*/false, 0x0a050505);
+  Server server({host.addr()}, 300);
+  ASSERT_TRUE(server.Start().ok());
+  for (const std::string bad : {"not-an-ip", "10.0.0.1:99999", "10.0.0.1:0", "[::1", "[::1]x"}) {
+    Status st = server.AddSandbox("sb", ns.path(), Table({{"c1", {"172.18.0.2"}}}), nullptr,
+                                  {own.addr(), bad});
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad << ": " << st;
+    EXPECT_NE(st.message().find("\"" + bad + "\""), std::string_view::npos) << st;
+  }
+  // Nothing bound in the namespace...
+  InNetns(ns.path(), [] {
+    sockaddr_in a = Resolver();
+    for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+      UniqueFd s(socket(AF_INET, type | SOCK_CLOEXEC, 0));
+      EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
+          << (type == SOCK_DGRAM ? "udp" : "tcp") << ": " << strerror(errno);
+    }
+  });
+  // ...and the id is free: the same sandbox is added with a good list and forwards through it.
+  ASSERT_TRUE(
+      server.AddSandbox("sb", ns.path(), Table({{"c1", {"172.18.0.2"}}}), nullptr, {own.addr()})
+          .ok());
+  Result r = Resolve(ns.path(), "example.org");
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.a, std::vector<std::string>{"10.5.5.5"});
+  EXPECT_EQ(own.udp_queries(), 1);
+  EXPECT_EQ(host.udp_queries(), 0);
 }
 
 TEST_F(DnsServerTest, DeadUpstreamGivesServfailAtOnce) {

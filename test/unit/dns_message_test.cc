@@ -308,5 +308,23 @@ TEST(DnsServer, UpstreamsFromResolvConf) {
   EXPECT_EQ(s.upstream_count(), 4u);
 }
 
+// A sandbox's own upstreams go through the constructor's parser before anything is reserved or
+// bound, so this needs no namespace: a path that does not exist shows how far AddSandbox got.
+TEST(DnsServer, SandboxUpstreamsParsedFirst) {
+  Server s({});
+  const std::string nowhere = "/nonexistent/bt-dns-unit";
+  auto none = [](const std::string&) { return std::vector<std::string>{}; };
+  // Every form the constructor takes passes; the namespace is what fails.
+  EXPECT_EQ(s.AddSandbox("sb", nowhere, none, nullptr,
+                         {"127.0.0.1:5353", "[::1]:53", "::1", "10.0.0.1", "fe80::1%lo"})
+                .code(),
+            absl::StatusCode::kNotFound);
+  Status st = s.AddSandbox("sb", nowhere, none, nullptr, {"10.0.0.1", "bogus"});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_NE(st.message().find("\"bogus\""), std::string_view::npos) << st;
+  // The refused call held nothing: the id is not taken.
+  EXPECT_EQ(s.AddSandbox("sb", nowhere, none).code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace berth::network::dns

@@ -164,10 +164,10 @@ struct Server::Forward {
   uint64_t conn = 0;     // TCP clients
   Query q;               // q.id is the client's id
   uint16_t upstream_id = 0;
-  std::string msg;                                 // the query as sent upstream (our id)
+  std::string msg;                                         // the query as sent upstream (our id)
   std::shared_ptr<const std::vector<Upstream>> upstreams;  // the sandbox's, kept alive here
-  size_t next = 0;                                 // next upstream index to try
-  std::vector<std::unique_ptr<Attempt>> attempts;  // in flight
+  size_t next = 0;                                         // next upstream index to try
+  std::vector<std::unique_ptr<Attempt>> attempts;          // in flight
   Clock::time_point start, deadline;
   std::string fallback;  // a SERVFAIL/REFUSED some upstream gave, relayed if no one does better
   bool has_timer = false;
@@ -176,16 +176,11 @@ struct Server::Forward {
 
 Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms)
     : forward_timeout_(forward_timeout_ms) {
-  auto ups = std::make_shared<std::vector<Upstream>>();
-  for (const std::string& u : upstreams) {
-    Upstream up;
-    if (!ParseUpstream(u, &up.addr, &up.len)) {
-      spdlog::warn("embedded DNS: ignoring upstream \"{}\": not an address", u);
-      continue;
-    }
-    ups->push_back(up);
+  std::vector<std::string> rejected;
+  upstreams_ = std::make_shared<const std::vector<Upstream>>(ParseUpstreams(upstreams, &rejected));
+  for (const std::string& u : rejected) {
+    spdlog::warn("embedded DNS: ignoring upstream \"{}\": not an address", u);
   }
-  upstreams_ = std::move(ups);
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!epoll_.valid() || !wake_.valid()) {
@@ -250,24 +245,38 @@ void Server::Post(std::function<void()> fn, bool wait) {
   if (wait) done.wait();
 }
 
-StatusOr<std::vector<Server::Upstream>> Server::ParseUpstreams(const std::vector<std::string>& texts) {
+std::vector<Server::Upstream> Server::ParseUpstreams(const std::vector<std::string>& texts,
+                                                     std::vector<std::string>* rejected) {
   std::vector<Upstream> out;
+  out.reserve(texts.size());
   for (const std::string& u : texts) {
     Upstream up;
-    if (!ParseUpstream(u, &up.addr, &up.len))
-      return absl::InvalidArgumentError(absl::StrCat("embedded DNS: upstream \"", u, "\" is not an address"));
-    out.push_back(up);
+    if (ParseUpstream(u, &up.addr, &up.len)) {
+      out.push_back(up);
+    } else {
+      rejected->push_back(u);
+    }
   }
   return out;
 }
 
 Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netns_path,
-                          Lookup lookup, ReverseLookup reverse, std::vector<std::string> upstreams) {
+                          Lookup lookup, ReverseLookup reverse,
+                          std::vector<std::string> upstreams) {
   RETURN_IF_ERROR(init_);
+  // Parsed before anything is reserved or bound, so a bad entry leaves no trace. Unlike the
+  // constructor's (the host's resolv.conf, which we do not control), these come from --dns, which
+  // the caller has validated: a bad one is a bug upstream of us, not something to skip quietly.
   std::shared_ptr<const std::vector<Upstream>> ups = upstreams_;
   if (!upstreams.empty()) {
-    ASSIGN_OR_RETURN(auto own, ParseUpstreams(upstreams));
-    ups = std::make_shared<const std::vector<Upstream>>(std::move(own));
+    std::vector<std::string> rejected;
+    auto own = std::make_shared<const std::vector<Upstream>>(ParseUpstreams(upstreams, &rejected));
+    if (!rejected.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("embedded DNS: sandbox ", sandbox_id,
+                                                     ": upstream \"", rejected.front(),
+                                                     "\" is not an address"));
+    }
+    ups = std::move(own);
   }
   if (std::this_thread::get_id() == thread_.get_id()) {
     return absl::FailedPreconditionError("AddSandbox called from a DNS lookup");

@@ -4,9 +4,10 @@
 // Flow: AddSandbox() creates the two listening sockets inside the sandbox's network namespace (a
 // socket stays in the namespace it was created in, whichever thread uses it later), then hands them
 // to the server thread. That one thread polls every sandbox's sockets with one epoll set, answers
-// names its sandbox's Lookup knows, and forwards everything else to the host's resolvers with
-// sockets it creates itself, i.e. in berthd's own namespace, which is why a loopback upstream such
-// as systemd-resolved's 127.0.0.53 works although a container could never reach it.
+// names its sandbox's Lookup knows, and forwards everything else to the sandbox's own upstreams
+// (the container's --dns) or, when it has none, to the host's resolvers, with sockets it creates
+// itself, i.e. in berthd's own namespace, which is why a loopback upstream such as
+// systemd-resolved's 127.0.0.53 works although a container could never reach it.
 //
 // Threading contract: every public method may be called from any thread except the server thread
 // (a Lookup that calls RemoveSandbox gets it applied after the current query, without waiting).
@@ -54,9 +55,11 @@ class Server {
   // Binds 127.0.0.11:53 UDP+TCP inside the namespace at netns_path (its lo must be up) and serves
   // it with `lookup` (and `reverse`, for PTR queries, when given). AlreadyExists for a known id.
   // When it returns, queries sent to the sandbox are answered (or queued in the socket until the
-  // server thread picks them up, if Start() has not been called yet). `upstreams` (the container's
-  // --dns, in the constructor's forms) replace the server's for this sandbox's forwards; empty =
-  // the server's. An entry that is not an address is InvalidArgument and nothing is registered.
+  // server thread picks them up, if Start() has not been called yet).
+  // `upstreams` (the container's --dns, in the constructor's forms) replace the server's for this
+  // sandbox: its unknown names go to these only, in order, with the same timeout, fallback and
+  // SERVFAIL rules; empty = the server's (the host's resolv.conf). An entry that is not an address
+  // is InvalidArgument naming it, and nothing is registered (the id stays free).
   Status AddSandbox(const std::string& sandbox_id, const std::string& netns_path, Lookup lookup,
                     ReverseLookup reverse = nullptr, std::vector<std::string> upstreams = {});
   // Closes the sandbox's sockets (127.0.0.11:53 is free again in that namespace when this returns)
@@ -67,7 +70,7 @@ class Server {
   // point of view) and anything that is not an IP address.
   static std::vector<std::string> UpstreamsFromResolvConf(const std::string& content);
 
-  // How many upstream addresses were accepted (tests, diagnostics).
+  // How many of the constructor's upstream addresses were accepted (tests, diagnostics).
   size_t upstream_count() const { return upstreams_->size(); }
 
  private:
@@ -122,9 +125,16 @@ class Server {
 
   uint16_t RandomId();
 
-  static StatusOr<std::vector<Upstream>> ParseUpstreams(const std::vector<std::string>& texts);
+  // The one parser for both the constructor's and AddSandbox's lists (the forms the constructor
+  // documents); entries that are not addresses are left out and appended to *rejected, for the
+  // caller's policy (the constructor logs them, AddSandbox refuses).
+  static std::vector<Upstream> ParseUpstreams(const std::vector<std::string>& texts,
+                                              std::vector<std::string>* rejected);
 
-  std::shared_ptr<const std::vector<Upstream>> upstreams_;  // the host's (shared by sandboxes)
+  // The host's. Sandboxes without their own list share this one; a Forward copies its sandbox's
+  // pointer (a reference count, not the vector) so it can walk the list without finding its
+  // sandbox again.
+  std::shared_ptr<const std::vector<Upstream>> upstreams_;
   const std::chrono::milliseconds forward_timeout_;
 
   Status init_;  // why the constructor could not create the epoll set, if it could not
