@@ -315,3 +315,19 @@ fetch() {
   run berth network prune -f
   [[ "$output" == *"unused3"* ]]
 }
+
+@test "com.docker.network.driver.mtu sets the bridge's and every endpoint's MTU; a bad one is refused" {
+  for cli in $CLIS; do
+    $cli network create -o com.docker.network.driver.mtu=1400 "mtu-$cli"
+    $cli run -d -it --name "mt-$cli" --net "mtu-$cli" busybox
+    run $cli exec "mt-$cli" cat /sys/class/net/eth0/mtu
+    [ "$output" = "1400" ]
+    local id=$($cli network inspect -f '{{.Id}}' "mtu-$cli")
+    run in_ns ip -o link show "br-${id:0:12}"
+    [[ "$output" == *" mtu 1400 "* ]]
+    run $cli network create -o com.docker.network.driver.mtu=12 "badmtu-$cli"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"invalid MTU"* ]]
+  done
+  [ -z "$(docker network ls -q --filter name=badmtu)" ]
+}
