@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # Every Debian package Berth needs to build, run and test; nothing is fetched from elsewhere.
 DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   libboost-dev libboost-system-dev nlohmann-json3-dev libabsl-dev libcli11-dev libspdlog-dev \
-  libfmt-dev libsqlite3-dev libmnl-dev libssl-dev zlib1g-dev \
+  libfmt-dev libsqlite3-dev libmnl-dev libnftables-dev libssl-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev bats \
   runc nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
   python3-minimal hyperfine iperf3 wrk etcd-server

@@ -162,7 +162,7 @@ class FirewallNet : public ::testing::Test {
     std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/nsenter --net=/run/netns/" << host_
                            << " /usr/sbin/nft \"$@\"\n";
     ::chmod(wrapper.c_str(), 0755);
-    fw_ = NewNftFirewall(wrapper);
+    fw_ = NewNftCommandFirewall(wrapper);
     ASSERT_TRUE(fw_->Check().ok()) << fw_->Check();
     ASSERT_TRUE(fw_->Apply(TestModel()).ok()) << fw_->Apply(TestModel());
   }
@@ -464,10 +464,37 @@ TEST_F(FirewallNet, FailedTransactionChangesNothing) {
   ::chmod(broken.c_str(), 0755);
   Model m = TestModel();
   m.ports.clear();
-  Status st = NewNftFirewall(broken)->Apply(m);
+  Status st = NewNftCommandFirewall(broken)->Apply(m);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(std::string(st.message()).find("nosuchchain"), std::string::npos) << st;
   EXPECT_EQ(NftList(), before);
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+// berthd's firewall: libnftables inside the process, in the namespace of the calling thread.
+TEST_F(FirewallNet, InProcessLibnftablesMakesTheSameTable) {
+  std::string applied = NftList();  // by the nft command in SetUp
+  Status check, removed, again;
+  std::string between;
+  std::thread t([&] {
+    int fd = ::open(("/run/netns/" + host_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+      check = absl::InternalError("setns");
+      return;
+    }
+    ::close(fd);
+    auto fw = NewNftFirewall();
+    check = fw->Check();
+    removed = fw->Remove();
+    between = NftList();
+    again = fw->Apply(TestModel());
+  });
+  t.join();
+  ASSERT_TRUE(check.ok()) << check;
+  ASSERT_TRUE(removed.ok()) << removed;
+  EXPECT_EQ(between, "");
+  ASSERT_TRUE(again.ok()) << again;
+  EXPECT_EQ(NftList(), applied);
   ExpectServedBy("out", "192.0.2.1", 8080, "c1");
 }
 

@@ -202,7 +202,7 @@ class FakeNft : public ::testing::Test {
 };
 
 TEST_F(FakeNft, ApplyFeedsTheRenderedScriptToNftOnStdin) {
-  auto fw = NewNftFirewall(Script(0));
+  auto fw = NewNftCommandFirewall(Script(0));
   ASSERT_TRUE(fw->Apply(PortsModel()).ok());
   EXPECT_EQ(ReadFile(dir_ + "/args"), "-f -\n");
   EXPECT_EQ(ReadFile(dir_ + "/stdin"), Render(PortsModel()));
@@ -213,7 +213,7 @@ TEST_F(FakeNft, ApplyFeedsTheRenderedScriptToNftOnStdin) {
 }
 
 TEST_F(FakeNft, NftErrorCarriesItsStderr) {
-  auto fw = NewNftFirewall(Script(1, "Error: Could not process rule: No such file or directory"));
+  auto fw = NewNftCommandFirewall(Script(1, "Error: Could not process rule: No such file or directory"));
   Status st = fw->Apply(PortsModel());
   EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   EXPECT_NE(std::string(st.message()).find("Could not process rule: No such file or directory"), std::string::npos)
@@ -221,7 +221,7 @@ TEST_F(FakeNft, NftErrorCarriesItsStderr) {
 }
 
 TEST_F(FakeNft, InvalidModelNeverReachesNft) {
-  auto fw = NewNftFirewall(Script(0));
+  auto fw = NewNftCommandFirewall(Script(0));
   Model m = PortsModel();
   m.ports[0].bridge = "nosuchbridge";
   EXPECT_EQ(fw->Apply(m).code(), absl::StatusCode::kInvalidArgument);
@@ -229,7 +229,7 @@ TEST_F(FakeNft, InvalidModelNeverReachesNft) {
 }
 
 TEST(NftFirewall, MissingBinaryIsAClearError) {
-  auto fw = NewNftFirewall("/nonexistent/nft");
+  auto fw = NewNftCommandFirewall("/nonexistent/nft");
   Status st = fw->Check();
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(std::string(st.message()).find("install the nftables package"), std::string::npos) << st;

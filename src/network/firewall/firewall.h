@@ -70,10 +70,13 @@ class Firewall {
   virtual Status Check() = 0;
 };
 
-// Runs `<nft_binary> -f -` in the network namespace of the calling thread (berthd runs inside its
-// host's namespace). nft applies a script in one transaction, so a failed Apply changes nothing; the
-// error carries nft's stderr.
-std::unique_ptr<Firewall> NewNftFirewall(std::string nft_binary = "nft");
+// Applies each script through libnftables, in the process: one transaction per change, so a failed
+// Apply changes nothing; the error carries nft's message. Works in the network namespace of the
+// thread that calls it (berthd runs inside its host's namespace).
+std::unique_ptr<Firewall> NewNftFirewall();
+// The same through a `<nft_binary> -f -` subprocess per change (tests wrap nft to aim it at a
+// namespace or to break a script on purpose).
+std::unique_ptr<Firewall> NewNftCommandFirewall(std::string nft_binary = "nft");
 
 // berthd --iptables=false: every call succeeds and nothing is touched.
 std::unique_ptr<Firewall> NewNoopFirewall();
