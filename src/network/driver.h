@@ -6,7 +6,11 @@
 // of their own beyond what the controller passes in.
 
 #include <map>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/status.h"
 #include "sys/netlink.h"
@@ -51,9 +55,15 @@ class Driver {
 };
 
 // Bridge: a Linux bridge per network, a veth pair per endpoint.
+//
+// Deleting a bridge takes the kernel ~40 ms here (netdev unregistration waits for RCU grace
+// periods), eight times a whole `network rm` otherwise. So DeleteNetwork takes the bridge down and
+// renames it to br-gone<8 hex> (the name is free again at once, the routes are gone), and a reaper
+// thread deletes it. Such a tombstone left by a crash is an orphan br-* link: Reconcile removes it.
 class BridgeDriver : public Driver {
  public:
-  explicit BridgeDriver(sys::Rtnl& host) : host_(host) {}
+  explicit BridgeDriver(sys::Rtnl& host);
+  ~BridgeDriver() override;  // deletes what is still queued
   Status CreateNetwork(NetworkSpec* n) override;
   Status DeleteNetwork(const NetworkSpec& n) override;
   Status Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,
@@ -61,7 +71,14 @@ class BridgeDriver : public Driver {
   Status Leave(const NetworkSpec& n, const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl) override;
 
  private:
+  void Reap();
+
   sys::Rtnl& host_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> doomed_;  // guarded by mu_
+  bool stop_ = false;               // guarded by mu_
+  std::thread reaper_;
 };
 
 // Macvlan: a sub-interface of a parent NIC per endpoint, created directly in the sandbox.

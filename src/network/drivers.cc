@@ -2,8 +2,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "common/ids.h"
 #include "network/driver.h"
 #include "network/ipam/ipam.h"
+#include "spdlog/spdlog.h"
 #include "sys/fs.h"
 
 namespace berth::network {
@@ -50,10 +52,50 @@ Status BridgeDriver::CreateNetwork(NetworkSpec* n) {
   return absl::OkStatus();
 }
 
+BridgeDriver::BridgeDriver(sys::Rtnl& host) : host_(host), reaper_([this] { Reap(); }) {}
+
+BridgeDriver::~BridgeDriver() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  reaper_.join();
+}
+
 Status BridgeDriver::DeleteNetwork(const NetworkSpec& n) {
-  Status st = host_.DeleteLink(n.ifname);
-  if (!st.ok() && st.code() != absl::StatusCode::kNotFound) return st;
+  Status st = host_.SetUp(n.ifname, false);
+  if (absl::IsNotFound(st)) return absl::OkStatus();
+  std::string tomb = "br-gone" + NewId().substr(0, 8);
+  if (st.ok()) st = host_.SetName(n.ifname, tomb);
+  if (!st.ok()) {
+    // Could not set it aside: delete it now, the slow way.
+    st = host_.DeleteLink(n.ifname);
+    return st.ok() || absl::IsNotFound(st) ? absl::OkStatus() : st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    doomed_.push_back(tomb);
+  }
+  cv_.notify_one();
   return absl::OkStatus();
+}
+
+void BridgeDriver::Reap() {
+  // Its own socket: host_ belongs to the controller's thread of the moment. This thread was
+  // created in berthd's namespace and never leaves it.
+  auto rtnl = sys::Rtnl::Open(nullptr);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !doomed_.empty(); });
+    if (doomed_.empty()) return;  // stopping, nothing left
+    std::string name = doomed_.front();
+    doomed_.pop_front();
+    lock.unlock();
+    Status st = rtnl.ok() ? (*rtnl)->DeleteLink(name) : rtnl.status();
+    if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("deleting bridge {}: {}", name, st.ToString());
+    lock.lock();
+  }
 }
 
 Status BridgeDriver::Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,

@@ -90,6 +90,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
 }
 
 @test "IPAM errors: Docker's messages, nothing created" {
+  berth_wait_bridges_reaped
   local before=$(in_ns ip -o link | wc -l)
   docker network create --subnet=10.15.20.0/24 first
   run docker network create --subnet=10.15.20.0/25 overlap1
@@ -108,6 +109,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   run docker network create first
   [[ "$output" == *"network with name first already exists"* ]]
   docker network rm first
+  berth_wait_bridges_reaped
   [ "$(in_ns ip -o link | wc -l)" -eq "$before" ]
   run docker network ls --format '{{.Name}}'
   [ "$(echo "$output" | wc -l)" -eq 3 ]
@@ -218,6 +220,8 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   [[ "$output" != *veth* ]]
   # Only this network's bridge: testNetwork above stays (its rm is meant to fail).
   [[ "$output" != *"br-${id:0:12}"* ]]
+  # The bridge was set aside at once and is deleted in the background: soon nothing is left.
+  berth_wait_bridges_reaped
   [ -z "$(ls "$BT_DIR/exec/netns")" ]
   run in_ns nft list table inet berth
   [[ "$output" != *9090* ]]

@@ -192,6 +192,7 @@ fetch() {
   # swallow the children's frames).
   in_ns ip link add bt-pp0 type veth peer name bt-pp1
   in_ns ip link set bt-pp0 master berth0
+  berth_wait_bridges_reaped
   local links=$(in_ns ip -o link | wc -l)
   for cli in $CLIS; do
     run $cli network create -d macvlan --subnet 10.252.0.0/24 -o parent=nosuch0 "bad-$cli"
@@ -206,6 +207,7 @@ fetch() {
     run $cli network create -d ipvlan --subnet 10.252.0.0/24 -o parent=bt-mv0 "ipv-$cli"
     [ "$status" -ne 0 ]
   done
+  berth_wait_bridges_reaped
   [ "$(in_ns ip -o link | wc -l)" -eq "$links" ]
   in_ns ip link del bt-pp0
   run docker network ls --format '{{.Name}}'

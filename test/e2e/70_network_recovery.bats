@@ -86,6 +86,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
   docker network prune -f >/dev/null
   [ -z "$(in_ns ip -o link show type veth | grep ' veth')" ]
+  berth_wait_bridges_reaped
   [ "$(in_ns ip -o link show type bridge | grep -vc berth0)" -eq 0 ]
 }
 

@@ -59,6 +59,10 @@ berth_teardown_daemon() {
   for id in $(runc --root "$BT_DIR/exec/runc" list -q 2>/dev/null); do
     runc --root "$BT_DIR/exec/runc" delete -f "$id" >/dev/null 2>&1 || true
   done
+  # Shims of containers the daemon never recorded (a test that killed it mid-create) outlive it.
+  for f in "$BT_DIR"/exec/c/*/shim.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
   for m in $(awk -v d="$BT_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
@@ -79,6 +83,16 @@ berth_stop_daemon() {
     kill "$BT_PID"
     for _ in $(seq 1 100); do kill -0 "$BT_PID" 2>/dev/null || break; sleep 0.05; done
   fi
+}
+
+# A removed network's bridge is renamed br-gone* at once and deleted by berthd in the background
+# (the kernel takes ~40 ms): waits until none is left, for tests that count links.
+berth_wait_bridges_reaped() {
+  for _ in $(seq 1 100); do
+    ip -n "$BT_NS" -o link | grep -q br-gone || return 0
+    sleep 0.02
+  done
+  return 1
 }
 
 # Both CLIs: docker (the official client) and berth.
