@@ -104,7 +104,8 @@ class Controller : public engine::NetworkAttacher {
   Status PersistSandboxLocked(const SandboxState& s);
   Status CreateNetworkLocked(Network* n, const ipam::PoolRequest& req);
   Status JoinLocked(SandboxState& sb, ContainerNet& c, Attachment& a, bool first);
-  void LeaveLocked(SandboxState& sb, const std::string& network_id);
+  // sandbox_going: the whole sandbox is being torn down, so links may be deleted in the background.
+  void LeaveLocked(SandboxState& sb, const std::string& network_id, bool sandbox_going = false);
   Status PublishPortsLocked(SandboxState& sb, ContainerNet& c, const nlohmann::json& config,
                             const nlohmann::json& host_config);
   void TeardownLocked(const std::string& id);
@@ -127,7 +128,8 @@ class Controller : public engine::NetworkAttacher {
 
   std::mutex mu_;
   std::unique_ptr<sys::Rtnl> host_rtnl_;
-  std::unique_ptr<Driver> bridge_driver_, macvlan_driver_;
+  std::unique_ptr<BridgeDriver> bridge_driver_;
+  std::unique_ptr<Driver> macvlan_driver_;
   std::unique_ptr<ipam::Allocator> ipam_;                       // guarded by mu_
   std::map<std::string, std::unique_ptr<Network>> networks_;    // guarded by mu_; by id
   std::map<std::string, std::unique_ptr<ContainerNet>> containers_;  // guarded by mu_; by container id

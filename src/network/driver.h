@@ -69,6 +69,8 @@ class BridgeDriver : public Driver {
   Status Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,
               sys::Rtnl& sandbox_rtnl) override;
   Status Leave(const NetworkSpec& n, const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl) override;
+  // Deletes a link (an endpoint's host-side veth) on the reaper thread.
+  void DeleteLater(const std::string& ifname);
 
  private:
   void Reap();

@@ -73,12 +73,16 @@ Status BridgeDriver::DeleteNetwork(const NetworkSpec& n) {
     st = host_.DeleteLink(n.ifname);
     return st.ok() || absl::IsNotFound(st) ? absl::OkStatus() : st;
   }
+  DeleteLater(tomb);
+  return absl::OkStatus();
+}
+
+void BridgeDriver::DeleteLater(const std::string& ifname) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    doomed_.push_back(tomb);
+    doomed_.push_back(ifname);
   }
   cv_.notify_one();
-  return absl::OkStatus();
 }
 
 void BridgeDriver::Reap() {

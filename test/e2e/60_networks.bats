@@ -45,7 +45,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   run docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' bridge
   [[ "$output" == *b1* ]] && [[ "$output" == *b2* ]]
   # A veth per container, on berth0.
-  [ "$(in_ns ip -o link show master berth0 | wc -l)" -eq 2 ]
+  berth_wait_veths 2 berth0
 }
 
 @test "--net=none: only loopback, empty IPAddress" {
@@ -216,6 +216,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   docker run -d -it --name lk --net leakcheck -p 9090:80 web
   docker rm -f lk
   docker network rm leakcheck
+  berth_wait_veths 0
   run in_ns ip -o link
   [[ "$output" != *veth* ]]
   # Only this network's bridge: testNetwork above stays (its rm is meant to fail).

@@ -74,7 +74,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
     [[ "$nets" == *"${br#br-}"* ]]
   done
   local running=$(docker ps -q | wc -l)
-  [ "$(in_ns ip -o link show type veth | grep -c ' veth')" -eq "$running" ]
+  berth_wait_veths "$running"
   [ "$(ls "$BT_DIR/exec/netns" | wc -l)" -eq "$running" ]
   local ports=$(in_ns nft -j list map inet berth published_any | jq '[.nftables[] | select(.map) | .map.elem // [] | length] | add')
   [ "$ports" -eq "$(docker ps --format '{{.Ports}}' | grep -c '\->')" ]
@@ -85,7 +85,7 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   done
   docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
   docker network prune -f >/dev/null
-  [ -z "$(in_ns ip -o link show type veth | grep ' veth')" ]
+  berth_wait_veths 0
   berth_wait_bridges_reaped
   [ "$(in_ns ip -o link show type bridge | grep -vc berth0)" -eq 0 ]
 }

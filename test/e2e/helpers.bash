@@ -95,6 +95,17 @@ berth_wait_bridges_reaped() {
   return 1
 }
 
+# A stopped container's host-side veth is deleted in the background too: waits until the daemon's
+# namespace has N veths (on bridge MASTER when given). Fails after 2 s.
+berth_wait_veths() {
+  local n=$1 master=${2:+master $2}
+  for _ in $(seq 1 100); do
+    [ "$(ip -n "$BT_NS" -o link show $master type veth | grep -c ' veth')" -eq "$n" ] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
 # Both CLIs: docker (the official client) and berth.
 CLIS=${BERTH_TEST_CLIS:-docker berth}
 berth() { "$BIN/berth" "$@"; }
