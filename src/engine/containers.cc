@@ -1596,6 +1596,12 @@ Status ContainerManager::Recover() {
         known = it != containers_.end() && absl::StartsWith(it->first, d) && !d.empty();
       }
       if (!known) {
+        if (base == paths_.exec_root + "/c") {
+          // A shim whose container never got its row (berthd killed mid-create or mid-remove)
+          // would wait for a RELEASE forever: stop its container and let it finish.
+          (void)shim_.Simple(base + "/" + d, "KILL 9");
+          (void)shim_.Simple(base + "/" + d, "RELEASE");
+        }
         (void)sys::Unmount(base + "/" + d + "/rootfs");
         (void)sys::RemoveAll(base + "/" + d);
       }
@@ -1610,6 +1616,13 @@ Status ContainerManager::Recover() {
     std::string state = StateDir(c->id);
     if (c->status != "running" && c->status != "restarting") {
       if (c->status == "removing") c->status = "dead";
+      // A start cut short by the crash: its shim may be up, holding a container that was never
+      // released. It did not start as far as anyone was told: stop it and let the shim finish.
+      std::string reply;
+      if (shim_.Command(state, "STATUS", &reply).ok() && absl::StartsWith(reply, "RUNNING")) {
+        (void)shim_.Simple(state, "KILL 9");
+        (void)shim_.Simple(state, "RELEASE");
+      }
       continue;
     }
     std::string reply;

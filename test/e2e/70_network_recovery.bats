@@ -78,6 +78,15 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   [ "$(ls "$BT_DIR/exec/netns" | wc -l)" -eq "$running" ]
   local ports=$(in_ns nft -j list map inet berth published_any | jq '[.nftables[] | select(.map) | .map.elem // [] | length] | add')
   [ "$ports" -eq "$(docker ps --format '{{.Ports}}' | grep -c '\->')" ]
+  # No shim outlives its container: one per running container (a shim that lost its container's
+  # row in the crash is told to stop it and finish).
+  local shims=0
+  for _ in $(seq 1 100); do
+    shims=$(pgrep -fc -- "--state-dir $BT_DIR/exec/c/" || true)
+    [ "$shims" -eq "$running" ] && break
+    sleep 0.02
+  done
+  [ "$shims" -eq "$running" ]
   # And the survivors still work: each running container answers on its network.
   for c in $(docker ps --format '{{.Names}}'); do
     run docker exec "$c" ping -c 1 -W 2 "$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}' "$c")"
