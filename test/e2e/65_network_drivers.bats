@@ -259,7 +259,10 @@ fetch() {
 }
 
 @test "--dns: the embedded DNS forwards this container's other names to its own servers" {
-  outside /usr/bin/python3 "$BATS_TEST_DIRNAME/tools/dns_upstream.py" 10.250.0.2 upstream.test 10.9.8.7 3>&- &
+  # nsenter execs the server in place, so $! is the server itself (a function here would put a
+  # subshell in between, and killing that would leave the server running).
+  nsenter --net="/run/netns/$BT_X" /usr/bin/python3 "$BATS_TEST_DIRNAME/tools/dns_upstream.py" \
+    10.250.0.2 upstream.test 10.9.8.7 3>&- &
   echo $! > "$BT_DIR/dns.pid"
   docker network create dnsnet
   docker run -d -it --name withdns --net dnsnet --dns 10.250.0.2 busybox
