@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cli/format/template.h"
+#include "cli/opts.h"
 #include "common/clock.h"
 
 namespace berth::cli {
@@ -200,6 +201,24 @@ bool CheckArgs(Cli& cli, const Invocation& inv, const std::vector<std::string>& 
 int PrintError(Cli& cli, const Status& s) {
   cli.err() << s.message() << "\n";
   return 1;
+}
+
+StatusOr<std::map<std::string, std::vector<std::string>>> ParseFilters(const std::vector<std::string>& kvs) {
+  std::map<std::string, std::vector<std::string>> fm;
+  for (const auto& kv : kvs) RETURN_IF_ERROR(AddFilter(kv, &fm));
+  return fm;
+}
+
+std::string FiltersParam(const std::map<std::string, std::vector<std::string>>& filters) {
+  return client::QueryEscape(client::DumpJson(client::FiltersJson(filters)));
+}
+
+int PrintItems(Cli& cli, std::string_view format, const nlohmann::json& header,
+               const std::vector<nlohmann::json>& items) {
+  auto out = RenderItems(format, header, items);
+  if (!out.ok()) return PrintError(cli, out.status());
+  cli.out() << *out;
+  return 0;
 }
 
 StatusOr<std::string> RenderItems(std::string_view format, const nlohmann::json& header,

@@ -74,6 +74,15 @@ bool CheckArgs(Cli& cli, const Invocation& inv, const std::vector<std::string>& 
 // which the client already worded) and returns 1.
 int PrintError(Cli& cli, const Status& s);
 
+// --filter key=value flags as the map the API takes (AddFilter's errors).
+StatusOr<std::map<std::string, std::vector<std::string>>> ParseFilters(const std::vector<std::string>& kvs);
+// The value of a filters= query parameter: the map as JSON, URL-escaped.
+std::string FiltersParam(const std::map<std::string, std::vector<std::string>>& filters);
+
+// RenderItems to cli.out(); returns the command's exit code.
+int PrintItems(Cli& cli, std::string_view format, const nlohmann::json& header,
+               const std::vector<nlohmann::json>& items);
+
 // Renders items with --format (table or not) or the default table format.
 // header maps field names to column titles.
 StatusOr<std::string> RenderItems(std::string_view format, const nlohmann::json& header,

@@ -646,13 +646,8 @@ int CmdPs(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) {
-      cli.err() << s.message() << "\n";
-      return 1;
-    }
-  }
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
   if (latest) last = 1;
@@ -660,7 +655,7 @@ int CmdPs(Cli& cli, const Invocation& inv) {
   std::string query;
   auto add = [&](const std::string& kv) { query += (query.empty() ? "?" : "&") + kv; };
   if (all) add("all=1");
-  if (!fm.empty()) add("filters=" + Esc(client::DumpJson(client::FiltersJson(fm))));
+  if (!fm->empty()) add("filters=" + FiltersParam(*fm));
   if (last > 0) add(absl::StrCat("limit=", last));
   // docker asks for sizes when the format uses them ({{json .}} includes Size).
   bool want_size = size || (!quiet && (format.find(".Size") != std::string::npos ||
@@ -698,10 +693,7 @@ int CmdPs(Cli& cli, const Invocation& inv) {
                  {"Mounts", "MOUNTS"},
                  {"LocalVolumes", "LOCAL VOLUMES"},
                  {"Networks", "NETWORKS"}};
-  auto out = RenderItems(format, header, items);
-  if (!out.ok()) return PrintError(cli, out.status());
-  cli.out() << *out;
-  return 0;
+  return PrintItems(cli, format, header, items);
 }
 
 // ---------------------------------------------------------------- logs
@@ -1007,13 +999,11 @@ int CmdContainerPrune(Cli& cli, const Invocation& inv) {
       return 0;
     }
   }
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  std::string q = fm.empty() ? "" : "?filters=" + Esc(client::DumpJson(client::FiltersJson(fm)));
+  std::string q = fm->empty() ? "" : "?filters=" + FiltersParam(*fm);
   auto r = (*api)->Call("POST", "/containers/prune" + q);
   if (!r.ok()) return PrintError(cli, r.status());
   auto j = r->Json();

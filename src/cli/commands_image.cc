@@ -118,17 +118,15 @@ int CmdImages(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 1, &rc)) return rc;
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
-  if (!pos.empty()) fm["reference"].push_back(pos[0]);
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
+  if (!pos.empty()) (*fm)["reference"].push_back(pos[0]);
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
   std::string q;
   auto add = [&](const std::string& kv) { q += (q.empty() ? "?" : "&") + kv; };
   if (all) add("all=1");
-  if (!fm.empty()) add("filters=" + Esc(client::DumpJson(client::FiltersJson(fm))));
+  if (!fm->empty()) add("filters=" + FiltersParam(*fm));
   auto r = (*api)->Call("GET", "/images/json" + q);
   if (!r.ok()) return PrintError(cli, r.status());
   auto list = r->Json();
@@ -196,10 +194,7 @@ int CmdImages(Cli& cli, const Invocation& inv) {
                  {"VirtualSize", "VIRTUAL SIZE"},
                  {"SharedSize", "SHARED SIZE"},
                  {"UniqueSize", "UNIQUE SIZE"}};
-  auto out = RenderItems(format, header, items);
-  if (!out.ok()) return PrintError(cli, out.status());
-  cli.out() << *out;
-  return 0;
+  return PrintItems(cli, format, header, items);
 }
 
 int CmdImageInspect(Cli& cli, const Invocation& inv) {
@@ -429,14 +424,12 @@ int CmdImagePrune(Cli& cli, const Invocation& inv) {
       return 0;
     }
   }
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
-  fm["dangling"] = {all ? "false" : "true"};
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
+  (*fm)["dangling"] = {all ? "false" : "true"};
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  auto r = (*api)->Call("POST", "/images/prune?filters=" + Esc(client::DumpJson(client::FiltersJson(fm))));
+  auto r = (*api)->Call("POST", "/images/prune?filters=" + FiltersParam(*fm));
   if (!r.ok()) return PrintError(cli, r.status());
   auto j = r->Json();
   if (!j.ok()) return PrintError(cli, j.status());

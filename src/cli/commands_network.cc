@@ -76,13 +76,11 @@ int CmdNetworkLs(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  std::string q = fm.empty() ? "" : "?filters=" + Esc(client::DumpJson(client::FiltersJson(fm)));
+  std::string q = fm->empty() ? "" : "?filters=" + FiltersParam(*fm);
   auto r = (*api)->Call("GET", "/networks" + q);
   if (!r.ok()) return PrintError(cli, r.status());
   auto list = r->Json();
@@ -104,10 +102,7 @@ int CmdNetworkLs(Cli& cli, const Invocation& inv) {
   json header = {{"ID", "NETWORK ID"},     {"Name", "NAME"},     {"Driver", "DRIVER"},
                  {"Scope", "SCOPE"},       {"IPv6", "IPV6"},     {"IPv4", "IPV4"},
                  {"Internal", "INTERNAL"}, {"Labels", "LABELS"}, {"CreatedAt", "CREATED AT"}};
-  auto out = RenderItems(format, header, items);
-  if (!out.ok()) return PrintError(cli, out.status());
-  cli.out() << *out;
-  return 0;
+  return PrintItems(cli, format, header, items);
 }
 
 int CmdNetworkInspect(Cli& cli, const Invocation& inv) {
@@ -232,13 +227,11 @@ int CmdNetworkPrune(Cli& cli, const Invocation& inv) {
                       "container.\n"))
       return 0;
   }
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  std::string q = fm.empty() ? "" : "?filters=" + Esc(client::DumpJson(client::FiltersJson(fm)));
+  std::string q = fm->empty() ? "" : "?filters=" + FiltersParam(*fm);
   auto r = (*api)->Call("POST", "/networks/prune" + q);
   if (!r.ok()) return PrintError(cli, r.status());
   auto j = r->Json();

@@ -341,10 +341,8 @@ int CmdEvents(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
-  std::map<std::string, std::vector<std::string>> fm;
-  for (const auto& kv : filters) {
-    if (Status s = AddFilter(kv, &fm); !s.ok()) return PrintError(cli, s);
-  }
+  auto fm = ParseFilters(filters);
+  if (!fm.ok()) return PrintError(cli, fm.status());
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::string q;
   auto add = [&](const std::string& kv) { q += (q.empty() ? "?" : "&") + kv; };
@@ -358,7 +356,7 @@ int CmdEvents(Cli& cli, const Invocation& inv) {
     if (!ts.ok()) return PrintError(cli, ts.status());
     add("until=" + Esc(*ts));
   }
-  if (!fm.empty()) add("filters=" + Esc(client::DumpJson(client::FiltersJson(fm))));
+  if (!fm->empty()) add("filters=" + FiltersParam(*fm));
   std::optional<format::Template> tmpl;
   if (!format.empty()) {
     auto t = format::Template::Parse(format == "json" ? "{{json .}}" : format);
