@@ -1597,10 +1597,8 @@ Status ContainerManager::Recover() {
       }
       if (!known) {
         if (base == paths_.exec_root + "/c") {
-          // A shim whose container never got its row (berthd killed mid-create or mid-remove)
-          // would wait for a RELEASE forever: stop its container and let it finish.
-          (void)shim_.Simple(base + "/" + d, "KILL 9");
-          (void)shim_.Simple(base + "/" + d, "RELEASE");
+          // A shim whose container never got its row (berthd killed mid-create or mid-remove).
+          shim_.Discard(base + "/" + d);
         }
         (void)sys::Unmount(base + "/" + d + "/rootfs");
         (void)sys::RemoveAll(base + "/" + d);
@@ -1617,12 +1615,8 @@ Status ContainerManager::Recover() {
     if (c->status != "running" && c->status != "restarting") {
       if (c->status == "removing") c->status = "dead";
       // A start cut short by the crash: its shim may be up, holding a container that was never
-      // released. It did not start as far as anyone was told: stop it and let the shim finish.
-      std::string reply;
-      if (shim_.Command(state, "STATUS", &reply).ok() && absl::StartsWith(reply, "RUNNING")) {
-        (void)shim_.Simple(state, "KILL 9");
-        (void)shim_.Simple(state, "RELEASE");
-      }
+      // released. It did not start as far as anyone was told.
+      shim_.Discard(state);
       continue;
     }
     std::string reply;

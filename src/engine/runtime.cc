@@ -124,6 +124,11 @@ Status ShimClient::Simple(const std::string& state_dir, const std::string& line)
   return absl::OkStatus();
 }
 
+void ShimClient::Discard(const std::string& state_dir) const {
+  (void)Simple(state_dir, "KILL 9");  // ERR when it has exited already: then only RELEASE matters
+  (void)Simple(state_dir, "RELEASE");
+}
+
 std::vector<std::string> Capabilities(const json& hc) {
   static const std::vector<std::string> kAll = {
       "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",

@@ -56,6 +56,10 @@ class ShimClient {
                              std::string* reply) const;
   // One-shot commands that expect "OK".
   Status Simple(const std::string& state_dir, const std::string& line) const;
+  // For a shim berthd will never come back for (its container's start or create was cut short by
+  // a crash): SIGKILL the container and RELEASE the shim, which otherwise waits for berthd forever
+  // before it finishes. Nothing to do (and no error) when no shim answers.
+  void Discard(const std::string& state_dir) const;
   const RuntimePaths& paths() const { return paths_; }
 
  private:

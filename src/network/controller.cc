@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -1221,21 +1222,12 @@ json Controller::Settings(const std::string& id, const json& hc) {
   return top;
 }
 
-namespace {
-
-std::string Lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
-}  // namespace
-
 std::vector<std::string> Controller::Resolve(const std::string& container_id, const std::string& q) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   auto sit = sandboxes_.find(container_id);
   if (sit == sandboxes_.end()) return out;
-  std::string name = Lower(q);
+  std::string name = absl::AsciiStrToLower(q);
   if (!name.empty() && name.back() == '.') name.pop_back();
   // The name as asked, and without one of the container's search domains: a resolver that
   // appends them first (busybox does, whatever ndots says) still finds the container's peers.
@@ -1243,7 +1235,7 @@ std::vector<std::string> Controller::Resolve(const std::string& container_id, co
   auto me = containers_.find(container_id);
   if (me != containers_.end())
     for (const std::string& d : me->second->search) {
-      std::string suffix = "." + Lower(d);
+      std::string suffix = "." + absl::AsciiStrToLower(d);
       if (name.size() > suffix.size() && absl::EndsWith(name, suffix))
         names.push_back(name.substr(0, name.size() - suffix.size()));
     }
@@ -1253,10 +1245,10 @@ std::vector<std::string> Controller::Resolve(const std::string& container_id, co
       if (c == containers_.end()) continue;
       for (auto& e : sb->endpoints) {
         if (e.network_id != network_id) continue;
-        bool match = Lower(c->second->name) == n || cid.substr(0, 12) == n || cid == n;
+        bool match = absl::AsciiStrToLower(c->second->name) == n || cid.substr(0, 12) == n || cid == n;
         for (auto& a : c->second->attachments)
           if (a.network_id == network_id)
-            for (auto& al : a.aliases) match |= Lower(al) == n;
+            for (auto& al : a.aliases) match |= absl::AsciiStrToLower(al) == n;
         if (match && std::find(out.begin(), out.end(), e.spec.ip) == out.end()) out.push_back(e.spec.ip);
       }
     }
@@ -1268,7 +1260,7 @@ std::vector<std::string> Controller::Resolve(const std::string& container_id, co
       auto nit = networks_.find(mine.network_id);
       if (nit == networks_.end() || !nit->second->UserDefined()) continue;
       add(mine.network_id, n);
-      std::string suffix = "." + Lower(nit->second->spec.name);
+      std::string suffix = "." + absl::AsciiStrToLower(nit->second->spec.name);
       if (n.size() > suffix.size() && absl::EndsWith(n, suffix))
         add(mine.network_id, n.substr(0, n.size() - suffix.size()));
     }
