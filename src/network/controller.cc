@@ -74,6 +74,20 @@ struct Controller::Attachment {
     return {{"network_id", network_id}, {"aliases", aliases}, {"static_ip", static_ip},
             {"mac", mac}, {"ipam_config", ipam_config}};
   }
+  // From an EndpointSettings of a create or connect request: aliases and the IPAM config.
+  static Attachment FromEndpointConfig(const std::string& network_id, const json& cfg) {
+    Attachment a;
+    a.network_id = network_id;
+    if (!cfg.is_object()) return a;
+    if (cfg.contains("Aliases") && cfg["Aliases"].is_array())
+      for (auto& al : cfg["Aliases"]) a.aliases.push_back(al.get<std::string>());
+    json ipamc = cfg.value("IPAMConfig", json(nullptr));
+    if (ipamc.is_object()) {
+      a.static_ip = ipamc.value("IPv4Address", "");
+      a.ipam_config = ipamc;
+    }
+    return a;
+  }
   static Attachment FromDoc(const json& d) {
     Attachment a;
     a.network_id = d.value("network_id", "");
@@ -758,19 +772,9 @@ Status Controller::Attach(const std::string& id, const std::string& name, const 
       Status st;
       Network* n = FindNetworkLocked(netname, &st);
       if (!n) return st;
-      Attachment a;
-      a.network_id = n->spec.id;
       json cfg = eps.contains(netname) ? eps[netname] : (netname == primary && eps.contains("default") ? eps["default"] : json::object());
-      if (cfg.is_object()) {
-        if (cfg.contains("Aliases") && cfg["Aliases"].is_array())
-          for (auto& al : cfg["Aliases"]) a.aliases.push_back(al.get<std::string>());
-        json ipamc = cfg.value("IPAMConfig", json(nullptr));
-        if (ipamc.is_object()) {
-          a.static_ip = ipamc.value("IPv4Address", "");
-          a.ipam_config = ipamc;
-        }
-        a.mac = cfg.value("MacAddress", "");
-      }
+      Attachment a = Attachment::FromEndpointConfig(n->spec.id, cfg);
+      if (cfg.is_object()) a.mac = cfg.value("MacAddress", "");
       c->attachments.push_back(a);
     }
   }
@@ -1106,19 +1110,9 @@ Status Controller::Connect(const std::string& network, const std::string& contai
   for (auto& a : c.attachments)
     if (a.network_id == n->spec.id)
       return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
-  Attachment a;
-  a.network_id = n->spec.id;
-  if (cfg.is_object()) {
-    if (cfg.contains("Aliases") && cfg["Aliases"].is_array())
-      for (auto& al : cfg["Aliases"]) a.aliases.push_back(al.get<std::string>());
-    json ipamc = cfg.value("IPAMConfig", json(nullptr));
-    if (ipamc.is_object()) {
-      a.static_ip = ipamc.value("IPv4Address", "");
-      a.ipam_config = ipamc;
-      if (!a.static_ip.empty() && n->builtin)
-        return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
-    }
-  }
+  Attachment a = Attachment::FromEndpointConfig(n->spec.id, cfg);
+  if (!a.static_ip.empty() && n->builtin)
+    return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
   auto sit = sandboxes_.find(ref.id);
   if (ref.running && sit != sandboxes_.end()) {
     // Hot-plug: the new interface appears in the running container.
