@@ -210,7 +210,19 @@ Driver* Controller::DriverFor(const std::string& driver) {
 Status Controller::PersistNetworkLocked(const Network& n) {
   return store_.Put("network", n.spec.id, n.spec.name, n.ToDoc());
 }
-Status Controller::PersistIpamLocked() { return store_.Put("ipam", "state", "", ipam_->Save()); }
+namespace {
+
+// The IPAM state as stored: the pools only. Which addresses are in use is not stored here but
+// derived from the sandboxes of running containers, written together with their endpoints.
+json PoolsOnly(json state) {
+  if (state.contains("pools"))
+    for (auto& p : state["pools"]) p.erase("allocated");
+  return state;
+}
+
+}  // namespace
+
+Status Controller::PersistIpamLocked() { return store_.Put("ipam", "state", "", PoolsOnly(ipam_->Save())); }
 Status Controller::PersistContainerLocked(const ContainerNet& c) {
   return store_.Put("netattach", c.id, "", c.ToDoc());
 }
@@ -273,12 +285,9 @@ Status Controller::Recover() {
   RETURN_IF_ERROR(sys::MkdirAll(opts_.exec_root + "/netns", 0755));
   (void)sys::WriteSysctl(nullptr, "net.ipv4.ip_forward", "1");
   if (auto st = store_.Get("ipam", "state")) {
-    // The pools come from the saved state; the addresses in use come from the sandboxes below,
-    // which are written in the same transaction as the endpoints that hold them.
-    json pools = st->doc;
-    if (pools.contains("pools"))
-      for (auto& p : pools["pools"]) p["allocated"] = json::array();
-    auto loaded = ipam::Allocator::Load(pools);
+    // The pools; the addresses in use are taken again from the sandboxes below. (PoolsOnly also
+    // drops the allocations that states written before this rule still carry.)
+    auto loaded = ipam::Allocator::Load(PoolsOnly(st->doc));
     if (!loaded.ok()) return Annotate(loaded.status(), "load IPAM state");
     ipam_ = std::move(*loaded);
   } else {
@@ -416,7 +425,6 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
       std::string p = opts_.exec_root + "/netns/" + f;
       if (!paths.count(p)) (void)sys::NetNs::Remove(p);
     }
-  (void)PersistIpamLocked();
   return ApplyFirewallLocked();
 }
 
@@ -1081,7 +1089,6 @@ void Controller::TeardownLocked(const std::string& id) {
   (void)sys::NetNs::Remove(sb.path);
   (void)store_.Delete("sandbox", id);
   sandboxes_.erase(it);
-  (void)PersistIpamLocked();
   (void)ApplyFirewallLocked();
 }
 
@@ -1119,7 +1126,6 @@ Status Controller::Connect(const std::string& network, const std::string& contai
     RETURN_IF_ERROR(JoinLocked(*sit->second, c, a, sit->second->endpoints.empty()));
     if (Status st = ServeDnsLocked(*sit->second); !st.ok()) spdlog::warn("connect {}: {}", c.name, st.ToString());
     (void)PersistSandboxLocked(*sit->second);
-    (void)PersistIpamLocked();
   }
   c.attachments.push_back(a);
   return PersistContainerLocked(c);
@@ -1145,7 +1151,6 @@ Status Controller::Disconnect(const std::string& network, const std::string& con
   if (sit != sandboxes_.end()) {
     LeaveLocked(*sit->second, n->spec.id);
     (void)PersistSandboxLocked(*sit->second);
-    (void)PersistIpamLocked();
     (void)ApplyFirewallLocked();
   }
   c->attachments.erase(at);
