@@ -1,10 +1,104 @@
 #include "common/clock.h"
 
+#include <atomic>
 #include <ctime>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 
 namespace berth {
+
+SystemClock::~SystemClock() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+    timers_.clear();
+    due_.clear();
+  }
+  cv_.SignalAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+Clock::TimerId SystemClock::Schedule(Duration after, std::function<void()> fn) const {
+  absl::MutexLock l(&mu_);
+  TimerId id = next_id_++;
+  MonoTime at = Monotonic() + after;
+  timers_[id] = {at, std::move(fn)};
+  due_.emplace(at, id);
+  if (!thread_.joinable() && !stop_) thread_ = std::thread([this] { Loop(); });
+  cv_.SignalAll();
+  return id;
+}
+
+bool SystemClock::Cancel(TimerId id) const {
+  absl::MutexLock l(&mu_);
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return false;
+  auto range = due_.equal_range(it->second.first);
+  for (auto d = range.first; d != range.second; ++d)
+    if (d->second == id) {
+      due_.erase(d);
+      break;
+    }
+  timers_.erase(it);
+  return true;
+}
+
+void SystemClock::Loop() const {
+  absl::MutexLock l(&mu_);
+  while (!stop_) {
+    if (due_.empty()) {
+      cv_.Wait(&mu_);
+      continue;
+    }
+    MonoTime next = due_.begin()->first;
+    MonoTime now = Monotonic();
+    if (next > now) {
+      cv_.WaitWithTimeout(&mu_, absl::FromChrono(next - now));
+      continue;
+    }
+    TimerId id = due_.begin()->second;
+    due_.erase(due_.begin());
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;
+    std::function<void()> fn = std::move(it->second.second);
+    timers_.erase(it);
+    // Callbacks run without the clock's lock: they may schedule and cancel timers.
+    mu_.Unlock();
+    fn();
+    mu_.Lock();
+  }
+}
+
+bool WaitFor(const Clock& clock, StateMutex& mu, absl::CondVar& cv, Duration timeout,
+             const std::function<bool()>& done) {
+  if (done()) return true;
+  // `fired` is read and written under mu, so the timer's wakeup cannot slip between the waiter's
+  // check and its wait; `finished` tells the waiter the callback no longer touches mu or cv.
+  struct Shared {
+    bool fired = false;
+    std::atomic<bool> finished{false};
+  };
+  auto shared = std::make_shared<Shared>();
+  Clock::TimerId id = clock.Schedule(timeout, [shared, &mu, &cv] {
+    mu.Lock();
+    shared->fired = true;
+    cv.SignalAll();
+    mu.Unlock();
+    shared->finished = true;
+  });
+  while (!done() && !shared->fired) mu.Wait(cv);
+  bool ok = done();
+  if (!clock.Cancel(id)) {
+    // The callback ran or runs now (maybe waiting for mu): let it finish before mu and cv may go.
+    while (!shared->finished) {
+      mu.Unlock();
+      std::this_thread::yield();
+      mu.Lock();
+    }
+  }
+  return ok;
+}
 
 int64_t UnixNanos(WallTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
