@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/sync.h"
 #include "sys/fs.h"
 #include "sys/subprocess.h"
 
@@ -69,6 +70,7 @@ StatusOr<UniqueFd> ConnectUnix(const std::string& path) {
 }
 
 StatusOr<pid_t> ShimClient::Start(const ShimStart& s) const {
+  CheckNoStateLock("ShimClient::Start");
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -109,6 +111,7 @@ StatusOr<pid_t> ShimClient::Start(const ShimStart& s) const {
 
 StatusOr<UniqueFd> ShimClient::Command(const std::string& state_dir, const std::string& line,
                                        std::string* reply) const {
+  CheckNoStateLock("ShimClient::Command");
   ASSIGN_OR_RETURN(UniqueFd fd, ConnectUnix(state_dir + "/shim.sock"));
   RETURN_IF_ERROR(WriteAll(fd.get(), line + "\n"));
   if (reply != nullptr) {

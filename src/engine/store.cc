@@ -1,4 +1,5 @@
 #include "engine/store.h"
+#include "common/sync.h"
 
 namespace berth::engine {
 namespace {
@@ -71,6 +72,7 @@ Status Store::PutLocked(const std::string& kind, const std::string& id, const st
 
 Status Store::Put(const std::string& kind, const std::string& id, const std::string& name,
                   const nlohmann::json& doc) {
+  CheckNoStateLock("Store::Put");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   // "INSERT OR REPLACE" would silently delete another row holding the same unique name, so
   // check the name first: a name collision is the caller's error to report (409).
@@ -101,6 +103,7 @@ Status Store::DeleteLocked(const std::string& kind, const std::string& id) {
 }
 
 Status Store::Delete(const std::string& kind, const std::string& id) {
+  CheckNoStateLock("Store::Delete");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   return DeleteLocked(kind, id);
 }
@@ -115,6 +118,7 @@ static StoredObject RowToObject(sqlite3_stmt* s) {
 }
 
 std::optional<StoredObject> Store::Get(const std::string& kind, const std::string& id) {
+  CheckNoStateLock("Store::Get");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt st;
   if (sqlite3_prepare_v2(db_, "SELECT id,name,doc FROM objects WHERE kind=? AND id=?", -1, &st.s,
@@ -127,6 +131,7 @@ std::optional<StoredObject> Store::Get(const std::string& kind, const std::strin
 }
 
 std::vector<StoredObject> Store::List(const std::string& kind) {
+  CheckNoStateLock("Store::List");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::vector<StoredObject> out;
   Stmt st;
@@ -139,6 +144,7 @@ std::vector<StoredObject> Store::List(const std::string& kind) {
 }
 
 Status Store::Batch(const std::function<Status()>& fn) {
+  CheckNoStateLock("Store::Batch");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   if (in_batch_) return fn();
   RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));

@@ -6,12 +6,14 @@
 #include <cerrno>
 
 #include "absl/strings/str_join.h"
+#include "common/sync.h"
 #include "sys/fs.h"
 
 namespace berth::sys {
 
 Status MountOverlay(const std::vector<std::string>& lowers, const std::string& upper,
                     const std::string& work, const std::string& target) {
+  CheckNoStateLock("MountOverlay");
   std::string data = "lowerdir=" + absl::StrJoin(lowers, ":") + ",upperdir=" + upper +
                      ",workdir=" + work;
   if (::mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0)
@@ -20,6 +22,7 @@ Status MountOverlay(const std::vector<std::string>& lowers, const std::string& u
 }
 
 Status Unmount(const std::string& target) {
+  CheckNoStateLock("Unmount");
   if (::umount2(target.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
     return ErrnoStatus(errno, "umount " + target);
   return absl::OkStatus();

@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/sync.h"
 
 namespace berth::sys {
 
@@ -288,6 +289,7 @@ StatusOr<std::unique_ptr<Rtnl>> Rtnl::Open(const NetNs* ns) {
 
 Status Rtnl::Transact(Request& req, const std::string& what,
                       const std::function<Status(const nlmsghdr*)>& on_reply) {
+  CheckNoStateLock("netlink request");
   if (req.overflow()) return absl::InvalidArgumentError(what + ": request too large");
   nlmsghdr* nlh = req.nlh();
   // NLM_F_DUMP is two bits, one of which (NLM_F_MATCH) doubles as NLM_F_EXCL on a new-request.
@@ -361,6 +363,7 @@ Status Rtnl::Transact(Request& req, const std::string& what,
 
 Status Rtnl::Dump(Request& req, const std::string& what, const std::function<void()>& reset,
                   const std::function<Status(const nlmsghdr*)>& on_reply) {
+  CheckNoStateLock("netlink dump");
   req.nlh()->nlmsg_flags |= NLM_F_DUMP;
   // The kernel flags a dump that raced with a change (NLM_F_DUMP_INTR); a fresh one is consistent.
   Status st;

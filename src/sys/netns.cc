@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_split.h"
+#include "common/sync.h"
 #include "sys/netlink.h"
 
 namespace berth::sys {
@@ -65,6 +66,7 @@ StatusOr<NetNs> NetNs::Open(const std::string& path) {
 }
 
 StatusOr<NetNs> NetNs::Create(const std::string& path) {
+  CheckNoStateLock("NetNs::Create");
   {
     UniqueFd f(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
     if (!f.valid()) return ErrnoStatus(errno, "create netns file " + path);
@@ -90,6 +92,7 @@ StatusOr<NetNs> NetNs::Create(const std::string& path) {
 }
 
 Status NetNs::Remove(const std::string& path) {
+  CheckNoStateLock("NetNs::Remove");
   // EINVAL: not a mount point (already unmounted, or the file of a failed Create).
   if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
     return ErrnoStatus(errno, "umount netns " + path);
@@ -104,6 +107,7 @@ ino_t NetNs::Inode() const {
 }
 
 Status NetNs::Run(const std::function<Status()>& fn) const {
+  CheckNoStateLock("NetNs::Run");
   int fd = fd_.get();
   return OnHelperThread([&]() -> Status {
     if (::setns(fd, CLONE_NEWNET) != 0) return ErrnoStatus(errno, "setns(CLONE_NEWNET)");

@@ -10,12 +10,14 @@
 #include <cstring>
 
 #include "common/fd.h"
+#include "common/sync.h"
 
 namespace berth::sys {
 
 extern "C" char** environ;
 
 StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
+  CheckNoStateLock("sys::Spawn");
   BERTH_CHECK(!argv.empty());
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

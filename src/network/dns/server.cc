@@ -20,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/sync.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::network::dns {
@@ -263,6 +264,7 @@ std::vector<Server::Upstream> Server::ParseUpstreams(const std::vector<std::stri
 Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netns_path,
                           Lookup lookup, ReverseLookup reverse,
                           std::vector<std::string> upstreams) {
+  CheckNoStateLock("dns::Server::AddSandbox");
   RETURN_IF_ERROR(init_);
   // Parsed before anything is reserved or bound, so a bad entry leaves no trace. Unlike the
   // constructor's (the host's resolv.conf, which we do not control), these come from --dns, which
@@ -303,6 +305,7 @@ Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netn
 }
 
 void Server::RemoveSandbox(const std::string& sandbox_id) {
+  CheckNoStateLock("dns::Server::RemoveSandbox");
   {
     std::lock_guard<std::mutex> l(mu_);
     if (ids_.erase(sandbox_id) == 0) return;
