@@ -21,6 +21,7 @@
 #include "engine/store.h"
 #include "network/controller.h"
 #include "network/dns/server.h"
+#include "network/firewall/applier.h"
 #include "network/firewall/firewall.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -86,7 +87,7 @@ struct Daemon::Impl {
   std::unique_ptr<engine::EventBus> events;
   std::unique_ptr<engine::ImageStore> images;
   std::unique_ptr<engine::ShimClient> shim;
-  std::unique_ptr<network::firewall::Firewall> firewall;
+  std::unique_ptr<network::firewall::Applier> firewall;
   std::unique_ptr<network::dns::Server> dns;
   std::unique_ptr<network::Controller> network;
   std::unique_ptr<engine::ContainerManager> containers;
@@ -127,8 +128,11 @@ Status Daemon::Start() {
   rp.runtime_root = cfg.exec_root + "/runc";
   rp.shim = cfg.shim;
   d.shim = std::make_unique<engine::ShimClient>(rp);
-  d.firewall = cfg.iptables ? network::firewall::NewNftFirewall() : network::firewall::NewNoopFirewall();
-  if (cfg.iptables) RETURN_IF_ERROR(d.firewall->Check());
+  {
+    auto fw = cfg.iptables ? network::firewall::NewNftFirewall() : network::firewall::NewNoopFirewall();
+    if (cfg.iptables) RETURN_IF_ERROR(fw->Check());
+    d.firewall = std::make_unique<network::firewall::Applier>(std::move(fw));
+  }
   auto resolv = sys::ReadFile("/etc/resolv.conf");
   d.dns = std::make_unique<network::dns::Server>(
       network::dns::Server::UpstreamsFromResolvConf(resolv.ok() ? *resolv : ""));
@@ -189,6 +193,7 @@ void Daemon::Stop() {
   // Containers keep running under their shims (live restore); only our threads stop.
   if (d.containers) d.containers->Shutdown();
   d.dns.reset();
+  if (d.firewall) d.firewall->Shutdown();
   if (d.pid_fd >= 0) {
     ::unlink(d.cfg.pidfile.c_str());
     ::close(d.pid_fd);

@@ -1,30 +1,41 @@
 #pragma once
-// Controller: the Container Network Model on one host. Networks (bridge, macvlan, host, null)
-// are made of kernel objects their driver owns; each running container has a Sandbox (a
-// network namespace bind-mounted at <exec-root>/netns/<12 hex>) holding one Endpoint per
-// network it is attached to. Attachments (which networks a container belongs to, with its
-// aliases and static address) live as long as the container; endpoints and sandboxes only while
-// it runs, as in Docker.
+// Controller: the Container Network Model on one host. Networks (bridge, macvlan, host, null) are
+// made of kernel objects their driver owns; each running container has a Sandbox (a network
+// namespace bind-mounted at <exec-root>/netns/<12 hex>) holding one Endpoint per network it is
+// attached to. Attachments (which networks a container belongs to, with its aliases and static
+// address) live as long as the container; endpoints and sandboxes only while it runs, as in Docker.
 //
-// Every change is one store transaction plus one firewall transaction. Threading: one mutex
-// (mu_) guards all state; the DNS server thread reads the name index under it.
+// Threading (docs/architecture.md, "Concurrency"): mu_ is a state lock over the maps below, held
+// only to read or change them, never while the kernel, SQLite, the DNS thread or the firewall
+// works. Slow work on one container (its sandbox, connect, disconnect) is serialised by that
+// container's operation lock; a network being created or removed is marked so (its phase) while
+// its kernel objects are made or deleted. A change is planned under mu_ (addresses, names,
+// interface names reserved), carried out with no lock held, and committed under mu_; the
+// firewall gets the model of the committed state, tagged with a generation (firewall::Applier
+// coalesces and orders them), and the embedded DNS reads an immutable NameIndex snapshot.
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/fd.h"
+#include "common/keyed_locks.h"
+#include "common/snapshot.h"
+#include "common/sync.h"
 #include "engine/containers.h"
 #include "engine/events.h"
 #include "engine/store.h"
 #include "network/driver.h"
-#include "network/firewall/firewall.h"
+#include "network/firewall/applier.h"
 #include "network/ipam/ipam.h"
+#include "network/name_index.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::network {
@@ -53,7 +64,7 @@ using ContainerLookup = std::function<StatusOr<ContainerRef>(const std::string& 
 class Controller : public engine::NetworkAttacher {
  public:
   Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
-             ControllerOptions opts, firewall::Firewall& firewall, dns::Server* dns);
+             ControllerOptions opts, firewall::Applier& firewall, dns::Server* dns);
   ~Controller() override;
 
   // Loads state, makes the default networks, re-creates missing bridges, re-opens sandboxes.
@@ -85,7 +96,8 @@ class Controller : public engine::NetworkAttacher {
   nlohmann::json Settings(const std::string& id, const nlohmann::json& host_config) override;
   void Rename(const std::string& id, const std::string& name) override;
 
-  // Embedded DNS: the addresses `name` has on the user-defined networks of container `id`.
+  // Embedded DNS: the addresses `name` has on the user-defined networks of container `id`. Reads
+  // the current NameIndex snapshot only: never waits for the controller.
   std::vector<std::string> Resolve(const std::string& container_id, const std::string& name);
 
  private:
@@ -96,44 +108,65 @@ class Controller : public engine::NetworkAttacher {
   struct SandboxState;
   struct PortMap;
 
-  Network* FindNetworkLocked(const std::string& name, Status* st);
+  // ---- under mu_ ----
+  Network* FindNetworkLocked(const std::string& name, Status* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Driver* DriverFor(const std::string& driver);
-  Status PersistNetworkLocked(const Network& n);
-  Status PersistIpamLocked();
-  Status PersistContainerLocked(const ContainerNet& c);
-  Status PersistSandboxLocked(const SandboxState& s);
-  Status CreateNetworkLocked(Network* n, const ipam::PoolRequest& req);
-  Status JoinLocked(SandboxState& sb, ContainerNet& c, Attachment& a, bool first);
-  // sandbox_going: the whole sandbox is being torn down, so links may be deleted in the background.
-  void LeaveLocked(SandboxState& sb, const std::string& network_id, bool sandbox_going = false);
-  Status PublishPortsLocked(SandboxState& sb, ContainerNet& c, const nlohmann::json& config,
-                            const nlohmann::json& host_config);
-  void TeardownLocked(const std::string& id);
-  Status ApplyFirewallLocked();
-  nlohmann::json InspectLocked(const Network& n);
-  nlohmann::json EndpointSettingsLocked(const ContainerNet& c, const Attachment& a,
-                                        const Endpoint* ep);
+  // The firewall model of the committed state, with a new generation.
+  std::pair<uint64_t, firewall::Model> FirewallModelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const NameIndex> NameIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json InspectLocked(const Network& n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json EndpointSettingsLocked(const Attachment& a, const Endpoint* ep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string DefaultGatewayLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Releases the addresses of endpoints that were planned or have left.
+  void ReleaseAddressesLocked(const std::vector<Endpoint>& eps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Plans an endpoint of container c on attachment a inside sandbox sb: an address, interface
+  // names, a MAC. Nothing in the kernel yet.
+  StatusOr<Endpoint> PlanEndpointLocked(SandboxState& sb, const ContainerNet& c, const Attachment& a,
+                                        bool first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- with no lock held ----
+  // Publishes the committed state: the name index for DNS and the firewall model. The change is
+  // in the kernel when this returns OK.
+  Status Publish(uint64_t generation, firewall::Model model, std::shared_ptr<const NameIndex> names);
+  Status Persist(const std::string& kind, const std::string& id, const nlohmann::json& doc);
+  // Joins every planned endpoint; on failure the ones made are removed again.
+  Status JoinAll(SandboxState& sb, std::vector<Endpoint>& eps);
+  void LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps);
+  std::vector<DriverNetwork*> KernelsOf(const std::vector<Endpoint>& eps);
+  struct PortTarget;
+  StatusOr<std::vector<PortMap>> ReservePorts(const PortTarget& target, const nlohmann::json& config,
+                                              const nlohmann::json& host_config);
+  // Tears a sandbox down (it is out of sandboxes_ already; `kernels` are its endpoints' networks):
+  // DNS, firewall, kernel, store, addresses.
+  struct Removal;
+  void Destroy(Removal r);
   // Registers the sandbox with the embedded DNS (user-defined networks), forwarding to the
   // container's --dns servers or the host's. OK when already served.
-  Status ServeDnsLocked(const SandboxState& sb);
-  std::string DefaultGatewayLocked() const;  // the default bridge's gateway: --add-host host-gateway
+  Status ServeDns(const SandboxState& sb, std::vector<std::string> upstreams);
+  // Teardown with the container's operation lock held by the caller.
+  void TeardownHeld(const std::string& id);
 
   engine::Store& store_;
   engine::EventBus& events_;
   const Clock& clock_;
-  ControllerOptions opts_;
-  firewall::Firewall& firewall_;
-  dns::Server* dns_;
+  const ControllerOptions opts_;
+  firewall::Applier& firewall_;
+  dns::Server* const dns_;
   ContainerLookup lookup_;
 
-  std::mutex mu_;
-  std::unique_ptr<sys::Rtnl> host_rtnl_;
+  std::unique_ptr<sys::Rtnl> host_rtnl_;  // set by Recover, then shared (Rtnl is thread-safe)
   std::unique_ptr<BridgeDriver> bridge_driver_;
-  std::unique_ptr<Driver> macvlan_driver_;
-  std::unique_ptr<ipam::Allocator> ipam_;                       // guarded by mu_
-  std::map<std::string, std::unique_ptr<Network>> networks_;    // guarded by mu_; by id
-  std::map<std::string, std::unique_ptr<ContainerNet>> containers_;  // guarded by mu_; by container id
-  std::map<std::string, std::unique_ptr<SandboxState>> sandboxes_;   // guarded by mu_; by container id
+  std::unique_ptr<MacvlanDriver> macvlan_driver_;
+  KeyedLocks ops_;  // per-container operation locks
+
+  StateMutex mu_;
+  std::unique_ptr<ipam::Allocator> ipam_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Network>> networks_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<std::string, std::unique_ptr<ContainerNet>> containers_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<std::string, std::unique_ptr<SandboxState>> sandboxes_ ABSL_GUARDED_BY(mu_);  // by container id
+  uint64_t firewall_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  Snapshot<NameIndex> names_;
 };
 
 }  // namespace berth::network

@@ -1,22 +1,36 @@
 #pragma once
-// The CNM driver interface: a Network is made of kernel objects a driver owns; an Endpoint is
-// the interface that joins one sandbox (a network namespace) to one network.
+// The CNM driver interface. A Driver makes networks; each network it made is a DriverNetwork that
+// owns the network's kernel objects (and whatever per-network state the driver needs: an overlay
+// keeps its VXLAN device and peer table there) and joins sandboxes to it through Endpoints.
 //
-// Drivers are called with the controller's mutex held, one call at a time; they keep no state
-// of their own beyond what the controller passes in.
+// Scope: a local driver's networks exist on this host only (bridge, macvlan); a swarm-scoped one
+// (overlay) spans the cluster, its identity (subnet, VNI) coming from the managers.
+//
+// Threading: the controller calls drivers without holding any of its locks. Join and Leave of
+// different sandboxes on one network may run at the same time; calls concerning one sandbox are
+// serialised by the controller (the container's operation lock), and Delete comes only after
+// every endpoint has left.
 
-#include <map>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
+#include "network/firewall/firewall.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
 
 namespace berth::network {
+
+enum class Scope { kLocal, kSwarm };
+inline const char* ScopeName(Scope s) { return s == Scope::kSwarm ? "swarm" : "local"; }
 
 struct NetworkSpec {
   std::string id;
@@ -27,59 +41,75 @@ struct NetworkSpec {
   bool internal = false;
   std::map<std::string, std::string> options;  // -o/--opt
   // Derived by the driver at create time and kept in the store:
-  std::string ifname;  // the bridge ("berth0", "br-<id12>", or the name option)
+  std::string ifname;  // the bridge ("berth0", "br-<id12>", or the name option); macvlan: the parent
   int mtu = 1500;
 };
 
 struct EndpointSpec {
   std::string id;
-  std::string ifname;   // in the sandbox: eth0, eth1...
+  std::string ifname;       // in the sandbox: eth0, eth1...
   std::string host_ifname;  // bridge driver: veth<7 hex> in the daemon's namespace
-  std::string ip;       // "10.15.20.4"
+  std::string ip;           // "10.15.20.4"
   int prefix = 24;
   std::string mac;
   bool default_route = false;  // the gateway of this network becomes the sandbox's default route
 };
 
+class DriverNetwork {
+ public:
+  virtual ~DriverNetwork() = default;
+  // Creates the endpoint's interface inside the sandbox, with its address and routes.
+  virtual Status Join(EndpointSpec* ep, const sys::NetNs& sandbox, sys::Rtnl& sandbox_rtnl) = 0;
+  // Removes what Join made. sandbox_rtnl is null when the sandbox is already gone; sandbox_going:
+  // the whole sandbox goes next, so what dies with it need not be removed now.
+  virtual Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) = 0;
+  // Removes the network's kernel objects (no endpoint is left).
+  virtual Status Delete() = 0;
+  // The bridge the firewall guards for this network, if it has one.
+  virtual std::optional<firewall::Bridge> FirewallBridge() const { return std::nullopt; }
+  // Links in the daemon's namespace that belong to this network (recovery keeps these).
+  virtual std::vector<std::string> OwnedLinks() const { return {}; }
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
-  // Creates (or, after a crash, adopts) the network's kernel objects.
-  virtual Status CreateNetwork(NetworkSpec* n) = 0;
-  virtual Status DeleteNetwork(const NetworkSpec& n) = 0;
-  // Creates the endpoint's interface inside the sandbox, with its address and routes.
-  virtual Status Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,
-                      sys::Rtnl& sandbox_rtnl) = 0;
-  // Removes what Join made; the sandbox may already be gone (then only host-side objects).
-  virtual Status Leave(const NetworkSpec& n, const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl) = 0;
+  virtual std::string Name() const = 0;
+  virtual Scope scope() const = 0;
+  // Creates (or, after a crash or reboot, adopts) the network's kernel objects; fills in the
+  // spec's derived fields (ifname, mtu). Nothing is left behind on failure.
+  virtual StatusOr<std::unique_ptr<DriverNetwork>> CreateNetwork(NetworkSpec* n) = 0;
+  // Whether a link in the daemon's namespace is of the kind this driver names after itself, so
+  // recovery may delete it when no network or endpoint owns it (a veth<7 hex>, a br-<12 hex>).
+  virtual bool NamedByUs(const sys::LinkInfo& link) const { return false; }
 };
 
 // Bridge: a Linux bridge per network, a veth pair per endpoint.
 //
-// Deleting a bridge takes the kernel ~40 ms here (netdev unregistration waits for RCU grace
-// periods), eight times a whole `network rm` otherwise. So DeleteNetwork takes the bridge down and
-// renames it to br-gone<8 hex> (the name is free again at once, the routes are gone), and a reaper
-// thread deletes it. Such a tombstone left by a crash is an orphan br-* link: Reconcile removes it.
+// Deleting a link takes the kernel long (a bridge ~40 ms, a veth ~8 ms: netdev unregistration waits
+// for RCU grace periods), longer than a whole `network rm` or `run --rm` otherwise. So a removed
+// network's bridge is taken down and renamed br-gone<8 hex> (the name is free again at once, the
+// routes are gone), and a stopped container's veths are left to a reaper thread that deletes them
+// in the background. Such a tombstone left by a crash is an orphan br-* link: recovery removes it.
 class BridgeDriver : public Driver {
  public:
-  explicit BridgeDriver(sys::Rtnl& host);
+  BridgeDriver(sys::Rtnl& host, std::string default_bridge);
   ~BridgeDriver() override;  // deletes what is still queued
-  Status CreateNetwork(NetworkSpec* n) override;
-  Status DeleteNetwork(const NetworkSpec& n) override;
-  Status Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,
-              sys::Rtnl& sandbox_rtnl) override;
-  Status Leave(const NetworkSpec& n, const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl) override;
-  // Deletes a link (an endpoint's host-side veth) on the reaper thread.
-  void DeleteLater(const std::string& ifname);
+  std::string Name() const override { return "bridge"; }
+  Scope scope() const override { return Scope::kLocal; }
+  StatusOr<std::unique_ptr<DriverNetwork>> CreateNetwork(NetworkSpec* n) override;
+  bool NamedByUs(const sys::LinkInfo& link) const override;
+  // Deletes a link on the reaper thread.
+  void DeleteLater(const std::string& ifname) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Reap();
+  void Reap() ABSL_LOCKS_EXCLUDED(mu_);
 
   sys::Rtnl& host_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> doomed_;  // guarded by mu_
-  bool stop_ = false;               // guarded by mu_
+  const std::string default_bridge_;
+  absl::Mutex mu_;
+  std::deque<std::string> doomed_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reaper_;
 };
 
@@ -87,11 +117,9 @@ class BridgeDriver : public Driver {
 class MacvlanDriver : public Driver {
  public:
   explicit MacvlanDriver(sys::Rtnl& host) : host_(host) {}
-  Status CreateNetwork(NetworkSpec* n) override;
-  Status DeleteNetwork(const NetworkSpec& n) override { return absl::OkStatus(); }
-  Status Join(const NetworkSpec& n, EndpointSpec* ep, const sys::NetNs& sandbox,
-              sys::Rtnl& sandbox_rtnl) override;
-  Status Leave(const NetworkSpec& n, const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl) override;
+  std::string Name() const override { return "macvlan"; }
+  Scope scope() const override { return Scope::kLocal; }
+  StatusOr<std::unique_ptr<DriverNetwork>> CreateNetwork(NetworkSpec* n) override;
 
  private:
   sys::Rtnl& host_;

@@ -1,0 +1,176 @@
+// The bridge driver: a Linux bridge per network, a veth pair per endpoint (driver.h).
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "common/ids.h"
+#include "network/driver.h"
+#include "spdlog/spdlog.h"
+#include "sys/fs.h"
+
+namespace berth::network {
+
+namespace {
+
+bool IfnameValid(const std::string& n) {
+  if (n.empty() || n.size() > 15) return false;
+  for (char c : n)
+    if (c == '/' || c == ':' || isspace(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+int Prefix(const std::string& subnet) {
+  auto slash = subnet.find('/');
+  return slash == std::string::npos ? 32 : std::atoi(subnet.c_str() + slash + 1);
+}
+
+bool BoolOption(const std::map<std::string, std::string>& opts, const std::string& key, bool def) {
+  auto it = opts.find(key);
+  if (it == opts.end()) return def;
+  return it->second == "true" || it->second == "1";
+}
+
+class BridgeNetwork : public DriverNetwork {
+ public:
+  BridgeNetwork(BridgeDriver& driver, sys::Rtnl& host, NetworkSpec spec)
+      : driver_(driver), host_(host), spec_(std::move(spec)) {}
+
+  Status Join(EndpointSpec* ep, const sys::NetNs& sandbox, sys::Rtnl& sandbox_rtnl) override {
+    // The container side is created directly in the sandbox under its final name and MAC, in
+    // the same message as the host side: there is never a half-made pair to clean up.
+    RETURN_IF_ERROR(Annotate(host_.CreateVeth(ep->host_ifname, ep->ifname, spec_.mtu, &sandbox, ep->mac),
+                             "veth " + ep->host_ifname));
+    Status st = host_.SetMaster(ep->host_ifname, spec_.ifname);
+    // Hairpin: a container reaching its own published port is DNATed back out of the port it came
+    // in on (br_netfilter sees bridged traffic on this kernel).
+    if (st.ok()) st = host_.SetBridgePortHairpin(ep->host_ifname, true);
+    if (st.ok()) st = host_.SetUp(ep->host_ifname);
+    if (st.ok()) st = sandbox_rtnl.AddAddr(ep->ifname, ep->ip + "/" + std::to_string(ep->prefix));
+    if (st.ok()) st = sandbox_rtnl.SetUp(ep->ifname);
+    if (st.ok() && ep->default_route && !spec_.internal)
+      st = sandbox_rtnl.AddRoute("default", spec_.gateway, ep->ifname);
+    if (!st.ok()) {
+      (void)host_.DeleteLink(ep->host_ifname);
+      return Annotate(st, "join " + spec_.name);
+    }
+    return absl::OkStatus();
+  }
+
+  Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) override {
+    if (sandbox_going) {
+      // Nobody needs to wait for the ~8 ms the kernel takes (a stopped container's run --rm,
+      // rm -f): the reaper deletes it.
+      driver_.DeleteLater(ep.host_ifname);
+      return absl::OkStatus();
+    }
+    // Deleting either end of a veth deletes both.
+    Status st = host_.DeleteLink(ep.host_ifname);
+    if (!st.ok() && !absl::IsNotFound(st)) return st;
+    return absl::OkStatus();
+  }
+
+  Status Delete() override {
+    Status st = host_.SetUp(spec_.ifname, false);
+    if (absl::IsNotFound(st)) return absl::OkStatus();
+    std::string tomb = "br-gone" + NewId().substr(0, 8);
+    if (st.ok()) st = host_.SetName(spec_.ifname, tomb);
+    if (!st.ok()) {
+      // Could not set it aside: delete it now, the slow way.
+      st = host_.DeleteLink(spec_.ifname);
+      return st.ok() || absl::IsNotFound(st) ? absl::OkStatus() : st;
+    }
+    driver_.DeleteLater(tomb);
+    return absl::OkStatus();
+  }
+
+  std::optional<firewall::Bridge> FirewallBridge() const override {
+    firewall::Bridge b;
+    b.ifname = spec_.ifname;
+    b.subnet = spec_.subnet;
+    b.gateway = spec_.gateway;
+    b.masquerade = BoolOption(spec_.options, "com.docker.network.bridge.enable_ip_masquerade", true);
+    b.icc = BoolOption(spec_.options, "com.docker.network.bridge.enable_icc", true);
+    b.internal = spec_.internal;
+    return b;
+  }
+
+  std::vector<std::string> OwnedLinks() const override { return {spec_.ifname}; }
+
+ private:
+  BridgeDriver& driver_;
+  sys::Rtnl& host_;
+  const NetworkSpec spec_;
+};
+
+}  // namespace
+
+BridgeDriver::BridgeDriver(sys::Rtnl& host, std::string default_bridge)
+    : host_(host), default_bridge_(std::move(default_bridge)), reaper_([this] { Reap(); }) {}
+
+BridgeDriver::~BridgeDriver() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  reaper_.join();
+}
+
+StatusOr<std::unique_ptr<DriverNetwork>> BridgeDriver::CreateNetwork(NetworkSpec* n) {
+  auto it = n->options.find("com.docker.network.bridge.name");
+  if (it != n->options.end() && !it->second.empty()) n->ifname = it->second;
+  if (n->ifname.empty()) n->ifname = "br-" + n->id.substr(0, 12);
+  if (!IfnameValid(n->ifname))
+    return absl::InvalidArgumentError("invalid bridge name \"" + n->ifname + "\"");
+  if (auto m = n->options.find("com.docker.network.driver.mtu"); m != n->options.end()) {
+    if (!absl::SimpleAtoi(m->second, &n->mtu) || n->mtu < 68 || n->mtu > 65535)
+      return absl::InvalidArgumentError("invalid MTU \"" + m->second + "\"");
+  }
+  auto existing = host_.GetLink(n->ifname);
+  if (existing.ok() && existing->kind != "bridge")
+    return absl::AlreadyExistsError("interface " + n->ifname + " exists and is not a bridge");
+  if (!existing.ok()) RETURN_IF_ERROR(Annotate(host_.CreateBridge(n->ifname, n->mtu), "bridge " + n->ifname));
+  auto undo = [&](Status st) {
+    if (!existing.ok()) (void)host_.DeleteLink(n->ifname);
+    return st;
+  };
+  std::string gw = n->gateway + "/" + std::to_string(Prefix(n->subnet));
+  Status st = host_.AddAddr(n->ifname, gw);
+  if (!st.ok() && !absl::IsAlreadyExists(st)) return undo(Annotate(st, "bridge " + n->ifname + ": address " + gw));
+  st = host_.SetUp(n->ifname);
+  if (!st.ok()) return undo(Annotate(st, "bridge " + n->ifname));
+  // 127.0.0.1-published ports: the host's own loopback traffic is DNATed onto the bridge.
+  (void)sys::WriteSysctl(nullptr, "net.ipv4.conf." + n->ifname + ".route_localnet", "1");
+  return std::unique_ptr<DriverNetwork>(std::make_unique<BridgeNetwork>(*this, host_, *n));
+}
+
+bool BridgeDriver::NamedByUs(const sys::LinkInfo& l) const {
+  if (l.kind == "veth") return absl::StartsWith(l.name, "veth") && l.name.size() == 11;
+  if (l.kind == "bridge") return absl::StartsWith(l.name, "br-") || l.name == default_bridge_;
+  return false;
+}
+
+void BridgeDriver::DeleteLater(const std::string& ifname) {
+  absl::MutexLock l(&mu_);
+  doomed_.push_back(ifname);
+}
+
+void BridgeDriver::Reap() {
+  // Its own socket, made on this thread in berthd's namespace, which the thread never leaves.
+  auto rtnl = sys::Rtnl::Open(nullptr);
+  for (;;) {
+    std::string name;
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !doomed_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (doomed_.empty()) return;  // stopping, nothing left
+      name = doomed_.front();
+      doomed_.pop_front();
+    }
+    Status st = rtnl.ok() ? (*rtnl)->DeleteLink(name) : rtnl.status();
+    if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("deleting link {}: {}", name, st.ToString());
+  }
+}
+
+}  // namespace berth::network

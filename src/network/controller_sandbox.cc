@@ -1,0 +1,792 @@
+// The network controller's containers: attachments, sandboxes, endpoints, published ports,
+// connect and disconnect (controller.h). Each operation plans under mu_, works on the kernel with
+// no lock held (the container's operation lock keeps other operations on it away), and commits
+// under mu_.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "common/ids.h"
+#include "network/controller.h"
+#include "network/controller_state.h"
+#include "network/dns/server.h"
+#include "network/resolv.h"
+#include "spdlog/spdlog.h"
+#include "sys/fs.h"
+
+namespace berth::network {
+
+using nlohmann::json;
+
+namespace {
+
+int PrefixOf(const std::string& subnet) {
+  auto slash = subnet.find('/');
+  return slash == std::string::npos ? 32 : std::atoi(subnet.c_str() + slash + 1);
+}
+
+}  // namespace
+
+StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host_ip, int port) {
+  UniqueFd fd(::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoStatus(errno, "socket");
+  struct sockaddr_in sa = {};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  std::string ip = host_ip.empty() ? "0.0.0.0" : host_ip;
+  if (::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1)
+    return absl::InvalidArgumentError("invalid host IP " + ip);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    int e = errno;
+    if (e == EADDRINUSE)
+      return absl::AlreadyExistsError("Bind for " + ip + ":" + std::to_string(port) +
+                                      " failed: port is already allocated");
+    return ErrnoStatus(e, "listen " + proto + " " + ip + ":" + std::to_string(port));
+  }
+  return fd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments (container create and remove)
+
+Status Controller::Validate(const json& hc, const json& net) {
+  RETURN_IF_ERROR(ValidateDnsConfig(hc));
+  std::string mode = hc.value("NetworkMode", "default");
+  if (absl::StartsWith(mode, "container:") && lookup_) {
+    // Before taking mu_: the lookup inspects the container, which asks us for its settings.
+    auto ref = lookup_(mode.substr(10));
+    if (!ref.ok()) return ref.status();
+  }
+  StateLock l(mu_);
+  if (absl::StartsWith(mode, "container:")) {
+    if (hc.contains("PortBindings") && hc["PortBindings"].is_object() && !hc["PortBindings"].empty())
+      return absl::InvalidArgumentError(
+          "conflicting options: port publishing and the container type network mode");
+    return absl::OkStatus();
+  }
+  std::string primary = mode == "default" ? "bridge" : mode;
+  Status st;
+  // An unknown network is the request's fault (400): a 404 would make the docker CLI try to pull
+  // the image. Docker itself creates the container and fails its start; we create nothing.
+  auto bad_request = [](const Status& st) { return absl::InvalidArgumentError(st.message()); };
+  Network* n = FindNetworkLocked(primary, &st);
+  if (!n) return bad_request(st);
+  if (n->spec.driver == "null" && hc.contains("PortBindings") && hc["PortBindings"].is_object() &&
+      !hc["PortBindings"].empty())
+    return absl::InvalidArgumentError("conflicting options: port publishing and the container type network mode");
+  // A fixed host port that a running container already publishes: refused now, so the second
+  // container is not even created (Docker creates it and fails the start).
+  if (hc.contains("PortBindings") && hc["PortBindings"].is_object()) {
+    for (auto& [port, list] : hc["PortBindings"].items()) {
+      if (!list.is_array()) continue;
+      std::string proto = port.find('/') == std::string::npos ? "tcp" : port.substr(port.find('/') + 1);
+      for (auto& b : list) {
+        if (!b.is_object()) continue;
+        int hp = 0;
+        if (!absl::SimpleAtoi(b.value("HostPort", ""), &hp) || hp == 0) continue;
+        std::string ip = b.value("HostIp", "");
+        for (auto& [cid, sb] : sandboxes_)
+          for (auto& p : sb->ports) {
+            bool ip_overlap = ip.empty() || ip == "0.0.0.0" || p.host_ip.empty() ||
+                              p.host_ip == "0.0.0.0" || p.host_ip == ip;
+            if (p.proto == proto && p.host_port == hp && ip_overlap) {
+              std::string shown = ip.empty() ? "0.0.0.0" : ip;
+              return absl::AlreadyExistsError("driver failed programming external connectivity: Bind for " +
+                                              shown + ":" + std::to_string(hp) +
+                                              " failed: port is already allocated");
+            }
+          }
+      }
+    }
+  }
+  json eps = net.is_object() ? net.value("EndpointsConfig", json::object()) : json::object();
+  if (!eps.is_object()) eps = json::object();
+  for (auto& [netname, cfg] : eps.items()) {
+    std::string key = netname == "default" ? primary : netname;
+    Network* m = FindNetworkLocked(key, &st);
+    if (!m) return bad_request(st);
+    if (!cfg.is_object()) continue;
+    json ipamc = cfg.value("IPAMConfig", json(nullptr));
+    std::string ip = ipamc.is_object() ? ipamc.value("IPv4Address", "") : "";
+    if (!ip.empty()) {
+      if (m->builtin)
+        return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
+      auto parsed = ipam::ParseIp(ip);
+      if (!parsed.ok()) return absl::InvalidArgumentError("invalid IPv4 address: " + ip);
+      // Checked here rather than at start (where Docker finds it), so nothing is created.
+      auto subnet = ipam::Cidr::Parse(m->spec.subnet);
+      if (subnet.ok() && !subnet->Contains(*parsed))
+        return absl::InvalidArgumentError("Invalid address " + ip +
+                                          ": It does not belong to any of this network's subnets");
+    }
+    if (cfg.contains("Aliases") && cfg["Aliases"].is_array() && !cfg["Aliases"].empty() && m->builtin)
+      return absl::InvalidArgumentError("network-scoped alias is supported only for containers in user defined networks");
+  }
+  return absl::OkStatus();
+}
+
+Status Controller::Attach(const std::string& id, const std::string& name, const json& hc,
+                          const json& net) {
+  std::string mode = hc.value("NetworkMode", "default");
+  auto c = std::make_unique<ContainerNet>();
+  c->id = id;
+  c->name = name;
+  c->mode = mode;
+  c->dns = DnsUpstreams(hc);
+  c->search = SearchDomains(hc);
+  KeyedLock op(ops_, id);
+  {
+    StateLock l(mu_);
+    if (!absl::StartsWith(mode, "container:")) {
+      std::string primary = mode == "default" ? "bridge" : mode;
+      json eps = net.is_object() ? net.value("EndpointsConfig", json::object()) : json::object();
+      if (!eps.is_object()) eps = json::object();
+      std::vector<std::string> order = {primary};
+      for (auto& [k, v] : eps.items())
+        if (k != primary && k != "default") order.push_back(k);
+      for (auto& netname : order) {
+        Status st;
+        Network* n = FindNetworkLocked(netname, &st);
+        if (!n) return st;
+        json cfg = eps.contains(netname) ? eps[netname]
+                                         : (netname == primary && eps.contains("default") ? eps["default"] : json::object());
+        Attachment a = Attachment::FromEndpointConfig(n->spec.id, cfg);
+        if (cfg.is_object()) a.mac = cfg.value("MacAddress", "");
+        c->attachments.push_back(a);
+      }
+    }
+    // In the table first: from now on no network it names can be removed. Stored next, and taken
+    // out again if that fails.
+    containers_[id] = std::move(c);
+  }
+  json doc;
+  {
+    StateLock l(mu_);
+    doc = containers_.at(id)->ToDoc();
+  }
+  if (Status st = Persist("netattach", id, doc); !st.ok()) {
+    StateLock l(mu_);
+    containers_.erase(id);
+    return st;
+  }
+  return absl::OkStatus();
+}
+
+void Controller::Detach(const std::string& id) {
+  KeyedLock op(ops_, id);
+  TeardownHeld(id);
+  {
+    StateLock l(mu_);
+    containers_.erase(id);
+  }
+  (void)store_.Delete("netattach", id);
+}
+
+void Controller::Rename(const std::string& id, const std::string& name) {
+  KeyedLock op(ops_, id);
+  json doc;
+  std::shared_ptr<const NameIndex> names;
+  {
+    StateLock l(mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return;
+    it->second->name = name;
+    doc = it->second->ToDoc();
+    names = NameIndexLocked();
+  }
+  names_.Set(std::move(names));
+  (void)Persist("netattach", id, doc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandboxes and endpoints
+
+std::string Controller::DefaultGatewayLocked() const {
+  for (auto& [id, n] : networks_)
+    if (n->builtin && n->spec.driver == "bridge") return n->spec.gateway;
+  return "";
+}
+
+void Controller::ReleaseAddressesLocked(const std::vector<Endpoint>& eps) {
+  for (auto& e : eps)
+    if (!e.pool_id.empty() && !e.spec.ip.empty()) (void)ipam_->ReleaseAddress(e.pool_id, e.spec.ip);
+}
+
+StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, const ContainerNet& c,
+                                                              const Attachment& a, bool first) {
+  auto nit = networks_.find(a.network_id);
+  if (nit == networks_.end() || nit->second->phase != Network::Phase::kReady)
+    return absl::NotFoundError("network " + a.network_id + " not found");
+  Network& n = *nit->second;
+  if (n.kernel == nullptr)
+    return absl::UnavailableError("network " + n.spec.name + " has no kernel objects (see berthd's log)");
+  for (auto& e : sb.endpoints)
+    if (e.network_id == n.spec.id)
+      return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " +
+                                         n.spec.name);
+  ASSIGN_OR_RETURN(std::string ip, ipam_->RequestAddress(n.pool_id, a.static_ip, n.spec.name, n.spec.id));
+  Endpoint ep;
+  ep.network_id = n.spec.id;
+  ep.pool_id = n.pool_id;
+  ep.spec.id = NewId();
+  ep.spec.ifname = "eth" + std::to_string(sb.next_if++);
+  ep.spec.host_ifname = "veth" + NewId().substr(0, 7);
+  ep.spec.ip = ip;
+  ep.spec.prefix = PrefixOf(n.spec.subnet);
+  auto ipnum = ipam::ParseIp(ip);
+  ep.spec.mac = !a.mac.empty() ? a.mac : ipam::MacFromIp(*ipnum);
+  ep.spec.default_route = first;
+  return ep;
+}
+
+std::vector<DriverNetwork*> Controller::KernelsOf(const std::vector<Endpoint>& eps) {
+  // The networks of planned or joined endpoints cannot be removed (the container is attached
+  // to them), so their kernel objects outlive the call.
+  std::vector<DriverNetwork*> out;
+  StateLock l(mu_);
+  for (auto& e : eps) out.push_back(networks_.at(e.network_id)->kernel.get());
+  return out;
+}
+
+Status Controller::JoinAll(SandboxState& sb, std::vector<Endpoint>& eps) {
+  std::vector<DriverNetwork*> kernels = KernelsOf(eps);
+  for (size_t i = 0; i < eps.size(); ++i) {
+    Status st = kernels[i]->Join(&eps[i].spec, *sb.ns, *sb.rtnl);
+    if (!st.ok()) {
+      for (size_t j = 0; j < i; ++j) (void)kernels[j]->Leave(eps[j].spec, sb.rtnl.get(), false);
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Controller::LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps) {
+  std::vector<DriverNetwork*> kernels = KernelsOf(eps);
+  for (size_t i = 0; i < eps.size(); ++i) (void)kernels[i]->Leave(eps[i].spec, sb.rtnl.get(), false);
+}
+
+StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTarget& t, const json& config,
+                                                                    const json& hc) {
+  std::vector<PortMap> out;
+  json bindings = hc.value("PortBindings", json::object());
+  if (!bindings.is_object()) bindings = json::object();
+  if (hc.value("PublishAllPorts", false) && config.contains("ExposedPorts") && config["ExposedPorts"].is_object())
+    for (auto& [port, v] : config["ExposedPorts"].items())
+      if (!bindings.contains(port)) bindings[port] = json::array({json::object()});
+  if (bindings.empty()) return out;
+  // Ephemeral ports: the kernel's local port range, as Docker.
+  int lo = 32768, hi = 60999;
+  if (auto r = sys::ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); r.ok())
+    sscanf(r->c_str(), "%d %d", &lo, &hi);
+  static thread_local std::mt19937 rng(std::random_device{}());
+  for (auto& [port, list] : bindings.items()) {
+    auto slash = port.find('/');
+    std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
+    int cport = 0;
+    if (!absl::SimpleAtoi(port.substr(0, slash), &cport) || cport <= 0 || cport > 65535)
+      return absl::InvalidArgumentError("invalid port specification: \"" + port + "\"");
+    if (proto != "tcp" && proto != "udp")
+      return absl::InvalidArgumentError("invalid proto \"" + proto + "\" (tcp and udp are supported)");
+    if (!list.is_array() || list.empty()) list = json::array({json::object()});
+    for (auto& b : list) {
+      std::string host_ip = b.is_object() ? b.value("HostIp", "") : "";
+      std::string hp = b.is_object() ? b.value("HostPort", "") : "";
+      if (host_ip.empty()) host_ip = t.default_host_ip;
+      int first = 0, last = 0;
+      if (!hp.empty()) {
+        auto dash = hp.find('-');
+        if (!absl::SimpleAtoi(hp.substr(0, dash), &first) ||
+            (dash != std::string::npos && !absl::SimpleAtoi(hp.substr(dash + 1), &last)))
+          return absl::InvalidArgumentError("invalid host port \"" + hp + "\"");
+        if (dash == std::string::npos) last = first;
+      }
+      PortMap pm;
+      pm.proto = proto;
+      pm.host_ip = host_ip;
+      pm.container_port = cport;
+      pm.container_ip = t.container_ip;
+      pm.bridge = t.bridge;
+      pm.network_id = t.network_id;
+      if (first > 0) {
+        // A fixed port (or a range, where the first free one is taken).
+        Status err;
+        for (int p = first; p <= last && !pm.reservation.valid(); ++p) {
+          auto r = ReservePort(proto, host_ip, p);
+          if (r.ok()) {
+            pm.reservation = std::move(*r);
+            pm.host_port = p;
+          } else {
+            err = r.status();
+          }
+        }
+        if (!pm.reservation.valid()) return err;
+      } else {
+        for (int tries = 0; tries < 200 && !pm.reservation.valid(); ++tries) {
+          int p = lo + static_cast<int>(rng() % static_cast<unsigned>(hi - lo + 1));
+          auto r = ReservePort(proto, host_ip, p);
+          if (r.ok()) {
+            pm.reservation = std::move(*r);
+            pm.host_port = p;
+          }
+        }
+        if (!pm.reservation.valid()) return absl::ResourceExhaustedError("no free host port for " + port);
+      }
+      out.push_back(std::move(pm));
+    }
+  }
+  return out;
+}
+
+Status Controller::ServeDns(const SandboxState& sb, std::vector<std::string> upstreams) {
+  if (!sb.dns || dns_ == nullptr) return absl::OkStatus();
+  std::string cid = sb.container_id;
+  Status st = dns_->AddSandbox(sb.id, sb.path, [this, cid](const std::string& q) { return Resolve(cid, q); },
+                               nullptr, std::move(upstreams));
+  if (absl::IsAlreadyExists(st)) return absl::OkStatus();  // a hot-plugged second network
+  return Annotate(st, "embedded DNS");
+}
+
+StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& id,
+                                                             const std::string& name,
+                                                             const json& config, const json& hc,
+                                                             const json& net) {
+  // container:NAME is looked up before anything is locked: the lookup inspects that container,
+  // which asks us for its settings.
+  std::optional<StatusOr<ContainerRef>> other;
+  if (std::string m = hc.value("NetworkMode", ""); absl::StartsWith(m, "container:")) {
+    if (!lookup_) return absl::InternalError("no container lookup");
+    other = lookup_(m.substr(10));
+  }
+  auto host_resolv = sys::ReadFile("/etc/resolv.conf");
+  const std::string host_resolv_text = host_resolv.ok() ? *host_resolv : "";
+  KeyedLock op(ops_, id);
+  TeardownHeld(id);  // a restart reuses nothing of the last run
+
+  Sandbox out;
+  out.resolv_conf = host_resolv_text;
+  auto sb = std::make_unique<SandboxState>();
+  std::vector<Endpoint> eps;
+  std::optional<PortTarget> ports_to;
+  std::vector<std::string> upstreams;
+  std::string gateway;
+  {
+    StateLock l(mu_);
+    auto cit = containers_.find(id);
+    if (cit == containers_.end()) {
+      // A container from before networks existed: attach it to its mode now.
+      auto c = std::make_unique<ContainerNet>();
+      c->id = id;
+      c->name = name;
+      c->mode = hc.value("NetworkMode", "default");
+      c->dns = DnsUpstreams(hc);
+      c->search = SearchDomains(hc);
+      Status st;
+      std::string primary = c->mode == "default" ? "bridge" : c->mode;
+      if (!absl::StartsWith(c->mode, "container:")) {
+        Network* n = FindNetworkLocked(primary, &st);
+        if (!n) return st;
+        Attachment a;
+        a.network_id = n->spec.id;
+        c->attachments.push_back(a);
+      }
+      cit = containers_.emplace(id, std::move(c)).first;
+    }
+    ContainerNet& c = *cit->second;
+    gateway = DefaultGatewayLocked();
+    if (absl::StartsWith(c.mode, "container:")) {
+      if (!other) return absl::InternalError("network mode changed from " + c.mode);
+      if (!other->ok()) return other->status();
+      const ContainerRef& ref = **other;
+      auto sit = sandboxes_.find(ref.id);
+      if (!ref.running || sit == sandboxes_.end())
+        return absl::FailedPreconditionError("cannot join network of a non running container: " + ref.id);
+      out.netns_path = sit->second->path;
+      return out;
+    }
+    // Host mode: the daemon's own namespace.
+    if (!c.attachments.empty()) {
+      auto nit = networks_.find(c.attachments[0].network_id);
+      if (nit != networks_.end() && nit->second->spec.driver == "host") {
+        out.netns_path = "host";
+        out.resolv_conf = ContainerResolvConf({host_resolv_text, false, true}, hc);
+        out.hosts_extra = ExtraHostsLines(hc, gateway);
+        return out;
+      }
+    }
+    sb->container_id = id;
+    sb->id = NewId();
+    sb->path = opts_.exec_root + "/netns/" + sb->id.substr(0, 12);
+    bool first = true;
+    for (auto& a : c.attachments) {
+      auto nit = networks_.find(a.network_id);
+      if (nit == networks_.end() || nit->second->spec.driver == "null") continue;
+      auto ep = PlanEndpointLocked(*sb, c, a, first);
+      if (!ep.ok()) {
+        ReleaseAddressesLocked(eps);
+        return ep.status();
+      }
+      Network& n = *nit->second;
+      if (n.UserDefined()) sb->dns = true;
+      if (!ports_to && n.spec.driver == "bridge") {
+        std::string default_ip;
+        if (auto hb = n.spec.options.find("com.docker.network.bridge.host_binding_ipv4");
+            hb != n.spec.options.end() && hb->second != "0.0.0.0")
+          default_ip = hb->second;
+        ports_to = PortTarget{ep->spec.ip, n.spec.ifname, n.spec.id, default_ip, c.name, ep->spec.id};
+      }
+      eps.push_back(std::move(*ep));
+      first = false;
+    }
+    upstreams = c.dns;
+  }
+  auto forget = [&](Status st) {
+    StateLock l(mu_);
+    ReleaseAddressesLocked(eps);
+    return st;
+  };
+
+  // The kernel, with no lock held.
+  auto ns = sys::NetNs::Create(sb->path);
+  if (!ns.ok()) return forget(ns.status());
+  sb->ns = std::move(*ns);
+  auto rtnl = sys::Rtnl::Open(&*sb->ns);
+  if (!rtnl.ok()) {
+    (void)sys::NetNs::Remove(sb->path);
+    return forget(rtnl.status());
+  }
+  sb->rtnl = std::move(*rtnl);
+  auto drop_namespace = [&] {
+    sb->rtnl.reset();
+    sb->ns.reset();
+    (void)sys::NetNs::Remove(sb->path);  // the endpoints' interfaces inside go with it
+  };
+  if (Status st = JoinAll(*sb, eps); !st.ok()) {
+    drop_namespace();
+    return forget(st);
+  }
+  if (ports_to) {
+    auto ports = ReservePorts(*ports_to, config, hc);
+    if (!ports.ok()) {
+      Status st = ports.status();
+      LeaveAll(*sb, eps);
+      drop_namespace();
+      return forget(absl::Status(st.code(), "driver failed programming external connectivity on endpoint " +
+                                                ports_to->container_name + " (" + ports_to->endpoint_id +
+                                                "): " + std::string(st.message())));
+    }
+    sb->ports = std::move(*ports);
+  }
+  sb->endpoints = std::move(eps);
+  eps.clear();
+
+  // Commit, then publish: names, firewall, store, DNS.
+  SandboxState& s = *sb;
+  uint64_t gen;
+  firewall::Model model;
+  std::shared_ptr<const NameIndex> names;
+  json doc = s.ToDoc();
+  std::vector<std::array<std::string, 3>> joined;  // network id, name, driver
+  {
+    StateLock l(mu_);
+    for (auto& e : s.endpoints) {
+      const Network& n = *networks_.at(e.network_id);
+      joined.push_back({e.network_id, n.spec.name, n.spec.driver});
+    }
+    sandboxes_[id] = std::move(sb);
+    std::tie(gen, model) = FirewallModelLocked();
+    names = NameIndexLocked();
+  }
+  auto fail = [&](Status st) {
+    TeardownHeld(id);
+    return st;
+  };
+  if (Status st = Publish(gen, std::move(model), std::move(names)); !st.ok()) return fail(st);
+  if (Status st = Persist("sandbox", id, doc); !st.ok()) return fail(st);
+  if (Status st = ServeDns(s, upstreams); !st.ok()) return fail(st);
+  for (auto& [nid, nname, ndriver] : joined)
+    events_.Publish("network", "connect", nid, {{"container", id}, {"name", nname}, {"type", ndriver}});
+  out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
+  std::string hostname = config.value("Hostname", "");
+  for (auto& e : s.endpoints) out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+  out.hosts_extra += ExtraHostsLines(hc, gateway);
+  out.netns_path = s.path;
+  return out;
+}
+
+void Controller::TeardownHeld(const std::string& id) {
+  Removal r;
+  {
+    StateLock l(mu_);
+    auto it = sandboxes_.find(id);
+    if (it == sandboxes_.end()) return;
+    r.sandbox = std::move(it->second);
+    sandboxes_.erase(it);
+    for (auto& e : r.sandbox->endpoints) {
+      auto nit = networks_.find(e.network_id);
+      r.kernels.push_back(nit == networks_.end() ? nullptr : nit->second->kernel.get());
+      r.networks.emplace_back(nit == networks_.end() ? "" : nit->second->spec.name,
+                              nit == networks_.end() ? "" : nit->second->spec.driver);
+    }
+    std::tie(r.generation, r.model) = FirewallModelLocked();
+    r.names = NameIndexLocked();
+  }
+  Destroy(std::move(r));
+}
+
+void Controller::Teardown(const std::string& id) {
+  KeyedLock op(ops_, id);
+  TeardownHeld(id);
+}
+
+void Controller::Destroy(Removal r) {
+  SandboxState& sb = *r.sandbox;
+  names_.Set(std::move(r.names));
+  if (sb.dns && dns_ != nullptr) dns_->RemoveSandbox(sb.id);
+  // The port rules go before the sockets holding the ports are closed.
+  if (Status st = firewall_.Apply(r.generation, std::move(r.model)); !st.ok())
+    spdlog::error("container {}: firewall: {} (retried with the next change)", sb.container_id, st.ToString());
+  for (size_t i = 0; i < sb.endpoints.size(); ++i) {
+    if (r.kernels[i] != nullptr) {
+      Status st = r.kernels[i]->Leave(sb.endpoints[i].spec, sb.rtnl.get(), /*sandbox_going=*/true);
+      if (!st.ok()) spdlog::warn("leave {}: {}", r.networks[i].first, st.ToString());
+    }
+    events_.Publish("network", "disconnect", sb.endpoints[i].network_id,
+                    {{"container", sb.container_id}, {"name", r.networks[i].first}, {"type", r.networks[i].second}});
+  }
+  sb.ports.clear();
+  sb.rtnl.reset();
+  sb.ns.reset();
+  (void)sys::NetNs::Remove(sb.path);
+  (void)store_.Delete("sandbox", sb.container_id);
+  StateLock l(mu_);
+  ReleaseAddressesLocked(sb.endpoints);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connect, disconnect
+
+Status Controller::Connect(const std::string& network, const std::string& container, const json& cfg) {
+  if (!lookup_) return absl::InternalError("no container lookup");
+  ASSIGN_OR_RETURN(ContainerRef ref, lookup_(container));
+  KeyedLock op(ops_, ref.id);
+  Attachment a;
+  std::optional<Endpoint> planned;
+  SandboxState* sb = nullptr;
+  DriverNetwork* kernel = nullptr;
+  bool user_defined = false;
+  std::string net_name, net_driver;
+  json attach_doc;
+  std::vector<std::string> upstreams;
+  {
+    StateLock l(mu_);
+    Status st;
+    Network* n = FindNetworkLocked(network, &st);
+    if (!n) return st;
+    auto cit = containers_.find(ref.id);
+    if (cit == containers_.end()) return absl::NotFoundError("No such container: " + container);
+    ContainerNet& c = *cit->second;
+    if (n->spec.driver == "host" || n->spec.driver == "null" || c.mode == "host" || c.mode == "none" ||
+        absl::StartsWith(c.mode, "container:"))
+      return absl::InvalidArgumentError("container cannot be disconnected from host network or connected to host network");
+    for (auto& x : c.attachments)
+      if (x.network_id == n->spec.id)
+        return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
+    a = Attachment::FromEndpointConfig(n->spec.id, cfg);
+    if (!a.static_ip.empty() && n->builtin)
+      return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
+    net_name = n->spec.name;
+    net_driver = n->spec.driver;
+    user_defined = n->UserDefined();
+    upstreams = c.dns;
+    auto sit = sandboxes_.find(ref.id);
+    if (ref.running && sit != sandboxes_.end()) {
+      // Hot-plug: the new interface appears in the running container.
+      sb = sit->second.get();
+      ASSIGN_OR_RETURN(Endpoint ep, PlanEndpointLocked(*sb, c, a, sb->endpoints.empty()));
+      planned = std::move(ep);
+      kernel = n->kernel.get();
+    } else {
+      c.attachments.push_back(a);
+      attach_doc = c.ToDoc();
+    }
+  }
+  if (!planned) return Persist("netattach", ref.id, attach_doc);
+
+  if (Status st = kernel->Join(&planned->spec, *sb->ns, *sb->rtnl); !st.ok()) {
+    StateLock l(mu_);
+    ReleaseAddressesLocked({*planned});
+    return st;
+  }
+  bool new_dns = false;
+  json sandbox_doc;
+  uint64_t gen;
+  firewall::Model model;
+  std::shared_ptr<const NameIndex> names;
+  {
+    StateLock l(mu_);
+    sb->endpoints.push_back(*planned);
+    if (user_defined && !sb->dns) new_dns = sb->dns = true;
+    ContainerNet& c = *containers_.at(ref.id);
+    c.attachments.push_back(a);
+    attach_doc = c.ToDoc();
+    sandbox_doc = sb->ToDoc();
+    std::tie(gen, model) = FirewallModelLocked();
+    names = NameIndexLocked();
+  }
+  Status st = Publish(gen, std::move(model), std::move(names));
+  if (st.ok()) st = Persist("sandbox", ref.id, sandbox_doc);
+  if (st.ok()) st = Persist("netattach", ref.id, attach_doc);
+  if (st.ok() && new_dns) {
+    if (Status dst = ServeDns(*sb, upstreams); !dst.ok()) spdlog::warn("connect {}: {}", ref.name, dst.ToString());
+  }
+  events_.Publish("network", "connect", planned->network_id,
+                  {{"container", ref.id}, {"name", net_name}, {"type", net_driver}});
+  return st;
+}
+
+Status Controller::Disconnect(const std::string& network, const std::string& container, bool force) {
+  if (!lookup_) return absl::InternalError("no container lookup");
+  ASSIGN_OR_RETURN(ContainerRef ref, lookup_(container));
+  KeyedLock op(ops_, ref.id);
+  std::optional<Endpoint> gone;
+  std::vector<PortMap> gone_ports;
+  SandboxState* sb = nullptr;
+  DriverNetwork* kernel = nullptr;
+  std::string net_id, net_name, net_driver;
+  json attach_doc, sandbox_doc;
+  uint64_t gen;
+  firewall::Model model;
+  std::shared_ptr<const NameIndex> names;
+  {
+    StateLock l(mu_);
+    Status st;
+    Network* n = FindNetworkLocked(network, &st);
+    if (!n) return st;
+    auto cit = containers_.find(ref.id);
+    ContainerNet* c = cit == containers_.end() ? nullptr : cit->second.get();
+    auto at = c == nullptr ? std::vector<Attachment>::iterator()
+                           : std::find_if(c->attachments.begin(), c->attachments.end(),
+                                          [&](const Attachment& x) { return x.network_id == n->spec.id; });
+    if (c == nullptr || at == c->attachments.end())
+      return absl::InternalError("container " + ref.id + " is not connected to network " + n->spec.name);
+    if (n->spec.driver == "host")
+      return absl::InvalidArgumentError("container cannot be disconnected from host network or connected to host network");
+    net_id = n->spec.id;
+    net_name = n->spec.name;
+    net_driver = n->spec.driver;
+    kernel = n->kernel.get();
+    if (auto sit = sandboxes_.find(ref.id); sit != sandboxes_.end()) {
+      sb = sit->second.get();
+      for (auto e = sb->endpoints.begin(); e != sb->endpoints.end(); ++e)
+        if (e->network_id == net_id) {
+          gone = std::move(*e);
+          sb->endpoints.erase(e);
+          break;
+        }
+      // Ports published through that endpoint go with it.
+      for (auto p = sb->ports.begin(); p != sb->ports.end();) {
+        if (p->network_id == net_id) {
+          gone_ports.push_back(std::move(*p));
+          p = sb->ports.erase(p);
+        } else {
+          ++p;
+        }
+      }
+      sandbox_doc = sb->ToDoc();
+    }
+    c->attachments.erase(at);
+    attach_doc = c->ToDoc();
+    std::tie(gen, model) = FirewallModelLocked();
+    names = NameIndexLocked();
+  }
+  Status st = Publish(gen, std::move(model), std::move(names));
+  if (gone && kernel != nullptr) {
+    Status lst = kernel->Leave(gone->spec, sb->rtnl.get(), false);
+    if (!lst.ok()) spdlog::warn("leave {}: {}", net_name, lst.ToString());
+    events_.Publish("network", "disconnect", net_id, {{"container", ref.id}, {"name", net_name}, {"type", net_driver}});
+  }
+  gone_ports.clear();  // the sockets holding the ports, after the rules went
+  if (sb != nullptr) {
+    Status pst = Persist("sandbox", ref.id, sandbox_doc);
+    if (st.ok()) st = pst;
+  }
+  Status ast = Persist("netattach", ref.id, attach_doc);
+  if (st.ok()) st = ast;
+  if (gone) {
+    StateLock l(mu_);
+    ReleaseAddressesLocked({*gone});
+  }
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inspect settings
+
+json Controller::EndpointSettingsLocked(const Attachment& a, const Endpoint* ep) {
+  bool live = ep != nullptr;
+  auto nit = networks_.find(a.network_id);
+  std::string gw = live && nit != networks_.end() && !nit->second->spec.gateway.empty() ? nit->second->spec.gateway : "";
+  return {{"IPAMConfig", a.ipam_config},
+          {"Links", nullptr},
+          {"Aliases", a.aliases.empty() ? json(nullptr) : json(a.aliases)},
+          {"NetworkID", a.network_id},
+          {"EndpointID", live ? ep->spec.id : ""},
+          {"Gateway", gw},
+          {"IPAddress", live ? ep->spec.ip : ""},
+          {"IPPrefixLen", live ? ep->spec.prefix : 0},
+          {"IPv6Gateway", ""},
+          {"GlobalIPv6Address", ""},
+          {"GlobalIPv6PrefixLen", 0},
+          {"MacAddress", live ? ep->spec.mac : ""},
+          {"DriverOpts", nullptr}};
+}
+
+json Controller::Settings(const std::string& id, const json& hc) {
+  StateLock l(mu_);
+  auto cit = containers_.find(id);
+  if (cit == containers_.end()) return json::object();
+  ContainerNet& c = *cit->second;
+  auto sit = sandboxes_.find(id);
+  SandboxState* sb = sit == sandboxes_.end() ? nullptr : sit->second.get();
+  json networks = json::object();
+  json top = {{"Bridge", ""}, {"SandboxID", sb ? sb->id : ""}, {"HairpinMode", false},
+              {"LinkLocalIPv6Address", ""}, {"LinkLocalIPv6PrefixLen", 0}, {"Ports", json::object()},
+              {"SandboxKey", sb ? sb->path : ""}, {"SecondaryIPAddresses", nullptr},
+              {"SecondaryIPv6Addresses", nullptr}, {"EndpointID", ""}, {"Gateway", ""},
+              {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"IPAddress", ""},
+              {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"MacAddress", ""}};
+  for (auto& a : c.attachments) {
+    auto nit = networks_.find(a.network_id);
+    if (nit == networks_.end()) continue;
+    const Endpoint* ep = nullptr;
+    if (sb)
+      for (auto& e : sb->endpoints)
+        if (e.network_id == a.network_id) ep = &e;
+    json s = EndpointSettingsLocked(a, ep);
+    networks[nit->second->spec.name] = s;
+    // Docker fills the top-level fields from the default bridge only.
+    if (nit->second->spec.name == "bridge" && nit->second->builtin && ep) {
+      for (const char* k : {"EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress"}) top[k] = s[k];
+    }
+  }
+  json ports = json::object();
+  if (sb)
+    for (auto& p : sb->ports) {
+      std::string key = std::to_string(p.container_port) + "/" + p.proto;
+      if (!ports.contains(key)) ports[key] = json::array();
+      ports[key].push_back({{"HostIp", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
+                            {"HostPort", std::to_string(p.host_port)}});
+    }
+  top["Ports"] = ports;
+  top["Networks"] = networks;
+  return top;
+}
+
+}  // namespace berth::network
