@@ -2,10 +2,13 @@
 // ContainerManager: Docker's container lifecycle (create, start, stop, kill, restart, wait, rm,
 // attach, exec, logs, top, stats) on runc through berth-shim.
 //
-// Threading: mu_ guards the container table and every Container's fields; cv_ is signalled on
-// every state change (waiters, stop timeouts). Lifecycle operations on one container are
-// serialized by that container's op_mu (taken before mu_, never while holding mu_), so a slow
-// `stop -t 10` blocks only its own container. Exits arrive on the monitor thread.
+// Threading (docs/architecture.md, "Concurrency"): mu_ is a state lock over the container table
+// and every Container's fields, held only to read or change them: never across a shim call, a
+// mount, the network controller, the store or the event bus. cv_ is signalled on every state
+// change (waiters, stop timeouts on the injected Clock). Lifecycle operations on one container are
+// serialised by that container's operation lock (op_mu, taken before mu_, never while holding
+// it), so a slow `stop -t 10` blocks only its own container. Exits arrive on the monitor thread;
+// restarts and --rm removals run on a small executor whose threads are joined at Shutdown.
 
 #include <condition_variable>
 #include <future>
@@ -18,6 +21,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/executor.h"
+#include "common/sync.h"
 #include "common/fd.h"
 #include "common/status.h"
 #include "engine/events.h"
@@ -68,6 +73,7 @@ class NetworkAttacher {
 
 struct Container;
 struct ExecInstance;
+struct ContainerEvent;
 
 // A hijacked stream to a shim: frames in Docker's stdcopy format both ways (docs/shim.md).
 struct ShimStream {
@@ -92,6 +98,7 @@ class ContainerManager {
   // false: not running (HTTP 304).
   StatusOr<bool> Stop(const std::string& name, std::optional<int> timeout,
                       const std::string& signal = "");
+  // With SIGKILL (the default) it returns once the container has exited, as Docker does.
   Status Kill(const std::string& name, const std::string& signal);
   Status Restart(const std::string& name, std::optional<int> timeout);
   // Blocks until the condition ("not-running", "next-exit", "removed") holds; `registered` is
@@ -125,8 +132,8 @@ class ContainerManager {
   bool Running(const std::string& id);
 
   StatusOr<std::string> ExecCreate(const std::string& name, const nlohmann::json& body);
-  // Starts the exec; the stream ends with an exit frame. With detach the stream is drained by a
-  // background thread.
+  // Starts the exec; the stream ends with an exit frame. A detached exec's stream is drained by
+  // the monitor thread, which records its exit code.
   // rows/cols: the terminal size for a tty exec (0: unknown). A runtime failure (the process
   // could not be started) is Aborted, with the exec's exit code already set (126, as dockerd).
   StatusOr<ShimStream> ExecStart(const std::string& exec_id, bool detach, int rows = 0,
@@ -142,21 +149,45 @@ class ContainerManager {
   StatusOr<std::string> Resolve(const std::string& name);
 
  private:
-  std::shared_ptr<Container> FindLocked(const std::string& name, Status* st);
-  StatusOr<std::shared_ptr<Container>> Find(const std::string& name);
-  Status Persist(const Container& c);
-  Status StartLocked(const std::shared_ptr<Container>& c);
-  void OnExit(const std::string& id, int code, int64_t finished_nanos);
+  struct Watch;
+
+  std::shared_ptr<Container> FindLocked(const std::string& name, Status* st)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StatusOr<std::shared_ptr<Container>> Find(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes the container's record as it is now (see Container::persist_mu).
+  Status Save(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  // Caller holds c->op_mu.
+  Status StartLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  Status RemoveLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnExit(const std::string& id, int code, int64_t finished_nanos) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop();
-  Status WatchExit(const std::shared_ptr<Container>& c);
+  void OnExecStream(int fd);  // a detached exec's stream is readable (monitor thread)
+  Status WatchExit(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseRootfs(const Container& c);
-  Status RemoveLocked(const std::shared_ptr<Container>& c);
-  nlohmann::json InspectLocked(const Container& c, bool size);
-  nlohmann::json SummaryLocked(const Container& c, bool size);
+  // Sends a signal to the container's init through its shim (never by pid: after the init is
+  // reaped its pid may be another process's).
+  Status Signal(const Container& c, int sig);
+  // Waits until c has exited `exits_before` times or more, or `timeout` passed; true if it did.
+  bool AwaitExit(const std::shared_ptr<Container>& c, uint64_t exits_before, Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Pure: the container's fields, with the network's settings and the image's layer dirs given.
+  nlohmann::json InspectLocked(const Container& c, const nlohmann::json& network_settings,
+                               const std::string& lower_dirs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  nlohmann::json SummaryLocked(const Container& c, const nlohmann::json& ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // List's filters and summaries over candidates whose network settings were fetched before.
+  std::vector<nlohmann::json> ListLocked(
+      const std::vector<std::pair<std::shared_ptr<Container>, nlohmann::json>>& cands,
+      std::map<std::string, nlohmann::json>& settings,
+      const std::map<std::string, std::string>& ancestors,
+      const std::map<std::string, std::vector<std::string>>& filters, bool all, int limit)
+      ABSL_LOCKS_EXCLUDED(mu_);
   std::string StateDir(const std::string& id) const;
   std::string ContainerDir(const std::string& id) const;
-  void Publish(const Container& c, const std::string& action,
-               std::map<std::string, std::string> extra = {});
+  ContainerEvent EventLocked(const Container& c, const std::string& action,
+                             std::map<std::string, std::string> extra = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Emit(ContainerEvent e);
   void ScheduleRestart(const std::string& id, int64_t delay_ms);
 
   Store& store_;
@@ -167,18 +198,20 @@ class ContainerManager {
   const EnginePaths paths_;
   NetworkAttacher& network_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::shared_ptr<Container>> containers_;  // guarded by mu_; by id
-  std::map<std::string, std::shared_ptr<ExecInstance>> execs_;     // guarded by mu_
-  bool shutting_down_ = false;                                     // guarded by mu_
+  StateMutex mu_;
+  absl::CondVar cv_;  // signalled on every state change (exits, starts, removals, exec exits)
+  std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<std::string, std::shared_ptr<ExecInstance>> execs_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 
-  // Exit monitor: one epoll thread over every shim's WAIT connection.
+  // Exit monitor: one epoll thread over every shim's WAIT connection and every detached exec's
+  // stream.
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd to stop the monitor
-  std::map<int, std::pair<std::string, UniqueFd>> watched_;  // guarded by mu_; fd -> (id, conn)
+  std::map<int, std::unique_ptr<Watch>> watched_ ABSL_GUARDED_BY(mu_);  // by fd
   std::thread monitor_;
-  std::vector<std::thread> background_;  // guarded by mu_; restarts and auto-removes
+  // Restarts after their back-off and removals of --rm containers: slow work nobody waits for.
+  Executor work_{2};
 };
 
 }  // namespace berth::engine

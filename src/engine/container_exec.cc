@@ -1,0 +1,307 @@
+// ContainerManager: attach, logs, resize and exec (containers.h).
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "engine/container_state.h"
+#include "engine/container_util.h"
+#include "engine/containers.h"
+#include "sys/fs.h"
+
+namespace berth::engine {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Attach, logs, resize
+
+StatusOr<ShimStream> ContainerManager::Attach(const std::string& name, bool in, bool out,
+                                              bool err) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  std::future<StatusOr<ShimStream>> fut;
+  {
+    StateLock l(mu_);
+    if (c->status != "running") {
+      auto p = std::make_shared<Container::Pending>();
+      p->in = in;
+      p->out = out;
+      p->err = err;
+      fut = p->ready.get_future();
+      c->pending_attaches.push_back(p);
+    }
+  }
+  if (fut.valid()) return fut.get();
+  std::string flags;
+  if (in) flags += "stdin,";
+  if (out) flags += "stdout,";
+  if (err) flags += "stderr,";
+  if (!flags.empty()) flags.pop_back();
+  else flags = "stdout";
+  std::string reply;
+  ASSIGN_OR_RETURN(UniqueFd fd, shim_.Command(StateDir(c->id), "ATTACH " + flags, &reply));
+  if (reply != "OK") return absl::InternalError("attach: " + reply);
+  return ShimStream{std::move(fd), c->tty()};
+}
+
+StatusOr<ContainerManager::LogSource> ContainerManager::Logs(const std::string& name) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  StateLock l(mu_);
+  return LogSource{c->id, ContainerDir(c->id) + "/" + c->id + "-json.log", StateDir(c->id),
+                   c->tty(), c->running()};
+}
+
+Status ContainerManager::Resize(const std::string& name, int rows, int cols) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  {
+    StateLock l(mu_);
+    if (c->status != "running")
+      return absl::FailedPreconditionError("Container " + c->id + " is not running");
+    if (!c->tty()) return absl::OkStatus();
+  }
+  return shim_.Simple(StateDir(c->id), absl::StrCat("RESIZE ", rows, " ", cols));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exec
+
+StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, const json& body) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  if (!body.is_object()) return absl::InvalidArgumentError("invalid JSON body");
+  auto cmd = ToStrings(body.value("Cmd", json(nullptr)));
+  if (cmd.empty()) return absl::InvalidArgumentError("No exec command specified");
+  ContainerEvent ev;
+  std::string id;
+  {
+  StateLock l(mu_);
+  if (c->status != "running")
+    return absl::FailedPreconditionError("Container " + c->id + " is not running");
+  auto e = std::make_shared<ExecInstance>();
+  e->id = NewId();
+  e->container_id = c->id;
+  e->config = body;
+  execs_[e->id] = e;
+  c->exec_ids.push_back(e->id);
+  id = e->id;
+  ev = EventLocked(*c, "exec_create: " + absl::StrJoin(cmd, " "), {{"execID", e->id}});
+  }
+  Emit(std::move(ev));
+  return id;
+}
+
+StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, bool detach, int rows,
+                                                 int cols) {
+  std::shared_ptr<ExecInstance> e;
+  std::shared_ptr<Container> c;
+  {
+    StateLock l(mu_);
+    auto it = execs_.find(exec_id);
+    if (it == execs_.end()) return absl::NotFoundError("No such exec instance: " + exec_id);
+    e = it->second;
+    if (e->started) return absl::FailedPreconditionError("Exec " + exec_id + " has already been started");
+    auto cit = containers_.find(e->container_id);
+    if (cit == containers_.end() || cit->second->status != "running")
+      return absl::FailedPreconditionError("Container " + e->container_id + " is not running");
+    c = cit->second;
+    e->started = true;
+    e->running = true;
+  }
+  const json& b = e->config;
+  bool tty = b.value("Tty", false);
+  std::vector<std::string> env;
+  json cfg;
+  {
+    StateLock l(mu_);
+    cfg = c->config;
+  }
+  bool has_path = false;
+  for (auto& v : ToStrings(cfg.value("Env", json(nullptr)))) {
+    has_path |= absl::StartsWith(v, "PATH=");
+    env.push_back(v);
+  }
+  if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  env.push_back("HOSTNAME=" + cfg.value("Hostname", ""));
+  if (tty) env.push_back("TERM=xterm");
+  for (auto& v : ToStrings(b.value("Env", json(nullptr)))) env.push_back(v);
+  std::string user = b.value("User", "");
+  if (user.empty()) user = cfg.value("User", "");
+  uint32_t uid, gid;
+  std::vector<uint32_t> groups;
+  std::string state = StateDir(c->id);
+  Status ust = ResolveUser(state + "/rootfs", user, &uid, &gid, &groups);
+  auto finish = [&](int code) {
+    {
+      StateLock l(mu_);
+      e->running = false;
+      e->exit_code = code;
+      e->has_exit = true;
+    }
+    cv_.SignalAll();
+  };
+  if (!ust.ok()) {
+    finish(126);
+    return ust;
+  }
+  std::string cwd = b.value("WorkingDir", "");
+  if (cwd.empty()) cwd = cfg.value("WorkingDir", "");
+  if (cwd.empty()) cwd = "/";
+  auto caps = Capabilities(b.value("Privileged", false) ? json{{"Privileged", true}} : c->host_config);
+  json process = {{"terminal", tty},
+                  {"user", {{"uid", uid}, {"gid", gid}}},
+                  {"args", ToStrings(b["Cmd"])},
+                  {"env", env},
+                  {"cwd", cwd},
+                  {"capabilities",
+                   {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+                  {"noNewPrivileges", false}};
+  if (!groups.empty()) process["user"]["additionalGids"] = groups;
+  if (b.contains("ConsoleSize") && b["ConsoleSize"].is_array() && b["ConsoleSize"].size() == 2 &&
+      b["ConsoleSize"][0].get<int>() > 0)
+    process["consoleSize"] = {{"height", b["ConsoleSize"][0]}, {"width", b["ConsoleSize"][1]}};
+  if (tty && rows > 0 && cols > 0) process["consoleSize"] = {{"height", rows}, {"width", cols}};
+  std::string sid = e->id.substr(0, 12);  // short: the shim names a console socket after it
+  RETURN_IF_ERROR(sys::WriteFile(state + "/exec-" + sid + ".json", process.dump()));
+  std::string flags;
+  if (tty) flags += "tty,";
+  if (b.value("AttachStdin", false) && !detach) flags += "stdin,";
+  if (!flags.empty()) flags.pop_back();
+  else flags = "-";
+  std::string reply;
+  auto conn = shim_.Command(state, "EXEC " + sid + " " + flags, &reply);
+  if (!conn.ok()) {
+    finish(126);
+    return conn.status();
+  }
+  if (!absl::StartsWith(reply, "OK")) {
+    std::string msg = absl::StartsWith(reply, "ERR ") ? reply.substr(4) : reply;
+    finish(126);  // dockerd reports every exec start failure as 126
+    return absl::AbortedError("OCI runtime exec failed: " + msg + ": unknown");
+  }
+  ContainerEvent ev;
+  {
+    StateLock l(mu_);
+    absl::SimpleAtoi(reply.size() > 3 ? reply.substr(3) : "0", &e->pid);
+    ev = EventLocked(*c, "exec_start: " + absl::StrJoin(ToStrings(b["Cmd"]), " "), {{"execID", e->id}});
+  }
+  Emit(std::move(ev));
+  // The caller proxies the stream and reports the exit frame's code through ExecExited. A
+  // detached exec's stream is drained by the monitor thread, which records the code itself.
+  if (detach) {
+    int fd = conn->get();
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    {
+      StateLock l(mu_);
+      auto w = std::make_unique<Watch>();
+      w->kind = Watch::Kind::kExec;
+      w->id = e->id;
+      w->fd = std::move(*conn);
+      watched_[fd] = std::move(w);
+    }
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      StateLock l(mu_);
+      watched_.erase(fd);
+      e->running = false;
+      e->has_exit = true;
+      e->exit_code = 126;
+    }
+    return ShimStream{UniqueFd(), tty};
+  }
+  return ShimStream{std::move(*conn), tty};
+}
+
+StatusOr<json> ContainerManager::ExecInspect(const std::string& exec_id) {
+  StateLock l(mu_);
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) return absl::NotFoundError("No such exec instance: " + exec_id);
+  auto& e = *it->second;
+  const json& b = e.config;
+  auto cmd = ToStrings(b.value("Cmd", json(nullptr)));
+  return json{{"ID", e.id},
+              {"Running", e.running},
+              {"ExitCode", e.has_exit ? json(e.exit_code) : json(nullptr)},
+              {"ProcessConfig",
+               {{"tty", b.value("Tty", false)},
+                {"entrypoint", cmd.empty() ? "" : cmd[0]},
+                {"arguments", json(std::vector<std::string>(cmd.empty() ? cmd.begin() : cmd.begin() + 1, cmd.end()))},
+                {"privileged", b.value("Privileged", false)},
+                {"user", b.value("User", "")}}},
+              {"OpenStdin", b.value("AttachStdin", false)},
+              {"OpenStderr", b.value("AttachStderr", false)},
+              {"OpenStdout", b.value("AttachStdout", false)},
+              {"CanRemove", false},
+              {"ContainerID", e.container_id},
+              {"DetachKeys", ""},
+              {"Pid", e.pid}};
+}
+
+void ContainerManager::ExecExited(const std::string& exec_id, int code) {
+  StateLock l(mu_);
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) return;
+  it->second->running = false;
+  it->second->exit_code = code < 0 ? 126 : code;
+  it->second->has_exit = true;
+  cv_.SignalAll();
+}
+
+Status ContainerManager::ExecResize(const std::string& exec_id, int rows, int cols) {
+  // Resizes travel inside the exec's stream (frame type 5); the API server keeps that stream,
+  // so it handles resize itself. Here we only validate the id.
+  StateLock l(mu_);
+  if (!execs_.count(exec_id)) return absl::NotFoundError("No such exec instance: " + exec_id);
+  return absl::OkStatus();
+}
+
+
+void ContainerManager::OnExecStream(int fd) {
+  // Monitor thread: read what the stream has, keep the exit frame's code, finish at EOF.
+  Watch* w;
+  {
+    StateLock l(mu_);
+    auto it = watched_.find(fd);
+    if (it == watched_.end()) return;
+    w = it->second.get();  // only this thread removes it
+  }
+  char tmp[8192];
+  bool done = false;
+  for (;;) {
+    ssize_t n = ::read(fd, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) {
+      done = true;
+      break;
+    }
+    w->buf.append(tmp, static_cast<size_t>(n));
+    while (w->buf.size() >= 8) {
+      uint32_t len = (uint32_t(uint8_t(w->buf[4])) << 24) | (uint32_t(uint8_t(w->buf[5])) << 16) |
+                     (uint32_t(uint8_t(w->buf[6])) << 8) | uint32_t(uint8_t(w->buf[7]));
+      if (w->buf.size() < 8 + len) break;
+      if (w->buf[0] == kExit) absl::SimpleAtoi(w->buf.substr(8, len), &w->code);
+      w->buf.erase(0, 8 + len);
+    }
+  }
+  if (!done) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  {
+    StateLock l(mu_);
+    auto it = execs_.find(w->id);
+    if (it != execs_.end()) {
+      it->second->running = false;
+      it->second->exit_code = w->code;
+      it->second->has_exit = true;
+    }
+    watched_.erase(fd);  // closes the stream
+  }
+  cv_.SignalAll();
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,92 @@
+#pragma once
+// The container manager's records (private to src/engine/container*.cc).
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/containers.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::engine {
+
+// Every field is guarded by ContainerManager::mu_ unless said otherwise.
+struct Container {
+  std::string id;
+  std::string name;  // without the leading '/'
+  std::string image_id;
+  nlohmann::json config;       // Docker's Config, merged with the image's defaults
+  nlohmann::json host_config;  // normalized HostConfig
+  nlohmann::json networking = nlohmann::json::object();  // NetworkingConfig of the create request
+  nlohmann::json network_settings = nlohmann::json::object();
+  std::string path;
+  nlohmann::json args = nlohmann::json::array();
+  int64_t created = 0;
+
+  std::string status = "created";  // created running restarting exited removing dead
+  int pid = 0;
+  int exit_code = 0;
+  std::string error;
+  int64_t started_at = 0, finished_at = 0;
+  int restart_count = 0;
+  bool manually_stopped = false;
+  bool creating = false;  // in memory only: name taken, files being made; not visible yet
+  bool removed = false;   // in memory only
+  uint64_t exits = 0;     // in memory only: exits seen, for wait?condition=next-exit
+  bool mounted = false;   // in memory only
+
+  // Serialises start, stop, restart and remove of this container (an operation lock).
+  absl::Mutex op_mu;
+
+  // Store writes: a snapshot taken under mu_ gets the next version; the write happens with no
+  // state lock, under persist_mu (a resource lock), and is skipped when a newer one is stored.
+  uint64_t doc_version = 0;
+  absl::Mutex persist_mu;
+  uint64_t written_version ABSL_GUARDED_BY(persist_mu) = 0;  // UINT64_MAX: removed
+
+  // docker run attaches before start: these wait for the next start's shim.
+  struct Pending {
+    bool in, out, err;
+    std::promise<StatusOr<ShimStream>> ready;
+  };
+  std::vector<std::shared_ptr<Pending>> pending_attaches;
+  std::vector<std::string> exec_ids;
+
+  bool tty() const { return config.value("Tty", false); }
+  bool running() const { return status == "running" || status == "restarting"; }
+
+  nlohmann::json ToDoc() const;
+  static std::shared_ptr<Container> FromDoc(const nlohmann::json& d);
+};
+
+struct ExecInstance {
+  std::string id;
+  std::string container_id;
+  nlohmann::json config;
+  bool running = false;
+  bool started = false;
+  int exit_code = 0;
+  bool has_exit = false;
+  int pid = 0;
+};
+
+// What the monitor thread watches: a shim's WAIT connection (the container's exit) or a detached
+// exec's stream (drained for its exit code).
+struct ContainerManager::Watch {
+  enum class Kind { kExit, kExec } kind;
+  std::string id;  // container id or exec id
+  UniqueFd fd;
+  std::string buf;  // kExec: frames read so far
+  int code = 0;     // kExec: from the exit frame
+};
+
+// What an event says about a container, taken under mu_ and published after.
+struct ContainerEvent {
+  std::string action;
+  std::string id;
+  std::map<std::string, std::string> attributes;
+};
+
+}  // namespace berth::engine

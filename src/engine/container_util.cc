@@ -1,0 +1,73 @@
+// Small helpers shared by the container manager's files (container_util.h).
+
+#include "engine/container_util.h"
+
+#include <signal.h>
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "sys/fs.h"
+
+namespace berth::engine {
+
+using nlohmann::json;
+
+
+int ParseSignal(const std::string& s, int fallback) {
+  if (s.empty()) return fallback;
+  int n;
+  if (absl::SimpleAtoi(s, &n)) return n > 0 && n < 65 ? n : -1;
+  std::string u = s;
+  for (auto& ch : u) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+  if (absl::StartsWith(u, "SIG")) u = u.substr(3);
+  static const std::map<std::string, int> kSignals = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
+      {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+      {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+      {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+      {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+      {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"SYS", SIGSYS}};
+  auto it = kSignals.find(u);
+  return it == kSignals.end() ? -1 : it->second;
+}
+
+std::vector<std::string> ToStrings(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+// Docker filters: {"name":{"b1":true}} or {"name":["b1"]}.
+std::map<std::string, std::vector<std::string>> ParseFilters(const json& f) {
+  std::map<std::string, std::vector<std::string>> out;
+  if (!f.is_object()) return out;
+  for (auto& [k, v] : f.items()) {
+    if (v.is_object())
+      for (auto& [val, on] : v.items()) out[k].push_back(val);
+    else if (v.is_array())
+      for (auto& e : v)
+        if (e.is_string()) out[k].push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+const char* const kHosts =
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+bool ReadExitFile(const std::string& state_dir, int* code, int64_t* nanos) {
+  auto data = sys::ReadFile(state_dir + "/exit");
+  if (!data.ok()) return false;
+  std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(*data), ' ');
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], code) && absl::SimpleAtoi(parts[1], nanos);
+}
+
+
+}  // namespace berth::engine

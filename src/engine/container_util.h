@@ -1,0 +1,24 @@
+#pragma once
+// Small helpers shared by the container manager's files.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace berth::engine {
+
+// "KILL", "SIGKILL", "9" -> 9; `fallback` for ""; -1 for an unknown name or number.
+int ParseSignal(const std::string& s, int fallback);
+// The strings of a JSON array (others skipped); empty for anything else.
+std::vector<std::string> ToStrings(const nlohmann::json& j);
+// Docker filters: {"name":{"b1":true}} or {"name":["b1"]}.
+std::map<std::string, std::vector<std::string>> ParseFilters(const nlohmann::json& f);
+// A container's /etc/hosts before its network adds lines.
+extern const char* const kHosts;
+// The shim's exit file: "<code> <finished unix nanos>".
+bool ReadExitFile(const std::string& state_dir, int* code, int64_t* nanos);
+
+}  // namespace berth::engine
