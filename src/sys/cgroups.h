@@ -4,11 +4,10 @@
 // pid.
 //
 // Layouts this handles (each read from /proc/self/mountinfo, never guessed from paths):
-//   legacy   one cgroup v1 hierarchy per controller group:
-//   /sys/fs/cgroup/{memory,cpu,cpuacct,pids,...} hybrid   v1 hierarchies plus a cgroup2 mount
-//   (often /sys/fs/cgroup/unified) that holds whatever
+//   legacy   a v1 hierarchy per controller group: /sys/fs/cgroup/{memory,cpu,cpuacct,pids,...}
+//   hybrid   v1 hierarchies plus a cgroup2 mount (often /sys/fs/cgroup/unified) holding whatever
 //            controller no v1 hierarchy took. The build machine is one: v1 cpu, cpuacct, cpuset,
-//            memory, devices, freezer, blkio, pids, name=systemd, and cgroup2 at
+//            memory, devices, freezer, blkio, pids, name=systemd; cgroup2 at
 //            /sys/fs/cgroup/unified offering only hugetlb.
 //   unified  one cgroup2 mount (/sys/fs/cgroup) with every controller: most users' hosts.
 //
@@ -19,25 +18,23 @@
 // the cgroup2 mount as well (checked on the build machine with runc 1.1.5: /proc/<pid>/cgroup then
 // says /berth/<id> for all ten hierarchies, including 0::).
 //
-// Feeding Docker's stats JSON (GET /containers/{id}/stats, API 1.41), as moby fills it
-// (daemon/stats_unix.go statsV1/statsV2):
-//   memory_stats.usage        <- CgroupMemoryStats::usage
-//   memory_stats.limit        <- CgroupMemoryStats::limit; with no limit, or one above the host's
-//   RAM,
-//                                Docker reports the host's RAM (the caller's job: sysconf)
-//   memory_stats.max_usage    <- CgroupMemoryStats::max_usage (v1 only; Docker omits it on v2)
-//   memory_stats.failcnt      <- CgroupMemoryStats::failcnt
-//   memory_stats.stats        <- CgroupMemoryStats::stat, keys as the kernel wrote them: v1's
-//                                cache, rss, ..., total_inactive_file; v2's anon, file,
-//                                inactive_file...
-//   cpu_stats.cpu_usage.total_usage          <- CgroupCpuStats::total_ns
-//   cpu_stats.cpu_usage.usage_in_usermode    <- CgroupCpuStats::user_ns
-//   cpu_stats.cpu_usage.usage_in_kernelmode  <- CgroupCpuStats::system_ns
-//   cpu_stats.throttling_data.{periods,throttled_periods,throttled_time} <-
-//   CgroupCpuStats::throttling cpu_stats.system_cpu_usage, online_cpus  <- not cgroup data:
-//   /proc/stat and sysconf (the caller's) pids_stats.current, pids_stats.limit     <-
-//   CgroupPidsStats (Docker sends limit 0 for "max") blkio_stats.io_service_bytes_recursive   <-
-//   CgroupBlkioStats::service_bytes ({major, minor, op, value})
+// What feeds Docker's stats JSON (GET /containers/{id}/stats, API 1.41), as moby fills it
+// (daemon/stats_unix.go, statsV1 and statsV2):
+//   memory_stats.usage      CgroupMemoryStats::usage
+//   memory_stats.limit      CgroupMemoryStats::limit; with none, or one above the host's RAM,
+//                           Docker reports the host's RAM (the caller's job: sysconf)
+//   memory_stats.max_usage  CgroupMemoryStats::max_usage (v1 only; Docker omits it on v2)
+//   memory_stats.failcnt    CgroupMemoryStats::failcnt
+//   memory_stats.stats      CgroupMemoryStats::stat, keys as the kernel wrote them: v1's cache,
+//                           rss, ..., total_inactive_file; v2's anon, file, inactive_file, ...
+//   cpu_stats.cpu_usage.total_usage          CgroupCpuStats::total_ns
+//   cpu_stats.cpu_usage.usage_in_usermode    CgroupCpuStats::user_ns
+//   cpu_stats.cpu_usage.usage_in_kernelmode  CgroupCpuStats::system_ns
+//   cpu_stats.throttling_data                CgroupCpuStats::throttling (periods,
+//                                            throttled_periods, throttled_time in ns)
+//   cpu_stats.system_cpu_usage, online_cpus  not cgroup data: /proc/stat, sysconf (the caller's)
+//   pids_stats.current, pids_stats.limit     CgroupPidsStats (Docker sends limit 0 for "max")
+//   blkio_stats.io_service_bytes_recursive   CgroupBlkioStats::service_bytes
 //
 // What `docker stats` shows as MEM USAGE is not memory_stats.usage: the CLI subtracts page cache
 // that the kernel can drop (docker/cli cli/command/container/stats_helpers.go,
@@ -65,10 +62,10 @@
 namespace berth::sys {
 
 enum class CgroupMode {
-  kLegacy,   // v1 hierarchies only
-  kHybrid,   // v1 hierarchies and a cgroup2 mount
-  kUnified,  // a cgroup2 mount and no v1 hierarchy with a controller (named ones like name=systemd
-             // aside)
+  kLegacy,  // v1 hierarchies only
+  kHybrid,  // v1 hierarchies and a cgroup2 mount
+  // A cgroup2 mount and no v1 hierarchy with a controller (a named one like name=systemd may be).
+  kUnified,
 };
 std::string_view CgroupModeName(CgroupMode mode);  // "legacy", "hybrid", "unified"
 
@@ -79,8 +76,8 @@ struct CgroupHierarchy {
   // "cpu", "cpuacct" (co-mounted hierarchies have several), or a named one: "name=systemd".
   std::vector<std::string> controllers;
   std::string mount_point;  // with the layout's prefix in front
-  std::string
-      root;  // the part of the hierarchy the mount shows: "/" unless bind-mounted or in a cgroupns
+  // The part of the hierarchy the mount shows: "/" unless bind-mounted or in a cgroup namespace.
+  std::string root;
   bool Has(std::string_view controller) const;
 };
 
@@ -129,8 +126,8 @@ struct CgroupMemoryStats {
   std::optional<uint64_t> limit;
   std::optional<uint64_t> max_usage;  // v1 only
   std::optional<uint64_t> failcnt;    // v1 memory.failcnt; v2 memory.events "oom", as moby does
-  std::optional<std::map<std::string, uint64_t>>
-      stat;  // memory.stat verbatim; nullopt if unreadable
+  // memory.stat verbatim; nullopt when it is not there.
+  std::optional<std::map<std::string, uint64_t>> stat;
 
   // docker stats' MEM USAGE, as docker/cli computes it from the JSON: usage less v1's
   // total_inactive_file when that is below usage, else less inactive_file when that is below usage
@@ -164,8 +161,8 @@ struct CgroupPidsStats {
 struct CgroupBlkioEntry {
   uint32_t major = 0;
   uint32_t minor = 0;
-  std::string
-      op;  // v1 as the kernel writes it ("Read", "Write", "Sync", ...); v2 "read" / "write" as moby
+  // v1 as the kernel writes it ("Read", "Write", "Sync", ...); v2 "read" or "write", as moby.
+  std::string op;
   uint64_t value = 0;
 };
 
