@@ -209,9 +209,9 @@ class Reader {
       ++pos_;
       SkipSpace();
       if (AtEnd()) return Eof();
-      GoValue value;
-      if (!Value(value, depth)) return false;
-      out.members.emplace_back(std::move(key), std::move(value));
+      // Decoded in place: no GoValue on the stack of each nesting level.
+      out.members.emplace_back(std::move(key), GoValue{});
+      if (!Value(out.members.back().second, depth)) return false;
       SkipSpace();
       if (AtEnd()) return Eof();
       if (s_[pos_] == '}') {
@@ -235,9 +235,8 @@ class Reader {
       return true;
     }
     for (;;) {
-      GoValue item;
-      if (!Value(item, depth)) return false;
-      out.items.push_back(std::move(item));
+      out.items.emplace_back();
+      if (!Value(out.items.back(), depth)) return false;
       SkipSpace();
       if (AtEnd()) return Eof();
       if (s_[pos_] == ']') {
