@@ -141,7 +141,7 @@ constexpr const char* kPublishCreateBody = R"json({
 })json";
 
 std::string CreateError(std::string_view body) {
-  auto r = ParseContainerCreate(body, "c");
+  auto r = ParseContainerCreate(body, "c1");
   EXPECT_FALSE(r.ok()) << body;
   if (r.ok()) return "";
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << body;
@@ -149,7 +149,7 @@ std::string CreateError(std::string_view body) {
 }
 
 ContainerCreateRequest Create(std::string_view body) {
-  auto r = ParseContainerCreate(body, "c");
+  auto r = ParseContainerCreate(body, "c1");
   EXPECT_TRUE(r.ok()) << r.status() << " for " << body;
   return r.ok() ? *r : ContainerCreateRequest{};
 }
@@ -396,7 +396,18 @@ TEST(SpecParseContainerCreate, RefusesNetworkModeConflictsWithDockersWords) {
             "Invalid QoS settings: linux does not support configuration of maximum IOPs");
   EXPECT_EQ(CreateError(R"({"Image":"b","HostConfig":{"CpuRealtimePeriod":1000,"CpuRealtimeRuntime":2000}})"),
             "cpu real-time runtime cannot be higher than cpu real-time period");
-  EXPECT_TRUE(ParseContainerCreate(R"({"Image":"b","HostConfig":{"Isolation":"Default"}})", "c").ok());
+  EXPECT_TRUE(ParseContainerCreate(R"({"Image":"b","HostConfig":{"Isolation":"Default"}})", "c1").ok());
+}
+
+TEST(SpecParseContainerCreate, RefusesNamesDockerRefuses) {
+  EXPECT_TRUE(ParseContainerCreate(R"({"Image":"b"})", "web_1.a-b").ok());
+  EXPECT_TRUE(ParseContainerCreate(R"({"Image":"b"})", "/web").ok());
+  EXPECT_TRUE(ParseContainerCreate(R"({"Image":"b"})", "").ok());  // Docker makes one up
+  for (const char* name : {"-web", "we b", "a", "web/1", "/"}) {
+    auto r = ParseContainerCreate(R"({"Image":"b"})", name);
+    EXPECT_EQ(r.status().message(), absl::StrCat("Invalid container name (", name,
+                                                  "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"));
+  }
 }
 
 TEST(SpecParseContainerUpdate, ReadsResourcesAndRestartPolicy) {

@@ -243,7 +243,7 @@ constexpr const char* kB1InspectConfig = R"json({
 })json";
 
 ContainerCreateRequest Create(std::string_view body) {
-  auto r = ParseContainerCreate(body, "c");
+  auto r = ParseContainerCreate(body, "c1");
   EXPECT_TRUE(r.ok()) << r.status() << " for " << body;
   return r.ok() ? *r : ContainerCreateRequest{};
 }
@@ -411,7 +411,7 @@ TEST(SpecRoundTrip, ParseOfRenderIsTheSameCreateRequest) {
     // Windows-only QoS settings that create refuses on Linux.
     r.host_config->resources.io_maximum_iops = 0;
     r.host_config->resources.io_maximum_bandwidth = 0;
-    auto back = ParseContainerCreate(RenderContainerCreateBody(r).dump(), "c");
+    auto back = ParseContainerCreate(RenderContainerCreateBody(r).dump(), "c1");
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, r);
   }

@@ -40,6 +40,19 @@ bool IsContainerMode(std::string_view mode) {
 
 Status Invalid(std::string_view message) { return absl::InvalidArgumentError(Av(message)); }
 
+// Docker's names.RestrictedNamePattern, ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$ after an optional "/":
+// note the "+", so a one-character name is refused too.
+constexpr const char* kContainerNameChars = "[a-zA-Z0-9][a-zA-Z0-9_.-]";
+
+bool ValidContainerName(std::string_view name) {
+  if (!name.empty() && name[0] == '/') name.remove_prefix(1);
+  if (name.size() < 2 || !absl::ascii_isalnum(name[0])) return false;
+  for (char c : name.substr(1)) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
 // runconfig's validateNetMode, validateIsolation, validateQoS and the part of
 // validateResources that needs no kernel facts (moby 20.10, runconfig/hostconfig*.go).
 Status ValidateCreate(const ContainerConfig& c, const HostConfig& hc) {
@@ -202,6 +215,11 @@ StatusOr<ContainerCreateRequest> DecodeContainerCreate(const GoValue& v, std::st
     RETURN_IF_ERROR(ValidateCreate(w.config ? *w.config : kNoConfig, *hc));
   }
   if (!w.config) return Invalid("Config cannot be empty in order to create a container");
+  if (validate && !name.empty() && !ValidContainerName(name)) {
+    // Docker checks the name last, when it reserves it (daemon/names.go).
+    return Invalid(absl::StrCat("Invalid container name (", Av(name), "), only ",
+                                kContainerNameChars, " are allowed"));
+  }
   ContainerCreateRequest request;
   request.name = std::string(name);
   request.config = std::move(*w.config);

@@ -18,7 +18,8 @@ namespace berth::spec {
 // top-level HostConfig fields and "Cpuset" old clients sent, merged as Docker merges them.
 // Then as Docker: NetworkMode "" becomes "default", Volumes becomes {} when there is a
 // HostConfig, the network-mode conflicts are refused ("conflicting options: ..."), and a body
-// without any Config field is "Config cannot be empty in order to create a container".
+// without any Config field is "Config cannot be empty in order to create a container". A
+// non-empty name must match Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+ ("Invalid container name").
 StatusOr<ContainerCreateRequest> ParseContainerCreate(std::string_view body, std::string_view name);
 
 // POST /containers/{id}/update (container.UpdateConfig). A PidsLimit <= 0 becomes 0

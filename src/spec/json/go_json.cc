@@ -210,7 +210,7 @@ class Reader {
       SkipSpace();
       if (AtEnd()) return Eof();
       // Decoded in place: no GoValue on the stack of each nesting level.
-      out.members.emplace_back(std::move(key), GoValue{});
+      out.members.push_back(GoMember{std::move(key), GoValue{}});
       if (!Value(out.members.back().second, depth)) return false;
       SkipSpace();
       if (AtEnd()) return Eof();

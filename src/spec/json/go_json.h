@@ -15,15 +15,24 @@
 
 namespace berth::spec::json {
 
+struct GoMember;
+
 struct GoValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   bool boolean = false;
   std::string text;  // kString: the decoded string; kNumber: the literal as written
   std::vector<GoValue> items;                            // kArray
-  std::vector<std::pair<std::string, GoValue>> members;  // kObject, in document order
+  std::vector<GoMember> members;  // kObject, in document order
 
   bool is_null() const { return kind == Kind::kNull; }
+};
+
+// One object member. A struct rather than std::pair: a pair of a still incomplete GoValue
+// does not compile with clang's checks.
+struct GoMember {
+  std::string first;  // the key
+  GoValue second;
 };
 
 enum class GoJsonMode {
