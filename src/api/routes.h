@@ -12,6 +12,7 @@
 #include "engine/containers.h"
 #include "engine/events.h"
 #include "engine/images.h"
+#include "spec/filters.h"
 
 namespace berth::api {
 
@@ -53,15 +54,18 @@ struct Backend {
   ExecStreams exec_streams;
 };
 
+// The `filters` query parameter, decoded once by Docker's rules (spec::ParseFilters).
+StatusOr<spec::Filters> RequestFilters(const Request& req);
+
 void AddSystemRoutes(Router& r, Backend& b);
 void AddImageRoutes(Router& r, Backend& b);
 void AddContainerRoutes(Router& r, Backend& b);
 }  // namespace berth::api
 namespace berth::network {
-class Controller;
+class NetworkService;
 }
 namespace berth::api {
-void AddNetworkRoutes(Router& r, Backend& b, network::Controller& net);
+void AddNetworkRoutes(Router& r, Backend& b, network::NetworkService& net);
 
 // Proxies a hijacked client connection and a shim stream until the shim sends its exit frame
 // or closes. With tty, output goes to the client raw; otherwise in stdcopy frames. Returns the

@@ -8,7 +8,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "api/render.h"
 #include "api/routes.h"
+#include "spec/json/container_json.h"
+#include "spec/json/exec_json.h"
+#include "spec/json/filters_json.h"
 #include "common/fd.h"
 #include "sys/fs.h"
 
@@ -103,10 +107,7 @@ std::optional<int> OptionalInt(const Request& req, const std::string& k) {
   return v;
 }
 
-json FiltersJson(const Request& req) {
-  auto fj = json::parse(req.Query("filters", "{}"), nullptr, false);
-  return fj.is_object() ? fj : json::object();
-}
+
 
 // Docker's json-file log entry -> (stream, time, text).
 struct LogEntry {
@@ -235,35 +236,54 @@ void Logs(Backend& b, Request& req, Conn& c) {
 
 void AddContainerRoutes(Router& r, Backend& b) {
   r.Add("POST", "/containers/create", [&b](Request& req, Conn& c) {
-    auto body = req.Json();
-    if (!body.ok()) {
-      c.SendError(body.status());
+    // Docker's JSON is parsed here, once, into typed values: a wrong type or value is a 400
+    // with Docker's words before anything is created.
+    auto create = spec::ParseContainerCreate(req.body, req.Query("name"));
+    if (!create.ok()) {
+      c.SendError(create.status());
       return;
     }
-    auto res = b.containers.Create(req.Query("name"), *body);
+    auto res = b.containers.Create(*create);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(201, {{"Id", res->first}, {"Warnings", res->second}});
+    else SendOrdered(c, 201, {{"Id", res->id}, {"Warnings", res->warnings}});
   });
 
   r.Add("GET", "/containers/json", [&b](Request& req, Conn& c) {
+    auto filters = RequestFilters(req);
+    if (!filters.ok()) {
+      c.SendError(filters.status());
+      return;
+    }
     int limit = req.QueryInt("limit", -1);
     if (limit <= 0 && req.QueryBool("latest")) limit = 1;
     bool all = req.QueryBool("all") || limit > 0;
-    auto list = b.containers.List(all, FiltersJson(req), limit, req.QueryBool("size"));
-    if (!list.ok()) c.SendError(list.status());
-    else c.SendJson(200, *list);
+    auto list = b.containers.List(all, *filters, limit, req.QueryBool("size"));
+    if (!list.ok()) {
+      c.SendError(list.status());
+      return;
+    }
+    OrderedJson out = OrderedJson::array();
+    for (auto& s : *list) out.push_back(RenderContainerSummary(s));
+    SendOrdered(c, 200, out);
   });
 
   r.Add("POST", "/containers/prune", [&b](Request& req, Conn& c) {
-    auto res = b.containers.Prune(FiltersJson(req));
+    auto filters = RequestFilters(req);
+    if (!filters.ok()) {
+      c.SendError(filters.status());
+      return;
+    }
+    auto res = b.containers.Prune(*filters);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else
+      SendOrdered(c, 200, {{"ContainersDeleted", res->deleted.empty() ? OrderedJson(nullptr) : OrderedJson(res->deleted)},
+                           {"SpaceReclaimed", res->reclaimed}});
   });
 
   r.Add("GET", "/containers/{id}/json", [&b](Request& req, Conn& c) {
     auto res = b.containers.Inspect(req.params["id"], req.QueryBool("size"));
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else SendOrdered(c, 200, RenderContainer(*res));
   });
 
   r.Add("POST", "/containers/{id}/start", [&b](Request& req, Conn& c) {
@@ -304,7 +324,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       if (!res.ok()) c.SendError(res.status());
       return;
     }
-    if (res.ok()) c.WriteChunk(res->dump() + "\n");
+    if (res.ok()) c.WriteChunk(OrderedJson{{"StatusCode", res->status_code}, {"Error", nullptr}}.dump() + "\n");
     else c.WriteChunk(json{{"StatusCode", -1}, {"Error", {{"Message", std::string(res.status().message())}}}}.dump() + "\n");
     c.EndStream();
     c.MarkClosed();
@@ -325,7 +345,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
   r.Add("GET", "/containers/{id}/top", [&b](Request& req, Conn& c) {
     auto res = b.containers.Top(req.params["id"], req.Query("ps_args"));
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else SendOrdered(c, 200, RenderTop(*res));
   });
 
   r.Add("GET", "/containers/{id}/stats", [&b](Request& req, Conn& c) {
@@ -335,21 +355,21 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     if (!req.QueryBool("stream", true) || req.QueryBool("one-shot")) {
-      c.SendJson(200, *res);
+      SendOrdered(c, 200, RenderStats(*res, nullptr));
       return;
     }
     if (!c.BeginStream(200, "application/json")) return;
-    json prev = *res;
+    engine::ContainerStats prev = *res;
+    std::optional<engine::ContainerStats> before;
     for (;;) {
-      if (!c.WriteChunk(prev.dump() + "\n")) return;
+      if (!c.WriteChunk(RenderStats(prev, before ? &*before : nullptr).dump() + "\n")) return;
       // One sample a second, as docker stats does; the client ends the stream by closing.
       struct pollfd p = {c.fd(), POLLIN, 0};
       if (::poll(&p, 1, 1000) > 0) return;
       auto next = b.containers.Stats(req.params["id"]);
       if (!next.ok()) break;
-      (*next)["precpu_stats"] = prev["cpu_stats"];
-      (*next)["preread"] = prev["read"];
-      prev = *next;
+      before = std::move(prev);
+      prev = std::move(*next);
     }
     c.EndStream();
     c.MarkClosed();
@@ -370,7 +390,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     }
     bool in = req.QueryBool("stdin"), out = req.QueryBool("stdout"), err = req.QueryBool("stderr");
     auto info = b.containers.Inspect(*id, false);
-    bool tty = info.ok() && (*info)["Config"].value("Tty", false);
+    bool tty = info.ok() && info->config.tty;
     bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
     if (!c.Hijack(upgrade, tty ? "application/vnd.docker.raw-stream"
                                : "application/vnd.docker.multiplexed-stream"))
@@ -384,23 +404,23 @@ void AddContainerRoutes(Router& r, Backend& b) {
   r.Add("GET", "/containers/{id}/logs", [&b](Request& req, Conn& c) { Logs(b, req, c); });
 
   r.Add("POST", "/containers/{id}/exec", [&b](Request& req, Conn& c) {
-    auto body = req.Json();
-    if (!body.ok()) {
-      c.SendError(body.status());
+    auto config = spec::ParseExecConfig(req.body);
+    if (!config.ok()) {
+      c.SendError(config.status());
       return;
     }
-    auto id = b.containers.ExecCreate(req.params["id"], *body);
+    auto id = b.containers.ExecCreate(req.params["id"], *config);
     if (!id.ok()) c.SendError(id.status());
-    else c.SendJson(201, {{"Id", *id}});
+    else SendOrdered(c, 201, {{"Id", *id}});
   });
 
   r.Add("POST", "/exec/{id}/start", [&b](Request& req, Conn& c) {
-    auto body = req.Json();
+    auto body = spec::ParseExecStart(req.body);
     if (!body.ok()) {
       c.SendError(body.status());
       return;
     }
-    bool detach = body->value("Detach", false);
+    bool detach = body->detach;
     std::string exec_id = req.params["id"];
     auto info = b.containers.ExecInspect(exec_id);
     if (!info.ok()) {
@@ -413,7 +433,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       else c.SendEmpty(200);
       return;
     }
-    bool tty = (*info)["ProcessConfig"].value("tty", false);
+    bool tty = info->config.tty;
     bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
     // Upgrade first, as dockerd: the CLI sends the terminal size (POST /exec/{id}/resize) only
     // after the 101, and a tty exec must start with that size, or `stty size` races it.
@@ -442,7 +462,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       std::lock_guard<std::mutex> lock(entry->mu);
       entry->fd = stream->fd.get();
     }
-    bool in = (*info)["OpenStdin"].get<bool>();
+    bool in = info->config.attach_stdin;
     int code = ProxyStream(c, stream->fd.get(), stream->tty, in, &entry->mu);
     b.exec_streams.Remove(exec_id);
     {
@@ -458,7 +478,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
   r.Add("GET", "/exec/{id}/json", [&b](Request& req, Conn& c) {
     auto res = b.containers.ExecInspect(req.params["id"]);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else SendOrdered(c, 200, RenderExec(*res));
   });
 
   r.Add("POST", "/exec/{id}/resize", [&b](Request& req, Conn& c) {

@@ -2,6 +2,9 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "api/render.h"
 #include "api/routes.h"
 #include "common/fd.h"
 #include "common/ids.h"
@@ -11,20 +14,6 @@ namespace berth::api {
 using nlohmann::json;
 
 namespace {
-
-std::map<std::string, std::vector<std::string>> Filters(const Request& req) {
-  std::map<std::string, std::vector<std::string>> out;
-  auto fj = json::parse(req.Query("filters", "{}"), nullptr, false);
-  if (!fj.is_object()) return out;
-  for (auto& [k, v] : fj.items()) {
-    if (v.is_object())
-      for (auto& [val, on] : v.items()) out[k].push_back(val);
-    else if (v.is_array())
-      for (auto& e : v)
-        if (e.is_string()) out[k].push_back(e.get<std::string>());
-  }
-  return out;
-}
 
 // Shell-style glob for reference filters ("busy*").
 bool Glob(const std::string& pat, const std::string& s) {
@@ -68,41 +57,54 @@ void SendFile(Conn& c, const std::string& path, const std::string& content_type)
 
 void AddImageRoutes(Router& r, Backend& b) {
   r.Add("GET", "/images/json", [&b](Request& req, Conn& c) {
-    auto filters = Filters(req);
-    for (auto& [k, v] : filters)
-      if (k != "dangling" && k != "reference" && k != "label" && k != "before" && k != "since") {
-        c.SendError(absl::InvalidArgumentError("invalid filter '" + k + "'"));
-        return;
+    auto filters = RequestFilters(req);
+    Status st = filters.ok() ? filters->Validate({"before", "dangling", "label", "reference", "since"})
+                             : filters.status();
+    std::optional<bool> dangling;
+    if (st.ok())
+      st = filters->WalkValues("dangling", [&](const std::string& v) {
+        if (v == "true" || v == "1") dangling = true;
+        else if (v == "false" || v == "0") dangling = false;
+        else return spec::InvalidFilter("dangling", v);
+        return absl::OkStatus();
+      });
+    // before/since name an image; the list keeps those created before/after it.
+    int64_t before = 0, since = 0;
+    for (auto [key, out] : {std::pair{"before", &before}, std::pair{"since", &since}}) {
+      if (!st.ok()) break;
+      for (const std::string& v : filters->Get(key)) {
+        auto ref = b.images.Get(v);
+        if (!ref.ok()) {
+          st = ref.status();
+          break;
+        }
+        ParseRfc3339(ref->created, out);
       }
-    json out = json::array();
+    }
+    if (!st.ok()) {
+      c.SendError(st);
+      return;
+    }
+    OrderedJson out = OrderedJson::array();
     for (auto& img : b.images.List()) {
-      if (filters.count("dangling")) {
-        bool want = filters["dangling"][0] == "true" || filters["dangling"][0] == "1";
-        if (want != img.tags.empty()) continue;
-      }
-      if (filters.count("reference")) {
+      if (dangling && *dangling != img.tags.empty()) continue;
+      if (filters->Contains("reference")) {
         bool any = false;
-        for (auto& pat : filters["reference"])
+        for (auto& pat : filters->Get("reference"))
           for (auto& t : img.tags) {
             std::string repo = t.substr(0, t.find_last_of(':'));
             any |= Glob(pat, t) || Glob(pat, repo);
           }
         if (!any) continue;
       }
-      if (filters.count("label")) {
-        json labels = img.config.contains("config") ? img.config["config"].value("Labels", json::object()) : json::object();
-        bool all = true;
-        for (auto& l : filters["label"]) {
-          auto eq = l.find('=');
-          if (!labels.is_object()) { all = false; break; }
-          if (eq == std::string::npos) all &= labels.contains(l);
-          else all &= labels.contains(l.substr(0, eq)) && labels[l.substr(0, eq)] == l.substr(eq + 1);
-        }
-        if (!all) continue;
-      }
-      out.push_back(b.images.Summary(img));
+      if (!filters->MatchKVList("label", img.container_config.labels)) continue;
+      int64_t created = 0;
+      ParseRfc3339(img.created, &created);
+      if (before > 0 && created >= before) continue;
+      if (since > 0 && created <= since) continue;
+      out.push_back(RenderImageSummary(img));
     }
-    c.SendJson(200, out);
+    SendOrdered(c, 200, out);
   });
 
   r.Add("POST", "/images/load", [&b](Request& req, Conn& c) {
@@ -173,17 +175,54 @@ void AddImageRoutes(Router& r, Backend& b) {
   });
 
   r.Add("POST", "/images/prune", [&b](Request& req, Conn& c) {
-    auto filters = Filters(req);
-    bool all = filters.count("dangling") && (filters["dangling"][0] == "false" || filters["dangling"][0] == "0");
-    auto res = b.images.Prune(all);
-    if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    auto filters = RequestFilters(req);
+    Status st = filters.ok() ? filters->Validate({"dangling", "until", "label", "label!"}) : filters.status();
+    int64_t until = 0;
+    if (st.ok())
+      st = filters->WalkValues("until", [&](const std::string& v) {
+        double secs;
+        absl::Duration d;
+        if (absl::SimpleAtod(v, &secs)) until = static_cast<int64_t>(secs * 1e9);
+        else if (ParseRfc3339(v, &until)) {}
+        else if (absl::ParseDuration(v, &d)) until = UnixNanos(b.clock.Now()) - absl::ToInt64Nanoseconds(d);
+        else return spec::InvalidFilter("until", v);
+        return absl::OkStatus();
+      });
+    if (!st.ok()) {
+      c.SendError(st);
+      return;
+    }
+    bool all = filters->ExactMatch("dangling", "false") || filters->ExactMatch("dangling", "0");
+    const spec::Filters& f = *filters;
+    auto res = b.images.Prune(all && f.Contains("dangling"), [&](const engine::Image& img) {
+      int64_t created = 0;
+      ParseRfc3339(img.created, &created);
+      if (until > 0 && created >= until) return false;
+      if (!f.MatchKVList("label", img.container_config.labels)) return false;
+      for (const std::string& v : f.Get("label!")) {
+        spec::Filters one;
+        one.Add("label", v);
+        if (one.MatchKVList("label", img.container_config.labels)) return false;
+      }
+      return true;
+    });
+    if (!res.ok()) {
+      c.SendError(res.status());
+      return;
+    }
+    SendOrdered(c, 200, {{"ImagesDeleted", res->deleted.empty() ? OrderedJson(nullptr) : RenderImageDeletes(res->deleted)},
+                         {"SpaceReclaimed", res->reclaimed}});
   });
 
   r.Add("GET", "/images/{name*}/json", [&b](Request& req, Conn& c) {
     auto img = b.images.Get(req.params["name"]);
-    if (!img.ok()) c.SendError(img.status());
-    else c.SendJson(200, b.images.Inspect(*img));
+    if (!img.ok()) {
+      c.SendError(img.status());
+      return;
+    }
+    std::string lower;
+    for (auto& d : b.images.LowerDirs(*img)) lower += (lower.empty() ? "" : ":") + d;
+    SendOrdered(c, 200, RenderImageInspect(*img, lower));
   });
 
   r.Add("GET", "/images/{name*}/history", [&b](Request& req, Conn& c) {
@@ -193,7 +232,8 @@ void AddImageRoutes(Router& r, Backend& b) {
       return;
     }
     json out = json::array();
-    json hist = img->config.value("history", json::array());
+    json config = json::parse(img->config_raw, nullptr, false);
+    json hist = config.is_object() ? config.value("history", json::array()) : json::array();
     for (auto it = hist.rbegin(); it != hist.rend(); ++it) {
       int64_t created = 0;
       ParseRfc3339(it->value("created", ""), &created);
@@ -237,9 +277,9 @@ void AddImageRoutes(Router& r, Backend& b) {
       return;
     }
     for (auto& e : *res)
-      if (e.contains("Deleted")) b.events.Publish("image", "delete", e["Deleted"], {});
-      else if (e.contains("Untagged")) b.events.Publish("image", "untag", e["Untagged"], {});
-    c.SendJson(200, *res);
+      if (!e.deleted.empty()) b.events.Publish("image", "delete", e.deleted, {});
+      else b.events.Publish("image", "untag", e.untagged, {});
+    SendOrdered(c, 200, RenderImageDeletes(*res));
   });
 }
 

@@ -1,39 +1,50 @@
+#include "api/render.h"
 #include "api/routes.h"
-#include "network/controller.h"
+#include "network/network_service.h"
+#include "spec/json/network_json.h"
 
 namespace berth::api {
 
-using nlohmann::json;
-
-void AddNetworkRoutes(Router& r, Backend& b, network::Controller& net) {
-  auto filters = [](const Request& req) {
-    auto fj = json::parse(req.Query("filters", "{}"), nullptr, false);
-    return fj.is_object() ? fj : json::object();
-  };
-  r.Add("GET", "/networks", [&net, filters](Request& req, Conn& c) {
-    auto list = net.ListNetworks(filters(req));
-    if (!list.ok()) c.SendError(list.status());
-    else c.SendJson(200, *list);
+void AddNetworkRoutes(Router& r, Backend& b, network::NetworkService& net) {
+  r.Add("GET", "/networks", [&net](Request& req, Conn& c) {
+    auto filters = RequestFilters(req);
+    if (!filters.ok()) {
+      c.SendError(filters.status());
+      return;
+    }
+    auto list = net.ListNetworks(*filters);
+    if (!list.ok()) {
+      c.SendError(list.status());
+      return;
+    }
+    OrderedJson out = OrderedJson::array();
+    for (auto& n : *list) out.push_back(RenderNetwork(n));
+    SendOrdered(c, 200, out);
   });
   r.Add("POST", "/networks/create", [&net](Request& req, Conn& c) {
-    auto body = req.Json();
+    auto body = spec::ParseNetworkCreate(req.body);
     if (!body.ok()) {
       c.SendError(body.status());
       return;
     }
     auto res = net.CreateNetwork(*body);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(201, *res);
+    else SendOrdered(c, 201, {{"Id", res->id}, {"Warning", res->warning}});
   });
-  r.Add("POST", "/networks/prune", [&net, filters](Request& req, Conn& c) {
-    auto res = net.Prune(filters(req));
+  r.Add("POST", "/networks/prune", [&net](Request& req, Conn& c) {
+    auto filters = RequestFilters(req);
+    if (!filters.ok()) {
+      c.SendError(filters.status());
+      return;
+    }
+    auto res = net.PruneNetworks(*filters);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else SendOrdered(c, 200, {{"NetworksDeleted", res->empty() ? OrderedJson(nullptr) : OrderedJson(*res)}});
   });
   r.Add("GET", "/networks/{id}", [&net](Request& req, Conn& c) {
     auto res = net.InspectNetwork(req.params["id"]);
     if (!res.ok()) c.SendError(res.status());
-    else c.SendJson(200, *res);
+    else SendOrdered(c, 200, RenderNetwork(*res));
   });
   r.Add("DELETE", "/networks/{id}", [&net](Request& req, Conn& c) {
     Status st = net.RemoveNetwork(req.params["id"]);
@@ -41,23 +52,22 @@ void AddNetworkRoutes(Router& r, Backend& b, network::Controller& net) {
     else c.SendEmpty(204);
   });
   r.Add("POST", "/networks/{id}/connect", [&net](Request& req, Conn& c) {
-    auto body = req.Json();
+    auto body = spec::ParseNetworkConnect(req.body);
     if (!body.ok()) {
       c.SendError(body.status());
       return;
     }
-    Status st = net.Connect(req.params["id"], body->value("Container", ""),
-                            body->value("EndpointConfig", json::object()));
+    Status st = net.Connect(req.params["id"], *body);
     if (!st.ok()) c.SendError(st);
     else c.SendEmpty(200);
   });
   r.Add("POST", "/networks/{id}/disconnect", [&net](Request& req, Conn& c) {
-    auto body = req.Json();
+    auto body = spec::ParseNetworkDisconnect(req.body);
     if (!body.ok()) {
       c.SendError(body.status());
       return;
     }
-    Status st = net.Disconnect(req.params["id"], body->value("Container", ""), body->value("Force", false));
+    Status st = net.Disconnect(req.params["id"], *body);
     if (!st.ok()) c.SendError(st);
     else c.SendEmpty(200);
   });

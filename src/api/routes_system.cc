@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/render.h"
 #include "api/routes.h"
 #include "sys/fs.h"
 
@@ -76,12 +77,12 @@ void AddSystemRoutes(Router& r, Backend& b) {
   });
 
   r.Add("GET", "/info", [&b](Request&, Conn& c) {
-    auto list = b.containers.List(true, json::object(), 0, false);
+    auto list = b.containers.List(true, spec::Filters(), 0, false);
     int total = 0, running = 0, stopped = 0;
     if (list.ok())
       for (auto& x : *list) {
         ++total;
-        if (x["State"] == "running") ++running;
+        if (x.state == "running") ++running;
         else ++stopped;
       }
     long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -163,43 +164,54 @@ void AddSystemRoutes(Router& r, Backend& b) {
     };
     parse_time(req.Query("since"), &since);
     parse_time(req.Query("until"), &until);
-    std::map<std::string, std::vector<std::string>> filters;
-    auto fj = json::parse(req.Query("filters", "{}"), nullptr, false);
-    if (fj.is_object())
-      for (auto& [k, v] : fj.items()) {
-        if (v.is_object())
-          for (auto& [val, on] : v.items()) filters[k].push_back(val);
-        else if (v.is_array())
-          for (auto& e : v) filters[k].push_back(e.get<std::string>());
-      }
-    auto match = [&](const json& ev) {
-      auto any = [&](const std::string& key, const std::string& value) {
-        auto it = filters.find(key);
-        if (it == filters.end()) return true;
-        for (auto& v : it->second)
-          if (v == value) return true;
+    auto parsed = RequestFilters(req);
+    Status fst = parsed.ok() ? parsed->Validate({"config", "container", "daemon", "event", "image", "label",
+                                                 "network", "node", "plugin", "scope", "secret", "service",
+                                                 "type", "volume"})
+                             : parsed.status();
+    if (!fst.ok()) {
+      c.SendError(fst);
+      return;
+    }
+    const spec::Filters& f = *parsed;
+    // Docker's events.Filter: every key given must match; within a key any value.
+    auto match = [&](const engine::Event& ev) {
+      auto attr = [&](const char* k) {
+        auto it = ev.attributes.find(k);
+        return it == ev.attributes.end() ? std::string() : it->second;
+      };
+      std::string base_action = ev.action.substr(0, ev.action.find(':'));
+      if (!f.ExactMatch("type", ev.type) || !f.ExactMatch("event", base_action)) return false;
+      if (!f.ExactMatch("scope", "local")) return false;
+      auto actor = [&](const char* key, const char* type) {
+        if (!f.Contains(key)) return true;
+        if (ev.type != type) return false;
+        if (f.ExactMatch(key, ev.id) || f.ExactMatch(key, attr("name"))) return true;
+        for (const std::string& v : f.Get(key))
+          if (v.size() >= 12 && ev.id.rfind(v, 0) == 0) return true;
         return false;
       };
-      std::string type = ev["Type"], action = ev["Action"], id = ev["Actor"]["ID"];
-      std::string name = ev["Actor"]["Attributes"].value("name", "");
-      std::string base_action = action.substr(0, action.find(':'));
-      if (!any("type", type) || !any("event", base_action)) return false;
-      if (filters.count("container") && (type != "container" || (!any("container", id) && !any("container", name))))
+      if (!actor("container", "container") || !actor("network", "network") || !actor("volume", "volume"))
         return false;
-      if (filters.count("image") && !any("image", ev["Actor"]["Attributes"].value("image", "")))
+      // Swarm and plugin objects have no events on a node outside a swarm.
+      for (const char* k : {"config", "daemon", "node", "plugin", "secret", "service"})
+        if (f.Contains(k)) return false;
+      if (f.Contains("image") && !f.ExactMatch("image", attr("image")) &&
+          !(ev.type == "image" && f.ExactMatch("image", ev.id)))
         return false;
+      if (!f.MatchKVList("label", spec::StringMap(ev.attributes.begin(), ev.attributes.end()))) return false;
       return true;
     };
     uint64_t cursor = since > 0 ? b.events.CursorSince(since) : b.events.Head();
     if (!c.BeginStream(200, "application/json")) return;
     for (;;) {
       for (auto& ev : b.events.Next(&cursor, 1000)) {
-        if (until > 0 && ev["timeNano"].get<int64_t>() > until) {
+        if (until > 0 && ev.time_nanos > until) {
           c.EndStream();
           c.MarkClosed();
           return;
         }
-        if (match(ev) && !c.WriteChunk(ev.dump() + "\n")) return;
+        if (match(ev) && !c.WriteChunk(RenderEvent(ev).dump() + "\n")) return;
       }
       if (until > 0 && UnixNanos(b.clock.Now()) > until) break;
       // Detect a client that went away while nothing happened.

@@ -87,6 +87,7 @@ struct Daemon::Impl {
   std::unique_ptr<engine::EventBus> events;
   std::unique_ptr<engine::ImageStore> images;
   std::unique_ptr<engine::ShimClient> shim;
+  engine::OverlayMounter mounter;
   std::unique_ptr<network::firewall::Applier> firewall;
   std::unique_ptr<network::dns::Server> dns;
   std::unique_ptr<network::Controller> network;
@@ -144,30 +145,33 @@ Status Daemon::Start() {
                                                     *d.firewall, d.dns.get());
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
   d.containers = std::make_unique<engine::ContainerManager>(
-      *d.store, *d.images, *d.events, *d.shim, d.clock,
+      *d.store, *d.images, *d.events, *d.shim, d.mounter, d.clock,
       engine::EnginePaths{cfg.data_root, cfg.exec_root}, *d.network);
   d.images->SetUserLookup([c = d.containers.get()](const std::string& id) { return c->ImageUser(id); });
   d.network->SetContainerLookup([c = d.containers.get()](const std::string& name)
                                     -> StatusOr<network::ContainerRef> {
-    ASSIGN_OR_RETURN(auto j, c->Inspect(name, false));
-    return network::ContainerRef{j["Id"], j["Name"].get<std::string>().substr(1),
-                                 j["State"]["Running"].get<bool>(), j["Config"], j["HostConfig"]};
+    ASSIGN_OR_RETURN(auto ref, c->Lookup(name));
+    return network::ContainerRef{ref.id, ref.name, ref.running};
   });
   RETURN_IF_ERROR(Annotate(d.containers->Recover(), "recover containers"));
   {
     std::set<std::string> running;
-    auto list = d.containers->List(false, nlohmann::json::object(), 0, false);
+    auto list = d.containers->List(false, spec::Filters(), 0, false);
     if (list.ok())
-      for (auto& x : *list) running.insert(x["Id"].get<std::string>());
+      for (auto& x : *list) running.insert(x.id);
     RETURN_IF_ERROR(Annotate(d.network->Reconcile(running), "reconcile networks"));
   }
 
   // The daemon's identity survives restarts.
   auto id = d.store->Get("daemon", "id");
-  std::string daemon_id = id ? id->doc.value("id", "") : "";
+  std::string daemon_id;
+  if (id) {
+    auto doc = nlohmann::json::parse(id->doc, nullptr, false);
+    if (doc.is_object()) daemon_id = doc.value("id", "");
+  }
   if (daemon_id.empty()) {
     daemon_id = NewId().substr(0, 36);
-    RETURN_IF_ERROR(d.store->Put("daemon", "id", "", {{"id", daemon_id}}));
+    RETURN_IF_ERROR(d.store->Put("daemon", "id", "", nlohmann::json{{"id", daemon_id}}.dump()));
   }
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);

@@ -16,8 +16,6 @@
 
 namespace berth::engine {
 
-using nlohmann::json;
-
 // ---------------------------------------------------------------------------------------------
 // Attach, logs, resize
 
@@ -70,10 +68,9 @@ Status ContainerManager::Resize(const std::string& name, int rows, int cols) {
 // ---------------------------------------------------------------------------------------------
 // Exec
 
-StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, const json& body) {
+StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, const spec::ExecConfig& body) {
   ASSIGN_OR_RETURN(auto c, Find(name));
-  if (!body.is_object()) return absl::InvalidArgumentError("invalid JSON body");
-  auto cmd = ToStrings(body.value("Cmd", json(nullptr)));
+  const std::vector<std::string>& cmd = spec::OrEmpty(body.cmd);
   if (cmd.empty()) return absl::InvalidArgumentError("No exec command specified");
   ContainerEvent ev;
   std::string id;
@@ -111,29 +108,29 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     e->started = true;
     e->running = true;
   }
-  const json& b = e->config;
-  bool tty = b.value("Tty", false);
-  std::vector<std::string> env;
-  json cfg;
+  const spec::ExecConfig& b = e->config;
+  bool tty = b.tty;
+  spec::ContainerConfig cfg;
+  spec::HostConfig hc;
   {
     StateLock l(mu_);
     cfg = c->config;
+    hc = c->host_config;
   }
+  OciProcess proc;
+  proc.terminal = tty;
   bool has_path = false;
-  for (auto& v : ToStrings(cfg.value("Env", json(nullptr)))) {
+  for (auto& v : spec::OrEmpty(cfg.env)) {
     has_path |= absl::StartsWith(v, "PATH=");
-    env.push_back(v);
+    proc.env.push_back(v);
   }
-  if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  env.push_back("HOSTNAME=" + cfg.value("Hostname", ""));
-  if (tty) env.push_back("TERM=xterm");
-  for (auto& v : ToStrings(b.value("Env", json(nullptr)))) env.push_back(v);
-  std::string user = b.value("User", "");
-  if (user.empty()) user = cfg.value("User", "");
-  uint32_t uid, gid;
-  std::vector<uint32_t> groups;
+  if (!has_path) proc.env.insert(proc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  proc.env.push_back("HOSTNAME=" + cfg.hostname);
+  if (tty) proc.env.push_back("TERM=xterm");
+  for (auto& v : spec::OrEmpty(b.env)) proc.env.push_back(v);
+  std::string user = b.user.empty() ? cfg.user : b.user;
   std::string state = StateDir(c->id);
-  Status ust = ResolveUser(state + "/rootfs", user, &uid, &gid, &groups);
+  Status ust = ResolveUser(state + "/rootfs", user, &proc.uid, &proc.gid, &proc.additional_gids);
   auto finish = [&](int code) {
     {
       StateLock l(mu_);
@@ -147,28 +144,24 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     finish(126);
     return ust;
   }
-  std::string cwd = b.value("WorkingDir", "");
-  if (cwd.empty()) cwd = cfg.value("WorkingDir", "");
-  if (cwd.empty()) cwd = "/";
-  auto caps = Capabilities(b.value("Privileged", false) ? json{{"Privileged", true}} : c->host_config);
-  json process = {{"terminal", tty},
-                  {"user", {{"uid", uid}, {"gid", gid}}},
-                  {"args", ToStrings(b["Cmd"])},
-                  {"env", env},
-                  {"cwd", cwd},
-                  {"capabilities",
-                   {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-                  {"noNewPrivileges", false}};
-  if (!groups.empty()) process["user"]["additionalGids"] = groups;
-  if (b.contains("ConsoleSize") && b["ConsoleSize"].is_array() && b["ConsoleSize"].size() == 2 &&
-      b["ConsoleSize"][0].get<int>() > 0)
-    process["consoleSize"] = {{"height", b["ConsoleSize"][0]}, {"width", b["ConsoleSize"][1]}};
-  if (tty && rows > 0 && cols > 0) process["consoleSize"] = {{"height", rows}, {"width", cols}};
+  proc.cwd = !b.working_dir.empty() ? b.working_dir : !cfg.working_dir.empty() ? cfg.working_dir : "/";
+  if (b.privileged) hc.privileged = true;
+  proc.capabilities = Capabilities(hc);
+  proc.args = spec::OrEmpty(b.cmd);
+  if (b.console_size && (*b.console_size)[0] > 0) {
+    proc.rows = static_cast<int>((*b.console_size)[0]);
+    proc.cols = static_cast<int>((*b.console_size)[1]);
+  }
+  if (tty && rows > 0 && cols > 0) {
+    proc.rows = rows;
+    proc.cols = cols;
+  }
+  if (!tty) proc.rows = proc.cols = 0;
   std::string sid = e->id.substr(0, 12);  // short: the shim names a console socket after it
-  RETURN_IF_ERROR(sys::WriteFile(state + "/exec-" + sid + ".json", process.dump()));
+  RETURN_IF_ERROR(sys::WriteFile(state + "/exec-" + sid + ".json", BuildOciProcess(proc)));
   std::string flags;
   if (tty) flags += "tty,";
-  if (b.value("AttachStdin", false) && !detach) flags += "stdin,";
+  if (b.attach_stdin && !detach) flags += "stdin,";
   if (!flags.empty()) flags.pop_back();
   else flags = "-";
   std::string reply;
@@ -186,7 +179,7 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   {
     StateLock l(mu_);
     absl::SimpleAtoi(reply.size() > 3 ? reply.substr(3) : "0", &e->pid);
-    ev = EventLocked(*c, "exec_start: " + absl::StrJoin(ToStrings(b["Cmd"]), " "), {{"execID", e->id}});
+    ev = EventLocked(*c, "exec_start: " + absl::StrJoin(spec::OrEmpty(b.cmd), " "), {{"execID", e->id}});
   }
   Emit(std::move(ev));
   // The caller proxies the stream and reports the exit frame's code through ExecExited. A
@@ -217,29 +210,19 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   return ShimStream{std::move(*conn), tty};
 }
 
-StatusOr<json> ContainerManager::ExecInspect(const std::string& exec_id) {
+StatusOr<ExecView> ContainerManager::ExecInspect(const std::string& exec_id) {
   StateLock l(mu_);
   auto it = execs_.find(exec_id);
   if (it == execs_.end()) return absl::NotFoundError("No such exec instance: " + exec_id);
-  auto& e = *it->second;
-  const json& b = e.config;
-  auto cmd = ToStrings(b.value("Cmd", json(nullptr)));
-  return json{{"ID", e.id},
-              {"Running", e.running},
-              {"ExitCode", e.has_exit ? json(e.exit_code) : json(nullptr)},
-              {"ProcessConfig",
-               {{"tty", b.value("Tty", false)},
-                {"entrypoint", cmd.empty() ? "" : cmd[0]},
-                {"arguments", json(std::vector<std::string>(cmd.empty() ? cmd.begin() : cmd.begin() + 1, cmd.end()))},
-                {"privileged", b.value("Privileged", false)},
-                {"user", b.value("User", "")}}},
-              {"OpenStdin", b.value("AttachStdin", false)},
-              {"OpenStderr", b.value("AttachStderr", false)},
-              {"OpenStdout", b.value("AttachStdout", false)},
-              {"CanRemove", false},
-              {"ContainerID", e.container_id},
-              {"DetachKeys", ""},
-              {"Pid", e.pid}};
+  const ExecInstance& e = *it->second;
+  ExecView v;
+  v.id = e.id;
+  v.running = e.running;
+  if (e.has_exit) v.exit_code = e.exit_code;
+  v.config = e.config;
+  v.container_id = e.container_id;
+  v.pid = e.pid;
+  return v;
 }
 
 void ContainerManager::ExecExited(const std::string& exec_id, int code) {

@@ -8,7 +8,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "engine/containers.h"
-#include "nlohmann/json.hpp"
+#include "spec/container_create.h"
+#include "spec/exec.h"
 
 namespace berth::engine {
 
@@ -17,12 +18,11 @@ struct Container {
   std::string id;
   std::string name;  // without the leading '/'
   std::string image_id;
-  nlohmann::json config;       // Docker's Config, merged with the image's defaults
-  nlohmann::json host_config;  // normalized HostConfig
-  nlohmann::json networking = nlohmann::json::object();  // NetworkingConfig of the create request
-  nlohmann::json network_settings = nlohmann::json::object();
+  spec::ContainerConfig config;     // Docker's Config, merged with the image's defaults
+  spec::HostConfig host_config;     // normalized, with the defaults inspect shows
+  spec::NetworkingConfig networking;  // NetworkingConfig of the create request
   std::string path;
-  nlohmann::json args = nlohmann::json::array();
+  std::vector<std::string> args;
   int64_t created = 0;
 
   std::string status = "created";  // created running restarting exited removing dead
@@ -54,17 +54,18 @@ struct Container {
   std::vector<std::shared_ptr<Pending>> pending_attaches;
   std::vector<std::string> exec_ids;
 
-  bool tty() const { return config.value("Tty", false); }
+  bool tty() const { return config.tty; }
   bool running() const { return status == "running" || status == "restarting"; }
 
-  nlohmann::json ToDoc() const;
-  static std::shared_ptr<Container> FromDoc(const nlohmann::json& d);
+  // The store's record (container_records.cc).
+  std::string ToDoc() const;
+  static StatusOr<std::shared_ptr<Container>> FromDoc(const std::string& doc);
 };
 
 struct ExecInstance {
   std::string id;
   std::string container_id;
-  nlohmann::json config;
+  spec::ExecConfig config;
   bool running = false;
   bool started = false;
   int exit_code = 0;

@@ -14,8 +14,6 @@
 
 namespace berth::engine {
 
-using nlohmann::json;
-
 
 int ParseSignal(const std::string& s, int fallback) {
   if (s.empty()) return fallback;
@@ -34,28 +32,6 @@ int ParseSignal(const std::string& s, int fallback) {
       {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"SYS", SIGSYS}};
   auto it = kSignals.find(u);
   return it == kSignals.end() ? -1 : it->second;
-}
-
-std::vector<std::string> ToStrings(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array())
-    for (auto& e : j)
-      if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
-}
-
-// Docker filters: {"name":{"b1":true}} or {"name":["b1"]}.
-std::map<std::string, std::vector<std::string>> ParseFilters(const json& f) {
-  std::map<std::string, std::vector<std::string>> out;
-  if (!f.is_object()) return out;
-  for (auto& [k, v] : f.items()) {
-    if (v.is_object())
-      for (auto& [val, on] : v.items()) out[k].push_back(val);
-    else if (v.is_array())
-      for (auto& e : v)
-        if (e.is_string()) out[k].push_back(e.get<std::string>());
-  }
-  return out;
 }
 
 const char* const kHosts =

@@ -6,16 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "nlohmann/json.hpp"
 
 namespace berth::engine {
 
 // "KILL", "SIGKILL", "9" -> 9; `fallback` for ""; -1 for an unknown name or number.
 int ParseSignal(const std::string& s, int fallback);
-// The strings of a JSON array (others skipped); empty for anything else.
-std::vector<std::string> ToStrings(const nlohmann::json& j);
-// Docker filters: {"name":{"b1":true}} or {"name":["b1"]}.
-std::map<std::string, std::vector<std::string>> ParseFilters(const nlohmann::json& f);
 // A container's /etc/hosts before its network adds lines.
 extern const char* const kHosts;
 // The shim's exit file: "<code> <finished unix nanos>".

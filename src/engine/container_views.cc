@@ -1,4 +1,4 @@
-// ContainerManager: inspect, list, top, stats and prune (containers.h).
+// ContainerManager: inspect, list with Docker's filters, top, stats and prune (containers.h).
 
 #include <unistd.h>
 
@@ -7,16 +7,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/containers.h"
+#include "sys/cgroups.h"
 #include "sys/fs.h"
 #include "sys/subprocess.h"
 
 namespace berth::engine {
-
-using nlohmann::json;
 
 // ---------------------------------------------------------------------------------------------
 // Inspect, list
@@ -37,303 +38,351 @@ static std::string StatusText(const Container& c, int64_t now) {
   return "Created";
 }
 
-json ContainerManager::InspectLocked(const Container& c, const json& ns_in, const std::string& lower) {
-  std::string dir = ContainerDir(c.id);
-  json mounts = json::array();
-  if (c.host_config.contains("Binds") && c.host_config["Binds"].is_array())
-    for (auto& b : c.host_config["Binds"]) {
-      std::vector<std::string> p = absl::StrSplit(b.get<std::string>(), ':');
-      if (p.size() < 2) continue;
-      bool ro = p.size() > 2 && absl::StrContains(p[2], "ro");
-      mounts.push_back({{"Type", "bind"}, {"Source", p[0]}, {"Destination", p[1]},
-                        {"Mode", p.size() > 2 ? p[2] : ""}, {"RW", !ro}, {"Propagation", "rprivate"}});
-    }
-  json exec_ids = json(nullptr);
-  if (!c.exec_ids.empty()) exec_ids = c.exec_ids;
-  json ns = ns_in;
-  if (ns.empty()) ns = c.network_settings;
-  if (!ns.is_object() || ns.empty()) {
-    ns = {{"Bridge", ""}, {"SandboxID", ""}, {"HairpinMode", false},
-          {"LinkLocalIPv6Address", ""}, {"LinkLocalIPv6PrefixLen", 0}, {"Ports", json::object()},
-          {"SandboxKey", ""}, {"SecondaryIPAddresses", nullptr}, {"SecondaryIPv6Addresses", nullptr},
-          {"EndpointID", ""}, {"Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
-          {"IPAddress", ""}, {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"MacAddress", ""},
-          {"Networks", json::object()}};
+static std::vector<spec::MountPoint> MountPoints(const spec::HostConfig& hc) {
+  std::vector<spec::MountPoint> out;
+  for (const std::string& b : spec::OrEmpty(hc.binds)) {
+    std::vector<std::string> p = absl::StrSplit(b, ':');
+    if (p.size() < 2) continue;
+    bool ro = p.size() > 2 && absl::StrContains(p[2], "ro");
+    spec::MountPoint m;
+    m.type = "bind";
+    m.source = p[0];
+    m.destination = p[1];
+    m.mode = p.size() > 2 ? p[2] : "";
+    m.rw = !ro;
+    m.propagation = "rprivate";
+    out.push_back(m);
   }
-  bool running = c.status == "running";
-  json out = {
-      {"Id", c.id},
-      {"Created", FormatRfc3339Nano(c.created)},
-      {"Path", c.path},
-      {"Args", c.args},
-      {"State",
-       {{"Status", c.status == "removing" ? "removing" : c.status},
-        {"Running", running || c.status == "restarting"},
-        {"Paused", false},
-        {"Restarting", c.status == "restarting"},
-        {"OOMKilled", false},
-        {"Dead", c.status == "dead"},
-        {"Pid", running ? c.pid : 0},
-        {"ExitCode", c.exit_code},
-        {"Error", c.error},
-        {"StartedAt", FormatRfc3339Nano(c.started_at)},
-        {"FinishedAt", FormatRfc3339Nano(c.finished_at)}}},
-      {"Image", c.image_id},
-      {"ResolvConfPath", dir + "/resolv.conf"},
-      {"HostnamePath", dir + "/hostname"},
-      {"HostsPath", dir + "/hosts"},
-      {"LogPath", dir + "/" + c.id + "-json.log"},
-      {"Name", "/" + c.name},
-      {"RestartCount", c.restart_count},
-      {"Driver", "overlay2"},
-      {"Platform", "linux"},
-      {"MountLabel", ""},
-      {"ProcessLabel", ""},
-      {"AppArmorProfile", ""},
-      {"ExecIDs", exec_ids},
-      {"HostConfig", c.host_config},
-      {"GraphDriver",
-       {{"Data",
-         {{"LowerDir", lower},
-          {"MergedDir", StateDir(c.id) + "/rootfs"},
-          {"UpperDir", dir + "/fs/upper"},
-          {"WorkDir", dir + "/fs/work"}}},
-        {"Name", "overlay2"}}},
-      {"Mounts", mounts},
-      {"Config", c.config},
-      {"NetworkSettings", ns}};
   return out;
 }
 
-StatusOr<json> ContainerManager::Inspect(const std::string& name, bool size) {
+ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkSettings ns,
+                                              const std::string& lower) {
+  std::string dir = ContainerDir(c.id);
+  ContainerView v;
+  v.id = c.id;
+  v.created = c.created;
+  v.path = c.path;
+  v.args = c.args;
+  bool running = c.status == "running";
+  v.state.status = c.status;
+  v.state.running = running || c.status == "restarting";
+  v.state.restarting = c.status == "restarting";
+  v.state.dead = c.status == "dead";
+  v.state.pid = running ? c.pid : 0;
+  v.state.exit_code = c.exit_code;
+  v.state.error = c.error;
+  v.state.started_at = c.started_at;
+  v.state.finished_at = c.finished_at;
+  v.image_id = c.image_id;
+  v.resolv_conf_path = dir + "/resolv.conf";
+  v.hostname_path = dir + "/hostname";
+  v.hosts_path = dir + "/hosts";
+  v.log_path = dir + "/" + c.id + "-json.log";
+  v.name = "/" + c.name;
+  v.restart_count = c.restart_count;
+  v.exec_ids = c.exec_ids;
+  v.host_config = c.host_config;
+  v.graph_driver = {lower, StateDir(c.id) + "/rootfs", dir + "/fs/upper", dir + "/fs/work"};
+  v.mounts = MountPoints(c.host_config);
+  v.config = c.config;
+  v.network_settings = std::move(ns);
+  return v;
+}
+
+StatusOr<ContainerView> ContainerManager::Inspect(const std::string& name, bool size) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   std::string image_id;
-  json hc;
   {
     StateLock l(mu_);
     image_id = c->image_id;
-    hc = c->host_config;
   }
   // The network's settings and the image's layers come from their owners, with no lock of ours.
-  json ns = network_.Settings(c->id, hc);
+  spec::NetworkSettings ns = network_.Settings(c->id).value_or(spec::NetworkSettings());
   auto image = images_.Get(image_id);
   std::string lower;
   if (image.ok())
     for (auto& d : images_.LowerDirs(*image)) lower += (lower.empty() ? "" : ":") + d;
-  json out;
+  ContainerView v;
   {
     StateLock l(mu_);
-    out = InspectLocked(*c, ns, lower);
+    v = InspectLocked(*c, std::move(ns), lower);
   }
   if (size) {
     int64_t rw = sys::DiskUsage(ContainerDir(c->id) + "/fs/upper");
-    out["SizeRw"] = rw;
-    out["SizeRootFs"] = rw + (image.ok() ? image->size : 0);
+    v.size_rw = rw;
+    v.size_root_fs = rw + (image.ok() ? image->size : 0);
   }
-  return out;
+  return v;
 }
 
-json ContainerManager::SummaryLocked(const Container& c, const json& ns_in) {
-  std::string cmd = c.path;
-  for (auto& a : ToStrings(c.args)) cmd += " " + a;
-  json ns = ns_in;
-  if (ns.empty()) ns = c.network_settings;
-  json ports = json::array();
-  if (ns.contains("Ports") && ns["Ports"].is_object()) {
-    for (auto& [port, binds] : ns["Ports"].items()) {
-      auto slash = port.find('/');
-      int priv = std::atoi(port.substr(0, slash).c_str());
-      std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
-      if (!binds.is_array() || binds.empty()) {
-        ports.push_back({{"PrivatePort", priv}, {"Type", proto}});
-        continue;
-      }
-      for (auto& b : binds)
-        ports.push_back({{"IP", b.value("HostIp", "")},
-                         {"PrivatePort", priv},
-                         {"PublicPort", std::atoi(b.value("HostPort", "0").c_str())},
-                         {"Type", proto}});
+ContainerSummary ContainerManager::SummaryLocked(const Container& c, const spec::NetworkSettings& ns) {
+  ContainerSummary s;
+  s.id = c.id;
+  s.names = {"/" + c.name};
+  s.image = c.config.image;
+  s.image_id = c.image_id;
+  s.command = c.path;
+  for (auto& a : c.args) s.command += " " + a;
+  s.created = c.created / 1000000000;
+  for (auto& [port, binds] : ns.ports) {
+    auto slash = port.find('/');
+    int priv = std::atoi(port.substr(0, slash).c_str());
+    std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
+    if (!binds || binds->empty()) {
+      s.ports.push_back({"", priv, 0, proto});
+      continue;
+    }
+    for (auto& b : *binds) s.ports.push_back({b.host_ip, priv, std::atoi(b.host_port.c_str()), proto});
+  }
+  s.labels = spec::OrEmpty(c.config.labels);
+  s.state = c.status;
+  s.status = StatusText(c, UnixNanos(clock_.Now()));
+  s.network_mode = c.host_config.network_mode;
+  s.networks = ns.networks;
+  s.mounts = MountPoints(c.host_config);
+  return s;
+}
+
+namespace {
+
+// "80", "80/udp", "8000-8080/tcp" -> the ports they name, as nat.ParsePortRange does.
+Status ExpandPorts(const std::string& value, std::set<std::string>* out) {
+  std::string proto = "tcp", range = value;
+  if (auto slash = value.find('/'); slash != std::string::npos) {
+    proto = value.substr(slash + 1);
+    range = value.substr(0, slash);
+  }
+  int lo = 0, hi = 0;
+  auto dash = range.find('-');
+  if (!absl::SimpleAtoi(range.substr(0, dash), &lo) ||
+      (dash != std::string::npos && !absl::SimpleAtoi(range.substr(dash + 1), &hi)))
+    return absl::InvalidArgumentError("invalid port specification: \"" + value + "\"");
+  if (dash == std::string::npos) hi = lo;
+  if (lo < 0 || hi > 65535 || lo > hi)
+    return absl::InvalidArgumentError("invalid port specification: \"" + value + "\"");
+  if (hi - lo > 65535) hi = lo + 65535;
+  for (int p = lo; p <= hi; ++p) out->insert(std::to_string(p) + "/" + proto);
+  return absl::OkStatus();
+}
+
+bool ValidStatus(const std::string& s) {
+  return s == "created" || s == "restarting" || s == "running" || s == "removing" || s == "paused" ||
+         s == "exited" || s == "dead";
+}
+
+}  // namespace
+
+StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const spec::Filters& f,
+                                                               int limit, bool size) {
+  // Every filter Docker 1.41 accepts for containers works; others are refused.
+  RETURN_IF_ERROR(f.Validate({"ancestor", "before", "expose", "exited", "health", "id", "isolation",
+                              "is-task", "label", "name", "network", "publish", "since", "status",
+                              "volume"}));
+  RETURN_IF_ERROR(f.WalkValues("status", [](const std::string& s) {
+    return ValidStatus(s) ? absl::OkStatus() : spec::InvalidFilter("status", s);
+  }));
+  std::vector<int> exited;
+  RETURN_IF_ERROR(f.WalkValues("exited", [&](const std::string& s) {
+    int code;
+    if (!absl::SimpleAtoi(s, &code)) return spec::InvalidFilter("exited", s);
+    exited.push_back(code);
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(f.WalkValues("health", [](const std::string& s) {
+    if (s == "starting" || s == "healthy" || s == "unhealthy" || s == "none") return absl::OkStatus();
+    return absl::InvalidArgumentError("Unrecognised filter value for health: " + s);
+  }));
+  RETURN_IF_ERROR(f.WalkValues("isolation", [](const std::string& s) {
+    if (s == "default" || s == "process" || s == "hyperv") return absl::OkStatus();
+    return absl::InvalidArgumentError("Invalid isolation: '" + s + "'");
+  }));
+  std::optional<bool> is_task;
+  if (f.Contains("is-task")) {
+    if (f.ExactMatch("is-task", "true")) is_task = true;
+    else if (f.ExactMatch("is-task", "false")) is_task = false;
+    else return spec::InvalidFilter("is-task", absl::StrJoin(f.Get("is-task"), ","));
+  }
+  std::set<std::string> publish, expose;
+  RETURN_IF_ERROR(f.WalkValues("publish", [&](const std::string& s) { return ExpandPorts(s, &publish); }));
+  RETURN_IF_ERROR(f.WalkValues("expose", [&](const std::string& s) { return ExpandPorts(s, &expose); }));
+  // before/since name a container; their creation time bounds the list (Docker: 404 if unknown).
+  int64_t before = 0, since = 0;
+  for (auto [key, out] : {std::pair{"before", &before}, std::pair{"since", &since}}) {
+    for (const std::string& v : f.Get(key)) {
+      ASSIGN_OR_RETURN(auto other, Find(v));
+      StateLock l(mu_);
+      *out = other->created;
     }
   }
-  json out = {{"Id", c.id},
-              {"Names", json::array({"/" + c.name})},
-              {"Image", c.config.value("Image", "")},
-              {"ImageID", c.image_id},
-              {"Command", cmd},
-              {"Created", c.created / 1000000000},
-              {"Ports", ports},
-              {"Labels", c.config.value("Labels", json::object())},
-              {"State", c.status},
-              {"Status", StatusText(c, UnixNanos(clock_.Now()))},
-              {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
-              {"NetworkSettings", {{"Networks", ns.value("Networks", json::object())}}},
-              {"Mounts", json::array()}};
-  return out;
-}
+  if (f.Contains("status") || f.Contains("exited") || since > 0 || before > 0) all = true;
 
-StatusOr<std::vector<json>> ContainerManager::List(bool all, const json& filters_json, int limit,
-                                                   bool size) {
-  auto filters = ParseFilters(filters_json);
-  static const std::set<std::string> kKnown = {"name", "id", "status", "label", "ancestor",
-                                               "exited", "network", "before", "since", "volume",
-                                               "health", "isolation", "publish", "expose", "is-task"};
-  for (auto& [k, v] : filters)
-    if (!kKnown.count(k)) return absl::InvalidArgumentError("invalid filter '" + k + "'");
-  if (filters.count("status"))
-    for (auto& s : filters["status"])
-      if (s != "created" && s != "restarting" && s != "running" && s != "removing" &&
-          s != "paused" && s != "exited" && s != "dead")
-        return absl::InvalidArgumentError("invalid filter 'status=" + s + "'");
-  if (filters.count("status") || filters.count("exited")) all = true;
   // Candidates and their network settings first (from the controller, with no lock of ours),
   // then the filters and summaries under the lock.
-  std::vector<std::pair<std::shared_ptr<Container>, json>> cands;
+  std::vector<std::shared_ptr<Container>> cands;
   {
     StateLock l(mu_);
     for (auto& [id, c] : containers_)
-      if (!c->creating && (all || c->running())) cands.emplace_back(c, c->host_config);
+      if (!c->creating && (all || c->running())) cands.push_back(c);
   }
-  std::map<std::string, json> settings;
-  for (auto& [c, hc] : cands) settings[c->id] = network_.Settings(c->id, hc);
-  std::map<std::string, std::string> ancestors;  // filter value -> image id
-  if (filters.count("ancestor"))
-    for (auto& v : filters["ancestor"])
-      if (auto img = images_.Get(v); img.ok()) ancestors[v] = img->id;
-  std::vector<json> out = ListLocked(cands, settings, ancestors, filters, all, limit);
-  if (size)
-    for (auto& j : out) j["SizeRw"] = sys::DiskUsage(ContainerDir(j["Id"].get<std::string>()) + "/fs/upper");
-  return out;
-}
+  std::map<std::string, spec::NetworkSettings> settings;
+  for (auto& c : cands) settings[c->id] = network_.Settings(c->id).value_or(spec::NetworkSettings());
+  std::set<std::string> ancestors;  // image ids the ancestor filter names
+  for (const std::string& v : f.Get("ancestor"))
+    if (auto img = images_.Get(v); img.ok()) ancestors.insert(img->id);
 
-std::vector<json> ContainerManager::ListLocked(
-    const std::vector<std::pair<std::shared_ptr<Container>, json>>& cands,
-    std::map<std::string, json>& settings, const std::map<std::string, std::string>& ancestors,
-    const std::map<std::string, std::vector<std::string>>& filters, bool all, int limit) {
-  StateLock l(mu_);
-  std::vector<std::shared_ptr<Container>> list;
-  for (auto& [c, hc] : cands)
-    if (!c->removed) list.push_back(c);
-  std::sort(list.begin(), list.end(), [](auto& a, auto& b) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return a->created > b->created;
-  });
-  std::vector<json> out;
-  auto any = [&](const std::string& key, auto pred) {
-    auto it = filters.find(key);
-    if (it == filters.end()) return true;
-    for (auto& v : it->second)
-      if (pred(v)) return true;
-    return false;
-  };
-  for (auto& c : list) {
-    if (!all && c->status != "running" && c->status != "restarting") continue;
-    if (!any("name", [&](const std::string& v) { return absl::StrContains(c->name, v); })) continue;
-    if (!any("id", [&](const std::string& v) { return absl::StartsWith(c->id, v); })) continue;
-    if (!any("status", [&](const std::string& v) { return c->status == v; })) continue;
-    if (!any("exited", [&](const std::string& v) {
-          return c->status == "exited" && std::to_string(c->exit_code) == v;
-        }))
-      continue;
-    if (!any("ancestor", [&](const std::string& v) {
-          auto img = ancestors.find(v);
-          return c->config.value("Image", "") == v || (img != ancestors.end() && img->second == c->image_id);
-        }))
-      continue;
-    if (!any("label", [&](const std::string& v) {
-          auto eq = v.find('=');
-          const json& labels = c->config["Labels"];
-          if (!labels.is_object()) return false;
-          if (eq == std::string::npos) return labels.contains(v);
-          std::string k = v.substr(0, eq);
-          return labels.contains(k) && labels[k] == v.substr(eq + 1);
-        }))
-      continue;
-    const json& ns = settings[c->id];
-    if (!any("network", [&](const std::string& v) {
-          const json& n = ns.empty() ? c->network_settings : ns;
-          return n.contains("Networks") && n["Networks"].contains(v);
-        }))
-      continue;
-    out.push_back(SummaryLocked(*c, ns));
-    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+  const std::vector<std::string> networks_asked = f.Get("network");
+  std::vector<ContainerSummary> out;
+  {
+    StateLock l(mu_);
+    std::sort(cands.begin(), cands.end(), [](auto& a, auto& b) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return a->created > b->created;
+    });
+    for (auto& cp : cands) {
+      const Container& c = *cp;
+      if (c.removed) continue;
+      const spec::NetworkSettings& ns = settings[c.id];
+      if (!f.Match("name", c.name) || !f.Match("id", c.id)) continue;
+      if (!f.ExactMatch("status", c.status)) continue;
+      if (!exited.empty() && (c.status != "exited" ||
+                              std::find(exited.begin(), exited.end(), c.exit_code) == exited.end()))
+        continue;
+      if (f.Contains("ancestor")) {
+        bool match = ancestors.count(c.image_id) > 0;
+        for (const std::string& v : f.Get("ancestor")) match |= c.config.image == v;
+        if (!match) continue;
+      }
+      if (!f.MatchKVList("label", c.config.labels)) continue;
+      if (f.Contains("network")) {
+        bool match = false;
+        for (auto& [nname, ep] : ns.networks) {
+          match |= f.ExactMatch("network", nname) || f.ExactMatch("network", ep.network_id);
+          for (const std::string& v : networks_asked)
+            match |= v.size() >= 12 && absl::StartsWith(ep.network_id, v);
+        }
+        if (!match) continue;
+      }
+      if (before > 0 && c.created >= before) continue;
+      if (since > 0 && c.created <= since) continue;
+      if (f.Contains("volume")) {
+        bool match = false;
+        for (auto& m : MountPoints(c.host_config))
+          match |= f.ExactMatch("volume", m.source) || f.ExactMatch("volume", m.destination);
+        if (!match) continue;
+      }
+      // No health checks run yet: every container's health is "none".
+      if (f.Contains("health") && !f.ExactMatch("health", "none")) continue;
+      if (f.Contains("isolation")) {
+        std::string iso = c.host_config.isolation.empty() ? "default" : c.host_config.isolation;
+        if (!f.ExactMatch("isolation", iso)) continue;
+      }
+      if (is_task) {
+        bool task = spec::OrEmpty(c.config.labels).count("com.docker.swarm.task.id") > 0;
+        if (task != *is_task) continue;
+      }
+      if (!publish.empty()) {
+        bool match = false;
+        for (auto& [port, binds] : ns.ports) match |= binds && !binds->empty() && publish.count(port);
+        if (!match) continue;
+      }
+      if (!expose.empty()) {
+        bool match = false;
+        for (auto& port : c.config.exposed_ports) match |= expose.count(port) > 0;
+        for (auto& [port, binds] : spec::OrEmpty(c.host_config.port_bindings)) match |= expose.count(port) > 0;
+        if (!match) continue;
+      }
+      out.push_back(SummaryLocked(c, ns));
+      if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    }
   }
+  if (size)
+    for (auto& s : out) s.size_rw = sys::DiskUsage(ContainerDir(s.id) + "/fs/upper");
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Top, stats, prune
 
-StatusOr<json> ContainerManager::Top(const std::string& name, const std::string& ps_args) {
+namespace {
+
+// The host's cgroup layout, read once.
+const StatusOr<sys::CgroupLayout>& HostCgroups() {
+  static const StatusOr<sys::CgroupLayout> layout = sys::CgroupLayout::Detect();
+  return layout;
+}
+
+}  // namespace
+
+StatusOr<TopResult> ContainerManager::Top(const std::string& name, const std::string& ps_args) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   {
     StateLock l(mu_);
     if (c->status != "running")
       return absl::FailedPreconditionError("Container " + c->id + " is not running");
   }
-  auto procs = sys::ReadFile("/sys/fs/cgroup/pids/berth/" + c->id + "/cgroup.procs");
-  if (!procs.ok()) procs = sys::ReadFile("/sys/fs/cgroup/memory/berth/" + c->id + "/cgroup.procs");
-  if (!procs.ok()) return Annotate(procs.status(), "top");
+  if (!HostCgroups().ok()) return Annotate(HostCgroups().status(), "top");
+  ASSIGN_OR_RETURN(sys::Cgroup cg, sys::Cgroup::ForRuncPath(*HostCgroups(), "/berth/" + c->id));
+  ASSIGN_OR_RETURN(std::vector<pid_t> members, cg.Pids());
   std::set<std::string> pids;
-  for (absl::string_view p : absl::StrSplit(*procs, '\n', absl::SkipEmpty())) pids.insert(std::string(p));
+  for (pid_t p : members) pids.insert(std::to_string(p));
   std::vector<std::string> argv = {"ps"};
   for (absl::string_view a : absl::StrSplit(ps_args.empty() ? "-ef" : ps_args, ' ', absl::SkipEmpty()))
     argv.emplace_back(a);
   ASSIGN_OR_RETURN(auto res, sys::Run(argv));
-  if (res.exit_code != 0)
-    return absl::InternalError("Error running ps: " + res.err);
+  if (res.exit_code != 0) return absl::InternalError("Error running ps: " + res.err);
   std::vector<std::string> lines = absl::StrSplit(res.out, '\n', absl::SkipEmpty());
   if (lines.empty()) return absl::InternalError("ps printed nothing");
-  std::vector<std::string> titles = absl::StrSplit(lines[0], ' ', absl::SkipEmpty());
+  TopResult top;
+  top.titles = absl::StrSplit(lines[0], ' ', absl::SkipEmpty());
   int pid_col = -1;
-  for (size_t i = 0; i < titles.size(); ++i)
-    if (titles[i] == "PID") pid_col = static_cast<int>(i);
+  for (size_t i = 0; i < top.titles.size(); ++i)
+    if (top.titles[i] == "PID") pid_col = static_cast<int>(i);
   if (pid_col < 0) return absl::InvalidArgumentError("Couldn't find PID field in ps output");
-  json processes = json::array();
   for (size_t l = 1; l < lines.size(); ++l) {
     std::vector<std::string> f = absl::StrSplit(lines[l], ' ', absl::SkipEmpty());
     if (static_cast<int>(f.size()) <= pid_col || !pids.count(f[pid_col])) continue;
     // The last column (the command) may contain spaces: join the rest.
-    std::vector<std::string> row(f.begin(), f.begin() + std::min(f.size(), titles.size() - 1));
+    std::vector<std::string> row(f.begin(), f.begin() + std::min(f.size(), top.titles.size() - 1));
     std::string rest;
-    for (size_t i = titles.size() - 1; i < f.size(); ++i) rest += (rest.empty() ? "" : " ") + f[i];
+    for (size_t i = top.titles.size() - 1; i < f.size(); ++i) rest += (rest.empty() ? "" : " ") + f[i];
     row.push_back(rest);
-    processes.push_back(row);
+    top.processes.push_back(row);
   }
-  return json{{"Titles", titles}, {"Processes", processes}};
+  return top;
 }
 
-StatusOr<json> ContainerManager::Stats(const std::string& name) {
+StatusOr<ContainerStats> ContainerManager::Stats(const std::string& name) {
   ASSIGN_OR_RETURN(auto c, Find(name));
+  ContainerStats s;
   int pid;
-  bool running;
   {
     StateLock l(mu_);
     pid = c->pid;
-    running = c->status == "running";
+    s.running = c->status == "running";
+    s.id = c->id;
+    s.name = "/" + c->name;
   }
-  auto num = [](const std::string& path) -> uint64_t {
-    auto d = sys::ReadFile(path);
-    uint64_t v = 0;
-    if (d.ok()) absl::SimpleAtoi(absl::StripAsciiWhitespace(*d), &v);
-    return v;
-  };
-  std::string cg = "/berth/" + c->id;
-  uint64_t mem = running ? num("/sys/fs/cgroup/memory" + cg + "/memory.usage_in_bytes") : 0;
-  uint64_t limit = running ? num("/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes") : 0;
-  uint64_t host_mem = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
-  if (limit == 0 || limit > host_mem) limit = host_mem;
-  uint64_t cpu = running ? num("/sys/fs/cgroup/cpuacct" + cg + "/cpuacct.usage") : 0;
-  uint64_t pids = running ? num("/sys/fs/cgroup/pids" + cg + "/pids.current") : 0;
-  uint64_t system = 0;
+  s.read = UnixNanos(clock_.Now());
+  s.online_cpus = static_cast<uint32_t>(::sysconf(_SC_NPROCESSORS_ONLN));
+  s.host_memory = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
   if (auto stat = sys::ReadFile("/proc/stat"); stat.ok()) {
     std::vector<std::string> f = absl::StrSplit(stat->substr(0, stat->find('\n')), ' ', absl::SkipEmpty());
+    uint64_t ticks = 0;
     for (size_t i = 1; i < f.size() && i < 8; ++i) {
       uint64_t v;
-      if (absl::SimpleAtoi(f[i], &v)) system += v;
+      if (absl::SimpleAtoi(f[i], &v)) ticks += v;
     }
-    system = system * (1000000000 / ::sysconf(_SC_CLK_TCK));
+    s.system_cpu_usage = ticks * (1000000000 / ::sysconf(_SC_CLK_TCK));
   }
-  json networks = json::object();
-  if (running && pid > 0) {
+  if (!s.running) return s;
+  if (HostCgroups().ok()) {
+    auto cg = sys::Cgroup::ForRuncPath(*HostCgroups(), "/berth/" + c->id);
+    if (cg.ok()) {
+      auto st = cg->ReadStats();
+      if (st.ok()) s.cgroup = std::move(*st);
+    }
+  }
+  if (pid > 0) {
     if (auto dev = sys::ReadFile("/proc/" + std::to_string(pid) + "/net/dev"); dev.ok()) {
       for (absl::string_view line : absl::StrSplit(*dev, '\n')) {
         auto colon = line.find(':');
@@ -342,50 +391,64 @@ StatusOr<json> ContainerManager::Stats(const std::string& name) {
         if (ifname == "lo") continue;
         std::vector<std::string> f = absl::StrSplit(line.substr(colon + 1), ' ', absl::SkipEmpty());
         if (f.size() < 16) continue;
-        auto n = [&](int i) { uint64_t v = 0; absl::SimpleAtoi(f[i], &v); return v; };
-        networks[ifname] = {{"rx_bytes", n(0)}, {"rx_packets", n(1)}, {"rx_errors", n(2)},
-                            {"rx_dropped", n(3)}, {"tx_bytes", n(8)}, {"tx_packets", n(9)},
-                            {"tx_errors", n(10)}, {"tx_dropped", n(11)}};
+        auto n = [&](int i) {
+          uint64_t v = 0;
+          absl::SimpleAtoi(f[i], &v);
+          return v;
+        };
+        s.networks[ifname] = {n(0), n(1), n(2), n(3), n(8), n(9), n(10), n(11)};
       }
     }
   }
-  long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
-  json cpu_stats = {{"cpu_usage", {{"total_usage", cpu}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}},
-                    {"system_cpu_usage", system},
-                    {"online_cpus", ncpu},
-                    {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}};
-  return json{{"read", FormatRfc3339Nano(clock_.Now())},
-              {"preread", "0001-01-01T00:00:00Z"},
-              {"id", c->id},
-              {"name", "/" + c->name},
-              {"pids_stats", {{"current", pids}}},
-              {"blkio_stats", {{"io_service_bytes_recursive", nullptr}}},
-              {"num_procs", 0},
-              {"cpu_stats", cpu_stats},
-              {"precpu_stats", cpu_stats},
-              {"memory_stats", {{"usage", mem}, {"limit", limit}, {"stats", json::object()}}},
-              {"networks", networks}};
+  return s;
 }
 
-StatusOr<json> ContainerManager::Prune(const json& filters) {
+StatusOr<PruneReport> ContainerManager::Prune(const spec::Filters& f) {
+  RETURN_IF_ERROR(f.Validate({"until", "label", "label!"}));
+  int64_t until = 0;
+  RETURN_IF_ERROR(f.WalkValues("until", [&](const std::string& v) {
+    // A timestamp (RFC 3339 or unix seconds) or a duration back from now ("10m", "24h").
+    double secs;
+    int64_t nanos;
+    if (absl::SimpleAtod(v, &secs)) {
+      until = static_cast<int64_t>(secs * 1e9);
+    } else if (ParseRfc3339(v, &nanos)) {
+      until = nanos;
+    } else {
+      absl::Duration d;
+      if (!absl::ParseDuration(v, &d)) return spec::InvalidFilter("until", v);
+      until = UnixNanos(clock_.Now()) - absl::ToInt64Nanoseconds(d);
+    }
+    return absl::OkStatus();
+  }));
   std::vector<std::string> victims;
   {
     StateLock l(mu_);
-    for (auto& [id, c] : containers_)
-      if (c->status == "exited" || c->status == "created" || c->status == "dead") victims.push_back(id);
+    for (auto& [id, c] : containers_) {
+      if (c->creating || !(c->status == "exited" || c->status == "created" || c->status == "dead")) continue;
+      if (until > 0 && c->created >= until) continue;
+      if (!f.MatchKVList("label", c->config.labels)) continue;
+      if (f.Contains("label!")) {
+        bool excluded = false;
+        for (const std::string& v : f.Get("label!")) {
+          spec::Filters one;
+          one.Add("label", v);
+          excluded |= one.MatchKVList("label", c->config.labels);
+        }
+        if (excluded) continue;
+      }
+      victims.push_back(id);
+    }
   }
-  json deleted = json::array();
-  int64_t reclaimed = 0;
+  PruneReport report;
   for (auto& id : victims) {
     int64_t size = sys::DiskUsage(ContainerDir(id) + "/fs/upper");
     if (Remove(id, false).ok()) {
-      deleted.push_back(id);
-      reclaimed += size;
+      report.deleted.push_back(id);
+      report.reclaimed += size;
     }
   }
-  return json{{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted},
-              {"SpaceReclaimed", reclaimed}};
+  return report;
 }
-
 
 }  // namespace berth::engine

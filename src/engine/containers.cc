@@ -33,45 +33,6 @@
 
 namespace berth::engine {
 
-using nlohmann::json;
-
-json Container::ToDoc() const {
-  return {{"id", id},           {"name", name},
-          {"image_id", image_id}, {"config", config},
-          {"host_config", host_config}, {"networking", networking},
-          {"network_settings", network_settings},
-          {"path", path},       {"args", args},
-          {"created", created}, {"status", status},
-          {"pid", pid},         {"exit_code", exit_code},
-          {"error", error},     {"started_at", started_at},
-          {"finished_at", finished_at}, {"restart_count", restart_count},
-          {"manually_stopped", manually_stopped}};
-}
-
-std::shared_ptr<Container> Container::FromDoc(const json& d) {
-  auto c = std::make_shared<Container>();
-  c->id = d.value("id", "");
-  c->name = d.value("name", "");
-  c->image_id = d.value("image_id", "");
-  c->config = d.value("config", json::object());
-  c->host_config = d.value("host_config", json::object());
-  c->networking = d.value("networking", json::object());
-  c->network_settings = d.value("network_settings", json::object());
-  c->path = d.value("path", "");
-  c->args = d.value("args", json::array());
-  c->created = d.value("created", int64_t{0});
-  c->status = d.value("status", "created");
-  c->pid = d.value("pid", 0);
-  c->exit_code = d.value("exit_code", 0);
-  c->error = d.value("error", "");
-  c->started_at = d.value("started_at", int64_t{0});
-  c->finished_at = d.value("finished_at", int64_t{0});
-  c->restart_count = d.value("restart_count", 0);
-  c->manually_stopped = d.value("manually_stopped", false);
-  return c;
-}
-
-
 namespace {
 
 std::string RandomName() {
@@ -92,24 +53,23 @@ std::string RandomName() {
 
 StatusOr<NetworkAttacher::Sandbox> NetworkAttacher::Setup(const std::string& id,
                                                           const std::string& name,
-                                                          const json& config,
-                                                          const json& host_config,
-                                                          const json& networking) {
+                                                          const spec::ContainerConfig& config,
+                                                          const spec::HostConfig& host_config) {
   Sandbox sb;
-  std::string mode = host_config.value("NetworkMode", "default");
-  if (mode == "host") sb.netns_path = "host";
+  if (host_config.network_mode == "host") sb.netns_path = "host";
   auto resolv = sys::ReadFile("/etc/resolv.conf");
   sb.resolv_conf = resolv.ok() ? *resolv : "";
   return sb;
 }
 
 ContainerManager::ContainerManager(Store& store, ImageStore& images, EventBus& events,
-                                   const ShimClient& shim, const Clock& clock, EnginePaths paths,
-                                   NetworkAttacher& network)
+                                   const Shim& shim, RootfsMounter& mounter, const Clock& clock,
+                                   EnginePaths paths, NetworkAttacher& network)
     : store_(store),
       images_(images),
       events_(events),
       shim_(shim),
+      mounter_(mounter),
       clock_(clock),
       paths_(std::move(paths)),
       network_(network) {
@@ -147,7 +107,7 @@ std::string ContainerManager::ContainerDir(const std::string& id) const {
 }
 
 Status ContainerManager::Save(const std::shared_ptr<Container>& c) {
-  json doc;
+  std::string doc;
   uint64_t version;
   std::string id, name;
   {
@@ -167,10 +127,8 @@ Status ContainerManager::Save(const std::shared_ptr<Container>& c) {
 ContainerEvent ContainerManager::EventLocked(const Container& c, const std::string& action,
                                              std::map<std::string, std::string> extra) {
   extra["name"] = c.name;
-  extra["image"] = c.config.value("Image", "");
-  if (c.config.contains("Labels") && c.config["Labels"].is_object())
-    for (auto& [k, v] : c.config["Labels"].items())
-      if (v.is_string()) extra.emplace(k, v.get<std::string>());
+  extra["image"] = c.config.image;
+  for (auto& [k, v] : spec::OrEmpty(c.config.labels)) extra.emplace(k, v);
   return ContainerEvent{action, c.id, std::move(extra)};
 }
 
@@ -221,6 +179,12 @@ StatusOr<std::string> ContainerManager::Resolve(const std::string& name) {
   return c->id;
 }
 
+StatusOr<ContainerManager::Ref> ContainerManager::Lookup(const std::string& name) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  StateLock l(mu_);
+  return Ref{c->id, c->name, c->status == "running" || c->status == "restarting"};
+}
+
 bool ContainerManager::Running(const std::string& id) {
   StateLock l(mu_);
   auto it = containers_.find(id);
@@ -257,151 +221,147 @@ bool ContainerManager::AwaitExit(const std::shared_ptr<Container>& c, uint64_t e
 // ---------------------------------------------------------------------------------------------
 // Create
 
-StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Create(
-    const std::string& name_in, const json& body) {
-  if (!body.is_object()) return absl::InvalidArgumentError("invalid JSON: body must be an object");
-  json config = body;
-  json hc = body.value("HostConfig", json::object());
-  json net = body.value("NetworkingConfig", json::object());
-  if (!hc.is_object()) hc = json::object();
-  config.erase("HostConfig");
-  config.erase("NetworkingConfig");
-  std::vector<std::string> warnings;
+namespace {
 
-  std::string name = name_in;
-  if (absl::StartsWith(name, "/")) name = name.substr(1);
-  if (!name.empty() && !ValidName(name))
-    return absl::InvalidArgumentError("Invalid container name (" + name_in +
-                                      "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-  std::string image_ref = config.value("Image", "");
-  if (image_ref.empty()) return absl::InvalidArgumentError("No image specified: Config.Image is empty");
-  auto image = images_.Get(image_ref);
-  if (!image.ok()) return image.status();
+const std::vector<std::string>& DefaultMaskedPaths() {
+  static const std::vector<std::string> kPaths = {
+      "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
+  return kPaths;
+}
+const std::vector<std::string>& DefaultReadonlyPaths() {
+  static const std::vector<std::string> kPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                                  "/proc/sysrq-trigger"};
+  return kPaths;
+}
 
-  // Validate HostConfig (Docker's messages).
-  json rp = hc.value("RestartPolicy", json::object());
-  std::string rp_name = rp.is_object() ? rp.value("Name", "") : "";
-  if (rp_name.empty()) rp_name = "no";
-  if (rp_name != "no" && rp_name != "always" && rp_name != "on-failure" && rp_name != "unless-stopped")
-    return absl::InvalidArgumentError("invalid restart policy '" + rp_name + "'");
-  int max_retry = rp.is_object() ? rp.value("MaximumRetryCount", 0) : 0;
-  if (max_retry < 0) return absl::InvalidArgumentError("maximum retry count cannot be negative");
-  if (max_retry > 0 && rp_name != "on-failure")
+// Docker's checks of a HostConfig at create (daemon/container.go verifyPlatformContainerSettings
+// and runconfig), with its messages.
+Status VerifyHostConfig(spec::HostConfig& hc) {
+  spec::RestartPolicy& rp = hc.restart_policy;
+  if (rp.name.empty()) rp.name = "no";
+  if (rp.name != "no" && rp.name != "always" && rp.name != "on-failure" && rp.name != "unless-stopped")
+    return absl::InvalidArgumentError("invalid restart policy '" + rp.name + "'");
+  if (rp.maximum_retry_count < 0)
+    return absl::InvalidArgumentError("maximum retry count cannot be negative");
+  if (rp.maximum_retry_count > 0 && rp.name != "on-failure")
     return absl::InvalidArgumentError("maximum retry count cannot be used with restart policy '" +
-                                      rp_name + "'");
-  if (hc.value("AutoRemove", false) && rp_name != "no")
-    return absl::InvalidArgumentError(
-        "can't create 'AutoRemove' container with restart policy");
-  hc["RestartPolicy"] = {{"Name", rp_name}, {"MaximumRetryCount", max_retry}};
-  int64_t memory = hc.value("Memory", int64_t{0});
-  if (memory != 0 && memory < 6 * 1024 * 1024)
+                                      rp.name + "'");
+  if (hc.auto_remove && rp.name != "no")
+    return absl::InvalidArgumentError("can't create 'AutoRemove' container with restart policy");
+  const spec::Resources& r = hc.resources;
+  if (r.memory != 0 && r.memory < 6 * 1024 * 1024)
     return absl::InvalidArgumentError("Minimum memory limit allowed is 6MB");
-  int64_t nano = hc.value("NanoCpus", int64_t{0});
   long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
-  if (nano < 0 || nano > ncpu * 1000000000LL)
+  if (r.nano_cpus < 0 || r.nano_cpus > ncpu * 1000000000LL)
     return absl::InvalidArgumentError(absl::StrFormat(
         "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu));
-  if (hc.contains("Binds") && hc["Binds"].is_array()) {
-    for (auto& b : hc["Binds"]) {
-      if (!b.is_string()) return absl::InvalidArgumentError("invalid bind mount");
-      std::string spec = b.get<std::string>();
-      std::vector<std::string> parts = absl::StrSplit(spec, ':');
-      if (parts.size() < 2 || parts.size() > 3 || parts[1].empty() || parts[1][0] != '/')
-        return absl::InvalidArgumentError("invalid volume specification: '" + spec + "'");
-      if (parts[0].empty() || parts[0][0] != '/')
-        return absl::InvalidArgumentError(
-            "invalid volume specification: '" + spec +
-            "': named volumes are not supported by Berth yet; bind-mount an absolute host path");
-      if (parts.size() == 3) {
-        for (absl::string_view o : absl::StrSplit(parts[2], ','))
-          if (o != "ro" && o != "rw" && o != "z" && o != "Z" && o != "rprivate" && o != "private" &&
-              o != "rslave" && o != "rshared" && o != "nocopy")
-            return absl::InvalidArgumentError("invalid mode: " + std::string(o));
-      }
+  if (r.cpu_shares < 0) return absl::InvalidArgumentError("invalid CPU shares: must not be negative");
+  if (hc.shm_size < 0) return absl::InvalidArgumentError("SHM size can not be less than 0");
+  if (hc.oom_score_adj < -1000 || hc.oom_score_adj > 1000)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Invalid value %d, range for oom score adj is [-1000, 1000]", hc.oom_score_adj));
+  for (const std::string& spec : spec::OrEmpty(hc.binds)) {
+    std::vector<std::string> parts = absl::StrSplit(spec, ':');
+    if (parts.size() < 2 || parts.size() > 3 || parts[1].empty() || parts[1][0] != '/')
+      return absl::InvalidArgumentError("invalid volume specification: '" + spec + "'");
+    if (parts[0].empty() || parts[0][0] != '/')
+      return absl::InvalidArgumentError(
+          "invalid volume specification: '" + spec +
+          "': named volumes are not supported by Berth yet; bind-mount an absolute host path");
+    if (parts.size() == 3) {
+      for (absl::string_view o : absl::StrSplit(parts[2], ','))
+        if (o != "ro" && o != "rw" && o != "z" && o != "Z" && o != "rprivate" && o != "private" &&
+            o != "rslave" && o != "rshared" && o != "nocopy")
+          return absl::InvalidArgumentError("invalid mode: " + std::string(o));
     }
   }
-  std::string netmode = hc.value("NetworkMode", "");
-  if (netmode.empty()) netmode = "default";
-  hc["NetworkMode"] = netmode;
-  // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
-  if (std::string mac = config.value("MacAddress", ""); !mac.empty()) {
-    if (!net.is_object()) net = json::object();
-    json& eps = net["EndpointsConfig"];
-    if (!eps.is_object()) eps = json::object();
-    std::string key = netmode == "default" && eps.contains("bridge") ? "bridge" : netmode;
-    if (!eps[key].is_object()) eps[key] = json::object();
-    if (eps[key].value("MacAddress", "").empty()) eps[key]["MacAddress"] = mac;
-  }
-  RETURN_IF_ERROR(network_.Validate(hc, net));
+  return absl::OkStatus();
+}
 
-  // Merge the image's defaults, as the daemon does.
-  const json img_cfg = image->config.value("config", json::object());
-  bool has_entrypoint = config.contains("Entrypoint") && config["Entrypoint"].is_array();
-  json cmd = config.value("Cmd", json(nullptr));
-  if (!has_entrypoint) {
-    config["Entrypoint"] = img_cfg.value("Entrypoint", json(nullptr));
-    if (!cmd.is_array() || cmd.empty()) cmd = img_cfg.value("Cmd", json(nullptr));
-  } else if (config["Entrypoint"].size() == 1 && config["Entrypoint"][0] == "") {
-    config["Entrypoint"] = nullptr;  // --entrypoint "" resets the image's
+// The image's config under the client's, as the daemon merges them (daemon/commit.go merge).
+void MergeImageDefaults(const spec::ContainerConfig& img, spec::ContainerConfig& config) {
+  if (!config.entrypoint) {
+    config.entrypoint = img.entrypoint;
+    if (!config.cmd || config.cmd->empty()) config.cmd = img.cmd;
+  } else if (config.entrypoint->size() == 1 && (*config.entrypoint)[0].empty()) {
+    config.entrypoint.reset();  // --entrypoint "" resets the image's
   }
-  config["Cmd"] = cmd.is_array() ? cmd : json(nullptr);
-  std::vector<std::string> argv = ToStrings(config["Entrypoint"]);
-  for (auto& s : ToStrings(config["Cmd"])) argv.push_back(s);
-  if (argv.empty()) return absl::InvalidArgumentError("No command specified");
-
-  std::vector<std::string> env = ToStrings(img_cfg.value("Env", json(nullptr)));
-  for (auto& e : ToStrings(config.value("Env", json(nullptr)))) {
+  if (config.cmd && config.cmd->empty()) config.cmd.reset();
+  std::vector<std::string> env = spec::OrEmpty(img.env);
+  for (const std::string& e : spec::OrEmpty(config.env)) {
     std::string key = e.substr(0, e.find('='));
     env.erase(std::remove_if(env.begin(), env.end(),
-                             [&](const std::string& x) {
-                               return x.substr(0, x.find('=')) == key;
-                             }),
+                             [&](const std::string& x) { return x.substr(0, x.find('=')) == key; }),
               env.end());
     env.push_back(e);
   }
-  config["Env"] = env.empty() ? json(nullptr) : json(env);
-  if (config.value("WorkingDir", "").empty()) config["WorkingDir"] = img_cfg.value("WorkingDir", "");
-  if (config.value("User", "").empty()) config["User"] = img_cfg.value("User", "");
-  json labels = img_cfg.value("Labels", json::object());
-  if (!labels.is_object()) labels = json::object();
-  if (config.contains("Labels") && config["Labels"].is_object()) labels.update(config["Labels"]);
-  config["Labels"] = labels;
-  if (img_cfg.contains("ExposedPorts") && img_cfg["ExposedPorts"].is_object()) {
-    json ports = img_cfg["ExposedPorts"];
-    if (config.contains("ExposedPorts") && config["ExposedPorts"].is_object())
-      ports.update(config["ExposedPorts"]);
-    config["ExposedPorts"] = ports;
+  config.env = env.empty() ? std::nullopt : std::optional<std::vector<std::string>>(env);
+  if (config.working_dir.empty()) config.working_dir = img.working_dir;
+  if (config.user.empty()) config.user = img.user;
+  spec::StringMap labels = spec::OrEmpty(img.labels);
+  for (auto& [k, v] : spec::OrEmpty(config.labels)) labels[k] = v;
+  config.labels = labels;
+  config.exposed_ports.insert(img.exposed_ports.begin(), img.exposed_ports.end());
+  if (config.stop_signal.empty()) config.stop_signal = img.stop_signal;
+  if (config.volumes && config.volumes->empty()) config.volumes.reset();
+}
+
+}  // namespace
+
+StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateRequest& req) {
+  spec::ContainerConfig config = req.config;
+  spec::HostConfig hc = req.host_config.value_or(spec::HostConfig());
+  spec::NetworkingConfig net = req.networking_config.value_or(spec::NetworkingConfig());
+  std::vector<std::string> warnings;
+
+  std::string name = req.name;
+  if (absl::StartsWith(name, "/")) name = name.substr(1);
+  if (!name.empty() && !ValidName(name))
+    return absl::InvalidArgumentError("Invalid container name (" + req.name +
+                                      "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  std::string image_ref = config.image;
+  if (image_ref.empty()) return absl::InvalidArgumentError("No image specified: Config.Image is empty");
+  auto image = images_.Get(image_ref);
+  if (!image.ok()) return image.status();
+  RETURN_IF_ERROR(VerifyHostConfig(hc));
+  if (hc.network_mode.empty()) hc.network_mode = "default";
+  // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
+  if (!config.mac_address.empty()) {
+    auto& eps = net.endpoints_config.emplace();
+    if (req.networking_config && req.networking_config->endpoints_config)
+      eps = *req.networking_config->endpoints_config;
+    std::string key = hc.network_mode == "default" && eps.count("bridge") ? "bridge" : hc.network_mode;
+    if (eps[key].mac_address.empty()) eps[key].mac_address = config.mac_address;
   }
-  if (config.value("StopSignal", "").empty() && img_cfg.contains("StopSignal"))
-    config["StopSignal"] = img_cfg["StopSignal"];
-  if (config.contains("Volumes") && config["Volumes"].is_object() && config["Volumes"].empty())
-    config["Volumes"] = nullptr;
-  config["Image"] = image_ref;
+  RETURN_IF_ERROR(network_.Validate(hc, net));
+
+  MergeImageDefaults(image->container_config, config);
+  std::vector<std::string> argv = spec::OrEmpty(config.entrypoint);
+  for (auto& s : spec::OrEmpty(config.cmd)) argv.push_back(s);
+  if (argv.empty()) return absl::InvalidArgumentError("No command specified");
+  config.image = image_ref;
 
   // Defaults that inspect shows.
-  hc["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
-  if (hc.value("ShmSize", int64_t{0}) <= 0) hc["ShmSize"] = 67108864;
-  if (hc.value("IpcMode", "").empty()) hc["IpcMode"] = "private";
-  if (hc.value("CgroupnsMode", "").empty()) hc["CgroupnsMode"] = "host";
-  hc["Runtime"] = "runc";
-  if (!hc.value("Privileged", false)) {
-    if (!hc.contains("MaskedPaths") || !hc["MaskedPaths"].is_array())
-      hc["MaskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
-    if (!hc.contains("ReadonlyPaths") || !hc["ReadonlyPaths"].is_array())
-      hc["ReadonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                             "/proc/sysrq-trigger"};
+  hc.log_config = spec::LogConfig{"json-file", spec::StringMap{}};
+  if (hc.shm_size <= 0) hc.shm_size = 67108864;
+  if (hc.ipc_mode.empty()) hc.ipc_mode = "private";
+  if (hc.cgroupns_mode.empty()) hc.cgroupns_mode = "host";
+  hc.runtime = "runc";
+  if (!hc.privileged) {
+    if (!hc.masked_paths) hc.masked_paths = DefaultMaskedPaths();
+    if (!hc.readonly_paths) hc.readonly_paths = DefaultReadonlyPaths();
   }
-  if (!hc.contains("PortBindings") || !hc["PortBindings"].is_object())
-    hc["PortBindings"] = json::object();
-
+  if (!hc.port_bindings) hc.port_bindings = spec::PortMap{};
+  if (!hc.dns) hc.dns = std::vector<std::string>{};
+  if (!hc.dns_options) hc.dns_options = std::vector<std::string>{};
+  if (!hc.dns_search) hc.dns_search = std::vector<std::string>{};
 
   auto c = std::make_shared<Container>();
   c->image_id = image->id;
-  c->networking = net.is_object() ? net : json::object();
+  c->networking = net;
   c->path = argv[0];
-  c->args = json(std::vector<std::string>(argv.begin() + 1, argv.end()));
+  c->args = std::vector<std::string>(argv.begin() + 1, argv.end());
   c->created = UnixNanos(clock_.Now());
   c->host_config = hc;
   c->creating = true;
@@ -429,7 +389,7 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
                                         "\". You have to remove (or rename) that container to be "
                                         "able to reuse that name.");
     c->name = name;
-    if (config.value("Hostname", "").empty()) config["Hostname"] = c->id.substr(0, 12);
+    if (config.hostname.empty()) config.hostname = c->id.substr(0, 12);
     c->config = config;
     containers_[c->id] = c;
   }
@@ -440,7 +400,7 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
   bool attached = false;
   Status st = sys::MkdirAll(dir + "/fs/upper", 0755);
   if (st.ok()) st = sys::MkdirAll(dir + "/fs/work", 0700);
-  if (st.ok()) st = sys::WriteFile(dir + "/hostname", config["Hostname"].get<std::string>() + "\n");
+  if (st.ok()) st = sys::WriteFile(dir + "/hostname", config.hostname + "\n");
   if (st.ok()) st = sys::WriteFile(dir + "/hosts", kHosts);
   if (st.ok()) {
     auto resolv = sys::ReadFile("/etc/resolv.conf");
@@ -465,7 +425,7 @@ StatusOr<std::pair<std::string, std::vector<std::string>>> ContainerManager::Cre
     ev = EventLocked(*c, "create");
   }
   Emit(std::move(ev));
-  return std::make_pair(c->id, warnings);
+  return CreateResult{c->id, warnings};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,7 +440,7 @@ StatusOr<bool> ContainerManager::Start(const std::string& name) {
     if (c->removed) return absl::NotFoundError("No such container: " + name);
     if (c->status == "running") return false;
     c->manually_stopped = false;
-    auto_remove = c->host_config.value("AutoRemove", false);
+    auto_remove = c->host_config.auto_remove;
   }
   Status st = StartLocked(c);
   if (!st.ok()) {
@@ -496,13 +456,14 @@ void ContainerManager::ReleaseRootfs(const Container& c) {
 }
 
 Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
-  json hc, config, net, args;
+  spec::HostConfig hc;
+  spec::ContainerConfig config;
+  std::vector<std::string> args;
   std::string image_id, path, name;
   {
     StateLock l(mu_);
     hc = c->host_config;
     config = c->config;
-    net = c->networking;
     image_id = c->image_id;
     path = c->path;
     args = c->args;
@@ -531,22 +492,20 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   std::string rootfs = state + "/rootfs";
   RETURN_IF_ERROR(sys::MkdirAll(rootfs, 0755));
   (void)sys::RemoveAll(state + "/exit");
-  if (!sys::IsMountPoint(rootfs)) {
-    Status st = sys::MountOverlay(images_.LowerDirs(*image), dir + "/fs/upper", dir + "/fs/work",
-                                  rootfs);
+  if (!mounter_.Mounted(rootfs)) {
+    Status st = mounter_.Mount(images_.LowerDirs(*image), dir + "/fs/upper", dir + "/fs/work", rootfs);
     if (!st.ok()) return fail(st, 128);
   }
 
   // Bind-mount sources that do not exist are created, as docker does for -v.
-  if (hc.contains("Binds") && hc["Binds"].is_array())
-    for (auto& b : hc["Binds"]) {
-      std::string src = b.get<std::string>().substr(0, b.get<std::string>().find(':'));
-      if (!sys::Exists(src)) (void)sys::MkdirAll(src, 0755);
-    }
+  for (const std::string& b : spec::OrEmpty(hc.binds)) {
+    std::string src = b.substr(0, b.find(':'));
+    if (!sys::Exists(src)) (void)sys::MkdirAll(src, 0755);
+  }
 
-  auto sandbox = network_.Setup(c->id, name, config, hc, net);
+  auto sandbox = network_.Setup(c->id, name, config, hc);
   if (!sandbox.ok()) return fail(sandbox.status(), 128);
-  std::string hostname = config.value("Hostname", "");
+  std::string hostname = config.hostname;
   if (Status st = sys::WriteFile(dir + "/hosts", std::string(kHosts) + sandbox->hosts_extra); !st.ok())
     return fail(st, 128);
   if (!sandbox->resolv_conf.empty())
@@ -556,30 +515,28 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   in.id = c->id;
   in.hostname = hostname;
   in.args.push_back(path);
-  for (auto& a : ToStrings(args)) in.args.push_back(a);
+  for (auto& a : args) in.args.push_back(a);
   bool has_path = false;
-  for (auto& e : ToStrings(config.value("Env", json(nullptr)))) {
+  for (auto& e : spec::OrEmpty(config.env)) {
     has_path |= absl::StartsWith(e, "PATH=");
     in.env.push_back(e);
   }
   if (!has_path) in.env.insert(in.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   in.env.push_back("HOSTNAME=" + hostname);
-  bool tty = config.value("Tty", false);
+  bool tty = config.tty;
   if (tty) in.env.push_back("TERM=xterm");
-  in.cwd = config.value("WorkingDir", "");
+  in.cwd = config.working_dir;
   if (in.cwd.empty()) in.cwd = "/";
-  Status ust = ResolveUser(rootfs, config.value("User", ""), &in.uid, &in.gid, &in.additional_gids);
+  Status ust = ResolveUser(rootfs, config.user, &in.uid, &in.gid, &in.additional_gids);
   if (!ust.ok()) return fail(ust, 128);
   in.tty = tty;
-  if (hc.contains("ConsoleSize") && hc["ConsoleSize"].is_array() && hc["ConsoleSize"].size() == 2) {
-    in.rows = hc["ConsoleSize"][0].get<int>();
-    in.cols = hc["ConsoleSize"][1].get<int>();
-  }
+  in.rows = static_cast<int>(hc.console_size[0]);
+  in.cols = static_cast<int>(hc.console_size[1]);
   in.container_dir = dir;
   in.netns_path = sandbox->netns_path;
   in.host_config = &hc;
   if (!in.cwd.empty() && in.cwd != "/") (void)sys::MkdirAll(rootfs + in.cwd, 0755);
-  if (Status st = sys::WriteFile(state + "/config.json", BuildOciSpec(in).dump()); !st.ok()) return fail(st, 128);
+  if (Status st = sys::WriteFile(state + "/config.json", BuildOciSpec(in)); !st.ok()) return fail(st, 128);
 
   ShimStart s;
   s.id = c->id;
@@ -587,8 +544,8 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   s.state_dir = state;
   s.log_path = dir + "/" + c->id + "-json.log";
   s.tty = tty;
-  s.open_stdin = config.value("OpenStdin", false);
-  s.stdin_once = config.value("StdinOnce", false);
+  s.open_stdin = config.open_stdin;
+  s.stdin_once = config.stdin_once;
   s.rows = in.rows;
   s.cols = in.cols;
   auto pid = shim_.Start(s);
@@ -736,9 +693,9 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     c->pid = 0;
     c->finished_at = finished;
     c->exits++;
-    std::string policy = c->host_config["RestartPolicy"].value("Name", "no");
-    int max = c->host_config["RestartPolicy"].value("MaximumRetryCount", 0);
-    auto_remove = c->host_config.value("AutoRemove", false);
+    const std::string& policy = c->host_config.restart_policy.name;
+    int64_t max = c->host_config.restart_policy.maximum_retry_count;
+    auto_remove = c->host_config.auto_remove;
     if (!c->manually_stopped && !shutting_down_ && !auto_remove) {
       bool again = policy == "always" || policy == "unless-stopped" ||
                    (policy == "on-failure" && code != 0 && (max == 0 || c->restart_count < max));
@@ -754,6 +711,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
   }
   (void)Save(c);
   Emit(std::move(ev));
+  NotifyExit(ExitEvent{id, code, finished, restart_delay >= 0});
   if (restart_delay < 0) {
     ReleaseRootfs(*c);
     network_.Teardown(c->id);
@@ -793,6 +751,23 @@ void ContainerManager::ScheduleRestart(const std::string& id, int64_t delay_ms) 
       }
     });
   });
+}
+
+uint64_t ContainerManager::WatchExits(ExitHandler handler) {
+  absl::MutexLock l(&watchers_mu_);
+  uint64_t id = next_watcher_++;
+  exit_watchers_[id] = std::move(handler);
+  return id;
+}
+
+void ContainerManager::UnwatchExits(uint64_t id) {
+  absl::MutexLock l(&watchers_mu_);
+  exit_watchers_.erase(id);
+}
+
+void ContainerManager::NotifyExit(const ExitEvent& e) {
+  absl::MutexLock l(&watchers_mu_);
+  for (auto& [id, handler] : exit_watchers_) handler(e);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -838,9 +813,9 @@ StatusOr<bool> ContainerManager::Stop(const std::string& name, std::optional<int
       return false;
     }
     c->manually_stopped = true;
-    sig = ParseSignal(signal.empty() ? c->config.value("StopSignal", "") : signal, SIGTERM);
+    sig = ParseSignal(signal.empty() ? c->config.stop_signal : signal, SIGTERM);
     if (sig < 0) sig = SIGTERM;
-    wait_s = timeout.value_or(c->config.value("StopTimeout", 10));
+    wait_s = timeout.value_or(static_cast<int>(c->config.stop_timeout.value_or(10)));
     exits = c->exits;
     kill_ev = EventLocked(*c, "kill", {{"signal", std::to_string(sig)}});
   }
@@ -889,7 +864,7 @@ Status ContainerManager::Restart(const std::string& name, std::optional<int> tim
   return absl::OkStatus();
 }
 
-StatusOr<json> ContainerManager::Wait(const std::string& name, const std::string& condition_in,
+StatusOr<WaitResult> ContainerManager::Wait(const std::string& name, const std::string& condition_in,
                                       const std::function<void()>& registered,
                                       const std::function<bool()>& cancelled) {
   std::string condition = condition_in.empty() ? "not-running" : condition_in;
@@ -915,7 +890,7 @@ StatusOr<json> ContainerManager::Wait(const std::string& name, const std::string
     if (cancelled && cancelled()) return absl::CancelledError("client went away");
   }
   if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
-  return json{{"StatusCode", c->exit_code}, {"Error", nullptr}};
+  return WaitResult{c->exit_code, ""};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1029,7 +1004,11 @@ Status ContainerManager::Recover() {
   std::vector<std::shared_ptr<Container>> all;
   for (auto& o : store_.List("container")) {
     auto c = Container::FromDoc(o.doc);
-    if (!c->id.empty()) all.push_back(c);
+    if (!c.ok()) {
+      spdlog::error("container {}: unreadable record, left alone: {}", o.id, c.status().ToString());
+      continue;
+    }
+    if (!(*c)->id.empty()) all.push_back(*c);
   }
   {
     StateLock l(mu_);
@@ -1088,7 +1067,7 @@ Status ContainerManager::Recover() {
     ReadExitFile(state, &code, &nanos);
     OnExit(c->id, code, nanos);
     // runc may still hold state for a container whose shim died with it.
-    (void)sys::Run({shim_.paths().runc, "--root", shim_.paths().runtime_root, "delete", "--force", c->id});
+    shim_.ForgetRuntimeState(c->id);
   }
   return absl::OkStatus();
 }

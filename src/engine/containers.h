@@ -10,11 +10,9 @@
 // it), so a slow `stop -t 10` blocks only its own container. Exits arrive on the monitor thread;
 // restarts and --rm removals run on a small executor whose threads are joined at Shutdown.
 
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -28,47 +26,18 @@
 #include "engine/events.h"
 #include "engine/images.h"
 #include "engine/runtime.h"
+#include "engine/container_service.h"
+#include "engine/container_types.h"
+#include "engine/network_attacher.h"
 #include "engine/store.h"
-#include "nlohmann/json.hpp"
+#include "spec/container_create.h"
+#include "spec/filters.h"
 
 namespace berth::engine {
 
 struct EnginePaths {
   std::string data_root;  // containers/<id>: config files, logs, overlay upper/work
   std::string exec_root;  // c/<id>: bundle, rootfs mount point, shim state
-};
-
-// Network attachment hook: the network controller implements it. The default gives every
-// container a fresh namespace with only loopback (host mode shares the daemon's).
-class NetworkAttacher {
- public:
-  virtual ~NetworkAttacher() = default;
-  // Validates the network part of a create request (before anything is made).
-  virtual Status Validate(const nlohmann::json& host_config, const nlohmann::json& networking) {
-    return absl::OkStatus();
-  }
-  // The container exists now: remember which networks it belongs to. Detach forgets it.
-  virtual Status Attach(const std::string& id, const std::string& name,
-                        const nlohmann::json& host_config, const nlohmann::json& networking) {
-    return absl::OkStatus();
-  }
-  virtual void Detach(const std::string& id) {}
-  struct Sandbox {
-    std::string netns_path;   // "" = a new namespace made by runc, "host" = the daemon's
-    std::string hosts_extra;  // lines for /etc/hosts
-    std::string resolv_conf;  // contents of /etc/resolv.conf
-  };
-  // Before the container starts: sandbox, endpoints, published ports.
-  virtual StatusOr<Sandbox> Setup(const std::string& id, const std::string& name,
-                                  const nlohmann::json& config, const nlohmann::json& host_config,
-                                  const nlohmann::json& networking);
-  // After it stopped (idempotent).
-  virtual void Teardown(const std::string& id) {}
-  // NetworkSettings for inspect; empty: the manager shows an empty one.
-  virtual nlohmann::json Settings(const std::string& id, const nlohmann::json& host_config) {
-    return nlohmann::json::object();
-  }
-  virtual void Rename(const std::string& id, const std::string& name) {}
 };
 
 struct Container;
@@ -81,39 +50,40 @@ struct ShimStream {
   bool tty = false;
 };
 
-class ContainerManager {
+class ContainerManager : public ContainerService {
  public:
-  ContainerManager(Store& store, ImageStore& images, EventBus& events, const ShimClient& shim,
-                   const Clock& clock, EnginePaths paths, NetworkAttacher& network);
-  ~ContainerManager();
+  ContainerManager(Store& store, ImageStore& images, EventBus& events, const Shim& shim,
+                   RootfsMounter& mounter, const Clock& clock, EnginePaths paths,
+                   NetworkAttacher& network);
+  ~ContainerManager() override;
 
   Status Recover();
   void Shutdown();
 
-  // Returns {id, warnings}.
-  StatusOr<std::pair<std::string, std::vector<std::string>>> Create(const std::string& name,
-                                                                   const nlohmann::json& body);
-  // false: already running (HTTP 304).
-  StatusOr<bool> Start(const std::string& name);
-  // false: not running (HTTP 304).
+  // ContainerService
+  StatusOr<CreateResult> Create(const spec::ContainerCreateRequest& request) override;
+  StatusOr<bool> Start(const std::string& name) override;
   StatusOr<bool> Stop(const std::string& name, std::optional<int> timeout,
-                      const std::string& signal = "");
+                      const std::string& signal = "") override;
+  Status Remove(const std::string& name, bool force) override;
+  uint64_t WatchExits(ExitHandler handler) override;
+  void UnwatchExits(uint64_t id) override;
+  StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
+                                               int limit = 0, bool size = false) override;
+
   // With SIGKILL (the default) it returns once the container has exited, as Docker does.
   Status Kill(const std::string& name, const std::string& signal);
   Status Restart(const std::string& name, std::optional<int> timeout);
   // Blocks until the condition ("not-running", "next-exit", "removed") holds; `registered` is
   // called once the waiter is in place (the API sends the 200 header then).
-  StatusOr<nlohmann::json> Wait(const std::string& name, const std::string& condition,
-                                const std::function<void()>& registered,
-                                const std::function<bool()>& cancelled);
-  Status Remove(const std::string& name, bool force);
+  StatusOr<WaitResult> Wait(const std::string& name, const std::string& condition,
+                            const std::function<void()>& registered,
+                            const std::function<bool()>& cancelled);
   Status Rename(const std::string& name, const std::string& new_name);
-  StatusOr<nlohmann::json> Inspect(const std::string& name, bool size);
-  StatusOr<std::vector<nlohmann::json>> List(bool all, const nlohmann::json& filters, int limit,
-                                             bool size);
-  StatusOr<nlohmann::json> Top(const std::string& name, const std::string& ps_args);
-  StatusOr<nlohmann::json> Stats(const std::string& name);
-  StatusOr<nlohmann::json> Prune(const nlohmann::json& filters);
+  StatusOr<ContainerView> Inspect(const std::string& name, bool size);
+  StatusOr<TopResult> Top(const std::string& name, const std::string& ps_args);
+  StatusOr<ContainerStats> Stats(const std::string& name);
+  StatusOr<PruneReport> Prune(const spec::Filters& filters);
   Status Resize(const std::string& name, int rows, int cols);
 
   // Attaches to the container's stdio; if it is not running yet, waits for its next start
@@ -131,14 +101,14 @@ class ContainerManager {
   // Whether the container with this id is running now (logs -f stops when it is not).
   bool Running(const std::string& id);
 
-  StatusOr<std::string> ExecCreate(const std::string& name, const nlohmann::json& body);
+  StatusOr<std::string> ExecCreate(const std::string& name, const spec::ExecConfig& config);
   // Starts the exec; the stream ends with an exit frame. A detached exec's stream is drained by
   // the monitor thread, which records its exit code.
   // rows/cols: the terminal size for a tty exec (0: unknown). A runtime failure (the process
   // could not be started) is Aborted, with the exec's exit code already set (126, as dockerd).
   StatusOr<ShimStream> ExecStart(const std::string& exec_id, bool detach, int rows = 0,
                                  int cols = 0);
-  StatusOr<nlohmann::json> ExecInspect(const std::string& exec_id);
+  StatusOr<ExecView> ExecInspect(const std::string& exec_id);
   // The API reports an attached exec's exit code (from the stream's exit frame; -1 unknown).
   void ExecExited(const std::string& exec_id, int code);
   Status ExecResize(const std::string& exec_id, int rows, int cols);
@@ -147,6 +117,14 @@ class ContainerManager {
   std::optional<std::string> ImageUser(const std::string& image_id);
   // Resolves a name, id or id prefix to a full id.
   StatusOr<std::string> Resolve(const std::string& name);
+  // Name, running and network mode of a container, for the network controller's connect and
+  // container:NAME modes.
+  struct Ref {
+    std::string id;
+    std::string name;
+    bool running = false;
+  };
+  StatusOr<Ref> Lookup(const std::string& name);
 
  private:
   struct Watch;
@@ -171,17 +149,11 @@ class ContainerManager {
   bool AwaitExit(const std::shared_ptr<Container>& c, uint64_t exits_before, Duration timeout)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Pure: the container's fields, with the network's settings and the image's layer dirs given.
-  nlohmann::json InspectLocked(const Container& c, const nlohmann::json& network_settings,
-                               const std::string& lower_dirs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  nlohmann::json SummaryLocked(const Container& c, const nlohmann::json& ns)
+  ContainerView InspectLocked(const Container& c, spec::NetworkSettings network_settings,
+                              const std::string& lower_dirs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ContainerSummary SummaryLocked(const Container& c, const spec::NetworkSettings& ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // List's filters and summaries over candidates whose network settings were fetched before.
-  std::vector<nlohmann::json> ListLocked(
-      const std::vector<std::pair<std::shared_ptr<Container>, nlohmann::json>>& cands,
-      std::map<std::string, nlohmann::json>& settings,
-      const std::map<std::string, std::string>& ancestors,
-      const std::map<std::string, std::vector<std::string>>& filters, bool all, int limit)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void NotifyExit(const ExitEvent& e) ABSL_LOCKS_EXCLUDED(mu_);
   std::string StateDir(const std::string& id) const;
   std::string ContainerDir(const std::string& id) const;
   ContainerEvent EventLocked(const Container& c, const std::string& action,
@@ -193,7 +165,8 @@ class ContainerManager {
   Store& store_;
   ImageStore& images_;
   EventBus& events_;
-  const ShimClient& shim_;
+  const Shim& shim_;
+  RootfsMounter& mounter_;
   const Clock& clock_;
   const EnginePaths paths_;
   NetworkAttacher& network_;
@@ -203,6 +176,9 @@ class ContainerManager {
   std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);  // by id
   std::map<std::string, std::shared_ptr<ExecInstance>> execs_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex watchers_mu_;  // a leaf: held while exit handlers run, never with mu_
+  std::map<uint64_t, ExitHandler> exit_watchers_ ABSL_GUARDED_BY(watchers_mu_);
+  uint64_t next_watcher_ ABSL_GUARDED_BY(watchers_mu_) = 1;
 
   // Exit monitor: one epoll thread over every shim's WAIT connection and every detached exec's
   // stream.

@@ -10,18 +10,7 @@ constexpr size_t kHistory = 1024;
 
 void EventBus::Publish(const std::string& type, const std::string& action, const std::string& id,
                        std::map<std::string, std::string> attributes) {
-  int64_t now = UnixNanos(clock_.Now());
-  nlohmann::json ev = {{"Type", type},
-                       {"Action", action},
-                       {"Actor", {{"ID", id}, {"Attributes", attributes}}},
-                       {"scope", "local"},
-                       {"time", now / 1000000000},
-                       {"timeNano", now}};
-  if (type == "container") {  // the pre-1.22 fields the CLI still reads
-    ev["status"] = action;
-    ev["id"] = id;
-    if (attributes.count("image")) ev["from"] = attributes["image"];
-  }
+  Event ev{type, action, id, std::move(attributes), UnixNanos(clock_.Now())};
   {
     std::lock_guard<std::mutex> lock(mu_);
     history_.push_back(std::move(ev));
@@ -42,17 +31,17 @@ uint64_t EventBus::CursorSince(int64_t since) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t seq = first_seq_;
   for (auto& e : history_) {
-    if (e["timeNano"].get<int64_t>() >= since) return seq;
+    if (e.time_nanos >= since) return seq;
     ++seq;
   }
   return seq;
 }
 
-std::vector<nlohmann::json> EventBus::Next(uint64_t* cursor, int timeout_ms) {
+std::vector<Event> EventBus::Next(uint64_t* cursor, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                [&] { return closed_ || first_seq_ + history_.size() > *cursor; });
-  std::vector<nlohmann::json> out;
+  std::vector<Event> out;
   if (*cursor < first_seq_) *cursor = first_seq_;
   for (uint64_t s = *cursor; s < first_seq_ + history_.size(); ++s)
     out.push_back(history_[s - first_seq_]);

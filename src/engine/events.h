@@ -10,11 +10,20 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
-#include "nlohmann/json.hpp"
 
 namespace berth::engine {
+
+// One event, as /events shows it (src/api renders Docker's JSON).
+struct Event {
+  std::string type;    // "container", "image", "network"
+  std::string action;  // "create", "start", "die"...
+  std::string id;
+  std::map<std::string, std::string> attributes;
+  int64_t time_nanos = 0;
+};
 
 class EventBus {
  public:
@@ -23,7 +32,7 @@ class EventBus {
   void Publish(const std::string& type, const std::string& action, const std::string& id,
                std::map<std::string, std::string> attributes);
   // Events with sequence number >= *cursor, waiting up to `timeout_ms` for one; advances cursor.
-  std::vector<nlohmann::json> Next(uint64_t* cursor, int timeout_ms);
+  std::vector<Event> Next(uint64_t* cursor, int timeout_ms);
   // Sequence number of the first event at or after unix nanos `since` still in history.
   uint64_t CursorSince(int64_t since_nanos);
   uint64_t Head();
@@ -33,7 +42,7 @@ class EventBus {
   const Clock& clock_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<nlohmann::json> history_;  // guarded by mu_
+  std::deque<Event> history_;  // guarded by mu_
   uint64_t first_seq_ = 0;              // guarded by mu_; sequence number of history_.front()
   bool closed_ = false;                 // guarded by mu_
 };

@@ -14,7 +14,10 @@
 #include "absl/strings/strip.h"
 #include "common/fd.h"
 #include "common/ids.h"
+#include "spdlog/spdlog.h"
 #include "sys/fs.h"
+#include "nlohmann/json.hpp"
+#include "spec/json/container_json.h"
 #include "sys/tar.h"
 
 namespace berth::engine {
@@ -204,21 +207,31 @@ Status ImageStore::Recover() {
   // Anything in tmp is a load or import that a crash interrupted.
   ASSIGN_OR_RETURN(auto leftovers, sys::ListDir(root_ + "/tmp"));
   for (auto& n : leftovers) (void)sys::RemoveAll(root_ + "/tmp/" + n);
+  auto layers = store_.List("layer");
+  auto images = store_.List("image");
+  auto tags = store_.List("tag");
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& o : store_.List("layer")) layer_sizes_[o.id] = o.doc.value("size", int64_t{0});
-  for (auto& o : store_.List("image")) {
+  for (auto& o : layers) {
+    json doc = json::parse(o.doc, nullptr, false);
+    layer_sizes_[o.id] = doc.is_object() ? doc.value("size", int64_t{0}) : 0;
+  }
+  for (auto& o : images) {
+    json doc = json::parse(o.doc, nullptr, false);
+    if (!doc.is_object()) continue;
     Image img;
     img.id = o.id;
-    img.config_raw = o.doc.value("config", "");
-    img.config = json::parse(img.config_raw, nullptr, false);
-    img.loaded_at = o.doc.value("loaded_at", int64_t{0});
-    if (img.config.is_discarded()) continue;
-    for (auto& d : img.config["rootfs"]["diff_ids"]) img.diff_ids.push_back(d.get<std::string>());
+    img.config_raw = doc.value("config", "");
+    img.loaded_at = doc.value("loaded_at", int64_t{0});
+    if (Status st = ParseConfig(&img); !st.ok()) {
+      spdlog::warn("image {}: {}", img.id, st.ToString());
+      continue;
+    }
     for (auto& d : img.diff_ids) img.size += layer_sizes_[d];
     images_[img.id] = std::move(img);
   }
-  for (auto& o : store_.List("tag")) {
-    std::string id = o.doc.value("image", "");
+  for (auto& o : tags) {
+    json doc = json::parse(o.doc, nullptr, false);
+    std::string id = doc.is_object() ? doc.value("image", "") : "";
     if (!images_.count(id)) continue;
     tags_[o.id] = id;
     images_[id].tags.push_back(o.id);
@@ -254,7 +267,7 @@ StatusOr<std::string> ImageStore::AddLayer(const std::string& tar_path, const st
   if (st.ok() && !layer_sizes_.count(res->diff_id)) {
     if (::rename(tmp.c_str(), LayerDir(res->diff_id).c_str()) != 0)
       st = ErrnoStatus(errno, "rename layer");
-    if (st.ok()) st = store_.Put("layer", res->diff_id, "", json{{"size", res->size}});
+    if (st.ok()) st = store_.Put("layer", res->diff_id, "", json{{"size", res->size}}.dump());
     if (st.ok()) layer_sizes_[res->diff_id] = res->size;
   }
   (void)sys::RemoveAll(tmp);
@@ -271,7 +284,10 @@ Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::
   if (fresh) {
     img.id = id;
     img.config_raw = config_raw;
-    img.config = json::parse(config_raw);
+    if (Status st = ParseConfig(&img); !st.ok()) {
+      images_.erase(id);
+      return st;
+    }
     img.diff_ids = diff_ids;
     img.loaded_at = UnixNanos(clock_.Now());
     for (auto& d : diff_ids) img.size += layer_sizes_[d];
@@ -279,8 +295,8 @@ Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::
   Status st = store_.Batch([&]() -> Status {
     if (fresh)
       RETURN_IF_ERROR(store_.Put("image", id, "",
-                                 json{{"config", config_raw}, {"loaded_at", img.loaded_at}}));
-    for (auto& t : tags) RETURN_IF_ERROR(store_.Put("tag", t, "", json{{"image", id}}));
+                                 json{{"config", config_raw}, {"loaded_at", img.loaded_at}}.dump()));
+    for (auto& t : tags) RETURN_IF_ERROR(store_.Put("tag", t, "", json{{"image", id}}.dump()));
     return absl::OkStatus();
   });
   if (!st.ok()) {
@@ -495,7 +511,25 @@ Status ImageStore::Tag(std::string_view source, std::string_view target) {
   return Commit(img.config_raw, img.diff_ids, {ref}, &ignored);
 }
 
-Status ImageStore::DeleteImageLocked(const std::string& id, json* report) {
+Status ImageStore::ParseConfig(Image* img) {
+  json config = json::parse(img->config_raw, nullptr, false);
+  if (!config.is_object()) return absl::InvalidArgumentError("image config is not a JSON object");
+  img->diff_ids.clear();
+  if (config.contains("rootfs") && config["rootfs"].is_object() &&
+      config["rootfs"].contains("diff_ids") && config["rootfs"]["diff_ids"].is_array())
+    for (auto& d : config["rootfs"]["diff_ids"])
+      if (d.is_string()) img->diff_ids.push_back(d.get<std::string>());
+  if (config.contains("created") && config["created"].is_string()) img->created = config["created"];
+  img->container_config = spec::ContainerConfig();
+  if (config.contains("config") && config["config"].is_object()) {
+    auto parsed = spec::ParseContainerConfig(config["config"].dump());
+    if (!parsed.ok()) return Annotate(parsed.status(), "image config");
+    img->container_config = std::move(*parsed);
+  }
+  return absl::OkStatus();
+}
+
+Status ImageStore::DeleteImageLocked(const std::string& id, std::vector<DeleteItem>* report) {
   Image img = images_.at(id);
   std::set<std::string> still_used;
   for (auto& [oid, other] : images_)
@@ -512,32 +546,32 @@ Status ImageStore::DeleteImageLocked(const std::string& id, json* report) {
   }));
   for (auto& t : img.tags) {
     tags_.erase(t);
-    report->push_back({{"Untagged", t}});
+    report->push_back({t, ""});
   }
   images_.erase(id);
-  report->push_back({{"Deleted", id}});
+  report->push_back({"", id});
   for (auto& d : drop_layers) {
     layer_sizes_.erase(d);
     (void)sys::RemoveAll(LayerDir(d));
-    report->push_back({{"Deleted", d}});
+    report->push_back({"", d});
   }
   return absl::OkStatus();
 }
 
-StatusOr<json> ImageStore::Remove(std::string_view name, bool force) {
+StatusOr<std::vector<ImageStore::DeleteItem>> ImageStore::Remove(std::string_view name, bool force) {
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(std::string id, ResolveLocked(name));
   Image& img = images_.at(id);
   std::string ref = NormalizeRef(name);
   bool by_tag = !ref.empty() && tags_.count(ref) && tags_.at(ref) == id &&
                 !absl::StartsWith(id, "sha256:" + Hex(std::string(name)));
-  json report = json::array();
+  std::vector<DeleteItem> report;
   std::optional<std::string> user = user_lookup_ ? user_lookup_(id) : std::nullopt;
   if (by_tag && img.tags.size() > 1) {
     RETURN_IF_ERROR(store_.Delete("tag", ref));
     tags_.erase(ref);
     img.tags.erase(std::remove(img.tags.begin(), img.tags.end(), ref), img.tags.end());
-    report.push_back({{"Untagged", ref}});
+    report.push_back({ref, ""});
     return report;
   }
   if (!by_tag && img.tags.size() > 1 && !force)
@@ -561,7 +595,7 @@ StatusOr<json> ImageStore::Remove(std::string_view name, bool force) {
     for (auto& t : img.tags) {
       RETURN_IF_ERROR(store_.Delete("tag", t));
       tags_.erase(t);
-      report.push_back({{"Untagged", t}});
+      report.push_back({t, ""});
     }
     img.tags.clear();
     return report;
@@ -570,28 +604,26 @@ StatusOr<json> ImageStore::Remove(std::string_view name, bool force) {
   return report;
 }
 
-StatusOr<json> ImageStore::Prune(bool all) {
+StatusOr<ImageStore::PruneReport> ImageStore::Prune(bool all,
+                                                    const std::function<bool(const Image&)>& select) {
   std::lock_guard<std::mutex> lock(mu_);
-  json deleted = json::array();
-  int64_t reclaimed = 0;
+  PruneReport out;
   std::vector<std::string> victims;
   for (auto& [id, img] : images_) {
     if (!all && !img.tags.empty()) continue;
+    if (select && !select(img)) continue;
     if (user_lookup_ && user_lookup_(id)) continue;
     victims.push_back(id);
   }
   for (auto& id : victims) {
-    json report = json::array();
     int64_t before = 0;
     for (auto& [d, s] : layer_sizes_) before += s;
-    RETURN_IF_ERROR(DeleteImageLocked(id, &report));
+    RETURN_IF_ERROR(DeleteImageLocked(id, &out.deleted));
     int64_t after = 0;
     for (auto& [d, s] : layer_sizes_) after += s;
-    reclaimed += before - after;
-    for (auto& r : report) deleted.push_back(r);
+    out.reclaimed += before - after;
   }
-  return json{{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted},
-              {"SpaceReclaimed", reclaimed}};
+  return out;
 }
 
 std::vector<std::string> ImageStore::LowerDirs(const Image& image) const {
@@ -635,49 +667,6 @@ Status ImageStore::Save(const std::vector<std::string>& names, int fd) {
   RETURN_IF_ERROR(w.AddFile("manifest.json", manifest.dump()));
   RETURN_IF_ERROR(w.AddFile("repositories", repositories.dump()));
   return w.Finish();
-}
-
-json ImageStore::Summary(const Image& img) const {
-  json labels = img.config.contains("config") ? img.config["config"].value("Labels", json(nullptr))
-                                              : json(nullptr);
-  int64_t created = 0;
-  ParseRfc3339(img.config.value("created", ""), &created);
-  return {{"Containers", -1},
-          {"Created", created / 1000000000},
-          {"Id", img.id},
-          {"Labels", labels},
-          {"ParentId", ""},
-          {"RepoDigests", json::array()},
-          {"RepoTags", img.tags.empty() ? json(nullptr) : json(img.tags)},
-          {"SharedSize", -1},
-          {"Size", img.size},
-          {"VirtualSize", img.size}};
-}
-
-json ImageStore::Inspect(const Image& img) const {
-  json cfg = img.config.value("config", json::object());
-  json lowers = json::array();
-  auto dirs = LowerDirs(img);
-  std::string lower;
-  for (auto& d : dirs) lower += (lower.empty() ? "" : ":") + d;
-  return {{"Id", img.id},
-          {"RepoTags", img.tags},
-          {"RepoDigests", json::array()},
-          {"Parent", ""},
-          {"Comment", img.config.value("comment", "")},
-          {"Created", img.config.value("created", "0001-01-01T00:00:00Z")},
-          {"Container", img.config.value("container", "")},
-          {"ContainerConfig", img.config.value("container_config", cfg)},
-          {"DockerVersion", img.config.value("docker_version", "")},
-          {"Author", img.config.value("author", "")},
-          {"Config", cfg},
-          {"Architecture", img.config.value("architecture", "amd64")},
-          {"Os", img.config.value("os", "linux")},
-          {"Size", img.size},
-          {"VirtualSize", img.size},
-          {"GraphDriver", {{"Name", "overlay2"}, {"Data", {{"LowerDir", lower}}}}},
-          {"RootFS", {{"Type", "layers"}, {"Layers", img.diff_ids}}},
-          {"Metadata", {{"LastTagTime", FormatRfc3339Nano(img.loaded_at)}}}};
 }
 
 }  // namespace berth::engine

@@ -8,6 +8,9 @@
 // kind "tag" (id "repo:tag", doc: image id). Layers are shared between images by diff id and
 // removed when the last image using them goes.
 //
+// Image configs, manifests and indexes are JSON documents: this store is where that format is
+// read and written (images.cc); what it hands out is typed.
+//
 // Thread-safe: one mutex guards the tag/image maps; layer unpacking runs outside it.
 
 #include <functional>
@@ -20,14 +23,15 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/store.h"
-#include "nlohmann/json.hpp"
+#include "spec/container.h"
 
 namespace berth::engine {
 
 struct Image {
   std::string id;          // "sha256:<64 hex>"
   std::string config_raw;  // the config exactly as loaded (its digest is the id)
-  nlohmann::json config;   // parsed config_raw
+  spec::ContainerConfig container_config;  // its "config": the defaults a container inherits
+  std::string created;     // its "created" (RFC 3339), "" when absent
   std::vector<std::string> diff_ids;
   int64_t size = 0;  // bytes of the unpacked layers
   int64_t loaded_at = 0;  // unix nanos
@@ -61,15 +65,22 @@ class ImageStore {
   StatusOr<Image> Get(std::string_view name) const;
   std::vector<Image> List() const;
   Status Tag(std::string_view source, std::string_view target);
-  // Docker's DELETE /images/{name} result: [{"Untagged": ...}, {"Deleted": ...}].
-  StatusOr<nlohmann::json> Remove(std::string_view name, bool force);
+  // Docker's DELETE /images/{name} result: what was untagged and deleted, in order.
+  struct DeleteItem {
+    std::string untagged;  // one of the two is set
+    std::string deleted;
+  };
+  StatusOr<std::vector<DeleteItem>> Remove(std::string_view name, bool force);
   // Removes dangling (untagged) images, or with all every image no container uses.
-  StatusOr<nlohmann::json> Prune(bool all);
+  struct PruneReport {
+    std::vector<DeleteItem> deleted;
+    int64_t reclaimed = 0;
+  };
+  // `select` (when given) further narrows which of those go: the prune filters.
+  StatusOr<PruneReport> Prune(bool all, const std::function<bool(const Image&)>& select = nullptr);
 
   // Overlayfs lower dirs for an image, top-most first.
   std::vector<std::string> LowerDirs(const Image& image) const;
-  nlohmann::json Inspect(const Image& image) const;
-  nlohmann::json Summary(const Image& image) const;
 
  private:
   std::string LayerDir(const std::string& diff_id) const;
@@ -78,7 +89,9 @@ class ImageStore {
   Status Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
                 const std::vector<std::string>& tags, std::string* id);
   StatusOr<std::string> ResolveLocked(std::string_view name) const;
-  Status DeleteImageLocked(const std::string& id, nlohmann::json* report);
+  Status DeleteImageLocked(const std::string& id, std::vector<DeleteItem>* report);
+  // Fills the typed fields of an image from its config_raw.
+  static Status ParseConfig(Image* img);
 
   Store& store_;
   const Clock& clock_;

@@ -2,8 +2,8 @@
 // The container runtime boundary: OCI bundles for runc, and berth-shim, the per-container process
 // that runs `runc run --detach` and owns stdio, logs and the exit code (docs/shim.md).
 //
-// ShimClient is stateless and thread-safe: every call opens its own connection to the shim's
-// control socket.
+// Shim is the seam (tests use a fake); ShimClient, the real one, is stateless and thread-safe:
+// every call opens its own connection to the shim's control socket.
 
 #include <sys/types.h>
 
@@ -12,7 +12,7 @@
 
 #include "common/fd.h"
 #include "common/status.h"
-#include "nlohmann/json.hpp"
+#include "spec/host_config.h"
 
 namespace berth::engine {
 
@@ -44,26 +44,55 @@ enum FrameType : uint8_t {
 };
 std::string Frame(uint8_t type, std::string_view payload);
 
-class ShimClient {
+class Shim {
  public:
-  explicit ShimClient(RuntimePaths paths) : paths_(std::move(paths)) {}
-
+  virtual ~Shim() = default;
   // Spawns the shim and waits for its verdict; returns the container's init pid. On a runc
   // failure the message is runc's own (FailedPrecondition), and no runc state is left.
-  StatusOr<pid_t> Start(const ShimStart& s) const;
-  // Sends one command line; returns the connection after reading the one-line reply into *reply.
-  StatusOr<UniqueFd> Command(const std::string& state_dir, const std::string& line,
-                             std::string* reply) const;
+  virtual StatusOr<pid_t> Start(const ShimStart& s) const = 0;
+  // Sends one command line; returns the connection after reading the one-line reply into
+  // *reply (when reply is not null).
+  virtual StatusOr<UniqueFd> Command(const std::string& state_dir, const std::string& line,
+                                     std::string* reply) const = 0;
+  // Removes what the runtime still holds of a container whose shim died with it.
+  virtual void ForgetRuntimeState(const std::string& id) const = 0;
+
   // One-shot commands that expect "OK".
   Status Simple(const std::string& state_dir, const std::string& line) const;
   // For a shim berthd will never come back for (its container's start or create was cut short by
   // a crash): SIGKILL the container and RELEASE the shim, which otherwise waits for berthd forever
   // before it finishes. Nothing to do (and no error) when no shim answers.
   void Discard(const std::string& state_dir) const;
+};
+
+class ShimClient : public Shim {
+ public:
+  explicit ShimClient(RuntimePaths paths) : paths_(std::move(paths)) {}
+  StatusOr<pid_t> Start(const ShimStart& s) const override;
+  StatusOr<UniqueFd> Command(const std::string& state_dir, const std::string& line,
+                             std::string* reply) const override;
+  void ForgetRuntimeState(const std::string& id) const override;
   const RuntimePaths& paths() const { return paths_; }
 
  private:
   RuntimePaths paths_;
+};
+
+// The container's root filesystem: an overlay of the image's layers and its own upper dir.
+class RootfsMounter {
+ public:
+  virtual ~RootfsMounter() = default;
+  virtual Status Mount(const std::vector<std::string>& lowers, const std::string& upper,
+                       const std::string& work, const std::string& target) = 0;
+  virtual Status Unmount(const std::string& target) = 0;
+  virtual bool Mounted(const std::string& target) = 0;
+};
+class OverlayMounter : public RootfsMounter {
+ public:
+  Status Mount(const std::vector<std::string>& lowers, const std::string& upper,
+               const std::string& work, const std::string& target) override;
+  Status Unmount(const std::string& target) override;
+  bool Mounted(const std::string& target) override;
 };
 
 // Reads a single '\n'-terminated line from fd without reading past it.
@@ -85,12 +114,26 @@ struct OciInputs {
   int rows = 0, cols = 0;
   std::string container_dir;  // holds hostname, hosts, resolv.conf
   std::string netns_path;     // empty: a new network namespace; "host": the daemon's
-  const nlohmann::json* host_config = nullptr;
+  const spec::HostConfig* host_config = nullptr;
   std::string cgroup_parent = "berth";
 };
-nlohmann::json BuildOciSpec(const OciInputs& in);
+// runc's config.json for these inputs (oci_spec.cc).
+std::string BuildOciSpec(const OciInputs& in);
+
+// An exec's process, as `runc exec --process FILE` takes it.
+struct OciProcess {
+  bool terminal = false;
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> additional_gids;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  std::vector<std::string> capabilities;
+  int rows = 0, cols = 0;  // the terminal's size; 0 = unknown
+};
+std::string BuildOciProcess(const OciProcess& p);
 // Docker's default capability set, with HostConfig CapAdd/CapDrop/Privileged applied.
-std::vector<std::string> Capabilities(const nlohmann::json& host_config);
+std::vector<std::string> Capabilities(const spec::HostConfig& host_config);
 
 // Resolves Docker's User field ("", "name", "uid", "name:group", "uid:gid") against the
 // container's /etc/passwd and /etc/group.

@@ -71,7 +71,7 @@ Status Store::PutLocked(const std::string& kind, const std::string& id, const st
 }
 
 Status Store::Put(const std::string& kind, const std::string& id, const std::string& name,
-                  const nlohmann::json& doc) {
+                  const std::string& doc) {
   CheckNoStateLock("Store::Put");
   std::lock_guard<std::recursive_mutex> lock(mu_);
   // "INSERT OR REPLACE" would silently delete another row holding the same unique name, so
@@ -88,7 +88,7 @@ Status Store::Put(const std::string& kind, const std::string& id, const std::str
       if (other != id) return absl::AlreadyExistsError(kind + " name " + name + " is in use by " + other);
     }
   }
-  return PutLocked(kind, id, name, doc.dump());
+  return PutLocked(kind, id, name, doc);
 }
 
 Status Store::DeleteLocked(const std::string& kind, const std::string& id) {
@@ -112,8 +112,7 @@ static StoredObject RowToObject(sqlite3_stmt* s) {
   StoredObject o;
   o.id = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
   if (auto* n = sqlite3_column_text(s, 1)) o.name = reinterpret_cast<const char*>(n);
-  o.doc = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)), nullptr,
-                                /*allow_exceptions=*/false);
+  o.doc = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
   return o;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Store: Berth's local state in SQLite (WAL). Every object is a JSON document keyed by kind and
-// id, with an optional unique name per kind; each public call is one transaction, and Batch()
+// Store: Berth's local state in SQLite (WAL). Every object is a document (text, written and read
+// by its owner's codec; they are JSON) keyed by kind and id, with an optional unique name per kind; each public call is one transaction, and Batch()
 // groups several writes into one (a crash leaves all or none of them).
 //
 // Thread-safe: one connection behind one mutex (SQLite serializes writers anyway).
@@ -15,14 +15,13 @@
 #include <vector>
 
 #include "common/status.h"
-#include "nlohmann/json.hpp"
 
 namespace berth::engine {
 
 struct StoredObject {
   std::string id;
   std::string name;
-  nlohmann::json doc;
+  std::string doc;
 };
 
 class Store {
@@ -32,7 +31,7 @@ class Store {
 
   // Inserts or replaces. A name already used by another object of the kind: AlreadyExists.
   Status Put(const std::string& kind, const std::string& id, const std::string& name,
-             const nlohmann::json& doc);
+             const std::string& doc);
   Status Delete(const std::string& kind, const std::string& id);
   std::optional<StoredObject> Get(const std::string& kind, const std::string& id);
   std::vector<StoredObject> List(const std::string& kind);

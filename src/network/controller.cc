@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 #include "common/ids.h"
 #include "network/controller_state.h"
 #include "network/dns/server.h"
@@ -13,8 +15,6 @@
 #include "sys/fs.h"
 
 namespace berth::network {
-
-using nlohmann::json;
 
 
 Controller::Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
@@ -112,7 +112,7 @@ Status Controller::Publish(uint64_t generation, firewall::Model model,
   return Annotate(firewall_.Apply(generation, std::move(model)), "firewall");
 }
 
-Status Controller::Persist(const std::string& kind, const std::string& id, const json& doc) {
+Status Controller::Persist(const std::string& kind, const std::string& id, const std::string& doc) {
   return store_.Put(kind, id, "", doc);
 }
 
@@ -134,12 +134,14 @@ Status Controller::Recover() {
   std::map<std::string, std::unique_ptr<Network>> networks;
   for (auto& o : store_.List("network")) {
     auto n = Network::FromDoc(o.doc);
-    if (!n->spec.id.empty()) networks[n->spec.id] = std::move(n);
+    if (!n.ok()) return Annotate(n.status(), "network " + o.id);
+    if (!(*n)->spec.id.empty()) networks[(*n)->spec.id] = std::move(*n);
   }
   std::map<std::string, std::unique_ptr<ContainerNet>> containers;
   for (auto& o : store_.List("netattach")) {
     auto c = ContainerNet::FromDoc(o.doc);
-    if (!c->id.empty()) containers[c->id] = std::move(c);
+    if (!c.ok()) return Annotate(c.status(), "container " + o.id);
+    if (!(*c)->id.empty()) containers[(*c)->id] = std::move(*c);
   }
   // The predefined networks exist from the first start.
   for (const char* name : {"bridge", "host", "none"}) {
@@ -152,7 +154,6 @@ Status Controller::Recover() {
     n->spec.driver = std::string(name) == "none" ? "null" : name;
     n->created = FormatRfc3339Nano(clock_.Now());
     n->builtin = true;
-    n->ipam_config = json::array();
     if (n->spec.driver == "bridge") {
       n->spec.options = {{"com.docker.network.bridge.default_bridge", "true"},
                          {"com.docker.network.bridge.enable_icc", "true"},
@@ -167,7 +168,9 @@ Status Controller::Recover() {
       ASSIGN_OR_RETURN(ipam::Pool pool, probe.RequestPool(req));
       n->spec.subnet = pool.subnet;
       n->spec.gateway = pool.gateway;
-      n->ipam_config = json::array({{{"Subnet", n->spec.subnet}}});
+      spec::IPAMConfig cfg;
+      cfg.subnet = n->spec.subnet;
+      n->ipam_config = {cfg};
     }
     RETURN_IF_ERROR(Persist("network", n->spec.id, n->ToDoc()));
     networks[n->spec.id] = std::move(n);
@@ -193,7 +196,12 @@ Status Controller::Recover() {
   // again (they are stored with the endpoints, nowhere else).
   std::map<std::string, std::unique_ptr<SandboxState>> sandboxes;
   for (auto& o : store_.List("sandbox")) {
-    auto sb = SandboxState::FromDoc(o.doc);
+    auto parsed = SandboxState::FromDoc(o.doc);
+    if (!parsed.ok()) {
+      spdlog::error("sandbox {}: {} (its namespace is removed as an orphan)", o.id, parsed.status().ToString());
+      continue;
+    }
+    std::unique_ptr<SandboxState> sb = std::move(*parsed);
     auto ns = sys::NetNs::Open(sb->path);
     if (ns.ok()) {
       sb->ns = std::move(*ns);
@@ -282,56 +290,52 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
 // ---------------------------------------------------------------------------------------------
 // Networks
 
-StatusOr<json> Controller::CreateNetwork(const json& body) {
-  if (!body.is_object()) return absl::InvalidArgumentError("invalid JSON body");
-  std::string name = body.value("Name", "");
+StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreateRequest& body) {
+  const std::string& name = body.name;
   if (name.empty()) return absl::InvalidArgumentError("network name is required");
-  std::string driver = body.value("Driver", "");
-  if (driver.empty()) driver = "bridge";
-  json ipam = body.value("IPAM", json::object());
-  if (!ipam.is_object()) ipam = json::object();
-  std::string ipam_driver = ipam.value("Driver", "");
-  if (!ipam_driver.empty() && ipam_driver != "default")
-    return absl::NotFoundError("plugin \"" + ipam_driver + "\" not found");
+  std::string driver = body.driver.empty() ? "bridge" : body.driver;
+  spec::IPAM ipam = body.ipam.value_or(spec::IPAM());
+  if (!ipam.driver.empty() && ipam.driver != "default")
+    return absl::NotFoundError("plugin \"" + ipam.driver + "\" not found");
   if (driver == "host" || driver == "null")
     return absl::PermissionDeniedError("only one instance of \"" + driver + "\" network is allowed");
   if (driver == "ipvlan")
     return absl::UnimplementedError("ipvlan: this kernel has no ipvlan support (CONFIG_IPVLAN); use macvlan");
-  if (driver == "overlay")
+  if (driver == "overlay" || body.ingress || body.scope == "swarm" || body.scope == "global")
     return absl::UnavailableError(
         "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to "
         "connect this node to swarm and try again.");
+  if (!body.scope.empty() && body.scope != "local")
+    return absl::InvalidArgumentError("invalid scope value: " + body.scope);
   Driver* d = DriverFor(driver);
   if (d == nullptr) return absl::NotFoundError("plugin \"" + driver + "\" not found");
-  if (body.value("EnableIPv6", false))
+  if (body.enable_ipv6)
     return absl::InvalidArgumentError("IPv6 networks are not supported by Berth yet");
+  if (body.config_only || (body.config_from && !body.config_from->network.empty()))
+    return absl::InvalidArgumentError(
+        "config-only networks (--config-only, --config-from) are not supported by Berth yet");
 
   auto n = std::make_unique<Network>();
   n->spec.id = NewId();
   n->spec.name = name;
   n->spec.driver = driver;
-  n->spec.internal = body.value("Internal", false);
-  n->attachable = body.value("Attachable", false);
+  n->spec.internal = body.internal;
+  n->attachable = body.attachable;
   n->created = FormatRfc3339Nano(clock_.Now());
-  if (body.contains("Options") && body["Options"].is_object())
-    for (auto& [k, v] : body["Options"].items())
-      if (v.is_string()) n->spec.options[k] = v.get<std::string>();
-  if (body.contains("Labels") && body["Labels"].is_object()) n->labels = body["Labels"];
-  n->ipam_options = ipam.value("Options", json::object());
-  if (!n->ipam_options.is_object()) n->ipam_options = json::object();
+  n->spec.options = spec::OrEmpty(body.options);
+  n->labels = spec::OrEmpty(body.labels);
+  n->ipam_options = spec::OrEmpty(ipam.options);  // {} unless the client sent some
 
   ipam::PoolRequest req;
-  json configs = ipam.value("Config", json::array());
-  if (!configs.is_array()) configs = json::array();
+  const std::vector<spec::IPAMConfig>& configs = spec::OrEmpty(ipam.config);
   if (configs.size() > 1)
     return absl::InvalidArgumentError("Berth supports one IPv4 subnet per network");
   if (!configs.empty()) {
-    const json& c = configs[0];
-    req.subnet = c.value("Subnet", "");
-    req.ip_range = c.value("IPRange", "");
-    req.gateway = c.value("Gateway", "");
-    if (c.contains("AuxiliaryAddresses") && c["AuxiliaryAddresses"].is_object())
-      for (auto& [k, v] : c["AuxiliaryAddresses"].items()) req.aux[k] = v.get<std::string>();
+    const spec::IPAMConfig& c = configs[0];
+    req.subnet = c.subnet;
+    req.ip_range = c.ip_range;
+    req.gateway = c.gateway;
+    req.aux = std::map<std::string, std::string>(c.aux_addresses.begin(), c.aux_addresses.end());
     if (req.subnet.empty() && (!req.ip_range.empty() || !req.gateway.empty() || !req.aux.empty())) {
       std::string what = !req.gateway.empty() ? "gateway " + req.gateway
                         : !req.ip_range.empty() ? "range " + req.ip_range
@@ -381,14 +385,14 @@ StatusOr<json> Controller::CreateNetwork(const json& body) {
   {
     StateLock l(mu_);
     added->spec = spec;
-    json cfg = {{"Subnet", spec.subnet}};
-    if (!req.gateway.empty() || !configs.empty()) cfg["Gateway"] = spec.gateway;
-    if (!req.ip_range.empty()) cfg["IPRange"] = req.ip_range;
-    if (!req.aux.empty()) cfg["AuxiliaryAddresses"] = req.aux;
-    if (configs.empty()) cfg["Gateway"] = spec.gateway;
-    added->ipam_config = json::array({cfg});
+    spec::IPAMConfig cfg;
+    cfg.subnet = spec.subnet;
+    cfg.gateway = spec.gateway;
+    cfg.ip_range = req.ip_range;
+    cfg.aux_addresses = spec::StringMap(req.aux.begin(), req.aux.end());
+    added->ipam_config = {cfg};
   }
-  json doc;
+  std::string doc;
   {
     StateLock l(mu_);
     doc = added->ToDoc();
@@ -423,7 +427,7 @@ StatusOr<json> Controller::CreateNetwork(const json& body) {
     return st;
   }
   events_.Publish("network", "create", spec.id, {{"name", name}, {"type", driver}});
-  return json{{"Id", spec.id}, {"Warning", ""}};
+  return NetworkCreateResult{spec.id, ""};
 }
 
 Status Controller::RemoveNetwork(const std::string& name) {
@@ -466,7 +470,19 @@ Status Controller::RemoveNetwork(const std::string& name) {
   return Publish(gen, std::move(model), std::move(names));
 }
 
-StatusOr<json> Controller::Prune(const json& filters) {
+StatusOr<std::vector<std::string>> Controller::PruneNetworks(const spec::Filters& f) {
+  RETURN_IF_ERROR(f.Validate({"until", "label", "label!"}));
+  int64_t until = 0;
+  RETURN_IF_ERROR(f.WalkValues("until", [&](const std::string& v) {
+    double secs;
+    int64_t nanos;
+    absl::Duration d;
+    if (absl::SimpleAtod(v, &secs)) until = static_cast<int64_t>(secs * 1e9);
+    else if (ParseRfc3339(v, &nanos)) until = nanos;
+    else if (absl::ParseDuration(v, &d)) until = UnixNanos(clock_.Now()) - absl::ToInt64Nanoseconds(d);
+    else return spec::InvalidFilter("until", v);
+    return absl::OkStatus();
+  }));
   std::vector<std::string> names;
   {
     StateLock l(mu_);
@@ -475,99 +491,96 @@ StatusOr<json> Controller::Prune(const json& filters) {
       bool used = false;
       for (auto& [cid, c] : containers_)
         for (auto& a : c->attachments) used |= a.network_id == id;
-      if (!used) names.push_back(n->spec.name);
+      if (used) continue;
+      int64_t created = 0;
+      ParseRfc3339(n->created, &created);
+      if (until > 0 && created >= until) continue;
+      if (!f.MatchKVList("label", n->labels)) continue;
+      bool excluded = false;
+      for (const std::string& v : f.Get("label!")) {
+        spec::Filters one;
+        one.Add("label", v);
+        excluded |= one.MatchKVList("label", n->labels);
+      }
+      if (!excluded) names.push_back(n->spec.name);
     }
   }
-  json deleted = json::array();
+  std::vector<std::string> deleted;
   for (auto& n : names)
     if (RemoveNetwork(n).ok()) deleted.push_back(n);
-  return json{{"NetworksDeleted", deleted.empty() ? json(nullptr) : deleted}};
+  return deleted;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Inspect, list
 
-json Controller::InspectLocked(const Network& n) {
-  json containers = json::object();
-  for (auto& [cid, sb] : sandboxes_)
-    for (auto& e : sb->endpoints) {
-      if (e.network_id != n.spec.id) continue;
-      auto c = containers_.find(cid);
-      containers[cid] = {{"Name", c == containers_.end() ? "" : c->second->name},
-                         {"EndpointID", e.spec.id},
-                         {"MacAddress", e.spec.mac},
-                         {"IPv4Address", e.spec.ip + "/" + std::to_string(e.spec.prefix)},
-                         {"IPv6Address", ""}};
-    }
-  json options = json::object();
-  for (auto& [k, v] : n.spec.options) options[k] = v;
-  return {{"Name", n.spec.name},
-          {"Id", n.spec.id},
-          {"Created", n.created},
-          {"Scope", "local"},
-          {"Driver", n.spec.driver},
-          {"EnableIPv6", false},
-          {"IPAM", {{"Driver", "default"}, {"Options", n.ipam_options}, {"Config", n.ipam_config}}},
-          {"Internal", n.spec.internal},
-          {"Attachable", n.attachable},
-          {"Ingress", false},
-          {"ConfigFrom", {{"Network", ""}}},
-          {"ConfigOnly", false},
-          {"Containers", containers},
-          {"Options", options},
-          {"Labels", n.labels}};
+NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
+  NetworkView v;
+  v.name = n.spec.name;
+  v.id = n.spec.id;
+  v.created = n.created;
+  Driver* d = DriverFor(n.spec.driver);
+  v.scope = d ? ScopeName(d->scope()) : "local";
+  v.driver = n.spec.driver;
+  v.ipam.driver = "default";
+  v.ipam.options = n.ipam_options;
+  v.ipam.config = n.ipam_config;
+  v.internal = n.spec.internal;
+  v.attachable = n.attachable;
+  if (with_containers)
+    for (auto& [cid, sb] : sandboxes_)
+      for (auto& e : sb->endpoints) {
+        if (e.network_id != n.spec.id) continue;
+        auto c = containers_.find(cid);
+        v.containers[cid] = {c == containers_.end() ? "" : c->second->name, e.spec.id, e.spec.mac,
+                             e.spec.ip + "/" + std::to_string(e.spec.prefix), ""};
+      }
+  v.options = n.spec.options;
+  v.labels = n.labels;
+  return v;
 }
 
-StatusOr<json> Controller::InspectNetwork(const std::string& name) {
+StatusOr<NetworkView> Controller::InspectNetwork(const std::string& name) {
   StateLock l(mu_);
   Status st;
   Network* n = FindNetworkLocked(name, &st);
   if (!n) return st;
-  return InspectLocked(*n);
+  return ViewLocked(*n, true);
 }
 
-StatusOr<std::vector<json>> Controller::ListNetworks(const json& filters_json) {
-  std::map<std::string, std::vector<std::string>> filters;
-  if (filters_json.is_object())
-    for (auto& [k, v] : filters_json.items()) {
-      if (v.is_object())
-        for (auto& [val, on] : v.items()) filters[k].push_back(val);
-      else if (v.is_array())
-        for (auto& e : v)
-          if (e.is_string()) filters[k].push_back(e.get<std::string>());
-    }
-  for (auto& [k, v] : filters)
-    if (k != "name" && k != "id" && k != "driver" && k != "label" && k != "type" && k != "scope" &&
-        k != "dangling")
-      return absl::InvalidArgumentError("invalid filter '" + k + "'");
+StatusOr<std::vector<NetworkView>> Controller::ListNetworks(const spec::Filters& f) {
+  RETURN_IF_ERROR(f.Validate({"dangling", "driver", "id", "label", "name", "scope", "type"}));
+  RETURN_IF_ERROR(f.WalkValues("type", [](const std::string& v) {
+    return v == "builtin" || v == "custom"
+               ? absl::OkStatus()
+               : absl::InvalidArgumentError("invalid filter: 'type'='" + v + "'");
+  }));
+  std::optional<bool> dangling;
+  RETURN_IF_ERROR(f.WalkValues("dangling", [&](const std::string& v) {
+    if (v == "true" || v == "1") dangling = true;
+    else if (v == "false" || v == "0") dangling = false;
+    else return absl::InvalidArgumentError("Invalid filter 'dangling=" + v + "'");
+    return absl::OkStatus();
+  }));
   StateLock l(mu_);
-  std::vector<json> out;
+  std::vector<NetworkView> out;
   for (auto& [id, n] : networks_) {
     if (n->phase != Network::Phase::kReady) continue;
-    auto any = [&](const std::string& key, auto pred) {
-      auto it = filters.find(key);
-      if (it == filters.end()) return true;
-      for (auto& v : it->second)
-        if (pred(v)) return true;
-      return false;
-    };
-    if (!any("name", [&](const std::string& v) { return absl::StrContains(n->spec.name, v); })) continue;
-    if (!any("id", [&](const std::string& v) { return absl::StartsWith(id, v); })) continue;
-    if (!any("driver", [&](const std::string& v) { return n->spec.driver == v; })) continue;
-    if (!any("scope", [&](const std::string& v) { return v == "local"; })) continue;
-    if (!any("type", [&](const std::string& v) {
-          return (v == "builtin" && n->builtin) || (v == "custom" && !n->builtin);
-        }))
-      continue;
-    if (!any("label", [&](const std::string& v) {
-          auto eq = v.find('=');
-          if (eq == std::string::npos) return n->labels.contains(v);
-          return n->labels.contains(v.substr(0, eq)) && n->labels[v.substr(0, eq)] == v.substr(eq + 1);
-        }))
-      continue;
-    json j = InspectLocked(*n);
-    j["Containers"] = json::object();  // docker's list leaves them out
-    out.push_back(j);
+    if (!f.Match("name", n->spec.name)) continue;
+    if (!f.FuzzyMatch("id", id)) continue;
+    if (!f.ExactMatch("driver", n->spec.driver)) continue;
+    Driver* d = DriverFor(n->spec.driver);
+    if (!f.ExactMatch("scope", d ? ScopeName(d->scope()) : "local")) continue;
+    if (!f.ExactMatch("type", n->builtin ? "builtin" : "custom")) continue;
+    if (!f.MatchKVList("label", n->labels)) continue;
+    if (dangling) {
+      // Docker: dangling networks are the user-defined ones no container is attached to.
+      bool used = n->builtin;
+      for (auto& [cid, c] : containers_)
+        for (auto& a : c->attachments) used |= a.network_id == id;
+      if (*dangling == used) continue;
+    }
+    out.push_back(ViewLocked(*n, false));  // docker's list leaves the containers out
   }
   return out;
 }

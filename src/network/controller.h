@@ -36,7 +36,9 @@
 #include "network/firewall/applier.h"
 #include "network/ipam/ipam.h"
 #include "network/name_index.h"
-#include "nlohmann/json.hpp"
+#include "network/network_service.h"
+#include "spec/container.h"
+#include "spec/host_config.h"
 
 namespace berth::network {
 
@@ -56,12 +58,10 @@ struct ContainerRef {
   std::string id;
   std::string name;
   bool running = false;
-  nlohmann::json config;
-  nlohmann::json host_config;
 };
 using ContainerLookup = std::function<StatusOr<ContainerRef>(const std::string& name_or_id)>;
 
-class Controller : public engine::NetworkAttacher {
+class Controller : public engine::NetworkAttacher, public NetworkService {
  public:
   Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
              ControllerOptions opts, firewall::Applier& firewall, dns::Server* dns);
@@ -74,26 +74,26 @@ class Controller : public engine::NetworkAttacher {
   Status Reconcile(const std::set<std::string>& running_container_ids);
   void SetContainerLookup(ContainerLookup lookup) { lookup_ = std::move(lookup); }
 
-  // Engine API
-  StatusOr<nlohmann::json> CreateNetwork(const nlohmann::json& body);
-  StatusOr<nlohmann::json> InspectNetwork(const std::string& name);
-  StatusOr<std::vector<nlohmann::json>> ListNetworks(const nlohmann::json& filters);
-  Status RemoveNetwork(const std::string& name);
-  StatusOr<nlohmann::json> Prune(const nlohmann::json& filters);
-  Status Connect(const std::string& network, const std::string& container,
-                 const nlohmann::json& endpoint_config);
-  Status Disconnect(const std::string& network, const std::string& container, bool force);
+  // NetworkService
+  StatusOr<NetworkCreateResult> CreateNetwork(const spec::NetworkCreateRequest& request) override;
+  StatusOr<NetworkView> InspectNetwork(const std::string& name) override;
+  StatusOr<std::vector<NetworkView>> ListNetworks(const spec::Filters& filters) override;
+  Status RemoveNetwork(const std::string& name) override;
+  StatusOr<std::vector<std::string>> PruneNetworks(const spec::Filters& filters) override;
+  Status Connect(const std::string& network, const spec::NetworkConnect& request) override;
+  Status Disconnect(const std::string& network, const spec::NetworkDisconnect& request) override;
 
   // engine::NetworkAttacher
-  Status Validate(const nlohmann::json& host_config, const nlohmann::json& networking) override;
-  Status Attach(const std::string& id, const std::string& name, const nlohmann::json& host_config,
-                const nlohmann::json& networking) override;
+  Status Validate(const spec::HostConfig& host_config,
+                  const spec::NetworkingConfig& networking) override;
+  Status Attach(const std::string& id, const std::string& name, const spec::HostConfig& host_config,
+                const spec::NetworkingConfig& networking) override;
   void Detach(const std::string& id) override;
   StatusOr<Sandbox> Setup(const std::string& id, const std::string& name,
-                          const nlohmann::json& config, const nlohmann::json& host_config,
-                          const nlohmann::json& networking) override;
+                          const spec::ContainerConfig& config,
+                          const spec::HostConfig& host_config) override;
   void Teardown(const std::string& id) override;
-  nlohmann::json Settings(const std::string& id, const nlohmann::json& host_config) override;
+  std::optional<spec::NetworkSettings> Settings(const std::string& id) override;
   void Rename(const std::string& id, const std::string& name) override;
 
   // Embedded DNS: the addresses `name` has on the user-defined networks of container `id`. Reads
@@ -114,8 +114,8 @@ class Controller : public engine::NetworkAttacher {
   // The firewall model of the committed state, with a new generation.
   std::pair<uint64_t, firewall::Model> FirewallModelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<const NameIndex> NameIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  nlohmann::json InspectLocked(const Network& n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  nlohmann::json EndpointSettingsLocked(const Attachment& a, const Endpoint* ep)
+  NetworkView ViewLocked(const Network& n, bool with_containers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  spec::EndpointSettings EndpointSettingsLocked(const Attachment& a, const Endpoint* ep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string DefaultGatewayLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Releases the addresses of endpoints that were planned or have left.
@@ -129,14 +129,15 @@ class Controller : public engine::NetworkAttacher {
   // Publishes the committed state: the name index for DNS and the firewall model. The change is
   // in the kernel when this returns OK.
   Status Publish(uint64_t generation, firewall::Model model, std::shared_ptr<const NameIndex> names);
-  Status Persist(const std::string& kind, const std::string& id, const nlohmann::json& doc);
+  Status Persist(const std::string& kind, const std::string& id, const std::string& doc);
   // Joins every planned endpoint; on failure the ones made are removed again.
   Status JoinAll(SandboxState& sb, std::vector<Endpoint>& eps);
   void LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps);
   std::vector<DriverNetwork*> KernelsOf(const std::vector<Endpoint>& eps);
   struct PortTarget;
-  StatusOr<std::vector<PortMap>> ReservePorts(const PortTarget& target, const nlohmann::json& config,
-                                              const nlohmann::json& host_config);
+  StatusOr<std::vector<PortMap>> ReservePorts(const PortTarget& target,
+                                              const spec::ContainerConfig& config,
+                                              const spec::HostConfig& host_config);
   // Tears a sandbox down (it is out of sandboxes_ already; `kernels` are its endpoints' networks):
   // DNS, firewall, kernel, store, addresses.
   struct Removal;

@@ -1,104 +1,165 @@
-// The network controller's records as store documents (controller_state.h).
+// The network controller's records as store documents (controller_state.h): the one file of the
+// controller that handles JSON.
 
 #include "network/controller_state.h"
+#include "nlohmann/json.hpp"
 
 namespace berth::network {
 
 using nlohmann::json;
 
-json Controller::Network::ToDoc() const {
-  return {{"id", spec.id},           {"name", spec.name},       {"driver", spec.driver},
-          {"subnet", spec.subnet},   {"gateway", spec.gateway}, {"internal", spec.internal},
-          {"options", spec.options}, {"ifname", spec.ifname},   {"mtu", spec.mtu},
-          {"created", created},      {"pool_id", pool_id},      {"ipam_config", ipam_config},
-          {"ipam_options", ipam_options}, {"labels", labels},   {"attachable", attachable},
-          {"builtin", builtin}};
+namespace {
+
+json IpamConfigToJson(const spec::IPAMConfig& c) {
+  json j = json::object();
+  if (!c.subnet.empty()) j["Subnet"] = c.subnet;
+  if (!c.ip_range.empty()) j["IPRange"] = c.ip_range;
+  if (!c.gateway.empty()) j["Gateway"] = c.gateway;
+  if (!c.aux_addresses.empty()) j["AuxiliaryAddresses"] = c.aux_addresses;
+  return j;
 }
 
-std::unique_ptr<Controller::Network> Controller::Network::FromDoc(const json& d) {
-  auto n = std::make_unique<Network>();
-  n->spec.id = d.value("id", "");
-  n->spec.name = d.value("name", "");
-  n->spec.driver = d.value("driver", "");
-  n->spec.subnet = d.value("subnet", "");
-  n->spec.gateway = d.value("gateway", "");
-  n->spec.internal = d.value("internal", false);
-  n->spec.options = d.value("options", std::map<std::string, std::string>{});
-  n->spec.ifname = d.value("ifname", "");
-  n->spec.mtu = d.value("mtu", 1500);
-  n->created = d.value("created", "");
-  n->pool_id = d.value("pool_id", "");
-  n->ipam_config = d.value("ipam_config", json::array());
-  n->ipam_options = d.value("ipam_options", json(nullptr));
-  n->labels = d.value("labels", json::object());
-  n->attachable = d.value("attachable", false);
-  n->builtin = d.value("builtin", false);
-  return n;
+spec::IPAMConfig IpamConfigFromJson(const json& j) {
+  spec::IPAMConfig c;
+  if (!j.is_object()) return c;
+  c.subnet = j.value("Subnet", "");
+  c.ip_range = j.value("IPRange", "");
+  c.gateway = j.value("Gateway", "");
+  if (j.contains("AuxiliaryAddresses") && j["AuxiliaryAddresses"].is_object())
+    for (auto& [k, v] : j["AuxiliaryAddresses"].items())
+      if (v.is_string()) c.aux_addresses[k] = v.get<std::string>();
+  return c;
+}
+
+spec::StringMap StringMapFrom(const json& j) {
+  spec::StringMap m;
+  if (j.is_object())
+    for (auto& [k, v] : j.items())
+      if (v.is_string()) m[k] = v.get<std::string>();
+  return m;
+}
+
+// Runs a decoder; a field of the wrong type in our own record is reported, never thrown past here.
+template <typename T, typename F>
+StatusOr<T> Decode(const std::string& text, const char* what, F fn) {
+  json d = json::parse(text, nullptr, false);
+  if (!d.is_object()) return absl::InvalidArgumentError(std::string(what) + " record is not a JSON object");
+  try {
+    return fn(d);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(std::string(what) + " record: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string Controller::Network::ToDoc() const {
+  json cfg = json::array();
+  for (auto& c : ipam_config) cfg.push_back(IpamConfigToJson(c));
+  return json{{"id", spec.id},           {"name", spec.name},       {"driver", spec.driver},
+              {"subnet", spec.subnet},   {"gateway", spec.gateway}, {"internal", spec.internal},
+              {"options", spec.options}, {"ifname", spec.ifname},   {"mtu", spec.mtu},
+              {"created", created},      {"pool_id", pool_id},      {"ipam_config", cfg},
+              {"ipam_options", ipam_options ? json(*ipam_options) : json(nullptr)}, {"labels", labels},   {"attachable", attachable},
+              {"builtin", builtin}}
+      .dump();
+}
+
+StatusOr<std::unique_ptr<Controller::Network>> Controller::Network::FromDoc(const std::string& text) {
+  return Decode<std::unique_ptr<Network>>(text, "network", [](const json& d) {
+    auto n = std::make_unique<Network>();
+    n->spec.id = d.value("id", "");
+    n->spec.name = d.value("name", "");
+    n->spec.driver = d.value("driver", "");
+    n->spec.subnet = d.value("subnet", "");
+    n->spec.gateway = d.value("gateway", "");
+    n->spec.internal = d.value("internal", false);
+    n->spec.options = StringMapFrom(d.value("options", json::object()));
+    n->spec.ifname = d.value("ifname", "");
+    n->spec.mtu = d.value("mtu", 1500);
+    n->created = d.value("created", "");
+    n->pool_id = d.value("pool_id", "");
+    for (auto& c : d.value("ipam_config", json::array())) n->ipam_config.push_back(IpamConfigFromJson(c));
+    if (d.contains("ipam_options") && d["ipam_options"].is_object())
+      n->ipam_options = StringMapFrom(d["ipam_options"]);
+    n->labels = StringMapFrom(d.value("labels", json::object()));
+    n->attachable = d.value("attachable", false);
+    n->builtin = d.value("builtin", false);
+    return n;
+  });
 }
 
 ipam::PoolRequest Controller::Network::PoolRequestFromConfig() const {
   ipam::PoolRequest req;
   req.subnet = spec.subnet;
   req.gateway = spec.gateway;
-  if (ipam_config.is_array() && !ipam_config.empty() && ipam_config[0].is_object()) {
-    const json& c = ipam_config[0];
-    req.ip_range = c.value("IPRange", "");
-    if (c.contains("AuxiliaryAddresses") && c["AuxiliaryAddresses"].is_object())
-      for (auto& [k, v] : c["AuxiliaryAddresses"].items())
-        if (v.is_string()) req.aux[k] = v.get<std::string>();
+  if (!ipam_config.empty()) {
+    req.ip_range = ipam_config[0].ip_range;
+    req.aux = std::map<std::string, std::string>(ipam_config[0].aux_addresses.begin(),
+                                                 ipam_config[0].aux_addresses.end());
   }
   return req;
 }
 
-json Controller::Attachment::ToDoc() const {
-  return {{"network_id", network_id}, {"aliases", aliases}, {"static_ip", static_ip},
-          {"mac", mac}, {"ipam_config", ipam_config}};
-}
-
 Controller::Attachment Controller::Attachment::FromEndpointConfig(const std::string& network_id,
-                                                                  const json& cfg) {
+                                                                  const spec::EndpointSettings& cfg) {
   Attachment a;
   a.network_id = network_id;
-  if (!cfg.is_object()) return a;
-  if (cfg.contains("Aliases") && cfg["Aliases"].is_array())
-    for (auto& al : cfg["Aliases"])
-      if (al.is_string()) a.aliases.push_back(al.get<std::string>());
-  json ipamc = cfg.value("IPAMConfig", json(nullptr));
-  if (ipamc.is_object()) {
-    a.static_ip = ipamc.value("IPv4Address", "");
-    a.ipam_config = ipamc;
+  a.aliases = spec::OrEmpty(cfg.aliases);
+  if (cfg.ipam_config) {
+    a.static_ip = cfg.ipam_config->ipv4_address;
+    a.ipam_config = cfg.ipam_config;
   }
+  a.mac = cfg.mac_address;
   return a;
 }
 
-Controller::Attachment Controller::Attachment::FromDoc(const json& d) {
-  Attachment a;
-  a.network_id = d.value("network_id", "");
-  a.aliases = d.value("aliases", std::vector<std::string>{});
-  a.static_ip = d.value("static_ip", "");
-  a.mac = d.value("mac", "");
-  a.ipam_config = d.value("ipam_config", json(nullptr));
-  return a;
-}
-
-json Controller::ContainerNet::ToDoc() const {
+std::string Controller::ContainerNet::ToDoc() const {
   json a = json::array();
-  for (auto& x : attachments) a.push_back(x.ToDoc());
-  return {{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}, {"dns", dns}, {"search", search}};
+  for (auto& x : attachments) {
+    json ipamc = nullptr;
+    if (x.ipam_config) {
+      ipamc = json::object();
+      if (!x.ipam_config->ipv4_address.empty()) ipamc["IPv4Address"] = x.ipam_config->ipv4_address;
+      if (!x.ipam_config->ipv6_address.empty()) ipamc["IPv6Address"] = x.ipam_config->ipv6_address;
+      if (!x.ipam_config->link_local_ips.empty()) ipamc["LinkLocalIPs"] = x.ipam_config->link_local_ips;
+    }
+    a.push_back({{"network_id", x.network_id}, {"aliases", x.aliases}, {"static_ip", x.static_ip},
+                 {"mac", x.mac}, {"ipam_config", ipamc}});
+  }
+  return json{{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}, {"dns", dns}, {"search", search}}
+      .dump();
 }
 
-std::unique_ptr<Controller::ContainerNet> Controller::ContainerNet::FromDoc(const json& d) {
-  auto c = std::make_unique<ContainerNet>();
-  c->id = d.value("id", "");
-  c->name = d.value("name", "");
-  c->mode = d.value("mode", "");
-  c->dns = d.value("dns", std::vector<std::string>{});
-  c->search = d.value("search", std::vector<std::string>{});
-  for (auto& a : d.value("attachments", json::array())) c->attachments.push_back(Attachment::FromDoc(a));
-  return c;
+StatusOr<std::unique_ptr<Controller::ContainerNet>> Controller::ContainerNet::FromDoc(const std::string& text) {
+  return Decode<std::unique_ptr<ContainerNet>>(text, "network attachment", [](const json& d) {
+    auto c = std::make_unique<ContainerNet>();
+    c->id = d.value("id", "");
+    c->name = d.value("name", "");
+    c->mode = d.value("mode", "");
+    c->dns = d.value("dns", std::vector<std::string>{});
+    c->search = d.value("search", std::vector<std::string>{});
+    for (auto& x : d.value("attachments", json::array())) {
+      Attachment a;
+      a.network_id = x.value("network_id", "");
+      a.aliases = x.value("aliases", std::vector<std::string>{});
+      a.static_ip = x.value("static_ip", "");
+      a.mac = x.value("mac", "");
+      json ipamc = x.value("ipam_config", json(nullptr));
+      if (ipamc.is_object()) {
+        spec::EndpointIPAMConfig e;
+        e.ipv4_address = ipamc.value("IPv4Address", "");
+        e.ipv6_address = ipamc.value("IPv6Address", "");
+        e.link_local_ips = ipamc.value("LinkLocalIPs", std::vector<std::string>{});
+        a.ipam_config = e;
+      }
+      c->attachments.push_back(std::move(a));
+    }
+    return c;
+  });
 }
 
-json Controller::SandboxState::ToDoc() const {
+std::string Controller::SandboxState::ToDoc() const {
   json eps = json::array();
   for (auto& e : endpoints)
     eps.push_back({{"id", e.spec.id}, {"ifname", e.spec.ifname}, {"host_ifname", e.spec.host_ifname},
@@ -109,41 +170,44 @@ json Controller::SandboxState::ToDoc() const {
     ports_j.push_back({{"proto", p.proto}, {"host_ip", p.host_ip}, {"host_port", p.host_port},
                        {"container_port", p.container_port}, {"container_ip", p.container_ip},
                        {"bridge", p.bridge}, {"network_id", p.network_id}});
-  return {{"container_id", container_id}, {"id", id}, {"path", path}, {"endpoints", eps},
-          {"ports", ports_j}, {"dns", dns}, {"next_if", next_if}};
+  return json{{"container_id", container_id}, {"id", id}, {"path", path}, {"endpoints", eps},
+              {"ports", ports_j}, {"dns", dns}, {"next_if", next_if}}
+      .dump();
 }
 
-std::unique_ptr<Controller::SandboxState> Controller::SandboxState::FromDoc(const json& d) {
-  auto sb = std::make_unique<SandboxState>();
-  sb->container_id = d.value("container_id", "");
-  sb->id = d.value("id", "");
-  sb->path = d.value("path", "");
-  sb->dns = d.value("dns", false);
-  sb->next_if = d.value("next_if", 0);
-  for (auto& e : d.value("endpoints", json::array())) {
-    Endpoint ep;
-    ep.spec.id = e.value("id", "");
-    ep.spec.ifname = e.value("ifname", "");
-    ep.spec.host_ifname = e.value("host_ifname", "");
-    ep.spec.ip = e.value("ip", "");
-    ep.spec.prefix = e.value("prefix", 24);
-    ep.spec.mac = e.value("mac", "");
-    ep.spec.default_route = e.value("default_route", false);
-    ep.network_id = e.value("network_id", "");
-    sb->endpoints.push_back(std::move(ep));
-  }
-  for (auto& p : d.value("ports", json::array())) {
-    PortMap pm;
-    pm.proto = p.value("proto", "tcp");
-    pm.host_ip = p.value("host_ip", "");
-    pm.host_port = p.value("host_port", 0);
-    pm.container_port = p.value("container_port", 0);
-    pm.container_ip = p.value("container_ip", "");
-    pm.bridge = p.value("bridge", "");
-    pm.network_id = p.value("network_id", "");
-    sb->ports.push_back(std::move(pm));
-  }
-  return sb;
+StatusOr<std::unique_ptr<Controller::SandboxState>> Controller::SandboxState::FromDoc(const std::string& text) {
+  return Decode<std::unique_ptr<SandboxState>>(text, "sandbox", [](const json& d) {
+    auto sb = std::make_unique<SandboxState>();
+    sb->container_id = d.value("container_id", "");
+    sb->id = d.value("id", "");
+    sb->path = d.value("path", "");
+    sb->dns = d.value("dns", false);
+    sb->next_if = d.value("next_if", 0);
+    for (auto& e : d.value("endpoints", json::array())) {
+      Endpoint ep;
+      ep.spec.id = e.value("id", "");
+      ep.spec.ifname = e.value("ifname", "");
+      ep.spec.host_ifname = e.value("host_ifname", "");
+      ep.spec.ip = e.value("ip", "");
+      ep.spec.prefix = e.value("prefix", 24);
+      ep.spec.mac = e.value("mac", "");
+      ep.spec.default_route = e.value("default_route", false);
+      ep.network_id = e.value("network_id", "");
+      sb->endpoints.push_back(std::move(ep));
+    }
+    for (auto& p : d.value("ports", json::array())) {
+      PortMap pm;
+      pm.proto = p.value("proto", "tcp");
+      pm.host_ip = p.value("host_ip", "");
+      pm.host_port = p.value("host_port", 0);
+      pm.container_port = p.value("container_port", 0);
+      pm.container_ip = p.value("container_ip", "");
+      pm.bridge = p.value("bridge", "");
+      pm.network_id = p.value("network_id", "");
+      sb->ports.push_back(std::move(pm));
+    }
+    return sb;
+  });
 }
 
 }  // namespace berth::network

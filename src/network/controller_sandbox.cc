@@ -23,8 +23,6 @@
 
 namespace berth::network {
 
-using nlohmann::json;
-
 namespace {
 
 int PrefixOf(const std::string& subnet) {
@@ -56,21 +54,22 @@ StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host
 // ---------------------------------------------------------------------------------------------
 // Attachments (container create and remove)
 
-Status Controller::Validate(const json& hc, const json& net) {
+Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingConfig& net) {
   RETURN_IF_ERROR(ValidateDnsConfig(hc));
-  std::string mode = hc.value("NetworkMode", "default");
-  if (absl::StartsWith(mode, "container:") && lookup_) {
-    // Before taking mu_: the lookup inspects the container, which asks us for its settings.
-    auto ref = lookup_(mode.substr(10));
-    if (!ref.ok()) return ref.status();
-  }
-  StateLock l(mu_);
+  std::string mode = hc.network_mode.empty() ? "default" : hc.network_mode;
+  const spec::PortMap& bindings = spec::OrEmpty(hc.port_bindings);
   if (absl::StartsWith(mode, "container:")) {
-    if (hc.contains("PortBindings") && hc["PortBindings"].is_object() && !hc["PortBindings"].empty())
+    // Before taking mu_: the lookup asks the container manager.
+    if (lookup_) {
+      auto ref = lookup_(mode.substr(10));
+      if (!ref.ok()) return ref.status();
+    }
+    if (!bindings.empty())
       return absl::InvalidArgumentError(
           "conflicting options: port publishing and the container type network mode");
     return absl::OkStatus();
   }
+  StateLock l(mu_);
   std::string primary = mode == "default" ? "bridge" : mode;
   Status st;
   // An unknown network is the request's fault (400): a 404 would make the docker CLI try to pull
@@ -78,43 +77,34 @@ Status Controller::Validate(const json& hc, const json& net) {
   auto bad_request = [](const Status& st) { return absl::InvalidArgumentError(st.message()); };
   Network* n = FindNetworkLocked(primary, &st);
   if (!n) return bad_request(st);
-  if (n->spec.driver == "null" && hc.contains("PortBindings") && hc["PortBindings"].is_object() &&
-      !hc["PortBindings"].empty())
+  if (n->spec.driver == "null" && !bindings.empty())
     return absl::InvalidArgumentError("conflicting options: port publishing and the container type network mode");
   // A fixed host port that a running container already publishes: refused now, so the second
   // container is not even created (Docker creates it and fails the start).
-  if (hc.contains("PortBindings") && hc["PortBindings"].is_object()) {
-    for (auto& [port, list] : hc["PortBindings"].items()) {
-      if (!list.is_array()) continue;
-      std::string proto = port.find('/') == std::string::npos ? "tcp" : port.substr(port.find('/') + 1);
-      for (auto& b : list) {
-        if (!b.is_object()) continue;
-        int hp = 0;
-        if (!absl::SimpleAtoi(b.value("HostPort", ""), &hp) || hp == 0) continue;
-        std::string ip = b.value("HostIp", "");
-        for (auto& [cid, sb] : sandboxes_)
-          for (auto& p : sb->ports) {
-            bool ip_overlap = ip.empty() || ip == "0.0.0.0" || p.host_ip.empty() ||
-                              p.host_ip == "0.0.0.0" || p.host_ip == ip;
-            if (p.proto == proto && p.host_port == hp && ip_overlap) {
-              std::string shown = ip.empty() ? "0.0.0.0" : ip;
-              return absl::AlreadyExistsError("driver failed programming external connectivity: Bind for " +
-                                              shown + ":" + std::to_string(hp) +
-                                              " failed: port is already allocated");
-            }
+  for (auto& [port, list] : bindings) {
+    std::string proto = port.find('/') == std::string::npos ? "tcp" : port.substr(port.find('/') + 1);
+    for (auto& b : spec::OrEmpty(list)) {
+      int hp = 0;
+      if (!absl::SimpleAtoi(b.host_port, &hp) || hp == 0) continue;
+      const std::string& ip = b.host_ip;
+      for (auto& [cid, sb] : sandboxes_)
+        for (auto& p : sb->ports) {
+          bool ip_overlap = ip.empty() || ip == "0.0.0.0" || p.host_ip.empty() ||
+                            p.host_ip == "0.0.0.0" || p.host_ip == ip;
+          if (p.proto == proto && p.host_port == hp && ip_overlap) {
+            std::string shown = ip.empty() ? "0.0.0.0" : ip;
+            return absl::AlreadyExistsError("driver failed programming external connectivity: Bind for " +
+                                            shown + ":" + std::to_string(hp) +
+                                            " failed: port is already allocated");
           }
-      }
+        }
     }
   }
-  json eps = net.is_object() ? net.value("EndpointsConfig", json::object()) : json::object();
-  if (!eps.is_object()) eps = json::object();
-  for (auto& [netname, cfg] : eps.items()) {
+  for (auto& [netname, cfg] : spec::OrEmpty(net.endpoints_config)) {
     std::string key = netname == "default" ? primary : netname;
     Network* m = FindNetworkLocked(key, &st);
     if (!m) return bad_request(st);
-    if (!cfg.is_object()) continue;
-    json ipamc = cfg.value("IPAMConfig", json(nullptr));
-    std::string ip = ipamc.is_object() ? ipamc.value("IPv4Address", "") : "";
+    std::string ip = cfg.ipam_config ? cfg.ipam_config->ipv4_address : "";
     if (!ip.empty()) {
       if (m->builtin)
         return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
@@ -126,15 +116,17 @@ Status Controller::Validate(const json& hc, const json& net) {
         return absl::InvalidArgumentError("Invalid address " + ip +
                                           ": It does not belong to any of this network's subnets");
     }
-    if (cfg.contains("Aliases") && cfg["Aliases"].is_array() && !cfg["Aliases"].empty() && m->builtin)
+    if (cfg.ipam_config && !cfg.ipam_config->ipv6_address.empty())
+      return absl::InvalidArgumentError("IPv6 addresses (--ip6) are not supported by Berth yet");
+    if (!spec::OrEmpty(cfg.aliases).empty() && m->builtin)
       return absl::InvalidArgumentError("network-scoped alias is supported only for containers in user defined networks");
   }
   return absl::OkStatus();
 }
 
-Status Controller::Attach(const std::string& id, const std::string& name, const json& hc,
-                          const json& net) {
-  std::string mode = hc.value("NetworkMode", "default");
+Status Controller::Attach(const std::string& id, const std::string& name, const spec::HostConfig& hc,
+                          const spec::NetworkingConfig& net) {
+  std::string mode = hc.network_mode.empty() ? "default" : hc.network_mode;
   auto c = std::make_unique<ContainerNet>();
   c->id = id;
   c->name = name;
@@ -146,27 +138,25 @@ Status Controller::Attach(const std::string& id, const std::string& name, const 
     StateLock l(mu_);
     if (!absl::StartsWith(mode, "container:")) {
       std::string primary = mode == "default" ? "bridge" : mode;
-      json eps = net.is_object() ? net.value("EndpointsConfig", json::object()) : json::object();
-      if (!eps.is_object()) eps = json::object();
+      const auto& eps = spec::OrEmpty(net.endpoints_config);
       std::vector<std::string> order = {primary};
-      for (auto& [k, v] : eps.items())
+      for (auto& [k, v] : eps)
         if (k != primary && k != "default") order.push_back(k);
       for (auto& netname : order) {
         Status st;
         Network* n = FindNetworkLocked(netname, &st);
         if (!n) return st;
-        json cfg = eps.contains(netname) ? eps[netname]
-                                         : (netname == primary && eps.contains("default") ? eps["default"] : json::object());
-        Attachment a = Attachment::FromEndpointConfig(n->spec.id, cfg);
-        if (cfg.is_object()) a.mac = cfg.value("MacAddress", "");
-        c->attachments.push_back(a);
+        spec::EndpointSettings cfg;
+        if (auto it = eps.find(netname); it != eps.end()) cfg = it->second;
+        else if (netname == primary && eps.count("default")) cfg = eps.at("default");
+        c->attachments.push_back(Attachment::FromEndpointConfig(n->spec.id, cfg));
       }
     }
     // In the table first: from now on no network it names can be removed. Stored next, and taken
     // out again if that fails.
     containers_[id] = std::move(c);
   }
-  json doc;
+  std::string doc;
   {
     StateLock l(mu_);
     doc = containers_.at(id)->ToDoc();
@@ -191,7 +181,7 @@ void Controller::Detach(const std::string& id) {
 
 void Controller::Rename(const std::string& id, const std::string& name) {
   KeyedLock op(ops_, id);
-  json doc;
+  std::string doc;
   std::shared_ptr<const NameIndex> names;
   {
     StateLock l(mu_);
@@ -272,21 +262,21 @@ void Controller::LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps) {
   for (size_t i = 0; i < eps.size(); ++i) (void)kernels[i]->Leave(eps[i].spec, sb.rtnl.get(), false);
 }
 
-StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTarget& t, const json& config,
-                                                                    const json& hc) {
+StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTarget& t,
+                                                                    const spec::ContainerConfig& config,
+                                                                    const spec::HostConfig& hc) {
   std::vector<PortMap> out;
-  json bindings = hc.value("PortBindings", json::object());
-  if (!bindings.is_object()) bindings = json::object();
-  if (hc.value("PublishAllPorts", false) && config.contains("ExposedPorts") && config["ExposedPorts"].is_object())
-    for (auto& [port, v] : config["ExposedPorts"].items())
-      if (!bindings.contains(port)) bindings[port] = json::array({json::object()});
+  spec::PortMap bindings = spec::OrEmpty(hc.port_bindings);
+  if (hc.publish_all_ports)
+    for (const std::string& port : config.exposed_ports)
+      if (!bindings.count(port)) bindings[port] = std::vector<spec::PortBinding>{spec::PortBinding{}};
   if (bindings.empty()) return out;
   // Ephemeral ports: the kernel's local port range, as Docker.
   int lo = 32768, hi = 60999;
   if (auto r = sys::ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); r.ok())
     sscanf(r->c_str(), "%d %d", &lo, &hi);
   static thread_local std::mt19937 rng(std::random_device{}());
-  for (auto& [port, list] : bindings.items()) {
+  for (auto& [port, list_in] : bindings) {
     auto slash = port.find('/');
     std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
     int cport = 0;
@@ -294,10 +284,11 @@ StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTa
       return absl::InvalidArgumentError("invalid port specification: \"" + port + "\"");
     if (proto != "tcp" && proto != "udp")
       return absl::InvalidArgumentError("invalid proto \"" + proto + "\" (tcp and udp are supported)");
-    if (!list.is_array() || list.empty()) list = json::array({json::object()});
+    std::vector<spec::PortBinding> list = list_in.value_or(std::vector<spec::PortBinding>{});
+    if (list.empty()) list.push_back(spec::PortBinding{});
     for (auto& b : list) {
-      std::string host_ip = b.is_object() ? b.value("HostIp", "") : "";
-      std::string hp = b.is_object() ? b.value("HostPort", "") : "";
+      std::string host_ip = b.host_ip;
+      std::string hp = b.host_port;
       if (host_ip.empty()) host_ip = t.default_host_ip;
       int first = 0, last = 0;
       if (!hp.empty()) {
@@ -355,12 +346,12 @@ Status Controller::ServeDns(const SandboxState& sb, std::vector<std::string> ups
 
 StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& id,
                                                              const std::string& name,
-                                                             const json& config, const json& hc,
-                                                             const json& net) {
-  // container:NAME is looked up before anything is locked: the lookup inspects that container,
-  // which asks us for its settings.
+                                                             const spec::ContainerConfig& config,
+                                                             const spec::HostConfig& hc) {
+  // container:NAME is looked up before anything is locked: the lookup asks the container
+  // manager, which may ask us for settings.
   std::optional<StatusOr<ContainerRef>> other;
-  if (std::string m = hc.value("NetworkMode", ""); absl::StartsWith(m, "container:")) {
+  if (const std::string& m = hc.network_mode; absl::StartsWith(m, "container:")) {
     if (!lookup_) return absl::InternalError("no container lookup");
     other = lookup_(m.substr(10));
   }
@@ -384,7 +375,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
       auto c = std::make_unique<ContainerNet>();
       c->id = id;
       c->name = name;
-      c->mode = hc.value("NetworkMode", "default");
+      c->mode = hc.network_mode.empty() ? "default" : hc.network_mode;
       c->dns = DnsUpstreams(hc);
       c->search = SearchDomains(hc);
       Status st;
@@ -491,7 +482,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   uint64_t gen;
   firewall::Model model;
   std::shared_ptr<const NameIndex> names;
-  json doc = s.ToDoc();
+  std::string doc = s.ToDoc();
   std::vector<std::array<std::string, 3>> joined;  // network id, name, driver
   {
     StateLock l(mu_);
@@ -513,7 +504,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   for (auto& [nid, nname, ndriver] : joined)
     events_.Publish("network", "connect", nid, {{"container", id}, {"name", nname}, {"type", ndriver}});
   out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
-  std::string hostname = config.value("Hostname", "");
+  const std::string& hostname = config.hostname;
   for (auto& e : s.endpoints) out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
   out.hosts_extra += ExtraHostsLines(hc, gateway);
   out.netns_path = s.path;
@@ -572,8 +563,9 @@ void Controller::Destroy(Removal r) {
 // ---------------------------------------------------------------------------------------------
 // Connect, disconnect
 
-Status Controller::Connect(const std::string& network, const std::string& container, const json& cfg) {
+Status Controller::Connect(const std::string& network, const spec::NetworkConnect& req) {
   if (!lookup_) return absl::InternalError("no container lookup");
+  const std::string& container = req.container;
   ASSIGN_OR_RETURN(ContainerRef ref, lookup_(container));
   KeyedLock op(ops_, ref.id);
   Attachment a;
@@ -582,7 +574,7 @@ Status Controller::Connect(const std::string& network, const std::string& contai
   DriverNetwork* kernel = nullptr;
   bool user_defined = false;
   std::string net_name, net_driver;
-  json attach_doc;
+  std::string attach_doc;
   std::vector<std::string> upstreams;
   {
     StateLock l(mu_);
@@ -598,7 +590,7 @@ Status Controller::Connect(const std::string& network, const std::string& contai
     for (auto& x : c.attachments)
       if (x.network_id == n->spec.id)
         return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
-    a = Attachment::FromEndpointConfig(n->spec.id, cfg);
+    a = Attachment::FromEndpointConfig(n->spec.id, req.endpoint_config.value_or(spec::EndpointSettings()));
     if (!a.static_ip.empty() && n->builtin)
       return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
     net_name = n->spec.name;
@@ -625,7 +617,7 @@ Status Controller::Connect(const std::string& network, const std::string& contai
     return st;
   }
   bool new_dns = false;
-  json sandbox_doc;
+  std::string sandbox_doc;
   uint64_t gen;
   firewall::Model model;
   std::shared_ptr<const NameIndex> names;
@@ -651,16 +643,16 @@ Status Controller::Connect(const std::string& network, const std::string& contai
   return st;
 }
 
-Status Controller::Disconnect(const std::string& network, const std::string& container, bool force) {
+Status Controller::Disconnect(const std::string& network, const spec::NetworkDisconnect& req) {
   if (!lookup_) return absl::InternalError("no container lookup");
-  ASSIGN_OR_RETURN(ContainerRef ref, lookup_(container));
+  ASSIGN_OR_RETURN(ContainerRef ref, lookup_(req.container));
   KeyedLock op(ops_, ref.id);
   std::optional<Endpoint> gone;
   std::vector<PortMap> gone_ports;
   SandboxState* sb = nullptr;
   DriverNetwork* kernel = nullptr;
   std::string net_id, net_name, net_driver;
-  json attach_doc, sandbox_doc;
+  std::string attach_doc, sandbox_doc;
   uint64_t gen;
   firewall::Model model;
   std::shared_ptr<const NameIndex> names;
@@ -729,39 +721,34 @@ Status Controller::Disconnect(const std::string& network, const std::string& con
 // ---------------------------------------------------------------------------------------------
 // Inspect settings
 
-json Controller::EndpointSettingsLocked(const Attachment& a, const Endpoint* ep) {
-  bool live = ep != nullptr;
-  auto nit = networks_.find(a.network_id);
-  std::string gw = live && nit != networks_.end() && !nit->second->spec.gateway.empty() ? nit->second->spec.gateway : "";
-  return {{"IPAMConfig", a.ipam_config},
-          {"Links", nullptr},
-          {"Aliases", a.aliases.empty() ? json(nullptr) : json(a.aliases)},
-          {"NetworkID", a.network_id},
-          {"EndpointID", live ? ep->spec.id : ""},
-          {"Gateway", gw},
-          {"IPAddress", live ? ep->spec.ip : ""},
-          {"IPPrefixLen", live ? ep->spec.prefix : 0},
-          {"IPv6Gateway", ""},
-          {"GlobalIPv6Address", ""},
-          {"GlobalIPv6PrefixLen", 0},
-          {"MacAddress", live ? ep->spec.mac : ""},
-          {"DriverOpts", nullptr}};
+spec::EndpointSettings Controller::EndpointSettingsLocked(const Attachment& a, const Endpoint* ep) {
+  spec::EndpointSettings s;
+  s.ipam_config = a.ipam_config;
+  if (!a.aliases.empty()) s.aliases = a.aliases;
+  s.network_id = a.network_id;
+  if (ep != nullptr) {
+    auto nit = networks_.find(a.network_id);
+    s.endpoint_id = ep->spec.id;
+    s.gateway = nit != networks_.end() ? nit->second->spec.gateway : "";
+    s.ip_address = ep->spec.ip;
+    s.ip_prefix_len = ep->spec.prefix;
+    s.mac_address = ep->spec.mac;
+  }
+  return s;
 }
 
-json Controller::Settings(const std::string& id, const json& hc) {
+std::optional<spec::NetworkSettings> Controller::Settings(const std::string& id) {
   StateLock l(mu_);
   auto cit = containers_.find(id);
-  if (cit == containers_.end()) return json::object();
+  if (cit == containers_.end()) return std::nullopt;
   ContainerNet& c = *cit->second;
   auto sit = sandboxes_.find(id);
   SandboxState* sb = sit == sandboxes_.end() ? nullptr : sit->second.get();
-  json networks = json::object();
-  json top = {{"Bridge", ""}, {"SandboxID", sb ? sb->id : ""}, {"HairpinMode", false},
-              {"LinkLocalIPv6Address", ""}, {"LinkLocalIPv6PrefixLen", 0}, {"Ports", json::object()},
-              {"SandboxKey", sb ? sb->path : ""}, {"SecondaryIPAddresses", nullptr},
-              {"SecondaryIPv6Addresses", nullptr}, {"EndpointID", ""}, {"Gateway", ""},
-              {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"IPAddress", ""},
-              {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"MacAddress", ""}};
+  spec::NetworkSettings out;
+  if (sb) {
+    out.sandbox_id = sb->id;
+    out.sandbox_key = sb->path;
+  }
   for (auto& a : c.attachments) {
     auto nit = networks_.find(a.network_id);
     if (nit == networks_.end()) continue;
@@ -769,24 +756,24 @@ json Controller::Settings(const std::string& id, const json& hc) {
     if (sb)
       for (auto& e : sb->endpoints)
         if (e.network_id == a.network_id) ep = &e;
-    json s = EndpointSettingsLocked(a, ep);
-    networks[nit->second->spec.name] = s;
+    spec::EndpointSettings s = EndpointSettingsLocked(a, ep);
     // Docker fills the top-level fields from the default bridge only.
     if (nit->second->spec.name == "bridge" && nit->second->builtin && ep) {
-      for (const char* k : {"EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress"}) top[k] = s[k];
+      out.endpoint_id = s.endpoint_id;
+      out.gateway = s.gateway;
+      out.ip_address = s.ip_address;
+      out.ip_prefix_len = s.ip_prefix_len;
+      out.mac_address = s.mac_address;
     }
+    out.networks[nit->second->spec.name] = std::move(s);
   }
-  json ports = json::object();
   if (sb)
     for (auto& p : sb->ports) {
-      std::string key = std::to_string(p.container_port) + "/" + p.proto;
-      if (!ports.contains(key)) ports[key] = json::array();
-      ports[key].push_back({{"HostIp", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
-                            {"HostPort", std::to_string(p.host_port)}});
+      auto& list = out.ports[std::to_string(p.container_port) + "/" + p.proto];
+      if (!list) list.emplace();
+      list->push_back({p.host_ip.empty() ? "0.0.0.0" : p.host_ip, std::to_string(p.host_port)});
     }
-  top["Ports"] = ports;
-  top["Networks"] = networks;
-  return top;
+  return out;
 }
 
 }  // namespace berth::network

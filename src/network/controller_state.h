@@ -9,7 +9,6 @@
 #include "common/fd.h"
 #include "network/controller.h"
 #include "network/driver.h"
-#include "nlohmann/json.hpp"
 #include "sys/netlink.h"
 #include "sys/netns.h"
 
@@ -20,9 +19,10 @@ struct Controller::Network {
   NetworkSpec spec;
   std::string created;
   std::string pool_id;  // "" for host/null
-  nlohmann::json ipam_config = nlohmann::json::array();
-  nlohmann::json ipam_options = nullptr;
-  nlohmann::json labels = nlohmann::json::object();
+  // The pool as configured (one entry; defaults filled in) and the IPAM options, as inspect shows.
+  std::vector<spec::IPAMConfig> ipam_config;
+  std::optional<spec::StringMap> ipam_options;  // null for the predefined networks, as Docker
+  spec::StringMap labels;
   bool attachable = false;
   bool builtin = false;
   // Only kReady networks are found by name, listed, joined or removed; the others are in the
@@ -31,8 +31,8 @@ struct Controller::Network {
   std::unique_ptr<DriverNetwork> kernel;  // null for host and null networks
 
   bool UserDefined() const { return !builtin; }
-  nlohmann::json ToDoc() const;
-  static std::unique_ptr<Network> FromDoc(const nlohmann::json& d);
+  std::string ToDoc() const;
+  static StatusOr<std::unique_ptr<Network>> FromDoc(const std::string& doc);
   // The pool this network's addresses come from, as it was requested (recovery asks again).
   ipam::PoolRequest PoolRequestFromConfig() const;
 };
@@ -43,11 +43,10 @@ struct Controller::Attachment {
   std::vector<std::string> aliases;
   std::string static_ip;
   std::string mac;
-  nlohmann::json ipam_config = nullptr;
-  nlohmann::json ToDoc() const;
-  // From an EndpointSettings of a create or connect request: aliases and the IPAM config.
-  static Attachment FromEndpointConfig(const std::string& network_id, const nlohmann::json& cfg);
-  static Attachment FromDoc(const nlohmann::json& d);
+  std::optional<spec::EndpointIPAMConfig> ipam_config;
+  // From an EndpointSettings of a create or connect request: aliases, address, MAC.
+  static Attachment FromEndpointConfig(const std::string& network_id,
+                                       const spec::EndpointSettings& cfg);
 };
 
 struct Controller::ContainerNet {
@@ -57,8 +56,8 @@ struct Controller::ContainerNet {
   std::vector<Attachment> attachments;
   std::vector<std::string> dns;     // --dns: where the embedded DNS forwards this container's queries
   std::vector<std::string> search;  // the search domains of its resolv.conf
-  nlohmann::json ToDoc() const;
-  static std::unique_ptr<ContainerNet> FromDoc(const nlohmann::json& d);
+  std::string ToDoc() const;
+  static StatusOr<std::unique_ptr<ContainerNet>> FromDoc(const std::string& doc);
 };
 
 struct Controller::Endpoint {
@@ -93,8 +92,8 @@ struct Controller::SandboxState {
   bool dns = false;  // served by the embedded DNS (it has a user-defined network)
   int next_if = 0;
 
-  nlohmann::json ToDoc() const;
-  static std::unique_ptr<SandboxState> FromDoc(const nlohmann::json& d);
+  std::string ToDoc() const;
+  static StatusOr<std::unique_ptr<SandboxState>> FromDoc(const std::string& doc);
 };
 
 // Where a sandbox's published ports go: its first bridge endpoint, as in Docker.

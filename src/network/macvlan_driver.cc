@@ -26,7 +26,10 @@ class MacvlanNetwork : public DriverNetwork {
   }
 
   Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) override {
-    if (sandbox_rtnl == nullptr || sandbox_going) return absl::OkStatus();  // goes with the namespace
+    // Deleted even when the whole namespace goes: the kernel tears a namespace down in the
+    // background, and until then the sub-interface keeps its MAC on the parent, so the next
+    // container given the same address (and MAC) would be refused with EADDRINUSE.
+    if (sandbox_rtnl == nullptr) return absl::OkStatus();
     Status st = sandbox_rtnl->DeleteLink(ep.ifname);
     if (!st.ok() && !absl::IsNotFound(st)) return st;
     return absl::OkStatus();

@@ -10,16 +10,6 @@
 namespace berth::network {
 namespace {
 
-using json = nlohmann::json;
-
-std::vector<std::string> Strings(const json& hc, const char* key) {
-  std::vector<std::string> out;
-  if (!hc.is_object() || !hc.contains(key) || !hc[key].is_array()) return out;
-  for (const auto& v : hc[key])
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
 bool IsIp(const std::string& s) {
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
@@ -64,22 +54,22 @@ Parsed Parse(std::string_view text) {
 
 }  // namespace
 
-std::vector<std::string> SearchDomains(const json& hc, std::string_view host_resolv) {
-  std::vector<std::string> search = Strings(hc, "DnsSearch");
+std::vector<std::string> SearchDomains(const spec::HostConfig& hc, std::string_view host_resolv) {
+  std::vector<std::string> search = spec::OrEmpty(hc.dns_search);
   if (search.empty()) search = Parse(host_resolv).search;
   if (search.size() == 1 && search[0] == ".") search.clear();  // --dns-search . : none
   return search;
 }
 
-std::vector<std::string> SearchDomains(const json& hc) {
+std::vector<std::string> SearchDomains(const spec::HostConfig& hc) {
   auto host = sys::ReadFile("/etc/resolv.conf");
   return SearchDomains(hc, host.ok() ? *host : "");
 }
 
-std::string ContainerResolvConf(const ResolvInputs& in, const json& hc) {
-  std::vector<std::string> dns = Strings(hc, "Dns");
-  std::vector<std::string> search = Strings(hc, "DnsSearch");
-  std::vector<std::string> options = Strings(hc, "DnsOptions");
+std::string ContainerResolvConf(const ResolvInputs& in, const spec::HostConfig& hc) {
+  std::vector<std::string> dns = spec::OrEmpty(hc.dns);
+  std::vector<std::string> search = spec::OrEmpty(hc.dns_search);
+  std::vector<std::string> options = spec::OrEmpty(hc.dns_options);
   if (!in.embedded && dns.empty() && search.empty() && options.empty() && in.host_network)
     return std::string(in.host);
 
@@ -113,11 +103,11 @@ std::string ContainerResolvConf(const ResolvInputs& in, const json& hc) {
   return out;
 }
 
-std::vector<std::string> DnsUpstreams(const json& hc) { return Strings(hc, "Dns"); }
+std::vector<std::string> DnsUpstreams(const spec::HostConfig& hc) { return spec::OrEmpty(hc.dns); }
 
-std::string ExtraHostsLines(const json& hc, const std::string& host_gateway) {
+std::string ExtraHostsLines(const spec::HostConfig& hc, const std::string& host_gateway) {
   std::string out;
-  for (const std::string& e : Strings(hc, "ExtraHosts")) {
+  for (const std::string& e : spec::OrEmpty(hc.extra_hosts)) {
     std::string name, ip;
     if (!SplitExtraHost(e, &name, &ip)) continue;
     if (ip == "host-gateway") ip = host_gateway;
@@ -127,10 +117,10 @@ std::string ExtraHostsLines(const json& hc, const std::string& host_gateway) {
   return out;
 }
 
-Status ValidateDnsConfig(const json& hc) {
-  for (const std::string& d : Strings(hc, "Dns"))
+Status ValidateDnsConfig(const spec::HostConfig& hc) {
+  for (const std::string& d : spec::OrEmpty(hc.dns))
     if (!IsIp(d)) return absl::InvalidArgumentError("IP address is not correctly formatted: " + d);
-  for (const std::string& e : Strings(hc, "ExtraHosts")) {
+  for (const std::string& e : spec::OrEmpty(hc.extra_hosts)) {
     std::string name, ip;
     if (!SplitExtraHost(e, &name, &ip)) return absl::InvalidArgumentError("bad format for add-host: \"" + e + "\"");
     if (ip != "host-gateway" && !IsIp(ip))

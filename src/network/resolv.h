@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "nlohmann/json.hpp"
+#include "spec/host_config.h"
 
 namespace berth::network {
 
@@ -21,19 +21,19 @@ struct ResolvInputs {
 // host's), plus "options ndots:0" unless an ndots option is given. Otherwise the nameservers are
 // Dns or the host's (without loopback ones, which a container cannot reach, unless host_network),
 // with the same search and options rules. --net=host without overrides: the host file unchanged.
-std::string ContainerResolvConf(const ResolvInputs& in, const nlohmann::json& host_config);
+std::string ContainerResolvConf(const ResolvInputs& in, const spec::HostConfig& host_config);
 
 // The resolvers the embedded DNS forwards to for this container: HostConfig.Dns (empty = the host's).
-std::vector<std::string> DnsUpstreams(const nlohmann::json& host_config);
+std::vector<std::string> DnsUpstreams(const spec::HostConfig& host_config);
 
 // The search domains the container's resolv.conf lists: DnsSearch, or the host's /etc/resolv.conf's.
-std::vector<std::string> SearchDomains(const nlohmann::json& host_config, std::string_view host_resolv);
-std::vector<std::string> SearchDomains(const nlohmann::json& host_config);  // reads /etc/resolv.conf
+std::vector<std::string> SearchDomains(const spec::HostConfig& host_config, std::string_view host_resolv);
+std::vector<std::string> SearchDomains(const spec::HostConfig& host_config);  // reads /etc/resolv.conf
 
 // HostConfig.ExtraHosts ("name:ip" or "name=ip"; "host-gateway" = host_gateway) as /etc/hosts lines.
-std::string ExtraHostsLines(const nlohmann::json& host_config, const std::string& host_gateway);
+std::string ExtraHostsLines(const spec::HostConfig& host_config, const std::string& host_gateway);
 
 // Dns entries must be IP addresses, ExtraHosts "name:ip"; InvalidArgument with Docker's wording.
-Status ValidateDnsConfig(const nlohmann::json& host_config);
+Status ValidateDnsConfig(const spec::HostConfig& host_config);
 
 }  // namespace berth::network

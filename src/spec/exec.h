@@ -22,6 +22,8 @@ struct ExecConfig {
   std::optional<std::vector<std::string>> env;
   std::string working_dir;
   std::optional<std::vector<std::string>> cmd;  // never empty once parsed
+  // API 1.42 (`*[2]uint`, omitempty); docker 28 sends it with -t even to a 1.41 daemon.
+  std::optional<std::array<uint64_t, 2>> console_size;
   bool operator==(const ExecConfig&) const = default;
 };
 

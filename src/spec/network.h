@@ -39,6 +39,29 @@ struct EndpointSettings {
   bool operator==(const EndpointSettings&) const = default;
 };
 
+// types.NetworkSettings as container inspect shows it: NetworkSettingsBase and
+// DefaultNetworkSettings (the default bridge's endpoint, for old clients) flattened, then the
+// per-network endpoints.
+struct NetworkSettings {
+  std::string bridge;
+  std::string sandbox_id;  // "SandboxID"
+  bool hairpin_mode = false;
+  std::string link_local_ipv6_address;  // "LinkLocalIPv6Address"
+  int64_t link_local_ipv6_prefix_len = 0;
+  PortMap ports;            // rendered {} when empty
+  std::string sandbox_key;  // the namespace's path
+  std::string endpoint_id;  // "EndpointID"
+  std::string gateway;
+  std::string global_ipv6_address;  // "GlobalIPv6Address"
+  int64_t global_ipv6_prefix_len = 0;
+  std::string ip_address;  // "IPAddress"
+  int64_t ip_prefix_len = 0;
+  std::string ipv6_gateway;  // "IPv6Gateway"
+  std::string mac_address;
+  std::map<std::string, EndpointSettings> networks;  // by network name
+  bool operator==(const NetworkSettings&) const = default;
+};
+
 // network.NetworkingConfig: per-network endpoint settings of a container create.
 struct NetworkingConfig {
   // map[string]*EndpointSettings; a null entry decodes as default settings.

@@ -5,12 +5,21 @@
 #include "engine/images.h"
 #include "engine/runtime.h"
 #include "engine/store.h"
+#include "nlohmann/json.hpp"
+#include "spec/json/container_json.h"
 #include "sys/fs.h"
 
 namespace berth::engine {
 namespace {
 
 using nlohmann::json;
+
+// A HostConfig from Docker's JSON, through the API's parser.
+spec::HostConfig Hc(const json& j) {
+  auto hc = spec::ParseHostConfig(j.dump());
+  EXPECT_TRUE(hc.ok()) << hc.status();
+  return hc.ok() ? *hc : spec::HostConfig();
+}
 
 TEST(NormalizeRef, DockerForms) {
   EXPECT_EQ(NormalizeRef("busybox"), "busybox:latest");
@@ -40,28 +49,28 @@ class StoreTest : public ::testing::Test {
 };
 
 TEST_F(StoreTest, PutGetListDelete) {
-  ASSERT_TRUE(store_->Put("container", "a1", "web", {{"x", 1}}).ok());
-  ASSERT_TRUE(store_->Put("container", "b2", "db", {{"x", 2}}).ok());
+  ASSERT_TRUE(store_->Put("container", "a1", "web", json{{"x", 1}}.dump()).ok());
+  ASSERT_TRUE(store_->Put("container", "b2", "db", json{{"x", 2}}.dump()).ok());
   auto got = store_->Get("container", "a1");
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->name, "web");
-  EXPECT_EQ(got->doc["x"], 1);
+  EXPECT_EQ(json::parse(got->doc)["x"], 1);
   EXPECT_EQ(store_->List("container").size(), 2u);
   ASSERT_TRUE(store_->Delete("container", "a1").ok());
   EXPECT_FALSE(store_->Get("container", "a1").has_value());
 }
 
 TEST_F(StoreTest, NameIsUniquePerKindAndNotSilentlyReplaced) {
-  ASSERT_TRUE(store_->Put("container", "a1", "web", json::object()).ok());
-  Status st = store_->Put("container", "b2", "web", json::object());
+  ASSERT_TRUE(store_->Put("container", "a1", "web", "{}").ok());
+  Status st = store_->Put("container", "b2", "web", "{}");
   EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(store_->Get("container", "a1").has_value());  // the holder is untouched
-  EXPECT_TRUE(store_->Put("network", "n1", "web", json::object()).ok());  // other kind: fine
+  EXPECT_TRUE(store_->Put("network", "n1", "web", "{}").ok());  // other kind: fine
 }
 
 TEST_F(StoreTest, BatchRollsBackOnError) {
   Status st = store_->Batch([&]() -> Status {
-    RETURN_IF_ERROR(store_->Put("image", "i1", "", json::object()));
+    RETURN_IF_ERROR(store_->Put("image", "i1", "", "{}"));
     return absl::InternalError("boom");
   });
   EXPECT_FALSE(st.ok());
@@ -69,13 +78,13 @@ TEST_F(StoreTest, BatchRollsBackOnError) {
 }
 
 TEST_F(StoreTest, SurvivesReopen) {
-  ASSERT_TRUE(store_->Put("tag", "busybox:latest", "", {{"image", "sha256:aa"}}).ok());
+  ASSERT_TRUE(store_->Put("tag", "busybox:latest", "", json{{"image", "sha256:aa"}}.dump()).ok());
   store_.reset();
   auto s = Store::Open(dir_ + "/berth.db");
   ASSERT_TRUE(s.ok());
   auto got = (*s)->Get("tag", "busybox:latest");
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->doc["image"], "sha256:aa");
+  EXPECT_EQ(json::parse(got->doc)["image"], "sha256:aa");
 }
 
 TEST(Frame, StdcopyHeader) {
@@ -88,19 +97,19 @@ TEST(Frame, StdcopyHeader) {
 }
 
 TEST(Capabilities, DockerDefaultsAddDrop) {
-  auto caps = Capabilities(json::object());
+  auto caps = Capabilities(spec::HostConfig());
   EXPECT_EQ(caps.size(), 14u);
   EXPECT_NE(std::find(caps.begin(), caps.end(), "CAP_NET_RAW"), caps.end());
   EXPECT_EQ(std::find(caps.begin(), caps.end(), "CAP_SYS_ADMIN"), caps.end());
-  caps = Capabilities({{"CapAdd", {"NET_ADMIN"}}, {"CapDrop", {"net_raw"}}});
+  caps = Capabilities(Hc({{"CapAdd", {"NET_ADMIN"}}, {"CapDrop", {"net_raw"}}}));
   EXPECT_NE(std::find(caps.begin(), caps.end(), "CAP_NET_ADMIN"), caps.end());
   EXPECT_EQ(std::find(caps.begin(), caps.end(), "CAP_NET_RAW"), caps.end());
-  EXPECT_TRUE(Capabilities({{"CapDrop", {"ALL"}}}).empty());
-  EXPECT_GT(Capabilities({{"Privileged", true}}).size(), 30u);
+  EXPECT_TRUE(Capabilities(Hc({{"CapDrop", {"ALL"}}})).empty());
+  EXPECT_GT(Capabilities(Hc({{"Privileged", true}})).size(), 30u);
 }
 
 TEST(OciSpec, LimitsNamespacesAndMounts) {
-  json hc = {{"Memory", 64 << 20}, {"NanoCpus", 500000000}, {"Binds", {"/src:/dst:ro"}}};
+  spec::HostConfig hc = Hc({{"Memory", 64 << 20}, {"NanoCpus", 500000000}, {"Binds", {"/src:/dst:ro"}}});
   OciInputs in;
   in.id = "abc";
   in.hostname = "h";
@@ -108,7 +117,7 @@ TEST(OciSpec, LimitsNamespacesAndMounts) {
   in.container_dir = "/c";
   in.netns_path = "/run/berth/netns/x";
   in.host_config = &hc;
-  json spec = BuildOciSpec(in);
+  json spec = json::parse(BuildOciSpec(in));
   EXPECT_EQ(spec["linux"]["resources"]["memory"]["limit"], 64 << 20);
   EXPECT_EQ(spec["linux"]["resources"]["memory"]["swap"], 128 << 20);  // docker: 2x by default
   EXPECT_EQ(spec["linux"]["resources"]["cpu"]["quota"], 50000);
@@ -124,7 +133,7 @@ TEST(OciSpec, LimitsNamespacesAndMounts) {
   EXPECT_TRUE(bind);
   EXPECT_TRUE(hosts);
   in.netns_path = "host";
-  for (auto& ns : BuildOciSpec(in)["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
+  for (auto& ns : json::parse(BuildOciSpec(in))["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
 }
 
 TEST(ResolveUser, NamesNumbersAndGroups) {

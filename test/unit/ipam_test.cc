@@ -330,59 +330,6 @@ TEST(IpamTest, SmallSubnets) {
   EXPECT_EQ(a.RequestAddress(p30->id).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
-TEST(IpamTest, SaveLoadRoundTripKeepsAllocations) {
-  Allocator a;
-  PoolRequest t = Subnet("10.15.20.0/24");
-  t.aux = {{"1", "10.15.20.2"}, {"2", "10.15.20.3"}};
-  auto tb = a.RequestPool(t);
-  PoolRequest r = Subnet("172.28.0.0/16");
-  r.ip_range = "172.28.5.0/24";
-  r.gateway = "172.28.5.254";
-  auto rg = a.RequestPool(r);
-  ASSERT_TRUE(tb.ok() && rg.ok());
-  for (int i = 0; i < 5; ++i) Next(a, tb->id);  // .4 .. .8
-  ASSERT_TRUE(a.ReleaseAddress(tb->id, "10.15.20.6").ok());
-  Next(a, rg->id);  // 172.28.5.0
-  Next(a, rg->id, "172.28.9.9");
-
-  nlohmann::json saved = a.Save();
-  EXPECT_EQ(saved["pools"][0]["allocated"], nlohmann::json({"10.15.20.4-10.15.20.5", "10.15.20.7-10.15.20.8"}));
-  // Through text, as the controller stores it.
-  auto b = Allocator::Load(nlohmann::json::parse(saved.dump()));
-  ASSERT_TRUE(b.ok()) << b.status();
-  Allocator& c = **b;
-  ASSERT_EQ(c.Pools().size(), 2u);
-  EXPECT_EQ(c.Pools()[0].id, tb->id);
-  EXPECT_EQ(c.Pools()[0].aux, t.aux);
-  EXPECT_EQ(c.Pools()[0].gateway, "10.15.20.1");
-  EXPECT_EQ(c.Pools()[1].ip_range, "172.28.5.0/24");
-  EXPECT_EQ(c.Save(), saved);
-  EXPECT_EQ(Next(c, tb->id), "10.15.20.6");
-  EXPECT_EQ(Next(c, tb->id), "10.15.20.9");
-  EXPECT_EQ(Next(c, rg->id), "172.28.5.1");
-  ExpectError(c.RequestAddress(rg->id, "172.28.9.9").status(), absl::StatusCode::kAlreadyExists,
-              "Address already in use");
-  ExpectError(c.RequestPool(Subnet("10.15.20.0/25")).status(), absl::StatusCode::kPermissionDenied,
-              "Pool overlaps with other one on this address space");
-
-  // A state that hands an address out twice, or is not a state at all, is refused.
-  nlohmann::json twice = saved;
-  twice["pools"][0]["allocated"] = {"10.15.20.4-10.15.20.5", "10.15.20.5"};
-  EXPECT_EQ(Allocator::Load(twice).status().code(), absl::StatusCode::kInvalidArgument);
-  nlohmann::json reserved = saved;
-  reserved["pools"][0]["allocated"] = {"10.15.20.3"};
-  EXPECT_EQ(Allocator::Load(reserved).status().code(), absl::StatusCode::kInvalidArgument);
-  nlohmann::json overlapping = saved;
-  overlapping["pools"][1]["subnet"] = "10.15.0.0/16";
-  overlapping["pools"][1]["ip_range"] = "";
-  overlapping["pools"][1]["gateway"] = "10.15.0.1";
-  overlapping["pools"][1]["allocated"] = nlohmann::json::array();
-  EXPECT_EQ(Allocator::Load(overlapping).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Allocator::Load(nlohmann::json::array()).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Allocator::Load({{"version", 1}, {"pools", {{{"id", 3}}}}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
 TEST(IpamTest, ReleasePoolFreesTheSpace) {
   Allocator a;
   auto tb = a.RequestPool(Subnet("10.15.20.0/24"));
@@ -415,13 +362,11 @@ TEST(IpamTest, SixtyFiveThousandAddressesInASlash16) {
   // 65533 usable: 533 left after the 65000, then exhausted.
   for (int i = 0; i < 533; ++i) ASSERT_TRUE(a.RequestAddress(pool->id).ok()) << i;
   EXPECT_EQ(a.RequestAddress(pool->id).status().code(), absl::StatusCode::kResourceExhausted);
-  nlohmann::json saved = a.Save();
-  auto loaded = Allocator::Load(saved);
+  auto allocated = a.Allocated(pool->id);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::printf("65533 allocations + save/load of a full /16: %.1f ms\n", ms);
-  ASSERT_TRUE(loaded.ok());
-  EXPECT_EQ(saved["pools"][0]["allocated"], nlohmann::json({"10.50.0.2-10.50.255.254"}));
-  EXPECT_EQ((*loaded)->RequestAddress(pool->id).status().code(), absl::StatusCode::kResourceExhausted);
+  std::printf("65533 allocations + listing them of a full /16: %.1f ms\n", ms);
+  ASSERT_TRUE(allocated.ok());
+  EXPECT_EQ(allocated->size(), 65533u);
   EXPECT_LT(ms, 1000.0);
 }
 

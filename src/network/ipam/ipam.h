@@ -8,8 +8,8 @@
 //     addresses are usable (172.28.5.0 is the first address of --ip-range 172.28.5.0/24 in
 //     172.28.0.0/16); the subnet's network and broadcast addresses never are;
 //   - a preferred (static) address may lie outside the ip-range but must be inside the subnet.
-// Pure logic, no kernel. State round-trips through JSON so the network controller can keep it in
-// its store and never hand an address out twice across a daemon restart.
+// Pure logic, no kernel. Nothing of it is stored: after a restart the network controller asks
+// for each network's pool again and re-takes the addresses of the running containers' endpoints.
 
 #include <cstdint>
 #include <map>
@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "common/status.h"
-#include "nlohmann/json.hpp"
 
 namespace berth::network::ipam {
 
@@ -115,11 +114,6 @@ class Allocator {
   // Addresses handed out by RequestAddress (reserved ones excluded), ascending.
   StatusOr<std::vector<std::string>> Allocated(const std::string& pool_id) const;
 
-  // Whole state: {"version":1,"pools":[{"id","subnet","ip_range","gateway","aux",
-  // "allocated":["172.18.0.2-172.18.0.9","172.18.0.12"]}]} (allocated as ascending runs).
-  nlohmann::json Save() const;
-  // InvalidArgument "ipam state: ..." when the document is malformed or inconsistent.
-  static StatusOr<std::unique_ptr<Allocator>> Load(const nlohmann::json& state);
 
  private:
   struct PoolState;

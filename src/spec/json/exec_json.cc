@@ -16,7 +16,8 @@ const Codec<ExecConfig>& ExecConfigCodec() {
        Field("DetachKeys", &E::detach_keys, String()),
        Field("Env", &E::env, Optional(Slice(String()))),
        Field("WorkingDir", &E::working_dir, String()),
-       Field("Cmd", &E::cmd, Optional(Slice(String())))}));
+       Field("Cmd", &E::cmd, Optional(Slice(String()))),
+       Field("ConsoleSize", &E::console_size, Optional(Array<uint64_t, 2>(Uint("uint"))), true)}));
   return *codec;
 }
 
