@@ -14,17 +14,54 @@ count_rows() { ls "$BT_DIR/data/containers" | wc -l; }
   run api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"Image": "busybox", ' http://x/v1.41/containers/create
   [ "$output" = "400" ]
+  # Go's own words, as Docker answers (the body is decoded as Docker decodes it).
   run api -X POST -H 'Content-Type: application/json' -d '{"Image": "busybox",' http://x/v1.41/containers/create
-  [[ "$output" == *"invalid JSON"* ]]
+  [ "$output" = '{"message":"unexpected EOF"}' ]
+  run api -X POST -H 'Content-Type: application/json' -d '{bad' http://x/v1.41/containers/create
+  [[ "$output" == *"invalid character 'b' looking for beginning of object key string"* ]]
   [ "$(count_rows)" -eq "$before" ]
 }
 
-@test "a field of the wrong type is a 400" {
+@test "a field of the wrong type anywhere is a 400 with Go's message, and nothing is left behind" {
+  local before=$(count_rows)
   run api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"Image": "busybox", "Cmd": "not-a-list", "HostConfig": {"Memory": "lots"}}' \
     http://x/v1.41/containers/create
   [ "$output" = "400" ]
+  run api -X POST -H 'Content-Type: application/json' -d '{"Image": "busybox", "Env": "notalist"}' \
+    http://x/v1.41/containers/create
+  [[ "$output" == *"json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Env of type []string"* ]]
+  docker network create badnet >/dev/null
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image": "busybox", "HostConfig": {"NetworkMode": "badnet"}, "NetworkingConfig": {"EndpointsConfig": {"badnet": {"Aliases": [1]}}}}' \
+    http://x/v1.41/containers/create
+  [[ "$output" == *"cannot unmarshal number into Go struct field"*"Aliases of type string"*" 400" ]]
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}' http://x/v1.41/containers/create
+  [[ "$output" == *"invalid restart policy 'sometimes'"*" 400" ]]
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image": "busybox", "HostConfig": {"ShmSize": -1}}' http://x/v1.41/containers/create
+  [[ "$output" == *"SHM size can not be less than 0"*" 400" ]]
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image": "busybox", "HostConfig": {"Memory": 1.5}}' http://x/v1.41/containers/create
+  [[ "$output" == *"cannot unmarshal number 1.5 into Go struct field"*"Memory of type int64"*" 400" ]]
+  docker network rm badnet >/dev/null
   [ -z "$(docker ps -aq)" ]
+  [ "$(count_rows)" -eq "$before" ]
+}
+
+@test "filters: Docker's decoding and words; unknown keys and values are refused" {
+  run api -w ' %{http_code}' 'http://x/v1.41/containers/json?filters=%7B%22nosuch%22%3A%7B%22x%22%3Atrue%7D%7D'
+  [[ "$output" == *"Invalid filter 'nosuch'"*" 400" ]]
+  run api -w ' %{http_code}' 'http://x/v1.41/containers/json?filters=%7B%22status%22%3A%5B%22sleepy%22%5D%7D'
+  [[ "$output" == *"Invalid filter 'status=sleepy'"*" 400" ]]
+  run api -w ' %{http_code}' 'http://x/v1.41/networks?filters=notjson'
+  [[ "$output" == *" 400" ]]
+  run api -w ' %{http_code}' 'http://x/v1.41/images/json?filters=%7B%22dangling%22%3A%5B%22maybe%22%5D%7D'
+  [[ "$output" == *"Invalid filter 'dangling=maybe'"*" 400" ]]
+  run docker ps --filter nosuch=1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Invalid filter 'nosuch'"* ]]
 }
 
 @test "names that break Docker's rule are refused" {
