@@ -127,8 +127,12 @@ Status Daemon::Start() {
   rp.runtime_root = cfg.exec_root + "/runc";
   rp.shim = cfg.shim;
   d.shim = std::make_unique<engine::ShimClient>(rp);
-  d.firewall = cfg.iptables ? network::firewall::NewNftFirewall() : network::firewall::NewNoopFirewall();
-  if (cfg.iptables) RETURN_IF_ERROR(d.firewall->Check());
+  // The table is applied by berth-nft, a separate GPL-2.0 program (libnftables may not be linked
+  // into berthd); Check starts it, so a missing or broken helper stops berthd here, clearly.
+  if (cfg.nft_helper.empty()) cfg.nft_helper = SelfDir() + "/berth-nft";
+  d.firewall = cfg.iptables ? network::firewall::NewNftHelperFirewall(cfg.nft_helper)
+                            : network::firewall::NewNoopFirewall();
+  if (cfg.iptables) RETURN_IF_ERROR(Annotate(d.firewall->Check(), "firewall"));
   auto resolv = sys::ReadFile("/etc/resolv.conf");
   d.dns = std::make_unique<network::dns::Server>(
       network::dns::Server::UpstreamsFromResolvConf(resolv.ok() ? *resolv : ""));

@@ -2,12 +2,16 @@
 // The firewall of Berth's bridge networks and published ports (STYLE.md: moby's nftables backend,
 // kube-proxy's nftables mode). Berth owns exactly one nftables table, `inet berth`; the network
 // controller keeps the wanted state as a Model and calls Firewall::Apply after every change, which
-// rewrites the whole table in one atomic `nft -f -` transaction. Per-container state lives in sets
-// and maps (one map element per published port), so the rules themselves only change when a bridge
-// network comes or goes.
+// rewrites the whole table in one atomic transaction. Per-container state lives in sets and maps
+// (one map element per published port), so the rules themselves only change when a bridge network
+// comes or goes.
 //
-// Rendering is pure (Render, RenderDelete, Validate) and golden-tested; NftFirewall is the only part
-// that touches the kernel. IPv4 only for now.
+// Rendering is pure (Validate, Render, RenderDelete) and golden-tested. The kernel is reached
+// through a separate program, never a library linked into berthd: libnftables is GPL-2.0-only and
+// berthd is Apache-2.0. berthd's firewall (NewNftHelperFirewall) keeps one long-running `berth-nft`
+// (src/nft_helper, GPL-2.0) and sends it each script over a pipe, without the fork and exec of an
+// `nft -f -` subprocess per change (NewNftCommandFirewall, kept for tests). Applier (applier.h)
+// serialises and coalesces the applications of many threads. IPv4 only for now.
 
 #include <memory>
 #include <string>
@@ -65,17 +69,28 @@ class Firewall {
   virtual Status Apply(const Model& m) = 0;
   // Removes the table; OK if it was not there.
   virtual Status Remove() = 0;
-  // Is nft usable here (binary present, nf_tables with nat/fib/ct, CAP_NET_ADMIN)? A clear error
-  // otherwise, e.g. "nft not found: install the nftables package".
+  // Can the table be applied here (the helper or nft binary present, nf_tables with nat/fib/ct,
+  // CAP_NET_ADMIN)? A clear error otherwise, e.g. "nft not found: install the nftables package".
   virtual Status Check() = 0;
 };
 
-// Applies each script through libnftables, in the process: one transaction per change, so a failed
-// Apply changes nothing; the error carries nft's message. Works in the network namespace of the
-// thread that calls it (berthd runs inside its host's namespace).
-std::unique_ptr<Firewall> NewNftFirewall();
-// The same through a `<nft_binary> -f -` subprocess per change (tests wrap nft to aim it at a
-// namespace or to break a script on purpose).
+// berthd's firewall: the scripts go to one long-running berth-nft (src/nft_helper), started on
+// first use and kept, over a socket pair on its stdin/stdout (protocol in berth_nft.cc). Each call
+// is one request and one reply: a failed Apply changes nothing and its error carries nft's text.
+// A helper that died (killed, crashed) is started again and the call retried once, which is safe
+// because every script replaces the whole table (or only checks). The helper works in the network
+// namespace of the thread that created this object, whichever thread later (re)starts it.
+// Threading: calls are serialised on the helper's channel.
+class NftHelperFirewall : public Firewall {
+ public:
+  // The running helper's pid, -1 when none runs (before the first call, or after it died and
+  // before the next). For tests, which kill it to prove the restart.
+  virtual int HelperPid() = 0;
+};
+std::unique_ptr<NftHelperFirewall> NewNftHelperFirewall(std::string helper_path);
+
+// Each script through a `<nft_binary> -f -` subprocess per change (a fork and exec each time; tests
+// wrap nft to aim it at a namespace or to break a script on purpose).
 std::unique_ptr<Firewall> NewNftCommandFirewall(std::string nft_binary = "nft");
 
 // berthd --iptables=false: every call succeeds and nothing is touched.
