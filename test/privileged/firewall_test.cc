@@ -297,6 +297,16 @@ class FirewallNet : public ::testing::Test {
     return r.ok() && r->exit_code == 0 ? r->out : "";
   }
 
+  // The table's handle: a new one each time the table is replaced whole, the same while only its
+  // elements change. "" when there is no table.
+  std::string TableHandle() {
+    auto r = sys::Run({"/usr/bin/nsenter", "--net=/run/netns/" + host_, "/usr/sbin/nft", "-a", "list", "table",
+                       "inet", "berth"});
+    if (!r.ok() || r->exit_code != 0) return "";
+    auto at = r->out.find("# handle ");
+    return at == std::string::npos ? "" : r->out.substr(at, r->out.find('\n', at) - at);
+  }
+
   static sys::RunResult Run(const std::vector<std::string>& argv) {
     auto r = sys::Run(argv);
     if (!r.ok()) return sys::RunResult{-1, "", std::string(r.status().message())};
@@ -513,6 +523,59 @@ TEST_F(FirewallNet, NftCommandMakesTheSameTableAsTheHelper) {
   ASSERT_TRUE(fw->Apply(TestModel()).ok());
   EXPECT_EQ(NftList(), applied);
   ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+// A container's ports coming and going are sent as element changes (RenderPortDelta): the table
+// they leave lists exactly as the one Render writes whole for the same model.
+TEST_F(FirewallNet, PortChangesByElementsLeaveTheTableRenderWouldMake) {
+  std::string wrapper = dir_ + "/nft";
+  std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/nsenter --net=/run/netns/" << host_
+                         << " /usr/sbin/nft \"$@\"\n";
+  ::chmod(wrapper.c_str(), 0755);
+  auto whole = NewNftCommandFirewall(wrapper);
+  std::vector<Model> steps;
+  Model m = TestModel();
+  m.ports.push_back({"tcp", "", 8090, "10.231.0.3", 80, "br-fwa"});  // c2 published
+  steps.push_back(m);
+  m.ports.erase(m.ports.begin());  // c1's 8080 gone
+  steps.push_back(m);
+  m.ports[0].container_ip = "10.231.0.2";  // 8081 now to c1
+  m.ports.push_back({"tcp", "127.0.0.1", 8091, "10.231.2.2", 80, "br-fwi"});  // internal: no element
+  steps.push_back(m);
+  m.ports.clear();
+  steps.push_back(m);
+  steps.push_back(TestModel());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ASSERT_TRUE(RenderPortDelta(i == 0 ? TestModel() : steps[i - 1], steps[i]).has_value());
+    std::string handle = TableHandle();
+    ASSERT_NE(handle, "");
+    Status st = fw_->Apply(steps[i]);
+    ASSERT_TRUE(st.ok()) << "step " << i << ": " << st;
+    EXPECT_EQ(TableHandle(), handle) << "step " << i << ": the table was replaced, not updated";
+    std::string by_delta = NftList();
+    ASSERT_TRUE(whole->Apply(steps[i]).ok());
+    EXPECT_EQ(by_delta, NftList()) << "step " << i;
+  }
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+// The table changed behind berthd's back: the element update is refused, and the table is replaced
+// whole instead, in the same call.
+TEST_F(FirewallNet, ATableChangedBehindOurBackIsReplacedWhole) {
+  auto r = sys::Run({"/usr/bin/nsenter", "--net=/run/netns/" + host_, "/usr/sbin/nft", "delete", "element",
+                     "inet", "berth", "published_any", "{", "tcp", ".", "8083", "}"});
+  ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().ToString());
+  ExpectDenied("out", "192.0.2.1", 8083);
+  std::string handle = TableHandle();
+  Model m = TestModel();
+  m.ports.erase(m.ports.begin() + 3);  // 8083: its deletion finds nothing in the kernel
+  m.ports.push_back({"tcp", "", 8084, "10.231.1.2", 80, "br-fwb"});
+  Status st = fw_->Apply(m);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_NE(TableHandle(), handle) << "the table should have been replaced whole";
+  ExpectServedBy("out", "192.0.2.1", 8084, "c3");
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+  ExpectDenied("out", "192.0.2.1", 8083);
 }
 
 // The helper lives in the namespace the firewall was made in: restarted from this thread, which is

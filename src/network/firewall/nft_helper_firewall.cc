@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -66,11 +67,30 @@ class HelperFirewall final : public NftHelperFirewall {
   Status Apply(const Model& m) override {
     RETURN_IF_ERROR(Validate(m));
     absl::MutexLock lock(&mu_);
-    return Annotate(CallLocked('A', Render(m)), "apply table inet berth");
+    // The common change, a container's published ports coming or going, as element changes only.
+    if (in_kernel_.has_value()) {
+      if (std::optional<std::string> delta = RenderPortDelta(*in_kernel_, m)) {
+        if (delta->empty()) return absl::OkStatus();
+        Status st = CallLocked('A', *delta);
+        if (st.ok()) {
+          in_kernel_ = m;
+          return st;
+        }
+        // The table is not the one we made last (changed behind berthd's back, or the repeat of a
+        // delta that went through just before the helper died): replace it whole.
+        spdlog::info("firewall: element update refused, replacing the table whole: {}",
+                     std::string(st.message()));
+      }
+    }
+    in_kernel_.reset();
+    Status st = CallLocked('A', Render(m));
+    if (st.ok()) in_kernel_ = m;
+    return Annotate(st, "apply table inet berth");
   }
 
   Status Remove() override {
     absl::MutexLock lock(&mu_);
+    in_kernel_.reset();
     return Annotate(CallLocked('A', RenderDelete()), "remove table inet berth");
   }
 
@@ -88,9 +108,10 @@ class HelperFirewall final : public NftHelperFirewall {
   }
 
  private:
-  // One request, one reply. A helper found gone is started again and the request sent once more:
-  // every script replaces the whole table (or only checks), so a repeat after a transaction that
-  // went through just before the helper died changes nothing.
+  // One request, one reply. A helper found gone is started again and the request sent once more.
+  // A whole table or a check repeats harmlessly; a delta that went through just before the helper
+  // died may be refused on repeat (an element to delete is gone), and Apply then sends the whole
+  // table.
   //
   // mu_ is the helper channel's operation lock, held for the exchange: a request and its reply
   // must not interleave with another's. Nothing but these calls takes it, and Applier gives the
@@ -279,6 +300,9 @@ class HelperFirewall final : public NftHelperFirewall {
   absl::Mutex mu_;
   int pid_ ABSL_GUARDED_BY(mu_) = -1;
   UniqueFd sock_ ABSL_GUARDED_BY(mu_);
+  // What the table holds: the model of the last transaction that went through, so the next one can
+  // be a delta. Unknown (nullopt) at first, after Remove and after any failure.
+  std::optional<Model> in_kernel_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
