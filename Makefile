@@ -5,6 +5,7 @@ PRESET ?= dev
 JOBS ?= $(shell nproc)
 
 # Every Debian package Berth needs to build, run and test; nothing is fetched from elsewhere.
+# libnftables-dev is built into berth-nft only (GPL-2.0, src/nft_helper), never into berthd.
 DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   libboost-dev libboost-system-dev nlohmann-json3-dev libabsl-dev libcli11-dev libspdlog-dev \
   libfmt-dev libsqlite3-dev libmnl-dev libnftables-dev libssl-dev zlib1g-dev \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every benchmark against the binaries in $1 (default build/bin). Each starts its own berthd in
-# a network namespace of its own and removes everything it made.
+# Runs every benchmark against the binaries in $1 (default build/bin). Each works in network
+# namespaces of its own (engine_bench and network_bench start their own berthd there) and removes
+# everything it made.
 set -euo pipefail
 bin=${1:-build/bin}
 bin=$(cd "$bin" && pwd)
 "$bin/engine_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/network_bench" "$bin" "${ITERATIONS:-30}"
+"$bin/firewall_bench" "$bin" "${ITERATIONS:-30}"

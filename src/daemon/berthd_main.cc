@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.add_option("--config-file", config_file, "Daemon configuration file (JSON, dockerd's keys)");
   app.add_option("--runc", cfg.runc, "OCI runtime binary");
   app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
+  app.add_option("--nft-helper", cfg.nft_helper,
+                 "berth-nft binary, which applies the nftables table (default: beside berthd)");
   app.add_option("--iptables", cfg.iptables, "Manage the nftables table inet berth (default true)");
   app.add_option("--bip", cfg.bridge_ip, "Default bridge address and subnet (default 172.17.0.1/16)");
   CLI11_PARSE(app, argc, argv);

@@ -130,8 +130,12 @@ Status Daemon::Start() {
   rp.shim = cfg.shim;
   d.shim = std::make_unique<engine::ShimClient>(rp);
   {
-    auto fw = cfg.iptables ? network::firewall::NewNftFirewall() : network::firewall::NewNoopFirewall();
-    if (cfg.iptables) RETURN_IF_ERROR(fw->Check());
+    // The table is applied by berth-nft, a separate GPL-2.0 program (libnftables may not be
+    // linked into berthd); Check starts it, so a missing or broken helper stops berthd here.
+    if (cfg.nft_helper.empty()) cfg.nft_helper = SelfDir() + "/berth-nft";
+    auto fw = cfg.iptables ? network::firewall::NewNftHelperFirewall(cfg.nft_helper)
+                           : network::firewall::NewNoopFirewall();
+    if (cfg.iptables) RETURN_IF_ERROR(Annotate(fw->Check(), "firewall"));
     d.firewall = std::make_unique<network::firewall::Applier>(std::move(fw));
   }
   auto resolv = sys::ReadFile("/etc/resolv.conf");

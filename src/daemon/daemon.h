@@ -20,6 +20,7 @@ struct Config {
   bool debug = false;
   std::string runc = "runc";
   std::string shim;  // default: berth-shim beside the berthd binary
+  std::string nft_helper;  // default: berth-nft beside the berthd binary (the firewall's helper)
   int64_t max_upload = int64_t{16} << 30;
   bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip

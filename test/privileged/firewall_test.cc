@@ -7,8 +7,11 @@
 //
 // Every container and the outside run busybox httpd on :80, serving their name at / and the peer
 // address they see at /cgi-bin/peer. Clients are sockets opened in a thread that has joined the
-// namespace, so each check is one connect with a short timeout. Needs root, nft, nsenter and busybox;
-// skips with the reason otherwise. Every namespace and process is removed in TearDown, by name/PID.
+// namespace, so each check is one connect with a short timeout. The table is applied as berthd
+// applies it, through berth-nft ($BERTH_BIN/berth-nft): the firewall is made on a thread inside
+// "host", and its helper works there whichever thread talks to it. Needs root, nft, nsenter and
+// busybox; skips with the reason otherwise. Every namespace and process is removed in TearDown, by
+// name/PID.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,12 +26,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -50,20 +55,34 @@ struct Result {
 };
 
 // Runs fn on a thread that has joined /run/netns/<ns>; the test's own thread never moves.
-Result InNetns(const std::string& ns, const std::function<Result()>& fn) {
-  Result r;
+std::string InNetnsThread(const std::string& ns, const std::function<void()>& fn) {
+  std::string error;
   std::thread t([&] {
     int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      r.error = "setns " + ns + ": " + std::strerror(errno);
+      error = "setns " + ns + ": " + std::strerror(errno);
       if (fd >= 0) ::close(fd);
       return;
     }
     ::close(fd);
-    r = fn();
+    fn();
   });
   t.join();
+  return error;
+}
+
+Result InNetns(const std::string& ns, const std::function<Result()>& fn) {
+  Result r;
+  std::string error = InNetnsThread(ns, [&] { r = fn(); });
+  if (!error.empty()) r.error = error;
   return r;
+}
+
+// The network namespace a path (/run/netns/X, /proc/PID/ns/net) stands for: (device, inode).
+std::pair<dev_t, ino_t> NetnsId(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {0, 0};
+  return {st.st_dev, st.st_ino};
 }
 
 sockaddr_in Addr(const std::string& ip, int port) {
@@ -157,17 +176,25 @@ class FirewallNet : public ::testing::Test {
     Httpd("out");
     Httpd("host");  // a service on the host itself, for the "containers reach the gateway" check
 
-    // The real NftFirewall, with nft run inside the test's host namespace.
-    std::string wrapper = dir_ + "/nft";
-    std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/nsenter --net=/run/netns/" << host_
-                           << " /usr/sbin/nft \"$@\"\n";
-    ::chmod(wrapper.c_str(), 0755);
-    fw_ = NewNftCommandFirewall(wrapper);
-    ASSERT_TRUE(fw_->Check().ok()) << fw_->Check();
-    ASSERT_TRUE(fw_->Apply(TestModel()).ok()) << fw_->Apply(TestModel());
+    // berthd's firewall, made (and first used) on a thread inside the test's host namespace.
+    const char* bin = std::getenv("BERTH_BIN");
+    if (bin == nullptr) GTEST_SKIP() << "needs BERTH_BIN (ctest sets it) to find berth-nft";
+    helper_ = std::string(bin) + "/berth-nft";
+    ASSERT_TRUE(Exists(helper_.c_str())) << helper_ << " is not built";
+    Status check, applied;
+    ASSERT_EQ(InNetnsThread(host_, [&] {
+                fw_ = NewNftHelperFirewall(helper_);
+                check = fw_->Check();
+                applied = fw_->Apply(TestModel());
+              }),
+              "");
+    ASSERT_TRUE(check.ok()) << check;
+    ASSERT_TRUE(applied.ok()) << applied;
+    ASSERT_EQ(NetnsId("/proc/" + std::to_string(fw_->HelperPid()) + "/ns/net"), NetnsId("/run/netns/" + host_));
   }
 
   void TearDown() override {
+    fw_.reset();  // its helper ends (EOF on its stdin) and is reaped
     for (pid_t pid : pids_) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
@@ -270,6 +297,16 @@ class FirewallNet : public ::testing::Test {
     return r.ok() && r->exit_code == 0 ? r->out : "";
   }
 
+  // The table's handle: a new one each time the table is replaced whole, the same while only its
+  // elements change. "" when there is no table.
+  std::string TableHandle() {
+    auto r = sys::Run({"/usr/bin/nsenter", "--net=/run/netns/" + host_, "/usr/sbin/nft", "-a", "list", "table",
+                       "inet", "berth"});
+    if (!r.ok() || r->exit_code != 0) return "";
+    auto at = r->out.find("# handle ");
+    return at == std::string::npos ? "" : r->out.substr(at, r->out.find('\n', at) - at);
+  }
+
   static sys::RunResult Run(const std::vector<std::string>& argv) {
     auto r = sys::Run(argv);
     if (!r.ok()) return sys::RunResult{-1, "", std::string(r.status().message())};
@@ -300,7 +337,8 @@ class FirewallNet : public ::testing::Test {
   std::vector<std::string> namespaces_;
   std::map<std::string, std::string> names_;  // role -> namespace
   std::vector<pid_t> pids_;
-  std::unique_ptr<Firewall> fw_;
+  std::string helper_;  // $BERTH_BIN/berth-nft
+  std::unique_ptr<NftHelperFirewall> fw_;
 };
 
 TEST_F(FirewallNet, ContainersReachTheOutsideMasqueraded) {
@@ -471,31 +509,141 @@ TEST_F(FirewallNet, FailedTransactionChangesNothing) {
   ExpectServedBy("out", "192.0.2.1", 8080, "c1");
 }
 
-// berthd's firewall: libnftables inside the process, in the namespace of the calling thread.
-TEST_F(FirewallNet, InProcessLibnftablesMakesTheSameTable) {
-  std::string applied = NftList();  // by the nft command in SetUp
-  Status check, removed, again;
-  std::string between;
-  std::thread t([&] {
-    int fd = ::open(("/run/netns/" + host_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      check = absl::InternalError("setns");
-      return;
-    }
-    ::close(fd);
-    auto fw = NewNftFirewall();
-    check = fw->Check();
-    removed = fw->Remove();
-    between = NftList();
-    again = fw->Apply(TestModel());
-  });
-  t.join();
-  ASSERT_TRUE(check.ok()) << check;
-  ASSERT_TRUE(removed.ok()) << removed;
-  EXPECT_EQ(between, "");
-  ASSERT_TRUE(again.ok()) << again;
+// The command firewall (an `nft -f -` per change, kept for tests) makes the very table the helper does.
+TEST_F(FirewallNet, NftCommandMakesTheSameTableAsTheHelper) {
+  std::string applied = NftList();  // by the helper in SetUp
+  std::string wrapper = dir_ + "/nft";
+  std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/nsenter --net=/run/netns/" << host_
+                         << " /usr/sbin/nft \"$@\"\n";
+  ::chmod(wrapper.c_str(), 0755);
+  auto fw = NewNftCommandFirewall(wrapper);
+  ASSERT_TRUE(fw->Check().ok()) << fw->Check();
+  ASSERT_TRUE(fw->Remove().ok());
+  EXPECT_EQ(NftList(), "");
+  ASSERT_TRUE(fw->Apply(TestModel()).ok());
   EXPECT_EQ(NftList(), applied);
   ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+// A container's ports coming and going are sent as element changes (RenderPortDelta): the table
+// they leave lists exactly as the one Render writes whole for the same model.
+TEST_F(FirewallNet, PortChangesByElementsLeaveTheTableRenderWouldMake) {
+  std::string wrapper = dir_ + "/nft";
+  std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/nsenter --net=/run/netns/" << host_
+                         << " /usr/sbin/nft \"$@\"\n";
+  ::chmod(wrapper.c_str(), 0755);
+  auto whole = NewNftCommandFirewall(wrapper);
+  std::vector<Model> steps;
+  Model m = TestModel();
+  m.ports.push_back({"tcp", "", 8090, "10.231.0.3", 80, "br-fwa"});  // c2 published
+  steps.push_back(m);
+  m.ports.erase(m.ports.begin());  // c1's 8080 gone
+  steps.push_back(m);
+  m.ports[0].container_ip = "10.231.0.2";  // 8081 now to c1
+  m.ports.push_back({"tcp", "127.0.0.1", 8091, "10.231.2.2", 80, "br-fwi"});  // internal: no element
+  steps.push_back(m);
+  m.ports.clear();
+  steps.push_back(m);
+  steps.push_back(TestModel());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ASSERT_TRUE(RenderPortDelta(i == 0 ? TestModel() : steps[i - 1], steps[i]).has_value());
+    std::string handle = TableHandle();
+    ASSERT_NE(handle, "");
+    Status st = fw_->Apply(steps[i]);
+    ASSERT_TRUE(st.ok()) << "step " << i << ": " << st;
+    EXPECT_EQ(TableHandle(), handle) << "step " << i << ": the table was replaced, not updated";
+    std::string by_delta = NftList();
+    ASSERT_TRUE(whole->Apply(steps[i]).ok());
+    EXPECT_EQ(by_delta, NftList()) << "step " << i;
+  }
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+// The table changed behind berthd's back: the element update is refused, and the table is replaced
+// whole instead, in the same call.
+TEST_F(FirewallNet, ATableChangedBehindOurBackIsReplacedWhole) {
+  auto r = sys::Run({"/usr/bin/nsenter", "--net=/run/netns/" + host_, "/usr/sbin/nft", "delete", "element",
+                     "inet", "berth", "published_any", "{", "tcp", ".", "8083", "}"});
+  ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().ToString());
+  ExpectDenied("out", "192.0.2.1", 8083);
+  std::string handle = TableHandle();
+  Model m = TestModel();
+  m.ports.erase(m.ports.begin() + 3);  // 8083: its deletion finds nothing in the kernel
+  m.ports.push_back({"tcp", "", 8084, "10.231.1.2", 80, "br-fwb"});
+  Status st = fw_->Apply(m);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_NE(TableHandle(), handle) << "the table should have been replaced whole";
+  ExpectServedBy("out", "192.0.2.1", 8084, "c3");
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+  ExpectDenied("out", "192.0.2.1", 8083);
+}
+
+// The helper lives in the namespace the firewall was made in: restarted from this thread, which is
+// in the test process's own namespace, it still works in "host". A Check (a dry run, which changes
+// nothing wherever it runs) restarts it first, so its namespace is proven before anything is applied.
+TEST_F(FirewallNet, AKilledHelperIsRestartedInTheSameNamespaceAndTheChangeGoesThrough) {
+  int first = fw_->HelperPid();
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  Status st = fw_->Check();
+  ASSERT_TRUE(st.ok()) << st;
+  int second = fw_->HelperPid();
+  ASSERT_GT(second, 0);
+  EXPECT_NE(second, first);
+  ASSERT_EQ(NetnsId("/proc/" + std::to_string(second) + "/ns/net"), NetnsId("/run/netns/" + host_));
+  ASSERT_NE(NetnsId("/proc/self/ns/net"), NetnsId("/run/netns/" + host_));
+
+  // Killed again, between changes: the next Apply finds it gone, restarts it and applies.
+  ASSERT_EQ(::kill(second, SIGKILL), 0);
+  Model m = TestModel();
+  m.ports.erase(m.ports.begin());  // c1's 8080
+  st = fw_->Apply(m);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_NE(fw_->HelperPid(), second);
+  EXPECT_EQ(NftList().find("10.231.0.2 . 80"), std::string::npos);
+  ExpectDenied("out", "192.0.2.1", 8080);
+  ExpectServedBy("out", "192.0.2.1", 8082, "c3");
+}
+
+// A transaction nft refuses, through the real helper: a wrapper breaks one rule of the script on its
+// way in (same length, so the frame stays valid). nft's text comes back; the table is as it was.
+TEST_F(FirewallNet, AScriptNftRefusesComesBackWithNftsTextAndChangesNothing) {
+  std::string before = NftList();
+  std::string broken = dir_ + "/berth-nft-broken";
+  std::ofstream(broken) << "#!/bin/sh\nsed -u 's/jump from_bridge$/jump from_bridgX/' | exec " << helper_
+                        << " \"$@\"\n";
+  ::chmod(broken.c_str(), 0755);
+  std::unique_ptr<NftHelperFirewall> fw;
+  Status st;
+  ASSERT_EQ(InNetnsThread(host_, [&] {
+              fw = NewNftHelperFirewall(broken);
+              Model m = TestModel();
+              m.ports.clear();
+              st = fw->Apply(m);
+            }),
+            "");
+  EXPECT_TRUE(absl::IsInternal(st)) << st;
+  // nft's own text, pointing at the line at fault.
+  EXPECT_EQ(std::string(st.message()).rfind("apply table inet berth: nft: script:", 0), 0u) << st;
+  EXPECT_NE(std::string(st.message()).find("Error: Could not process rule: No such file or directory\n"
+                                           "\t\tiifname @bridges jump from_bridgX\n"),
+            std::string::npos)
+      << st;
+  EXPECT_GT(fw->HelperPid(), 0) << "a refused script is an answer, not a dead helper";
+  fw.reset();
+  EXPECT_EQ(NftList(), before);
+  ExpectServedBy("out", "192.0.2.1", 8080, "c1");
+}
+
+TEST_F(FirewallNet, AMissingHelperIsAClearErrorAndChangesNothing) {
+  std::string before = NftList();
+  auto fw = NewNftHelperFirewall(dir_ + "/no-berth-nft-here");
+  Status st = fw->Apply(Model{});
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_NE(std::string(st.message()).find("berth-nft not found at " + dir_ + "/no-berth-nft-here"),
+            std::string::npos)
+      << st;
+  EXPECT_EQ(NftList(), before);
 }
 
 }  // namespace

@@ -2,14 +2,22 @@
 // The firewall of Berth's bridge networks and published ports (STYLE.md: moby's nftables backend,
 // kube-proxy's nftables mode). Berth owns exactly one nftables table, `inet berth`; the network
 // controller keeps the wanted state as a Model and calls Firewall::Apply after every change, which
-// rewrites the whole table in one atomic `nft -f -` transaction. Per-container state lives in sets
-// and maps (one map element per published port), so the rules themselves only change when a bridge
-// network comes or goes.
+// makes the table match it in one atomic transaction. Per-container state lives in sets and maps
+// (one map element per published port), so the rules themselves only change when a bridge network
+// comes or goes.
 //
-// Rendering is pure (Render, RenderDelete, Validate) and golden-tested; NftFirewall is the only part
-// that touches the kernel. IPv4 only for now.
+// Rendering is pure (Validate, Render: the whole table; RenderPortDelta: only the port elements
+// that changed; RenderDelete) and golden-tested. The kernel is reached through a separate program,
+// never a library linked into berthd: libnftables is GPL-2.0-only and berthd is Apache-2.0.
+// berthd's firewall (NewNftHelperFirewall) keeps one long-running `berth-nft` (src/nft_helper,
+// GPL-2.0) and sends it each script over a pipe. With 20 bridges and 200 published ports a
+// container's ports coming or going take ~0.5 ms that way (a delta), a bridge network coming or
+// going ~2.3 ms (the whole table), where an `nft -f -` subprocess per change (NewNftCommandFirewall,
+// kept for tests) takes ~20 ms (bench/firewall_bench.cc). Applier (applier.h) serialises and
+// coalesces the applications of many threads. IPv4 only for now.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,25 +65,46 @@ std::string Render(const Model& m);
 // Removes the table if present, in one transaction; no error if it is absent.
 std::string RenderDelete();
 
+// What turns the table Render(from) made into Render(to)'s when only the published ports differ:
+// one transaction of `delete element` and `add element` on the two port maps, which is what a
+// container start or stop changes (nft takes ~0.15 ms for it, where the whole table of a host with
+// 200 published ports takes ~2 ms). nullopt when the bridges differ (Render(to) it is, then); ""
+// when nothing changes. Assumes Validate passed for both and the kernel holds Render(from).
+std::optional<std::string> RenderPortDelta(const Model& from, const Model& to);
+
 // The network controller's view of the firewall. Implementations serialize their calls.
 class Firewall {
  public:
   virtual ~Firewall() = default;
-  // Makes the table match m exactly (idempotent). On failure nothing changed.
+  // Makes the table match m (idempotent). On failure nothing changed. The table is berthd's: what
+  // others change in it is undone at the latest when the whole table is next written.
   virtual Status Apply(const Model& m) = 0;
   // Removes the table; OK if it was not there.
   virtual Status Remove() = 0;
-  // Is nft usable here (binary present, nf_tables with nat/fib/ct, CAP_NET_ADMIN)? A clear error
-  // otherwise, e.g. "nft not found: install the nftables package".
+  // Can the table be applied here (the helper or nft binary present, nf_tables with nat/fib/ct,
+  // CAP_NET_ADMIN)? A clear error otherwise, e.g. "nft not found: install the nftables package".
   virtual Status Check() = 0;
 };
 
-// Applies each script through libnftables, in the process: one transaction per change, so a failed
-// Apply changes nothing; the error carries nft's message. Works in the network namespace of the
-// thread that calls it (berthd runs inside its host's namespace).
-std::unique_ptr<Firewall> NewNftFirewall();
-// The same through a `<nft_binary> -f -` subprocess per change (tests wrap nft to aim it at a
-// namespace or to break a script on purpose).
+// berthd's firewall: the scripts go to one long-running berth-nft (src/nft_helper), started on
+// first use and kept, over a socket pair on its stdin/stdout (protocol in berth_nft.cc). Each call
+// is one request and one reply: a failed Apply changes nothing and its error carries nft's text.
+// It remembers the model of the last transaction that went through, so that when only ports
+// changed Apply sends RenderPortDelta's element changes; anything else, or a delta the kernel
+// refuses (the table was changed behind berthd's back), gets the whole table. A helper that died
+// (killed, crashed) is started again and the call retried once. The helper works in the network
+// namespace of the thread that created this object, whichever thread later (re)starts it.
+// Threading: calls are serialised on the helper's channel.
+class NftHelperFirewall : public Firewall {
+ public:
+  // The running helper's pid, -1 when none runs (before the first call, or after it died and
+  // before the next). For tests, which kill it to prove the restart.
+  virtual int HelperPid() = 0;
+};
+std::unique_ptr<NftHelperFirewall> NewNftHelperFirewall(std::string helper_path);
+
+// Each script through a `<nft_binary> -f -` subprocess per change (a fork and exec each time; tests
+// wrap nft to aim it at a namespace or to break a script on purpose).
 std::unique_ptr<Firewall> NewNftCommandFirewall(std::string nft_binary = "nft");
 
 // berthd --iptables=false: every call succeeds and nothing is touched.

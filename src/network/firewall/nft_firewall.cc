@@ -1,9 +1,6 @@
-// Firewall implementations: the real one hands Render's script to libnftables in the daemon's own
-// process (the same parser and one atomic transaction as `nft -f -`, without a fork and exec per
-// change); the command one feeds it to an `nft -f -` subprocess (tests put wrappers there); the
-// no-op one is berthd --iptables=false.
-
-#include <nftables/libnftables.h>
+// The simple Firewall implementations: the command one feeds Render's script to an `nft -f -`
+// subprocess per change (tests put wrappers there); the no-op one is berthd --iptables=false.
+// berthd's own, through the long-running berth-nft helper, is in nft_helper_firewall.cc.
 
 #include <mutex>
 #include <string>
@@ -13,68 +10,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "network/firewall/firewall.h"
+#include "network/firewall/nft_error.h"
 #include "sys/subprocess.h"
 
 namespace berth::network::firewall {
 namespace {
 
-Status NftError(std::string_view who, std::string err) {
-  std::string msg = absl::StrCat(Av(who), ": ", err);
-  if (absl::StrContains(err, "Operation not permitted"))
-    return absl::PermissionDeniedError(msg + " (berthd needs CAP_NET_ADMIN)");
-  return absl::InternalError(msg);
-}
-
 // Threading: every call holds mu_, so two scripts never race (each is atomic, but the last one
-// applied must be the last model); the context is not thread-safe either.
-class LibNftFirewall final : public Firewall {
- public:
-  LibNftFirewall() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
-    if (ctx_ != nullptr) {
-      nft_ctx_buffer_output(ctx_);
-      nft_ctx_buffer_error(ctx_);
-    }
-  }
-  ~LibNftFirewall() override {
-    if (ctx_ != nullptr) nft_ctx_free(ctx_);
-  }
-
-  Status Apply(const Model& m) override {
-    RETURN_IF_ERROR(Validate(m));
-    std::lock_guard<std::mutex> lock(mu_);
-    return Annotate(RunScript(Render(m), false), "apply table inet berth");
-  }
-
-  Status Remove() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return Annotate(RunScript(RenderDelete(), false), "remove table inet berth");
-  }
-
-  // A dry run goes through the kernel's whole transaction and then aborts it (as `nft -c`), so
-  // the empty model's script proves the privileges and every kernel feature the table uses.
-  Status Check() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return Annotate(RunScript(Render(Model{}), true), "nftables check");
-  }
-
- private:
-  Status RunScript(const std::string& script, bool dry_run) {
-    if (ctx_ == nullptr) return absl::InternalError("libnftables: cannot create a context");
-    nft_ctx_set_dry_run(ctx_, dry_run);
-    int rc = nft_run_cmd_from_buffer(ctx_, script.c_str());
-    nft_ctx_set_dry_run(ctx_, false);
-    std::string err(absl::StripAsciiWhitespace(nft_ctx_get_error_buffer(ctx_)));
-    (void)nft_ctx_get_output_buffer(ctx_);  // drained: the buffers grow otherwise
-    if (rc == 0) return absl::OkStatus();
-    if (err.empty()) err = "the transaction was refused";
-    return NftError("libnftables", err);
-  }
-
-  nft_ctx* ctx_;
-  std::mutex mu_;
-};
-
-// Threading: as LibNftFirewall.
+// applied must be the last model).
 class NftFirewall final : public Firewall {
  public:
   explicit NftFirewall(std::string nft_binary) : nft_(std::move(nft_binary)) {}
@@ -127,8 +70,6 @@ class NoopFirewall final : public Firewall {
 };
 
 }  // namespace
-
-std::unique_ptr<Firewall> NewNftFirewall() { return std::make_unique<LibNftFirewall>(); }
 
 std::unique_ptr<Firewall> NewNftCommandFirewall(std::string nft_binary) {
   return std::make_unique<NftFirewall>(std::move(nft_binary));
