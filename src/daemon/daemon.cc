@@ -90,6 +90,8 @@ struct Daemon::Impl {
   engine::OverlayMounter mounter;
   std::unique_ptr<network::firewall::Applier> firewall;
   std::unique_ptr<network::dns::Server> dns;
+  std::unique_ptr<sys::Rtnl> host_rtnl;  // netlink in berthd's own namespace, shared (thread-safe)
+  std::unique_ptr<network::NetKernel> net_kernel;
   std::unique_ptr<network::Controller> network;
   std::unique_ptr<engine::ContainerManager> containers;
   std::unique_ptr<api::Backend> backend;
@@ -145,8 +147,12 @@ Status Daemon::Start() {
   network::ControllerOptions nopts;
   nopts.exec_root = cfg.exec_root;
   nopts.default_subnet = cfg.bridge_ip;  // --bip 172.17.0.1/16: the default bridge's gateway and subnet
+  ASSIGN_OR_RETURN(d.host_rtnl, sys::Rtnl::Open(nullptr));
+  d.net_kernel = network::NewLinuxNetKernel(*d.host_rtnl);
   d.network = std::make_unique<network::Controller>(*d.store, *d.events, d.clock, nopts,
-                                                    *d.firewall, d.dns.get());
+                                                    *d.net_kernel, *d.firewall, d.dns.get());
+  d.network->AddDriver(std::make_unique<network::BridgeDriver>(*d.host_rtnl, nopts.default_bridge));
+  d.network->AddDriver(std::make_unique<network::MacvlanDriver>(*d.host_rtnl));
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
   d.containers = std::make_unique<engine::ContainerManager>(
       *d.store, *d.images, *d.events, *d.shim, d.mounter, d.clock,

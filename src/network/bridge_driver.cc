@@ -36,7 +36,9 @@ class BridgeNetwork : public DriverNetwork {
   BridgeNetwork(BridgeDriver& driver, sys::Rtnl& host, NetworkSpec spec)
       : driver_(driver), host_(host), spec_(std::move(spec)) {}
 
-  Status Join(EndpointSpec* ep, const sys::NetNs& sandbox, sys::Rtnl& sandbox_rtnl) override {
+  Status Join(EndpointSpec* ep, SandboxKernel& sb) override {
+    const sys::NetNs& sandbox = sb.ns();
+    sys::Rtnl& sandbox_rtnl = sb.rtnl();
     // The container side is created directly in the sandbox under its final name and MAC, in
     // the same message as the host side: there is never a half-made pair to clean up.
     RETURN_IF_ERROR(Annotate(host_.CreateVeth(ep->host_ifname, ep->ifname, spec_.mtu, &sandbox, ep->mac),
@@ -57,7 +59,7 @@ class BridgeNetwork : public DriverNetwork {
     return absl::OkStatus();
   }
 
-  Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) override {
+  Status Leave(const EndpointSpec& ep, SandboxKernel* sandbox, bool sandbox_going) override {
     if (sandbox_going) {
       // Nobody needs to wait for the ~8 ms the kernel takes (a stopped container's run --rm,
       // rm -f): the reaper deletes it.

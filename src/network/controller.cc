@@ -18,21 +18,27 @@ namespace berth::network {
 
 
 Controller::Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
-                       ControllerOptions opts, firewall::Applier& firewall, dns::Server* dns)
+                       ControllerOptions opts, NetKernel& kernel, firewall::Applier& firewall,
+                       dns::Server* dns)
     : store_(store),
       events_(events),
       clock_(clock),
       opts_(std::move(opts)),
       firewall_(firewall),
       dns_(dns),
+      kernel_(kernel),
       ipam_(std::make_unique<ipam::Allocator>()) {}
 
 Controller::~Controller() = default;
 
+void Controller::AddDriver(std::unique_ptr<Driver> driver) {
+  std::string name = driver->Name();
+  drivers_[name] = std::move(driver);
+}
+
 Driver* Controller::DriverFor(const std::string& driver) {
-  if (driver == "bridge") return bridge_driver_.get();
-  if (driver == "macvlan") return macvlan_driver_.get();
-  return nullptr;
+  auto it = drivers_.find(driver);
+  return it == drivers_.end() ? nullptr : it->second.get();
 }
 
 Controller::Network* Controller::FindNetworkLocked(const std::string& name, Status* st) {
@@ -122,11 +128,8 @@ Status Controller::Persist(const std::string& kind, const std::string& id, const
 Status Controller::Recover() {
   // Nothing else runs yet (the API serves once recovery is done), but the kernel and the store
   // are still worked without mu_, as everywhere.
-  ASSIGN_OR_RETURN(host_rtnl_, sys::Rtnl::Open(nullptr));
-  bridge_driver_ = std::make_unique<BridgeDriver>(*host_rtnl_, opts_.default_bridge);
-  macvlan_driver_ = std::make_unique<MacvlanDriver>(*host_rtnl_);
   RETURN_IF_ERROR(sys::MkdirAll(opts_.exec_root + "/netns", 0755));
-  (void)sys::WriteSysctl(nullptr, "net.ipv4.ip_forward", "1");
+  (void)kernel_.EnableForwarding();
   // Address pools are asked for again from each network's own configuration; a stored IPAM
   // document (written by earlier versions) is not needed any more.
   if (store_.Get("ipam", "state")) (void)store_.Delete("ipam", "state");
@@ -202,12 +205,7 @@ Status Controller::Recover() {
       continue;
     }
     std::unique_ptr<SandboxState> sb = std::move(*parsed);
-    auto ns = sys::NetNs::Open(sb->path);
-    if (ns.ok()) {
-      sb->ns = std::move(*ns);
-      auto r = sys::Rtnl::Open(&*sb->ns);
-      if (r.ok()) sb->rtnl = std::move(*r);
-    }
+    if (auto k = kernel_.OpenSandbox(sb->path); k.ok()) sb->kernel = std::move(*k);
     sandboxes[sb->container_id] = std::move(sb);
   }
   StateLock l(mu_);
@@ -230,7 +228,7 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
   {
     StateLock l(mu_);
     for (auto& [cid, sb] : sandboxes_)
-      if (!running.count(cid) || !sb->ns) dead.push_back(cid);
+      if (!running.count(cid) || !sb->kernel) dead.push_back(cid);
   }
   for (auto& cid : dead) Teardown(cid);
   // The adopted containers' published ports are held again, and their names served.
@@ -270,19 +268,20 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
     std::tie(gen, model) = FirewallModelLocked();
     names = NameIndexLocked();
   }
-  if (auto links = host_rtnl_->ListLinks(); links.ok()) {
+  if (auto links = kernel_.HostLinks(); links.ok()) {
     for (auto& l : *links) {
-      bool ours = bridge_driver_->NamedByUs(l) || macvlan_driver_->NamedByUs(l);
+      bool ours = false;
+      for (auto& [name, d] : drivers_) ours |= d->NamedByUs(l);
       if (ours && !owned.count(l.name)) {
         spdlog::info("removing orphan link {}", l.name);
-        (void)host_rtnl_->DeleteLink(l.name);
+        (void)kernel_.DeleteHostLink(l.name);
       }
     }
   }
   if (auto files = sys::ListDir(opts_.exec_root + "/netns"); files.ok())
     for (auto& f : *files) {
       std::string p = opts_.exec_root + "/netns/" + f;
-      if (!paths.count(p)) (void)sys::NetNs::Remove(p);
+      if (!paths.count(p)) (void)kernel_.RemoveSandbox(p);
     }
   return Publish(gen, std::move(model), std::move(names));
 }

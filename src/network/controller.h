@@ -33,6 +33,7 @@
 #include "engine/events.h"
 #include "engine/store.h"
 #include "network/driver.h"
+#include "network/kernel.h"
 #include "network/firewall/applier.h"
 #include "network/ipam/ipam.h"
 #include "network/name_index.h"
@@ -63,8 +64,11 @@ using ContainerLookup = std::function<StatusOr<ContainerRef>(const std::string& 
 
 class Controller : public engine::NetworkAttacher, public NetworkService {
  public:
+  // The kernel and the drivers are given (tests give fakes); dns may be null (no embedded DNS).
   Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
-             ControllerOptions opts, firewall::Applier& firewall, dns::Server* dns);
+             ControllerOptions opts, NetKernel& kernel, firewall::Applier& firewall, dns::Server* dns);
+  // Before Recover: a driver for networks of its Name().
+  void AddDriver(std::unique_ptr<Driver> driver);
   ~Controller() override;
 
   // Loads state, makes the default networks, re-creates missing bridges, re-opens sandboxes.
@@ -156,9 +160,8 @@ class Controller : public engine::NetworkAttacher, public NetworkService {
   dns::Server* const dns_;
   ContainerLookup lookup_;
 
-  std::unique_ptr<sys::Rtnl> host_rtnl_;  // set by Recover, then shared (Rtnl is thread-safe)
-  std::unique_ptr<BridgeDriver> bridge_driver_;
-  std::unique_ptr<MacvlanDriver> macvlan_driver_;
+  NetKernel& kernel_;
+  std::map<std::string, std::unique_ptr<Driver>> drivers_;  // by name; fixed before Recover
   KeyedLocks ops_;  // per-container operation locks
 
   StateMutex mu_;

@@ -248,9 +248,9 @@ std::vector<DriverNetwork*> Controller::KernelsOf(const std::vector<Endpoint>& e
 Status Controller::JoinAll(SandboxState& sb, std::vector<Endpoint>& eps) {
   std::vector<DriverNetwork*> kernels = KernelsOf(eps);
   for (size_t i = 0; i < eps.size(); ++i) {
-    Status st = kernels[i]->Join(&eps[i].spec, *sb.ns, *sb.rtnl);
+    Status st = kernels[i]->Join(&eps[i].spec, *sb.kernel);
     if (!st.ok()) {
-      for (size_t j = 0; j < i; ++j) (void)kernels[j]->Leave(eps[j].spec, sb.rtnl.get(), false);
+      for (size_t j = 0; j < i; ++j) (void)kernels[j]->Leave(eps[j].spec, sb.kernel.get(), false);
       return st;
     }
   }
@@ -259,7 +259,7 @@ Status Controller::JoinAll(SandboxState& sb, std::vector<Endpoint>& eps) {
 
 void Controller::LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps) {
   std::vector<DriverNetwork*> kernels = KernelsOf(eps);
-  for (size_t i = 0; i < eps.size(); ++i) (void)kernels[i]->Leave(eps[i].spec, sb.rtnl.get(), false);
+  for (size_t i = 0; i < eps.size(); ++i) (void)kernels[i]->Leave(eps[i].spec, sb.kernel.get(), false);
 }
 
 StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTarget& t,
@@ -444,19 +444,12 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   };
 
   // The kernel, with no lock held.
-  auto ns = sys::NetNs::Create(sb->path);
-  if (!ns.ok()) return forget(ns.status());
-  sb->ns = std::move(*ns);
-  auto rtnl = sys::Rtnl::Open(&*sb->ns);
-  if (!rtnl.ok()) {
-    (void)sys::NetNs::Remove(sb->path);
-    return forget(rtnl.status());
-  }
-  sb->rtnl = std::move(*rtnl);
+  auto kernel = kernel_.CreateSandbox(sb->path);
+  if (!kernel.ok()) return forget(kernel.status());
+  sb->kernel = std::move(*kernel);
   auto drop_namespace = [&] {
-    sb->rtnl.reset();
-    sb->ns.reset();
-    (void)sys::NetNs::Remove(sb->path);  // the endpoints' interfaces inside go with it
+    sb->kernel.reset();
+    (void)kernel_.RemoveSandbox(sb->path);  // the endpoints' interfaces inside go with it
   };
   if (Status st = JoinAll(*sb, eps); !st.ok()) {
     drop_namespace();
@@ -545,16 +538,15 @@ void Controller::Destroy(Removal r) {
     spdlog::error("container {}: firewall: {} (retried with the next change)", sb.container_id, st.ToString());
   for (size_t i = 0; i < sb.endpoints.size(); ++i) {
     if (r.kernels[i] != nullptr) {
-      Status st = r.kernels[i]->Leave(sb.endpoints[i].spec, sb.rtnl.get(), /*sandbox_going=*/true);
+      Status st = r.kernels[i]->Leave(sb.endpoints[i].spec, sb.kernel.get(), /*sandbox_going=*/true);
       if (!st.ok()) spdlog::warn("leave {}: {}", r.networks[i].first, st.ToString());
     }
     events_.Publish("network", "disconnect", sb.endpoints[i].network_id,
                     {{"container", sb.container_id}, {"name", r.networks[i].first}, {"type", r.networks[i].second}});
   }
   sb.ports.clear();
-  sb.rtnl.reset();
-  sb.ns.reset();
-  (void)sys::NetNs::Remove(sb.path);
+  sb.kernel.reset();
+  (void)kernel_.RemoveSandbox(sb.path);
   (void)store_.Delete("sandbox", sb.container_id);
   StateLock l(mu_);
   ReleaseAddressesLocked(sb.endpoints);
@@ -611,7 +603,7 @@ Status Controller::Connect(const std::string& network, const spec::NetworkConnec
   }
   if (!planned) return Persist("netattach", ref.id, attach_doc);
 
-  if (Status st = kernel->Join(&planned->spec, *sb->ns, *sb->rtnl); !st.ok()) {
+  if (Status st = kernel->Join(&planned->spec, *sb->kernel); !st.ok()) {
     StateLock l(mu_);
     ReleaseAddressesLocked({*planned});
     return st;
@@ -700,7 +692,7 @@ Status Controller::Disconnect(const std::string& network, const spec::NetworkDis
   }
   Status st = Publish(gen, std::move(model), std::move(names));
   if (gone && kernel != nullptr) {
-    Status lst = kernel->Leave(gone->spec, sb->rtnl.get(), false);
+    Status lst = kernel->Leave(gone->spec, sb->kernel.get(), false);
     if (!lst.ok()) spdlog::warn("leave {}: {}", net_name, lst.ToString());
     events_.Publish("network", "disconnect", net_id, {{"container", ref.id}, {"name", net_name}, {"type", net_driver}});
   }

@@ -85,8 +85,7 @@ struct Controller::SandboxState {
   std::string path;  // SandboxKey
   // The namespace and its netlink socket are made before the sandbox is committed and used without
   // mu_ by whoever holds the container's operation lock; readers under mu_ never touch them.
-  std::optional<sys::NetNs> ns;
-  std::unique_ptr<sys::Rtnl> rtnl;
+  std::unique_ptr<SandboxKernel> kernel;
   std::vector<Endpoint> endpoints;
   std::vector<PortMap> ports;
   bool dns = false;  // served by the embedded DNS (it has a user-defined network)

@@ -55,14 +55,23 @@ struct EndpointSpec {
   bool default_route = false;  // the gateway of this network becomes the sandbox's default route
 };
 
+// The kernel side of one sandbox as drivers see it: its network namespace and a netlink socket
+// opened inside it.
+class SandboxKernel {
+ public:
+  virtual ~SandboxKernel() = default;
+  virtual const sys::NetNs& ns() const = 0;
+  virtual sys::Rtnl& rtnl() = 0;
+};
+
 class DriverNetwork {
  public:
   virtual ~DriverNetwork() = default;
   // Creates the endpoint's interface inside the sandbox, with its address and routes.
-  virtual Status Join(EndpointSpec* ep, const sys::NetNs& sandbox, sys::Rtnl& sandbox_rtnl) = 0;
-  // Removes what Join made. sandbox_rtnl is null when the sandbox is already gone; sandbox_going:
-  // the whole sandbox goes next, so what dies with it need not be removed now.
-  virtual Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) = 0;
+  virtual Status Join(EndpointSpec* ep, SandboxKernel& sandbox) = 0;
+  // Removes what Join made. sandbox is null when it is already gone; sandbox_going: the whole
+  // sandbox goes next, so what dies with it need not be removed now.
+  virtual Status Leave(const EndpointSpec& ep, SandboxKernel* sandbox, bool sandbox_going) = 0;
   // Removes the network's kernel objects (no endpoint is left).
   virtual Status Delete() = 0;
   // The bridge the firewall guards for this network, if it has one.

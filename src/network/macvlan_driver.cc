@@ -11,7 +11,9 @@ class MacvlanNetwork : public DriverNetwork {
   MacvlanNetwork(sys::Rtnl& host, NetworkSpec spec, std::string mode)
       : host_(host), spec_(std::move(spec)), mode_(std::move(mode)) {}
 
-  Status Join(EndpointSpec* ep, const sys::NetNs& sandbox, sys::Rtnl& sandbox_rtnl) override {
+  Status Join(EndpointSpec* ep, SandboxKernel& sb) override {
+    const sys::NetNs& sandbox = sb.ns();
+    sys::Rtnl& sandbox_rtnl = sb.rtnl();
     RETURN_IF_ERROR(Annotate(host_.CreateMacvlan(ep->ifname, spec_.ifname, mode_, &sandbox, ep->mac, spec_.mtu),
                              "macvlan on " + spec_.ifname));
     Status st = sandbox_rtnl.AddAddr(ep->ifname, ep->ip + "/" + std::to_string(ep->prefix));
@@ -25,12 +27,12 @@ class MacvlanNetwork : public DriverNetwork {
     return absl::OkStatus();
   }
 
-  Status Leave(const EndpointSpec& ep, sys::Rtnl* sandbox_rtnl, bool sandbox_going) override {
+  Status Leave(const EndpointSpec& ep, SandboxKernel* sandbox, bool sandbox_going) override {
     // Deleted even when the whole namespace goes: the kernel tears a namespace down in the
     // background, and until then the sub-interface keeps its MAC on the parent, so the next
     // container given the same address (and MAC) would be refused with EADDRINUSE.
-    if (sandbox_rtnl == nullptr) return absl::OkStatus();
-    Status st = sandbox_rtnl->DeleteLink(ep.ifname);
+    if (sandbox == nullptr) return absl::OkStatus();
+    Status st = sandbox->rtnl().DeleteLink(ep.ifname);
     if (!st.ok() && !absl::IsNotFound(st)) return st;
     return absl::OkStatus();
   }

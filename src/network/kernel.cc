@@ -1,0 +1,52 @@
+#include "network/kernel.h"
+
+#include "sys/netns.h"
+
+namespace berth::network {
+namespace {
+
+class LinuxSandbox : public SandboxKernel {
+ public:
+  LinuxSandbox(sys::NetNs ns, std::unique_ptr<sys::Rtnl> rtnl) : ns_(std::move(ns)), rtnl_(std::move(rtnl)) {}
+  const sys::NetNs& ns() const override { return ns_; }
+  sys::Rtnl& rtnl() override { return *rtnl_; }
+
+ private:
+  sys::NetNs ns_;
+  std::unique_ptr<sys::Rtnl> rtnl_;
+};
+
+class LinuxNetKernel : public NetKernel {
+ public:
+  explicit LinuxNetKernel(sys::Rtnl& host) : host_(host) {}
+
+  StatusOr<std::unique_ptr<SandboxKernel>> CreateSandbox(const std::string& path) override {
+    ASSIGN_OR_RETURN(sys::NetNs ns, sys::NetNs::Create(path));
+    auto rtnl = sys::Rtnl::Open(&ns);
+    if (!rtnl.ok()) {
+      (void)sys::NetNs::Remove(path);
+      return rtnl.status();
+    }
+    return std::unique_ptr<SandboxKernel>(std::make_unique<LinuxSandbox>(std::move(ns), std::move(*rtnl)));
+  }
+
+  StatusOr<std::unique_ptr<SandboxKernel>> OpenSandbox(const std::string& path) override {
+    ASSIGN_OR_RETURN(sys::NetNs ns, sys::NetNs::Open(path));
+    ASSIGN_OR_RETURN(auto rtnl, sys::Rtnl::Open(&ns));
+    return std::unique_ptr<SandboxKernel>(std::make_unique<LinuxSandbox>(std::move(ns), std::move(rtnl)));
+  }
+
+  Status RemoveSandbox(const std::string& path) override { return sys::NetNs::Remove(path); }
+  StatusOr<std::vector<sys::LinkInfo>> HostLinks() override { return host_.ListLinks(); }
+  Status DeleteHostLink(const std::string& name) override { return host_.DeleteLink(name); }
+  Status EnableForwarding() override { return sys::WriteSysctl(nullptr, "net.ipv4.ip_forward", "1"); }
+
+ private:
+  sys::Rtnl& host_;
+};
+
+}  // namespace
+
+std::unique_ptr<NetKernel> NewLinuxNetKernel(sys::Rtnl& host) { return std::make_unique<LinuxNetKernel>(host); }
+
+}  // namespace berth::network
