@@ -72,7 +72,7 @@ void SystemClock::Loop() const {
 
 bool WaitFor(const Clock& clock, StateMutex& mu, absl::CondVar& cv, Duration timeout,
              const std::function<bool()>& done) {
-  if (done()) return true;
+  if (done() || timeout <= Duration::zero()) return done();
   // `fired` is read and written under mu, so the timer's wakeup cannot slip between the waiter's
   // check and its wait; `finished` tells the waiter the callback no longer touches mu or cv.
   struct Shared {
