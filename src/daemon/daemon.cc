@@ -142,7 +142,7 @@ Status Daemon::Start() {
   }
   auto resolv = sys::ReadFile("/etc/resolv.conf");
   d.dns = std::make_unique<network::dns::Server>(
-      network::dns::Server::UpstreamsFromResolvConf(resolv.ok() ? *resolv : ""));
+      network::dns::Server::UpstreamsFromResolvConf(resolv.ok() ? *resolv : ""), 2000, &d.clock);
   RETURN_IF_ERROR(Annotate(d.dns->Start(), "embedded DNS"));
   network::ControllerOptions nopts;
   nopts.exec_root = cfg.exec_root;

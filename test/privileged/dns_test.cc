@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/fake_clock.h"
 #include "common/fd.h"
 #include "gtest/gtest.h"
 #include "network/dns/message.h"
@@ -540,6 +541,36 @@ TEST_F(DnsServerTest, SilentFirstUpstreamHandsOverToTheNext) {
   EXPECT_LT(r.ms, 390);
   EXPECT_EQ(silent.udp_queries(), 1);
   EXPECT_EQ(good.udp_queries(), 1);
+}
+
+// The same deadlines on a FakeClock: nothing happens until the test moves time, then the second
+// upstream is asked at half the timeout and SERVFAIL comes at all of it.
+TEST_F(DnsServerTest, ForwardingDeadlinesRunOnTheInjectedClock) {
+  const TestNetns& ns = NewNetns();
+  ASSERT_TRUE(ns.ok());
+  FakeUpstream first(/*silent=*/true), second(/*silent=*/true);
+  FakeClock clock;
+  Server server({first.addr(), second.addr()}, 10000, &clock);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.AddSandbox("sb", ns.path(), Table({})).ok());
+  Result r;
+  std::thread asker([&] { r = Resolve(ns.path(), "slow.example"); });
+  ASSERT_TRUE(clock.AwaitTimers(1));  // the query is being forwarded: its deadline is set
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // (real time passes: no effect)
+  EXPECT_EQ(first.udp_queries(), 1);
+  EXPECT_EQ(second.udp_queries(), 0);
+  clock.Advance(std::chrono::milliseconds(4999));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(second.udp_queries(), 0);
+  clock.Advance(std::chrono::milliseconds(1));  // half the timeout: the next upstream is asked
+  for (int i = 0; i < 200 && second.udp_queries() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(second.udp_queries(), 1);
+  ASSERT_TRUE(clock.AwaitTimers(1));
+  clock.Advance(std::chrono::seconds(5));  // the whole timeout: SERVFAIL
+  asker.join();
+  ASSERT_TRUE(r.answered);
+  EXPECT_EQ(r.r.rcode, kRcodeServFail);
 }
 
 TEST_F(DnsServerTest, PipelinedTcpQueriesAnsweredInOrder) {

@@ -144,7 +144,7 @@ struct Server::TcpConn {
   bool forwarding = false;  // one forwarded query at a time per connection; the rest waits in `in`
   bool peer_closed = false;
   bool broken = false;
-  Clock::time_point last_active;
+  TimePoint last_active;
 };
 
 struct Server::Attempt {
@@ -169,14 +169,21 @@ struct Server::Forward {
   std::shared_ptr<const std::vector<Upstream>> upstreams;  // the sandbox's, kept alive here
   size_t next = 0;                                         // next upstream index to try
   std::vector<std::unique_ptr<Attempt>> attempts;          // in flight
-  Clock::time_point start, deadline;
+  TimePoint start, deadline;
   std::string fallback;  // a SERVFAIL/REFUSED some upstream gave, relayed if no one does better
   bool has_timer = false;
-  std::multimap<Clock::time_point, uint64_t>::iterator timer;
+  std::multimap<TimePoint, uint64_t>::iterator timer;
 };
 
-Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms)
-    : forward_timeout_(forward_timeout_ms) {
+namespace {
+const berth::Clock& SystemTime() {
+  static const berth::SystemClock clock;
+  return clock;
+}
+}  // namespace
+
+Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms, const berth::Clock* clock)
+    : forward_timeout_(forward_timeout_ms), clock_(clock ? *clock : SystemTime()) {
   std::vector<std::string> rejected;
   upstreams_ = std::make_shared<const std::vector<Upstream>>(ParseUpstreams(upstreams, &rejected));
   for (const std::string& u : rejected) {
@@ -194,8 +201,12 @@ Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms)
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev) != 0) {
     init_ = ErrnoStatus(errno, "embedded DNS: epoll_ctl");
   }
+  {
+    absl::MutexLock l(&wake_fd_->mu);
+    wake_fd_->fd = wake_.get();
+  }
   if (getrandom(&rng_, sizeof rng_, 0) != sizeof rng_ || rng_ == 0) {
-    rng_ = static_cast<uint64_t>(Clock::now().time_since_epoch().count()) | 1;
+    rng_ = static_cast<uint64_t>(clock_.Monotonic().time_since_epoch().count()) | 1;
   }
   rxbuf_.resize(65536);
   out_.reserve(1024);
@@ -210,6 +221,30 @@ Server::~Server() {
   uint64_t one = 1;
   if (wake_.valid()) (void)!write(wake_.get(), &one, sizeof one);
   if (thread_.joinable()) thread_.join();
+  if (wake_timer_ != 0) clock_.Cancel(wake_timer_);
+  absl::MutexLock l(&wake_fd_->mu);  // a timer callback running now finishes first
+  wake_fd_->fd = -1;
+}
+
+void Server::ArmWakeup() {
+  TimePoint next = TimePoint::max();
+  if (!timers_.empty()) next = timers_.begin()->first;
+  if (!conns_.empty()) next = std::min(next, next_sweep_);
+  if (next == wake_at_) return;
+  if (wake_timer_ != 0) clock_.Cancel(wake_timer_);
+  wake_timer_ = 0;
+  wake_at_ = next;
+  if (next == TimePoint::max()) return;
+  // The deadlines run on the injected clock: its timer wakes the loop, which then handles every
+  // deadline that has passed on that clock.
+  std::weak_ptr<WakeFd> weak = wake_fd_;
+  wake_timer_ = clock_.Schedule(std::max(Duration::zero(), Duration(next - clock_.Monotonic())), [weak] {
+    if (auto w = weak.lock()) {
+      absl::MutexLock l(&w->mu);
+      uint64_t one = 1;
+      if (w->fd >= 0) (void)!write(w->fd, &one, sizeof one);
+    }
+  });
 }
 
 Status Server::Start() {
@@ -358,16 +393,8 @@ uint16_t Server::RandomId() {
 void Server::Loop() {
   epoll_event events[64];
   for (;;) {
-    int timeout = -1;
-    auto now = Clock::now();
-    auto next = Clock::time_point::max();
-    if (!timers_.empty()) next = timers_.begin()->first;
-    if (!conns_.empty()) next = std::min(next, next_sweep_);
-    if (next != Clock::time_point::max()) {
-      auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
-      timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 60000));
-    }
-    int n = epoll_wait(epoll_.get(), events, 64, timeout);
+    ArmWakeup();
+    int n = epoll_wait(epoll_.get(), events, 64, -1);
     if (n < 0 && errno != EINTR) {
       spdlog::error("embedded DNS: epoll_wait: {}", strerror(errno));
       std::lock_guard<std::mutex> l(mu_);
@@ -401,6 +428,7 @@ void Server::Loop() {
           break;
       }
     }
+    if (woken) wake_at_ = TimePoint::max();  // the timer that woke us (if one did) has fired
     OnTimers();
     if (woken) {
       std::vector<std::function<void()>> tasks;
@@ -494,13 +522,13 @@ void Server::OnTcpAccept(Sandbox& sb) {
     c->serial = next_serial_++;
     c->sandbox = sb.serial;
     c->fd = std::move(fd);
-    c->last_active = Clock::now();
+    c->last_active = clock_.Monotonic();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = Token(kConn, c->serial);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) != 0) continue;
     ++sb.conns;
-    if (conns_.empty()) next_sweep_ = Clock::now() + std::chrono::seconds(1);
+    if (conns_.empty()) next_sweep_ = clock_.Monotonic() + std::chrono::seconds(1);
     conns_[c->serial] = std::move(c);
   }
 }
@@ -509,7 +537,7 @@ void Server::OnTcpConnEvent(uint64_t serial, uint32_t events) {
   auto it = conns_.find(serial);
   if (it == conns_.end()) return;
   TcpConn& c = *it->second;
-  c.last_active = Clock::now();
+  c.last_active = clock_.Monotonic();
   if (events & EPOLLOUT) TcpFlush(c);
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (;;) {
@@ -626,7 +654,7 @@ bool Server::StartForward(Sandbox& sb, std::span<const uint8_t> msg, bool tcp,
   f->upstream_id = RandomId();
   f->msg.assign(reinterpret_cast<const char*>(msg.data()), msg.size());
   SetId(reinterpret_cast<uint8_t*>(f->msg.data()), f->upstream_id);
-  f->start = Clock::now();
+  f->start = clock_.Monotonic();
   f->deadline = f->start + forward_timeout_;
   if (!StartNextAttempt(*f)) return false;
   ArmForwardTimer(*f);
@@ -686,7 +714,7 @@ void Server::ArmForwardTimer(Forward& f) {
 }
 
 void Server::OnTimers() {
-  auto now = Clock::now();
+  auto now = clock_.Monotonic();
   while (!timers_.empty() && timers_.begin()->first <= now) {
     uint64_t serial = timers_.begin()->second;
     auto it = forwards_.find(serial);

@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/status.h"
 #include "network/dns/message.h"
@@ -45,7 +47,9 @@ class Server {
   // upstreams: "ip", "ip:port", "[ipv6]:port" or a bare IPv6 (from the host's /etc/resolv.conf).
   // Unparseable entries are logged and dropped. No upstreams at all is allowed: unknown names then
   // get SERVFAIL (we never invent public resolvers, unlike Docker's 8.8.8.8 fallback).
-  explicit Server(std::vector<std::string> upstreams, int forward_timeout_ms = 2000);
+  // Forwarding deadlines run on `clock` (tests advance a FakeClock); null: the system's.
+  explicit Server(std::vector<std::string> upstreams, int forward_timeout_ms = 2000,
+                  const berth::Clock* clock = nullptr);
   ~Server();  // stops the thread, closes everything
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -74,7 +78,7 @@ class Server {
   size_t upstream_count() const { return upstreams_->size(); }
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = MonoTime;
   struct Sandbox;
   struct TcpConn;
   struct Forward;
@@ -136,6 +140,7 @@ class Server {
   // sandbox again.
   std::shared_ptr<const std::vector<Upstream>> upstreams_;
   const std::chrono::milliseconds forward_timeout_;
+  const berth::Clock& clock_;
 
   Status init_;  // why the constructor could not create the epoll set, if it could not
   UniqueFd epoll_;
@@ -156,8 +161,18 @@ class Server {
   absl::flat_hash_map<uint64_t, std::unique_ptr<TcpConn>> conns_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Forward>> forwards_;
   absl::flat_hash_map<uint64_t, uint64_t> attempt_owner_;  // attempt serial -> forward serial
-  std::multimap<Clock::time_point, uint64_t> timers_;      // forward deadlines -> forward serial
-  Clock::time_point next_sweep_{};
+  std::multimap<TimePoint, uint64_t> timers_;      // forward deadlines -> forward serial
+  TimePoint next_sweep_{};
+  // The one clock timer that wakes the loop for the earliest deadline (server thread only).
+  void ArmWakeup();
+  berth::Clock::TimerId wake_timer_ = 0;
+  TimePoint wake_at_ = TimePoint::max();
+  // What a wake-up timer writes to; outlives the server while a callback may still run.
+  struct WakeFd {
+    absl::Mutex mu;
+    int fd ABSL_GUARDED_BY(mu) = -1;
+  };
+  std::shared_ptr<WakeFd> wake_fd_ = std::make_shared<WakeFd>();
   uint64_t rng_ = 0;
 
   // Hot-path scratch, reused so a known-name query allocates nothing of ours.
