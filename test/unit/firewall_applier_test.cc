@@ -215,6 +215,20 @@ TEST_F(FirewallApplier, TheNextApplyAfterAFailureRetriesTheNewestModel) {
   EXPECT_EQ(applier_->Transactions(), 2u);
 }
 
+// A failure nobody asks about again (a teardown's) is retried by the owner itself until the kernel
+// holds the newest model.
+TEST_F(FirewallApplier, AFailedModelIsRetriedWithoutAnotherCall) {
+  Status boom = absl::UnavailableError("berth-nft: gone");
+  fake_->Then(boom);
+  fake_->Then(boom);
+  EXPECT_EQ(applier_->Apply(5, ModelOf(5)), boom);
+  fake_->AwaitApplies(3);  // two retries on their own: the second succeeds
+  EXPECT_EQ(fake_->Applied(), std::vector<uint64_t>({5, 5, 5}));
+  // In the kernel now: a caller of 5 is answered at once.
+  EXPECT_TRUE(applier_->Apply(5, ModelOf(5)).ok());
+  EXPECT_EQ(applier_->Transactions(), 3u);
+}
+
 TEST_F(FirewallApplier, ACallerNewerThanAFailedTransactionIsNotAnsweredByIt) {
   fake_->Then(absl::InternalError("nft: refused"));
   fake_->Hold();

@@ -1,7 +1,9 @@
 #include "network/firewall/applier.h"
 
 #include <utility>
+
 #include "common/sync.h"
+#include "spdlog/spdlog.h"
 
 namespace berth::network::firewall {
 
@@ -32,6 +34,7 @@ Status Applier::Apply(uint64_t generation, Model m) {
 }
 
 void Applier::Run() {
+  absl::Duration retry = absl::Milliseconds(100);
   for (;;) {
     std::shared_ptr<const Model> model;
     uint64_t gen = 0;
@@ -42,8 +45,17 @@ void Applier::Run() {
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !waiters_.empty() || stopping_;
       };
-      mu_.Await(absl::Condition(&has_work));
-      if (waiters_.empty()) return;  // stopping, and nobody waits
+      if (applied_gen_ < newest_gen_ && !stopping_) {
+        // The kernel is behind the model (the last transaction failed) and nobody is asking:
+        // try again after a back-off, so a failure no API call could report is not left in place.
+        if (!mu_.AwaitWithTimeout(absl::Condition(&has_work), retry)) retry = std::min(retry * 2, absl::Seconds(30));
+      } else {
+        mu_.Await(absl::Condition(&has_work));
+      }
+      if (waiters_.empty() && (stopping_ || applied_gen_ >= newest_gen_)) {
+        if (stopping_) return;  // stopping, and nobody waits
+        continue;
+      }
       model = newest_;
       gen = newest_gen_;
     }
@@ -52,7 +64,12 @@ void Applier::Run() {
 
     absl::MutexLock lock(&mu_);
     ++transactions_;
-    if (st.ok() && gen > applied_gen_) applied_gen_ = gen;
+    if (st.ok()) {
+      if (gen > applied_gen_) applied_gen_ = gen;
+      retry = absl::Milliseconds(100);
+    } else if (waiters_.empty()) {
+      spdlog::error("firewall: {} (retrying)", st.ToString());
+    }
     // Everyone this model covers gets its outcome: success, or the error, after which the next
     // Apply (of whatever generation) runs the newest model again. Later generations stay queued.
     for (auto it = waiters_.begin(); it != waiters_.end();) {

@@ -9,6 +9,11 @@
 // the generations follow the controller's model). Ordering: generations applied never go down, so
 // an older model never replaces a newer one in the kernel.
 //
+// A failed transaction changes nothing in the kernel; its callers get the error. When the kernel is
+// left behind the model that way and nobody asks again, the owner retries the newest model by itself
+// (after 100 ms, doubling to 30 s), so a change whose caller could not fail (a container's teardown)
+// still reaches the kernel.
+//
 // Threading: Apply may be called from any number of threads. The owner thread is the only caller
 // of the Firewall; mu_ guards the queue and the results only and is never held while the firewall
 // works. Shutdown (or the destructor) refuses new calls, lets the owner answer the callers already
