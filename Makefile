@@ -13,7 +13,7 @@ DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   runc nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
   python3-minimal hyperfine iperf3 wrk etcd-server
 
-.PHONY: deps build run test unit privileged e2e bench asan clean
+.PHONY: deps build run test unit privileged e2e bench asan tsan clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -47,8 +47,14 @@ asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -L unit
 
+# ThreadSanitizer (clang): the unit and privileged tests, which drive the threads directly.
+tsan:
+	cmake --preset tsan >/dev/null
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L 'unit|privileged'
+
 bench: deps build
 	bench/run.sh $(BUILD)/bin
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-tsan

@@ -1,0 +1,65 @@
+// The rules of src/'s layers that a compiler does not check: Docker's JSON stops at src/api. Below
+// it, only the files that read or write a JSON *file format* may include a JSON library.
+
+#include <dirent.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace berth {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Files under dir (recursively), relative to src/.
+void Walk(const std::string& root, const std::string& rel, std::set<std::string>* out) {
+  DIR* d = opendir((root + "/" + rel).c_str());
+  ASSERT_NE(d, nullptr) << root + "/" + rel;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    std::string r = rel + "/" + n;
+    if (e->d_type == DT_DIR) Walk(root, r, out);
+    else out->insert(r);
+  }
+  closedir(d);
+}
+
+TEST(Layering, JsonStaysAtTheApiEdgeAndInFileFormatCodecs) {
+  const std::string src = std::string(BERTH_SOURCE_DIR) + "/src";
+  // The store's records, image configs and manifests, runc's config.json: file formats.
+  const std::set<std::string> allowed = {
+      "engine/container_records.cc", "engine/images.cc", "engine/oci_spec.cc",
+      "network/controller_records.cc",
+  };
+  std::set<std::string> files;
+  Walk(src, "engine", &files);
+  Walk(src, "network", &files);
+  ASSERT_FALSE(files.empty());
+  for (const std::string& f : files) {
+    std::string text = Read(src + "/" + f);
+    bool uses_json = text.find("nlohmann") != std::string::npos;
+    if (allowed.count(f)) continue;
+    EXPECT_FALSE(uses_json) << "src/" << f
+                            << " uses a JSON library: take typed values (src/spec), or, for a "
+                               "file format, keep it in a *_records.cc codec";
+  }
+  // No header of the engine or the network layer exposes one.
+  for (const std::string& f : files) {
+    if (f.size() > 2 && f.substr(f.size() - 2) == ".h") {
+      EXPECT_EQ(Read(src + "/" + f).find("nlohmann"), std::string::npos) << "src/" << f;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace berth
