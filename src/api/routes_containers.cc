@@ -83,7 +83,7 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
         uint8_t type = static_cast<uint8_t>(buf[0]);
         if (type == engine::kExit) {
           int code = -1;
-          absl::SimpleAtoi(buf.substr(8, len), &code);
+          (void)absl::SimpleAtoi(buf.substr(8, len), &code);
           return code;
         }
         if (client_writable) {

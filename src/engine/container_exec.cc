@@ -178,7 +178,7 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   ContainerEvent ev;
   {
     StateLock l(mu_);
-    absl::SimpleAtoi(reply.size() > 3 ? reply.substr(3) : "0", &e->pid);
+    (void)absl::SimpleAtoi(reply.size() > 3 ? reply.substr(3) : "0", &e->pid);
     ev = EventLocked(*c, "exec_start: " + absl::StrJoin(spec::OrEmpty(b.cmd), " "), {{"execID", e->id}});
   }
   Emit(std::move(ev));
@@ -268,7 +268,7 @@ void ContainerManager::OnExecStream(int fd) {
       uint32_t len = (uint32_t(uint8_t(w->buf[4])) << 24) | (uint32_t(uint8_t(w->buf[5])) << 16) |
                      (uint32_t(uint8_t(w->buf[6])) << 8) | uint32_t(uint8_t(w->buf[7]));
       if (w->buf.size() < 8 + len) break;
-      if (w->buf[0] == kExit) absl::SimpleAtoi(w->buf.substr(8, len), &w->code);
+      if (w->buf[0] == kExit) (void)absl::SimpleAtoi(w->buf.substr(8, len), &w->code);
       w->buf.erase(0, 8 + len);
     }
   }

@@ -393,7 +393,7 @@ StatusOr<ContainerStats> ContainerManager::Stats(const std::string& name) {
         if (f.size() < 16) continue;
         auto n = [&](int i) {
           uint64_t v = 0;
-          absl::SimpleAtoi(f[i], &v);
+          (void)absl::SimpleAtoi(f[i], &v);
           return v;
         };
         s.networks[ifname] = {n(0), n(1), n(2), n(3), n(8), n(9), n(10), n(11)};

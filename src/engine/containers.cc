@@ -1050,7 +1050,7 @@ Status ContainerManager::Recover() {
     if (conn.ok() && absl::StartsWith(reply, "RUNNING")) {
       // A live shim: adopt it. RELEASE is idempotent (a crash may have come before it).
       int pid = 0;
-      absl::SimpleAtoi(reply.substr(8), &pid);
+      (void)absl::SimpleAtoi(reply.substr(8), &pid);
       {
         StateLock l(mu_);
         c->status = "running";

@@ -133,7 +133,8 @@ TEST(OciSpec, LimitsNamespacesAndMounts) {
   EXPECT_TRUE(bind);
   EXPECT_TRUE(hosts);
   in.netns_path = "host";
-  for (auto& ns : json::parse(BuildOciSpec(in))["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
+  json host_spec = json::parse(BuildOciSpec(in));
+  for (auto& ns : host_spec["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
 }
 
 TEST(ResolveUser, NamesNumbersAndGroups) {
