@@ -8,3 +8,4 @@ bin=$(cd "$bin" && pwd)
 "$bin/engine_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/network_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/firewall_bench" "$bin" "${ITERATIONS:-30}"
+"$bin/soak_bench" "$bin" "${SOAK_RUNS:-5000}" "${SOAK_DETACHED:-500}"
