@@ -1,17 +1,17 @@
 #include "api/proxy_stream.h"
 
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "absl/strings/numbers.h"
+#include "api/transport/stream.h"
 #include "engine/runtime.h"
 
 namespace berth::api {
 
 int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu) {
+  transport::Stream& client = conn.stream();
   auto to_shim = [&](uint8_t type, std::string_view data) {
     std::string f = engine::Frame(type, data);
     if (write_mu) {
@@ -20,32 +20,33 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
     }
     return SendAll(shim, f);
   };
-  if (client_stdin && !conn.leftover.empty()) to_shim(engine::kStdin, conn.leftover);
+  // Bytes the client sent right behind its request are the stream's first read.
+  transport::FdWatch shim_watch(client, shim);
   bool client_reading = true;
   bool client_writable = true;
   std::string buf;
   char tmp[65536];
   for (;;) {
-    struct pollfd p[2] = {{shim, POLLIN, 0}, {conn.fd(), static_cast<short>(client_reading ? POLLIN : 0), 0}};
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::recv(conn.fd(), tmp, sizeof tmp, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // The client closed its sending side (stdin EOF) or went away.
+    transport::WaitResult w = client.Wait(client_reading, &shim_watch, transport::kForever);
+    if (w.aborted) return -1;  // the daemon is shutting down
+    if (w.stream) {
+      auto n = client.ReadSome(tmp, sizeof tmp, transport::kNoWait);
+      if (!n.ok() && n.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        // The client went away.
+        if (client_stdin) to_shim(engine::kCloseStdin, "");
+        return -1;
+      }
+      if (n.ok() && *n == 0) {
+        // The client closed its sending side (stdin EOF; with TLS, its close_notify).
         client_reading = false;
         if (client_stdin) to_shim(engine::kCloseStdin, "");
-        if (n < 0 || (p[1].revents & POLLERR)) return -1;
-      } else if (client_stdin) {
-        to_shim(engine::kStdin, std::string_view(tmp, static_cast<size_t>(n)));
+      } else if (n.ok() && client_stdin) {
+        to_shim(engine::kStdin, std::string_view(tmp, *n));
       }
     }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (w.other) {
       ssize_t n = ::read(shim, tmp, sizeof tmp);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       if (n <= 0) return -1;
       buf.append(tmp, static_cast<size_t>(n));
       while (buf.size() >= 8) {
@@ -55,13 +56,13 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
         uint8_t type = static_cast<uint8_t>(buf[0]);
         if (type == engine::kExit) {
           int code = -1;
-          absl::SimpleAtoi(buf.substr(8, len), &code);
+          if (!absl::SimpleAtoi(buf.substr(8, len), &code)) code = -1;
           return code;
         }
         if (client_writable) {
           std::string_view out = tty ? std::string_view(buf).substr(8, len)
                                      : std::string_view(buf).substr(0, 8 + len);
-          client_writable = SendAll(conn.fd(), out);
+          client_writable = client.WriteAll(out).ok();
         }
         buf.erase(0, 8 + len);
       }

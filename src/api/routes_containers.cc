@@ -1,7 +1,5 @@
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/inotify.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <deque>
@@ -150,6 +148,9 @@ void Logs(Backend& b, Request& req, Conn& c) {
     if (!c.WriteChunk(format(e))) return;
   if (follow && src->running && inotify.valid()) {
     std::string exit_file = src->state_dir + "/exit";
+    // New log lines and the exit file wake the thread, and so does the client leaving.
+    transport::FdWatch inotify_watch(c.stream(), inotify.get());
+    bool watch_client = true;
     for (;;) {
       bool finished = sys::Exists(exit_file) || !b.containers.Running(src->id);
       std::deque<LogEntry> more;
@@ -157,12 +158,11 @@ void Logs(Backend& b, Request& req, Conn& c) {
       for (auto& e : more)
         if (!c.WriteChunk(format(e))) return;
       if (finished) break;
-      struct pollfd p[2] = {{inotify.get(), POLLIN, 0}, {c.fd(), POLLIN, 0}};
-      if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
-      if (p[1].revents) {
-        char probe;
-        ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
-        if (n <= 0) return;  // the client went away
+      transport::WaitResult w = c.stream().Wait(watch_client, &inotify_watch, transport::kForever);
+      if (w.aborted) return;
+      if (w.stream) {
+        if (c.ClientGone()) return;
+        watch_client = false;  // it sent something instead: stop looking, it would stay readable
       }
       char evbuf[4096];
       while (::read(inotify.get(), evbuf, sizeof evbuf) > 0) {
@@ -237,11 +237,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto res = b.containers.Wait(
         req.params["id"], req.Query("condition"),
         [&] { began = c.BeginStream(200, "application/json"); },
-        [&] {
-          char probe;
-          ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
-          return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        });
+        [&] { return c.ClientGone(); });
     if (!began) {
       if (!res.ok()) c.SendError(res.status());
       return;
@@ -285,8 +281,9 @@ void AddContainerRoutes(Router& r, Backend& b) {
     for (;;) {
       if (!c.WriteChunk(prev.dump() + "\n")) return;
       // One sample a second, as docker stats does; the client ends the stream by closing.
-      struct pollfd p = {c.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 1000) > 0) return;
+      transport::WaitResult w =
+          c.stream().Wait(true, nullptr, transport::After(std::chrono::seconds(1)));
+      if (w.stream || w.aborted) return;
       auto next = b.containers.Stats(req.params["id"]);
       if (!next.ok()) break;
       (*next)["precpu_stats"] = prev["cpu_stats"];
@@ -320,7 +317,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto stream = b.containers.Attach(*id, in, out, err);
     if (!stream.ok()) return;
     ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr);
-    ::shutdown(c.fd(), SHUT_WR);
+    (void)c.stream().CloseWrite();
   });
 
   r.Add("GET", "/containers/{id}/logs", [&b](Request& req, Conn& c) { Logs(b, req, c); });
@@ -376,7 +373,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     if (!stream.ok()) {
       // The process could not start: dockerd tells the client inside the stream.
       std::string msg = std::string(stream.status().message()) + "\r\n";
-      SendAll(c.fd(), tty ? msg : engine::Frame(engine::kStdout, msg));
+      (void)c.stream().WriteAll(tty ? msg : engine::Frame(engine::kStdout, msg));
       b.exec_streams.Remove(exec_id);
       return;
     }
@@ -394,7 +391,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     // The exit code is recorded before the client sees the end of the stream: the CLI asks for it
     // (GET /exec/{id}/json) as soon as the stream ends, and a null ExitCode reads as 0.
     b.containers.ExecExited(exec_id, code);
-    ::shutdown(c.fd(), SHUT_WR);
+    (void)c.stream().CloseWrite();
   });
 
   r.Add("GET", "/exec/{id}/json", [&b](Request& req, Conn& c) {

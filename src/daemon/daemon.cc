@@ -175,7 +175,10 @@ Status Daemon::Start() {
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddNetworkRoutes(d.router, *d.backend, *d.network);
-  d.server = std::make_unique<api::ApiServer>(d.router, cfg.data_root + "/image/tmp", cfg.max_upload);
+  api::ServerOptions sopts;
+  sopts.tmp_dir = cfg.data_root + "/image/tmp";
+  sopts.max_upload = cfg.max_upload;
+  d.server = std::make_unique<api::ApiServer>(d.router, std::move(sopts));
   for (auto& h : cfg.hosts) RETURN_IF_ERROR(d.server->Listen(h));
   d.server->Serve();
   spdlog::info("berthd serving on {}", absl::StrJoin(cfg.hosts, ", "));
