@@ -1,7 +1,7 @@
-// ApiServer end to end without root: real sockets in a temp dir, small limits
+// ApiServer end to end without root: real sockets in a temp dir and on loopback, small limits
 // and timeouts. Oversized headers get 431, oversized bodies 413 (and no handler runs), a client
 // that trickles its header gets 408, the connection limit answers 503, Stop() ends long streams
-// and joins every thread.
+// and joins every thread, and TLS with client certificates carries a hijacked stream both ways.
 
 #include <dirent.h>
 #include <poll.h>
@@ -16,12 +16,14 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "api/client/client.h"
 #include "api/proxy_stream.h"
 #include "api/server.h"
 #include "engine/runtime.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tls_test_pki.h"
 
 namespace berth::api {
 namespace {
@@ -300,6 +302,92 @@ TEST_F(ApiServerTest, StopEndsLongStreamsAndJoinsEveryThread) {
   EXPECT_EQ(ThreadsInProcess(), before);
   EXPECT_EQ(ReadAll(idle.get()), "");  // closed
   EXPECT_NE(::access(sock_.c_str(), F_OK), 0) << "the socket file is removed";
+}
+
+class ApiServerTlsTest : public ApiServerTest {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new berth::testing::TestPki;
+    berth::testing::MakeTestPki(pki_);
+  }
+  static void TearDownTestSuite() { delete pki_; }
+
+  // A TLS server with client verification on a loopback port; returns its address.
+  std::string StartTls() {
+    ServerOptions opts;
+    auto ctx = transport::TlsContext::Create(
+        transport::TlsContext::Role::kServer,
+        transport::TlsConfig{pki_->ca, pki_->server_cert, pki_->server_key, true});
+    EXPECT_TRUE(ctx.ok()) << ctx.status();
+    opts.tls = *ctx;
+    Start(opts, "tcp://127.0.0.1:0");
+    return server_->Addresses().at(0);
+  }
+  static std::shared_ptr<const transport::TlsContext> ClientCtx(bool with_cert) {
+    auto ctx = transport::TlsContext::Create(
+        transport::TlsContext::Role::kClient,
+        transport::TlsConfig{pki_->ca, with_cert ? pki_->client_cert : "",
+                             with_cert ? pki_->client_key : "", true});
+    EXPECT_TRUE(ctx.ok()) << ctx.status();
+    return *ctx;
+  }
+  static berth::testing::TestPki* pki_;
+};
+
+berth::testing::TestPki* ApiServerTlsTest::pki_ = nullptr;
+
+TEST_F(ApiServerTlsTest, ClientWithoutCertificateIsRefusedOneWithItServed) {
+  std::string addr = StartTls();
+  EXPECT_THAT(addr, StartsWith("tcp://127.0.0.1:"));
+  auto refused = client::Client::Connect(addr, ClientCtx(false));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("certificate required"));
+  auto plain = client::Client::Connect(addr);  // plain HTTP on the TLS port
+  EXPECT_FALSE(plain.ok());
+
+  auto c = client::Client::Connect(addr, ClientCtx(true));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto r = (*c)->Call("POST", "/echo", "{\"a\":1}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "{\"len\":7}\n");
+}
+
+// docker exec over TLS: stdin goes in, the client half-closes (close_notify), output still
+// comes back, then the daemon ends the stream: every step through ProxyStream.
+TEST_F(ApiServerTlsTest, HijackedStreamOverTlsBothWaysWithHalfClose) {
+  MakeShim();
+  std::string addr = StartTls();
+  auto c = client::Client::Connect(addr, ClientCtx(true));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto h = (*c)->Hijack("POST", "/proxy");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->status, 101);
+  ASSERT_TRUE(h->stream->WriteAll("echo hi\n").ok());
+  ASSERT_TRUE(h->stream->CloseWrite().ok());
+
+  // The shim side: stdin, then its end, arrive as frames.
+  std::string frames;
+  while (frames.size() < 8 + 8 + 8) {
+    char buf[64];
+    ssize_t n = ::recv(shim_test_end_.get(), buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    frames.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(frames, engine::Frame(engine::kStdin, "echo hi\n") + engine::Frame(engine::kCloseStdin, ""));
+  std::string out = engine::Frame(engine::kStdout, "hi\n") + engine::Frame(engine::kExit, "3");
+  ASSERT_EQ(::send(shim_test_end_.get(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+
+  std::string got = h->leftover;
+  char buf[256];
+  for (;;) {
+    auto n = h->stream->ReadSome(buf, sizeof buf, transport::After(5s));
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    got.append(buf, *n);
+  }
+  EXPECT_EQ(got, "hi\n");
+  server_->Stop();
+  EXPECT_EQ(exit_code_.load(), 3);
 }
 
 }  // namespace
