@@ -72,11 +72,13 @@ void FailBody(transport::Stream& s, const boost::system::error_code& ec, uint64_
   if (ec == boost::asio::error::connection_reset || ec == boost::asio::error::operation_aborted)
     return;
   if (ec == http::error::body_limit) {
-    FailAndClose(s, 413, "request body too large: the limit is " + Bytes(static_cast<int64_t>(limit)));
+    FailAndClose(s, 413,
+                 "request body too large: the limit is " + Bytes(static_cast<int64_t>(limit)));
   } else if (ec == boost::beast::error::timeout) {
     FailAndClose(s, 408, "timeout: the request body stalled for " + Duration(opts.header_timeout));
   } else {
-    FailAndClose(s, 400, "read request body: " + ec.message() + (upload ? " (truncated upload?)" : ""));
+    FailAndClose(s, 400,
+                 "read request body: " + ec.message() + (upload ? " (truncated upload?)" : ""));
   }
 }
 
@@ -174,7 +176,8 @@ void ServeHttp(transport::Stream& s, const Router& router, const ServerOptions& 
     }
     bool has_body = head.chunked() || head.content_length().value_or(0) > 0;
     auto expect = req.headers.find("expect");
-    if (has_body && expect != req.headers.end() && absl::EqualsIgnoreCase(expect->second, "100-continue") &&
+    if (has_body && expect != req.headers.end() &&
+        absl::EqualsIgnoreCase(expect->second, "100-continue") &&
         !s.WriteAll("HTTP/1.1 100 Continue\r\n\r\n").ok()) {
       break;
     }

@@ -266,7 +266,9 @@ void ApiServer::WorkerLoop(Worker* self) {
     {
       absl::MutexLock lock(&mu_);
       ++idle_;
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
       mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleThreadExit);
       --idle_;
       if (stopping_ || queue_.empty()) {

@@ -111,7 +111,8 @@ http::request<http::string_body> BuildRequest(std::string_view method, std::stri
 // certificate required" rather than "connection reset").
 Status IoError(std::string_view what, const beast::error_code& ec,
                const transport::BeastStream& stream) {
-  std::string why = stream.last_error().ok() ? ec.message() : std::string(stream.last_error().message());
+  std::string why = stream.last_error().ok() ? ec.message()
+                                             : std::string(stream.last_error().message());
   return absl::UnavailableError(absl::StrCat("error during connect: ", Av(what), ": ", why));
 }
 
@@ -268,7 +269,8 @@ StatusOr<std::unique_ptr<transport::Stream>> Client::Dial() const {
       std::move(fd), tls_, endpoint_.kind == Endpoint::Kind::kTcp ? endpoint_.host : "");
   if (tls_ != nullptr) {
     Status hs = stream->Handshake(transport::After(kHandshakeTimeout));
-    if (!hs.ok()) return absl::UnavailableError(absl::StrCat("error during connect: ", hs.message()));
+    if (!hs.ok())
+      return absl::UnavailableError(absl::StrCat("error during connect: ", hs.message()));
   }
   return stream;
 }

@@ -76,7 +76,11 @@ Status ErrnoFailure(std::string_view what, int err) {
 
 Stream::Stream(asio::io_context& io, UniqueFd fd, std::shared_ptr<const TlsContext> tls,
                std::string server_name)
-    : io_(io), sock_(io), timer_(io), tls_ctx_(std::move(tls)), server_name_(std::move(server_name)) {
+    : io_(io),
+      sock_(io),
+      timer_(io),
+      tls_ctx_(std::move(tls)),
+      server_name_(std::move(server_name)) {
   Init(std::move(fd));
 }
 
@@ -425,7 +429,8 @@ FdWatch::FdWatch(Stream& stream, int fd)
 
 FdWatch::~FdWatch() {
   desc_.release();
-  if (saved_flags_ >= 0 && ::fcntl(fd_, F_GETFL) != saved_flags_) ::fcntl(fd_, F_SETFL, saved_flags_);
+  if (saved_flags_ >= 0 && ::fcntl(fd_, F_GETFL) != saved_flags_)
+    ::fcntl(fd_, F_SETFL, saved_flags_);
 }
 
 }  // namespace berth::transport
