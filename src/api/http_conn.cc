@@ -51,8 +51,7 @@ bool VersionGreater(const std::string& a, const std::string& b) {
 
 bool ClientLeft(const boost::system::error_code& ec) {
   return ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
-         ec == boost::asio::error::connection_reset ||
-         ec == boost::asio::error::operation_aborted;
+         ec == boost::asio::error::connection_reset || ec == boost::asio::error::operation_aborted;
 }
 
 // Answers an error that ends the connection before its request was read to the end, then
@@ -118,20 +117,23 @@ void ServeHttp(transport::Stream& s, const Router& router, const ServerOptions& 
     http::read_header(io, buffer, head, ec);
     if (ec) {
       if (ec == boost::beast::error::timeout) {
-        FailAndClose(s, 408, "timeout: the request header was not received within " +
-                                 Duration(opts.header_timeout));
+        FailAndClose(
+            s, 408,
+            "timeout: the request header was not received within " + Duration(opts.header_timeout));
       } else if (ec == http::error::header_limit) {
-        FailAndClose(s, 431, "request header too large: the limit is " +
-                                 Bytes(static_cast<int64_t>(opts.max_header)));
+        FailAndClose(s, 431,
+                     "request header too large: the limit is " +
+                         Bytes(static_cast<int64_t>(opts.max_header)));
       } else if (!ClientLeft(ec)) {
         FailAndClose(s, 400, "bad request: " + ec.message());
       }
       break;
     }
     if (reject) {
-      FailAndClose(s, 503, absl::StrCat("too many connections: the daemon serves at most ",
-                                        opts.max_connections,
-                                        " at once (--max-connections); try again later"));
+      FailAndClose(
+          s, 503,
+          absl::StrCat("too many connections: the daemon serves at most ", opts.max_connections,
+                       " at once (--max-connections); try again later"));
       break;
     }
     Request req;
@@ -145,8 +147,11 @@ void ServeHttp(transport::Stream& s, const Router& router, const ServerOptions& 
     if (q != std::string::npos) {
       for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
         auto eq = kv.find('=');
-        std::string k = UrlDecode(std::string_view(kv.data(), eq == absl::string_view::npos ? kv.size() : eq));
-        std::string v = eq == absl::string_view::npos ? "" : UrlDecode(std::string_view(kv.data() + eq + 1, kv.size() - eq - 1));
+        std::string k =
+            UrlDecode(std::string_view(kv.data(), eq == absl::string_view::npos ? kv.size() : eq));
+        std::string v = eq == absl::string_view::npos
+                            ? ""
+                            : UrlDecode(std::string_view(kv.data() + eq + 1, kv.size() - eq - 1));
         req.query[k] = v;
         req.query_all[k].push_back(v);
       }

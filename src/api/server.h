@@ -41,8 +41,7 @@ class Router {
  public:
   // Pattern segments: literal, "{name}" (one segment) or "{name*}" (the rest, at least one
   // segment, minus any literal segments that follow it).
-  void Add(const std::string& method, const std::string& pattern, Handler h,
-           bool upload = false);
+  void Add(const std::string& method, const std::string& pattern, Handler h, bool upload = false);
   // Finds the handler; fills req.params. Returns nullptr if none; *upload tells whether the
   // body should be streamed to a file.
   const Handler* Match(Request& req, bool* upload, bool* path_known) const;
@@ -58,11 +57,11 @@ class Router {
 };
 
 struct ServerOptions {
-  std::string tmp_dir;                       // upload bodies are streamed to files here
-  int64_t max_upload = int64_t{16} << 30;    // body of an upload route (image load, import)
-  int64_t max_body = int64_t{16} << 20;      // body of any other route; past it, 413
-  size_t max_header = 64 * 1024;             // request line and headers; past it, 431
-  int max_connections = 512;                 // served at once; past it, 503
+  std::string tmp_dir;                     // upload bodies are streamed to files here
+  int64_t max_upload = int64_t{16} << 30;  // body of an upload route (image load, import)
+  int64_t max_body = int64_t{16} << 20;    // body of any other route; past it, 413
+  size_t max_header = 64 * 1024;           // request line and headers; past it, 431
+  int max_connections = 512;               // served at once; past it, 503
   // A request header (and a TLS handshake) must be complete this long after the connection
   // or its first byte came, or the client gets 408 (slowloris); a body may not stall longer.
   std::chrono::milliseconds header_timeout{30'000};
@@ -126,9 +125,9 @@ class ApiServer {
   mutable absl::Mutex mu_;
   std::list<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::deque<Accepted> queue_ ABSL_GUARDED_BY(mu_);  // accepted, waiting for a thread
-  int idle_ ABSL_GUARDED_BY(mu_) = 0;                 // threads waiting for work
-  int serving_ ABSL_GUARDED_BY(mu_) = 0;              // admitted connections not finished
-  int rejecting_ ABSL_GUARDED_BY(mu_) = 0;            // connections being answered 503
+  int idle_ ABSL_GUARDED_BY(mu_) = 0;                // threads waiting for work
+  int serving_ ABSL_GUARDED_BY(mu_) = 0;             // admitted connections not finished
+  int rejecting_ ABSL_GUARDED_BY(mu_) = 0;           // connections being answered 503
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ = false;  // Stop() has run (Stop is called from one thread)
 };

@@ -82,16 +82,18 @@ StatusOr<std::shared_ptr<const transport::TlsContext>> ApiTls(const Config& cfg)
         "machine to everyone who has access to your network. host={}",
         h);
     if (!loopback) {
-      spdlog::warn("!!! {} serves the Engine API {} to anyone who can reach it: that is root on "
-                   "this host, granted because {} was given explicitly !!!",
-                   h, tls_on ? "over TLS without client certificates" : "in plain text",
-                   tls_off ? "--tls=false" : "--tlsverify=false");
+      spdlog::warn(
+          "!!! {} serves the Engine API {} to anyone who can reach it: that is root on "
+          "this host, granted because {} was given explicitly !!!",
+          h, tls_on ? "over TLS without client certificates" : "in plain text",
+          tls_off ? "--tls=false" : "--tlsverify=false");
     }
   }
   if (!tls_on) return std::shared_ptr<const transport::TlsContext>();
   if (tcp.empty()) {
-    spdlog::warn("--tls/--tlsverify apply to tcp:// hosts, and there is none: the unix sockets "
-                 "are served without TLS, as dockerd does");
+    spdlog::warn(
+        "--tls/--tlsverify apply to tcp:// hosts, and there is none: the unix sockets "
+        "are served without TLS, as dockerd does");
   }
   transport::TlsConfig t;
   t.ca_file = cfg.tls_ca.empty() ? DefaultCertPath("ca.pem") : cfg.tls_ca;

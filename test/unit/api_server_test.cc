@@ -113,8 +113,8 @@ class ApiServerTest : public ::testing::Test {
     // attach/exec: the client's hijacked stream against a fake shim (the test holds its end).
     router_.Add("POST", "/proxy", [this](Request&, Conn& c) {
       if (!c.Hijack(true, "application/vnd.docker.raw-stream")) return;
-      exit_code_ = ProxyStream(c, shim_daemon_end_.get(), /*tty=*/true, /*client_stdin=*/true,
-                               nullptr);
+      exit_code_ =
+          ProxyStream(c, shim_daemon_end_.get(), /*tty=*/true, /*client_stdin=*/true, nullptr);
       (void)c.stream().CloseWrite();
       proxied_ = true;
     });
@@ -177,7 +177,8 @@ TEST_F(ApiServerTest, BodyOverTheLimitIs413AndNoHandlerRuns) {
   Start(opts);
   {
     UniqueFd fd = Dial(sock_);  // declared too long: refused before a byte of it is read
-    Send(fd.get(), "POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2048\r\n\r\n");
+    Send(fd.get(),
+         "POST /echo HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2048\r\n\r\n");
     std::string r = ReadAll(fd.get());
     EXPECT_THAT(r, StartsWith("HTTP/1.1 413 Request Entity Too Large\r\n"));
     EXPECT_EQ(Message(r), "request body too large: the limit is 1 KiB");
@@ -241,7 +242,8 @@ TEST_F(ApiServerTest, IdleKeepAliveConnectionIsClosedQuietly) {
   UniqueFd fd = Dial(sock_);
   auto t0 = std::chrono::steady_clock::now();
   Send(fd.get(), "GET /ping HTTP/1.1\r\n\r\n");
-  std::string r = ReadAll(fd.get());  // the answer, then the close once idle (ReadAll gives up at 5 s)
+  // The answer, then the close once idle (ReadAll would give up at 5 s).
+  std::string r = ReadAll(fd.get());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_THAT(r, StartsWith("HTTP/1.1 200 OK"));
   EXPECT_THAT(r, Not(HasSubstr("408")));
@@ -373,9 +375,11 @@ TEST_F(ApiServerTlsTest, HijackedStreamOverTlsBothWaysWithHalfClose) {
     ASSERT_GT(n, 0);
     frames.append(buf, static_cast<size_t>(n));
   }
-  EXPECT_EQ(frames, engine::Frame(engine::kStdin, "echo hi\n") + engine::Frame(engine::kCloseStdin, ""));
+  EXPECT_EQ(frames,
+            engine::Frame(engine::kStdin, "echo hi\n") + engine::Frame(engine::kCloseStdin, ""));
   std::string out = engine::Frame(engine::kStdout, "hi\n") + engine::Frame(engine::kExit, "3");
-  ASSERT_EQ(::send(shim_test_end_.get(), out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+  ASSERT_EQ(::send(shim_test_end_.get(), out.data(), out.size(), 0),
+            static_cast<ssize_t>(out.size()));
 
   std::string got = h->leftover;
   char buf[256];

@@ -91,11 +91,11 @@ inline void MakeTestPki(TestPki* p) {
   EVP_PKEY* other_ca_key = EVP_EC_gen("P-256");
   X509* other_ca = MakeCert(other_ca_key, "other-ca", nullptr, nullptr, nullptr, nullptr);
   EVP_PKEY* server_key = EVP_EC_gen("P-256");
-  X509* server = MakeCert(server_key, "berthd", ca, ca_key, "IP:127.0.0.1,DNS:localhost",
-                          "serverAuth");
+  X509* server =
+      MakeCert(server_key, "berthd", ca, ca_key, "IP:127.0.0.1,DNS:localhost", "serverAuth");
   EVP_PKEY* client_key = EVP_EC_gen("P-256");
-  X509* client = MakeCert(client_key, "client-1", ca, ca_key, "DNS:client-1.test,IP:10.0.0.7",
-                          "clientAuth");
+  X509* client =
+      MakeCert(client_key, "client-1", ca, ca_key, "DNS:client-1.test,IP:10.0.0.7", "clientAuth");
   EVP_PKEY* rogue_key = EVP_EC_gen("P-256");
   X509* rogue = MakeCert(rogue_key, "rogue", other_ca, other_ca_key, nullptr, "clientAuth");
   p->ca = p->dir + "/ca.pem";

@@ -61,8 +61,8 @@ class TlsStreamTest : public ::testing::Test {
     EXPECT_TRUE(ctx.ok()) << ctx.status();
     return *ctx;
   }
-  static std::shared_ptr<const TlsContext> ClientCtx(const std::string& cert, const std::string& key,
-                                                     bool verify = true) {
+  static std::shared_ptr<const TlsContext> ClientCtx(const std::string& cert,
+                                                     const std::string& key, bool verify = true) {
     TlsConfig cfg{pki_->ca, cert, key, verify};
     auto ctx = TlsContext::Create(TlsContext::Role::kClient, cfg);
     EXPECT_TRUE(ctx.ok()) << ctx.status();
@@ -292,9 +292,9 @@ TEST(PlainStreamTest, AbortFromAnotherThreadEndsAWaitWithoutDeadline) {
 }
 
 TEST(TlsConfigTest, MissingFilesAreNamed) {
-  auto ctx = TlsContext::Create(TlsContext::Role::kServer,
-                                TlsConfig{"/nonexistent/ca.pem", "/nonexistent/cert.pem",
-                                          "/nonexistent/key.pem", true});
+  auto ctx = TlsContext::Create(
+      TlsContext::Role::kServer,
+      TlsConfig{"/nonexistent/ca.pem", "/nonexistent/cert.pem", "/nonexistent/key.pem", true});
   ASSERT_FALSE(ctx.ok());
   EXPECT_EQ(std::string(ctx.status().message()),
             "Could not load X509 key pair (cert: \"/nonexistent/cert.pem\", key: "

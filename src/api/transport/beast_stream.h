@@ -5,11 +5,11 @@
 // the client is a slowloris) and a stall timeout that restarts with each read (a large upload
 // may take long, but must keep moving).
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/system_error.hpp>
-#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <string>
@@ -22,10 +22,14 @@ namespace berth::transport {
 // 0), the others map to what Beast's own streams would report.
 inline boost::system::error_code ToErrorCode(const Status& st) {
   switch (st.code()) {
-    case absl::StatusCode::kOk: return {};
-    case absl::StatusCode::kDeadlineExceeded: return boost::beast::error::timeout;
-    case absl::StatusCode::kCancelled: return boost::asio::error::operation_aborted;
-    default: return boost::asio::error::connection_reset;
+    case absl::StatusCode::kOk:
+      return {};
+    case absl::StatusCode::kDeadlineExceeded:
+      return boost::beast::error::timeout;
+    case absl::StatusCode::kCancelled:
+      return boost::asio::error::operation_aborted;
+    default:
+      return boost::asio::error::connection_reset;
   }
 }
 

@@ -124,8 +124,10 @@ void Stream::Init(UniqueFd fd) {
   if (tls_ctx_->verify_peer()) {
     // The certificate must name the host dialled; an address needs an IP SAN, as Go checks.
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-    if (ip) X509_VERIFY_PARAM_set1_ip_asc(param, server_name_.c_str());
-    else SSL_set1_host(ssl_, server_name_.c_str());
+    if (ip)
+      X509_VERIFY_PARAM_set1_ip_asc(param, server_name_.c_str());
+    else
+      SSL_set1_host(ssl_, server_name_.c_str());
   }
 }
 
@@ -210,8 +212,8 @@ Status Stream::Handshake(Deadline d) {
     if (rc == 1) break;
     int e = SSL_get_error(ssl_, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      RETURN_IF_ERROR(WaitFor(e == SSL_ERROR_WANT_READ, e == SSL_ERROR_WANT_WRITE, d,
-                              "TLS handshake"));
+      RETURN_IF_ERROR(
+          WaitFor(e == SSL_ERROR_WANT_READ, e == SSL_ERROR_WANT_WRITE, d, "TLS handshake"));
       continue;
     }
     error_ = TlsFailure(e, "handshake");
@@ -349,8 +351,10 @@ void Stream::TlsFill() {
     return;
   }
   int e = SSL_get_error(ssl_, rc);
-  if (e == SSL_ERROR_ZERO_RETURN) eof_ = true;
-  else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) error_ = TlsFailure(e, "read");
+  if (e == SSL_ERROR_ZERO_RETURN)
+    eof_ = true;
+  else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+    error_ = TlsFailure(e, "read");
 }
 
 WaitResult Stream::Wait(bool want_stream, FdWatch* other, Deadline d) {

@@ -129,9 +129,9 @@ class Stream {
   ssl_st* ssl_ = nullptr;
   std::string server_name_;
   PeerIdentity peer_;
-  std::string rbuf_;      // read ahead: Unread() data, or what TLS decrypted during a Wait()
-  bool eof_ = false;      // the peer's stream ended (after rbuf_)
-  Status error_;          // the connection broke (after rbuf_)
+  std::string rbuf_;  // read ahead: Unread() data, or what TLS decrypted during a Wait()
+  bool eof_ = false;  // the peer's stream ended (after rbuf_)
+  Status error_;      // the connection broke (after rbuf_)
   bool close_notify_sent_ = false;
   std::atomic<bool> aborted_{false};
 };
