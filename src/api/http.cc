@@ -1,5 +1,6 @@
 #include "api/http.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -35,13 +36,30 @@ static const char* Reason(int status) {
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Request Entity Too Large";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Status";
   }
+}
+
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && isxdigit(s[i + 1]) && isxdigit(s[i + 2])) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
 }
 
 std::string Request::Query(const std::string& k, const std::string& def) const {
@@ -74,6 +92,12 @@ bool SendAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Non-blocking while a connection thread watches it (transport::FdWatch): wait for room.
+      struct pollfd p = {fd, POLLOUT, 0};
+      if (::poll(&p, 1, -1) < 0 && errno != EINTR) return false;
+      continue;
+    }
     if (n <= 0) return false;
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -81,7 +105,7 @@ bool SendAll(int fd, std::string_view data) {
 }
 
 bool Conn::WriteAll(std::string_view data) {
-  if (!SendAll(fd_, data)) {
+  if (!stream_.WriteAll(data).ok()) {
     closed_ = true;
     return false;
   }
@@ -91,8 +115,9 @@ bool Conn::WriteAll(std::string_view data) {
 std::string Conn::Headers(int status) const {
   return absl::StrFormat(
       "HTTP/1.1 %d %s\r\nApi-Version: %s\r\nDocker-Experimental: false\r\nOstype: linux\r\n"
-      "Server: %s\r\n",
-      status, Reason(status), kApiVersion, kServerHeader);
+      "Server: %s\r\n%s",
+      status, Reason(status), kApiVersion, kServerHeader,
+      announce_close_ ? "Connection: close\r\n" : "");
 }
 
 void Conn::SendRaw(int status, const std::string& content_type, std::string_view body) {
@@ -136,7 +161,7 @@ bool Conn::Hijack(bool upgrade, const std::string& content_type) {
   std::string out = upgrade ? Headers(101) + "Connection: Upgrade\r\nUpgrade: tcp\r\n" : Headers(200);
   out += "Content-Type: " + content_type + "\r\n\r\n";
   closed_ = true;  // no further HTTP on this connection
-  return SendAll(fd_, out);
+  return stream_.WriteAll(out).ok();
 }
 
 }  // namespace berth::api

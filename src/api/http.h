@@ -3,14 +3,12 @@
 // response kinds Docker uses: a plain JSON body, a chunked stream (wait, logs, events, load
 // progress), and a hijacked raw stream (attach, exec).
 
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "api/transport/stream.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
 
@@ -21,6 +19,8 @@ constexpr const char* kMinApiVersion = "1.12";
 constexpr const char* kServerHeader = "Berth/0.1.0 (linux)";
 
 int HttpStatusFor(const Status& st);
+// %XX and "+" decoding of a URL path segment or query value.
+std::string UrlDecode(std::string_view s);
 
 struct Request {
   std::string method;
@@ -40,35 +40,47 @@ struct Request {
   StatusOr<nlohmann::json> Json() const;
 };
 
-// One client connection. Not thread-safe: owned by its connection thread.
+// The HTTP side of one client connection, for a handler: the response writers over the
+// connection's transport::Stream (plain or TLS). Not thread-safe: owned by its connection thread.
 class Conn {
  public:
-  explicit Conn(int fd) : fd_(fd) {}
-  int fd() const { return fd_; }
+  explicit Conn(transport::Stream& stream) : stream_(stream) {}
+  // The connection itself, for hijacked streams (attach, exec): after Hijack(), read and write
+  // it directly; bytes the client sent past its request are read first.
+  transport::Stream& stream() { return stream_; }
 
   void SendJson(int status, const nlohmann::json& body);
   void SendError(const Status& st);
   void SendEmpty(int status);
   void SendRaw(int status, const std::string& content_type, std::string_view body);
+  // A response the handler formatted whole (status line, headers, body).
+  bool WriteResponse(std::string_view raw) { return WriteAll(raw); }
   // Chunked streaming response.
   bool BeginStream(int status, const std::string& content_type);
   bool WriteChunk(std::string_view data);
   void EndStream();
   // 101 UPGRADED (or 200 when the client did not ask to upgrade); after this the connection is
-  // a raw byte stream. `leftover` is what the parser read past the request.
+  // a raw byte stream.
   bool Hijack(bool upgrade, const std::string& content_type);
+  // Without blocking: has the client closed or reset its connection (or is the daemon shutting
+  // down)? For handlers that wait on something else (wait, events).
+  bool ClientGone() { return stream_.PeerClosed(); }
+  // Responses say "Connection: close" (the server ends the connection after an error).
+  void AnnounceClose() { announce_close_ = true; }
   // The connection ends after this response (streams and hijacks end it).
   bool closed() const { return closed_; }
   void MarkClosed() { closed_ = true; }
-  std::string leftover;
 
  private:
   bool WriteAll(std::string_view data);
   std::string Headers(int status) const;
-  int fd_;
+  transport::Stream& stream_;
   bool closed_ = false;
+  bool announce_close_ = false;
 };
 
+// Writes all of data to a descriptor (a shim's stream), waiting for room when it is
+// non-blocking. False when the peer went away.
 bool SendAll(int fd, std::string_view data);
 
 }  // namespace berth::api

@@ -1,13 +1,12 @@
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/inotify.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <deque>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "api/proxy_stream.h"
 #include "api/render.h"
 #include "api/routes.h"
 #include "spec/json/container_json.h"
@@ -37,65 +36,6 @@ std::shared_ptr<ExecStreams::Entry> ExecStreams::Find(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   return it == entries_.end() ? nullptr : it->second;
-}
-
-int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu) {
-  auto to_shim = [&](uint8_t type, std::string_view data) {
-    std::string f = engine::Frame(type, data);
-    if (write_mu) {
-      std::lock_guard<std::mutex> lock(*write_mu);
-      return SendAll(shim, f);
-    }
-    return SendAll(shim, f);
-  };
-  if (client_stdin && !conn.leftover.empty()) to_shim(engine::kStdin, conn.leftover);
-  bool client_reading = true;
-  bool client_writable = true;
-  std::string buf;
-  char tmp[65536];
-  for (;;) {
-    struct pollfd p[2] = {{shim, POLLIN, 0}, {conn.fd(), static_cast<short>(client_reading ? POLLIN : 0), 0}};
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::recv(conn.fd(), tmp, sizeof tmp, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // The client closed its sending side (stdin EOF) or went away.
-        client_reading = false;
-        if (client_stdin) to_shim(engine::kCloseStdin, "");
-        if (n < 0 || (p[1].revents & POLLERR)) return -1;
-      } else if (client_stdin) {
-        to_shim(engine::kStdin, std::string_view(tmp, static_cast<size_t>(n)));
-      }
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::read(shim, tmp, sizeof tmp);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return -1;
-      buf.append(tmp, static_cast<size_t>(n));
-      while (buf.size() >= 8) {
-        uint32_t len = (uint32_t(uint8_t(buf[4])) << 24) | (uint32_t(uint8_t(buf[5])) << 16) |
-                       (uint32_t(uint8_t(buf[6])) << 8) | uint32_t(uint8_t(buf[7]));
-        if (buf.size() < 8 + len) break;
-        uint8_t type = static_cast<uint8_t>(buf[0]);
-        if (type == engine::kExit) {
-          int code = -1;
-          (void)absl::SimpleAtoi(buf.substr(8, len), &code);
-          return code;
-        }
-        if (client_writable) {
-          std::string_view out = tty ? std::string_view(buf).substr(8, len)
-                                     : std::string_view(buf).substr(0, 8 + len);
-          client_writable = SendAll(conn.fd(), out);
-        }
-        buf.erase(0, 8 + len);
-      }
-      if (!client_writable) return -1;  // the client went away: detach
-    }
-  }
 }
 
 namespace {
@@ -209,6 +149,9 @@ void Logs(Backend& b, Request& req, Conn& c) {
     if (!c.WriteChunk(format(e))) return;
   if (follow && src->running && inotify.valid()) {
     std::string exit_file = src->state_dir + "/exit";
+    // New log lines and the exit file wake the thread, and so does the client leaving.
+    transport::FdWatch inotify_watch(c.stream(), inotify.get());
+    bool watch_client = true;
     for (;;) {
       bool finished = sys::Exists(exit_file) || !b.containers.Running(src->id);
       std::deque<LogEntry> more;
@@ -216,12 +159,11 @@ void Logs(Backend& b, Request& req, Conn& c) {
       for (auto& e : more)
         if (!c.WriteChunk(format(e))) return;
       if (finished) break;
-      struct pollfd p[2] = {{inotify.get(), POLLIN, 0}, {c.fd(), POLLIN, 0}};
-      if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
-      if (p[1].revents) {
-        char probe;
-        ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
-        if (n <= 0) return;  // the client went away
+      transport::WaitResult w = c.stream().Wait(watch_client, &inotify_watch, transport::kForever);
+      if (w.aborted) return;
+      if (w.stream) {
+        if (c.ClientGone()) return;
+        watch_client = false;  // it sent something instead: stop looking, it would stay readable
       }
       char evbuf[4096];
       while (::read(inotify.get(), evbuf, sizeof evbuf) > 0) {
@@ -315,11 +257,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto res = b.containers.Wait(
         req.params["id"], req.Query("condition"),
         [&] { began = c.BeginStream(200, "application/json"); },
-        [&] {
-          char probe;
-          ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
-          return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        });
+        [&] { return c.ClientGone(); });
     if (!began) {
       if (!res.ok()) c.SendError(res.status());
       return;
@@ -364,8 +302,9 @@ void AddContainerRoutes(Router& r, Backend& b) {
     for (;;) {
       if (!c.WriteChunk(RenderStats(prev, before ? &*before : nullptr).dump() + "\n")) return;
       // One sample a second, as docker stats does; the client ends the stream by closing.
-      struct pollfd p = {c.fd(), POLLIN, 0};
-      if (::poll(&p, 1, 1000) > 0) return;
+      transport::WaitResult w =
+          c.stream().Wait(true, nullptr, transport::After(std::chrono::seconds(1)));
+      if (w.stream || w.aborted) return;
       auto next = b.containers.Stats(req.params["id"]);
       if (!next.ok()) break;
       before = std::move(prev);
@@ -398,7 +337,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto stream = b.containers.Attach(*id, in, out, err);
     if (!stream.ok()) return;
     ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr);
-    ::shutdown(c.fd(), SHUT_WR);
+    (void)c.stream().CloseWrite();
   });
 
   r.Add("GET", "/containers/{id}/logs", [&b](Request& req, Conn& c) { Logs(b, req, c); });
@@ -454,7 +393,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     if (!stream.ok()) {
       // The process could not start: dockerd tells the client inside the stream.
       std::string msg = std::string(stream.status().message()) + "\r\n";
-      SendAll(c.fd(), tty ? msg : engine::Frame(engine::kStdout, msg));
+      (void)c.stream().WriteAll(tty ? msg : engine::Frame(engine::kStdout, msg));
       b.exec_streams.Remove(exec_id);
       return;
     }
@@ -472,7 +411,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     // The exit code is recorded before the client sees the end of the stream: the CLI asks for it
     // (GET /exec/{id}/json) as soon as the stream ends, and a null ExitCode reads as 0.
     b.containers.ExecExited(exec_id, code);
-    ::shutdown(c.fd(), SHUT_WR);
+    (void)c.stream().CloseWrite();
   });
 
   r.Add("GET", "/exec/{id}/json", [&b](Request& req, Conn& c) {

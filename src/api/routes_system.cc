@@ -44,7 +44,7 @@ void AddSystemRoutes(Router& r, Backend& b) {
                       "Content-Length: 2\r\n\r\n";
     if (req.method != "HEAD") out += "OK";
     else out.replace(out.find("Content-Length: 2"), 17, "Content-Length: 0");
-    SendAll(c.fd(), out);
+    c.WriteResponse(out);
   };
   r.Add("GET", "/_ping", ping);
   r.Add("HEAD", "/_ping", ping);
@@ -215,9 +215,7 @@ void AddSystemRoutes(Router& r, Backend& b) {
       }
       if (until > 0 && UnixNanos(b.clock.Now()) > until) break;
       // Detect a client that went away while nothing happened.
-      char probe;
-      ssize_t n = ::recv(c.fd(), &probe, 1, MSG_DONTWAIT | MSG_PEEK);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return;
+      if (c.ClientGone()) return;
     }
     c.EndStream();
     c.MarkClosed();

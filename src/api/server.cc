@@ -2,55 +2,36 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
-#include <regex>
+#include <optional>
+#include <system_error>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "common/ids.h"
-#include "nlohmann/json.hpp"
+#include "absl/time/time.h"
+#include "api/http_conn.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::api {
 
-namespace http = boost::beast::http;
-using stream_protocol = boost::asio::local::stream_protocol;
+namespace asio = boost::asio;
 
 namespace {
 
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && isxdigit(s[i + 1]) && isxdigit(s[i + 2])) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-bool VersionGreater(const std::string& a, const std::string& b) {
-  int amaj = 0, amin = 0, bmaj = 0, bmin = 0;
-  sscanf(a.c_str(), "%d.%d", &amaj, &amin);
-  sscanf(b.c_str(), "%d.%d", &bmaj, &bmin);
-  return amaj != bmaj ? amaj > bmaj : amin > bmin;
-}
-
+// Threads kept beyond max_connections only to answer 503; past them a connection is closed.
+constexpr int kRejectThreads = 8;
+// A connection thread idle this long ends (the pool shrinks back after a burst).
+constexpr absl::Duration kIdleThreadExit = absl::Seconds(60);
 }  // namespace
 
 void Router::Add(const std::string& method, const std::string& pattern, Handler h, bool upload) {
@@ -113,7 +94,7 @@ ApiServer::~ApiServer() { Stop(); }
 Status ApiServer::Listen(const std::string& addr) {
   if (absl::StartsWith(addr, "unix://")) {
     std::string path = addr.substr(7);
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid()) return ErrnoStatus(errno, "socket");
     struct sockaddr_un sa = {};
     sa.sun_family = AF_UNIX;
@@ -123,9 +104,8 @@ Status ApiServer::Listen(const std::string& addr) {
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
       return ErrnoStatus(errno, "bind " + path);
     ::chmod(path.c_str(), 0660);
-    if (::listen(fd.get(), 128) != 0) return ErrnoStatus(errno, "listen " + path);
-    listeners_.push_back(std::move(fd));
-    unix_paths_.push_back(path);
+    if (::listen(fd.get(), 1024) != 0) return ErrnoStatus(errno, "listen " + path);
+    listeners_.push_back({std::move(fd), false, false, path});
     return absl::OkStatus();
   }
   if (absl::StartsWith(addr, "tcp://")) {
@@ -133,19 +113,35 @@ Status ApiServer::Listen(const std::string& addr) {
     auto colon = hp.find_last_of(':');
     if (colon == std::string::npos) return absl::InvalidArgumentError("missing port in " + addr);
     std::string host = hp.substr(0, colon);
-    int port = std::atoi(hp.substr(colon + 1).c_str());
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty() || host == "localhost") host = "127.0.0.1";
+    int port = 0;
+    if (!absl::SimpleAtoi(hp.substr(colon + 1), &port) || port < 0 || port > 65535)
+      return absl::InvalidArgumentError("invalid port in " + addr);
+    sockaddr_storage ss = {};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(static_cast<uint16_t>(port));
+      len = sizeof *v4;
+    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(static_cast<uint16_t>(port));
+      len = sizeof *v6;
+    } else {
+      return absl::InvalidArgumentError("invalid address " + addr +
+                                        " (tcp:// takes an IP address or localhost)");
+    }
+    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd.valid()) return ErrnoStatus(errno, "socket");
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET, host.empty() ? "127.0.0.1" : host.c_str(), &sa.sin_addr) != 1)
-      return absl::InvalidArgumentError("invalid address " + addr);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
       return ErrnoStatus(errno, "bind " + addr);
-    if (::listen(fd.get(), 128) != 0) return ErrnoStatus(errno, "listen " + addr);
-    listeners_.push_back(std::move(fd));
+    if (::listen(fd.get(), 1024) != 0) return ErrnoStatus(errno, "listen " + addr);
+    listeners_.push_back({std::move(fd), true, opts_.tls != nullptr, ""});
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError("unsupported host address " + addr +
@@ -153,150 +149,213 @@ Status ApiServer::Listen(const std::string& addr) {
 }
 
 void ApiServer::Serve() {
-  for (auto& l : listeners_) {
-    int fd = l.get();
-    acceptors_.emplace_back([this, fd] { AcceptLoop(fd); });
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    accept_watch_.push_back(
+        std::make_unique<asio::posix::stream_descriptor>(accept_io_, listeners_[i].fd.get()));
+    accept_backoff_.push_back(std::make_unique<asio::steady_timer>(accept_io_));
+    // Accept first, then wait: connections may be queued already.
+    asio::post(accept_io_, [this, i] { AcceptReady(i); });
   }
+  acceptor_ = std::thread([this] { accept_io_.run(); });
+}
+
+void ApiServer::ArmAccept(size_t i) {
+  accept_watch_[i]->async_wait(asio::posix::stream_descriptor::wait_read,
+                               [this, i](const boost::system::error_code& ec) {
+                                 if (!ec) AcceptReady(i);
+                               });
+}
+
+void ApiServer::AcceptReady(size_t i) {
+  const Listener& l = listeners_[i];
+  for (;;) {
+    int fd = ::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      if (l.tcp) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      Dispatch(Accepted{UniqueFd(fd), l.tls, false, transport::After(opts_.header_timeout)});
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    // Out of descriptors or memory: the connection stays queued and the socket readable, so
+    // waiting for readiness would spin. Try again in a moment.
+    spdlog::warn("accept: {}; retrying in 100 ms", std::strerror(errno));
+    accept_backoff_[i]->expires_after(std::chrono::milliseconds(100));
+    accept_backoff_[i]->async_wait([this, i](const boost::system::error_code& ec) {
+      if (!ec) AcceptReady(i);
+    });
+    return;
+  }
+  ArmAccept(i);
+}
+
+void ApiServer::Dispatch(Accepted a) {
+  std::vector<std::unique_ptr<Worker>> finished;
+  bool full = false, dropped = false;
+  std::string spawn_error;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if ((*it)->done) {
+        finished.push_back(std::move(*it));
+        it = workers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (serving_ < opts_.max_connections) {
+      ++serving_;
+    } else if (rejecting_ < kRejectThreads) {
+      ++rejecting_;
+      a.reject = full = true;
+    } else {
+      dropped = true;
+    }
+    if (!dropped) {
+      bool reject = a.reject;
+      queue_.push_back(std::move(a));
+      // A thread for every queued connection that no idle thread will take.
+      if (static_cast<int>(queue_.size()) > idle_) {
+        auto w = std::make_unique<Worker>();
+        Worker* raw = w.get();
+        try {
+          w->thread = std::thread([this, raw] { WorkerLoop(raw); });
+          workers_.push_back(std::move(w));
+        } catch (const std::system_error& e) {
+          // No thread to be had (out of memory or a limit): this connection is closed.
+          queue_.pop_back();
+          if (reject) --rejecting_;
+          else --serving_;
+          spawn_error = e.what();
+        }
+      }
+    }
+  }
+  if (!spawn_error.empty()) spdlog::error("API connection thread: {}", spawn_error);
+  // Threads that ended are joined outside the lock (they have returned already).
+  for (auto& w : finished) w->thread.join();
+  if (full || dropped) {
+    auto now = transport::SteadyClock::now();
+    if (now - last_full_warning_ > std::chrono::seconds(10)) {
+      last_full_warning_ = now;
+      spdlog::warn("{} connections are being served (--max-connections): new connections are "
+                   "refused with 503 until some end",
+                   opts_.max_connections);
+    }
+  }
+}
+
+void ApiServer::WorkerLoop(Worker* self) {
+  // One io_context for every connection this thread serves: a connection then costs no
+  // epoll instance of its own.
+  std::optional<asio::io_context> io;
+  try {
+    io.emplace(1);
+  } catch (const std::exception& e) {
+    spdlog::error("API connection thread: {}", e.what());  // out of descriptors: EMFILE
+    absl::MutexLock lock(&mu_);
+    self->done = true;
+    return;  // the queued connection goes to another thread, or is closed by Stop()
+  }
+  for (;;) {
+    Accepted a;
+    {
+      absl::MutexLock lock(&mu_);
+      ++idle_;
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleThreadExit);
+      --idle_;
+      if (stopping_ || queue_.empty()) {
+        self->done = true;
+        return;
+      }
+      a = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    bool reject = a.reject;
+    ServeOne(a, *io, self);
+    absl::MutexLock lock(&mu_);
+    if (reject) --rejecting_;
+    else --serving_;
+  }
+}
+
+void ApiServer::ServeOne(Accepted& a, asio::io_context& io, Worker* self) {
+  transport::Stream stream(io, std::move(a.fd), a.tls ? opts_.tls : nullptr);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    self->stream = &stream;  // from here Stop() can abort it
+  }
+  ServeHttp(stream, router_, opts_, a.header_deadline, a.reject);
+  absl::MutexLock lock(&mu_);
+  self->stream = nullptr;
 }
 
 void ApiServer::Stop() {
-  if (stopping_.exchange(true)) return;
-  for (auto& l : listeners_) ::shutdown(l.get(), SHUT_RDWR);
-  for (auto& t : acceptors_)
-    if (t.joinable()) t.join();
-  for (auto& p : unix_paths_) ::unlink(p.c_str());
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& w : workers_)
+      if (w->stream != nullptr) w->stream->Abort();
+  }
+  accept_io_.stop();
+  if (acceptor_.joinable()) acceptor_.join();
+  std::list<std::unique_ptr<Worker>> workers;
+  std::deque<Accepted> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    workers.swap(workers_);
+    queued.swap(queue_);
+  }
+  queued.clear();  // connections no thread took: closed
+  for (auto& w : workers) w->thread.join();
+  // The listening descriptors belong to listeners_; the watches only borrowed them.
+  for (auto& w : accept_watch_) w->release();
+  for (auto& l : listeners_) {
+    l.fd.reset();
+    if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
+  }
 }
 
-void ApiServer::AcceptLoop(int listen_fd) {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (stopping_) return;
-      if (errno == EINVAL) return;  // shut down
-      spdlog::warn("accept: {}", std::strerror(errno));
+std::vector<std::string> ApiServer::Addresses() const {
+  std::vector<std::string> out;
+  for (const auto& l : listeners_) {
+    if (!l.unix_path.empty()) {
+      out.push_back("unix://" + l.unix_path);
       continue;
     }
-    std::thread([this, fd] { ServeConn(fd); }).detach();
+    sockaddr_storage ss = {};
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = {};
+    if (::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    if (ss.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      out.push_back(absl::StrCat("tcp://", host, ":", ntohs(a->sin_port)));
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+      out.push_back(absl::StrCat("tcp://[", host, "]:", ntohs(a->sin6_port)));
+    }
   }
+  return out;
 }
 
-void ApiServer::ServeConn(int raw_fd) {
-  boost::asio::io_context io;
-  stream_protocol::socket sock(io);
-  boost::system::error_code ec;
-  sock.assign(stream_protocol(), raw_fd, ec);
-  if (ec) {
-    ::close(raw_fd);
-    return;
-  }
-  boost::beast::flat_buffer buffer;
-  static const std::regex kVersioned("^/v([0-9]+\\.[0-9]+)(/.*)$");
-  for (;;) {
-    http::request_parser<http::empty_body> head;
-    head.header_limit(64 * 1024);
-    // Beast checks Content-Length against the body limit while parsing the header; the
-    // per-route limits are applied when the body is read below.
-    head.body_limit(static_cast<uint64_t>(max_upload_));
-    http::read_header(sock, buffer, head, ec);
-    if (ec) {
-      if (ec != http::error::end_of_stream && ec != boost::asio::error::eof &&
-          ec != boost::asio::error::connection_reset) {
-        Conn(raw_fd).SendError(absl::InvalidArgumentError("bad request: " + ec.message()));
-      }
-      break;
-    }
-    Request req;
-    auto& h = head.get();
-    // Read everything needed from the header now: `head` is moved into the body parser below.
-    bool keep_alive = h.keep_alive();
-    req.method = std::string(h.method_string());
-    std::string target(h.target());
-    auto q = target.find('?');
-    std::string path = q == std::string::npos ? target : target.substr(0, q);
-    if (q != std::string::npos) {
-      for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
-        auto eq = kv.find('=');
-        std::string k = UrlDecode(std::string_view(kv.data(), eq == absl::string_view::npos ? kv.size() : eq));
-        std::string v = eq == absl::string_view::npos ? "" : UrlDecode(std::string_view(kv.data() + eq + 1, kv.size() - eq - 1));
-        req.query[k] = v;
-        req.query_all[k].push_back(v);
-      }
-    }
-    for (auto& f : h) {
-      std::string name(f.name_string());
-      for (auto& ch : name) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-      req.headers[name] = std::string(f.value());
-    }
-    std::smatch m;
-    req.version = kApiVersion;
-    if (std::regex_match(path, m, kVersioned)) {
-      req.version = m[1];
-      path = m[2];
-    }
-    req.path = path;
-    Conn conn(raw_fd);
-    bool upload = false, known = false;
-    const Handler* handler = router_.Match(req, &upload, &known);
-
-    // Read the body: to a file for uploads (image load/import), into memory otherwise.
-    bool body_ok = true;
-    if (upload && handler) {
-      req.body_file = tmp_dir_ + "/upload-" + NewId().substr(0, 16);
-      http::request_parser<http::file_body> p{std::move(head)};
-      p.body_limit(static_cast<uint64_t>(max_upload_));
-      p.get().body().open(req.body_file.c_str(), boost::beast::file_mode::write, ec);
-      if (!ec) http::read(sock, buffer, p, ec);
-      if (ec) {
-        ::unlink(req.body_file.c_str());
-        conn.SendError(ec == http::error::body_limit
-                           ? absl::InvalidArgumentError("request body too large")
-                           : absl::InvalidArgumentError("read request body: " + ec.message() +
-                                                        " (truncated upload?)"));
-        break;
-      }
-      p.get().body().close();
-    } else {
-      http::request_parser<http::string_body> p{std::move(head)};
-      p.body_limit(64 * 1024 * 1024);
-      http::read(sock, buffer, p, ec);
-      if (ec) {
-        conn.SendError(absl::InvalidArgumentError("read request body: " + ec.message()));
-        break;
-      }
-      req.body = std::move(p.get().body());
-    }
-    (void)body_ok;
-    if (buffer.size() > 0) {
-      auto d = buffer.data();
-      conn.leftover.assign(static_cast<const char*>(d.data()), d.size());
-      buffer.consume(buffer.size());
-    }
-    spdlog::debug("{} {}", req.method, target);
-    if (VersionGreater(req.version, kApiVersion)) {
-      conn.SendError(absl::InvalidArgumentError("client version " + req.version +
-                                                " is too new. Maximum supported API version is " +
-                                                kApiVersion));
-    } else if (handler == nullptr) {
-      conn.SendJson(404, {{"message", known ? "page not found" : "page not found"}});
-    } else {
-      // No exception crosses the API boundary: a JSON field of the wrong type deep in a
-      // manager is the client's error (400), anything else a 500; the daemon lives on.
-      try {
-        (*handler)(req, conn);
-      } catch (const nlohmann::json::exception& e) {
-        if (!conn.closed())
-          conn.SendError(absl::InvalidArgumentError(std::string("invalid JSON: ") + e.what()));
-      } catch (const std::exception& e) {
-        spdlog::error("{} {}: {}", req.method, req.path, e.what());
-        if (!conn.closed()) conn.SendError(absl::InternalError(e.what()));
-      }
-    }
-    if (!req.body_file.empty()) ::unlink(req.body_file.c_str());
-    if (conn.closed() || !keep_alive) break;
-  }
-  sock.shutdown(stream_protocol::socket::shutdown_both, ec);
-  sock.close(ec);
+int ApiServer::ConnectionThreads() const {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (const auto& w : workers_)
+    if (!w->done) ++n;
+  return n;
 }
 
 }  // namespace berth::api

@@ -128,6 +128,15 @@ std::string Usage(const Invocation& inv) {
   return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));
 }
 
+// Go's strconv.ParseBool, which docker's flags use.
+std::optional<bool> ParseGoBool(std::string_view v) {
+  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"})
+    if (v == t) return true;
+  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"})
+    if (v == f) return false;
+  return std::nullopt;
+}
+
 void PrintTopUsage(std::ostream& os) {
   os << "\nUsage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
         "Commands:\n";
@@ -147,7 +156,8 @@ Cli::Cli(std::string host, std::ostream& out, std::ostream& err, int out_fd, int
 
 StatusOr<const client::Client*> Cli::Api() {
   if (client_ == nullptr) {
-    ASSIGN_OR_RETURN(client_, client::Client::Connect(client::ResolveHost(host_)));
+    ASSIGN_OR_RETURN(auto tls, client::ClientTlsContext(tls_));
+    ASSIGN_OR_RETURN(client_, client::Client::Connect(client::ResolveHost(host_), std::move(tls)));
   }
   return client_.get();
 }
@@ -353,6 +363,7 @@ int InspectObjects(Cli& cli, const std::vector<std::string>& names, const std::s
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, int out_fd,
         int err_fd) {
   std::string host;
+  client::TlsFlags tls;
   size_t i = 0;
   // Global flags come before the command word.
   for (; i < args.size(); ++i) {
@@ -372,7 +383,41 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       PrintTopUsage(out);
       return 0;
     }
-    if (a == "-D" || a == "--debug" || a == "--tls" || a == "--tlsverify") continue;
+    if (a == "-D" || a == "--debug") continue;
+    // --tls and --tlsverify are booleans: bare or with =BOOL, never with a separate word.
+    // Returns nullopt when `a` is not the flag, false when its value is not a boolean.
+    auto bool_flag = [&](std::string_view name, std::optional<bool>* field) -> std::optional<bool> {
+      if (a == name) {
+        *field = true;
+        return true;
+      }
+      if (a.size() <= name.size() || a.compare(0, name.size(), name) != 0 || a[name.size()] != '=')
+        return std::nullopt;
+      std::optional<bool> b = ParseGoBool(a.substr(name.size() + 1));
+      if (b) *field = *b;
+      return b.has_value();
+    };
+    std::optional<bool> parsed = bool_flag("--tls", &tls.tls);
+    if (!parsed) parsed = bool_flag("--tlsverify", &tls.tlsverify);
+    if (parsed && *parsed) continue;
+    if (parsed) {
+      std::string v = a.substr(a.find('=') + 1);
+      err << "invalid argument \"" << v << "\" for \"" << a.substr(0, a.find('='))
+          << "\" flag: strconv.ParseBool: parsing \"" << v << "\": invalid syntax\n";
+      return 125;
+    }
+    if (auto v = value("--tlscacert"); v) {
+      tls.ca_file = *v;
+      continue;
+    }
+    if (auto v = value("--tlscert"); v) {
+      tls.cert_file = *v;
+      continue;
+    }
+    if (auto v = value("--tlskey"); v) {
+      tls.key_file = *v;
+      continue;
+    }
     if (auto v = value("-H"); v) {
       host = *v;
       continue;
@@ -386,8 +431,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       continue;
     }
     bool ignored = false;
-    for (std::string_view name : {"-l", "--log-level", "--config", "-c", "--context", "--tlscacert",
-                                  "--tlscert", "--tlskey"}) {
+    for (std::string_view name : {"-l", "--log-level", "--config", "-c", "--context"}) {
       if (value(name)) {
         ignored = true;
         break;
@@ -427,6 +471,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   inv.path = absl::StrCat("docker ", name);
   inv.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
   Cli cli(host, out, err, out_fd, err_fd);
+  cli.set_tls(std::move(tls));
   int rc;
   try {
     rc = spec->fn(cli, inv);

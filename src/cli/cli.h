@@ -1,7 +1,7 @@
 #pragma once
 // The `berth` command line: docker's commands, flags, output and exit codes, over the Engine API
-// client. Main() parses the global flags (-H/--host, ignored -D/-l/--config...) and dispatches to
-// a command; commands live in commands_*.cc and register in the table of cli.cc.
+// client. Main() parses the global flags (-H/--host, --tls, --tlsverify, --tlscacert, --tlscert,
+// --tlskey; ignored -D/-l/--config...) and dispatches to a command; commands live in commands_*.cc and register in the table of cli.cc.
 //
 // Exit codes follow docker: 0 ok, 1 an error (daemon or client side), 125 a flag error or a
 // failure of `run` itself, 126/127 for a container command that cannot be invoked/found, else
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/client/client.h"
+#include "api/client/tls_flags.h"
 #include "cli/flags.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
@@ -24,6 +25,8 @@ namespace berth::cli {
 class Cli {
  public:
   Cli(std::string host, std::ostream& out, std::ostream& err, int out_fd = 1, int err_fd = 2);
+  // The global --tls* flags, before the first Api().
+  void set_tls(client::TlsFlags tls) { tls_ = std::move(tls); }
   // Connects and negotiates on first use; later calls return the same client.
   StatusOr<const client::Client*> Api();
   std::ostream& out() { return out_; }
@@ -36,6 +39,7 @@ class Cli {
 
  private:
   std::string host_;
+  client::TlsFlags tls_;
   std::ostream& out_;
   std::ostream& err_;
   int out_fd_;

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -190,7 +189,7 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
   for (;;) {
     pollfd fds[4];
     nfds_t n = 0;
-    fds[n++] = {conn.fd.get(), POLLIN, 0};
+    fds[n++] = {conn.stream->fd(), POLLIN, 0};
     int in_idx = -1, winch_idx = -1, sig_idx = -1;
     if (have_signals) {
       sig_idx = static_cast<int>(n);
@@ -204,7 +203,9 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
       winch_idx = static_cast<int>(n);
       fds[n++] = {g_winch_pipe[0], POLLIN, 0};
     }
-    if (::poll(fds, n, -1) < 0) {
+    // Output already taken off the socket (TLS decrypts whole records) is read without waiting.
+    bool conn_buffered = conn.stream->Buffered();
+    if (::poll(fds, n, conn_buffered ? 0 : -1) < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "poll");
     }
@@ -226,7 +227,8 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
         stdin_open = false;
-        ::shutdown(conn.fd.get(), SHUT_WR);
+        // docker's CloseWrite: the daemon reads stdin's end (with TLS, our close_notify).
+        (void)conn.stream->CloseWrite();
       } else {
         std::string_view data(buf.data(), static_cast<size_t>(r));
         std::string out;
@@ -253,18 +255,19 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
         } else {
           out.assign(data);
         }
-        if (!out.empty()) WriteAll(conn.fd.get(), out);
+        if (!out.empty()) (void)conn.stream->WriteAll(out);
         if (detached) {
           result = PumpResult::kDetached;
           break;
         }
       }
     }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t r = ::read(conn.fd.get(), buf.data(), buf.size());
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      RETURN_IF_ERROR(emit(std::string_view(buf.data(), static_cast<size_t>(r))));
+    if (conn_buffered || (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      auto r = conn.stream->ReadSome(buf.data(), buf.size(), transport::kNoWait);
+      // Nothing yet: the socket held only part of a TLS record.
+      if (!r.ok() && r.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
+      if (!r.ok() || *r == 0) break;
+      RETURN_IF_ERROR(emit(std::string_view(buf.data(), *r)));
     }
   }
   if (have_winch) ::sigaction(SIGWINCH, &old_sa, nullptr);

@@ -2,8 +2,10 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
+#include "daemon/api_listen.h"
 #include "daemon/daemon.h"
 #include "spdlog/spdlog.h"
 
@@ -26,6 +28,23 @@ int main(int argc, char** argv) {
                  "berth-nft binary, which applies the nftables table (default: beside berthd)");
   app.add_option("--iptables", cfg.iptables, "Manage the nftables table inet berth (default true)");
   app.add_option("--bip", cfg.bridge_ip, "Default bridge address and subnet (default 172.17.0.1/16)");
+  bool tls = false, tls_verify = false;
+  std::string tls_ca, tls_cert, tls_key;
+  auto* tls_flag = app.add_flag("--tls", tls, "Use TLS on tcp:// hosts; implied by --tlsverify");
+  auto* verify_flag = app.add_flag("--tlsverify", tls_verify,
+                                   "Use TLS and require client certificates signed by --tlscacert");
+  app.add_option("--tlscacert", tls_ca,
+                 "Trust client certificates signed only by this CA (default ~/.docker/ca.pem)");
+  app.add_option("--tlscert", tls_cert, "TLS certificate file (default ~/.docker/cert.pem)");
+  app.add_option("--tlskey", tls_key, "TLS key file (default ~/.docker/key.pem)");
+  std::string header_timeout, idle_timeout;
+  app.add_option("--max-connections", cfg.max_connections,
+                 "API connections served at once; past it, 503 (default 512)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--header-timeout", header_timeout,
+                 "A request header must arrive within this, or 408 (default 30s)");
+  app.add_option("--idle-timeout", idle_timeout,
+                 "An idle keep-alive API connection is closed after this (default 2m)");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) {
@@ -41,6 +60,24 @@ int main(int argc, char** argv) {
   if (!pidfile.empty()) cfg.pidfile = pidfile;
   if (!log_level.empty()) cfg.log_level = log_level;
   if (debug) cfg.debug = true;
+  // Given on the command line at all (even =false) wins over daemon.json; --tls=false given
+  // explicitly is the opt-out that api_listen.h describes.
+  if (tls_flag->count() > 0) cfg.tls = tls;
+  if (verify_flag->count() > 0) cfg.tls_verify = tls_verify;
+  if (!tls_ca.empty()) cfg.tls_ca = tls_ca;
+  if (!tls_cert.empty()) cfg.tls_cert = tls_cert;
+  if (!tls_key.empty()) cfg.tls_key = tls_key;
+  for (auto [flag, value, out] :
+       {std::tuple{"--header-timeout", &header_timeout, &cfg.header_timeout},
+        std::tuple{"--idle-timeout", &idle_timeout, &cfg.idle_timeout}}) {
+    if (value->empty()) continue;
+    auto d = berth::daemon::ParseDurationFlag(flag, *value);
+    if (!d.ok()) {
+      std::fprintf(stderr, "berthd: %s\n", std::string(d.status().message()).c_str());
+      return 1;
+    }
+    *out = *d;
+  }
   spdlog::set_level(cfg.debug ? spdlog::level::debug : spdlog::level::from_str(cfg.log_level));
 
   // Signals are taken synchronously below; every thread inherits the blocked mask.

@@ -14,6 +14,7 @@
 #include "api/routes.h"
 #include "api/server.h"
 #include "common/ids.h"
+#include "daemon/api_listen.h"
 #include "engine/containers.h"
 #include "engine/events.h"
 #include "engine/images.h"
@@ -35,7 +36,8 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (!j.is_object()) return absl::InvalidArgumentError("config file " + path + ": invalid JSON");
   static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile",
-                                               "log-level", "debug", "iptables"};
+                                               "log-level", "debug", "iptables", "tls",
+                                               "tlsverify", "tlscacert", "tlscert", "tlskey"};
   for (auto& [k, v] : j.items())
     if (!kKnown.count(k))
       return absl::InvalidArgumentError("config file " + path + ": unknown option \"" + k + "\"");
@@ -46,6 +48,11 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
     if (j.contains("pidfile")) cfg->pidfile = j["pidfile"];
     if (j.contains("log-level")) cfg->log_level = j["log-level"];
     if (j.contains("debug")) cfg->debug = j["debug"];
+    if (j.contains("tls")) cfg->tls = j["tls"].get<bool>();
+    if (j.contains("tlsverify")) cfg->tls_verify = j["tlsverify"].get<bool>();
+    if (j.contains("tlscacert")) cfg->tls_ca = j["tlscacert"];
+    if (j.contains("tlscert")) cfg->tls_cert = j["tlscert"];
+    if (j.contains("tlskey")) cfg->tls_key = j["tlskey"];
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError("config file " + path + ": " + e.what());
   }
@@ -111,6 +118,8 @@ Status Daemon::Start() {
   if (cfg.shim.empty()) cfg.shim = SelfDir() + "/berth-shim";
   if (::access(cfg.shim.c_str(), X_OK) != 0)
     return absl::FailedPreconditionError("berth-shim not found at " + cfg.shim + " (--shim)");
+  // TLS and the tcp:// rule first: a refused host or a bad certificate fails before any work.
+  ASSIGN_OR_RETURN(auto api_tls, ApiTls(cfg));
   RETURN_IF_ERROR(sys::MkdirAll(cfg.data_root, 0711));
   RETURN_IF_ERROR(sys::MkdirAll(cfg.exec_root, 0700));
   ASSIGN_OR_RETURN(d.pid_fd, LockPidFile(cfg.pidfile));
@@ -193,7 +202,14 @@ Status Daemon::Start() {
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddNetworkRoutes(d.router, *d.backend, *d.network);
-  d.server = std::make_unique<api::ApiServer>(d.router, cfg.data_root + "/image/tmp", cfg.max_upload);
+  api::ServerOptions sopts;
+  sopts.tmp_dir = cfg.data_root + "/image/tmp";
+  sopts.max_upload = cfg.max_upload;
+  sopts.max_connections = cfg.max_connections;
+  sopts.header_timeout = cfg.header_timeout;
+  sopts.idle_timeout = cfg.idle_timeout;
+  sopts.tls = std::move(api_tls);
+  d.server = std::make_unique<api::ApiServer>(d.router, std::move(sopts));
   for (auto& h : cfg.hosts) RETURN_IF_ERROR(d.server->Listen(h));
   d.server->Serve();
   spdlog::info("berthd serving on {}", absl::StrJoin(cfg.hosts, ", "));

@@ -3,7 +3,9 @@
 // order is dependency order; Run() recovers every subsystem from the store and the kernel, then
 // serves the API until Stop().
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,10 +26,21 @@ struct Config {
   int64_t max_upload = int64_t{16} << 30;
   bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip
+  // TLS for tcp:// hosts, dockerd's --tls, --tlsverify, --tlscacert, --tlscert, --tlskey (and
+  // daemon.json keys). Unset differs from false: --tls=false is the explicit opt-out that
+  // lets a non-loopback tcp:// host serve plain text (daemon/api_listen.h).
+  std::optional<bool> tls;
+  std::optional<bool> tls_verify;
+  std::string tls_ca, tls_cert, tls_key;  // empty: ca.pem, cert.pem, key.pem in ~/.docker
+  // API connection limits (api::ServerOptions).
+  int max_connections = 512;                       // --max-connections
+  std::chrono::milliseconds header_timeout{30'000};  // --header-timeout
+  std::chrono::milliseconds idle_timeout{120'000};   // --idle-timeout
 };
 
 // Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "log-level",
-// "debug") into cfg; flags given on the command line win (the caller applies them after).
+// "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey") into cfg; flags given on the
+// command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);
 
 class Daemon {

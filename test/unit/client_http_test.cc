@@ -237,12 +237,16 @@ TEST(ClientTest, HijackReturnsSocketAndBytesPastHeaders) {
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->status, 101);
   EXPECT_EQ(h->leftover, StdcopyFrame(StdStream::kStdout, "first\n"));
-  ASSERT_TRUE(h->fd.valid());
-  ASSERT_EQ(::write(h->fd.get(), "ping", 4), 4);
+  ASSERT_NE(h->stream, nullptr);
+  ASSERT_TRUE(h->stream->WriteAll("ping").ok());
   std::string rest;
   char buf[256];
-  ssize_t n;
-  while ((n = ::read(h->fd.get(), buf, sizeof buf)) > 0) rest.append(buf, static_cast<size_t>(n));
+  for (;;) {
+    auto n = h->stream->ReadSome(buf, sizeof buf);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    rest.append(buf, *n);
+  }
   EXPECT_EQ(rest, StdcopyFrame(StdStream::kStderr, "ping"));
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 2u);

@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
@@ -22,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/transport/beast_stream.h"
 
 namespace berth::client {
 namespace {
@@ -108,10 +107,17 @@ http::request<http::string_body> BuildRequest(std::string_view method, std::stri
   return req;
 }
 
-Status IoError(std::string_view what, const beast::error_code& ec) {
-  return absl::UnavailableError(
-      absl::StrCat("error during connect: ", Av(what), ": ", ec.message()));
+// The stream's own account of a failure says more than Beast's code ("TLS read: tlsv13 alert
+// certificate required" rather than "connection reset").
+Status IoError(std::string_view what, const beast::error_code& ec,
+               const transport::BeastStream& stream) {
+  std::string why = stream.last_error().ok() ? ec.message()
+                                             : std::string(stream.last_error().message());
+  return absl::UnavailableError(absl::StrCat("error during connect: ", Av(what), ": ", why));
 }
+
+// How long a TLS handshake may take (the dial itself is a blocking connect, as before).
+constexpr auto kHandshakeTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -198,11 +204,13 @@ Status ErrorFromResponse(int status, std::string_view body) {
                 absl::StrCat("Error response from daemon: ", DaemonMessage(status, body)));
 }
 
-Client::Client(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+Client::Client(Endpoint endpoint, std::shared_ptr<const transport::TlsContext> tls)
+    : endpoint_(std::move(endpoint)), tls_(std::move(tls)) {}
 
-StatusOr<std::unique_ptr<Client>> Client::Connect(std::string_view host) {
+StatusOr<std::unique_ptr<Client>> Client::Connect(
+    std::string_view host, std::shared_ptr<const transport::TlsContext> tls) {
   ASSIGN_OR_RETURN(Endpoint ep, ParseHost(host));
-  auto c = std::make_unique<Client>(std::move(ep));
+  auto c = std::make_unique<Client>(std::move(ep), std::move(tls));
   RETURN_IF_ERROR(c->Negotiate());
   return c;
 }
@@ -212,18 +220,20 @@ Status Client::ConnectError(std::string_view detail) const {
                                              endpoint_.raw, ". Is the docker daemon running?"));
 }
 
-StatusOr<UniqueFd> Client::Dial() const {
-  if (endpoint_.kind == Endpoint::Kind::kUnix) {
+// The connected socket (a blocking connect, then the stream makes it non-blocking).
+static StatusOr<UniqueFd> DialSocket(const Endpoint& ep,
+                              const std::function<Status(std::string_view)>& connect_error) {
+  if (ep.kind == Endpoint::Kind::kUnix) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) return ErrnoStatus(errno, "socket");
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (endpoint_.path.size() >= sizeof addr.sun_path) {
-      return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", endpoint_.path));
+    if (ep.path.size() >= sizeof addr.sun_path) {
+      return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", ep.path));
     }
-    std::memcpy(addr.sun_path, endpoint_.path.data(), endpoint_.path.size());
+    std::memcpy(addr.sun_path, ep.path.data(), ep.path.size());
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      return ConnectError(std::strerror(errno));
+      return connect_error(std::strerror(errno));
     }
     return fd;
   }
@@ -231,12 +241,12 @@ StatusOr<UniqueFd> Client::Dial() const {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  std::string port = std::to_string(endpoint_.port);
-  if (int rc = ::getaddrinfo(endpoint_.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+  std::string port = std::to_string(ep.port);
+  if (int rc = ::getaddrinfo(ep.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
     return absl::UnavailableError(
-        absl::StrCat("error during connect: ", endpoint_.host, ": ", gai_strerror(rc)));
+        absl::StrCat("error during connect: ", ep.host, ": ", gai_strerror(rc)));
   }
-  Status last = ConnectError("no address");
+  Status last = connect_error("no address");
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
     if (!fd.valid()) continue;
@@ -246,10 +256,23 @@ StatusOr<UniqueFd> Client::Dial() const {
       ::freeaddrinfo(res);
       return fd;
     }
-    last = ConnectError(std::strerror(errno));
+    last = connect_error(std::strerror(errno));
   }
   ::freeaddrinfo(res);
   return last;
+}
+
+StatusOr<std::unique_ptr<transport::Stream>> Client::Dial() const {
+  ASSIGN_OR_RETURN(UniqueFd fd,
+                   DialSocket(endpoint_, [this](std::string_view d) { return ConnectError(d); }));
+  auto stream = std::make_unique<transport::Stream>(
+      std::move(fd), tls_, endpoint_.kind == Endpoint::Kind::kTcp ? endpoint_.host : "");
+  if (tls_ != nullptr) {
+    Status hs = stream->Handshake(transport::After(kHandshakeTimeout));
+    if (!hs.ok())
+      return absl::UnavailableError(absl::StrCat("error during connect: ", hs.message()));
+  }
+  return stream;
 }
 
 Status Client::Negotiate() {
@@ -271,20 +294,19 @@ std::string Client::VersionedPath(std::string_view path) const {
 
 StatusOr<Response> Client::Do(std::string_view method, std::string_view path, std::string_view body,
                               const RequestOptions& opts) const {
-  ASSIGN_OR_RETURN(UniqueFd fd, Dial());
-  asio::io_context ioc;
-  asio::posix::stream_descriptor stream(ioc, fd.release());
+  ASSIGN_OR_RETURN(auto conn, Dial());
+  transport::BeastStream stream(*conn);
   beast::error_code ec;
   auto req = BuildRequest(method, VersionedPath(path), body, opts);
   http::write(stream, req, ec);
-  if (ec) return IoError("write request", ec);
+  if (ec) return IoError("write request", ec, stream);
   if (opts.on_sent) opts.on_sent();
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kNoBodyLimit);
   if (method == "HEAD") parser.skip(true);
   http::read(stream, buf, parser, ec);
-  if (ec) return IoError("read response", ec);
+  if (ec) return IoError("read response", ec, stream);
   Response out;
   auto& msg = parser.get();
   out.status = static_cast<int>(msg.result_int());
@@ -309,19 +331,18 @@ StatusOr<Response> Client::Stream(std::string_view method, std::string_view path
                                   std::string_view body,
                                   const std::function<bool(std::string_view)>& on_data,
                                   const RequestOptions& opts) const {
-  ASSIGN_OR_RETURN(UniqueFd fd, Dial());
-  asio::io_context ioc;
-  asio::posix::stream_descriptor stream(ioc, fd.release());
+  ASSIGN_OR_RETURN(auto conn, Dial());
+  transport::BeastStream stream(*conn);
   beast::error_code ec;
   auto req = BuildRequest(method, VersionedPath(path), body, opts);
   http::write(stream, req, ec);
-  if (ec) return IoError("write request", ec);
+  if (ec) return IoError("write request", ec, stream);
   if (opts.on_sent) opts.on_sent();
   beast::flat_buffer buf;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(kNoBodyLimit);
   http::read_header(stream, buf, parser, ec);
-  if (ec) return IoError("read response", ec);
+  if (ec) return IoError("read response", ec, stream);
   Response out;
   out.status = static_cast<int>(parser.get().result_int());
   out.headers = LowercaseHeaders(parser.get());
@@ -348,7 +369,7 @@ StatusOr<Response> Client::Stream(std::string_view method, std::string_view path
         ec == http::error::partial_message) {
       break;
     }
-    if (ec) return IoError("read response body", ec);
+    if (ec) return IoError("read response body", ec, stream);
   }
   if (!deliver) return ErrorFromResponse(out.status, out.body);
   return out;
@@ -356,25 +377,20 @@ StatusOr<Response> Client::Stream(std::string_view method, std::string_view path
 
 StatusOr<HijackedConn> Client::Hijack(std::string_view method, std::string_view path,
                                       std::string_view body, const RequestOptions& opts) const {
-  ASSIGN_OR_RETURN(UniqueFd fd, Dial());
-  asio::io_context ioc;
-  // The descriptor gets a duplicate so that the caller keeps the connection after asio closes
-  // its copy.
-  UniqueFd keep(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
-  if (!keep.valid()) return ErrnoStatus(errno, "dup");
-  asio::posix::stream_descriptor stream(ioc, fd.release());
+  ASSIGN_OR_RETURN(auto conn, Dial());
+  transport::BeastStream stream(*conn);
   beast::error_code ec;
   auto req = BuildRequest(method, VersionedPath(path), body, opts);
   req.set(http::field::connection, "Upgrade");
   req.set(http::field::upgrade, "tcp");
   http::write(stream, req, ec);
-  if (ec) return IoError("write request", ec);
+  if (ec) return IoError("write request", ec, stream);
   if (opts.on_sent) opts.on_sent();
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kNoBodyLimit);
   http::read_header(stream, buf, parser, ec);
-  if (ec) return IoError("read response", ec);
+  if (ec) return IoError("read response", ec, stream);
   int status = static_cast<int>(parser.get().result_int());
   if (status != 101 && status != 200) {
     // An error: read its (small, content-length delimited) body for the message.
@@ -387,7 +403,7 @@ StatusOr<HijackedConn> Client::Hijack(std::string_view method, std::string_view 
   // Bytes past the headers that the parser buffered belong to the raw stream.
   auto data = buf.data();
   out.leftover.assign(static_cast<const char*>(data.data()), data.size());
-  out.fd = std::move(keep);
+  out.stream = std::move(conn);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // berth::client: a small synchronous Docker Engine API client (Boost.Beast over a unix or tcp
-// socket). Used by the `berth` CLI, by tests and by benchmarks.
+// socket, or TLS over tcp, through transport::Stream). Used by the `berth` CLI, by tests and by
+// benchmarks.
 //
 // Threading: a Client holds no connection; every call opens its own socket, so one Client may be
 // used from several threads at once once Negotiate() has run (it only reads its members).
@@ -17,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/transport/stream.h"
+#include "api/transport/tls.h"
 #include "common/fd.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
@@ -60,10 +63,10 @@ std::string DaemonMessage(int status, std::string_view body);
 // "Error response from daemon: <DaemonMessage>".
 Status ErrorFromResponse(int status, std::string_view body);
 
-// A connection taken over after an upgrade (attach, exec start): the raw socket plus any bytes
-// the HTTP parser had already read past the response headers.
+// A connection taken over after an upgrade (attach, exec start): the raw stream (plain or TLS)
+// plus any bytes the HTTP parser had already read past the response headers.
 struct HijackedConn {
-  UniqueFd fd;
+  std::unique_ptr<transport::Stream> stream;
   std::string leftover;
   int status = 0;
   Headers headers;
@@ -81,10 +84,12 @@ struct RequestOptions {
 
 class Client {
  public:
-  explicit Client(Endpoint endpoint);
+  // tls: speak TLS on every connection (docker's --tls/--tlsverify); null: plain.
+  explicit Client(Endpoint endpoint, std::shared_ptr<const transport::TlsContext> tls = nullptr);
 
   // Connects to host (see ParseHost) and negotiates the API version with HEAD /_ping.
-  static StatusOr<std::unique_ptr<Client>> Connect(std::string_view host);
+  static StatusOr<std::unique_ptr<Client>> Connect(
+      std::string_view host, std::shared_ptr<const transport::TlsContext> tls = nullptr);
 
   // HEAD /_ping (GET when HEAD is refused); uses the lower of the daemon's Api-Version and
   // kDefaultApiVersion, as docker's client downgrades to what the daemon speaks.
@@ -119,10 +124,12 @@ class Client {
                                 std::string_view body = {}, const RequestOptions& opts = {}) const;
 
  private:
-  StatusOr<UniqueFd> Dial() const;
+  // A connected stream; for TLS, with the handshake done.
+  StatusOr<std::unique_ptr<transport::Stream>> Dial() const;
   Status ConnectError(std::string_view detail) const;
 
   Endpoint endpoint_;
+  std::shared_ptr<const transport::TlsContext> tls_;
   std::string api_version_;
   Headers ping_headers_;
 };
