@@ -9,6 +9,7 @@
 #include "api/proxy_stream.h"
 #include "api/render.h"
 #include "api/routes.h"
+#include "api/transport/stream.h"
 #include "spec/json/container_json.h"
 #include "spec/json/exec_json.h"
 #include "spec/json/filters_json.h"
@@ -257,7 +258,17 @@ void AddContainerRoutes(Router& r, Backend& b) {
     auto res = b.containers.Wait(
         req.params["id"], req.Query("condition"),
         [&] { began = c.BeginStream(200, "application/json"); },
-        [&] { return c.ClientGone(); });
+        [&](int fd) {
+          // Until the container changes or the client leaves: no polling.
+          transport::FdWatch watch(c.stream(), fd);
+          for (;;) {
+            transport::WaitResult w = c.stream().Wait(true, &watch, transport::kForever);
+            if (w.aborted || (w.stream && c.ClientGone())) return false;
+            if (w.other) return true;
+            char scratch[512];
+            (void)c.stream().ReadSome(scratch, sizeof scratch, transport::kNoWait);
+          }
+        });
     if (!began) {
       if (!res.ok()) c.SendError(res.status());
       return;

@@ -176,35 +176,20 @@ void AddImageRoutes(Router& r, Backend& b) {
 
   r.Add("POST", "/images/prune", [&b](Request& req, Conn& c) {
     auto filters = RequestFilters(req);
-    Status st = filters.ok() ? filters->Validate({"dangling", "until", "label", "label!"}) : filters.status();
-    int64_t until = 0;
-    if (st.ok())
-      st = filters->WalkValues("until", [&](const std::string& v) {
-        double secs;
-        absl::Duration d;
-        if (absl::SimpleAtod(v, &secs)) until = static_cast<int64_t>(secs * 1e9);
-        else if (ParseRfc3339(v, &until)) {}
-        else if (absl::ParseDuration(v, &d)) until = UnixNanos(b.clock.Now()) - absl::ToInt64Nanoseconds(d);
-        else return spec::InvalidFilter("until", v);
-        return absl::OkStatus();
-      });
-    if (!st.ok()) {
-      c.SendError(st);
+    if (!filters.ok()) {
+      c.SendError(filters.status());
+      return;
+    }
+    auto pf = spec::ParsePruneFilter(*filters, UnixNanos(b.clock.Now()), {"dangling"});
+    if (!pf.ok()) {
+      c.SendError(pf.status());
       return;
     }
     bool all = filters->ExactMatch("dangling", "false") || filters->ExactMatch("dangling", "0");
-    const spec::Filters& f = *filters;
-    auto res = b.images.Prune(all && f.Contains("dangling"), [&](const engine::Image& img) {
+    auto res = b.images.Prune(all && filters->Contains("dangling"), [&](const engine::Image& img) {
       int64_t created = 0;
       ParseRfc3339(img.created, &created);
-      if (until > 0 && created >= until) return false;
-      if (!f.MatchKVList("label", img.container_config.labels)) return false;
-      for (const std::string& v : f.Get("label!")) {
-        spec::Filters one;
-        one.Add("label", v);
-        if (one.MatchKVList("label", img.container_config.labels)) return false;
-      }
-      return true;
+      return pf->Matches(created, img.container_config.labels);
     });
     if (!res.ok()) {
       c.SendError(res.status());

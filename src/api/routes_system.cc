@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "api/render.h"
 #include "api/routes.h"
+#include "api/transport/stream.h"
 #include "sys/fs.h"
 
 namespace berth::api {
@@ -202,10 +203,14 @@ void AddSystemRoutes(Router& r, Backend& b) {
       if (!f.MatchKVList("label", spec::StringMap(ev.attributes.begin(), ev.attributes.end()))) return false;
       return true;
     };
+    // Woken by a new event or by the client: no polling.
+    auto sub = b.events.Subscribe();
     uint64_t cursor = since > 0 ? b.events.CursorSince(since) : b.events.Head();
     if (!c.BeginStream(200, "application/json")) return;
+    transport::FdWatch watch(c.stream(), sub->fd());
     for (;;) {
-      for (auto& ev : b.events.Next(&cursor, 1000)) {
+      sub->Drain();
+      for (auto& ev : b.events.Next(&cursor, 0)) {
         if (until > 0 && ev.time_nanos > until) {
           c.EndStream();
           c.MarkClosed();
@@ -213,9 +218,16 @@ void AddSystemRoutes(Router& r, Backend& b) {
         }
         if (match(ev) && !c.WriteChunk(RenderEvent(ev).dump() + "\n")) return;
       }
-      if (until > 0 && UnixNanos(b.clock.Now()) > until) break;
-      // Detect a client that went away while nothing happened.
-      if (c.ClientGone()) return;
+      int64_t now = UnixNanos(b.clock.Now());
+      if (until > 0 && now > until) break;
+      transport::Deadline d = until > 0 ? transport::After(std::chrono::milliseconds((until - now) / 1000000 + 1))
+                                        : transport::kForever;
+      transport::WaitResult w = c.stream().Wait(true, &watch, d);
+      if (w.aborted || (w.stream && c.ClientGone())) return;
+      if (w.stream) {  // the client said something: nothing to do with it, but it must not spin us
+        char scratch[512];
+        (void)c.stream().ReadSome(scratch, sizeof scratch, transport::kNoWait);
+      }
     }
     c.EndStream();
     c.MarkClosed();

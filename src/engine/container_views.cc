@@ -404,40 +404,13 @@ StatusOr<ContainerStats> ContainerManager::Stats(const std::string& name) {
 }
 
 StatusOr<PruneReport> ContainerManager::Prune(const spec::Filters& f) {
-  RETURN_IF_ERROR(f.Validate({"until", "label", "label!"}));
-  int64_t until = 0;
-  RETURN_IF_ERROR(f.WalkValues("until", [&](const std::string& v) {
-    // A timestamp (RFC 3339 or unix seconds) or a duration back from now ("10m", "24h").
-    double secs;
-    int64_t nanos;
-    if (absl::SimpleAtod(v, &secs)) {
-      until = static_cast<int64_t>(secs * 1e9);
-    } else if (ParseRfc3339(v, &nanos)) {
-      until = nanos;
-    } else {
-      absl::Duration d;
-      if (!absl::ParseDuration(v, &d)) return spec::InvalidFilter("until", v);
-      until = UnixNanos(clock_.Now()) - absl::ToInt64Nanoseconds(d);
-    }
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(spec::PruneFilter pf, spec::ParsePruneFilter(f, UnixNanos(clock_.Now())));
   std::vector<std::string> victims;
   {
     StateLock l(mu_);
     for (auto& [id, c] : containers_) {
       if (c->creating || !(c->status == "exited" || c->status == "created" || c->status == "dead")) continue;
-      if (until > 0 && c->created >= until) continue;
-      if (!f.MatchKVList("label", c->config.labels)) continue;
-      if (f.Contains("label!")) {
-        bool excluded = false;
-        for (const std::string& v : f.Get("label!")) {
-          spec::Filters one;
-          one.Add("label", v);
-          excluded |= one.MatchKVList("label", c->config.labels);
-        }
-        if (excluded) continue;
-      }
-      victims.push_back(id);
+      if (pf.Matches(c->created, c->config.labels)) victims.push_back(id);
     }
   }
   PruneReport report;

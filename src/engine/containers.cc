@@ -90,7 +90,7 @@ void ContainerManager::Shutdown() {
     StateLock l(mu_);
     shutting_down_ = true;
   }
-  cv_.SignalAll();
+  Changed();
   work_.Shutdown();
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
@@ -599,7 +599,7 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     StateLock l(mu_);
     ev = EventLocked(*c, "start");
   }
-  cv_.SignalAll();
+  Changed();
   Emit(std::move(ev));
   return absl::OkStatus();
 }
@@ -718,7 +718,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     StateLock l(mu_);
     c->mounted = false;
   }
-  cv_.SignalAll();
+  Changed();
   if (restart_delay >= 0) ScheduleRestart(id, restart_delay);
   if (auto_remove)
     work_.Post([this, c] {
@@ -747,7 +747,7 @@ void ContainerManager::ScheduleRestart(const std::string& id, int64_t delay_ms) 
           c->status = "exited";
         }
         (void)Save(c);
-        cv_.SignalAll();
+        Changed();
       }
     });
   });
@@ -821,7 +821,7 @@ StatusOr<bool> ContainerManager::Stop(const std::string& name, std::optional<int
   }
   (void)Save(c);
   if (was_restarting) {
-    cv_.SignalAll();
+    Changed();
     return true;
   }
   RETURN_IF_ERROR(Signal(*c, sig));
@@ -865,17 +865,24 @@ Status ContainerManager::Restart(const std::string& name, std::optional<int> tim
 }
 
 StatusOr<WaitResult> ContainerManager::Wait(const std::string& name, const std::string& condition_in,
-                                      const std::function<void()>& registered,
-                                      const std::function<bool()>& cancelled) {
+                                            const std::function<void()>& registered,
+                                            const std::function<bool(int fd)>& block) {
   std::string condition = condition_in.empty() ? "not-running" : condition_in;
   if (condition != "not-running" && condition != "next-exit" && condition != "removed")
     return absl::InvalidArgumentError("invalid condition: \"" + condition + "\"");
   ASSIGN_OR_RETURN(auto c, Find(name));
+  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return ErrnoStatus(errno, "eventfd");
   uint64_t exits;
   {
     StateLock l(mu_);
     exits = c->exits;
+    wait_fds_.push_back(fd.get());
   }
+  auto forget = [&] {
+    StateLock l(mu_);
+    wait_fds_.erase(std::find(wait_fds_.begin(), wait_fds_.end(), fd.get()));
+  };
   registered();
   auto done = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (shutting_down_) return true;
@@ -883,14 +890,31 @@ StatusOr<WaitResult> ContainerManager::Wait(const std::string& name, const std::
     if (condition == "next-exit") return c->exits != exits || c->removed;
     return !c->running() || c->exits != exits || c->removed;
   };
-  StateLock l(mu_);
-  while (!done()) {
-    // A second at a time on the clock, to notice a client that went away.
-    WaitFor(clock_, mu_, cv_, std::chrono::seconds(1), done);
-    if (cancelled && cancelled()) return absl::CancelledError("client went away");
+  for (;;) {
+    {
+      StateLock l(mu_);
+      if (done()) {
+        wait_fds_.erase(std::find(wait_fds_.begin(), wait_fds_.end(), fd.get()));
+        if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
+        return WaitResult{c->exit_code, ""};
+      }
+    }
+    if (!block(fd.get())) {
+      forget();
+      return absl::CancelledError("client went away");
+    }
+    uint64_t v;
+    (void)!::read(fd.get(), &v, sizeof v);
   }
-  if (shutting_down_) return absl::UnavailableError("daemon is shutting down");
-  return WaitResult{c->exit_code, ""};
+}
+
+void ContainerManager::Changed() {
+  cv_.SignalAll();
+  // Wait() callers re-check; an eventfd write never blocks, so it is done under the lock, which
+  // keeps a waiter that is leaving from closing its fd in between.
+  StateLock l(mu_);
+  uint64_t one = 1;
+  for (int fd : wait_fds_) (void)!::write(fd, &one, sizeof one);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -953,7 +977,7 @@ Status ContainerManager::RemoveLocked(const std::shared_ptr<Container>& c) {
     ev = EventLocked(*c, "destroy");
   }
   for (auto& p : pending) p->ready.set_value(absl::NotFoundError("container removed"));
-  cv_.SignalAll();
+  Changed();
   Emit(std::move(ev));
   return absl::OkStatus();
 }

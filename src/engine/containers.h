@@ -75,10 +75,12 @@ class ContainerManager : public ContainerService {
   Status Kill(const std::string& name, const std::string& signal);
   Status Restart(const std::string& name, std::optional<int> timeout);
   // Blocks until the condition ("not-running", "next-exit", "removed") holds; `registered` is
-  // called once the waiter is in place (the API sends the 200 header then).
+  // called once the waiter is in place (the API sends the 200 header then). The wait itself is
+  // the caller's: `block(fd)` returns once fd is readable (a state change: the condition may
+  // hold now) or false to give up (the client went away), so it can watch its client too.
   StatusOr<WaitResult> Wait(const std::string& name, const std::string& condition,
                             const std::function<void()>& registered,
-                            const std::function<bool()>& cancelled);
+                            const std::function<bool(int fd)>& block);
   Status Rename(const std::string& name, const std::string& new_name);
   StatusOr<ContainerView> Inspect(const std::string& name, bool size);
   StatusOr<TopResult> Top(const std::string& name, const std::string& ps_args);
@@ -176,6 +178,10 @@ class ContainerManager : public ContainerService {
   std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);  // by id
   std::map<std::string, std::shared_ptr<ExecInstance>> execs_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Wait() callers' eventfds, each written on every state change (they re-check).
+  std::vector<int> wait_fds_ ABSL_GUARDED_BY(mu_);
+  // A state change: wakes cv_ waiters and Wait() callers.
+  void Changed() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Mutex watchers_mu_;  // a leaf: held while exit handlers run, never with mu_
   std::map<uint64_t, ExitHandler> exit_watchers_ ABSL_GUARDED_BY(watchers_mu_);
   uint64_t next_watcher_ ABSL_GUARDED_BY(watchers_mu_) = 1;

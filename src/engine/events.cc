@@ -1,5 +1,8 @@
 #include "engine/events.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <chrono>
 
 namespace berth::engine {
@@ -17,6 +20,15 @@ void EventBus::Publish(const std::string& type, const std::string& action, const
     if (history_.size() > kHistory) {
       history_.pop_front();
       ++first_seq_;
+    }
+    // An eventfd write never blocks: the subscribers' waits end.
+    for (auto it = subs_.begin(); it != subs_.end();) {
+      if (auto s = it->lock()) {
+        s->Notify();
+        ++it;
+      } else {
+        it = subs_.erase(it);
+      }
     }
   }
   cv_.notify_all();
@@ -39,8 +51,9 @@ uint64_t EventBus::CursorSince(int64_t since) {
 
 std::vector<Event> EventBus::Next(uint64_t* cursor, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [&] { return closed_ || first_seq_ + history_.size() > *cursor; });
+  if (timeout_ms > 0)
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                 [&] { return closed_ || first_seq_ + history_.size() > *cursor; });
   std::vector<Event> out;
   if (*cursor < first_seq_) *cursor = first_seq_;
   for (uint64_t s = *cursor; s < first_seq_ + history_.size(); ++s)
@@ -49,10 +62,32 @@ std::vector<Event> EventBus::Next(uint64_t* cursor, int timeout_ms) {
   return out;
 }
 
+EventBus::Subscription::Subscription() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+void EventBus::Subscription::Notify() {
+  uint64_t one = 1;
+  (void)!::write(fd_.get(), &one, sizeof one);
+}
+
+void EventBus::Subscription::Drain() {
+  uint64_t v;
+  (void)!::read(fd_.get(), &v, sizeof v);
+}
+
+std::shared_ptr<EventBus::Subscription> EventBus::Subscribe() {
+  auto s = std::make_shared<Subscription>();
+  std::lock_guard<std::mutex> lock(mu_);
+  subs_.push_back(s);
+  if (closed_) s->Notify();
+  return s;
+}
+
 void EventBus::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
+    for (auto& w : subs_)
+      if (auto s = w.lock()) s->Notify();
   }
   cv_.notify_all();
 }

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/fd.h"
 
 namespace berth::engine {
 
@@ -31,8 +33,23 @@ class EventBus {
   // type: "container", "image", "network"; action: "create", "start", "die"...
   void Publish(const std::string& type, const std::string& action, const std::string& id,
                std::map<std::string, std::string> attributes);
-  // Events with sequence number >= *cursor, waiting up to `timeout_ms` for one; advances cursor.
+  // Events with sequence number >= *cursor, waiting up to `timeout_ms` for one (0: none, for
+  // subscribers); advances cursor.
   std::vector<Event> Next(uint64_t* cursor, int timeout_ms);
+  // A readable descriptor for a waiter that watches other things too (a client's connection):
+  // it becomes readable when an event is published (or the bus closes); Drain() before waiting
+  // again. Unsubscribed when the last reference goes.
+  class Subscription {
+   public:
+    Subscription();
+    int fd() const { return fd_.get(); }
+    void Drain();
+    void Notify();
+
+   private:
+    UniqueFd fd_;
+  };
+  std::shared_ptr<Subscription> Subscribe();
   // Sequence number of the first event at or after unix nanos `since` still in history.
   uint64_t CursorSince(int64_t since_nanos);
   uint64_t Head();
@@ -45,6 +62,7 @@ class EventBus {
   std::deque<Event> history_;  // guarded by mu_
   uint64_t first_seq_ = 0;              // guarded by mu_; sequence number of history_.front()
   bool closed_ = false;                 // guarded by mu_
+  std::vector<std::weak_ptr<Subscription>> subs_;  // guarded by mu_
 };
 
 }  // namespace berth::engine

@@ -470,18 +470,7 @@ Status Controller::RemoveNetwork(const std::string& name) {
 }
 
 StatusOr<std::vector<std::string>> Controller::PruneNetworks(const spec::Filters& f) {
-  RETURN_IF_ERROR(f.Validate({"until", "label", "label!"}));
-  int64_t until = 0;
-  RETURN_IF_ERROR(f.WalkValues("until", [&](const std::string& v) {
-    double secs;
-    int64_t nanos;
-    absl::Duration d;
-    if (absl::SimpleAtod(v, &secs)) until = static_cast<int64_t>(secs * 1e9);
-    else if (ParseRfc3339(v, &nanos)) until = nanos;
-    else if (absl::ParseDuration(v, &d)) until = UnixNanos(clock_.Now()) - absl::ToInt64Nanoseconds(d);
-    else return spec::InvalidFilter("until", v);
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(spec::PruneFilter pf, spec::ParsePruneFilter(f, UnixNanos(clock_.Now())));
   std::vector<std::string> names;
   {
     StateLock l(mu_);
@@ -493,15 +482,7 @@ StatusOr<std::vector<std::string>> Controller::PruneNetworks(const spec::Filters
       if (used) continue;
       int64_t created = 0;
       ParseRfc3339(n->created, &created);
-      if (until > 0 && created >= until) continue;
-      if (!f.MatchKVList("label", n->labels)) continue;
-      bool excluded = false;
-      for (const std::string& v : f.Get("label!")) {
-        spec::Filters one;
-        one.Add("label", v);
-        excluded |= one.MatchKVList("label", n->labels);
-      }
-      if (!excluded) names.push_back(n->spec.name);
+      if (pf.Matches(created, n->labels)) names.push_back(n->spec.name);
     }
   }
   std::vector<std::string> deleted;

@@ -1,5 +1,9 @@
 #include "spec/filters.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -119,6 +123,37 @@ Status Filters::WalkValues(std::string_view key,
   if (values == nullptr) return absl::OkStatus();
   for (const auto& [value, set] : *values) RETURN_IF_ERROR(op(value));
   return absl::OkStatus();
+}
+
+bool PruneFilter::Matches(int64_t created, const std::optional<StringMap>& labels) const {
+  if (until > 0 && created >= until) return false;
+  if (!filters.MatchKVList("label", labels)) return false;
+  for (const std::string& v : filters.Get("label!")) {
+    Filters one;
+    one.Add("label", v);
+    if (one.MatchKVList("label", labels)) return false;
+  }
+  return true;
+}
+
+StatusOr<PruneFilter> ParsePruneFilter(const Filters& f, int64_t now_nanos,
+                                       const std::set<std::string, std::less<>>& extra) {
+  std::set<std::string, std::less<>> accepted = {"until", "label", "label!"};
+  accepted.insert(extra.begin(), extra.end());
+  RETURN_IF_ERROR(f.Validate(accepted));
+  PruneFilter out;
+  out.filters = f;
+  RETURN_IF_ERROR(f.WalkValues("until", [&](const std::string& v) {
+    double secs;
+    int64_t nanos;
+    absl::Duration d;
+    if (absl::SimpleAtod(v, &secs)) out.until = static_cast<int64_t>(secs * 1e9);
+    else if (ParseRfc3339(v, &nanos)) out.until = nanos;
+    else if (absl::ParseDuration(v, &d)) out.until = now_nanos - absl::ToInt64Nanoseconds(d);
+    else return InvalidFilter("until", v);
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 Status InvalidFilter(std::string_view key) {

@@ -73,4 +73,17 @@ class Filters {
 Status InvalidFilter(std::string_view key);
 Status InvalidFilter(std::string_view key, std::string_view value);
 
+// The filters every prune route takes (Docker's until, label, label!), decoded once.
+struct PruneFilter {
+  int64_t until = 0;  // unix nanos; 0 = no bound
+  Filters filters;
+  // Whether an object created at `created` (unix nanos) with these labels is pruned: made before
+  // `until`, carrying every `label`, and none of the `label!` ones.
+  bool Matches(int64_t created, const std::optional<StringMap>& labels) const;
+};
+// `until` is a unix timestamp (seconds, fractions allowed), an RFC 3339 time, or a duration back
+// from now ("10m", "24h"); `extra` are further keys the route accepts (images: dangling).
+StatusOr<PruneFilter> ParsePruneFilter(const Filters& f, int64_t now_nanos,
+                                       const std::set<std::string, std::less<>>& extra = {});
+
 }  // namespace berth::spec

@@ -19,10 +19,7 @@
 namespace berth::network::firewall {
 namespace {
 
-std::string TestdataDir() {
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind('/')) + "/testdata/firewall/";
-}
+std::string TestdataDir() { return std::string(BERTH_SOURCE_DIR) + "/test/unit/testdata/firewall/"; }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
