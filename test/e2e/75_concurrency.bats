@@ -60,7 +60,7 @@ timed_ms() {
     [ "$ms" -gt "$worst" ] && worst=$ms
     [ "$ms" -gt 1000 ] && slow=$((slow + 1))
     # The daemon's own share, without the CLI's start-up: the list route alone.
-    api_ms=$(timed_ms api http://x/v1.41/containers/json)
+    api_ms=$(timed_ms curl -sf --unix-socket "$BT_SOCK" http://x/v1.41/containers/json)
     [ "$api_ms" -gt "$api_worst" ] && api_worst=$api_ms
     sleep 0.2
   done
