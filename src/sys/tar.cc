@@ -125,7 +125,14 @@ absl::Status ParsePax(absl::string_view data, std::map<std::string, std::string>
     rec.remove_suffix(1);
     size_t eq = rec.find('=');
     if (eq == absl::string_view::npos || eq == 0) return BadHeader("PAX record without key");
-    (*out)[std::string(rec.substr(0, eq))] = std::string(rec.substr(eq + 1));
+    absl::string_view key = rec.substr(0, eq), value = rec.substr(eq + 1);
+    // As Go's validPAXRecord: no NUL in a key, nor in a path. A path with a NUL would name one
+    // file to the policy checks and another to the kernel ("..\0" is not "..", its c_str() is).
+    if (absl::StrContains(key, '\0') ||
+        ((key == "path" || key == "linkpath") && absl::StrContains(value, '\0'))) {
+      return BadHeader("PAX record with a NUL byte");
+    }
+    (*out)[std::string(key)] = std::string(value);
   }
   return absl::OkStatus();
 }
