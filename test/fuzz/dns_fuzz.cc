@@ -10,7 +10,8 @@
 //     ResponseMatches accepts it for the query and refuses it for another id;
 //   - an unparseable query gets a FORMERR that parses as a response with its id and no question;
 //   - BuildQuery of the parsed name parses back to the same name, type and class;
-//   - ReadName never reads past the message and never loops, wherever it starts.
+//   - ReadName never reads past the message and never loops, wherever it starts, and its text
+//     writes back to the same labels (a dot inside a label is escaped, not a boundary).
 
 #include <arpa/inet.h>
 
@@ -117,6 +118,20 @@ void CheckAnswers(std::span<const uint8_t> msg, const Query& q) {
   }
 }
 
+// ReadName's text: lowercase, and it writes back (AppendName) to at most 255 octets that read
+// back as the same text.
+void CheckNameText(const std::string& name) {
+  for (char c : name) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'), "upper case in " + Show(name));
+  std::string wire;
+  absl::Status st = AppendName(name, &wire);
+  FUZZ_CHECK(st.ok(), absl::StrCat("AppendName(", Show(name), "): ", st.ToString()));
+  FUZZ_CHECK(wire.size() <= 255, "wire name of " + std::to_string(wire.size()));
+  size_t off = 0;
+  std::string back;
+  FUZZ_CHECK(ReadName(AsBytes(wire), &off, &back).ok() && back == name && off == wire.size(),
+             "AppendName/ReadName round trip of " + Show(name));
+}
+
 void CheckReadNameEverywhere(std::span<const uint8_t> msg) {
   std::string name;
   for (size_t start = 0; start < msg.size() && start < 64; ++start) {
@@ -124,8 +139,7 @@ void CheckReadNameEverywhere(std::span<const uint8_t> msg) {
     bool compressed = false;
     if (ReadName(msg, &off, &name, &compressed).ok()) {
       FUZZ_CHECK(off > start && off <= msg.size(), "ReadName offset");
-      FUZZ_CHECK(name.size() <= 254, "ReadName gave a name of " + std::to_string(name.size()));
-      for (char c : name) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'), "ReadName kept upper case");
+      CheckNameText(name);
     }
   }
 }
@@ -142,8 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (st.ok()) {
     FUZZ_CHECK(q.question_end >= kHeaderSize + 5 && q.question_end <= size, "question_end");
     FUZZ_CHECK(!(q.flags & kFlagQr), "QR");
-    FUZZ_CHECK(q.name.size() <= 254, "name length");
-    for (char c : q.name) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'), "upper case in " + Show(q.name));
+    CheckNameText(q.name);
     FUZZ_CHECK(q.edns_udp_size == 0 || q.edns_udp_size >= kMaxUdpPlain, "EDNS size");
     CheckAnswers(msg, q);
   } else {
