@@ -822,7 +822,9 @@ absl::Status Writer::WriteHeader(const Entry& e, int64_t size) {
   if (!FitsOctal(e.uid, kUid.len)) AppendPax(&pax, "uid", std::to_string(e.uid));
   if (!FitsOctal(e.gid, kGid.len)) AppendPax(&pax, "gid", std::to_string(e.gid));
   if (!FitsOctal(e.mtime, kMtime.len)) AppendPax(&pax, "mtime", std::to_string(e.mtime));
-  if (!FitsOctal(e.devmajor, kDevmajor.len) || !FitsOctal(e.devminor, kDevminor.len)) {
+  // Device numbers are written for devices only (below); another entry's are not its concern.
+  bool device = e.type == '3' || e.type == '4';
+  if (device && (!FitsOctal(e.devmajor, kDevmajor.len) || !FitsOctal(e.devminor, kDevminor.len))) {
     return absl::InvalidArgumentError(absl::StrCat("device numbers of ", name, " too large"));
   }
   for (const auto& [k, v] : e.xattrs) AppendPax(&pax, absl::StrCat("SCHILY.xattr.", k), v);
