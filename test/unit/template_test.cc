@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 namespace berth::format {
 namespace {
 
@@ -320,6 +322,20 @@ TEST(TemplateTest, TemplateIsReusableAndCopyable) {
   Template copy = *t;
   EXPECT_EQ(*copy.Execute(json{{"N", 1}}), "1");
   EXPECT_EQ(*t->Execute(json{{"N", 2}}), "2");
+}
+
+// --- bounds (found by test/fuzz/template_fuzz.cc) ----------------------------------------------
+
+// The lexer counted the newlines before every token from the start of the text: quadratic in the
+// template's length (a 1 MiB format took minutes). Line numbers must still be right.
+TEST(TemplateLimitsTest, LongTemplatesLexInLinearTime) {
+  std::string text;
+  for (int i = 0; i < 150000; ++i) text += "{{.N}}\n";
+  const auto start = std::chrono::steady_clock::now();
+  auto t = Template::Parse(text + "{{if}}");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(t.status().message(), "template: :150001: missing value for if");
+  EXPECT_EQ(ParseError("{{/* a\nb */}}\n{{.A}}\n{{end}}"), "template: :4: unexpected {{end}}");
 }
 
 // --- docker's list rendering -----------------------------------------------------------------

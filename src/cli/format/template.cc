@@ -878,8 +878,14 @@ class Lexer {
  private:
   enum class State { kText, kLeftDelim, kInside, kRightDelim, kDone };
 
-  int LineAt(size_t pos) const {
-    return 1 + static_cast<int>(std::count(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+  // Tokens come in order, so count newlines from the last position asked about rather than from
+  // the start: counting from the start made lexing quadratic in the template's length.
+  int LineAt(size_t pos) {
+    if (pos < line_pos_) line_pos_ = 0, line_ = 1;
+    line_ += static_cast<int>(std::count(in_.begin() + static_cast<std::ptrdiff_t>(line_pos_),
+                                         in_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+    line_pos_ = pos;
+    return line_;
   }
   void Emit(Tok t) {
     toks_.push_back(Token{t, start_, std::string(in_.substr(start_, pos_ - start_)), LineAt(start_)});
@@ -1137,6 +1143,8 @@ class Lexer {
   size_t start_ = 0;
   int paren_depth_ = 0;
   std::vector<Token> toks_;
+  size_t line_pos_ = 0;  // LineAt's memo: line_ is the line of in_[line_pos_]
+  int line_ = 1;
 };
 
 }  // namespace
