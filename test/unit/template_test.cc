@@ -338,6 +338,32 @@ TEST(TemplateLimitsTest, LongTemplatesLexInLinearTime) {
   EXPECT_EQ(ParseError("{{/* a\nb */}}\n{{.A}}\n{{end}}"), "template: :4: unexpected {{end}}");
 }
 
+// 2000 nested parentheses, or a few thousand nested ifs, overflowed the stack: parsing, executing
+// and destroying the tree each recurse once per level. Nesting is bounded at 256 levels, counted
+// over parentheses and controls (an "else if" nests too).
+TEST(TemplateLimitsTest, NestingIsBounded) {
+  auto parens = [](int n) { return "{{" + std::string(n, '(') + "1" + std::string(n, ')') + "}}"; };
+  auto ifs = [](int n, const std::string& inner) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "{{if 1}}";
+    s += inner;
+    for (int i = 0; i < n; ++i) s += "{{end}}";
+    return s;
+  };
+  EXPECT_EQ(Render(parens(256)), "1");
+  EXPECT_EQ(ParseError(parens(257)), "template: :1: max expression depth exceeded");
+  EXPECT_EQ(ParseError(parens(100000)), "template: :1: max expression depth exceeded");
+  EXPECT_EQ(Render(ifs(256, "x")), "x");
+  EXPECT_EQ(ParseError(ifs(257, "x")), "template: :1: max nesting depth exceeded");
+  EXPECT_EQ(ParseError(ifs(20000, "x")), "template: :1: max nesting depth exceeded");
+  EXPECT_EQ(Render(ifs(200, parens(56))), "1");
+  EXPECT_EQ(ParseError(ifs(200, parens(57))), "template: :1: max expression depth exceeded");
+  std::string chain = "{{if 0}}";
+  for (int i = 0; i < 255; ++i) chain += "{{else if eq 254 " + std::to_string(i) + "}}" + std::to_string(i);
+  EXPECT_EQ(Render(chain + "{{end}}"), "254");
+  EXPECT_EQ(ParseError(chain + "{{else if 1}}{{end}}"), "template: :1: max nesting depth exceeded");
+}
+
 // --- docker's list rendering -----------------------------------------------------------------
 
 TEST(FormatTest, TableFormatDetection) {

@@ -1261,6 +1261,13 @@ bool IsKnownFunction(std::string_view name) {
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
+// How deep parenthesized pipelines and controls (if, range, with, and each "else if") may nest,
+// counted together. Parsing, executing and destroying the tree recurse once per level on the
+// caller's stack: 2000 parentheses overflowed an 8 MiB stack in an ASan build. Go stops at 10000
+// parentheses (parse.go maxStackDepth; its message is kept) and never for controls, as its stacks
+// grow; a real --format nests a handful of levels.
+constexpr int kMaxNesting = 256;
+
 // Go's parse.Tree, method for method.
 class Parser {
  public:
@@ -1388,6 +1395,8 @@ class Parser {
   }
 
   std::unique_ptr<Node> Control(NodeKind kind, const std::string& context) {
+    if (depth_ >= kMaxNesting) Errorf("max nesting depth exceeded");
+    ++depth_;
     const size_t saved_vars = vars_.size();
     auto n = NewNode(kind, 0);
     n->pipe = Pipeline(context, Tok::kRightDelim);
@@ -1414,6 +1423,7 @@ class Parser {
       }
     }
     vars_.resize(saved_vars);
+    --depth_;
     return n;
   }
 
@@ -1556,7 +1566,10 @@ class Parser {
       case Tok::kCharConstant:
       case Tok::kNumber: return Number(t);
       case Tok::kLeftParen: {
+        if (depth_ >= kMaxNesting) Errorf("max expression depth exceeded");
+        ++depth_;
         auto n = Pipeline("parenthesized pipeline", Tok::kRightParen);
+        --depth_;
         return n;
       }
       case Tok::kString:
@@ -1641,6 +1654,7 @@ class Parser {
   size_t max_read_ = 0;
   int action_line_ = 0;
   int range_depth_ = 0;
+  int depth_ = 0;  // open parentheses and controls, for kMaxNesting
   std::vector<std::string> vars_ = {"$"};
 };
 

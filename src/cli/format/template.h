@@ -18,6 +18,8 @@
 //
 // Errors carry Go's wording: "template: :1: unexpected \"}\" in operand" for syntax errors and
 // "template: :1:2: executing \"\" at <len 3>: error calling len: len of type int" at run time.
+// Unlike Go, parentheses and controls may nest 256 deep together ("max expression depth
+// exceeded", "max nesting depth exceeded"): every level recurses on the caller's fixed stack.
 // A Template is immutable after Parse and may be executed concurrently.
 
 #include <memory>
