@@ -6,9 +6,10 @@
 //     :LINE: ..." / "template: :LINE:COL: executing ..."); never Internal (the file says that
 //     would be its own bug), never a crash, a hang or a stack overflow;
 //   - a parsed Template is immutable: executing it twice gives the same result;
+//   - an execution stops at its work limit: the output never grows past it;
 //   - ExecuteTo appends: it keeps what the buffer held, and adds exactly Execute's output;
 //   - RenderList (plain, "table", "json") succeeds or says "template parsing error: ...".
-// libFuzzer's -timeout and -rss_limit_mb catch hangs and runaway output.
+// libFuzzer's -timeout and -rss_limit_mb catch hangs and runaway memory.
 
 #include <cstdint>
 #include <string>
@@ -69,9 +70,22 @@ void CheckError(const absl::Status& s, absl::string_view prefix, std::string_vie
              absl::StrCat("message ", Show(std::string(s.message())), " for ", Show(text)));
 }
 
+// Small enough that every input runs in milliseconds; the default (kDefaultWorkLimit) has the
+// same code paths, only later.
+constexpr uint64_t kWorkLimit = 1 << 16;
+
+absl::StatusOr<std::string> Run(const Template& t, const json& dot,
+                                Template::Functions f = Template::Functions::kNormal) {
+  std::string out;
+  absl::Status s = t.ExecuteTo(dot, &out, f, kWorkLimit);
+  FUZZ_CHECK(out.size() <= kWorkLimit, "output beyond the work limit");
+  if (!s.ok()) return s;
+  return out;
+}
+
 void CheckExecute(const Template& t, const json& dot, std::string_view text) {
-  absl::StatusOr<std::string> a = t.Execute(dot);
-  absl::StatusOr<std::string> b = t.Execute(dot);
+  absl::StatusOr<std::string> a = Run(t, dot);
+  absl::StatusOr<std::string> b = Run(t, dot);
   FUZZ_CHECK(a.status() == b.status(), "two executions differ: " + Show(text));
   if (!a.ok()) {
     CheckError(a.status(), "template: :", text);
@@ -79,14 +93,13 @@ void CheckExecute(const Template& t, const json& dot, std::string_view text) {
     FUZZ_CHECK(*a == *b, "two executions differ: " + Show(text));
   }
   std::string out = "kept>";
-  absl::Status s = t.ExecuteTo(dot, &out);
+  absl::Status s = t.ExecuteTo(dot, &out, Template::Functions::kNormal, kWorkLimit);
   FUZZ_CHECK(s == a.status(), "ExecuteTo and Execute differ: " + Show(text));
   FUZZ_CHECK(absl::StartsWith(out, "kept>"), "ExecuteTo dropped the buffer: " + Show(text));
   if (a.ok()) FUZZ_CHECK(out == "kept>" + *a, "ExecuteTo's output: " + Show(text));
 
-  std::string head;
-  absl::Status h = t.ExecuteTo(dot, &head, Template::Functions::kHeader);
-  if (!h.ok()) CheckError(h, "template: :", text);
+  absl::StatusOr<std::string> h = Run(t, dot, Template::Functions::kHeader);
+  if (!h.ok()) CheckError(h.status(), "template: :", text);
 }
 
 }  // namespace
@@ -109,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const json header = {{"ID", "CONTAINER ID"}, {"Names", "NAMES"}, {"Status", "STATUS"}};
   std::vector<json> items = {Row(), json::object({{"Names", "db"}}), json(nullptr)};
   for (const std::string& format : {std::string(text), "table " + std::string(text)}) {
-    absl::StatusOr<std::string> out = RenderList(format, header, items);
+    absl::StatusOr<std::string> out = RenderList(format, header, items, kWorkLimit);
     if (!out.ok()) CheckError(out.status(), "template parsing error: template: :", format);
   }
   return 0;

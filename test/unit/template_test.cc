@@ -364,6 +364,42 @@ TEST(TemplateLimitsTest, NestingIsBounded) {
   EXPECT_EQ(ParseError(chain + "{{else if 1}}{{end}}"), "template: :1: max nesting depth exceeded");
 }
 
+// {{range 1000000000000}} ran for hours and a loop of wide printfs ran out of memory; an execution
+// now stops at its work limit (kDefaultWorkLimit unless given) with an error, keeping the output
+// made so far as any run-time error does.
+TEST(TemplateLimitsTest, ExecutionStopsAtItsWorkLimit) {
+  constexpr uint64_t kLimit = 1000000;
+  auto run = [&](std::string_view text, std::string* out) {
+    auto t = Template::Parse(text);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? t->ExecuteTo(Container(), out, Template::Functions::kNormal, kLimit) : t.status();
+  };
+  std::string out;
+  absl::Status st = run("x{{range 1000000000000}}{{end}}", &out);
+  EXPECT_EQ(std::string(st.message()),
+            "template: :1:9: executing \"\" at <{{range 1000000000000}}{{end}}>: execution stopped: "
+            "the template's work limit (1000000 steps and bytes) is exceeded");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out, "x");
+  out.clear();
+  EXPECT_FALSE(run(R"({{range 1000}}{{printf "%*d" 100000 1}}{{end}})", &out).ok());
+  EXPECT_LE(out.size(), kLimit);
+  out.clear();
+  std::string many = "{{printf \"";  // one printf of 400 verbs a million wide: stops early
+  for (int i = 0; i < 400; ++i) many += "%*d";
+  many += "\"";
+  for (int i = 0; i < 400; ++i) many += " 1000000 1";
+  st = run(many + "}}", &out);
+  EXPECT_NE(std::string(st.message()).find("work limit"), std::string::npos) << st;
+  EXPECT_EQ(out, "");
+  // What a format needs is far below the limit, and the limit holds per item.
+  out.clear();
+  EXPECT_TRUE(run("{{range 10000}}{{.}}{{end}}{{json .}}{{split .Name \"\"}}", &out).ok());
+  auto list = RenderList("{{range 50000}}.{{end}}", json::object(), {json::object(), json::object()}, 400000);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->size(), 2 * 50001u);
+}
+
 // --- docker's list rendering -----------------------------------------------------------------
 
 TEST(FormatTest, TableFormatDetection) {
