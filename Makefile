@@ -3,17 +3,18 @@ SHELL := /bin/bash
 BUILD ?= build
 PRESET ?= dev
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
 # Every Debian package Berth needs to build, run and test; nothing is fetched from elsewhere.
 # libnftables-dev is built into berth-nft only (GPL-2.0, src/nft_helper), never into berthd.
 DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   libboost-dev libboost-system-dev nlohmann-json3-dev libabsl-dev libcli11-dev libspdlog-dev \
   libfmt-dev libsqlite3-dev libmnl-dev libnftables-dev libssl-dev zlib1g-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev bats \
+  libgtest-dev libgmock-dev libbenchmark-dev bats libclang-rt-14-dev \
   runc nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
   python3-minimal hyperfine iperf3 wrk etcd-server openssl
 
-.PHONY: deps build run test unit privileged e2e bench asan tsan clean
+.PHONY: deps build run test unit privileged e2e bench asan tsan fuzz-build fuzz clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -30,7 +31,9 @@ build:
 run: deps build
 	$(BUILD)/bin/berthd
 
-test: deps build
+# The fuzz build (clang, libFuzzer, only the libraries the targets exercise) comes first so that
+# ctest's short fuzz pass (label fuzz, BERTH_FUZZ_SECONDS each) runs rather than skips.
+test: deps build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
 unit: build
@@ -53,8 +56,19 @@ tsan:
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L 'unit|privileged'
 
+fuzz-build:
+	cmake --preset fuzz >/dev/null
+	cmake --build build-fuzz --target fuzzers -j $(JOBS)
+
+# Each target for FUZZ_SECONDS (default 60) on its seeds, one after another; the grown corpus and
+# any crash reproducer stay in build-fuzz/work (test/fuzz/README.md).
+fuzz: deps fuzz-build
+	@for f in build-fuzz/bin/*_fuzz; do test/fuzz/run.sh $$f $(FUZZ_SECONDS) || exit 1; done
+
 bench: deps build
 	bench/run.sh $(BUILD)/bin
 
 clean:
 	rm -rf build build-asan build-clang build-tsan
+
+	rm -rf build build-asan build-clang build-fuzz

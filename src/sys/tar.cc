@@ -125,7 +125,14 @@ absl::Status ParsePax(absl::string_view data, std::map<std::string, std::string>
     rec.remove_suffix(1);
     size_t eq = rec.find('=');
     if (eq == absl::string_view::npos || eq == 0) return BadHeader("PAX record without key");
-    (*out)[std::string(rec.substr(0, eq))] = std::string(rec.substr(eq + 1));
+    absl::string_view key = rec.substr(0, eq), value = rec.substr(eq + 1);
+    // As Go's validPAXRecord: no NUL in a key, nor in a path. A path with a NUL would name one
+    // file to the policy checks and another to the kernel ("..\0" is not "..", its c_str() is).
+    if (absl::StrContains(key, '\0') ||
+        ((key == "path" || key == "linkpath") && absl::StrContains(value, '\0'))) {
+      return BadHeader("PAX record with a NUL byte");
+    }
+    (*out)[std::string(key)] = std::string(value);
   }
   return absl::OkStatus();
 }
@@ -510,8 +517,12 @@ absl::StatusOr<UniqueFd> OpenOrMakeDir(int root, const std::string& rel) {
   return cur;
 }
 
-// rm -rf of parent/name, never following symlinks.
+// rm -rf of parent/name, never following symlinks. name is one component: "." and ".." would
+// reach the parent itself or above it.
 absl::Status RemoveAllAt(int parent, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || absl::StrContains(name, '/')) {
+    return absl::InternalError(absl::StrCat("refusing to remove \"", name, "\""));
+  }
   if (::unlinkat(parent, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();
   if (errno != EISDIR) return ErrnoStatus(errno, absl::StrCat("unlink ", name));
   int dfd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -569,7 +580,9 @@ absl::Status SetTimes(int parent, const std::string& name, int64_t mtime) {
 
 // Rejects names that are absolute or climb out with ".." (raw: as stored; clean: as folded).
 absl::Status CheckInside(absl::string_view raw, const std::string& clean, absl::string_view what) {
-  if (absl::StartsWith(raw, "/") || clean == ".." || absl::StartsWith(clean, "../")) {
+  // A NUL (which the reader refuses) would make the kernel see another name than this check.
+  if (absl::StartsWith(raw, "/") || clean == ".." || absl::StartsWith(clean, "../") ||
+      absl::StrContains(raw, '\0') || absl::StrContains(clean, '\0')) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", raw, " escapes the extraction directory"));
   }
@@ -586,6 +599,14 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
   RETURN_IF_ERROR(CheckInside(e.raw_name, e.name, "path"));
   if (e.name.empty()) return absl::OkStatus();  // the root itself ("./"), kept as it is, as docker
   auto [parent_name, base] = SplitParent(e.name);
+  // ".wh..." would white out "..", the directory above (RemoveAllAt opens it as a directory and
+  // empties it), ".wh.." the directory itself: refused before anything is made.
+  if (absl::StartsWith(base, kWhiteoutPrefix) && !absl::StartsWith(base, kWhiteoutMetaPrefix)) {
+    absl::string_view target = absl::string_view(base).substr(sizeof(kWhiteoutPrefix) - 1);
+    if (target.empty() || target == "." || target == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("invalid whiteout ", e.name));
+    }
+  }
   UniqueFd parent;
   ASSIGN_OR_RETURN(parent, OpenOrMakeDir(root, parent_name));
 
@@ -801,7 +822,9 @@ absl::Status Writer::WriteHeader(const Entry& e, int64_t size) {
   if (!FitsOctal(e.uid, kUid.len)) AppendPax(&pax, "uid", std::to_string(e.uid));
   if (!FitsOctal(e.gid, kGid.len)) AppendPax(&pax, "gid", std::to_string(e.gid));
   if (!FitsOctal(e.mtime, kMtime.len)) AppendPax(&pax, "mtime", std::to_string(e.mtime));
-  if (!FitsOctal(e.devmajor, kDevmajor.len) || !FitsOctal(e.devminor, kDevminor.len)) {
+  // Device numbers are written for devices only (below); another entry's are not its concern.
+  bool device = e.type == '3' || e.type == '4';
+  if (device && (!FitsOctal(e.devmajor, kDevmajor.len) || !FitsOctal(e.devminor, kDevminor.len))) {
     return absl::InvalidArgumentError(absl::StrCat("device numbers of ", name, " too large"));
   }
   for (const auto& [k, v] : e.xattrs) AppendPax(&pax, absl::StrCat("SCHILY.xattr.", k), v);

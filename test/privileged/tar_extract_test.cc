@@ -270,6 +270,25 @@ TEST_F(TarExtractTest, RejectsEscapesAndWritesNothingOutside) {
   }
 }
 
+// ".wh..." names the directory above ("..") and ".wh.." the directory itself: before the fix the
+// first emptied the extraction directory's parent. Found by test/fuzz/tar_fuzz.cc
+// (corpus/tar/regression-whiteout-dotdot.tar).
+TEST_F(TarExtractTest, RefusesWhiteoutsOfDotAndDotDot) {
+  Sh("printf kept > '" + L("keep") + "'");
+  for (const char* name : {".wh...", "a/.wh...", ".wh..", "a/.wh..", ".wh."}) {
+    SCOPED_TRACE(name);
+    std::string tarfile = Archive("evil.tar", [&](Writer& w) {
+      ASSERT_TRUE(w.AddEntry(Make(name, '0', 0600), "").ok());
+    });
+    absl::StatusOr<ExtractResult> res = Extract(tarfile);
+    EXPECT_TRUE(absl::IsInvalidArgument(res.status())) << res.status();
+    EXPECT_THAT(std::string(res.status().message()), HasSubstr("invalid whiteout"));
+    EXPECT_EQ(Sh("ls -A '" + base_ + "'"), "evil.tar\nlayer\noutside\n");
+    EXPECT_EQ(Sh("ls -A '" + outside_ + "'"), "secret\n");
+    EXPECT_EQ(Sh("ls -A '" + layer_ + "'"), "keep\n");  // refused before anything was made
+  }
+}
+
 // An extracted layer written back out: overlayfs whiteouts return to the image format.
 TEST_F(TarExtractTest, AddTreeTurnsOverlayWhiteoutsBackIntoWhFiles) {
   std::string tarfile = Archive("in.tar", [](Writer& w) {

@@ -186,6 +186,48 @@ TEST(DnsMessage, CompressionPointersFollowedLoopsRejected) {
   EXPECT_FALSE(ParseQuery(AsBytes(bad), &q).ok());
 }
 
+// A dot inside a label is not a label boundary: the text form escapes it ("\."), so that one
+// label "c1.testnet" is not answered as the name c1.testnet and every name writes back to the
+// labels it was read from. Before, a compressed question whose label held a dot (".a" + a
+// pointer into the header) made BuildResponseHead's AppendName fail its BERTH_CHECK and abort
+// berthd on one datagram. Found by test/fuzz/dns_fuzz.cc (corpus/dns/regression-*).
+TEST(DnsMessage, DotsInsideLabelsAreEscaped) {
+  const std::string hdr("\x12\x34\x08\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);  // opcode 1
+  const std::string tail("\x00\x01\x00\x01", 4);
+  // One label "c1.testnet" (and a backslash in a second one).
+  std::string one = hdr + std::string("\x0a" "c1.testnet" "\x02" "a\\" "\x00", 15) + tail;
+  Query q;
+  ASSERT_TRUE(ParseQuery(AsBytes(one), &q).ok());
+  EXPECT_EQ(q.name, "c1\\.testnet.a\\\\");
+  std::string again;
+  ASSERT_TRUE(BuildQuery(q.id, q.name, kTypeA, &again).ok());
+  EXPECT_EQ(again.substr(12), one.substr(12));  // the same labels
+
+  // The question ".a" + a pointer to offset 4 (QDCOUNT's high byte, 0: the root).
+  std::string compressed = hdr + std::string("\x02.a\xc0\x04", 5) + tail;
+  ASSERT_TRUE(ParseQuery(AsBytes(compressed), &q).ok());
+  EXPECT_TRUE(q.question_compressed);
+  EXPECT_EQ(q.name, "\\.a");
+  std::string out;
+  BuildEmptyResponse(AsBytes(compressed), q, kRcodeNotImp, &out);  // the server's answer to it
+  auto r = ParseResponse(AsBytes(out));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->qname, "\\.a");
+  EXPECT_EQ(out.substr(12, 4), std::string("\x02.a\x00", 4));  // written out, uncompressed
+
+  std::string wire;
+  EXPECT_TRUE(AppendName("a\\.", &wire).ok());  // an escaped trailing dot is part of the label
+  EXPECT_EQ(wire, std::string("\x02" "a." "\x00", 4));
+  wire.clear();
+  EXPECT_TRUE(AppendName("a\\\\.", &wire).ok());  // an escaped backslash, then the root's dot
+  EXPECT_EQ(wire, std::string("\x02" "a\\" "\x00", 4));
+  wire = "kept";
+  EXPECT_FALSE(AppendName("a\\", &wire).ok());
+  EXPECT_FALSE(AppendName(".a", &wire).ok());
+  EXPECT_FALSE(AppendName("a..b", &wire).ok());
+  EXPECT_EQ(wire, "kept");  // left as it was
+}
+
 TEST(DnsMessage, ResponseWithCompressedAnswersParses) {
   // What an upstream sends: the answers' names are pointers to the question; a CNAME chain
   // ends in A records whose owner name is a pointer into the CNAME's rdata.

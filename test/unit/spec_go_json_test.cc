@@ -2,7 +2,11 @@
 // input, number literals kept, Go's string leniency, and Go's case folding of keys.
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <functional>
+
+#include "spec/json/container_json.h"
 #include "spec/json/go_codec.h"
 #include "spec/json/go_json.h"
 
@@ -60,6 +64,52 @@ TEST(SpecReadGoJson, RefusesNestingDeeperThanGo) {
   deep += std::string(10000, ']');
   EXPECT_TRUE(ReadGoJson(deep, GoJsonMode::kDecoder).ok());
   EXPECT_EQ(Error("[" + deep + "]"), "invalid character '[' exceeded max depth");
+}
+
+// Runs f on a thread with a small stack.
+void OnSmallStack(size_t bytes, const std::function<void()>& f) {
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, bytes), 0);
+  pthread_t t;
+  auto run = [](void* p) -> void* {
+    (*static_cast<const std::function<void()>*>(p))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&t, &attr, run, const_cast<std::function<void()>*>(&f)), 0);
+  pthread_join(t, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+// The reader recursed once per nesting level (and GoValue's destructor too): a 20 KB body of
+// nested arrays overflowed an 8 MiB stack in a sanitizer build, a 1 MiB one in any build. Found
+// by test/fuzz/spec_fuzz.cc (corpus/spec/regression-deep-*). Reading, decoding and destroying
+// the deepest body Go accepts now fit in 512 KiB.
+TEST(SpecReadGoJson, DeepNestingNeedsNoStack) {
+  std::string arrays = std::string(10000, '[') + std::string(10000, ']');
+  std::string objects;
+  for (int i = 0; i < 9999; ++i) objects += R"({"a":)";
+  objects += "{}" + std::string(9999, '}');
+  OnSmallStack(512 << 10, [&] {
+    EXPECT_TRUE(ReadGoJson(arrays, GoJsonMode::kDecoder).ok());
+    EXPECT_TRUE(ReadGoJson(objects, GoJsonMode::kUnmarshal).ok());
+    EXPECT_EQ(Error("[" + arrays + "]"), "invalid character '[' exceeded max depth");
+    EXPECT_EQ(Error(R"({"a":)" + objects + "}"), "invalid character '{' exceeded max depth");
+    // Through a route's parser (one level less, for the body's own object): an unknown key is
+    // ignored, Cmd is a type error.
+    const std::string inner = objects.substr(5, objects.size() - 6);
+    EXPECT_TRUE(ParseContainerCreate(R"({"Image":"x","Junk":)" + inner + "}", "c1").ok());
+    auto cmd = ParseContainerCreate(R"({"Image":"x","Cmd":)" + arrays.substr(1, 19998) + "}", "c1");
+    EXPECT_EQ(std::string(cmd.status().message()),
+              "json: cannot unmarshal array into Go struct field ContainerConfigWrapper.Cmd of "
+              "type string");
+  });
+  // Errors anywhere in the nesting still read as before.
+  EXPECT_EQ(Error("[[1,]]"), "invalid character ']' looking for beginning of value");
+  EXPECT_EQ(Error("[[1}"), "invalid character '}' after array element");
+  EXPECT_EQ(Error(R"({"a":{"b":1]})"), "invalid character ']' after object key:value pair");
+  EXPECT_EQ(Error(R"([{"a" 1}])"), "invalid character '1' after object key");
+  EXPECT_EQ(Error("[[[[{"), "unexpected EOF");
 }
 
 TEST(SpecReadGoJson, KeepsMembersInOrderWithDuplicatesAndNumberLiterals) {

@@ -332,6 +332,66 @@ TEST_F(TarTest, ReadsLargeIdsFromGnuTar) {
   }
 }
 
+// Go's archive/tar refuses these too. A NUL in a path would make the name that the extraction
+// policy checks differ from the one the kernel sees: "..\0" is not "..", its c_str() is. Found by
+// test/fuzz/tar_fuzz.cc (corpus/tar/regression-pax-path-nul*).
+TEST_F(TarTest, PaxRecordsWithNulAreRefused) {
+  const std::string nul = std::string("..\0", 3) + std::string(120, 'x');  // > 100: a PAX record
+  for (int which = 0; which < 3; ++which) {
+    SCOPED_TRACE(which);
+    WriteArchive("a.tar", [&](Writer& w) {
+      Entry e;
+      e.name = which == 0 ? nul : "f";
+      e.type = which == 1 ? '2' : '0';
+      e.mode = 0644;
+      if (which == 1) e.linkname = nul;
+      if (which == 2) e.xattrs[std::string("user.a\0b", 8)] = "v";
+      ASSERT_TRUE(w.AddEntry(e, "").ok());
+    });
+    std::vector<Item> items;
+    absl::Status st = ReadArchive(P("a.tar"), &items);
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr("PAX record with a NUL byte"));
+    EXPECT_TRUE(items.empty());
+  }
+  // A NUL in any other value is data (security.capability is binary).
+  WriteArchive("a.tar", [&](Writer& w) {
+    Entry e;
+    e.name = "f";
+    e.type = '0';
+    e.xattrs["security.capability"] = std::string("\x01\0\0\x02", 4);
+    ASSERT_TRUE(w.AddEntry(e, "").ok());
+  });
+  std::vector<Item> items;
+  ASSERT_TRUE(ReadArchive(P("a.tar"), &items).ok());
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].e.xattrs.at("security.capability"), std::string("\x01\0\0\x02", 4));
+}
+
+// The reader keeps whatever device numbers any header carries; writing such an entry back (a
+// regular file with a junk devmajor) must not fail: only devices have their numbers written.
+// Found by the Writer round trip of test/fuzz/tar_fuzz.cc (corpus/tar/regression-junk-devmajor).
+TEST_F(TarTest, WriterChecksDeviceNumbersOfDevicesOnly) {
+  Entry e;
+  e.name = "f";
+  e.type = '0';
+  e.mode = 0644;
+  e.devmajor = 1u << 30;
+  WriteArchive("a.tar", [&](Writer& w) { ASSERT_TRUE(w.AddEntry(e, "x").ok()); });
+  std::vector<Item> items;
+  ASSERT_TRUE(ReadArchive(P("a.tar"), &items).ok());
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].data, "x");
+  EXPECT_EQ(items[0].e.devmajor, 0u);  // not written
+
+  e.type = '3';
+  UniqueFd fd(::open(P("b.tar").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  Writer w(fd.get());
+  absl::Status st = w.AddEntry(e);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("device numbers of f too large"));
+}
+
 TEST_F(TarTest, GnuTarReadsWriterArchive) {
   WriteArchive("w.tar", [&](Writer& w) {
     ASSERT_TRUE(w.AddDir("d", 0750, 1500000000).ok());

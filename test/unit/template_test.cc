@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 namespace berth::format {
 namespace {
 
@@ -320,6 +322,82 @@ TEST(TemplateTest, TemplateIsReusableAndCopyable) {
   Template copy = *t;
   EXPECT_EQ(*copy.Execute(json{{"N", 1}}), "1");
   EXPECT_EQ(*t->Execute(json{{"N", 2}}), "2");
+}
+
+// --- bounds (found by test/fuzz/template_fuzz.cc) ----------------------------------------------
+
+// The lexer counted the newlines before every token from the start of the text: quadratic in the
+// template's length (a 1 MiB format took minutes). Line numbers must still be right.
+TEST(TemplateLimitsTest, LongTemplatesLexInLinearTime) {
+  std::string text;
+  for (int i = 0; i < 150000; ++i) text += "{{.N}}\n";
+  const auto start = std::chrono::steady_clock::now();
+  auto t = Template::Parse(text + "{{if}}");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(t.status().message(), "template: :150001: missing value for if");
+  EXPECT_EQ(ParseError("{{/* a\nb */}}\n{{.A}}\n{{end}}"), "template: :4: unexpected {{end}}");
+}
+
+// 2000 nested parentheses, or a few thousand nested ifs, overflowed the stack: parsing, executing
+// and destroying the tree each recurse once per level. Nesting is bounded at 256 levels, counted
+// over parentheses and controls (an "else if" nests too).
+TEST(TemplateLimitsTest, NestingIsBounded) {
+  auto parens = [](int n) { return "{{" + std::string(n, '(') + "1" + std::string(n, ')') + "}}"; };
+  auto ifs = [](int n, const std::string& inner) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "{{if 1}}";
+    s += inner;
+    for (int i = 0; i < n; ++i) s += "{{end}}";
+    return s;
+  };
+  EXPECT_EQ(Render(parens(256)), "1");
+  EXPECT_EQ(ParseError(parens(257)), "template: :1: max expression depth exceeded");
+  EXPECT_EQ(ParseError(parens(100000)), "template: :1: max expression depth exceeded");
+  EXPECT_EQ(Render(ifs(256, "x")), "x");
+  EXPECT_EQ(ParseError(ifs(257, "x")), "template: :1: max nesting depth exceeded");
+  EXPECT_EQ(ParseError(ifs(20000, "x")), "template: :1: max nesting depth exceeded");
+  EXPECT_EQ(Render(ifs(200, parens(56))), "1");
+  EXPECT_EQ(ParseError(ifs(200, parens(57))), "template: :1: max expression depth exceeded");
+  std::string chain = "{{if 0}}";
+  for (int i = 0; i < 255; ++i) chain += "{{else if eq 254 " + std::to_string(i) + "}}" + std::to_string(i);
+  EXPECT_EQ(Render(chain + "{{end}}"), "254");
+  EXPECT_EQ(ParseError(chain + "{{else if 1}}{{end}}"), "template: :1: max nesting depth exceeded");
+}
+
+// {{range 1000000000000}} ran for hours and a loop of wide printfs ran out of memory; an execution
+// now stops at its work limit (kDefaultWorkLimit unless given) with an error, keeping the output
+// made so far as any run-time error does.
+TEST(TemplateLimitsTest, ExecutionStopsAtItsWorkLimit) {
+  constexpr uint64_t kLimit = 1000000;
+  auto run = [&](std::string_view text, std::string* out) {
+    auto t = Template::Parse(text);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? t->ExecuteTo(Container(), out, Template::Functions::kNormal, kLimit) : t.status();
+  };
+  std::string out;
+  absl::Status st = run("x{{range 1000000000000}}{{end}}", &out);
+  EXPECT_EQ(std::string(st.message()),
+            "template: :1:9: executing \"\" at <{{range 1000000000000}}{{end}}>: execution stopped: "
+            "the template's work limit (1000000 steps and bytes) is exceeded");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out, "x");
+  out.clear();
+  EXPECT_FALSE(run(R"({{range 1000}}{{printf "%*d" 100000 1}}{{end}})", &out).ok());
+  EXPECT_LE(out.size(), kLimit);
+  out.clear();
+  std::string many = "{{printf \"";  // one printf of 400 verbs a million wide: stops early
+  for (int i = 0; i < 400; ++i) many += "%*d";
+  many += "\"";
+  for (int i = 0; i < 400; ++i) many += " 1000000 1";
+  st = run(many + "}}", &out);
+  EXPECT_NE(std::string(st.message()).find("work limit"), std::string::npos) << st;
+  EXPECT_EQ(out, "");
+  // What a format needs is far below the limit, and the limit holds per item.
+  out.clear();
+  EXPECT_TRUE(run("{{range 10000}}{{.}}{{end}}{{json .}}{{split .Name \"\"}}", &out).ok());
+  auto list = RenderList("{{range 50000}}.{{end}}", json::object(), {json::object(), json::object()}, 400000);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->size(), 2 * 50001u);
 }
 
 // --- docker's list rendering -----------------------------------------------------------------

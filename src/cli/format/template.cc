@@ -441,6 +441,8 @@ class Value {
     return out;
   }
   bool missing() const { return j_ == nullptr; }
+  // A value of its own (made by Own), not a part of the data or of another value.
+  bool owned() const { return keep_ != nullptr && keep_.get() == j_; }
   // Missing or JSON null: what Go would see as a nil interface.
   bool nil() const { return j_ == nullptr || j_->is_null(); }
   const json& get() const { return *j_; }
@@ -719,11 +721,14 @@ std::string Sprintln(const std::vector<Value>& args) {
   return p.out;
 }
 
-std::string Sprintf(std::string_view format, const std::vector<Value>& args) {
+// Stops (with what it has) once the output passes cap bytes: each verb adds at most a few MB (a
+// width or precision of up to 10^7), but a format may hold thousands of verbs.
+std::string Sprintf(std::string_view format, const std::vector<Value>& args,
+                    size_t cap = std::string::npos) {
   Printer p;
   size_t argn = 0;
   const size_t end = format.size();
-  for (size_t i = 0; i < end;) {
+  for (size_t i = 0; i < end && p.out.size() <= cap;) {
     const size_t lasti = i;
     while (i < end && format[i] != '%') ++i;
     p.out.append(format.substr(lasti, i - lasti));
@@ -878,8 +883,14 @@ class Lexer {
  private:
   enum class State { kText, kLeftDelim, kInside, kRightDelim, kDone };
 
-  int LineAt(size_t pos) const {
-    return 1 + static_cast<int>(std::count(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+  // Tokens come in order, so count newlines from the last position asked about rather than from
+  // the start: counting from the start made lexing quadratic in the template's length.
+  int LineAt(size_t pos) {
+    if (pos < line_pos_) line_pos_ = 0, line_ = 1;
+    line_ += static_cast<int>(std::count(in_.begin() + static_cast<std::ptrdiff_t>(line_pos_),
+                                         in_.begin() + static_cast<std::ptrdiff_t>(pos), '\n'));
+    line_pos_ = pos;
+    return line_;
   }
   void Emit(Tok t) {
     toks_.push_back(Token{t, start_, std::string(in_.substr(start_, pos_ - start_)), LineAt(start_)});
@@ -1137,6 +1148,8 @@ class Lexer {
   size_t start_ = 0;
   int paren_depth_ = 0;
   std::vector<Token> toks_;
+  size_t line_pos_ = 0;  // LineAt's memo: line_ is the line of in_[line_pos_]
+  int line_ = 1;
 };
 
 }  // namespace
@@ -1252,6 +1265,13 @@ bool IsKnownFunction(std::string_view name) {
       "json", "split", "join", "title", "lower", "upper", "pad", "truncate"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
+
+// How deep parenthesized pipelines and controls (if, range, with, and each "else if") may nest,
+// counted together. Parsing, executing and destroying the tree recurse once per level on the
+// caller's stack: 2000 parentheses overflowed an 8 MiB stack in an ASan build. Go stops at 10000
+// parentheses (parse.go maxStackDepth; its message is kept) and never for controls, as its stacks
+// grow; a real --format nests a handful of levels.
+constexpr int kMaxNesting = 256;
 
 // Go's parse.Tree, method for method.
 class Parser {
@@ -1380,6 +1400,8 @@ class Parser {
   }
 
   std::unique_ptr<Node> Control(NodeKind kind, const std::string& context) {
+    if (depth_ >= kMaxNesting) Errorf("max nesting depth exceeded");
+    ++depth_;
     const size_t saved_vars = vars_.size();
     auto n = NewNode(kind, 0);
     n->pipe = Pipeline(context, Tok::kRightDelim);
@@ -1406,6 +1428,7 @@ class Parser {
       }
     }
     vars_.resize(saved_vars);
+    --depth_;
     return n;
   }
 
@@ -1548,7 +1571,10 @@ class Parser {
       case Tok::kCharConstant:
       case Tok::kNumber: return Number(t);
       case Tok::kLeftParen: {
+        if (depth_ >= kMaxNesting) Errorf("max expression depth exceeded");
+        ++depth_;
         auto n = Pipeline("parenthesized pipeline", Tok::kRightParen);
+        --depth_;
         return n;
       }
       case Tok::kString:
@@ -1633,6 +1659,7 @@ class Parser {
   size_t max_read_ = 0;
   int action_line_ = 0;
   int range_depth_ = 0;
+  int depth_ = 0;  // open parentheses and controls, for kMaxNesting
   std::vector<std::string> vars_ = {"$"};
 };
 
@@ -1643,8 +1670,10 @@ enum class Flow { kNormal, kBreak, kContinue };
 
 class Executor {
  public:
-  Executor(std::string_view text, Template::Functions functions, std::string* out)
-      : text_(text), header_(functions == Template::Functions::kHeader), out_(out) {}
+  Executor(std::string_view text, Template::Functions functions, uint64_t work_limit,
+           std::string* out)
+      : text_(text), header_(functions == Template::Functions::kHeader), out_(out),
+        work_limit_(work_limit) {}
 
   void Run(const Node& root, const json& dot) {
     const Value d = Value::Borrow(&dot);
@@ -1658,6 +1687,37 @@ class Executor {
     Value value;
   };
 
+  // Counts work against the limit (Template::ExecuteTo): a step, a range iteration, a byte made
+  // by a function or written out.
+  void Charge(const Node& at, uint64_t units) {
+    work_ += units;
+    if (work_ > work_limit_) {
+      Fail(at, "execution stopped: the template's work limit (" + std::to_string(work_limit_) +
+                   " steps and bytes) is exceeded");
+    }
+  }
+  uint64_t WorkLeft() const { return work_ >= work_limit_ ? 0 : work_limit_ - work_; }
+
+  // About the memory a value a function made holds: its bytes, and 16 a value (split "" of a
+  // long string makes an element per byte). Data a value only points into is not counted.
+  static uint64_t Size(const json& j) {
+    constexpr uint64_t kPerValue = 16;
+    switch (j.type()) {
+      case json::value_t::string: return kPerValue + j.get_ref<const std::string&>().size();
+      case json::value_t::array: {
+        uint64_t n = kPerValue;
+        for (const json& e : j) n += Size(e);
+        return n;
+      }
+      case json::value_t::object: {
+        uint64_t n = kPerValue;
+        for (auto it = j.begin(); it != j.end(); ++it) n += it.key().size() + Size(it.value());
+        return n;
+      }
+      default: return kPerValue;
+    }
+  }
+
   [[noreturn]] void Fail(const Node& at, const std::string& msg) {
     const std::string_view before = text_.substr(0, std::min(at.pos, text_.size()));
     const size_t nl = before.rfind('\n');
@@ -1668,6 +1728,7 @@ class Executor {
   }
 
   Flow Walk(const Value& dot, const Node& n) {
+    if (n.kind != NodeKind::kList) Charge(n, 1);  // a list's items are charged, and blamed
     switch (n.kind) {
       case NodeKind::kList:
         for (const auto& k : n.kids) {
@@ -1675,10 +1736,13 @@ class Executor {
           if (f != Flow::kNormal) return f;
         }
         return Flow::kNormal;
-      case NodeKind::kText: out_->append(n.text); return Flow::kNormal;
+      case NodeKind::kText:
+        Charge(n, n.text.size());
+        out_->append(n.text);
+        return Flow::kNormal;
       case NodeKind::kAction: {
         const Value v = EvalPipeline(dot, *n.pipe);
-        if (n.pipe->decls.empty()) Print(v);
+        if (n.pipe->decls.empty()) Print(n, v);
         return Flow::kNormal;
       }
       case NodeKind::kIf:
@@ -1701,13 +1765,14 @@ class Executor {
     }
   }
 
-  void Print(const Value& v) {
+  void Print(const Node& at, const Value& v) {
     if (v.missing()) {
       out_->append("<no value>");
       return;
     }
     Printer p;
     p.PrintArg(v, 'v', FmtSpec{});
+    Charge(at, p.out.size());
     out_->append(p.out);
   }
 
@@ -1718,6 +1783,7 @@ class Executor {
     // Go's oneIteration: with ":=" the declared variables sit on top of the stack (element on
     // top, index below it); with "=" they are assigned by name.
     auto one = [&](const Value& index, const Value& elem) -> Flow {
+      Charge(r, 1);
       if (!decls.empty()) {
         if (r.pipe->is_assign) SetVar(r, decls[0], decls.size() > 1 ? index : elem);
         else vars_[vars_.size() - 1].value = elem;
@@ -1799,6 +1865,7 @@ class Executor {
   }
 
   Value EvalCommand(const Value& dot, const Node& cmd, const Value* final) {
+    Charge(cmd, 1);
     const Node& first = *cmd.kids[0];
     switch (first.kind) {
       case NodeKind::kField: return EvalFieldChain(dot, first, first.idents, cmd.kids.size() > 1, final);
@@ -1904,7 +1971,14 @@ class Executor {
     Fail(cmd, "error calling " + name + ": " + msg);
   }
 
+  // A function call, charged for the value it makes.
   Value EvalFunction(const Value& dot, const Node& ident, const Node& cmd, const Value* final) {
+    Value v = CallFunction(dot, ident, cmd, final);
+    if (v.owned()) Charge(cmd, Size(v.get()));
+    return v;
+  }
+
+  Value CallFunction(const Value& dot, const Node& ident, const Node& cmd, const Value* final) {
     const std::string& name = ident.text;
     // Argument nodes: the command's words after the function name (none when the identifier
     // is itself an argument).
@@ -1989,7 +2063,8 @@ class Executor {
     if (name == "println") return Value::Own(Sprintln(a.values));
     if (name == "printf") {
       const std::string& f = StringArg(a, 0);
-      return Value::Own(Sprintf(f, std::vector<Value>(a.values.begin() + 1, a.values.end())));
+      return Value::Own(Sprintf(f, std::vector<Value>(a.values.begin() + 1, a.values.end()),
+                                static_cast<size_t>(std::min<uint64_t>(WorkLeft(), SIZE_MAX))));
     }
     if (name == "html") return Value::Own(HtmlEscape(EvalArgsString(a)));
     if (name == "js") return Value::Own(JsEscape(EvalArgsString(a)));
@@ -2262,6 +2337,8 @@ class Executor {
   std::string_view text_;
   bool header_;
   std::string* out_;
+  uint64_t work_limit_;
+  uint64_t work_ = 0;
   std::vector<Var> vars_;
 };
 
@@ -2286,9 +2363,10 @@ absl::StatusOr<Template> Template::Parse(std::string_view text) {
   return Template(std::move(parsed));
 }
 
-absl::Status Template::ExecuteTo(const json& dot, std::string* out, Functions functions) const {
+absl::Status Template::ExecuteTo(const json& dot, std::string* out, Functions functions,
+                                 uint64_t work_limit) const {
   try {
-    Executor ex(parsed_->text, functions, out);
+    Executor ex(parsed_->text, functions, work_limit, out);
     ex.Run(*parsed_->root, dot);
   } catch (const TemplateError& e) {
     return InvalidArgument(e.message);
@@ -2329,7 +2407,7 @@ std::string StripTable(std::string_view format) {
 }
 
 absl::StatusOr<std::string> RenderList(std::string_view format, const json& header,
-                                       const std::vector<json>& items) {
+                                       const std::vector<json>& items, uint64_t work_limit) {
   const bool table = IsTableFormat(format);
   std::string f = format == "json" ? std::string("{{json .}}") : StripTable(format);
   // Shells hand over "\t" and "\n" unexpanded; docker's preFormat turns them into the characters.
@@ -2346,14 +2424,14 @@ absl::StatusOr<std::string> RenderList(std::string_view format, const json& head
   if (!tmpl.ok()) return absl::InvalidArgumentError("template parsing error: " + std::string(tmpl.status().message()));
   std::string body;
   for (const json& item : items) {
-    absl::Status s = tmpl->ExecuteTo(item, &body);
+    absl::Status s = tmpl->ExecuteTo(item, &body, Template::Functions::kNormal, work_limit);
     if (!s.ok()) return absl::Status(s.code(), "template parsing error: " + std::string(s.message()));
     body.push_back('\n');
   }
   if (!table) return body;
   std::string head;
   // docker ignores the header's execution error and prints what was rendered before it.
-  (void)tmpl->ExecuteTo(header, &head, Template::Functions::kHeader);
+  (void)tmpl->ExecuteTo(header, &head, Template::Functions::kHeader, work_limit);
   TabWriter tw(10, 1, 3, ' ', 0);
   tw.Write(head);
   tw.Write("\n");

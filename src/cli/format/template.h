@@ -18,8 +18,11 @@
 //
 // Errors carry Go's wording: "template: :1: unexpected \"}\" in operand" for syntax errors and
 // "template: :1:2: executing \"\" at <len 3>: error calling len: len of type int" at run time.
+// Unlike Go, parentheses and controls may nest 256 deep together ("max expression depth
+// exceeded", "max nesting depth exceeded"): every level recurses on the caller's fixed stack.
 // A Template is immutable after Parse and may be executed concurrently.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +38,13 @@ namespace berth::format {
 namespace internal {
 struct Node;
 }  // namespace internal
+
+// What one execution may do: every evaluation step and range iteration counts 1, and every byte
+// the output receives or a function's result holds counts 1 (16 for each value in it). Go's
+// text/template has no such bound; docker's formats come nowhere near it, and it turns a
+// {{range 1000000000000}} or a loop of wide printfs into an error instead of a CLI that runs out
+// of time or memory.
+inline constexpr uint64_t kDefaultWorkLimit = uint64_t{1} << 28;
 
 class Template {
  public:
@@ -55,8 +65,10 @@ class Template {
 
   // Like Execute, but appends to *out and leaves there whatever was produced before an error, as
   // Go's Execute leaves it in its writer (docker prints a half-rendered table header that way).
+  // Past work_limit (see kDefaultWorkLimit) it stops with an InvalidArgument.
   absl::Status ExecuteTo(const nlohmann::json& dot, std::string* out,
-                         Functions functions = Functions::kNormal) const;
+                         Functions functions = Functions::kNormal,
+                         uint64_t work_limit = kDefaultWorkLimit) const;
 
  private:
   struct Parsed;
@@ -81,9 +93,11 @@ std::string StripTable(std::string_view format);
 //    TabWriter(minwidth 10, tabwidth 1, padding 3, padchar ' ', flags 0); the header is printed
 //    even when there are no items, and an error while rendering it is ignored as docker does;
 //  - other formats are not passed through the tabwriter.
+// work_limit bounds each item's execution (and the header's).
 // Errors are prefixed "template parsing error: " as docker's are (for run-time errors too).
 absl::StatusOr<std::string> RenderList(std::string_view format, const nlohmann::json& header,
-                                       const std::vector<nlohmann::json>& items);
+                                       const std::vector<nlohmann::json>& items,
+                                       uint64_t work_limit = kDefaultWorkLimit);
 
 // Go's encoding/json encoding of `value` as docker's `json` template function produces it: compact,
 // object keys sorted, no HTML escaping (docker sets SetEscapeHTML(false)), floats formatted like Go

@@ -94,6 +94,7 @@ Status ReadName(std::span<const uint8_t> msg, size_t* offset, std::string* out, 
     for (size_t i = 0; i < len; ++i) {
       char c = static_cast<char>(msg[pos + 1 + i]);
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c == '.' || c == '\\') out->push_back('\\');  // see Query::name
       out->push_back(c);
     }
     pos += 1 + len;
@@ -136,18 +137,37 @@ Status ParseQuery(std::span<const uint8_t> msg, Query* q) {
 }
 
 Status AppendName(std::string_view name, std::string* out) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  const size_t start = out->size();
+  auto fail = [&](const char* why) {
+    out->resize(start);
+    return absl::InvalidArgumentError(why);
+  };
+  // A trailing dot is the root's, unless escaped: in a\. the dot belongs to the label "a.".
+  if (!name.empty() && name.back() == '.') {
+    size_t k = name.size() - 1;
+    while (k > 0 && name[k - 1] == '\\') --k;
+    if ((name.size() - 1 - k) % 2 == 0) name.remove_suffix(1);
+  }
   size_t wire = 1;
-  while (!name.empty()) {
-    size_t dot = name.find('.');
-    std::string_view label = name.substr(0, dot);
-    if (label.empty()) return absl::InvalidArgumentError("empty label in DNS name");
-    if (label.size() > 63) return absl::InvalidArgumentError("DNS label longer than 63 octets");
-    wire += label.size() + 1;
-    if (wire > 255) return absl::InvalidArgumentError("DNS name longer than 255 octets");
-    out->push_back(static_cast<char>(label.size()));
-    out->append(label);
-    name = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+  size_t i = 0;
+  while (i < name.size()) {
+    const size_t len_at = out->size();
+    out->push_back(0);
+    size_t len = 0;
+    for (; i < name.size() && name[i] != '.'; ++i) {
+      if (name[i] == '\\' && ++i == name.size()) return fail("DNS name ends in a lone backslash");
+      out->push_back(name[i]);
+      ++len;
+    }
+    if (len == 0) return fail("empty label in DNS name");
+    if (len > 63) return fail("DNS label longer than 63 octets");
+    wire += len + 1;
+    if (wire > 255) return fail("DNS name longer than 255 octets");
+    (*out)[len_at] = static_cast<char>(len);
+    if (i < name.size()) {
+      ++i;  // the dot
+      if (i == name.size()) return fail("empty label in DNS name");
+    }
   }
   out->push_back(0);
   return absl::OkStatus();
@@ -186,7 +206,8 @@ void BuildResponseHead(std::span<const uint8_t> query, const Query& q, uint8_t r
                 q.question_end - kHeaderSize);
   } else {
     // A pointer in the question would dangle in our message; write the name out (lowercased).
-    BERTH_CHECK(AppendName(q.name, out).ok());  // it was parsed, so it fits
+    // ReadName's text maps back to the same labels (dots inside a label escaped), so it fits.
+    BERTH_CHECK(AppendName(q.name, out).ok());
     PutU16(out, q.qtype);
     PutU16(out, q.qclass);
   }

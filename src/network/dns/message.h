@@ -49,7 +49,10 @@ inline uint16_t ReadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] <<
 struct Query {
   uint16_t id = 0;
   uint16_t flags = 0;
-  std::string name;  // lowercased, without the trailing dot; "" for the root
+  // Lowercased, without the trailing dot; "" for the root. A '.' or '\' inside a label is
+  // escaped as "\." or "\\" (the presentation format of RFC 4343), so that one label "c1.net" is
+  // not taken for the name c1.net, and the text writes back to the same labels (AppendName).
+  std::string name;
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   size_t question_end = 0;  // offset just past the question in the parsed message
@@ -58,7 +61,8 @@ struct Query {
   uint16_t edns_udp_size = 0;  // from an OPT record in the additional section; 0 = no EDNS
 };
 
-// Reads the (possibly compressed) name at *offset, lowercased into *out without the trailing dot,
+// Reads the (possibly compressed) name at *offset, lowercased into *out without the trailing dot
+// (dots and backslashes inside labels escaped, see Query::name),
 // and advances *offset past it (past the first pointer when compressed). Rejects loops, labels
 // running past the end, names over 255 octets and reserved label types. *compressed (optional)
 // tells whether a pointer was followed.
@@ -70,8 +74,9 @@ Status ReadName(std::span<const uint8_t> msg, size_t* offset, std::string* out,
 // Reuses q's string capacity. InvalidArgument on anything malformed or truncated.
 Status ParseQuery(std::span<const uint8_t> msg, Query* q);
 
-// Appends the wire form of `name` ("a.b.c", trailing dot optional, "" or "." = root) to *out.
-// InvalidArgument on an empty label, a label over 63 octets or a name over 255.
+// Appends the wire form of `name` ("a.b.c", trailing dot optional, "" or "." = root; "\X" is
+// the character X inside a label) to *out. InvalidArgument on an empty label, a label over 63
+// octets, a name over 255 or a lone trailing backslash; *out is then left as it was.
 Status AppendName(std::string_view name, std::string* out);
 
 // A standard query (RD set) with one question; for clients and tests.

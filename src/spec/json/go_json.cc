@@ -126,7 +126,7 @@ class Reader {
                                                                        : "unexpected end of JSON input");
     }
     GoValue v;
-    if (!Value(v, 0)) {
+    if (!Value(v)) {
       if (eof_) {
         return absl::InvalidArgumentError(mode_ == GoJsonMode::kDecoder
                                               ? "unexpected EOF"
@@ -159,15 +159,75 @@ class Reader {
     return false;
   }
 
-  bool Value(GoValue& out, int depth) {
+  // Reads one value with an explicit stack of the arrays and objects it is inside, so that
+  // nesting costs heap, not stack: a body nested 10000 deep (Go's limit) once overflowed a
+  // connection thread's stack.
+  bool Value(GoValue& root) {
+    std::vector<GoValue*> open;  // the containers being filled, innermost last
+    GoValue* target = &root;     // where the next value goes
+    for (;;) {
+      // One value at pos_ (not at the end) into *target.
+      char c = s_[pos_];
+      bool opened = false;
+      if (c == '{' || c == '[') {
+        if (open.size() + 1 > static_cast<size_t>(kMaxDepth)) return Fail(c, "exceeded max depth");
+        target->kind = c == '{' ? GoValue::Kind::kObject : GoValue::Kind::kArray;
+        ++pos_;
+        SkipSpace();
+        if (AtEnd()) return Eof();
+        if (s_[pos_] == (c == '{' ? '}' : ']')) {
+          ++pos_;
+        } else {
+          open.push_back(target);
+          opened = true;
+        }
+      } else if (!Scalar(*target)) {
+        return false;
+      }
+      // Then: the first member or item of a container just opened, or the separator or end
+      // after a value, closing as many containers as end here.
+      for (bool first = opened;; first = false) {
+        if (open.empty()) return true;
+        GoValue& in = *open.back();
+        if (!first) {
+          SkipSpace();
+          if (AtEnd()) return Eof();
+          char e = s_[pos_];
+          const bool object = in.kind == GoValue::Kind::kObject;
+          if (e == (object ? '}' : ']')) {
+            ++pos_;
+            open.pop_back();
+            continue;
+          }
+          if (e != ',') return Fail(e, object ? "after object key:value pair" : "after array element");
+          ++pos_;
+          SkipSpace();
+          if (AtEnd()) return Eof();
+        }
+        if (in.kind == GoValue::Kind::kArray) {
+          in.items.emplace_back();
+          target = &in.items.back();
+        } else {
+          if (s_[pos_] != '"') return Fail(s_[pos_], "looking for beginning of object key string");
+          std::string key;
+          if (!String(key)) return false;
+          SkipSpace();
+          if (AtEnd()) return Eof();
+          if (s_[pos_] != ':') return Fail(s_[pos_], "after object key");
+          ++pos_;
+          SkipSpace();
+          if (AtEnd()) return Eof();
+          in.members.push_back(GoMember{std::move(key), GoValue{}});
+          target = &in.members.back().second;
+        }
+        break;
+      }
+    }
+  }
+
+  bool Scalar(GoValue& out) {
     char c = s_[pos_];
     switch (c) {
-      case '{':
-        if (depth + 1 > kMaxDepth) return Fail(c, "exceeded max depth");
-        return Object(out, depth + 1);
-      case '[':
-        if (depth + 1 > kMaxDepth) return Fail(c, "exceeded max depth");
-        return Array(out, depth + 1);
       case '"':
         out.kind = GoValue::Kind::kString;
         return String(out.text);
@@ -187,66 +247,6 @@ class Reader {
           return Number(out.text);
         }
         return Fail(c, "looking for beginning of value");
-    }
-  }
-
-  bool Object(GoValue& out, int depth) {
-    out.kind = GoValue::Kind::kObject;
-    ++pos_;  // '{'
-    SkipSpace();
-    if (AtEnd()) return Eof();
-    if (s_[pos_] == '}') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      if (s_[pos_] != '"') return Fail(s_[pos_], "looking for beginning of object key string");
-      std::string key;
-      if (!String(key)) return false;
-      SkipSpace();
-      if (AtEnd()) return Eof();
-      if (s_[pos_] != ':') return Fail(s_[pos_], "after object key");
-      ++pos_;
-      SkipSpace();
-      if (AtEnd()) return Eof();
-      // Decoded in place: no GoValue on the stack of each nesting level.
-      out.members.push_back(GoMember{std::move(key), GoValue{}});
-      if (!Value(out.members.back().second, depth)) return false;
-      SkipSpace();
-      if (AtEnd()) return Eof();
-      if (s_[pos_] == '}') {
-        ++pos_;
-        return true;
-      }
-      if (s_[pos_] != ',') return Fail(s_[pos_], "after object key:value pair");
-      ++pos_;
-      SkipSpace();
-      if (AtEnd()) return Eof();
-    }
-  }
-
-  bool Array(GoValue& out, int depth) {
-    out.kind = GoValue::Kind::kArray;
-    ++pos_;  // '['
-    SkipSpace();
-    if (AtEnd()) return Eof();
-    if (s_[pos_] == ']') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      out.items.emplace_back();
-      if (!Value(out.items.back(), depth)) return false;
-      SkipSpace();
-      if (AtEnd()) return Eof();
-      if (s_[pos_] == ']') {
-        ++pos_;
-        return true;
-      }
-      if (s_[pos_] != ',') return Fail(s_[pos_], "after array element");
-      ++pos_;
-      SkipSpace();
-      if (AtEnd()) return Eof();
     }
   }
 
@@ -385,6 +385,26 @@ class Reader {
 };
 
 }  // namespace
+
+GoValue::~GoValue() {
+  if (items.empty() && members.empty()) return;
+  // Children with children of their own are moved out and destroyed here, one at a time, each
+  // after its own children were moved out: no destructor runs more than one level deep.
+  std::vector<GoValue> pending;
+  auto take = [&pending](GoValue& v) {
+    auto keep = [&pending](GoValue& c) {
+      if (!c.items.empty() || !c.members.empty()) pending.push_back(std::move(c));
+    };
+    for (GoValue& c : v.items) keep(c);
+    for (GoMember& m : v.members) keep(m.second);
+  };
+  take(*this);
+  while (!pending.empty()) {
+    GoValue v = std::move(pending.back());
+    pending.pop_back();
+    take(v);
+  }
+}
 
 StatusOr<GoValue> ReadGoJson(std::string_view text, GoJsonMode mode) {
   return Reader(text, mode).Read();

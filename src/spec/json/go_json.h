@@ -26,6 +26,15 @@ struct GoValue {
   std::vector<GoMember> members;  // kObject, in document order
 
   bool is_null() const { return kind == Kind::kNull; }
+
+  GoValue() = default;
+  GoValue(const GoValue&) = default;
+  GoValue(GoValue&&) = default;
+  GoValue& operator=(const GoValue&) = default;
+  GoValue& operator=(GoValue&&) = default;
+  // Tears nested values down with a loop, not one stack frame per level: a body may nest
+  // 10000 deep (Go's limit) and is destroyed on a connection thread's stack.
+  ~GoValue();
 };
 
 // One object member. A struct rather than std::pair: a pair of a still incomplete GoValue
