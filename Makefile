@@ -69,6 +69,4 @@ bench: deps build
 	bench/run.sh $(BUILD)/bin
 
 clean:
-	rm -rf build build-asan build-clang build-tsan
-
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-gcc build-asan build-tsan build-fuzz
