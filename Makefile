@@ -54,7 +54,8 @@ asan:
 tsan:
 	cmake --preset tsan >/dev/null
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L 'unit|privileged'
+	cd build-tsan && LD_PRELOAD=$$PWD/bin/libberth_tsan_absl.so TSAN_OPTIONS=halt_on_error=1 \
+	  ctest --output-on-failure -L 'unit|privileged'
 
 fuzz-build:
 	cmake --preset fuzz >/dev/null

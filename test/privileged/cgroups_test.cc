@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sys/fs.h"
+#include "../sanitizers.h"
 
 namespace berth::sys {
 namespace {
@@ -209,7 +210,12 @@ TEST_F(CgroupsPrivilegedTest, ReadsWhatAProcessInACgroupDid) {
   std::printf("\n");
 
   ASSERT_TRUE(s->pids);
-  EXPECT_EQ(s->pids->current, 1u);
+  if (berth::testing::kThreadSanitizer) {
+    // The forked child may have started the runtime's thread too.
+    EXPECT_TRUE(s->pids->current == 1u || s->pids->current == 2u) << s->pids->current;
+  } else {
+    EXPECT_EQ(s->pids->current, 1u);
+  }
   if (pids_limited) {
     EXPECT_EQ(s->pids->limit, 32u);
   }
