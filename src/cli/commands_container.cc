@@ -260,7 +260,16 @@ StatusOr<std::string> CreateContainer(Cli& cli, const client::Client* api, const
   if (!req.name.empty()) path += "?name=" + Esc(req.name);
   ASSIGN_OR_RETURN(client::Response r, api->Do("POST", path, client::DumpJson(req.body)));
   if (r.status == 404 && Contains(client::DaemonMessage(r.status, r.body), "No such image")) {
-    if (!quiet) cli.err() << "Unable to find image '" << FamiliarWithTag(image) << "' locally\n";
+    // As docker: say so, pull it (POST /images/create?fromImage=NAME&tag=TAG), create again.
+    std::string ref = FamiliarWithTag(image);
+    if (!quiet) cli.err() << "Unable to find image '" << ref << "' locally\n";
+    size_t at = ref.find('@'), colon = ref.rfind(':');
+    size_t cut = at != std::string::npos ? at : colon;
+    std::string pull = "/images/create?fromImage=" + Esc(ref.substr(0, cut)) +
+                       "&tag=" + Esc(ref.substr(cut + 1));
+    ASSIGN_OR_RETURN(client::Response p, api->Do("POST", pull, ""));
+    if (p.status >= 400) return client::ErrorFromResponse(p.status, p.body);
+    ASSIGN_OR_RETURN(r, api->Do("POST", path, client::DumpJson(req.body)));
   }
   if (r.status >= 400) return client::ErrorFromResponse(r.status, r.body);
   ASSIGN_OR_RETURN(json j, r.Json());
@@ -333,7 +342,7 @@ int CmdRun(Cli& cli, const Invocation& inv) {
   as.stdout_ = attach_stdout;
   as.stderr_ = attach_stderr;
   as.tty = o.tty;
-  as.detach_keys = o.detach_keys;
+  as.detach_keys = DetachKeysOrConfig(o.detach_keys);
   std::optional<client::HijackedConn> conn;
   if (attach) {
     auto c = HijackAttach(api, id, as);
@@ -410,7 +419,7 @@ int CmdStart(Cli& cli, const Invocation& inv) {
     as.stdin_ = interactive && cfg.value("OpenStdin", false);
     as.stdout_ = attach;
     as.stderr_ = attach;
-    as.detach_keys = detach_keys;
+    as.detach_keys = DetachKeysOrConfig(detach_keys);
     auto conn = HijackAttach(api, id, as);
     if (!conn.ok()) return PrintError(cli, conn.status());
     Waiter waiter;
@@ -784,6 +793,7 @@ int CmdExec(Cli& cli, const Invocation& inv) {
     cli.err() << "the input device is not a TTY\n";
     return 1;
   }
+  detach_keys = DetachKeysOrConfig(detach_keys);
   auto api_or = cli.Api();
   if (!api_or.ok()) return PrintError(cli, api_or.status());
   const client::Client* api = *api_or;
@@ -875,7 +885,7 @@ int CmdAttach(Cli& cli, const Invocation& inv) {
   AttachSetup as;
   as.tty = (*c)["Config"].value("Tty", false);
   as.stdin_ = !no_stdin && (*c)["Config"].value("OpenStdin", false);
-  as.detach_keys = detach_keys;
+  as.detach_keys = DetachKeysOrConfig(detach_keys);
   if (as.stdin_ && as.tty && !IsTerminal(0)) {
     cli.err() << "the input device is not a TTY\n";
     return 1;
