@@ -377,10 +377,9 @@ int CmdRun(Cli& cli, const Invocation& inv) {
     cli.err() << pumped.status().message() << "\n";
     return 1;
   }
-  if (*pumped == PumpResult::kDetached) {
-    cli.err() << "\nread escape sequence\n";
-    return 0;
-  }
+  // docker run (and start -a) take the detach keys as success, silently; attach and exec
+  // report the EscapeError and exit 1.
+  if (*pumped == PumpResult::kDetached) return 0;
   std::string error;
   int code = waiter.ExitCode(&error);
   if (!error.empty()) {
@@ -844,7 +843,10 @@ int CmdExec(Cli& cli, const Invocation& inv) {
   auto pumped = PumpHijacked(*conn, po);
   if (raw) raw->Restore();
   if (!pumped.ok()) return PrintError(cli, pumped.status());
-  if (*pumped == PumpResult::kDetached) return 0;
+  if (*pumped == PumpResult::kDetached) {
+    cli.err() << "read escape sequence\n";
+    return 1;
+  }
   auto info = api->Call("GET", "/exec/" + exec_id + "/json");
   if (!info.ok()) return PrintError(cli, info.status());
   auto ij = info->Json();
@@ -898,7 +900,7 @@ int CmdAttach(Cli& cli, const Invocation& inv) {
   if (!pumped.ok()) return PrintError(cli, pumped.status());
   if (*pumped == PumpResult::kDetached) {
     cli.err() << "read escape sequence\n";
-    return 0;
+    return 1;  // as docker attach: the EscapeError is its error
   }
   std::string error;
   return waiter.ExitCode(&error);
