@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 
@@ -70,8 +71,10 @@ std::string Request::Query(const std::string& k, const std::string& def) const {
 bool Request::QueryBool(const std::string& k, bool def) const {
   auto it = query.find(k);
   if (it == query.end()) return def;
-  const std::string& v = it->second;
-  return !(v == "0" || v == "false" || v == "False" || v == "no");
+  // httputils.BoolValue: present but empty, 0, no, false or none (any case, spaces around) is
+  // false; anything else is true.
+  std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(it->second));
+  return !(v.empty() || v == "0" || v == "no" || v == "false" || v == "none");
 }
 
 int Request::QueryInt(const std::string& k, int def) const {

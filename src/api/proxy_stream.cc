@@ -7,10 +7,12 @@
 #include "absl/strings/numbers.h"
 #include "api/transport/stream.h"
 #include "engine/runtime.h"
+#include "spec/detach_keys.h"
 
 namespace berth::api {
 
-int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu) {
+int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu,
+                const std::string& detach_keys, std::string* unread) {
   transport::Stream& client = conn.stream();
   auto to_shim = [&](uint8_t type, std::string_view data) {
     std::string f = engine::Frame(type, data);
@@ -24,7 +26,8 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
   transport::FdWatch shim_watch(client, shim);
   bool client_reading = true;
   bool client_writable = true;
-  std::string buf;
+  spec::DetachScanner detach(client_stdin ? detach_keys : std::string());
+  std::string buf, input;
   char tmp[65536];
   for (;;) {
     transport::WaitResult w = client.Wait(client_reading, &shim_watch, transport::kForever);
@@ -39,9 +42,19 @@ int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* w
       if (n.ok() && *n == 0) {
         // The client closed its sending side (stdin EOF; with TLS, its close_notify).
         client_reading = false;
-        if (client_stdin) to_shim(engine::kCloseStdin, "");
+        if (client_stdin) {
+          // Keys held back as a possible detach sequence were typed after all.
+          if (!detach.Held().empty()) to_shim(engine::kStdin, detach.Held());
+          to_shim(engine::kCloseStdin, "");
+        }
       } else if (n.ok() && client_stdin) {
-        to_shim(engine::kStdin, std::string_view(tmp, *n));
+        input.clear();
+        bool detached = detach.Feed(std::string_view(tmp, *n), &input);
+        if (!input.empty()) to_shim(engine::kStdin, input);
+        if (detached) {
+          if (unread != nullptr) *unread = std::move(buf);
+          return kProxyDetached;
+        }
       }
     }
     if (w.other) {

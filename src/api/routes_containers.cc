@@ -10,6 +10,7 @@
 #include "api/render.h"
 #include "api/routes.h"
 #include "api/transport/stream.h"
+#include "spec/detach_keys.h"
 #include "spec/json/container_json.h"
 #include "spec/json/exec_json.h"
 #include "spec/json/filters_json.h"
@@ -65,6 +66,33 @@ bool ParseLogLine(std::string_view line, LogEntry* e) {
   e->time = j.value("time", "");
   e->log = j.value("log", "");
   ParseRfc3339(e->time, &e->nanos);
+  return true;
+}
+
+// Writes the container's whole log to a hijacked attach stream, one frame per entry as dockerd's
+// attach?logs=1 does (raw with a TTY). False if the client went away.
+bool ReplayLogs(Conn& c, const engine::ContainerManager::LogSource& src, bool out, bool err) {
+  UniqueFd fd(::open(src.log_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return true;  // nothing written yet
+  std::string pending, batch;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      LogEntry e;
+      if (!ParseLogLine(std::string_view(pending).substr(start, nl - start), &e)) continue;
+      bool is_err = e.stream == "stderr";
+      if (is_err ? !err : !out) continue;
+      batch += src.tty ? e.log : engine::Frame(is_err ? engine::kStderr : engine::kStdout, e.log);
+    }
+    pending.erase(0, start);
+    if (!batch.empty() && !c.stream().WriteAll(batch).ok()) return false;
+    batch.clear();
+  }
   return true;
 }
 
@@ -332,6 +360,13 @@ void AddContainerRoutes(Router& r, Backend& b) {
   });
 
   r.Add("POST", "/containers/{id}/attach", [&b](Request& req, Conn& c) {
+    // dockerd reads the detach keys before it looks the container up.
+    std::string keys_spec = req.Query("detachKeys");
+    auto keys = spec::ParseDetachKeys(keys_spec.empty() ? spec::kDefaultDetachKeys : keys_spec);
+    if (!keys.ok()) {
+      c.SendError(absl::InvalidArgumentError("Invalid detach keys (" + keys_spec + ") provided"));
+      return;
+    }
     // Validate the container before upgrading, so a bad name is a plain 404.
     auto id = b.containers.Resolve(req.params["id"]);
     if (!id.ok()) {
@@ -345,9 +380,23 @@ void AddContainerRoutes(Router& r, Backend& b) {
     if (!c.Hijack(upgrade, tty ? "application/vnd.docker.raw-stream"
                                : "application/vnd.docker.multiplexed-stream"))
       return;
+    // logs=1: what the container wrote so far, then (stream=1) the live stream. With stream=0
+    // the connection ends after the logs, as dockerd's does.
+    if (req.QueryBool("logs")) {
+      auto src = b.containers.Logs(*id);
+      if (src.ok() && !ReplayLogs(c, *src, out, err)) return;
+    }
+    b.containers.StreamEvent(*id, "attach");
+    if (!req.QueryBool("stream")) {
+      (void)c.stream().CloseWrite();
+      return;
+    }
     auto stream = b.containers.Attach(*id, in, out, err);
     if (!stream.ok()) return;
-    ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr);
+    // Docker looks for the detach keys only on a TTY's input.
+    int code = ProxyStream(c, stream->fd.get(), stream->tty, in, nullptr,
+                           stream->tty ? *keys : std::string());
+    if (code == kProxyDetached) b.containers.StreamEvent(*id, "detach");
     (void)c.stream().CloseWrite();
   });
 
@@ -383,13 +432,17 @@ void AddContainerRoutes(Router& r, Backend& b) {
       else c.SendEmpty(200);
       return;
     }
+    // The process gets a terminal if the exec was created with Tty; the output is framed or
+    // not as the start body's Tty says (dockerd wraps its writers by that one alone), so a
+    // client that asks for raw output of a non-TTY exec gets stdout and stderr merged.
     bool tty = info->config.tty;
+    bool raw_output = body->tty;
     bool upgrade = absl::StrContains(req.headers["connection"], "pgrade");
     // Upgrade first, as dockerd: the CLI sends the terminal size (POST /exec/{id}/resize) only
     // after the 101, and a tty exec must start with that size, or `stty size` races it.
     auto entry = b.exec_streams.Add(exec_id, -1);  // before the 101, so no resize is missed
-    if (!c.Hijack(upgrade, tty ? "application/vnd.docker.raw-stream"
-                               : "application/vnd.docker.multiplexed-stream")) {
+    if (!c.Hijack(upgrade, raw_output ? "application/vnd.docker.raw-stream"
+                                      : "application/vnd.docker.multiplexed-stream")) {
       b.exec_streams.Remove(exec_id);
       return;
     }
@@ -404,7 +457,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     if (!stream.ok()) {
       // The process could not start: dockerd tells the client inside the stream.
       std::string msg = std::string(stream.status().message()) + "\r\n";
-      (void)c.stream().WriteAll(tty ? msg : engine::Frame(engine::kStdout, msg));
+      (void)c.stream().WriteAll(raw_output ? msg : engine::Frame(engine::kStdout, msg));
       b.exec_streams.Remove(exec_id);
       return;
     }
@@ -413,11 +466,25 @@ void AddContainerRoutes(Router& r, Backend& b) {
       entry->fd = stream->fd.get();
     }
     bool in = info->config.attach_stdin;
-    int code = ProxyStream(c, stream->fd.get(), stream->tty, in, &entry->mu);
+    // The detach keys are the exec's own (from its create body), looked for on a TTY only.
+    std::string keys;
+    if (tty) {
+      const std::string& spec_keys = info->config.detach_keys;
+      keys = spec::ParseDetachKeys(spec_keys.empty() ? spec::kDefaultDetachKeys : spec_keys)
+                 .value_or(std::string());
+    }
+    std::string unread;
+    int code = ProxyStream(c, stream->fd.get(), raw_output, in, &entry->mu, keys, &unread);
     b.exec_streams.Remove(exec_id);
     {
       std::lock_guard<std::mutex> lock(entry->mu);
       entry->fd = -1;
+    }
+    if (code == kProxyDetached) {
+      // The exec runs on; its exit code is still recorded when it ends.
+      b.containers.ExecDetached(exec_id, std::move(stream->fd), std::move(unread));
+      (void)c.stream().CloseWrite();
+      return;
     }
     // The exit code is recorded before the client sees the end of the stream: the CLI asks for it
     // (GET /exec/{id}/json) as soon as the stream ends, and a null ExitCode reads as 0.

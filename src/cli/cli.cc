@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -316,6 +318,25 @@ bool WriteAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return true;
+}
+
+std::string DetachKeysOrConfig(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  std::string dir;
+  if (const char* d = std::getenv("DOCKER_CONFIG"); d != nullptr && *d != '\0') {
+    dir = d;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr) {
+    dir = std::string(home) + "/.docker";
+  } else {
+    return "";
+  }
+  std::ifstream in(dir + "/config.json");
+  if (!in) return "";
+  // The docker CLI refuses to start on a config it cannot parse; a missing or odd key is unset.
+  nlohmann::json config = nlohmann::json::parse(in, nullptr, false);
+  if (!config.is_object() || !config.contains("detachKeys") || !config["detachKeys"].is_string())
+    return "";
+  return config["detachKeys"].get<std::string>();
 }
 
 int InspectObjects(Cli& cli, const std::vector<std::string>& names, const std::string& format,

@@ -105,6 +105,9 @@ std::string LocalTime(int64_t unix_seconds);
 bool Confirm(Cli& cli, std::string_view warning);
 // Writes all of data to a file descriptor, retrying on EINTR and short writes.
 bool WriteAll(int fd, std::string_view data);
+// The detach keys to use: `flag` (--detach-keys) if given, else the docker CLI config's
+// "detachKeys" ($DOCKER_CONFIG/config.json, or ~/.docker/config.json), else "" (the default).
+std::string DetachKeysOrConfig(const std::string& flag);
 
 // Splits a stream of newline-delimited JSON messages (load, import, events) into objects.
 class JsonLines {

@@ -260,7 +260,16 @@ StatusOr<std::string> CreateContainer(Cli& cli, const client::Client* api, const
   if (!req.name.empty()) path += "?name=" + Esc(req.name);
   ASSIGN_OR_RETURN(client::Response r, api->Do("POST", path, client::DumpJson(req.body)));
   if (r.status == 404 && Contains(client::DaemonMessage(r.status, r.body), "No such image")) {
-    if (!quiet) cli.err() << "Unable to find image '" << FamiliarWithTag(image) << "' locally\n";
+    // As docker: say so, pull it (POST /images/create?fromImage=NAME&tag=TAG), create again.
+    std::string ref = FamiliarWithTag(image);
+    if (!quiet) cli.err() << "Unable to find image '" << ref << "' locally\n";
+    size_t at = ref.find('@'), colon = ref.rfind(':');
+    size_t cut = at != std::string::npos ? at : colon;
+    std::string pull = "/images/create?fromImage=" + Esc(ref.substr(0, cut)) +
+                       "&tag=" + Esc(ref.substr(cut + 1));
+    ASSIGN_OR_RETURN(client::Response p, api->Do("POST", pull, ""));
+    if (p.status >= 400) return client::ErrorFromResponse(p.status, p.body);
+    ASSIGN_OR_RETURN(r, api->Do("POST", path, client::DumpJson(req.body)));
   }
   if (r.status >= 400) return client::ErrorFromResponse(r.status, r.body);
   ASSIGN_OR_RETURN(json j, r.Json());
@@ -333,7 +342,7 @@ int CmdRun(Cli& cli, const Invocation& inv) {
   as.stdout_ = attach_stdout;
   as.stderr_ = attach_stderr;
   as.tty = o.tty;
-  as.detach_keys = o.detach_keys;
+  as.detach_keys = DetachKeysOrConfig(o.detach_keys);
   std::optional<client::HijackedConn> conn;
   if (attach) {
     auto c = HijackAttach(api, id, as);
@@ -368,10 +377,9 @@ int CmdRun(Cli& cli, const Invocation& inv) {
     cli.err() << pumped.status().message() << "\n";
     return 1;
   }
-  if (*pumped == PumpResult::kDetached) {
-    cli.err() << "\nread escape sequence\n";
-    return 0;
-  }
+  // docker run (and start -a) take the detach keys as success, silently; attach and exec
+  // report the EscapeError and exit 1.
+  if (*pumped == PumpResult::kDetached) return 0;
   std::string error;
   int code = waiter.ExitCode(&error);
   if (!error.empty()) {
@@ -410,7 +418,7 @@ int CmdStart(Cli& cli, const Invocation& inv) {
     as.stdin_ = interactive && cfg.value("OpenStdin", false);
     as.stdout_ = attach;
     as.stderr_ = attach;
-    as.detach_keys = detach_keys;
+    as.detach_keys = DetachKeysOrConfig(detach_keys);
     auto conn = HijackAttach(api, id, as);
     if (!conn.ok()) return PrintError(cli, conn.status());
     Waiter waiter;
@@ -784,6 +792,7 @@ int CmdExec(Cli& cli, const Invocation& inv) {
     cli.err() << "the input device is not a TTY\n";
     return 1;
   }
+  detach_keys = DetachKeysOrConfig(detach_keys);
   auto api_or = cli.Api();
   if (!api_or.ok()) return PrintError(cli, api_or.status());
   const client::Client* api = *api_or;
@@ -834,7 +843,10 @@ int CmdExec(Cli& cli, const Invocation& inv) {
   auto pumped = PumpHijacked(*conn, po);
   if (raw) raw->Restore();
   if (!pumped.ok()) return PrintError(cli, pumped.status());
-  if (*pumped == PumpResult::kDetached) return 0;
+  if (*pumped == PumpResult::kDetached) {
+    cli.err() << "read escape sequence\n";
+    return 1;
+  }
   auto info = api->Call("GET", "/exec/" + exec_id + "/json");
   if (!info.ok()) return PrintError(cli, info.status());
   auto ij = info->Json();
@@ -875,7 +887,7 @@ int CmdAttach(Cli& cli, const Invocation& inv) {
   AttachSetup as;
   as.tty = (*c)["Config"].value("Tty", false);
   as.stdin_ = !no_stdin && (*c)["Config"].value("OpenStdin", false);
-  as.detach_keys = detach_keys;
+  as.detach_keys = DetachKeysOrConfig(detach_keys);
   if (as.stdin_ && as.tty && !IsTerminal(0)) {
     cli.err() << "the input device is not a TTY\n";
     return 1;
@@ -888,7 +900,7 @@ int CmdAttach(Cli& cli, const Invocation& inv) {
   if (!pumped.ok()) return PrintError(cli, pumped.status());
   if (*pumped == PumpResult::kDetached) {
     cli.err() << "read escape sequence\n";
-    return 0;
+    return 1;  // as docker attach: the EscapeError is its error
   }
   std::string error;
   return waiter.ExitCode(&error);

@@ -13,6 +13,7 @@
 
 #include "api/client/stdcopy.h"
 #include "cli/cli.h"
+#include "spec/detach_keys.h"
 
 namespace berth::cli {
 namespace {
@@ -104,41 +105,7 @@ void RawTerminal::Restore() {
 }
 
 StatusOr<std::string> ParseDetachKeys(const std::string& spec) {
-  std::string out;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    size_t comma = spec.find(',', start);
-    std::string key =
-        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (key.size() == 1) {
-      out.push_back(key[0]);
-    } else if (key.rfind("ctrl-", 0) == 0 && key.size() >= 6) {
-      std::string k = key.substr(5);
-      char c = k.size() == 1 ? k[0] : 0;
-      if (c >= 'a' && c <= 'z') {
-        out.push_back(static_cast<char>(c - 'a' + 1));
-      } else if (k == "@") {
-        out.push_back(0);
-      } else if (k == "[") {
-        out.push_back(27);
-      } else if (k == "\\") {
-        out.push_back(28);
-      } else if (k == "]") {
-        out.push_back(29);
-      } else if (k == "^") {
-        out.push_back(30);
-      } else if (k == "_") {
-        out.push_back(31);
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("Unknown character: '", key, "'"));
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("Unknown character: '", key, "'"));
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
+  return spec::ParseDetachKeys(spec);
 }
 
 StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions& opts) {
@@ -183,7 +150,7 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
   }
 
   bool stdin_open = opts.send_stdin;
-  size_t detach_matched = 0;
+  spec::DetachScanner scanner(opts.detach_keys);
   std::vector<char> buf(32 * 1024);
   PumpResult result = PumpResult::kEof;
   for (;;) {
@@ -232,29 +199,7 @@ StatusOr<PumpResult> PumpHijacked(client::HijackedConn& conn, const PumpOptions&
       } else {
         std::string_view data(buf.data(), static_cast<size_t>(r));
         std::string out;
-        bool detached = false;
-        if (!opts.detach_keys.empty()) {
-          for (char c : data) {
-            if (c == opts.detach_keys[detach_matched]) {
-              ++detach_matched;
-              if (detach_matched == opts.detach_keys.size()) {
-                detached = true;
-                break;
-              }
-              continue;
-            }
-            // A partial match that breaks off is sent on as typed.
-            out.append(opts.detach_keys.substr(0, detach_matched));
-            detach_matched = 0;
-            if (c == opts.detach_keys[0]) {
-              detach_matched = 1;
-              continue;
-            }
-            out.push_back(c);
-          }
-        } else {
-          out.assign(data);
-        }
+        bool detached = scanner.Feed(data, &out);
         if (!out.empty()) (void)conn.stream->WriteAll(out);
         if (detached) {
           result = PumpResult::kDetached;

@@ -12,6 +12,7 @@
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/containers.h"
+#include "spec/detach_keys.h"
 #include "sys/fs.h"
 
 namespace berth::engine {
@@ -78,6 +79,10 @@ StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, cons
   StateLock l(mu_);
   if (c->status != "running")
     return absl::FailedPreconditionError("Container " + c->id + " is not running");
+  // dockerd checks them here, after the container, and answers 500 (a plain error) with these
+  // words; the attach route's check is a 400.
+  if (!body.detach_keys.empty() && !spec::ParseDetachKeys(body.detach_keys).ok())
+    return absl::InternalError("Invalid escape keys (" + body.detach_keys + ") provided");
   auto e = std::make_shared<ExecInstance>();
   e->id = NewId();
   e->container_id = c->id;
@@ -185,22 +190,8 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   // The caller proxies the stream and reports the exit frame's code through ExecExited. A
   // detached exec's stream is drained by the monitor thread, which records the code itself.
   if (detach) {
-    int fd = conn->get();
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    {
+    if (!WatchExecStream(e->id, std::move(*conn))) {
       StateLock l(mu_);
-      auto w = std::make_unique<Watch>();
-      w->kind = Watch::Kind::kExec;
-      w->id = e->id;
-      w->fd = std::move(*conn);
-      watched_[fd] = std::move(w);
-    }
-    struct epoll_event ev = {};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      StateLock l(mu_);
-      watched_.erase(fd);
       e->running = false;
       e->has_exit = true;
       e->exit_code = 126;
@@ -208,6 +199,58 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     return ShimStream{UniqueFd(), tty};
   }
   return ShimStream{std::move(*conn), tty};
+}
+
+bool ContainerManager::WatchExecStream(const std::string& exec_id, UniqueFd stream,
+                                       std::string unread) {
+  int fd = stream.get();
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  {
+    StateLock l(mu_);
+    auto w = std::make_unique<Watch>();
+    w->kind = Watch::Kind::kExec;
+    w->id = exec_id;
+    w->fd = std::move(stream);
+    w->buf = std::move(unread);
+    watched_[fd] = std::move(w);
+  }
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    StateLock l(mu_);
+    watched_.erase(fd);
+    return false;
+  }
+  return true;
+}
+
+void ContainerManager::ExecDetached(const std::string& exec_id, UniqueFd stream,
+                                    std::string unread) {
+  ContainerEvent ev;
+  bool known = false;
+  {
+    StateLock l(mu_);
+    auto it = execs_.find(exec_id);
+    auto cit = it == execs_.end() ? containers_.end() : containers_.find(it->second->container_id);
+    if (cit != containers_.end()) {
+      ev = EventLocked(*cit->second, "exec_detach", {{"execID", exec_id}});
+      known = true;
+    }
+  }
+  if (!WatchExecStream(exec_id, std::move(stream), std::move(unread))) ExecExited(exec_id, -1);
+  if (known) Emit(std::move(ev));
+}
+
+void ContainerManager::StreamEvent(const std::string& id, const std::string& action) {
+  ContainerEvent ev;
+  {
+    StateLock l(mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return;
+    ev = EventLocked(*it->second, action);
+  }
+  Emit(std::move(ev));
 }
 
 StatusOr<ExecView> ContainerManager::ExecInspect(const std::string& exec_id) {

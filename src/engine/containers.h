@@ -91,6 +91,9 @@ class ContainerManager : public ContainerService {
   // Attaches to the container's stdio; if it is not running yet, waits for its next start
   // (docker run attaches before it starts the container).
   StatusOr<ShimStream> Attach(const std::string& name, bool in, bool out, bool err);
+  // Docker's "attach" and "detach" events; the API server knows when a client attached and
+  // when it typed the detach keys.
+  void StreamEvent(const std::string& id, const std::string& action);
 
   struct LogSource {
     std::string id;
@@ -113,6 +116,11 @@ class ContainerManager : public ContainerService {
   StatusOr<ExecView> ExecInspect(const std::string& exec_id);
   // The API reports an attached exec's exit code (from the stream's exit frame; -1 unknown).
   void ExecExited(const std::string& exec_id, int code);
+  // The client of an attached exec typed the detach keys: the exec runs on, its stream is
+  // drained as a detached exec's (so its exit code is still recorded), and "exec_detach" is
+  // emitted.
+  // `unread`: what the caller had read of the stream but not consumed (part of a frame).
+  void ExecDetached(const std::string& exec_id, UniqueFd stream, std::string unread);
   Status ExecResize(const std::string& exec_id, int rows, int cols);
 
   // The id of a container that uses the image, if any (image rm/prune leave those alone).
@@ -142,6 +150,9 @@ class ContainerManager : public ContainerService {
   void OnExit(const std::string& id, int code, int64_t finished_nanos) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop();
   void OnExecStream(int fd);  // a detached exec's stream is readable (monitor thread)
+  // Hands a detached exec's stream to the monitor thread; false if it could not be watched.
+  bool WatchExecStream(const std::string& exec_id, UniqueFd stream, std::string unread = "")
+      ABSL_LOCKS_EXCLUDED(mu_);
   Status WatchExit(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseRootfs(const Container& c);
   // Sends a signal to the container's init through its shim (never by pid: after the init is

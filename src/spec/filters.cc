@@ -128,11 +128,9 @@ Status Filters::WalkValues(std::string_view key,
 bool PruneFilter::Matches(int64_t created, const std::optional<StringMap>& labels) const {
   if (until > 0 && created >= until) return false;
   if (!filters.MatchKVList("label", labels)) return false;
-  for (const std::string& v : filters.Get("label!")) {
-    Filters one;
-    one.Add("label", v);
-    if (one.MatchKVList("label", labels)) return false;
-  }
+  // moby's matchLabels: the values of `label!` are ANDed like those of `label`, so an object is
+  // kept only if it carries every one of them (one of two is not enough to keep it).
+  if (filters.Contains("label!") && filters.MatchKVList("label!", labels)) return false;
   return true;
 }
 

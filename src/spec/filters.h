@@ -78,7 +78,7 @@ struct PruneFilter {
   int64_t until = 0;  // unix nanos; 0 = no bound
   Filters filters;
   // Whether an object created at `created` (unix nanos) with these labels is pruned: made before
-  // `until`, carrying every `label`, and none of the `label!` ones.
+  // `until`, carrying every `label`, and not carrying every `label!` (Docker ANDs those too).
   bool Matches(int64_t created, const std::optional<StringMap>& labels) const;
 };
 // `until` is a unix timestamp (seconds, fractions allowed), an RFC 3339 time, or a duration back

@@ -65,5 +65,21 @@ TEST(Request, JsonBodyErrors) {
   EXPECT_EQ(req.Json().status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// httputils.BoolValue / BoolValueOrDefault: docker-py sends force=False, others stream= or NONE.
+TEST(Request, QueryBoolAsDocker) {
+  Request req;
+  for (const char* f : {"", "0", "no", "false", "False", "FALSE", " none ", "NO"}) {
+    req.query["k"] = f;
+    EXPECT_FALSE(req.QueryBool("k", true)) << "'" << f << "'";
+  }
+  for (const char* t : {"1", "true", "True", "yes", "on", "x"}) {
+    req.query["k"] = t;
+    EXPECT_TRUE(req.QueryBool("k")) << t;
+  }
+  req.query.erase("k");
+  EXPECT_TRUE(req.QueryBool("k", true));
+  EXPECT_FALSE(req.QueryBool("k"));
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -124,3 +124,37 @@ TEST(SpecEncodeFilters, IsWhatFiltersToJsonSends) {
 
 }  // namespace
 }  // namespace berth::spec
+
+namespace berth::spec {
+namespace {
+
+// moby's matchLabels: label values ANDed; label! values ANDed too, so an object is kept only
+// when it carries all of them.
+TEST(SpecPruneFilter, LabelAndNotLabelAreBothAnded) {
+  Filters f;
+  f.Add("label", "a=1");
+  f.Add("label", "b");
+  f.Add("label!", "keep");
+  f.Add("label!", "pin=yes");
+  auto pf = ParsePruneFilter(f, 0);
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  StringMap both = {{"a", "1"}, {"b", "x"}};
+  EXPECT_TRUE(pf->Matches(0, both));
+  EXPECT_FALSE(pf->Matches(0, StringMap{{"a", "1"}}));  // one label of two
+  StringMap one_not = both;
+  one_not["keep"] = "";
+  EXPECT_TRUE(pf->Matches(0, one_not));  // one label! of two: still pruned
+  StringMap all_not = one_not;
+  all_not["pin"] = "yes";
+  EXPECT_FALSE(pf->Matches(0, all_not));
+
+  Filters only_not;
+  only_not.Add("label!", "keep");
+  auto pn = ParsePruneFilter(only_not, 0);
+  ASSERT_TRUE(pn.ok());
+  EXPECT_TRUE(pn->Matches(0, std::nullopt));  // no labels at all: pruned
+  EXPECT_FALSE(pn->Matches(0, StringMap{{"keep", "1"}}));
+}
+
+}  // namespace
+}  // namespace berth::spec
