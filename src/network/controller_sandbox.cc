@@ -33,15 +33,32 @@ int PrefixOf(const std::string& subnet) {
 }  // namespace
 
 StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host_ip, int port) {
-  UniqueFd fd(::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+  const bool v6 = host_ip.find(':') != std::string::npos;
+  UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoStatus(errno, "socket");
-  struct sockaddr_in sa = {};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
   std::string ip = host_ip.empty() ? "0.0.0.0" : host_ip;
-  if (::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1)
-    return absl::InvalidArgumentError("invalid host IP " + ip);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+  sockaddr_storage ss = {};
+  socklen_t len = 0;
+  if (v6) {
+    auto* sa6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa6->sin6_family = AF_INET6;
+    sa6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET6, ip.c_str(), &sa6->sin6_addr) != 1)
+      return absl::InvalidArgumentError("invalid host IP " + ip);
+    // [::] must not take the IPv4 port too: that is the IPv4 mapping's own reservation.
+    int one = 1;
+    if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+      return ErrnoStatus(errno, "setsockopt IPV6_V6ONLY");
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, ip.c_str(), &sa->sin_addr) != 1)
+      return absl::InvalidArgumentError("invalid host IP " + ip);
+    len = sizeof(sockaddr_in);
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int e = errno;
     if (e == EADDRINUSE)
       return absl::AlreadyExistsError("Bind for " + ip + ":" + std::to_string(port) +
@@ -116,8 +133,28 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
         return absl::InvalidArgumentError("Invalid address " + ip +
                                           ": It does not belong to any of this network's subnets");
     }
-    if (cfg.ipam_config && !cfg.ipam_config->ipv6_address.empty())
-      return absl::InvalidArgumentError("IPv6 addresses (--ip6) are not supported by Berth yet");
+    std::string ip6 = cfg.ipam_config ? cfg.ipam_config->ipv6_address : "";
+    if (!ip6.empty()) {
+      if (m->builtin)
+        return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
+      if (!ipam::IsIpv6(ip6) || !sys::ParseIp(ip6).ok())
+        return absl::InvalidArgumentError("invalid IPv6 address: " + ip6);
+      // A network without IPv6 has no subnet this address could belong to (Docker's text).
+      auto in = sys::ParseCidr(m->spec.subnet6);
+      auto addr = sys::ParseIp(ip6);
+      bool inside = false;
+      if (in.ok() && addr.ok()) {
+        int bits = in->len;
+        inside = true;
+        for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+          uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+          inside &= (in->addr.bytes[i] & mask) == (addr->bytes[i] & mask);
+        }
+      }
+      if (!inside)
+        return absl::InvalidArgumentError("Invalid address " + ip6 +
+                                          ": It does not belong to any of this network's subnets");
+    }
     if (!spec::OrEmpty(cfg.aliases).empty() && m->builtin)
       return absl::InvalidArgumentError("network-scoped alias is supported only for containers in user defined networks");
   }
@@ -205,8 +242,10 @@ std::string Controller::DefaultGatewayLocked() const {
 }
 
 void Controller::ReleaseAddressesLocked(const std::vector<Endpoint>& eps) {
-  for (auto& e : eps)
+  for (auto& e : eps) {
     if (!e.pool_id.empty() && !e.spec.ip.empty()) (void)ipam_->ReleaseAddress(e.pool_id, e.spec.ip);
+    if (!e.pool6_id.empty() && !e.spec.ip6.empty()) (void)ipam_->ReleaseAddress(e.pool6_id, e.spec.ip6);
+  }
 }
 
 StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, const ContainerNet& c,
@@ -222,6 +261,19 @@ StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, 
       return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " +
                                          n.spec.name);
   ASSIGN_OR_RETURN(std::string ip, ipam_->RequestAddress(n.pool_id, a.static_ip, n.spec.name, n.spec.id));
+  std::string ip6;
+  if (!n.pool6_id.empty()) {
+    auto got = ipam_->RequestAddress(n.pool6_id, a.static_ip6, n.spec.name, n.spec.id);
+    if (!got.ok()) {
+      (void)ipam_->ReleaseAddress(n.pool_id, ip);
+      return got.status();
+    }
+    ip6 = *got;
+  } else if (!a.static_ip6.empty()) {
+    (void)ipam_->ReleaseAddress(n.pool_id, ip);
+    return absl::InvalidArgumentError("Invalid address " + a.static_ip6 +
+                                      ": It does not belong to any of this network's subnets");
+  }
   Endpoint ep;
   ep.network_id = n.spec.id;
   ep.pool_id = n.pool_id;
@@ -230,6 +282,11 @@ StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, 
   ep.spec.host_ifname = "veth" + NewId().substr(0, 7);
   ep.spec.ip = ip;
   ep.spec.prefix = PrefixOf(n.spec.subnet);
+  if (!ip6.empty()) {
+    ep.pool6_id = n.pool6_id;
+    ep.spec.ip6 = ip6;
+    ep.spec.prefix6 = PrefixOf(n.spec.subnet6);
+  }
   auto ipnum = ipam::ParseIp(ip);
   ep.spec.mac = !a.mac.empty() ? a.mac : ipam::MacFromIp(*ipnum);
   ep.spec.default_route = first;
@@ -304,30 +361,48 @@ StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTa
       pm.container_port = cport;
       pm.container_ip = t.container_ip;
       pm.bridge = t.bridge;
+      const bool host6 = host_ip.find(':') != std::string::npos;
+      if (host6 && t.container_ip6.empty())
+        return absl::InvalidArgumentError("cannot publish on IPv6 host address " + host_ip + ": the container has no IPv6 address on " + t.bridge);
+      // An unspecified host address publishes on both families when the container has IPv6.
+      if (host6 || host_ip.empty()) pm.container_ip6 = t.container_ip6;
+      // Holds the port on every family it is published on; false (and the first error) if taken.
+      auto reserve = [&](int p, Status* err) -> bool {
+        UniqueFd fd4, fd6;
+        if (!host6) {
+          auto r = ReservePort(proto, host_ip, p);
+          if (!r.ok()) {
+            *err = r.status();
+            return false;
+          }
+          fd4 = std::move(*r);
+        }
+        if (!pm.container_ip6.empty()) {
+          auto r = ReservePort(proto, host6 ? host_ip : "::", p);
+          if (!r.ok()) {
+            *err = r.status();
+            return false;
+          }
+          fd6 = std::move(*r);
+        }
+        pm.reservation = std::move(fd4);
+        pm.reservation6 = std::move(fd6);
+        pm.host_port = p;
+        return true;
+      };
       pm.network_id = t.network_id;
       if (first > 0) {
         // A fixed port (or a range, where the first free one is taken).
         Status err;
-        for (int p = first; p <= last && !pm.reservation.valid(); ++p) {
-          auto r = ReservePort(proto, host_ip, p);
-          if (r.ok()) {
-            pm.reservation = std::move(*r);
-            pm.host_port = p;
-          } else {
-            err = r.status();
-          }
-        }
-        if (!pm.reservation.valid()) return err;
+        bool held = false;
+        for (int p = first; p <= last && !held; ++p) held = reserve(p, &err);
+        if (!held) return err;
       } else {
-        for (int tries = 0; tries < 200 && !pm.reservation.valid(); ++tries) {
-          int p = lo + static_cast<int>(rng() % static_cast<unsigned>(hi - lo + 1));
-          auto r = ReservePort(proto, host_ip, p);
-          if (r.ok()) {
-            pm.reservation = std::move(*r);
-            pm.host_port = p;
-          }
-        }
-        if (!pm.reservation.valid()) return absl::ResourceExhaustedError("no free host port for " + port);
+        Status ignored;
+        bool held = false;
+        for (int tries = 0; tries < 200 && !held; ++tries)
+          held = reserve(lo + static_cast<int>(rng() % static_cast<unsigned>(hi - lo + 1)), &ignored);
+        if (!held) return absl::ResourceExhaustedError("no free host port for " + port);
       }
       out.push_back(std::move(pm));
     }
@@ -430,7 +505,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
         if (auto hb = n.spec.options.find("com.docker.network.bridge.host_binding_ipv4");
             hb != n.spec.options.end() && hb->second != "0.0.0.0")
           default_ip = hb->second;
-        ports_to = PortTarget{ep->spec.ip, n.spec.ifname, n.spec.id, default_ip, c.name, ep->spec.id};
+        ports_to = PortTarget{ep->spec.ip, ep->spec.ip6, n.spec.ifname, n.spec.id, default_ip, c.name, ep->spec.id};
       }
       eps.push_back(std::move(*ep));
       first = false;
@@ -498,7 +573,10 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
     events_.Publish("network", "connect", nid, {{"container", id}, {"name", nname}, {"type", ndriver}});
   out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
   const std::string& hostname = config.hostname;
-  for (auto& e : s.endpoints) out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+  for (auto& e : s.endpoints) {
+    out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+    if (!e.spec.ip6.empty()) out.hosts_extra += e.spec.ip6 + "\t" + hostname + "\n";
+  }
   out.hosts_extra += ExtraHostsLines(hc, gateway);
   out.netns_path = s.path;
   return out;
@@ -583,7 +661,7 @@ Status Controller::Connect(const std::string& network, const spec::NetworkConnec
       if (x.network_id == n->spec.id)
         return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
     a = Attachment::FromEndpointConfig(n->spec.id, req.endpoint_config.value_or(spec::EndpointSettings()));
-    if (!a.static_ip.empty() && n->builtin)
+    if ((!a.static_ip.empty() || !a.static_ip6.empty()) && n->builtin)
       return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
     net_name = n->spec.name;
     net_driver = n->spec.driver;
@@ -725,6 +803,11 @@ spec::EndpointSettings Controller::EndpointSettingsLocked(const Attachment& a, c
     s.ip_address = ep->spec.ip;
     s.ip_prefix_len = ep->spec.prefix;
     s.mac_address = ep->spec.mac;
+    if (!ep->spec.ip6.empty()) {
+      s.ipv6_gateway = nit != networks_.end() ? nit->second->spec.gateway6 : "";
+      s.global_ipv6_address = ep->spec.ip6;
+      s.global_ipv6_prefix_len = ep->spec.prefix6;
+    }
   }
   return s;
 }
@@ -756,6 +839,9 @@ std::optional<spec::NetworkSettings> Controller::Settings(const std::string& id)
       out.ip_address = s.ip_address;
       out.ip_prefix_len = s.ip_prefix_len;
       out.mac_address = s.mac_address;
+      out.ipv6_gateway = s.ipv6_gateway;
+      out.global_ipv6_address = s.global_ipv6_address;
+      out.global_ipv6_prefix_len = s.global_ipv6_prefix_len;
     }
     out.networks[nit->second->spec.name] = std::move(s);
   }
@@ -763,7 +849,11 @@ std::optional<spec::NetworkSettings> Controller::Settings(const std::string& id)
     for (auto& p : sb->ports) {
       auto& list = out.ports[std::to_string(p.container_port) + "/" + p.proto];
       if (!list) list.emplace();
-      list->push_back({p.host_ip.empty() ? "0.0.0.0" : p.host_ip, std::to_string(p.host_port)});
+      // As Docker, a port published on both families is listed once per family.
+      if (p.host_ip.find(':') == std::string::npos)
+        list->push_back({p.host_ip.empty() ? "0.0.0.0" : p.host_ip, std::to_string(p.host_port)});
+      if (!p.container_ip6.empty())
+        list->push_back({p.host_ip.empty() ? "::" : p.host_ip, std::to_string(p.host_port)});
     }
   return out;
 }
