@@ -115,6 +115,15 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   docker run -d -it --name c6 --net n6c --ip6 fd00:29::29 busybox
   run docker inspect -f '{{(index .NetworkSettings.Networks "n6c").GlobalIPv6Address}}' c6
   [ "$output" = fd00:29::29 ]
+  # berth's own CLI: the same network and --ip6.
+  berth network create --ipv6 --subnet 172.28.0.0/24 --subnet fd00:28::/64 --gateway fd00:28::fe n6berth
+  run docker network inspect -f '{{.EnableIPv6}} {{json .IPAM.Config}}' n6berth
+  [ "$output" = 'true [{"Subnet":"172.28.0.0/24","Gateway":"172.28.0.1"},{"Subnet":"fd00:28::/64","Gateway":"fd00:28::fe"}]' ]
+  run berth network inspect -f '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Gateway}} {{end}}' n6berth
+  [ "$output" = 'true 172.28.0.1 fd00:28::fe ' ]
+  berth run -d -it --name e6 --net n6berth --ip6 fd00:28::28 busybox
+  run berth exec e6 ping -6 -c 1 -W 3 fd00:28::fe
+  [ "$status" -eq 0 ]
 }
 
 @test "an IPv4-only network: IPv6 disabled on eth0, AAAA of a peer is empty" {
