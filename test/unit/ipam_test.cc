@@ -465,6 +465,15 @@ TEST(IpamV6Test, ErrorsUseDockersTexts) {
               "Invalid address fd00:35::5: It does not belong to any of this network's subnets");
 }
 
+TEST(IpamV6Test, SubnetContainsEitherFamily) {
+  EXPECT_TRUE(SubnetContains("fd00:30::/64", "fd00:30::ffff:1"));
+  EXPECT_FALSE(SubnetContains("fd00:30::/64", "fd00:31::1"));
+  EXPECT_TRUE(SubnetContains("10.0.0.0/8", "10.255.0.1"));
+  EXPECT_FALSE(SubnetContains("10.0.0.0/8", "fd00::1"));    // families differ
+  EXPECT_FALSE(SubnetContains("", "fd00::1"));              // a network without IPv6
+  EXPECT_FALSE(SubnetContains("fd00:30::/64", "fd00::g"));  // malformed
+}
+
 TEST(IpamV6Test, ExhaustionOfASmallPool) {
   Allocator a;
   auto pool = a.RequestPool(Subnet6("fd00:36::/125"));  // 8 addresses: ::0 reserved, ::1 the gateway

@@ -188,6 +188,13 @@ StatusOr<U128> AnyIpInSubnet(const Net& subnet, std::string_view what, std::stri
 
 bool IsIpv6(std::string_view address_or_cidr) { return address_or_cidr.find(':') != std::string_view::npos; }
 
+bool SubnetContains(std::string_view cidr, std::string_view ip) {
+  Net net;
+  int family = 0;
+  U128 addr = 0;
+  return ParseNet(cidr, &net) && ParseAnyIp(ip, &family, &addr) && family == net.family && net.Contains(addr);
+}
+
 struct Allocator::PoolState {
   Pool info;
   Net subnet;  // canonical

@@ -36,6 +36,8 @@ std::string FormatIp(uint32_t ip);
 std::string MacFromIp(uint32_t ip);
 // Whether an address or CIDR is IPv6 (it holds a colon), as Go's net.ParseIP tells them apart.
 bool IsIpv6(std::string_view address_or_cidr);
+// Whether ip lies in cidr, either family; false when either is malformed or the families differ.
+bool SubnetContains(std::string_view cidr, std::string_view ip);
 
 struct Cidr {
   uint32_t addr = 0;  // host-order integer, host bits kept as written ("10.0.0.5/24" keeps .5)
