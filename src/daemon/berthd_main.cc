@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "berth-nft binary, which applies the nftables table (default: beside berthd)");
   app.add_option("--iptables", cfg.iptables, "Manage the nftables table inet berth (default true)");
   app.add_option("--bip", cfg.bridge_ip, "Default bridge address and subnet (default 172.17.0.1/16)");
+  bool ipv6 = false;
+  std::string fixed_cidr_v6;
+  auto* ipv6_flag = app.add_flag("--ipv6", ipv6, "Enable IPv6 on the default bridge (needs --fixed-cidr-v6)");
+  app.add_option("--fixed-cidr-v6", fixed_cidr_v6, "IPv6 subnet of the default bridge");
   bool tls = false, tls_verify = false;
   std::string tls_ca, tls_cert, tls_key;
   auto* tls_flag = app.add_flag("--tls", tls, "Use TLS on tcp:// hosts; implied by --tlsverify");
@@ -67,6 +71,8 @@ int main(int argc, char** argv) {
   if (!tls_ca.empty()) cfg.tls_ca = tls_ca;
   if (!tls_cert.empty()) cfg.tls_cert = tls_cert;
   if (!tls_key.empty()) cfg.tls_key = tls_key;
+  if (ipv6_flag->count() > 0) cfg.ipv6 = ipv6;
+  if (!fixed_cidr_v6.empty()) cfg.fixed_cidr_v6 = fixed_cidr_v6;
   for (auto [flag, value, out] :
        {std::tuple{"--header-timeout", &header_timeout, &cfg.header_timeout},
         std::tuple{"--idle-timeout", &idle_timeout, &cfg.idle_timeout}}) {

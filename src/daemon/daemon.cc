@@ -37,7 +37,8 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
   if (!j.is_object()) return absl::InvalidArgumentError("config file " + path + ": invalid JSON");
   static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile",
                                                "log-level", "debug", "iptables", "tls",
-                                               "tlsverify", "tlscacert", "tlscert", "tlskey"};
+                                               "tlsverify", "tlscacert", "tlscert", "tlskey",
+                                               "ipv6", "fixed-cidr-v6"};
   for (auto& [k, v] : j.items())
     if (!kKnown.count(k))
       return absl::InvalidArgumentError("config file " + path + ": unknown option \"" + k + "\"");
@@ -53,9 +54,23 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
     if (j.contains("tlscacert")) cfg->tls_ca = j["tlscacert"];
     if (j.contains("tlscert")) cfg->tls_cert = j["tlscert"];
     if (j.contains("tlskey")) cfg->tls_key = j["tlskey"];
+    if (j.contains("ipv6")) cfg->ipv6 = j["ipv6"].get<bool>();
+    if (j.contains("fixed-cidr-v6")) cfg->fixed_cidr_v6 = j["fixed-cidr-v6"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError("config file " + path + ": " + e.what());
   }
+  return absl::OkStatus();
+}
+
+Status CheckDefaultIpv6(const Config& cfg) {
+  // dockerd 20.10 has no default IPv6 pool: --ipv6 alone fails to make the default bridge.
+  if (cfg.ipv6 && cfg.fixed_cidr_v6.empty())
+    return absl::InvalidArgumentError(
+        "Error creating default \"bridge\" network: could not find an available, non-overlapping IPv6 address "
+        "pool among the defaults to assign to the network (give --fixed-cidr-v6 with --ipv6)");
+  // dockerd ignores fixed-cidr-v6 without ipv6; a setting Berth cannot honour is refused instead.
+  if (!cfg.ipv6 && !cfg.fixed_cidr_v6.empty())
+    return absl::InvalidArgumentError("fixed-cidr-v6 " + cfg.fixed_cidr_v6 + " needs --ipv6 (daemon.json \"ipv6\": true)");
   return absl::OkStatus();
 }
 
@@ -156,6 +171,8 @@ Status Daemon::Start() {
   network::ControllerOptions nopts;
   nopts.exec_root = cfg.exec_root;
   nopts.default_subnet = cfg.bridge_ip;  // --bip 172.17.0.1/16: the default bridge's gateway and subnet
+  RETURN_IF_ERROR(CheckDefaultIpv6(cfg));
+  if (cfg.ipv6) nopts.default_subnet6 = cfg.fixed_cidr_v6;
   ASSIGN_OR_RETURN(d.host_rtnl, sys::Rtnl::Open(nullptr));
   d.net_kernel = network::NewLinuxNetKernel(*d.host_rtnl);
   d.network = std::make_unique<network::Controller>(*d.store, *d.events, d.clock, nopts,

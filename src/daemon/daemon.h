@@ -26,6 +26,10 @@ struct Config {
   int64_t max_upload = int64_t{16} << 30;
   bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip
+  // --ipv6 and --fixed-cidr-v6 (daemon.json "ipv6", "fixed-cidr-v6"): IPv6 on the default bridge,
+  // from that subnet. Docker 20.10's rules: --ipv6 needs the subnet; the subnet alone is refused.
+  bool ipv6 = false;
+  std::string fixed_cidr_v6;
   // TLS for tcp:// hosts, dockerd's --tls, --tlsverify, --tlscacert, --tlscert, --tlskey (and
   // daemon.json keys). Unset differs from false: --tls=false is the explicit opt-out that
   // lets a non-loopback tcp:// host serve plain text (daemon/api_listen.h).
@@ -39,9 +43,11 @@ struct Config {
 };
 
 // Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "log-level",
-// "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey") into cfg; flags given on the
+// "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6", "fixed-cidr-v6") into cfg; flags given on the
 // command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);
+// The default bridge's IPv6 settings make sense together (see Config::ipv6).
+Status CheckDefaultIpv6(const Config& cfg);
 
 class Daemon {
  public:

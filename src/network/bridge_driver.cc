@@ -31,6 +31,31 @@ bool BoolOption(const std::map<std::string, std::string>& opts, const std::strin
   return it->second == "true" || it->second == "1";
 }
 
+}  // namespace
+
+// IPv6 of the host side of an IPv6 network: the bridge takes IPv6, and the daemon's namespace
+// forwards it (Docker sets net.ipv6.conf.{all,default}.forwarding=1 when it makes an IPv6 bridge).
+// A kernel built without IPv6 has no /proc/sys/net/ipv6: a clear error instead of a half network.
+Status EnableHostIpv6(const std::string& bridge) {
+  if (!sys::Exists("/proc/sys/net/ipv6"))
+    return absl::UnimplementedError(
+        "IPv6 networks need IPv6 in the kernel (CONFIG_IPV6), and this one has none (/proc/sys/net/ipv6 is "
+        "missing)");
+  RETURN_IF_ERROR(sys::WriteSysctl(nullptr, "net.ipv6.conf." + bridge + ".disable_ipv6", "0"));
+  RETURN_IF_ERROR(sys::WriteSysctl(nullptr, "net.ipv6.conf.default.forwarding", "1"));
+  return sys::WriteSysctl(nullptr, "net.ipv6.conf.all.forwarding", "1");
+}
+
+// The sandbox side: the namespace's interfaces are born with IPv6 disabled (kernel.cc); an
+// endpoint of an IPv6 network gets it back, then its address without duplicate address detection
+// (as Docker: usable at once, and the address is ours by IPAM).
+Status AddEndpointIpv6(const EndpointSpec& ep, SandboxKernel& sb) {
+  RETURN_IF_ERROR(sys::WriteSysctl(&sb.ns(), "net.ipv6.conf." + ep.ifname + ".disable_ipv6", "0"));
+  return sb.rtnl().AddAddr(ep.ifname, ep.ip6 + "/" + std::to_string(ep.prefix6), /*no_dad=*/true);
+}
+
+namespace {
+
 class BridgeNetwork : public DriverNetwork {
  public:
   BridgeNetwork(BridgeDriver& driver, sys::Rtnl& host, NetworkSpec spec)
@@ -49,9 +74,12 @@ class BridgeNetwork : public DriverNetwork {
     if (st.ok()) st = host_.SetBridgePortHairpin(ep->host_ifname, true);
     if (st.ok()) st = host_.SetUp(ep->host_ifname);
     if (st.ok()) st = sandbox_rtnl.AddAddr(ep->ifname, ep->ip + "/" + std::to_string(ep->prefix));
+    if (st.ok() && !ep->ip6.empty()) st = AddEndpointIpv6(*ep, sb);
     if (st.ok()) st = sandbox_rtnl.SetUp(ep->ifname);
     if (st.ok() && ep->default_route && !spec_.internal)
       st = sandbox_rtnl.AddRoute("default", spec_.gateway, ep->ifname);
+    if (st.ok() && ep->default_route && !spec_.internal && !ep->ip6.empty() && !spec_.gateway6.empty())
+      st = sandbox_rtnl.AddRoute("default", spec_.gateway6, ep->ifname);
     if (!st.ok()) {
       (void)host_.DeleteLink(ep->host_ifname);
       return Annotate(st, "join " + spec_.name);
@@ -91,6 +119,7 @@ class BridgeNetwork : public DriverNetwork {
     b.ifname = spec_.ifname;
     b.subnet = spec_.subnet;
     b.gateway = spec_.gateway;
+    b.subnet6 = spec_.subnet6;
     b.masquerade = BoolOption(spec_.options, "com.docker.network.bridge.enable_ip_masquerade", true);
     b.icc = BoolOption(spec_.options, "com.docker.network.bridge.enable_icc", true);
     b.internal = spec_.internal;
@@ -139,6 +168,13 @@ StatusOr<std::unique_ptr<DriverNetwork>> BridgeDriver::CreateNetwork(NetworkSpec
   std::string gw = n->gateway + "/" + std::to_string(Prefix(n->subnet));
   Status st = host_.AddAddr(n->ifname, gw);
   if (!st.ok() && !absl::IsAlreadyExists(st)) return undo(Annotate(st, "bridge " + n->ifname + ": address " + gw));
+  if (!n->subnet6.empty()) {
+    st = EnableHostIpv6(n->ifname);
+    std::string gw6 = n->gateway6 + "/" + std::to_string(Prefix(n->subnet6));
+    if (st.ok()) st = host_.AddAddr(n->ifname, gw6, /*no_dad=*/true);
+    if (!st.ok() && !absl::IsAlreadyExists(st))
+      return undo(Annotate(st, "bridge " + n->ifname + ": IPv6 address " + gw6));
+  }
   st = host_.SetUp(n->ifname);
   if (!st.ok()) return undo(Annotate(st, "bridge " + n->ifname));
   // 127.0.0.1-published ports: the host's own loopback traffic is DNATed onto the bridge.

@@ -75,6 +75,7 @@ std::pair<uint64_t, firewall::Model> Controller::FirewallModelLocked() {
       pm.host_ip = p.host_ip;
       pm.host_port = p.host_port;
       pm.container_ip = p.container_ip;
+      pm.container_ip6 = p.container_ip6;
       pm.container_port = p.container_port;
       pm.bridge = p.bridge;
       m.ports.push_back(pm);
@@ -97,7 +98,7 @@ std::shared_ptr<const NameIndex> Controller::NameIndexLocked() {
     for (auto& e : sb->endpoints) {
       if (!names.count(e.network_id)) continue;  // no DNS on the predefined networks
       asker.network_ids.push_back(e.network_id);
-      NameIndex::Entry entry{cid, e.network_id, {c.name, cid.substr(0, 12), cid}, e.spec.ip};
+      NameIndex::Entry entry{cid, e.network_id, {c.name, cid.substr(0, 12), cid}, e.spec.ip, e.spec.ip6};
       for (auto& a : c.attachments)
         if (a.network_id == e.network_id)
           entry.names.insert(entry.names.end(), a.aliases.begin(), a.aliases.end());
@@ -124,6 +125,34 @@ Status Controller::Persist(const std::string& kind, const std::string& id, const
 
 // ---------------------------------------------------------------------------------------------
 // Recovery
+
+StatusOr<bool> Controller::ConfigureDefaultIpv6(Network& n) {
+  std::string subnet6, gateway6;
+  if (!opts_.default_subnet6.empty()) {
+    ipam::PoolRequest req;
+    req.ipv6 = true;
+    req.subnet = opts_.default_subnet6;
+    ipam::Allocator probe;  // the subnet and gateway, as the real request gives them
+    auto pool = probe.RequestPool(req);
+    if (!pool.ok()) return Annotate(pool.status(), "fixed-cidr-v6");
+    subnet6 = pool->subnet;
+    gateway6 = pool->gateway;
+  }
+  if (n.spec.ipv6 == !subnet6.empty() && n.spec.subnet6 == subnet6 && n.spec.gateway6 == gateway6) return false;
+  n.spec.ipv6 = !subnet6.empty();
+  n.spec.subnet6 = subnet6;
+  n.spec.gateway6 = gateway6;
+  std::vector<spec::IPAMConfig> configs;
+  for (auto& c : n.ipam_config)
+    if (!ipam::IsIpv6(c.subnet)) configs.push_back(c);
+  if (!subnet6.empty()) {
+    spec::IPAMConfig c6;  // the subnet only, as the IPv4 entry of the default bridge
+    c6.subnet = subnet6;
+    configs.push_back(c6);
+  }
+  n.ipam_config = std::move(configs);
+  return true;
+}
 
 Status Controller::Recover() {
   // Nothing else runs yet (the API serves once recovery is done), but the kernel and the store
@@ -178,6 +207,13 @@ Status Controller::Recover() {
     RETURN_IF_ERROR(Persist("network", n->spec.id, n->ToDoc()));
     networks[n->spec.id] = std::move(n);
   }
+  // The default bridge's IPv6 follows the daemon's configuration of this start, as dockerd
+  // re-creates its default network each time.
+  for (auto& [id, n] : networks) {
+    if (!n->builtin || n->spec.driver != "bridge") continue;
+    ASSIGN_OR_RETURN(bool changed, ConfigureDefaultIpv6(*n));
+    if (changed) RETURN_IF_ERROR(Persist("network", n->spec.id, n->ToDoc()));
+  }
   // Pools, and the kernel objects a reboot or crash took away.
   {
     StateLock l(mu_);
@@ -186,6 +222,10 @@ Status Controller::Recover() {
       auto pool = ipam_->RequestPool(n->PoolRequestFromConfig());
       if (!pool.ok()) return Annotate(pool.status(), "network " + n->spec.name + ": address pool");
       n->pool_id = pool->id;
+      if (n->spec.subnet6.empty()) continue;
+      auto pool6 = ipam_->RequestPool(n->PoolRequestFromConfig(/*ipv6=*/true));
+      if (!pool6.ok()) return Annotate(pool6.status(), "network " + n->spec.name + ": IPv6 address pool");
+      n->pool6_id = pool6->id;
     }
   }
   for (auto& [id, n] : networks) {
@@ -216,6 +256,10 @@ Status Controller::Recover() {
       e.pool_id = nit->second->pool_id;
       auto got = ipam_->RequestAddress(e.pool_id, e.spec.ip);
       if (!got.ok()) spdlog::warn("sandbox {}: address {}: {}", cid, e.spec.ip, got.status().ToString());
+      if (e.spec.ip6.empty() || nit->second->pool6_id.empty()) continue;
+      e.pool6_id = nit->second->pool6_id;
+      auto got6 = ipam_->RequestAddress(e.pool6_id, e.spec.ip6);
+      if (!got6.ok()) spdlog::warn("sandbox {}: address {}: {}", cid, e.spec.ip6, got6.status().ToString());
     }
   networks_ = std::move(networks);
   containers_ = std::move(containers);
@@ -243,9 +287,17 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
   for (auto& [sb, upstreams] : serve) {
     // No one else touches these sandboxes before Reconcile returns (the API is not serving yet).
     for (auto& p : sb->ports) {
-      auto fd = ReservePort(p.proto, p.host_ip, p.host_port);
-      if (fd.ok()) p.reservation = std::move(*fd);
-      else spdlog::warn("container {}: port {}: {}", sb->container_id, p.host_port, fd.status().ToString());
+      const bool host6 = p.host_ip.find(':') != std::string::npos;
+      if (!host6) {
+        auto fd = ReservePort(p.proto, p.host_ip, p.host_port);
+        if (fd.ok()) p.reservation = std::move(*fd);
+        else spdlog::warn("container {}: port {}: {}", sb->container_id, p.host_port, fd.status().ToString());
+      }
+      if (!p.container_ip6.empty()) {
+        auto fd = ReservePort(p.proto, host6 ? p.host_ip : "::", p.host_port);
+        if (fd.ok()) p.reservation6 = std::move(*fd);
+        else spdlog::warn("container {}: port [::]:{}: {}", sb->container_id, p.host_port, fd.status().ToString());
+      }
     }
     if (Status st = ServeDns(*sb, upstreams); !st.ok())
       spdlog::warn("container {}: {}", sb->container_id, st.ToString());
@@ -308,8 +360,6 @@ StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreat
     return absl::InvalidArgumentError("invalid scope value: " + body.scope);
   Driver* d = DriverFor(driver);
   if (d == nullptr) return absl::NotFoundError("plugin \"" + driver + "\" not found");
-  if (body.enable_ipv6)
-    return absl::InvalidArgumentError("IPv6 networks are not supported by Berth yet");
   if (body.config_only || (body.config_from && !body.config_from->network.empty()))
     return absl::InvalidArgumentError(
         "config-only networks (--config-only, --config-from) are not supported by Berth yet");
@@ -325,23 +375,38 @@ StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreat
   n->labels = spec::OrEmpty(body.labels);
   n->ipam_options = spec::OrEmpty(ipam.options);  // {} unless the client sent some
 
-  ipam::PoolRequest req;
-  const std::vector<spec::IPAMConfig>& configs = spec::OrEmpty(ipam.config);
-  if (configs.size() > 1)
-    return absl::InvalidArgumentError("Berth supports one IPv4 subnet per network");
-  if (!configs.empty()) {
-    const spec::IPAMConfig& c = configs[0];
-    req.subnet = c.subnet;
-    req.ip_range = c.ip_range;
-    req.gateway = c.gateway;
-    req.aux = std::map<std::string, std::string>(c.aux_addresses.begin(), c.aux_addresses.end());
-    if (req.subnet.empty() && (!req.ip_range.empty() || !req.gateway.empty() || !req.aux.empty())) {
-      std::string what = !req.gateway.empty() ? "gateway " + req.gateway
-                        : !req.ip_range.empty() ? "range " + req.ip_range
-                                                : "aux-address " + req.aux.begin()->second;
+  // One pool per family: the IPv4 one always, the IPv6 one with --ipv6 (a config is IPv6 when its
+  // subnet is, as libnetwork sorts them).
+  ipam::PoolRequest req, req6;
+  req6.ipv6 = true;
+  bool have4 = false, have6 = false;
+  for (const spec::IPAMConfig& c : spec::OrEmpty(ipam.config)) {
+    bool v6 = ipam::IsIpv6(c.subnet);
+    if (v6 ? have6 : have4)
+      return absl::InvalidArgumentError(std::string("Berth supports one IPv") + (v6 ? "6" : "4") +
+                                        " subnet per network");
+    (v6 ? have6 : have4) = true;
+    ipam::PoolRequest& r = v6 ? req6 : req;
+    r.subnet = c.subnet;
+    r.ip_range = c.ip_range;
+    r.gateway = c.gateway;
+    r.aux = std::map<std::string, std::string>(c.aux_addresses.begin(), c.aux_addresses.end());
+    if (r.subnet.empty() && (!r.ip_range.empty() || !r.gateway.empty() || !r.aux.empty())) {
+      std::string what = !r.gateway.empty() ? "gateway " + r.gateway
+                        : !r.ip_range.empty() ? "range " + r.ip_range
+                                              : "aux-address " + r.aux.begin()->second;
       return absl::InvalidArgumentError("no matching subnet for " + what);
     }
   }
+  if (have6 && !body.enable_ipv6)
+    return absl::InvalidArgumentError("IPv6 subnet " + req6.subnet +
+                                      " given, but IPv6 is not enabled on the network (--ipv6)");
+  if (body.enable_ipv6 && driver != "bridge")
+    return absl::UnimplementedError("IPv6 is supported on bridge networks only; " + driver + " networks are IPv4-only");
+  if (auto v4 = n->spec.options.find("com.docker.network.enable_ipv4");
+      v4 != n->spec.options.end() && v4->second != "true" && v4->second != "1")
+    return absl::UnimplementedError("IPv6-only networks (com.docker.network.enable_ipv4=false) are not supported by Berth");
+  n->spec.ipv6 = body.enable_ipv6;
   if (driver == "bridge") {
     auto hb = n->spec.options.find("com.docker.network.bridge.host_binding_ipv4");
     if (hb != n->spec.options.end() && !ipam::ParseIp(hb->second).ok())
@@ -368,12 +433,23 @@ StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreat
     n->pool_id = pool.id;
     n->spec.subnet = pool.subnet;
     n->spec.gateway = pool.gateway;
+    if (body.enable_ipv6) {
+      auto pool6 = ipam_->RequestPool(req6);
+      if (!pool6.ok()) {
+        (void)ipam_->ReleasePool(pool.id);
+        return pool6.status();
+      }
+      n->pool6_id = pool6->id;
+      n->spec.subnet6 = pool6->subnet;
+      n->spec.gateway6 = pool6->gateway;
+    }
     n->phase = Network::Phase::kCreating;
     networks_[n->spec.id] = std::move(n);
   }
   auto forget = [&](Status st) {
     StateLock l(mu_);
     (void)ipam_->ReleasePool(added->pool_id);
+    if (!added->pool6_id.empty()) (void)ipam_->ReleasePool(added->pool6_id);
     networks_.erase(added->spec.id);
     return st;
   };
@@ -390,6 +466,14 @@ StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreat
     cfg.ip_range = req.ip_range;
     cfg.aux_addresses = spec::StringMap(req.aux.begin(), req.aux.end());
     added->ipam_config = {cfg};
+    if (!spec.subnet6.empty()) {
+      spec::IPAMConfig cfg6;
+      cfg6.subnet = spec.subnet6;
+      cfg6.gateway = spec.gateway6;
+      cfg6.ip_range = req6.ip_range;
+      cfg6.aux_addresses = spec::StringMap(req6.aux.begin(), req6.aux.end());
+      added->ipam_config.push_back(cfg6);
+    }
   }
   std::string doc;
   {
@@ -461,6 +545,7 @@ Status Controller::RemoveNetwork(const std::string& name) {
       return Annotate(st, "remove network " + net_name);
     }
     if (!n->pool_id.empty()) (void)ipam_->ReleasePool(n->pool_id);
+    if (!n->pool6_id.empty()) (void)ipam_->ReleasePool(n->pool6_id);
     networks_.erase(id);
     std::tie(gen, model) = FirewallModelLocked();
     names = NameIndexLocked();
@@ -502,6 +587,7 @@ NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
   Driver* d = DriverFor(n.spec.driver);
   v.scope = d ? ScopeName(d->scope()) : "local";
   v.driver = n.spec.driver;
+  v.enable_ipv6 = n.spec.ipv6;
   v.ipam.driver = "default";
   v.ipam.options = n.ipam_options;
   v.ipam.config = n.ipam_config;
@@ -513,7 +599,8 @@ NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
         if (e.network_id != n.spec.id) continue;
         auto c = containers_.find(cid);
         v.containers[cid] = {c == containers_.end() ? "" : c->second->name, e.spec.id, e.spec.mac,
-                             e.spec.ip + "/" + std::to_string(e.spec.prefix), ""};
+                             e.spec.ip + "/" + std::to_string(e.spec.prefix),
+                             e.spec.ip6.empty() ? "" : e.spec.ip6 + "/" + std::to_string(e.spec.prefix6)};
       }
   v.options = n.spec.options;
   v.labels = n.labels;

@@ -51,6 +51,9 @@ struct ControllerOptions {
   std::string exec_root;
   std::string default_bridge = "berth0";
   std::string default_subnet = "172.17.0.0/16";
+  // berthd --ipv6 --fixed-cidr-v6 (daemon.json "ipv6", "fixed-cidr-v6"): the default bridge's IPv6
+  // subnet; "" keeps it IPv4-only. Applied to the default bridge at every start.
+  std::string default_subnet6;
   bool dns = true;
 };
 
@@ -156,6 +159,8 @@ class Controller : public engine::NetworkAttacher, public NetworkService {
   engine::EventBus& events_;
   const Clock& clock_;
   const ControllerOptions opts_;
+  // Sets the default bridge's IPv6 (spec and IPAM config) from opts_; true when it changed.
+  StatusOr<bool> ConfigureDefaultIpv6(Network& n);
   firewall::Applier& firewall_;
   dns::Server* const dns_;
   ContainerLookup lookup_;

@@ -58,6 +58,8 @@ std::string Controller::Network::ToDoc() const {
   for (auto& c : ipam_config) cfg.push_back(IpamConfigToJson(c));
   return json{{"id", spec.id},           {"name", spec.name},       {"driver", spec.driver},
               {"subnet", spec.subnet},   {"gateway", spec.gateway}, {"internal", spec.internal},
+              {"ipv6", spec.ipv6},       {"subnet6", spec.subnet6}, {"gateway6", spec.gateway6},
+              {"pool6_id", pool6_id},
               {"options", spec.options}, {"ifname", spec.ifname},   {"mtu", spec.mtu},
               {"created", created},      {"pool_id", pool_id},      {"ipam_config", cfg},
               {"ipam_options", ipam_options ? json(*ipam_options) : json(nullptr)}, {"labels", labels},   {"attachable", attachable},
@@ -74,6 +76,10 @@ StatusOr<std::unique_ptr<Controller::Network>> Controller::Network::FromDoc(cons
     n->spec.subnet = d.value("subnet", "");
     n->spec.gateway = d.value("gateway", "");
     n->spec.internal = d.value("internal", false);
+    n->spec.ipv6 = d.value("ipv6", false);
+    n->spec.subnet6 = d.value("subnet6", "");
+    n->spec.gateway6 = d.value("gateway6", "");
+    n->pool6_id = d.value("pool6_id", "");
     n->spec.options = StringMapFrom(d.value("options", json::object()));
     n->spec.ifname = d.value("ifname", "");
     n->spec.mtu = d.value("mtu", 1500);
@@ -89,14 +95,16 @@ StatusOr<std::unique_ptr<Controller::Network>> Controller::Network::FromDoc(cons
   });
 }
 
-ipam::PoolRequest Controller::Network::PoolRequestFromConfig() const {
+ipam::PoolRequest Controller::Network::PoolRequestFromConfig(bool ipv6) const {
   ipam::PoolRequest req;
-  req.subnet = spec.subnet;
-  req.gateway = spec.gateway;
-  if (!ipam_config.empty()) {
-    req.ip_range = ipam_config[0].ip_range;
-    req.aux = std::map<std::string, std::string>(ipam_config[0].aux_addresses.begin(),
-                                                 ipam_config[0].aux_addresses.end());
+  req.ipv6 = ipv6;
+  req.subnet = ipv6 ? spec.subnet6 : spec.subnet;
+  req.gateway = ipv6 ? spec.gateway6 : spec.gateway;
+  for (const spec::IPAMConfig& c : ipam_config) {
+    if (ipam::IsIpv6(c.subnet) != ipv6) continue;
+    req.ip_range = c.ip_range;
+    req.aux = std::map<std::string, std::string>(c.aux_addresses.begin(), c.aux_addresses.end());
+    break;
   }
   return req;
 }
@@ -108,6 +116,7 @@ Controller::Attachment Controller::Attachment::FromEndpointConfig(const std::str
   a.aliases = spec::OrEmpty(cfg.aliases);
   if (cfg.ipam_config) {
     a.static_ip = cfg.ipam_config->ipv4_address;
+    a.static_ip6 = cfg.ipam_config->ipv6_address;
     a.ipam_config = cfg.ipam_config;
   }
   a.mac = cfg.mac_address;
@@ -125,6 +134,7 @@ std::string Controller::ContainerNet::ToDoc() const {
       if (!x.ipam_config->link_local_ips.empty()) ipamc["LinkLocalIPs"] = x.ipam_config->link_local_ips;
     }
     a.push_back({{"network_id", x.network_id}, {"aliases", x.aliases}, {"static_ip", x.static_ip},
+                 {"static_ip6", x.static_ip6},
                  {"mac", x.mac}, {"ipam_config", ipamc}});
   }
   return json{{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}, {"dns", dns}, {"search", search}}
@@ -144,6 +154,7 @@ StatusOr<std::unique_ptr<Controller::ContainerNet>> Controller::ContainerNet::Fr
       a.network_id = x.value("network_id", "");
       a.aliases = x.value("aliases", std::vector<std::string>{});
       a.static_ip = x.value("static_ip", "");
+      a.static_ip6 = x.value("static_ip6", "");
       a.mac = x.value("mac", "");
       json ipamc = x.value("ipam_config", json(nullptr));
       if (ipamc.is_object()) {
@@ -164,11 +175,13 @@ std::string Controller::SandboxState::ToDoc() const {
   for (auto& e : endpoints)
     eps.push_back({{"id", e.spec.id}, {"ifname", e.spec.ifname}, {"host_ifname", e.spec.host_ifname},
                    {"ip", e.spec.ip}, {"prefix", e.spec.prefix}, {"mac", e.spec.mac},
+                   {"ip6", e.spec.ip6}, {"prefix6", e.spec.prefix6},
                    {"default_route", e.spec.default_route}, {"network_id", e.network_id}});
   json ports_j = json::array();
   for (auto& p : ports)
     ports_j.push_back({{"proto", p.proto}, {"host_ip", p.host_ip}, {"host_port", p.host_port},
                        {"container_port", p.container_port}, {"container_ip", p.container_ip},
+                       {"container_ip6", p.container_ip6},
                        {"bridge", p.bridge}, {"network_id", p.network_id}});
   return json{{"container_id", container_id}, {"id", id}, {"path", path}, {"endpoints", eps},
               {"ports", ports_j}, {"dns", dns}, {"next_if", next_if}}
@@ -191,6 +204,8 @@ StatusOr<std::unique_ptr<Controller::SandboxState>> Controller::SandboxState::Fr
       ep.spec.ip = e.value("ip", "");
       ep.spec.prefix = e.value("prefix", 24);
       ep.spec.mac = e.value("mac", "");
+      ep.spec.ip6 = e.value("ip6", "");
+      ep.spec.prefix6 = e.value("prefix6", 64);
       ep.spec.default_route = e.value("default_route", false);
       ep.network_id = e.value("network_id", "");
       sb->endpoints.push_back(std::move(ep));
@@ -202,6 +217,7 @@ StatusOr<std::unique_ptr<Controller::SandboxState>> Controller::SandboxState::Fr
       pm.host_port = p.value("host_port", 0);
       pm.container_port = p.value("container_port", 0);
       pm.container_ip = p.value("container_ip", "");
+      pm.container_ip6 = p.value("container_ip6", "");
       pm.bridge = p.value("bridge", "");
       pm.network_id = p.value("network_id", "");
       sb->ports.push_back(std::move(pm));

@@ -3,13 +3,8 @@
 // no lock held (the container's operation lock keeps other operations on it away), and commits
 // under mu_.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
-#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -31,25 +26,6 @@ int PrefixOf(const std::string& subnet) {
 }
 
 }  // namespace
-
-StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host_ip, int port) {
-  UniqueFd fd(::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoStatus(errno, "socket");
-  struct sockaddr_in sa = {};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  std::string ip = host_ip.empty() ? "0.0.0.0" : host_ip;
-  if (::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1)
-    return absl::InvalidArgumentError("invalid host IP " + ip);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    int e = errno;
-    if (e == EADDRINUSE)
-      return absl::AlreadyExistsError("Bind for " + ip + ":" + std::to_string(port) +
-                                      " failed: port is already allocated");
-    return ErrnoStatus(e, "listen " + proto + " " + ip + ":" + std::to_string(port));
-  }
-  return fd;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Attachments (container create and remove)
@@ -116,8 +92,17 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
         return absl::InvalidArgumentError("Invalid address " + ip +
                                           ": It does not belong to any of this network's subnets");
     }
-    if (cfg.ipam_config && !cfg.ipam_config->ipv6_address.empty())
-      return absl::InvalidArgumentError("IPv6 addresses (--ip6) are not supported by Berth yet");
+    std::string ip6 = cfg.ipam_config ? cfg.ipam_config->ipv6_address : "";
+    if (!ip6.empty()) {
+      if (m->builtin)
+        return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
+      if (!ipam::IsIpv6(ip6) || !sys::ParseIp(ip6).ok())
+        return absl::InvalidArgumentError("invalid IPv6 address: " + ip6);
+      // A network without IPv6 has no subnet this address could belong to (Docker's text).
+      if (!ipam::SubnetContains(m->spec.subnet6, ip6))
+        return absl::InvalidArgumentError("Invalid address " + ip6 +
+                                          ": It does not belong to any of this network's subnets");
+    }
     if (!spec::OrEmpty(cfg.aliases).empty() && m->builtin)
       return absl::InvalidArgumentError("network-scoped alias is supported only for containers in user defined networks");
   }
@@ -205,8 +190,10 @@ std::string Controller::DefaultGatewayLocked() const {
 }
 
 void Controller::ReleaseAddressesLocked(const std::vector<Endpoint>& eps) {
-  for (auto& e : eps)
+  for (auto& e : eps) {
     if (!e.pool_id.empty() && !e.spec.ip.empty()) (void)ipam_->ReleaseAddress(e.pool_id, e.spec.ip);
+    if (!e.pool6_id.empty() && !e.spec.ip6.empty()) (void)ipam_->ReleaseAddress(e.pool6_id, e.spec.ip6);
+  }
 }
 
 StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, const ContainerNet& c,
@@ -222,6 +209,19 @@ StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, 
       return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " +
                                          n.spec.name);
   ASSIGN_OR_RETURN(std::string ip, ipam_->RequestAddress(n.pool_id, a.static_ip, n.spec.name, n.spec.id));
+  std::string ip6;
+  if (!n.pool6_id.empty()) {
+    auto got = ipam_->RequestAddress(n.pool6_id, a.static_ip6, n.spec.name, n.spec.id);
+    if (!got.ok()) {
+      (void)ipam_->ReleaseAddress(n.pool_id, ip);
+      return got.status();
+    }
+    ip6 = *got;
+  } else if (!a.static_ip6.empty()) {
+    (void)ipam_->ReleaseAddress(n.pool_id, ip);
+    return absl::InvalidArgumentError("Invalid address " + a.static_ip6 +
+                                      ": It does not belong to any of this network's subnets");
+  }
   Endpoint ep;
   ep.network_id = n.spec.id;
   ep.pool_id = n.pool_id;
@@ -230,6 +230,11 @@ StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, 
   ep.spec.host_ifname = "veth" + NewId().substr(0, 7);
   ep.spec.ip = ip;
   ep.spec.prefix = PrefixOf(n.spec.subnet);
+  if (!ip6.empty()) {
+    ep.pool6_id = n.pool6_id;
+    ep.spec.ip6 = ip6;
+    ep.spec.prefix6 = PrefixOf(n.spec.subnet6);
+  }
   auto ipnum = ipam::ParseIp(ip);
   ep.spec.mac = !a.mac.empty() ? a.mac : ipam::MacFromIp(*ipnum);
   ep.spec.default_route = first;
@@ -260,79 +265,6 @@ Status Controller::JoinAll(SandboxState& sb, std::vector<Endpoint>& eps) {
 void Controller::LeaveAll(SandboxState& sb, const std::vector<Endpoint>& eps) {
   std::vector<DriverNetwork*> kernels = KernelsOf(eps);
   for (size_t i = 0; i < eps.size(); ++i) (void)kernels[i]->Leave(eps[i].spec, sb.kernel.get(), false);
-}
-
-StatusOr<std::vector<Controller::PortMap>> Controller::ReservePorts(const PortTarget& t,
-                                                                    const spec::ContainerConfig& config,
-                                                                    const spec::HostConfig& hc) {
-  std::vector<PortMap> out;
-  spec::PortMap bindings = spec::OrEmpty(hc.port_bindings);
-  if (hc.publish_all_ports)
-    for (const std::string& port : config.exposed_ports)
-      if (!bindings.count(port)) bindings[port] = std::vector<spec::PortBinding>{spec::PortBinding{}};
-  if (bindings.empty()) return out;
-  // Ephemeral ports: the kernel's local port range, as Docker.
-  int lo = 32768, hi = 60999;
-  if (auto r = sys::ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); r.ok())
-    sscanf(r->c_str(), "%d %d", &lo, &hi);
-  static thread_local std::mt19937 rng(std::random_device{}());
-  for (auto& [port, list_in] : bindings) {
-    auto slash = port.find('/');
-    std::string proto = slash == std::string::npos ? "tcp" : port.substr(slash + 1);
-    int cport = 0;
-    if (!absl::SimpleAtoi(port.substr(0, slash), &cport) || cport <= 0 || cport > 65535)
-      return absl::InvalidArgumentError("invalid port specification: \"" + port + "\"");
-    if (proto != "tcp" && proto != "udp")
-      return absl::InvalidArgumentError("invalid proto \"" + proto + "\" (tcp and udp are supported)");
-    std::vector<spec::PortBinding> list = list_in.value_or(std::vector<spec::PortBinding>{});
-    if (list.empty()) list.push_back(spec::PortBinding{});
-    for (auto& b : list) {
-      std::string host_ip = b.host_ip;
-      std::string hp = b.host_port;
-      if (host_ip.empty()) host_ip = t.default_host_ip;
-      int first = 0, last = 0;
-      if (!hp.empty()) {
-        auto dash = hp.find('-');
-        if (!absl::SimpleAtoi(hp.substr(0, dash), &first) ||
-            (dash != std::string::npos && !absl::SimpleAtoi(hp.substr(dash + 1), &last)))
-          return absl::InvalidArgumentError("invalid host port \"" + hp + "\"");
-        if (dash == std::string::npos) last = first;
-      }
-      PortMap pm;
-      pm.proto = proto;
-      pm.host_ip = host_ip;
-      pm.container_port = cport;
-      pm.container_ip = t.container_ip;
-      pm.bridge = t.bridge;
-      pm.network_id = t.network_id;
-      if (first > 0) {
-        // A fixed port (or a range, where the first free one is taken).
-        Status err;
-        for (int p = first; p <= last && !pm.reservation.valid(); ++p) {
-          auto r = ReservePort(proto, host_ip, p);
-          if (r.ok()) {
-            pm.reservation = std::move(*r);
-            pm.host_port = p;
-          } else {
-            err = r.status();
-          }
-        }
-        if (!pm.reservation.valid()) return err;
-      } else {
-        for (int tries = 0; tries < 200 && !pm.reservation.valid(); ++tries) {
-          int p = lo + static_cast<int>(rng() % static_cast<unsigned>(hi - lo + 1));
-          auto r = ReservePort(proto, host_ip, p);
-          if (r.ok()) {
-            pm.reservation = std::move(*r);
-            pm.host_port = p;
-          }
-        }
-        if (!pm.reservation.valid()) return absl::ResourceExhaustedError("no free host port for " + port);
-      }
-      out.push_back(std::move(pm));
-    }
-  }
-  return out;
 }
 
 Status Controller::ServeDns(const SandboxState& sb, std::vector<std::string> upstreams) {
@@ -430,7 +362,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
         if (auto hb = n.spec.options.find("com.docker.network.bridge.host_binding_ipv4");
             hb != n.spec.options.end() && hb->second != "0.0.0.0")
           default_ip = hb->second;
-        ports_to = PortTarget{ep->spec.ip, n.spec.ifname, n.spec.id, default_ip, c.name, ep->spec.id};
+        ports_to = PortTarget{ep->spec.ip, ep->spec.ip6, n.spec.ifname, n.spec.id, default_ip, c.name, ep->spec.id};
       }
       eps.push_back(std::move(*ep));
       first = false;
@@ -498,7 +430,10 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
     events_.Publish("network", "connect", nid, {{"container", id}, {"name", nname}, {"type", ndriver}});
   out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
   const std::string& hostname = config.hostname;
-  for (auto& e : s.endpoints) out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+  for (auto& e : s.endpoints) {
+    out.hosts_extra += e.spec.ip + "\t" + hostname + "\n";
+    if (!e.spec.ip6.empty()) out.hosts_extra += e.spec.ip6 + "\t" + hostname + "\n";
+  }
   out.hosts_extra += ExtraHostsLines(hc, gateway);
   out.netns_path = s.path;
   return out;
@@ -583,7 +518,7 @@ Status Controller::Connect(const std::string& network, const spec::NetworkConnec
       if (x.network_id == n->spec.id)
         return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
     a = Attachment::FromEndpointConfig(n->spec.id, req.endpoint_config.value_or(spec::EndpointSettings()));
-    if (!a.static_ip.empty() && n->builtin)
+    if ((!a.static_ip.empty() || !a.static_ip6.empty()) && n->builtin)
       return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
     net_name = n->spec.name;
     net_driver = n->spec.driver;
@@ -725,6 +660,11 @@ spec::EndpointSettings Controller::EndpointSettingsLocked(const Attachment& a, c
     s.ip_address = ep->spec.ip;
     s.ip_prefix_len = ep->spec.prefix;
     s.mac_address = ep->spec.mac;
+    if (!ep->spec.ip6.empty()) {
+      s.ipv6_gateway = nit != networks_.end() ? nit->second->spec.gateway6 : "";
+      s.global_ipv6_address = ep->spec.ip6;
+      s.global_ipv6_prefix_len = ep->spec.prefix6;
+    }
   }
   return s;
 }
@@ -756,6 +696,9 @@ std::optional<spec::NetworkSettings> Controller::Settings(const std::string& id)
       out.ip_address = s.ip_address;
       out.ip_prefix_len = s.ip_prefix_len;
       out.mac_address = s.mac_address;
+      out.ipv6_gateway = s.ipv6_gateway;
+      out.global_ipv6_address = s.global_ipv6_address;
+      out.global_ipv6_prefix_len = s.global_ipv6_prefix_len;
     }
     out.networks[nit->second->spec.name] = std::move(s);
   }
@@ -763,7 +706,11 @@ std::optional<spec::NetworkSettings> Controller::Settings(const std::string& id)
     for (auto& p : sb->ports) {
       auto& list = out.ports[std::to_string(p.container_port) + "/" + p.proto];
       if (!list) list.emplace();
-      list->push_back({p.host_ip.empty() ? "0.0.0.0" : p.host_ip, std::to_string(p.host_port)});
+      // As Docker, a port published on both families is listed once per family.
+      if (p.host_ip.find(':') == std::string::npos)
+        list->push_back({p.host_ip.empty() ? "0.0.0.0" : p.host_ip, std::to_string(p.host_port)});
+      if (!p.container_ip6.empty())
+        list->push_back({p.host_ip.empty() ? "::" : p.host_ip, std::to_string(p.host_port)});
     }
   return out;
 }

@@ -18,8 +18,10 @@ struct Controller::Network {
   enum class Phase { kCreating, kReady, kRemoving };
   NetworkSpec spec;
   std::string created;
-  std::string pool_id;  // "" for host/null
-  // The pool as configured (one entry; defaults filled in) and the IPAM options, as inspect shows.
+  std::string pool_id;   // "" for host/null
+  std::string pool6_id;  // the IPv6 pool of an --ipv6 network, else ""
+  // The pools as configured (the IPv4 entry, then the IPv6 one; defaults filled in) and the IPAM
+  // options, as inspect shows.
   std::vector<spec::IPAMConfig> ipam_config;
   std::optional<spec::StringMap> ipam_options;  // null for the predefined networks, as Docker
   spec::StringMap labels;
@@ -33,8 +35,9 @@ struct Controller::Network {
   bool UserDefined() const { return !builtin; }
   std::string ToDoc() const;
   static StatusOr<std::unique_ptr<Network>> FromDoc(const std::string& doc);
-  // The pool this network's addresses come from, as it was requested (recovery asks again).
-  ipam::PoolRequest PoolRequestFromConfig() const;
+  // The pool this network's addresses of one family come from, as it was requested (recovery asks
+  // again).
+  ipam::PoolRequest PoolRequestFromConfig(bool ipv6 = false) const;
 };
 
 // A container's membership of one network (kept while the container exists).
@@ -42,6 +45,7 @@ struct Controller::Attachment {
   std::string network_id;
   std::vector<std::string> aliases;
   std::string static_ip;
+  std::string static_ip6;  // --ip6
   std::string mac;
   std::optional<spec::EndpointIPAMConfig> ipam_config;
   // From an EndpointSettings of a create or connect request: aliases, address, MAC.
@@ -63,7 +67,8 @@ struct Controller::ContainerNet {
 struct Controller::Endpoint {
   EndpointSpec spec;
   std::string network_id;
-  std::string pool_id;  // where its address goes back to
+  std::string pool_id;   // where its address goes back to
+  std::string pool6_id;  // and its IPv6 address
 };
 
 struct Controller::PortMap {
@@ -72,11 +77,13 @@ struct Controller::PortMap {
   int host_port = 0;
   int container_port = 0;
   std::string container_ip;
+  std::string container_ip6;  // also published on the host's IPv6 addresses when set
   std::string bridge;
   std::string network_id;
   // A bound socket holding host_ip:host_port while the mapping lives (see ReservePort); it travels
   // with its mapping, so no recovery or disconnect can pair a port with another's socket.
   UniqueFd reservation;
+  UniqueFd reservation6;  // the same on [::] (IPV6_V6ONLY) when published over IPv6
 };
 
 struct Controller::SandboxState {
@@ -98,6 +105,7 @@ struct Controller::SandboxState {
 // Where a sandbox's published ports go: its first bridge endpoint, as in Docker.
 struct Controller::PortTarget {
   std::string container_ip;
+  std::string container_ip6;
   std::string bridge;
   std::string network_id;
   std::string default_host_ip;  // com.docker.network.bridge.host_binding_ipv4 unless 0.0.0.0
@@ -118,6 +126,8 @@ struct Controller::Removal {
 // Holds host_ip:port for a published port: ports in use on the host are refused, as with Docker's
 // proxy, and nothing else can take the port while the mapping lives. The socket is bound, never
 // listening: the kernel's DNAT sends the traffic to the container.
+// host_ip "" or "0.0.0.0" (every IPv4 address), an IPv4 address, "::" (every IPv6 address, IPv6
+// only) or an IPv6 address.
 StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host_ip, int port);
 
 }  // namespace berth::network

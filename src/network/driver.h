@@ -30,6 +30,14 @@
 namespace berth::network {
 
 enum class Scope { kLocal, kSwarm };
+
+struct EndpointSpec;
+class SandboxKernel;
+// IPv6 for the drivers (bridge_driver.cc): the host side of an IPv6 network (the bridge's
+// disable_ipv6=0, IPv6 forwarding; Unimplemented on a kernel without IPv6), and an endpoint's
+// address inside the sandbox (IPv6 enabled on its interface, the address without DAD).
+Status EnableHostIpv6(const std::string& bridge);
+Status AddEndpointIpv6(const EndpointSpec& ep, SandboxKernel& sb);
 inline const char* ScopeName(Scope s) { return s == Scope::kSwarm ? "swarm" : "local"; }
 
 struct NetworkSpec {
@@ -39,6 +47,10 @@ struct NetworkSpec {
   std::string subnet;   // "10.15.20.0/24"
   std::string gateway;  // "10.15.20.1"
   bool internal = false;
+  // --ipv6 (EnableIPv6): the network also has an IPv6 subnet, and its endpoints an IPv6 address.
+  bool ipv6 = false;
+  std::string subnet6;   // "fd00:30::/64", "" without IPv6
+  std::string gateway6;  // "fd00:30::1"
   std::map<std::string, std::string> options;  // -o/--opt
   // Derived by the driver at create time and kept in the store:
   std::string ifname;  // the bridge ("berth0", "br-<id12>", or the name option); macvlan: the parent
@@ -52,6 +64,8 @@ struct EndpointSpec {
   std::string ip;           // "10.15.20.4"
   int prefix = 24;
   std::string mac;
+  std::string ip6;  // "fd00:30::2" on an IPv6 network, else "" (IPv6 is then disabled on the interface)
+  int prefix6 = 64;
   bool default_route = false;  // the gateway of this network becomes the sandbox's default route
 };
 

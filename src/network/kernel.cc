@@ -21,7 +21,15 @@ class LinuxNetKernel : public NetKernel {
   explicit LinuxNetKernel(sys::Rtnl& host) : host_(host) {}
 
   StatusOr<std::unique_ptr<SandboxKernel>> CreateSandbox(const std::string& path) override {
-    ASSIGN_OR_RETURN(sys::NetNs ns, sys::NetNs::Create(path));
+    // IPv6 is off on every interface born in the sandbox unless its network has IPv6 (Docker 26+:
+    // an interface of an IPv4-only network would otherwise join IPv6 multicast groups and take
+    // router advertisements). Set as the namespace's default at creation, so IPv4-only endpoints
+    // cost nothing more; a driver enables it on the interfaces of IPv6 networks. lo keeps ::1.
+    auto init = [] {
+      Status st = sys::WriteSysctl(nullptr, "net.ipv6.conf.default.disable_ipv6", "1");
+      return absl::IsNotFound(st) ? absl::OkStatus() : st;  // a kernel without IPv6
+    };
+    ASSIGN_OR_RETURN(sys::NetNs ns, sys::NetNs::Create(path, init));
     auto rtnl = sys::Rtnl::Open(&ns);
     if (!rtnl.ok()) {
       (void)sys::NetNs::Remove(path);

@@ -25,7 +25,8 @@ class NetKernel {
   // Links of the daemon's own namespace.
   virtual StatusOr<std::vector<sys::LinkInfo>> HostLinks() = 0;
   virtual Status DeleteHostLink(const std::string& name) = 0;
-  // net.ipv4.ip_forward=1 in the daemon's namespace.
+  // net.ipv4.ip_forward=1 in the daemon's namespace. (IPv6 forwarding is the bridge driver's, when
+  // an IPv6 network is made.)
   virtual Status EnableForwarding() = 0;
 };
 

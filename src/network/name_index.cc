@@ -16,7 +16,8 @@ NameIndex::NameIndex(const std::vector<Entry>& entries, std::map<std::string, As
     for (const std::string& n : e.names) {
       if (n.empty()) continue;
       auto& ips = net.names[absl::AsciiStrToLower(n)];
-      if (std::find(ips.begin(), ips.end(), e.ip) == ips.end()) ips.push_back(e.ip);
+      for (const std::string* ip : {&e.ip, &e.ip6})
+        if (!ip->empty() && std::find(ips.begin(), ips.end(), *ip) == ips.end()) ips.push_back(*ip);
     }
   }
   for (auto& [id, a] : askers_)

@@ -25,6 +25,7 @@ class NameIndex {
     std::string network_id;
     std::vector<std::string> names;  // name, aliases, ids: matched case-insensitively
     std::string ip;
+    std::string ip6{};  // "" when the network has no IPv6
   };
   struct Asker {
     std::vector<std::string> network_ids;  // its user-defined networks, in endpoint order
@@ -36,7 +37,8 @@ class NameIndex {
             const std::map<std::string, std::string>& network_names);
 
   // The addresses `name` (as asked: any case, maybe with a trailing dot) has for the container
-  // `asker_id`; empty when the name is not one of its peers' (the DNS server forwards it then).
+  // `asker_id`, IPv4 and IPv6 (the DNS server picks by the query's type); empty when the name is
+  // not one of its peers' (the DNS server forwards it then).
   std::vector<std::string> Resolve(const std::string& asker_id, const std::string& name) const;
 
  private:

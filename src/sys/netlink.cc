@@ -658,11 +658,13 @@ void FillAddrHeader(ifaddrmsg* ifa, const IpPrefix& p, int index) {
 
 }  // namespace
 
-Status Rtnl::AddAddr(const std::string& link, const std::string& cidr) {
+Status Rtnl::AddAddr(const std::string& link, const std::string& cidr, bool no_dad) {
   ASSIGN_OR_RETURN(IpPrefix p, ParseCidr(cidr));
   ASSIGN_OR_RETURN(int index, Index(link));
   Request req(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-  FillAddrHeader(req.Header<ifaddrmsg>(), p, index);
+  auto* ifa = req.Header<ifaddrmsg>();
+  FillAddrHeader(ifa, p, index);
+  if (no_dad && p.addr.family == AF_INET6) ifa->ifa_flags |= IFA_F_NODAD;
   req.Ip(IFA_LOCAL, p.addr);
   req.Ip(IFA_ADDRESS, p.addr);
   // Like docker (vishvananda/netlink), give IPv4 addresses their broadcast so the kernel answers

@@ -117,7 +117,9 @@ class Rtnl {
   Status SetBridgePortHairpin(const std::string& port, bool on);
   StatusOr<bool> GetBridgePortHairpin(const std::string& port);
 
-  Status AddAddr(const std::string& link, const std::string& cidr);  // EEXIST -> AlreadyExists
+  // EEXIST -> AlreadyExists. no_dad (IFA_F_NODAD, IPv6): usable at once instead of tentative for the
+  // ~1 s duplicate address detection takes; Docker adds its IPv6 addresses so.
+  Status AddAddr(const std::string& link, const std::string& cidr, bool no_dad = false);
   Status DelAddr(const std::string& link, const std::string& cidr);  // NotFound if missing
   // link "" = all links; family AF_INET or AF_INET6.
   StatusOr<std::vector<AddrInfo>> ListAddrs(const std::string& link = "", int family = AF_INET);

@@ -65,7 +65,7 @@ StatusOr<NetNs> NetNs::Open(const std::string& path) {
   return NetNs(std::move(fd));
 }
 
-StatusOr<NetNs> NetNs::Create(const std::string& path) {
+StatusOr<NetNs> NetNs::Create(const std::string& path, const std::function<Status()>& init) {
   CheckNoStateLock("NetNs::Create");
   {
     UniqueFd f(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
@@ -81,7 +81,8 @@ StatusOr<NetNs> NetNs::Create(const std::string& path) {
     mounted = true;
     // A fresh namespace has lo down; nothing (127.0.0.11 DNS, health checks) works until it is up.
     ASSIGN_OR_RETURN(auto rtnl, Rtnl::Open(nullptr));
-    return rtnl->SetUp("lo");
+    RETURN_IF_ERROR(rtnl->SetUp("lo"));
+    return init ? init() : absl::OkStatus();
   });
   if (!st.ok()) {
     if (mounted) ::umount2(path.c_str(), MNT_DETACH);

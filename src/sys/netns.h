@@ -21,8 +21,9 @@ class NetNs {
   // /run/netns/X, /proc/PID/ns/net or any bind mount of one; InvalidArgument if it is not a network namespace.
   static StatusOr<NetNs> Open(const std::string& path);
   // A new namespace bind-mounted at `path` (the file is created, AlreadyExists if it is there; its directory
-  // must exist), with `lo` up. The calling thread stays where it is.
-  static StatusOr<NetNs> Create(const std::string& path);
+  // must exist), with `lo` up. The calling thread stays where it is. `init`, if given, runs inside the
+  // new namespace before it is returned (sysctls of the namespace, at no extra thread hop).
+  static StatusOr<NetNs> Create(const std::string& path, const std::function<Status()>& init = nullptr);
   // Lazy unmount and unlink; a missing or unmounted path is fine. Links inside go away when the last
   // reference (mount, fd, socket) to the namespace is dropped.
   static Status Remove(const std::string& path);

@@ -583,5 +583,105 @@ TEST_F(NetlinkTest, SysctlWritesStayInsideTheNamespace) {
   EXPECT_EQ(WriteSysctl(&a->ns(), "net.ipv4.no_such_key", "1").code(), absl::StatusCode::kNotFound);
 }
 
+// The flags column of /proc/net/if_inet6 for addr on link, read inside ns (/proc/thread-self: the
+// helper thread's namespace, not the process's); -1 when absent.
+int Ipv6AddrFlags(const NetNs& ns, const std::string& hex_addr, const std::string& link) {
+  int flags = -1;
+  Status st = ns.Run([&]() -> Status {
+    std::ifstream in("/proc/thread-self/net/if_inet6");
+    std::string addr, index, prefix, scope, fl, name;
+    while (in >> addr >> index >> prefix >> scope >> fl >> name)
+      if (addr == hex_addr && name == link) flags = std::stoi(fl, nullptr, 16);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(st.ok()) << st;
+  return flags;
+}
+
+// What the bridge driver does for an IPv6 endpoint: the namespace is made with IPv6 disabled on
+// new interfaces (NetNs::Create's init), the interface gets it back, an address without DAD (at
+// once usable, not tentative) and a default route via the peer; UDP then flows over IPv6.
+TEST_F(NetlinkTest, Ipv6AddressWithoutDadRoutesAndTraffic) {
+  if (!PathExists("/proc/sys/net/ipv6")) GTEST_SKIP() << "this kernel has no IPv6";
+  std::string path = NextNsPath();
+  RemoveOnExit cleanup{path};
+  auto init = [] { return WriteSysctl(nullptr, "net.ipv6.conf.default.disable_ipv6", "1"); };
+  auto made = NetNs::Create(path, init);
+  ASSERT_OK(made);
+  auto a_rtnl = Rtnl::Open(&*made);
+  ASSERT_OK(a_rtnl);
+  Rtnl& ra = **a_rtnl;
+  ScratchNs* b = NewNs();
+  ASSERT_TRUE(b);
+  Rtnl& rb = b->rtnl();
+  // Born in b, made from a: the a end inherits a's default (disabled), the b end b's (enabled).
+  ASSERT_OK(ra.CreateVeth("n6a0", "n6b0", 0, &b->ns()));
+  auto disabled = ReadSysctl(&*made, "net.ipv6.conf.n6a0.disable_ipv6");
+  ASSERT_OK(disabled);
+  EXPECT_EQ(*disabled, "1");
+  EXPECT_EQ(ra.AddAddr("n6a0", "fd00:66::2/64", true).code(), absl::StatusCode::kPermissionDenied)
+      << "IPv6 disabled on the link: the kernel refuses the address";
+  ASSERT_OK(WriteSysctl(&*made, "net.ipv6.conf.n6a0.disable_ipv6", "0"));
+  ASSERT_OK(ra.AddAddr("n6a0", "fd00:66::2/64", /*no_dad=*/true));
+  ASSERT_OK(rb.AddAddr("n6b0", "fd00:66::1/64", /*no_dad=*/true));
+  ASSERT_OK(ra.SetUp("n6a0"));
+  ASSERT_OK(rb.SetUp("n6b0"));
+  ASSERT_OK(ra.AddRoute("default", "fd00:66::1", "n6a0"));
+  auto routes = ra.ListRoutes(AF_INET6);
+  ASSERT_OK(routes);
+  bool default6 = false;
+  for (const auto& r : *routes) default6 |= r.dst == "default" && r.gateway == "fd00:66::1" && r.link == "n6a0";
+  EXPECT_TRUE(default6);
+  auto addrs = ra.ListAddrs("n6a0", AF_INET6);
+  ASSERT_OK(addrs);
+  bool listed = false;
+  for (const auto& x : *addrs) listed |= x.cidr == "fd00:66::2/64";
+  EXPECT_TRUE(listed);
+  // IFA_F_NODAD (0x02) and not IFA_F_TENTATIVE (0x40).
+  int flags = Ipv6AddrFlags(*made, "fd000066000000000000000000000002", "n6a0");
+  ASSERT_NE(flags, -1);
+  EXPECT_TRUE(flags & 0x02) << flags;
+  EXPECT_FALSE(flags & 0x40) << flags;
+
+  // b listens on its IPv6 address; a sends (retrying while the carrier comes up).
+  UniqueFd rx;
+  ASSERT_OK(b->ns().Run([&]() -> Status {
+    rx.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(16666);
+    ::inet_pton(AF_INET6, "fd00:66::1", &sa.sin6_addr);
+    if (::bind(rx.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind");
+    return absl::OkStatus();
+  }));
+  UniqueFd tx;
+  ASSERT_OK(made->Run([&]() -> Status {
+    tx.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    return tx.valid() ? absl::OkStatus() : ErrnoStatus(errno, "socket");
+  }));
+  sockaddr_in6 dst{};
+  dst.sin6_family = AF_INET6;
+  dst.sin6_port = htons(16666);
+  ::inet_pton(AF_INET6, "fd00:66::1", &dst.sin6_addr);
+  std::string got, from;
+  for (int attempt = 0; attempt < 30 && got.empty(); ++attempt) {
+    ASSERT_GE(::sendto(tx.get(), "over v6", 7, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0) << errno;
+    pollfd p{rx.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) != 1) continue;
+    char buf[64];
+    sockaddr_in6 src{};
+    socklen_t len = sizeof src;
+    ssize_t n = ::recvfrom(rx.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&src), &len);
+    ASSERT_GT(n, 0);
+    got.assign(buf, static_cast<size_t>(n));
+    char s6[INET6_ADDRSTRLEN];
+    ::inet_ntop(AF_INET6, &src.sin6_addr, s6, sizeof s6);
+    from = s6;
+  }
+  EXPECT_EQ(got, "over v6");
+  EXPECT_EQ(from, "fd00:66::2");
+  a_rtnl->reset();
+}
+
 }  // namespace
 }  // namespace berth::sys

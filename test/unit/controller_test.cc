@@ -69,12 +69,14 @@ class FakeDriver : public Driver {
       if (d_.fail_join_on == spec_.name) return absl::InternalError("join " + spec_.name + ": refused");
       d_.joined.insert(ep->host_ifname);
       d_.ips.insert(ep->ip);
+      if (!ep->ip6.empty()) d_.ips.insert(ep->ip6);
       return absl::OkStatus();
     }
     Status Leave(const EndpointSpec& ep, SandboxKernel*, bool) override {
       absl::MutexLock l(&d_.mu);
       d_.joined.erase(ep.host_ifname);
       d_.ips.erase(ep.ip);
+      d_.ips.erase(ep.ip6);
       return absl::OkStatus();
     }
     Status Delete() override {
@@ -87,6 +89,7 @@ class FakeDriver : public Driver {
       b.ifname = spec_.ifname;
       b.subnet = spec_.subnet;
       b.gateway = spec_.gateway;
+      b.subnet6 = spec_.subnet6;
       return b;
     }
 
@@ -139,9 +142,10 @@ class ControllerTest : public ::testing::Test {
     applier_ = std::make_unique<firewall::Applier>(std::move(fw));
     Make();
   }
-  void Make() {
+  void Make(const std::string& default_subnet6 = "") {
     ControllerOptions opts;
     opts.exec_root = dir_ + "/exec";
+    opts.default_subnet6 = default_subnet6;
     auto driver = std::make_unique<FakeDriver>();
     driver_ = driver.get();
     ctl_ = std::make_unique<Controller>(*store_, *events_, clock_, opts, kernel_, *applier_, nullptr);
@@ -352,6 +356,159 @@ TEST_F(ControllerTest, ARestartReadsBackNetworksSandboxesAndAddresses) {
   EXPECT_EQ(Ip(Id(2), "keep"), "");
   ASSERT_TRUE(Start(Id(3), "keep").ok());
   EXPECT_EQ(Ip(Id(3), "keep"), "10.2.0.3");  // 10.2.0.2 is still taken, 10.2.0.3 came back
+}
+
+StatusOr<NetworkCreateResult> DualStack(Controller& ctl, const std::string& name, bool ipv6,
+                                        std::vector<spec::IPAMConfig> configs) {
+  spec::NetworkCreateRequest req;
+  req.name = name;
+  req.enable_ipv6 = ipv6;
+  spec::IPAM ipam;
+  ipam.config = std::move(configs);
+  req.ipam = ipam;
+  return ctl.CreateNetwork(req);
+}
+
+TEST_F(ControllerTest, DualStackNetworkEndpointsInspectAndFirewall) {
+  auto n = DualStack(*ctl_, "n6", true, {{"172.30.0.0/24", "", "", {}}, {"fd00:30::/64", "", "", {}}});
+  ASSERT_TRUE(n.ok()) << n.status();
+  auto view = ctl_->InspectNetwork("n6");
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->enable_ipv6);
+  ASSERT_EQ(view->ipam.config->size(), 2u);
+  EXPECT_EQ((*view->ipam.config)[0], (spec::IPAMConfig{"172.30.0.0/24", "", "172.30.0.1", {}}));
+  EXPECT_EQ((*view->ipam.config)[1], (spec::IPAMConfig{"fd00:30::/64", "", "fd00:30::1", {}}));
+
+  spec::PortMap ports = {{"80/tcp", std::vector<spec::PortBinding>{{"", "18086"}}}};
+  ASSERT_TRUE(Start(Id(1), "n6", ports).ok());
+  ASSERT_TRUE(Start(Id(2), "n6").ok());
+  auto s = ctl_->Settings(Id(1));
+  ASSERT_TRUE(s.has_value());
+  const spec::EndpointSettings& e = s->networks.at("n6");
+  EXPECT_EQ(e.ip_address, "172.30.0.2");
+  EXPECT_EQ(e.global_ipv6_address, "fd00:30::2");
+  EXPECT_EQ(e.global_ipv6_prefix_len, 64);
+  EXPECT_EQ(e.ipv6_gateway, "fd00:30::1");
+  EXPECT_EQ(s->global_ipv6_address, "");  // the top-level fields are the default bridge's
+  // Published on both families: two entries, as Docker lists them.
+  ASSERT_EQ(s->ports.at("80/tcp")->size(), 2u);
+  EXPECT_EQ((*s->ports.at("80/tcp"))[1].host_ip, "::");
+  EXPECT_EQ(ctl_->Settings(Id(2))->networks.at("n6").global_ipv6_address, "fd00:30::3");
+  view = ctl_->InspectNetwork("n6");
+  EXPECT_EQ(view->containers.at(Id(2)).ipv6_address, "fd00:30::3/64");
+  {
+    absl::MutexLock l(&fw_->mu);
+    ASSERT_EQ(fw_->last.ports.size(), 1u);
+    EXPECT_EQ(fw_->last.ports[0].container_ip6, "fd00:30::2");
+    bool bridge6 = false;
+    for (auto& b : fw_->last.bridges) bridge6 |= b.subnet6 == "fd00:30::/64";
+    EXPECT_TRUE(bridge6);
+  }
+  {
+    absl::MutexLock l(&driver_->mu);
+    EXPECT_TRUE(driver_->ips.count("fd00:30::3"));
+  }
+  // Names resolve to both addresses.
+  EXPECT_THAT(ctl_->Resolve(Id(1), Name(Id(2))), ElementsAre("172.30.0.3", "fd00:30::3"));
+
+  // A restart takes the running containers' IPv6 addresses again.
+  ctl_.reset();
+  Make();
+  ASSERT_TRUE(ctl_->Reconcile({Id(1)}).ok());
+  EXPECT_EQ(ctl_->Settings(Id(1))->networks.at("n6").global_ipv6_address, "fd00:30::2");
+  ASSERT_TRUE(Start(Id(3), "n6").ok());
+  EXPECT_EQ(ctl_->Settings(Id(3))->networks.at("n6").global_ipv6_address, "fd00:30::3");
+  // Released on teardown, taken lowest first again.
+  ctl_->Teardown(Id(1));
+  ASSERT_TRUE(Start(Id(4), "n6").ok());
+  EXPECT_EQ(ctl_->Settings(Id(4))->networks.at("n6").global_ipv6_address, "fd00:30::2");
+}
+
+TEST_F(ControllerTest, StaticIpv6AddressesAndTheirErrors) {
+  ASSERT_TRUE(DualStack(*ctl_, "n6", true, {{"172.30.0.0/24", "", "", {}}, {"fd00:30::/64", "", "", {}}}).ok());
+  Net("v4", "10.7.0.0/24");
+  auto with_ip6 = [](const std::string& net, const std::string& ip6) {
+    spec::NetworkingConfig nc;
+    spec::EndpointSettings es;
+    es.ipam_config = spec::EndpointIPAMConfig{"", ip6, {}};
+    nc.endpoints_config = std::map<std::string, spec::EndpointSettings>{{net, es}};
+    return nc;
+  };
+  spec::HostConfig hc;
+  hc.network_mode = "n6";
+  EXPECT_TRUE(ctl_->Validate(hc, with_ip6("n6", "fd00:30::77")).ok());
+  Status st = ctl_->Validate(hc, with_ip6("n6", "fd00:31::77"));
+  EXPECT_EQ(st.message(), "Invalid address fd00:31::77: It does not belong to any of this network's subnets");
+  hc.network_mode = "v4";
+  st = ctl_->Validate(hc, with_ip6("v4", "fd00:30::77"));
+  EXPECT_EQ(st.message(), "Invalid address fd00:30::77: It does not belong to any of this network's subnets");
+  hc.network_mode = "default";
+  st = ctl_->Validate(hc, with_ip6("bridge", "fd00:30::77"));
+  EXPECT_EQ(st.message(), "user specified IP address is supported on user defined networks only");
+  hc.network_mode = "n6";
+  st = ctl_->Validate(hc, with_ip6("n6", "10.0.0.1"));
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+
+  {
+    absl::MutexLock l(&refs_mu_);
+    refs_[Id(1)] = ContainerRef{Id(1), Name(Id(1)), true};
+  }
+  ASSERT_TRUE(ctl_->Attach(Id(1), Name(Id(1)), hc, with_ip6("n6", "fd00:30::77")).ok());
+  ASSERT_TRUE(ctl_->Setup(Id(1), Name(Id(1)), spec::ContainerConfig(), hc).ok());
+  EXPECT_EQ(ctl_->Settings(Id(1))->networks.at("n6").global_ipv6_address, "fd00:30::77");
+  // Taken: a second container asking for it fails and leaves its IPv4 address free.
+  ASSERT_TRUE(ctl_->Attach(Id(2), Name(Id(2)), hc, with_ip6("n6", "fd00:30::77")).ok());
+  auto second = ctl_->Setup(Id(2), Name(Id(2)), spec::ContainerConfig(), hc);
+  EXPECT_TRUE(absl::IsAlreadyExists(second.status())) << second.status();
+  ASSERT_TRUE(Start(Id(3), "n6").ok());
+  EXPECT_EQ(Ip(Id(3), "n6"), "172.30.0.3");  // .2 is Id(1)'s; Id(2) took nothing
+}
+
+TEST_F(ControllerTest, Ipv6NetworkErrors) {
+  auto code = [&](bool ipv6, std::vector<spec::IPAMConfig> c, const std::string& name = "e") {
+    auto r = DualStack(*ctl_, name, ipv6, std::move(c));
+    return r.ok() ? Status() : r.status();
+  };
+  Status st = code(true, {});
+  EXPECT_EQ(st.message(),
+            "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the "
+            "network");
+  st = code(false, {{"fd00:40::/64", "", "", {}}});
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_NE(st.message().find("IPv6 is not enabled"), std::string::npos) << st;
+  st = code(true, {{"fd00:40::/64", "", "", {}}, {"fd00:41::/64", "", "", {}}});
+  EXPECT_EQ(st.message(), "Berth supports one IPv6 subnet per network");
+  st = code(true, {{"fd00:40::/64", "", "fd00:42::1", {}}});
+  EXPECT_EQ(st.message(), "no matching subnet for gateway fd00:42::1");
+  // None of these left a pool or a network behind: the same subnet works now.
+  ASSERT_TRUE(code(true, {{"fd00:40::/64", "", "", {}}}, "ok6").ok());
+  EXPECT_EQ(code(true, {{"fd00:40::/80", "", "", {}}}, "over").message(),
+            "Pool overlaps with other one on this address space");
+  // The IPv4 pool taken for a network whose IPv6 pool failed is given back.
+  ASSERT_TRUE(code(false, {{"10.44.0.0/24", "", "", {}}}, "v4again").ok());
+  EXPECT_FALSE(code(true, {{"10.45.0.0/24", "", "", {}}, {"fd00:40::/64", "", "", {}}}, "dup6").ok());
+  EXPECT_TRUE(code(false, {{"10.45.0.0/24", "", "", {}}}, "v4free").ok());
+}
+
+TEST_F(ControllerTest, TheDefaultBridgeFollowsFixedCidrV6AtEachStart) {
+  ctl_.reset();
+  Make("fd00:17::/64");
+  auto view = ctl_->InspectNetwork("bridge");
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->enable_ipv6);
+  ASSERT_EQ(view->ipam.config->size(), 2u);
+  EXPECT_EQ((*view->ipam.config)[1].subnet, "fd00:17::/64");
+  ASSERT_TRUE(Start(Id(1), "").ok());
+  auto s = ctl_->Settings(Id(1));
+  EXPECT_EQ(s->global_ipv6_address, "fd00:17::2");
+  EXPECT_EQ(s->global_ipv6_prefix_len, 64);
+  EXPECT_EQ(s->ipv6_gateway, "fd00:17::1");
+  ctl_->Detach(Id(1));
+  ctl_.reset();
+  Make();  // IPv4 only again
+  view = ctl_->InspectNetwork("bridge");
+  EXPECT_FALSE(view->enable_ipv6);
+  EXPECT_EQ(view->ipam.config->size(), 1u);
 }
 
 // Many containers start and stop at once while every one of them keeps looking up names: no

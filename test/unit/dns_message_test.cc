@@ -88,6 +88,47 @@ TEST(DnsMessage, AAnswerRoundTripRotatesAndEchoesQuestionCase) {
   EXPECT_EQ(r->a, (std::vector<std::string>{"172.18.0.4", "172.18.0.2", "172.18.0.3"}));
 }
 
+TEST(DnsMessage, AaaaAnswerRoundTripRotates) {
+  std::string wire;
+  ASSERT_TRUE(BuildQuery(8, "b6", kTypeAaaa, &wire).ok());
+  Query q;
+  ASSERT_TRUE(ParseQuery(AsBytes(wire), &q).ok());
+  std::vector<Ipv6Bytes> addrs(2);
+  ASSERT_EQ(inet_pton(AF_INET6, "fd00:30::77", addrs[0].data()), 1);
+  ASSERT_EQ(inet_pton(AF_INET6, "fd00:31::2", addrs[1].data()), 1);
+  std::string out;
+  BuildAaaaResponse(AsBytes(wire), q, addrs, 1, kMaxUdpPlain, &out);
+  auto r = ParseResponse(AsBytes(out));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->id, 8);
+  EXPECT_EQ(r->rcode, kRcodeNoError);
+  EXPECT_EQ(r->qtype, kTypeAaaa);
+  EXPECT_EQ(r->ancount, 2);
+  EXPECT_TRUE(r->a.empty());
+  EXPECT_EQ(r->aaaa, (std::vector<std::string>{"fd00:31::2", "fd00:30::77"}));
+  // A record is 28 bytes: a pointer to the question, type 28, class IN, TTL, rdlength 16.
+  size_t first = wire.size();
+  EXPECT_EQ(out.size(), first + 2 * 28);
+  EXPECT_EQ(ReadU16(reinterpret_cast<const uint8_t*>(out.data()) + first + 2), kTypeAaaa);
+  EXPECT_EQ(ReadU16(reinterpret_cast<const uint8_t*>(out.data()) + first + 10), 16);
+}
+
+TEST(DnsMessage, TooManyAaaaForUdpSetTruncated) {
+  std::string wire;
+  ASSERT_TRUE(BuildQuery(9, "big6", kTypeAaaa, &wire).ok());
+  Query q;
+  ASSERT_TRUE(ParseQuery(AsBytes(wire), &q).ok());
+  std::vector<Ipv6Bytes> addrs(40);
+  for (size_t i = 0; i < addrs.size(); ++i) addrs[i][15] = static_cast<uint8_t>(i);
+  std::string out;
+  BuildAaaaResponse(AsBytes(wire), q, addrs, 0, kMaxUdpPlain, &out);
+  EXPECT_LE(out.size(), kMaxUdpPlain);
+  auto r = ParseResponse(AsBytes(out));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->flags & kFlagTc);
+  EXPECT_EQ(r->aaaa.size(), (kMaxUdpPlain - wire.size()) / 28);
+}
+
 TEST(DnsMessage, TooManyAddressesForUdpSetTruncated) {
   std::string wire;
   ASSERT_TRUE(BuildQuery(9, "big", kTypeA, &wire).ok());

@@ -136,5 +136,45 @@ TEST(FirewallDelta, ElementsAreRendersOwnText) {
   EXPECT_EQ(deletes, 8);  // 7 gone, 1 old target
 }
 
+// The same for the IPv6 maps: a dual-stack bridge's ports come and go as elements of
+// published_any6 and published_addr6 beside their IPv4 ones, in Render's spelling (canonical).
+TEST(FirewallDelta, Ipv6ElementsAreRendersOwnText) {
+  Model a = Base();
+  a.bridges[1].subnet6 = "fd00:18::/64";
+  PortMapping both{"tcp", "", 8443, "172.18.0.5", 443, "br-0123456789ab", "fd00:18::5"};
+  a.ports.push_back(both);
+  Model b = a;
+  b.ports.pop_back();
+  b.ports.push_back({"tcp", "", 8444, "172.18.0.6", 443, "br-0123456789ab", "FD00:18:0::6"});
+  b.ports.push_back({"udp", "fd00:99::1", 53, "172.18.0.7", 53, "br-0123456789ab", "fd00:18::7"});
+  b.ports.push_back({"tcp", "::", 8445, "172.18.0.8", 80, "br-0123456789ab", "fd00:18::8"});
+  ASSERT_TRUE(Validate(a).ok()) << Validate(a);
+  ASSERT_TRUE(Validate(b).ok()) << Validate(b);
+  auto d = RenderPortDelta(a, b);
+  ASSERT_TRUE(d.has_value());
+  std::string from = Render(a), to = Render(b);
+  std::vector<std::string> adds, deletes;
+  for (const std::string& s : Statements(*d)) (s.rfind("add:", 0) == 0 ? adds : deletes).push_back(s);
+  for (const std::string& s : adds) EXPECT_TRUE(Lists(to, s.substr(4))) << s;
+  for (const std::string& s : deletes)
+    EXPECT_NE(from.find("\t\t\t" + s.substr(7) + " : "), std::string::npos) << s;
+  EXPECT_NE(d->find("add element inet berth published_any6 { tcp . 8444 : fd00:18::6 . 443, tcp . 8445 : "
+                    "fd00:18::8 . 80 }"),
+            std::string::npos)
+      << *d;
+  EXPECT_NE(d->find("add element inet berth published_addr6 { fd00:99::1 . udp . 53 : fd00:18::7 . 53 }"),
+            std::string::npos)
+      << *d;
+  EXPECT_NE(d->find("delete element inet berth published_any6 { tcp . 8443 }"), std::string::npos) << *d;
+  // "::" and an IPv6 host address publish on IPv6 only: no IPv4 element for 8445 or 53/udp.
+  EXPECT_EQ(d->find("udp . 53 : 172.18.0.7"), std::string::npos);
+  EXPECT_EQ(to.find("8445 : 172.18.0.8"), std::string::npos);
+  EXPECT_EQ(adds.size(), 4u);  // 8444 on both families, 53/udp and 8445 on IPv6
+  EXPECT_EQ(deletes.size(), 2u);
+  // A bridge gaining IPv6 changes the rules' sets: the whole table.
+  Model c = Base();
+  EXPECT_FALSE(RenderPortDelta(c, a).has_value());
+}
+
 }  // namespace
 }  // namespace berth::network::firewall

@@ -123,6 +123,67 @@ TEST(FirewallRender, SubnetWithHostBitsIsRenderedAsItsNetwork) {
   EXPECT_EQ(Render(m), Render(Model{{DefaultBridge()}, {}}));
 }
 
+// Dual-stack bridges: the IPv6 subnet in bridge_subnets6 and (masqueraded) masquerade_subnets6,
+// ports published on every address of the host in both families' maps, "::" and an IPv6 host
+// address in the IPv6 maps only; an internal one's IPv6 subnet is not masqueraded.
+Model DualStackModel() {
+  Bridge v6{"br-00000000d00d", "172.30.0.0/24", "172.30.0.1", "fd00:30::/64"};
+  Bridge v6int{"br-00000000beef", "172.31.0.0/24", "172.31.0.1", "fd00:31::/64"};
+  v6int.internal = true;
+  Model m{{DefaultBridge(), v6, v6int}, {}};
+  m.ports.push_back({"tcp", "", 8086, "172.30.0.2", 80, "br-00000000d00d", "fd00:30::2"});
+  m.ports.push_back({"tcp", "::", 8087, "172.30.0.3", 80, "br-00000000d00d", "fd00:30::3"});
+  m.ports.push_back({"udp", "fd00:99:0::1", 5353, "172.30.0.4", 53, "br-00000000d00d", "fd00:30::4"});
+  m.ports.push_back({"tcp", "0.0.0.0", 8088, "172.30.0.5", 80, "br-00000000d00d", "fd00:30::5"});
+  m.ports.push_back({"tcp", "", 8089, "172.17.0.2", 80, "berth0"});  // no IPv6 address: IPv4 only
+  return m;
+}
+
+TEST(FirewallRender, DualStack) { ExpectGolden(DualStackModel(), "dual_stack"); }
+
+TEST(FirewallRender, DualStackElements) {
+  std::string s = Render(DualStackModel());
+  auto has = [&](const std::string& x) { return s.find(x) != std::string::npos; };
+  EXPECT_TRUE(has("tcp . 8086 : 172.30.0.2 . 80"));
+  EXPECT_TRUE(has("tcp . 8086 : fd00:30::2 . 80"));
+  EXPECT_TRUE(has("tcp . 8087 : fd00:30::3 . 80"));
+  EXPECT_FALSE(has("8087 : 172.30.0.3"));
+  EXPECT_TRUE(has("fd00:99::1 . udp . 5353 : fd00:30::4 . 53"));  // canonical spelling
+  EXPECT_FALSE(has("5353 : 172.30.0.4"));
+  EXPECT_TRUE(has("tcp . 8088 : 172.30.0.5 . 80"));  // 0.0.0.0 is IPv4's every address only
+  EXPECT_FALSE(has("8088 : fd00:30::5"));
+  EXPECT_TRUE(has("\"br-00000000d00d\" . fd00:30::/64"));
+  EXPECT_TRUE(has("\"br-00000000beef\" . fd00:31::/64"));
+  EXPECT_FALSE(has("\t\t\tfd00:31::/64"));  // internal: not masqueraded
+  EXPECT_TRUE(has("\t\t\tfd00:30::/64"));
+}
+
+TEST(FirewallValidate, Ipv6Mistakes) {
+  auto code = [](Model m) { return Validate(m).code(); };
+  ASSERT_TRUE(Validate(DualStackModel()).ok()) << Validate(DualStackModel());
+  Model m = DualStackModel();
+  m.bridges[1].subnet6 = "fd00:30::/129";
+  EXPECT_EQ(code(m), absl::StatusCode::kInvalidArgument);
+  m = DualStackModel();
+  m.bridges[1].subnet6 = "10.0.0.0/8";
+  EXPECT_EQ(code(m), absl::StatusCode::kInvalidArgument);
+  m = DualStackModel();
+  m.bridges[2].subnet6 = "fd00:30:0:0:1::/80";  // inside br-00000000d00d's /64
+  EXPECT_EQ(code(m), absl::StatusCode::kAlreadyExists);
+  m = DualStackModel();
+  m.ports[1].container_ip6 = "";  // "::" with nothing to send it to
+  EXPECT_EQ(code(m), absl::StatusCode::kInvalidArgument);
+  m = DualStackModel();
+  m.ports[0].container_ip6 = "172.30.0.2";
+  EXPECT_EQ(code(m), absl::StatusCode::kInvalidArgument);
+  m = DualStackModel();
+  m.ports[1].host_port = 8086;  // [::]:8086 is published already (by the "" mapping)
+  EXPECT_EQ(code(m), absl::StatusCode::kAlreadyExists);
+  m = DualStackModel();
+  m.ports[3].host_port = 8087;  // 0.0.0.0:8087 and [::]:8087 do not clash
+  EXPECT_TRUE(Validate(m).ok()) << Validate(m);
+}
+
 TEST(FirewallRender, DeleteScriptCreatesThenDeletes) {
   EXPECT_EQ(RenderDelete().substr(RenderDelete().find("table inet")), "table inet berth {}\ndelete table inet berth\n");
 }

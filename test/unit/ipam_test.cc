@@ -370,5 +370,118 @@ TEST(IpamTest, SixtyFiveThousandAddressesInASlash16) {
   EXPECT_LT(ms, 1000.0);
 }
 
+// ---- IPv6 pools ----
+
+PoolRequest Subnet6(std::string subnet) {
+  PoolRequest r = Subnet(std::move(subnet));
+  r.ipv6 = true;
+  return r;
+}
+
+TEST(IpamV6Test, GatewayIsOneAndContainersCountUp) {
+  Allocator a;
+  auto pool = a.RequestPool(Subnet6("fd00:30::/64"));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(pool->id, "default/fd00:30::/64");
+  EXPECT_EQ(pool->subnet, "fd00:30::/64");
+  EXPECT_EQ(pool->gateway, "fd00:30::1");
+  EXPECT_TRUE(pool->ipv6);
+  EXPECT_EQ(Next(a, pool->id), "fd00:30::2");
+  EXPECT_EQ(Next(a, pool->id), "fd00:30::3");
+  // The subnet-router anycast address (::0) and the gateway are never handed out.
+  ExpectError(a.RequestAddress(pool->id, "fd00:30::").status(), absl::StatusCode::kAlreadyExists,
+              "Address already in use");
+  ExpectError(a.RequestAddress(pool->id, "fd00:30::1").status(), absl::StatusCode::kAlreadyExists,
+              "Address already in use");
+  ASSERT_TRUE(a.ReleaseAddress(pool->id, "fd00:30::2").ok());
+  EXPECT_EQ(Next(a, pool->id), "fd00:30::2");
+  EXPECT_EQ(*a.Allocated(pool->id), (std::vector<std::string>{"fd00:30::2", "fd00:30::3"}));
+}
+
+TEST(IpamV6Test, HostBitsAreClearedAndTheFormIsCanonical) {
+  Allocator a;
+  auto pool = a.RequestPool(Subnet6("FD00:0030:0000::0005/64"));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(pool->subnet, "fd00:30::/64");
+  EXPECT_EQ(Next(a, pool->id, "fd00:30:0::00ab"), "fd00:30::ab");
+}
+
+TEST(IpamV6Test, StaticAddressFarOutsideTheBitmapWindow) {
+  Allocator a;
+  auto pool = a.RequestPool(Subnet6("fd00:31::/64"));
+  ASSERT_TRUE(pool.ok());
+  // 2^32 and more past the start of the /64: kept outside the bitmap, still exclusive.
+  EXPECT_EQ(Next(a, pool->id, "fd00:31::ffff:1:2:3"), "fd00:31::ffff:1:2:3");
+  ExpectError(a.RequestAddress(pool->id, "fd00:31::ffff:1:2:3").status(), absl::StatusCode::kAlreadyExists,
+              "Address already in use");
+  EXPECT_EQ(Next(a, pool->id), "fd00:31::2");
+  ASSERT_TRUE(a.ReleaseAddress(pool->id, "fd00:31::ffff:1:2:3").ok());
+  EXPECT_EQ(Next(a, pool->id, "fd00:31::ffff:1:2:3"), "fd00:31::ffff:1:2:3");
+}
+
+TEST(IpamV6Test, GatewayRangeAndAux) {
+  Allocator a;
+  PoolRequest r = Subnet6("fd00:32::/64");
+  r.gateway = "fd00:32::fe";
+  r.ip_range = "fd00:32::1:0/112";
+  r.aux = {{"router", "fd00:32::1:0"}};
+  auto pool = a.RequestPool(r);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(pool->gateway, "fd00:32::fe");
+  EXPECT_EQ(pool->ip_range, "fd00:32::1:0/112");
+  EXPECT_EQ(pool->aux.at("router"), "fd00:32::1:0");
+  // Lowest free of the range; the aux address at its start is taken.
+  EXPECT_EQ(Next(a, pool->id), "fd00:32::1:1");
+  // A static address may lie outside the range but inside the subnet.
+  EXPECT_EQ(Next(a, pool->id, "fd00:32::9"), "fd00:32::9");
+}
+
+TEST(IpamV6Test, ErrorsUseDockersTexts) {
+  Allocator a;
+  PoolRequest none;
+  none.ipv6 = true;
+  ExpectError(a.RequestPool(none).status(), absl::StatusCode::kResourceExhausted,
+              "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to "
+              "the network");
+  ExpectError(a.RequestPool(Subnet6("fd00::/129")).status(), absl::StatusCode::kInvalidArgument,
+              "invalid CIDR address: fd00::/129");
+  ExpectError(a.RequestPool(Subnet6("fd00::g/64")).status(), absl::StatusCode::kInvalidArgument,
+              "invalid CIDR address: fd00::g/64");
+  PoolRequest gw = Subnet6("fd00:33::/64");
+  gw.gateway = "fd00:34::1";
+  ExpectError(a.RequestPool(gw).status(), absl::StatusCode::kInvalidArgument,
+              "no matching subnet for gateway fd00:34::1");
+  gw.gateway = "10.0.0.1";  // the wrong family is not in the subnet either
+  ExpectError(a.RequestPool(gw).status(), absl::StatusCode::kInvalidArgument,
+              "no matching subnet for gateway 10.0.0.1");
+  ASSERT_TRUE(a.RequestPool(Subnet6("fd00:33::/64")).ok());
+  ExpectError(a.RequestPool(Subnet6("fd00:33::/48")).status(), absl::StatusCode::kPermissionDenied,
+              "Pool overlaps with other one on this address space");
+  // IPv4 and IPv6 pools never overlap each other.
+  ASSERT_TRUE(a.RequestPool(Subnet("10.33.0.0/16")).ok());
+  ExpectError(a.RequestAddress("default/fd00:33::/64", "10.33.0.5").status(), absl::StatusCode::kInvalidArgument,
+              "Invalid address 10.33.0.5: It does not belong to any of this network's subnets");
+  ExpectError(a.RequestAddress("default/fd00:33::/64", "fd00:35::5").status(), absl::StatusCode::kInvalidArgument,
+              "Invalid address fd00:35::5: It does not belong to any of this network's subnets");
+}
+
+TEST(IpamV6Test, SubnetContainsEitherFamily) {
+  EXPECT_TRUE(SubnetContains("fd00:30::/64", "fd00:30::ffff:1"));
+  EXPECT_FALSE(SubnetContains("fd00:30::/64", "fd00:31::1"));
+  EXPECT_TRUE(SubnetContains("10.0.0.0/8", "10.255.0.1"));
+  EXPECT_FALSE(SubnetContains("10.0.0.0/8", "fd00::1"));    // families differ
+  EXPECT_FALSE(SubnetContains("", "fd00::1"));              // a network without IPv6
+  EXPECT_FALSE(SubnetContains("fd00:30::/64", "fd00::g"));  // malformed
+}
+
+TEST(IpamV6Test, ExhaustionOfASmallPool) {
+  Allocator a;
+  auto pool = a.RequestPool(Subnet6("fd00:36::/125"));  // 8 addresses: ::0 reserved, ::1 the gateway
+  ASSERT_TRUE(pool.ok());
+  for (int i = 2; i < 8; ++i) EXPECT_EQ(Next(a, pool->id), "fd00:36::" + std::to_string(i));
+  ExpectError(a.RequestAddress(pool->id, "", "n6", "abc").status(), absl::StatusCode::kResourceExhausted,
+              "no available IPv6 addresses on this network's address pools: n6 (abc)");
+}
+
 }  // namespace
 }  // namespace berth::network::ipam

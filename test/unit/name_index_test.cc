@@ -55,6 +55,20 @@ TEST(NameIndexTest, QualifiedBySearchDomainOrNetworkName) {
   EXPECT_THAT(idx.Resolve("c2id0000000000", "c3.other"), ElementsAre("10.1.0.4"));
 }
 
+TEST(NameIndexTest, DualStackEndpointsGiveBothAddresses) {
+  std::vector<NameIndex::Entry> entries = {
+      {"a6id0000000000", "N6", {"a6"}, "172.30.0.2", "fd00:30::2"},
+      {"b6id0000000000", "N6", {"b6", "web"}, "172.30.0.3", "fd00:30::77"},
+      {"b6id0000000000", "N4", {"b6"}, "10.9.0.3"},  // the same container on an IPv4-only network
+  };
+  std::map<std::string, NameIndex::Asker> askers = {{"a6id0000000000", {{"N6"}, {}}},
+                                                    {"b6id0000000000", {{"N6", "N4"}, {}}}};
+  NameIndex idx(entries, askers, {{"N6", "n6"}, {"N4", "n4"}});
+  EXPECT_THAT(idx.Resolve("a6id0000000000", "b6"), ElementsAre("172.30.0.3", "fd00:30::77"));
+  EXPECT_THAT(idx.Resolve("a6id0000000000", "web.n6"), ElementsAre("172.30.0.3", "fd00:30::77"));
+  EXPECT_THAT(idx.Resolve("b6id0000000000", "b6.n4"), ElementsAre("10.9.0.3"));
+}
+
 TEST(NameIndexTest, AnEmptyIndexKnowsNothing) {
   NameIndex idx;
   EXPECT_THAT(idx.Resolve("c1id0000000000", "c2"), IsEmpty());

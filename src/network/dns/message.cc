@@ -238,6 +238,31 @@ void BuildAResponse(std::span<const uint8_t> query, const Query& q, std::span<co
   if (q.edns_udp_size) PutOpt(out, kOurUdpSize);
 }
 
+void BuildAaaaResponse(std::span<const uint8_t> query, const Query& q, std::span<const Ipv6Bytes> addrs,
+                       size_t rotate, size_t max_size, std::string* out) {
+  BuildResponseHead(query, q, kRcodeNoError, 0, out);
+  constexpr size_t kRecord = 28;  // pointer 2 + type 2 + class 2 + ttl 4 + rdlen 2 + addr 16
+  size_t room = max_size - (q.edns_udp_size ? kOptSize : 0);
+  size_t n = addrs.size();
+  uint16_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (out->size() + kRecord > room) {
+      SetU16At(out, 2, ReadU16(reinterpret_cast<const uint8_t*>(out->data()) + 2) | kFlagTc);
+      break;
+    }
+    PutU16(out, 0xc000 | kHeaderSize);  // the question's name, always at offset 12
+    PutU16(out, kTypeAaaa);
+    PutU16(out, kClassIn);
+    PutU32(out, kAnswerTtl);
+    PutU16(out, 16);
+    const Ipv6Bytes& a = addrs[(rotate + i) % n];
+    out->append(reinterpret_cast<const char*>(a.data()), a.size());
+    ++count;
+  }
+  SetU16At(out, 6, count);
+  if (q.edns_udp_size) PutOpt(out, kOurUdpSize);
+}
+
 Status BuildPtrResponse(std::span<const uint8_t> query, const Query& q,
                         const std::vector<std::string>& names, size_t max_size, std::string* out) {
   BuildResponseHead(query, q, kRcodeNoError, 0, out);
@@ -335,6 +360,11 @@ StatusOr<Response> ParseResponse(std::span<const uint8_t> msg) {
       char buf[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, p + rdata, buf, sizeof buf);
       r.a.emplace_back(buf);
+    } else if (type == kTypeAaaa && klass == kClassIn) {
+      if (rdlen != 16) return Malformed("AAAA record with rdlength != 16");
+      char buf[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, p + rdata, buf, sizeof buf);
+      r.aaaa.emplace_back(buf);
     } else if (type == kTypePtr) {
       size_t t = rdata;
       std::string target;

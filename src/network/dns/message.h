@@ -8,6 +8,7 @@
 // Everything writes into caller-owned buffers (out->clear() keeps the capacity), so the server's
 // hot path allocates nothing here once its buffers have grown.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -95,6 +96,11 @@ void BuildResponseHead(std::span<const uint8_t> query, const Query& q, uint8_t r
 void BuildAResponse(std::span<const uint8_t> query, const Query& q, std::span<const uint32_t> addrs,
                     size_t rotate, size_t max_size, std::string* out);
 
+// The same with AAAA records, for IPv6 addresses (16 bytes each, network byte order).
+using Ipv6Bytes = std::array<uint8_t, 16>;
+void BuildAaaaResponse(std::span<const uint8_t> query, const Query& q, std::span<const Ipv6Bytes> addrs,
+                       size_t rotate, size_t max_size, std::string* out);
+
 // A response with PTR records pointing to `names` (dotted, trailing dot optional).
 Status BuildPtrResponse(std::span<const uint8_t> query, const Query& q,
                         const std::vector<std::string>& names, size_t max_size, std::string* out);
@@ -127,6 +133,7 @@ struct Response {
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   std::vector<std::string> a;    // dotted IPv4 of the A records in the answer section, in order
+  std::vector<std::string> aaaa;  // IPv6 of the AAAA records, in order
   std::vector<std::string> ptr;  // PTR targets in the answer section, lowercased, no trailing dot
   uint16_t ancount = 0;
 };

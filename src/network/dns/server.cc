@@ -472,9 +472,20 @@ bool Server::Answer(Sandbox& sb, std::span<const uint8_t> msg, bool tcp) {
   }
   std::vector<std::string> found = sb.lookup(query_.name);
   if (found.empty()) return false;
+  if (query_.qtype == kTypeAaaa) {
+    addrs6_.clear();
+    for (const std::string& a : found) {
+      Ipv6Bytes v6;
+      if (inet_pton(AF_INET6, a.c_str(), v6.data()) == 1) addrs6_.push_back(v6);
+    }
+    // A name of ours without IPv6 (an IPv4-only network) gets an empty NOERROR, as Docker answers,
+    // rather than leaking the container's name upstream.
+    if (addrs6_.empty()) BuildEmptyResponse(msg, query_, kRcodeNoError, &out_);
+    else BuildAaaaResponse(msg, query_, addrs6_, sb.rotate++, max_size, &out_);
+    return true;
+  }
   if (query_.qtype != kTypeA && query_.qtype != kTypeAny) {
-    // The name is ours but has no record of that type (AAAA: our containers are IPv4-only): an
-    // empty NOERROR, as Docker answers, rather than leaking the container's name upstream.
+    // The name is ours but has no record of that type: an empty NOERROR, as above.
     BuildEmptyResponse(msg, query_, kRcodeNoError, &out_);
     return true;
   }
@@ -482,6 +493,10 @@ bool Server::Answer(Sandbox& sb, std::span<const uint8_t> msg, bool tcp) {
   for (const std::string& a : found) {
     in_addr v4;
     if (inet_pton(AF_INET, a.c_str(), &v4) == 1) addrs_.push_back(v4.s_addr);
+  }
+  if (addrs_.empty()) {
+    BuildEmptyResponse(msg, query_, kRcodeNoError, &out_);
+    return true;
   }
   BuildAResponse(msg, query_, addrs_, sb.rotate++, max_size, &out_);
   return true;

@@ -180,6 +180,7 @@ class Server {
   std::string out_;
   std::string scratch_;
   std::vector<uint32_t> addrs_;
+  std::vector<Ipv6Bytes> addrs6_;
   std::vector<uint8_t> rxbuf_;
 };
 

@@ -14,7 +14,10 @@
 // container's ports coming or going take ~0.5 ms that way (a delta), a bridge network coming or
 // going ~2.3 ms (the whole table), where an `nft -f -` subprocess per change (NewNftCommandFirewall,
 // kept for tests) takes ~20 ms (bench/firewall_bench.cc). Applier (applier.h) serialises and
-// coalesces the applications of many threads. IPv4 only for now.
+// coalesces the applications of many threads. Both families: a bridge with an IPv6 subnet gets the
+// same hairpin and masquerade rules for IPv6, and a port published on every address of the host
+// is DNATed for IPv6 too when its container has an IPv6 address (Docker with --ipv6 and no
+// userland proxy).
 
 #include <memory>
 #include <optional>
@@ -32,6 +35,7 @@ struct Bridge {            // one Linux bridge network
   std::string ifname;      // "berth0", "br-0123456789ab", "linuxbridge1"
   std::string subnet;      // "172.17.0.0/16"
   std::string gateway;     // "172.17.0.1"
+  std::string subnet6{};   // "fd00:30::/64", "" for an IPv4-only network
   bool masquerade = true;  // com.docker.network.bridge.enable_ip_masquerade
   bool icc = true;         // com.docker.network.bridge.enable_icc: containers on the same bridge may talk
   bool internal = false;   // --internal: no traffic to/from outside the bridge (and no masquerade)
@@ -39,11 +43,14 @@ struct Bridge {            // one Linux bridge network
 
 struct PortMapping {       // -p [host_ip:]host_port:container_port[/proto]
   std::string proto;       // "tcp" | "udp"
-  std::string host_ip;     // "" or "0.0.0.0" = every host address; "127.0.0.1" = loopback only
+  // "" = every host address, both families (IPv6 when container_ip6 is set); "0.0.0.0" = every
+  // IPv4 address; "::" = every IPv6 address; "127.0.0.1" = loopback only; an IPv6 address = that one.
+  std::string host_ip;
   int host_port = 0;
   std::string container_ip;
   int container_port = 0;
   std::string bridge;      // ifname of the container's bridge
+  std::string container_ip6{};  // "" when the container has no IPv6 address on that bridge
 };
 
 struct Model {
@@ -51,9 +58,10 @@ struct Model {
   std::vector<PortMapping> ports;
 };
 
-// Checks what Render relies on: interface names that are safe to quote, IPv4 addresses, ports in
-// 1..65535, tcp/udp, every mapping on a bridge of the model, no two bridges with overlapping subnets,
-// no two mappings on the same (proto, host_ip, host_port). InvalidArgument / AlreadyExists.
+// Checks what Render relies on: interface names that are safe to quote, addresses of the right
+// family, ports in 1..65535, tcp/udp, every mapping on a bridge of the model (an IPv6 host address
+// only with an IPv6 container address), no two bridges with overlapping IPv4 or IPv6 subnets, no two
+// mappings on the same (proto, host_ip, host_port). InvalidArgument / AlreadyExists.
 Status Validate(const Model& m);
 
 // The whole table as one nft script that replaces it atomically (`table inet berth {}`,

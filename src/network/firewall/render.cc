@@ -55,6 +55,51 @@ bool ParseCidr(const std::string& s, Cidr* out) {
   return true;
 }
 
+// IPv6, canonical (RFC 5952) so golden files and deltas agree on one spelling.
+bool ParseIpv6(const std::string& s, in6_addr* out) { return ::inet_pton(AF_INET6, s.c_str(), out) == 1; }
+
+std::string FormatIpv6(const in6_addr& a) {
+  char buf[INET6_ADDRSTRLEN];
+  ::inet_ntop(AF_INET6, &a, buf, sizeof buf);
+  return buf;
+}
+
+struct Cidr6 {
+  in6_addr addr{};  // host bits cleared
+  int len = 0;
+  std::string ToString() const { return absl::StrCat(FormatIpv6(addr), "/", len); }
+  bool Overlaps(const Cidr6& o) const {
+    int n = std::min(len, o.len);
+    for (int i = 0; i < 16 && n > 0; ++i, n -= 8) {
+      uint8_t mask = n >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - n));
+      if ((addr.s6_addr[i] & mask) != (o.addr.s6_addr[i] & mask)) return false;
+    }
+    return true;
+  }
+};
+
+bool ParseCidr6(const std::string& s, Cidr6* out) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos || !ParseIpv6(s.substr(0, slash), &out->addr)) return false;
+  std::string len = s.substr(slash + 1);
+  if (len.empty() || len.size() > 3 || !std::all_of(len.begin(), len.end(), ::isdigit)) return false;
+  int n = std::stoi(len);
+  if (n > 128) return false;
+  out->len = n;
+  for (int i = 0; i < 16; ++i) {
+    int keep = std::clamp(n - 8 * i, 0, 8);
+    out->addr.s6_addr[i] &= static_cast<uint8_t>(keep == 0 ? 0 : 0xff << (8 - keep));
+  }
+  return true;
+}
+
+// Where a mapping is published, per family (see PortMapping::host_ip).
+bool PublishedOnIpv4(const PortMapping& p) { return p.host_ip.find(':') == std::string::npos; }
+bool PublishedOnIpv6(const PortMapping& p) {
+  return p.host_ip.find(':') != std::string::npos || (p.host_ip.empty() && !p.container_ip6.empty());
+}
+bool AnyAddress6(const std::string& host_ip) { return host_ip.empty() || host_ip == "::"; }
+
 // Interface names are rendered inside double quotes; anything the kernel accepts as a name but that
 // could end the quote or start a comment is refused rather than escaped.
 bool ValidIfname(const std::string& s) {
@@ -126,18 +171,24 @@ constexpr char kChains[] = R"(
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		ip daddr != 127.0.0.0/8 fib daddr type local jump published
+		ip6 daddr != ::1 fib daddr type local jump published
 	}
 
 	# Published ports for traffic from the host to one of its own addresses, 127.0.0.1 included.
+	# Not ::1: IPv6 has no route_localnet, a packet from ::1 cannot leave for a bridge.
 	chain output {
 		type nat hook output priority -100; policy accept;
+		ip6 daddr ::1 return
 		fib daddr type local jump published
 	}
 
-	# A port bound to one address wins over the same port bound to every address.
+	# A port bound to one address wins over the same port bound to every address. A NAT of one
+	# family does nothing to a packet of the other, so each packet meets only its family's maps.
 	chain published {
 		dnat ip to ip daddr . meta l4proto . th dport map @published_addr
 		dnat ip to meta l4proto . th dport map @published_any
+		dnat ip6 to ip6 daddr . meta l4proto . th dport map @published_addr6
+		dnat ip6 to meta l4proto . th dport map @published_any6
 	}
 
 	chain postrouting {
@@ -147,7 +198,9 @@ constexpr char kChains[] = R"(
 		# Hairpin: a container reaching its own or a sibling's published port through a host address
 		# would get the answer straight from the sibling, not from the address it talked to.
 		ct status dnat oifname . ip saddr @bridge_subnets masquerade
+		ct status dnat oifname . ip6 saddr @bridge_subnets6 masquerade
 		ip saddr @masquerade_subnets oifname != @bridges masquerade
+		ip6 saddr @masquerade_subnets6 oifname != @bridges masquerade
 	}
 }
 )";
@@ -157,6 +210,7 @@ constexpr char kChains[] = R"(
 Status Validate(const Model& m) {
   std::map<std::string, const Bridge*> bridges;
   std::vector<std::pair<Cidr, std::string>> subnets;
+  std::vector<std::pair<Cidr6, std::string>> subnets6;
   for (const Bridge& b : m.bridges) {
     if (!ValidIfname(b.ifname))
       return absl::InvalidArgumentError(absl::StrCat("bridge \"", b.ifname, "\": bad interface name"));
@@ -173,6 +227,15 @@ Status Validate(const Model& m) {
         return absl::AlreadyExistsError(absl::StrCat("bridge ", b.ifname, ": subnet ", c.ToString(),
                                                      " overlaps ", other.ToString(), " of bridge ", name));
     subnets.emplace_back(c, b.ifname);
+    if (b.subnet6.empty()) continue;
+    Cidr6 c6;
+    if (!ParseCidr6(b.subnet6, &c6))
+      return absl::InvalidArgumentError(absl::StrCat("bridge ", b.ifname, ": bad IPv6 subnet \"", b.subnet6, "\""));
+    for (const auto& [other, name] : subnets6)
+      if (c6.Overlaps(other))
+        return absl::AlreadyExistsError(absl::StrCat("bridge ", b.ifname, ": subnet ", c6.ToString(),
+                                                     " overlaps ", other.ToString(), " of bridge ", name));
+    subnets6.emplace_back(c6, b.ifname);
   }
   std::set<std::tuple<std::string, std::string, int>> bound;
   for (const PortMapping& p : m.ports) {
@@ -181,17 +244,28 @@ Status Validate(const Model& m) {
     if (p.proto != "tcp" && p.proto != "udp")
       return absl::InvalidArgumentError(absl::StrCat(what, ": protocol must be tcp or udp"));
     uint32_t a;
-    if (!AnyAddress(p.host_ip) && !ParseIpv4(p.host_ip, &a))
-      return absl::InvalidArgumentError(absl::StrCat(what, ": host address is not IPv4"));
+    in6_addr a6;
+    bool host6 = p.host_ip.find(':') != std::string::npos;
+    if (host6 ? !ParseIpv6(p.host_ip, &a6) : (!AnyAddress(p.host_ip) && !ParseIpv4(p.host_ip, &a)))
+      return absl::InvalidArgumentError(absl::StrCat(what, ": bad host address"));
     if (!ParseIpv4(p.container_ip, &a))
       return absl::InvalidArgumentError(absl::StrCat(what, ": container address is not IPv4"));
+    if (!p.container_ip6.empty() && !ParseIpv6(p.container_ip6, &a6))
+      return absl::InvalidArgumentError(absl::StrCat(what, ": container address ", p.container_ip6, " is not IPv6"));
+    if (host6 && p.container_ip6.empty())
+      return absl::InvalidArgumentError(absl::StrCat(what, ": an IPv6 host address needs an IPv6 container address"));
     if (p.host_port < 1 || p.host_port > 65535 || p.container_port < 1 || p.container_port > 65535)
       return absl::InvalidArgumentError(absl::StrCat(what, ": port out of range"));
     if (!bridges.count(p.bridge))
       return absl::InvalidArgumentError(absl::StrCat(what, ": unknown bridge \"", p.bridge, "\""));
-    std::string host = AnyAddress(p.host_ip) ? "" : p.host_ip;
-    if (!bound.emplace(p.proto, host, p.host_port).second)
-      return absl::AlreadyExistsError(absl::StrCat(what, ": host port already published"));
+    bool dup = false;
+    if (PublishedOnIpv4(p)) dup |= !bound.emplace(p.proto, AnyAddress(p.host_ip) ? "" : p.host_ip, p.host_port).second;
+    if (PublishedOnIpv6(p)) {
+      std::string host6 = "::";
+      if (!AnyAddress6(p.host_ip) && ParseIpv6(p.host_ip, &a6)) host6 = FormatIpv6(a6);
+      dup |= !bound.emplace(p.proto, "[" + host6 + "]", p.host_port).second;
+    }
+    if (dup) return absl::AlreadyExistsError(absl::StrCat(what, ": host port already published"));
   }
   return absl::OkStatus();
 }
@@ -200,7 +274,7 @@ std::string Render(const Model& m) {
   std::vector<Bridge> bridges = m.bridges;
   std::sort(bridges.begin(), bridges.end(), [](const Bridge& a, const Bridge& b) { return a.ifname < b.ifname; });
   std::set<std::string> internal;
-  std::vector<std::string> all, internal_el, same, icc, bridge_subnets, masq;
+  std::vector<std::string> all, internal_el, same, icc, bridge_subnets, masq, bridge_subnets6, masq6;
   std::vector<std::pair<uint32_t, int>> masq_nets;
   for (const Bridge& b : bridges) {
     Cidr c;
@@ -210,21 +284,41 @@ std::string Render(const Model& m) {
     same.push_back(absl::StrCat(q, " . ", q));
     if (b.icc) icc.push_back(absl::StrCat(q, " . ", q));
     bridge_subnets.push_back(absl::StrCat(q, " . ", c.ToString()));
+    Cidr6 c6;
+    bool v6 = !b.subnet6.empty() && ParseCidr6(b.subnet6, &c6);
+    if (v6) bridge_subnets6.push_back(absl::StrCat(q, " . ", c6.ToString()));
     if (b.internal) {
       internal.insert(b.ifname);
       internal_el.push_back(q);
     } else if (b.masquerade) {
       masq_nets.emplace_back(c.addr, c.len);
+      if (v6) masq6.push_back(c6.ToString());
     }
   }
+  std::sort(masq6.begin(), masq6.end());
   std::sort(masq_nets.begin(), masq_nets.end());  // numerically, not as strings
   for (auto [addr, len] : masq_nets) masq.push_back(Cidr{addr, len}.ToString());
 
   // Sorted by (proto, host address, port) so the golden files do not depend on the model's order.
   using Key = std::tuple<std::string, uint32_t, int>;
   std::map<Key, std::string> addr_el, any_el;
+  std::map<std::tuple<std::string, std::string, int>, std::string> addr6_el, any6_el;
   for (const PortMapping& p : m.ports) {
     if (internal.count(p.bridge)) continue;
+    if (PublishedOnIpv6(p)) {
+      in6_addr c6{};
+      ParseIpv6(p.container_ip6, &c6);
+      std::string target6 = absl::StrCat(FormatIpv6(c6), " . ", p.container_port);
+      if (AnyAddress6(p.host_ip)) {
+        any6_el[{p.proto, "", p.host_port}] = absl::StrCat(p.proto, " . ", p.host_port, " : ", target6);
+      } else {
+        in6_addr h6{};
+        ParseIpv6(p.host_ip, &h6);
+        addr6_el[{p.proto, FormatIpv6(h6), p.host_port}] =
+            absl::StrCat(FormatIpv6(h6), " . ", p.proto, " . ", p.host_port, " : ", target6);
+      }
+    }
+    if (!PublishedOnIpv4(p)) continue;
     std::string target = absl::StrCat(p.container_ip, " . ", p.container_port);
     if (AnyAddress(p.host_ip)) {
       any_el[Key{p.proto, 0, p.host_port}] = absl::StrCat(p.proto, " . ", p.host_port, " : ", target);
@@ -238,6 +332,9 @@ std::string Render(const Model& m) {
   std::vector<std::string> addr_list, any_list;
   for (auto& [k, v] : addr_el) addr_list.push_back(v);
   for (auto& [k, v] : any_el) any_list.push_back(v);
+  std::vector<std::string> addr6_list, any6_list;
+  for (auto& [k, v] : addr6_el) addr6_list.push_back(v);
+  for (auto& [k, v] : any6_el) any6_list.push_back(v);
 
   std::string out =
       "# Generated by berthd from its network state and replaced whole on every change: do not edit.\n"
@@ -255,10 +352,17 @@ std::string Render(const Model& m) {
                  "Each bridge with its subnet.");
   out += Declare("set", "masquerade_subnets", "ipv4_addr", true, masq,
                  "Subnets masqueraded on their way out (enable_ip_masquerade, not internal).");
+  out += Declare("set", "bridge_subnets6", "ifname . ipv6_addr", true, bridge_subnets6,
+                 "Each bridge of an IPv6 network with its IPv6 subnet.");
+  out += Declare("set", "masquerade_subnets6", "ipv6_addr", true, masq6, "The same as masquerade_subnets, for IPv6.");
   out += Declare("map", "published_addr", "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
                  false, addr_list, "Ports published on one host address: one element per mapping.");
   out += Declare("map", "published_any", "inet_proto . inet_service : ipv4_addr . inet_service", false, any_list,
                  "Ports published on every host address: one element per mapping.");
+  out += Declare("map", "published_addr6", "ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service",
+                 false, addr6_list, "Ports published on one host IPv6 address.");
+  out += Declare("map", "published_any6", "inet_proto . inet_service : ipv6_addr . inet_service", false,
+                 any6_list, "Ports published on every host IPv6 address, to containers' IPv6 addresses.");
   out += kChains;
   return out;
 }

@@ -37,8 +37,8 @@ bool SameBridges(const Model& a, const Model& b) {
   auto as = sorted(a), bs = sorted(b);
   for (size_t i = 0; i < as.size(); ++i) {
     const Bridge &x = *as[i], &y = *bs[i];
-    if (std::tie(x.ifname, x.subnet, x.gateway, x.masquerade, x.icc, x.internal) !=
-        std::tie(y.ifname, y.subnet, y.gateway, y.masquerade, y.icc, y.internal))
+    if (std::tie(x.ifname, x.subnet, x.gateway, x.subnet6, x.masquerade, x.icc, x.internal) !=
+        std::tie(y.ifname, y.subnet, y.gateway, y.subnet6, y.masquerade, y.icc, y.internal))
       return false;
   }
   return true;
@@ -48,13 +48,33 @@ bool SameBridges(const Model& a, const Model& b) {
 // 80").
 using Elements = std::map<std::string, std::string>;
 
-// The elements of published_addr and published_any that Render writes for m.
-void PortElements(const Model& m, Elements* addr, Elements* any) {
+std::string Canonical6(const std::string& s) {
+  in6_addr a{};
+  ::inet_pton(AF_INET6, s.c_str(), &a);
+  char buf[INET6_ADDRSTRLEN];
+  ::inet_ntop(AF_INET6, &a, buf, sizeof buf);
+  return buf;
+}
+
+// The elements of the four port maps that Render writes for m (see PublishedOnIpv4/6 there).
+void PortElements(const Model& m, Elements* addr, Elements* any, Elements* addr6, Elements* any6) {
   std::set<std::string> internal;
   for (const Bridge& b : m.bridges)
     if (b.internal) internal.insert(b.ifname);
   for (const PortMapping& p : m.ports) {
     if (internal.count(p.bridge)) continue;
+    bool host6 = p.host_ip.find(':') != std::string::npos;
+    if (host6 || (p.host_ip.empty() && !p.container_ip6.empty())) {
+      std::string target6 = absl::StrCat(Canonical6(p.container_ip6), " . ", p.container_port);
+      if (p.host_ip.empty() || p.host_ip == "::") {
+        std::string key = absl::StrCat(p.proto, " . ", p.host_port);
+        (*any6)[key] = absl::StrCat(key, " : ", target6);
+      } else {
+        std::string key = absl::StrCat(Canonical6(p.host_ip), " . ", p.proto, " . ", p.host_port);
+        (*addr6)[key] = absl::StrCat(key, " : ", target6);
+      }
+    }
+    if (host6) continue;
     std::string target = absl::StrCat(p.container_ip, " . ", p.container_port);
     if (AnyAddress(p.host_ip)) {
       std::string key = absl::StrCat(p.proto, " . ", p.host_port);
@@ -94,14 +114,16 @@ void Diff(const std::string& map, const Elements& from, const Elements& to, std:
 
 std::optional<std::string> RenderPortDelta(const Model& from, const Model& to) {
   if (!SameBridges(from, to)) return std::nullopt;
-  Elements from_addr, from_any, to_addr, to_any;
-  PortElements(from, &from_addr, &from_any);
-  PortElements(to, &to_addr, &to_any);
+  Elements from_addr, from_any, to_addr, to_any, from_addr6, from_any6, to_addr6, to_any6;
+  PortElements(from, &from_addr, &from_any, &from_addr6, &from_any6);
+  PortElements(to, &to_addr, &to_any, &to_addr6, &to_any6);
   // Deletions first: a mapping whose target changed is deleted and added again in the same
   // transaction (`add element` does not replace an element's data).
   std::string deletes, adds;
   Diff("published_addr", from_addr, to_addr, &deletes, &adds);
   Diff("published_any", from_any, to_any, &deletes, &adds);
+  Diff("published_addr6", from_addr6, to_addr6, &deletes, &adds);
+  Diff("published_any6", from_any6, to_any6, &deletes, &adds);
   return deletes + adds;
 }
 

@@ -1,5 +1,8 @@
 #include "network/ipam/ipam.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdio>
 #include <set>
 #include <utility>
@@ -44,14 +47,6 @@ bool ParseIpRaw(std::string_view s, uint32_t* out) {
 
 Status NoMatchingSubnet(std::string_view what, std::string_view value) {
   return absl::InvalidArgumentError(absl::StrCat("no matching subnet for ", Av(what), " ", Av(value)));
-}
-
-// "no matching subnet for gateway X" covers a malformed value too: the CLI checks with
-// subnet.Contains(net.ParseIP(x)), which is false for nil, and we keep its text.
-StatusOr<uint32_t> IpInSubnet(const Cidr& subnet, std::string_view what, std::string_view value) {
-  uint32_t ip = 0;
-  if (!ParseIpRaw(value, &ip) || !subnet.Contains(ip)) return NoMatchingSubnet(what, value);
-  return ip;
 }
 
 }  // namespace
@@ -102,22 +97,137 @@ std::vector<Cidr> DefaultPools() {
   return pools;
 }
 
+// An address of either family as one 128-bit integer (IPv4 in the low 32 bits), so one pool type
+// serves both: a pool is a subnet, an allocation range inside it and a bitmap window over the range.
+__extension__ typedef unsigned __int128 U128;
+
+namespace {
+
+struct Net {
+  int family = 4;  // 4 or 6
+  U128 addr = 0;   // host bits kept as written
+  int prefix = 0;
+
+  int Bits() const { return family == 4 ? 32 : 128; }
+  U128 HostMask() const { return prefix >= Bits() ? 0 : (~U128{0} >> (128 - Bits() + prefix)); }
+  U128 Network() const { return addr & ~HostMask() & (family == 4 ? U128{0xffffffffu} : ~U128{0}); }
+  U128 Last() const { return Network() | HostMask(); }
+  U128 Size() const { return HostMask() + 1; }  // 0 for a whole IPv6 /0, which no one asks for
+  bool Contains(U128 ip) const { return ip >= Network() && ip <= Last(); }
+  bool Contains(const Net& inner) const { return inner.family == family && inner.prefix >= prefix && Contains(inner.addr); }
+  bool Overlaps(const Net& o) const {
+    return o.family == family && (Contains(o.Network()) || o.Contains(Network()));
+  }
+};
+
+bool ParseIp6Raw(std::string_view s, U128* out) {
+  if (s.empty() || s.size() >= INET6_ADDRSTRLEN || s.find(':') == std::string_view::npos) return false;
+  std::string text(s);
+  in6_addr a{};
+  if (::inet_pton(AF_INET6, text.c_str(), &a) != 1) return false;
+  U128 v = 0;
+  for (uint8_t b : a.s6_addr) v = (v << 8) | b;
+  *out = v;
+  return true;
+}
+
+// One address of either family: an IPv6 one holds a colon, as Go's net.ParseIP tells them apart.
+bool ParseAnyIp(std::string_view s, int* family, U128* out) {
+  if (s.find(':') != std::string_view::npos) {
+    *family = 6;
+    return ParseIp6Raw(s, out);
+  }
+  uint32_t v4 = 0;
+  *family = 4;
+  if (!ParseIpRaw(s, &v4)) return false;
+  *out = v4;
+  return true;
+}
+
+std::string FormatAny(int family, U128 ip) {
+  if (family == 4) return FormatIp(static_cast<uint32_t>(ip));
+  in6_addr a{};
+  for (int i = 15; i >= 0; --i) {
+    a.s6_addr[i] = static_cast<uint8_t>(ip & 0xff);
+    ip >>= 8;
+  }
+  char buf[INET6_ADDRSTRLEN];
+  ::inet_ntop(AF_INET6, &a, buf, sizeof buf);  // RFC 5952, as Go's net.IP.String
+  return buf;
+}
+
+bool ParseNet(std::string_view s, Net* out) {
+  size_t slash = s.find('/');
+  if (slash == std::string_view::npos) return false;
+  uint32_t prefix = 0;
+  if (!ParseAnyIp(s.substr(0, slash), &out->family, &out->addr)) return false;
+  if (!ParseDecimal(s.substr(slash + 1), 3, &prefix) || prefix > static_cast<uint32_t>(out->Bits())) return false;
+  out->prefix = static_cast<int>(prefix);
+  return true;
+}
+
+std::string NetString(const Net& n) { return absl::StrCat(FormatAny(n.family, n.Network()), "/", n.prefix); }
+
+StatusOr<Net> ParseNetOrError(std::string_view s) {
+  Net n;
+  if (!ParseNet(s, &n)) return absl::InvalidArgumentError(absl::StrCat("invalid CIDR address: ", Av(s)));
+  return n;
+}
+
+// "no matching subnet for gateway X" covers a malformed value too: the CLI checks with
+// subnet.Contains(net.ParseIP(x)), which is false for nil, and we keep its text.
+StatusOr<U128> AnyIpInSubnet(const Net& subnet, std::string_view what, std::string_view value) {
+  int family = 0;
+  U128 ip = 0;
+  if (!ParseAnyIp(value, &family, &ip) || family != subnet.family || !subnet.Contains(ip))
+    return NoMatchingSubnet(what, value);
+  return ip;
+}
+
+}  // namespace
+
+bool IsIpv6(std::string_view address_or_cidr) { return address_or_cidr.find(':') != std::string_view::npos; }
+
+bool SubnetContains(std::string_view cidr, std::string_view ip) {
+  Net net;
+  int family = 0;
+  U128 addr = 0;
+  return ParseNet(cidr, &net) && ParseAnyIp(ip, &family, &addr) && family == net.family && net.Contains(addr);
+}
+
 struct Allocator::PoolState {
   Pool info;
-  Cidr subnet;  // canonical
+  Net subnet;  // canonical
   // Absolute bounds of automatic allocation: the ip-range, or the whole subnet. With a range
   // narrower than the subnet, its network/broadcast addresses are ordinary hosts of the subnet
   // and Docker hands them out (the 172.28.5.0 quirk); the subnet's own ones are in reserved.
-  uint32_t range_lo = 0;
-  uint32_t range_hi = 0;
-  std::set<uint32_t> reserved;  // absolute: network, broadcast, gateway, aux
-  AddressBitmap bits;           // offsets from subnet.Network(); reserved ones are set too
+  U128 range_lo = 0;
+  U128 range_hi = 0;
+  std::set<U128> reserved;  // absolute: network, broadcast, gateway, aux
+  // The bitmap covers a window of at most 2^32 addresses from window_base: an IPv4 subnet whole,
+  // the first 2^32 addresses of an IPv6 range (a /64 could never be walked, and lowest-free never
+  // gets that far). Taken addresses outside the window (a static --ip6 far away, a reserved one
+  // before the range) are kept in `far`.
+  U128 window_base = 0;
+  AddressBitmap bits;
+  std::set<U128> far;
 
-  explicit PoolState(const Cidr& s) : subnet(s), bits(s.Size()) {}
-  uint32_t Offset(uint32_t ip) const { return ip - subnet.Network(); }
-  void Reserve(uint32_t ip) {
+  PoolState(const Net& s, U128 base, uint64_t window) : subnet(s), window_base(base), bits(window) {}
+  bool InWindow(U128 ip) const { return ip >= window_base && ip - window_base < bits.size(); }
+  bool Test(U128 ip) const {
+    return InWindow(ip) ? bits.Test(static_cast<uint32_t>(ip - window_base)) : far.count(ip) > 0;
+  }
+  void Set(U128 ip) {
+    if (InWindow(ip)) bits.Set(static_cast<uint32_t>(ip - window_base));
+    else far.insert(ip);
+  }
+  void Clear(U128 ip) {
+    if (InWindow(ip)) bits.Clear(static_cast<uint32_t>(ip - window_base));
+    else far.erase(ip);
+  }
+  void Reserve(U128 ip) {
     reserved.insert(ip);
-    bits.Set(Offset(ip));
+    Set(ip);
   }
 };
 
@@ -130,27 +240,37 @@ StatusOr<Pool> Allocator::RequestPool(const PoolRequest& req) {
 }
 
 StatusOr<Pool> Allocator::RequestPoolLocked(const PoolRequest& req, const std::string& id) {
-  auto overlaps_existing = [this](const Cidr& c) {
+  const int family = req.ipv6 ? 6 : 4;
+  auto overlaps_existing = [this](const Net& c) {
     for (const auto& [unused, p] : pools_) {
       if (p->subnet.Overlaps(c)) return true;
     }
     return false;
   };
 
-  Cidr subnet;
+  Net subnet;
+  subnet.family = family;
   if (req.subnet.empty()) {
     // Same order as the CLI's consolidateIpam: ranges, then gateways, then aux addresses.
     if (!req.ip_range.empty()) return NoMatchingSubnet("range", req.ip_range);
     if (!req.gateway.empty()) return NoMatchingSubnet("gateway", req.gateway);
     if (!req.aux.empty()) return NoMatchingSubnet("aux-address", req.aux.begin()->second);
+    if (family == 6) {
+      // Docker 20.10 has no predefined IPv6 pools: --ipv6 needs an IPv6 --subnet.
+      return absl::ResourceExhaustedError(
+          "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the "
+          "network");
+    }
     if (req.default_bridge) {
-      subnet = Cidr{(172u << 24) | (17u << 16), 16};
+      subnet.addr = (172u << 24) | (17u << 16);
+      subnet.prefix = 16;
       if (overlaps_existing(subnet)) return absl::PermissionDeniedError(kOverlap);
     } else {
       bool found = false;
       for (const Cidr& c : DefaultPools()) {
-        if (!overlaps_existing(c)) {
-          subnet = c;
+        Net candidate{4, c.Network(), c.prefix};
+        if (!overlaps_existing(candidate)) {
+          subnet = candidate;
           found = true;
           break;
         }
@@ -162,37 +282,52 @@ StatusOr<Pool> Allocator::RequestPoolLocked(const PoolRequest& req, const std::s
       }
     }
   } else {
-    ASSIGN_OR_RETURN(Cidr parsed, Cidr::Parse(req.subnet));
-    subnet = parsed.Canonical();
+    ASSIGN_OR_RETURN(Net parsed, ParseNetOrError(req.subnet));
+    if (parsed.family != family) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("subnet ", req.subnet, " is not an IPv", family, " subnet"));
+    }
+    subnet = parsed;
+    subnet.addr = subnet.Network();
   }
 
-  Cidr range = subnet;
+  Net range = subnet;
   if (!req.ip_range.empty()) {
-    ASSIGN_OR_RETURN(Cidr parsed, Cidr::Parse(req.ip_range));
-    range = parsed.Canonical();
+    Net parsed;
+    if (!ParseNet(req.ip_range, &parsed)) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid CIDR address: ", Av(req.ip_range)));
+    }
+    range = parsed;
+    range.addr = range.Network();
     if (!subnet.Contains(range)) return NoMatchingSubnet("range", req.ip_range);
   }
-  uint32_t gateway = 0;
+  U128 gateway = 0;
   if (!req.gateway.empty()) {
-    ASSIGN_OR_RETURN(gateway, IpInSubnet(subnet, "gateway", req.gateway));
+    ASSIGN_OR_RETURN(gateway, AnyIpInSubnet(subnet, "gateway", req.gateway));
   }
-  std::vector<std::pair<std::string, uint32_t>> aux;
+  std::vector<std::pair<std::string, U128>> aux;
   for (const auto& [key, value] : req.aux) {
     // An empty value gives "no matching subnet for aux-address " with the trailing space, as the
     // CLI prints for a bare --aux-address IP.
-    ASSIGN_OR_RETURN(uint32_t ip, IpInSubnet(subnet, "aux-address", value));
+    ASSIGN_OR_RETURN(U128 ip, AnyIpInSubnet(subnet, "aux-address", value));
     aux.emplace_back(key, ip);
   }
   if (!req.subnet.empty() && overlaps_existing(subnet)) return absl::PermissionDeniedError(kOverlap);
 
-  auto state = std::make_unique<PoolState>(subnet);
-  // /31 and /32 have no network or broadcast address (RFC 3021): every address is a host.
-  if (subnet.prefix <= 30) {
+  U128 base = family == 4 ? subnet.Network() : range.Network();
+  U128 span = family == 4 ? subnet.Size() : range.Size();
+  uint64_t window = (span == 0 || span > (U128{1} << 32)) ? (uint64_t{1} << 32) : static_cast<uint64_t>(span);
+  auto state = std::make_unique<PoolState>(subnet, base, window);
+  // IPv4: /31 and /32 have no network or broadcast address (RFC 3021): every address is a host.
+  // IPv6 has no broadcast; its subnet-router anycast address (the subnet's first) is kept back as
+  // Docker's IPAM does, so the gateway is ::1.
+  bool has_network_address = family == 4 ? subnet.prefix <= 30 : subnet.prefix <= 126;
+  if (has_network_address) {
     state->Reserve(subnet.Network());
-    state->Reserve(subnet.Broadcast());
+    if (family == 4) state->Reserve(subnet.Last());
   }
   if (req.gateway.empty()) {
-    gateway = subnet.prefix <= 30 ? subnet.Network() + 1 : subnet.Network();
+    gateway = has_network_address ? subnet.Network() + 1 : subnet.Network();
   } else if (state->reserved.count(gateway)) {
     return absl::InvalidArgumentError(absl::StrCat("failed to allocate gateway (", req.gateway, "): ", kInUse));
   }
@@ -200,20 +335,21 @@ StatusOr<Pool> Allocator::RequestPoolLocked(const PoolRequest& req, const std::s
   // Docker reserves aux addresses one by one after the gateway; a clash is an "in use" error.
   for (const auto& [key, ip] : aux) {
     if (state->reserved.count(ip)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("failed to allocate secondary ip address (", key, ":", FormatIp(ip), "): ", kInUse));
+      return absl::InvalidArgumentError(absl::StrCat("failed to allocate secondary ip address (", key, ":",
+                                                     FormatAny(family, ip), "): ", kInUse));
     }
     state->Reserve(ip);
   }
   state->range_lo = range.Network();
-  state->range_hi = range.Broadcast();
+  state->range_hi = range.Last();
 
   Pool& info = state->info;
-  info.id = id.empty() ? absl::StrCat("default/", subnet.ToString()) : id;
-  info.subnet = subnet.ToString();
-  info.ip_range = req.ip_range.empty() ? "" : range.ToString();
-  info.gateway = FormatIp(gateway);
-  for (const auto& [key, ip] : aux) info.aux[key] = FormatIp(ip);
+  info.id = id.empty() ? absl::StrCat("default/", NetString(subnet)) : id;
+  info.subnet = NetString(subnet);
+  info.ip_range = req.ip_range.empty() ? "" : NetString(range);
+  info.gateway = FormatAny(family, gateway);
+  info.ipv6 = family == 6;
+  for (const auto& [key, ip] : aux) info.aux[key] = FormatAny(family, ip);
   if (pools_.count(info.id)) return absl::AlreadyExistsError(absl::StrCat("ipam pool ", info.id, " already exists"));
   Pool result = info;
   pools_.emplace(result.id, std::move(state));
@@ -232,30 +368,35 @@ StatusOr<std::string> Allocator::RequestAddress(const std::string& pool_id, cons
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   PoolState& p = *it->second;
+  const int family = p.subnet.family;
 
   if (!preferred.empty()) {
-    uint32_t ip = 0;
-    if (!ParseIpRaw(preferred, &ip) || !p.subnet.Contains(ip)) {
+    int got_family = 0;
+    U128 ip = 0;
+    if (!ParseAnyIp(preferred, &got_family, &ip) || got_family != family || !p.subnet.Contains(ip)) {
       // Docker 20.10's endpoint-level text (capitalised as it was then).
       return absl::InvalidArgumentError(
           absl::StrCat("Invalid address ", preferred, ": It does not belong to any of this network's subnets"));
     }
-    if (p.bits.Test(p.Offset(ip))) return absl::AlreadyExistsError(kInUse);
-    p.bits.Set(p.Offset(ip));
-    return FormatIp(ip);
+    if (p.Test(ip)) return absl::AlreadyExistsError(kInUse);
+    p.Set(ip);
+    return FormatAny(family, ip);
   }
 
-  int64_t off = p.bits.FindClear(p.Offset(p.range_lo), p.Offset(p.range_hi));
+  U128 hi = p.range_hi;
+  if (hi - p.window_base >= p.bits.size()) hi = p.window_base + p.bits.size() - 1;
+  int64_t off = p.bits.FindClear(static_cast<uint64_t>(p.range_lo - p.window_base),
+                                 static_cast<uint64_t>(hi - p.window_base));
   if (off < 0) {
     std::string where = network_name.empty()
                             ? p.info.subnet
                             : absl::StrCat(Av(network_name), " (",
                                            network_id.empty() ? p.info.subnet : std::string(network_id), ")");
     return absl::ResourceExhaustedError(
-        absl::StrCat("no available IPv4 addresses on this network's address pools: ", where));
+        absl::StrCat("no available IPv", family, " addresses on this network's address pools: ", where));
   }
   p.bits.Set(static_cast<uint32_t>(off));
-  return FormatIp(p.subnet.Network() + static_cast<uint32_t>(off));
+  return FormatAny(family, p.window_base + static_cast<U128>(off));
 }
 
 Status Allocator::ReleaseAddress(const std::string& pool_id, const std::string& ip_text) {
@@ -263,15 +404,19 @@ Status Allocator::ReleaseAddress(const std::string& pool_id, const std::string& 
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   PoolState& p = *it->second;
-  ASSIGN_OR_RETURN(uint32_t ip, ParseIp(ip_text));
-  if (!p.subnet.Contains(ip)) {
+  int family = 0;
+  U128 ip = 0;
+  if (!ParseAnyIp(ip_text, &family, &ip)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid IP address: ", Av(ip_text)));
+  }
+  if (family != p.subnet.family || !p.subnet.Contains(ip)) {
     return absl::InvalidArgumentError(absl::StrCat("address ", ip_text, " does not belong to pool ", pool_id));
   }
   if (p.reserved.count(ip)) {
     return absl::InvalidArgumentError(
         absl::StrCat("address ", ip_text, " is reserved in pool ", pool_id, " (gateway, aux, network or broadcast)"));
   }
-  p.bits.Clear(p.Offset(ip));
+  p.Clear(ip);
   return absl::OkStatus();
 }
 
@@ -290,39 +435,17 @@ StatusOr<Pool> Allocator::GetPool(const std::string& pool_id) const {
   return it->second->info;
 }
 
-namespace {
-
-// Ascending runs of handed-out (set, not reserved) absolute addresses.
-template <typename PoolStateT, typename F>
-void ForEachAllocatedRun(const PoolStateT& p, F&& emit) {
-  bool open = false;
-  uint32_t first = 0, last = 0;
-  p.bits.ForEachSet([&](uint32_t off) {
-    uint32_t ip = p.subnet.Network() + off;
-    if (p.reserved.count(ip)) return;
-    if (open && ip == last + 1) {
-      last = ip;
-      return;
-    }
-    if (open) emit(first, last);
-    open = true;
-    first = last = ip;
-  });
-  if (open) emit(first, last);
-}
-
-}  // namespace
-
 StatusOr<std::vector<std::string>> Allocator::Allocated(const std::string& pool_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
+  const PoolState& p = *it->second;
+  std::set<U128> taken(p.far.begin(), p.far.end());
+  p.bits.ForEachSet([&](uint32_t off) { taken.insert(p.window_base + off); });
   std::vector<std::string> out;
-  ForEachAllocatedRun(*it->second, [&](uint32_t first, uint32_t last) {
-    for (uint64_t ip = first; ip <= last; ++ip) out.push_back(FormatIp(static_cast<uint32_t>(ip)));
-  });
+  for (U128 ip : taken)
+    if (!p.reserved.count(ip)) out.push_back(FormatAny(p.subnet.family, ip));
   return out;
 }
-
 
 }  // namespace berth::network::ipam

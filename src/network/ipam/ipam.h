@@ -1,5 +1,5 @@
 #pragma once
-// The `default` IPAM driver: IPv4 address pools (one subnet each, optionally narrowed by an
+// The `default` IPAM driver: IPv4 and IPv6 address pools (one subnet each, optionally narrowed by an
 // ip-range) and the addresses handed out of them, with the behaviour Docker Engine 20.10 shows
 // (see /work/shared/reference, sections 1.5 and 1.6 of the tutorial transcript):
 //   - the gateway (default: the subnet's first usable address) and every aux-address are reserved;
@@ -8,6 +8,9 @@
 //     addresses are usable (172.28.5.0 is the first address of --ip-range 172.28.5.0/24 in
 //     172.28.0.0/16); the subnet's network and broadcast addresses never are;
 //   - a preferred (static) address may lie outside the ip-range but must be inside the subnet.
+//   - IPv6 pools work the same way, except that they have no broadcast address and no default
+//     pools (Docker 20.10: --ipv6 needs an IPv6 --subnet); the subnet's first address is reserved,
+//     so the default gateway is ::1 and the first container gets ::2.
 // Pure logic, no kernel. Nothing of it is stored: after a restart the network controller asks
 // for each network's pool again and re-takes the addresses of the running containers' endpoints.
 
@@ -31,6 +34,10 @@ StatusOr<uint32_t> ParseIp(std::string_view s);
 std::string FormatIp(uint32_t ip);
 // Docker's MAC scheme for an IPv4 endpoint: "02:42:" + the address bytes, 172.17.0.2 -> 02:42:ac:11:00:02.
 std::string MacFromIp(uint32_t ip);
+// Whether an address or CIDR is IPv6 (it holds a colon), as Go's net.ParseIP tells them apart.
+bool IsIpv6(std::string_view address_or_cidr);
+// Whether ip lies in cidr, either family; false when either is malformed or the families differ.
+bool SubnetContains(std::string_view cidr, std::string_view ip);
 
 struct Cidr {
   uint32_t addr = 0;  // host-order integer, host bits kept as written ("10.0.0.5/24" keeps .5)
@@ -57,6 +64,7 @@ struct PoolRequest {
   std::string gateway;   // "" = the subnet's first usable address
   std::map<std::string, std::string> aux;  // key -> IP, reserved, never handed out
   bool default_bridge = false;             // the default bridge network gets 172.17.0.0/16
+  bool ipv6 = false;                       // an IPv6 pool: subnet (required), range, gateway are IPv6
 };
 
 struct Pool {
@@ -65,6 +73,7 @@ struct Pool {
   std::string ip_range;  // canonical, "" when not set
   std::string gateway;   // always set (the default gateway is filled in)
   std::map<std::string, std::string> aux;
+  bool ipv6 = false;
 };
 
 // Docker's predefined local-scope pools, in the order they are tried: 172.17.0.0/16 ...
