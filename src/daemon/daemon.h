@@ -23,6 +23,7 @@ struct Config {
   std::string runc = "runc";
   std::string shim;  // default: berth-shim beside the berthd binary
   std::string nft_helper;  // default: berth-nft beside the berthd binary (the firewall's helper)
+  std::string init_path;   // --init-path: the static init for --init (default: Debian's tini-static)
   int64_t max_upload = int64_t{16} << 30;
   bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip
@@ -38,7 +39,7 @@ struct Config {
   std::chrono::milliseconds idle_timeout{120'000};   // --idle-timeout
 };
 
-// Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "log-level",
+// Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "init-path", "log-level",
 // "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey") into cfg; flags given on the
 // command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);

@@ -26,6 +26,8 @@
 #include "common/ids.h"
 #include "engine/container_state.h"
 #include "engine/container_util.h"
+#include "engine/host_options.h"
+#include "engine/security.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "sys/mounts.h"
@@ -325,6 +327,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   auto image = images_.Get(image_ref);
   if (!image.ok()) return image.status();
   RETURN_IF_ERROR(VerifyHostConfig(hc));
+  RETURN_IF_ERROR(VerifyRunOptions(config, hc, ReadHostFacts(paths_.init)));
   if (hc.network_mode.empty()) hc.network_mode = "default";
   // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
   if (!config.mac_address.empty()) {
@@ -535,8 +538,15 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   in.container_dir = dir;
   in.netns_path = sandbox->netns_path;
   in.host_config = &hc;
+  in.available_caps = HostCapabilities();
+  in.init_path = paths_.init;
+  auto devices = ContainerDevices(hc);
+  if (!devices.ok()) return fail(devices.status(), 128);
+  in.devices = std::move(*devices);
   if (!in.cwd.empty() && in.cwd != "/") (void)sys::MkdirAll(rootfs + in.cwd, 0755);
-  if (Status st = sys::WriteFile(state + "/config.json", BuildOciSpec(in)); !st.ok()) return fail(st, 128);
+  auto oci = BuildOciSpec(in);
+  if (!oci.ok()) return fail(oci.status(), 128);
+  if (Status st = sys::WriteFile(state + "/config.json", *oci); !st.ok()) return fail(st, 128);
 
   ShimStart s;
   s.id = c->id;
