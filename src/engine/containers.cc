@@ -540,6 +540,20 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   in.host_config = &hc;
   in.available_caps = HostCapabilities();
   in.init_path = paths_.init;
+  if (absl::StartsWith(hc.pid_mode, "container:")) {
+    // --pid container:NAME joins that container's namespace, which must be running now.
+    std::string donor = hc.pid_mode.substr(10);
+    auto d = Find(donor);
+    if (!d.ok()) return fail(Annotate(d.status(), "join PID namespace"), 128);
+    int donor_pid = 0;
+    {
+      StateLock l(mu_);
+      if ((*d)->running()) donor_pid = (*d)->pid;
+    }
+    if (donor_pid <= 0 || *d == c)
+      return fail(absl::FailedPreconditionError("cannot join PID of a non running container: " + donor), 128);
+    in.pid_ns_path = "/proc/" + std::to_string(donor_pid) + "/ns/pid";
+  }
   auto devices = ContainerDevices(hc);
   if (!devices.ok()) return fail(devices.status(), 128);
   in.devices = std::move(*devices);

@@ -66,15 +66,13 @@ std::string OnlineList(const std::string& path) {
 
 Status VerifyNamespaceModes(const spec::ContainerConfig& config, const spec::HostConfig& hc) {
   auto joins = [](const std::string& mode) { return absl::StartsWith(mode, "container:"); };
-  if (!hc.pid_mode.empty() && hc.pid_mode != "host") {
-    if (!joins(hc.pid_mode)) return absl::InvalidArgumentError("invalid PID mode: " + hc.pid_mode);
-    return absl::InvalidArgumentError(
-        "--pid " + hc.pid_mode + ": Berth cannot join another container's PID namespace; use "
-        "--pid host or the container's own");
-  }
+  // container:NAME is looked up at start, when that container must be running (as in Docker).
+  if (!hc.pid_mode.empty() && hc.pid_mode != "host" && (!joins(hc.pid_mode) || hc.pid_mode.size() == 10))
+    return absl::InvalidArgumentError("invalid PID mode: " + hc.pid_mode);
   const std::string& ipc = hc.ipc_mode;
   if (!ipc.empty() && ipc != "host" && ipc != "private" && ipc != "shareable" && ipc != "none") {
     if (!joins(ipc)) return absl::InvalidArgumentError("invalid IPC mode: " + ipc);
+    // Joining needs the donor's /dev/shm as well, which lives only in the donor's mount namespace.
     return absl::InvalidArgumentError(
         "--ipc " + ipc + ": Berth cannot join another container's IPC namespace; use --ipc host, "
         "private or none");

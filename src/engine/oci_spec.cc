@@ -132,7 +132,8 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
 
   // Host modes share berthd's namespace by leaving the type out (runc then stays in its own).
   json namespaces = json::array();
-  if (hc.pid_mode != "host") namespaces.push_back({{"type", "pid"}});
+  if (!in.pid_ns_path.empty()) namespaces.push_back({{"type", "pid"}, {"path", in.pid_ns_path}});
+  else if (hc.pid_mode != "host") namespaces.push_back({{"type", "pid"}});
   if (hc.ipc_mode != "host") namespaces.push_back({{"type", "ipc"}});
   if (hc.uts_mode != "host") namespaces.push_back({{"type", "uts"}});
   namespaces.push_back({{"type", "mount"}});

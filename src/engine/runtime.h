@@ -126,6 +126,7 @@ struct OciInputs {
   std::string init_path;
   std::vector<ContainerDevice> devices;
   KernelVersion kernel = RunningKernel();
+  std::string pid_ns_path;  // --pid container:NAME: that container's /proc/<pid>/ns/pid
 };
 // runc's config.json for these inputs (oci_spec.cc). Fails only on settings that create refuses
 // (a bad security option, tmpfs option or ulimit in a record written by an older berthd).

@@ -91,10 +91,22 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
   rm -f $f
   run docker run --rm --ipc none busybox sh -c 'grep -c " /dev/shm " /proc/mounts'
   [ "$output" = 0 ]
-  # What cannot be honoured is refused, never dropped.
-  run docker run --rm --pid container:nope busybox true
+  # --pid container:NAME shares that container's namespace, which must be running.
+  docker run -d --name donor busybox sleep 100
+  for cli in $CLIS; do
+    run $cli run --rm --pid container:donor busybox sh -c 'readlink /proc/self/ns/pid; cat /proc/1/cmdline | tr "\0" " "'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$(docker exec donor readlink /proc/self/ns/pid)" ]
+    [ "${lines[1]}" = "sleep 100 " ]
+  done
+  docker create --name stopped busybox true
+  run docker run --rm --pid container:stopped busybox true
   [ "$status" -ne 0 ]
-  [[ "$output" == *"cannot join another container's PID namespace"* ]]
+  [[ "$output" == *"cannot join PID of a non running container: stopped"* ]]
+  # What cannot be honoured is refused, never dropped.
+  run docker run --rm --ipc container:donor busybox true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot join another container's IPC namespace"* ]]
   run docker run --rm --uts host -h named busybox true
   [ "$status" -ne 0 ]
   [[ "$output" == *"conflicting options: hostname and the UTS mode"* ]]

@@ -113,6 +113,11 @@ TEST(OciRunOptions, HostNamespaceModesLeaveTheNamespaceOut) {
   EXPECT_EQ(own["hostname"], "h");
   EXPECT_EQ((*MountAt(own, "/dev/shm"))["type"], "tmpfs");
   EXPECT_EQ(MountAt(Spec(Hc({{"IpcMode", "none"}})), "/dev/shm"), nullptr);
+
+  OciInputs join;
+  join.pid_ns_path = "/proc/42/ns/pid";
+  json joined = Spec(Hc({{"PidMode", "container:donor"}}), join);
+  EXPECT_EQ(joined["linux"]["namespaces"][0], json({{"type", "pid"}, {"path", "/proc/42/ns/pid"}}));
 }
 
 TEST(OciRunOptions, NamespaceModesThatCannotBeHonouredAreRefused) {
@@ -121,10 +126,11 @@ TEST(OciRunOptions, NamespaceModesThatCannotBeHonouredAreRefused) {
   EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "bogus"}}), host).message(), "invalid PID mode: bogus");
   EXPECT_EQ(VerifyRunOptions(config, Hc({{"IpcMode", "bogus"}}), host).message(), "invalid IPC mode: bogus");
   EXPECT_EQ(VerifyRunOptions(config, Hc({{"UTSMode", "bogus"}}), host).message(), "invalid UTS mode: bogus");
-  Status st = VerifyRunOptions(config, Hc({{"PidMode", "container:x"}}), host);
+  EXPECT_TRUE(VerifyRunOptions(config, Hc({{"PidMode", "container:x"}}), host).ok());  // found at start
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "container:"}}), host).message(), "invalid PID mode: container:");
+  Status st = VerifyRunOptions(config, Hc({{"IpcMode", "container:x"}}), host);
   EXPECT_TRUE(absl::IsInvalidArgument(st));
-  EXPECT_NE(st.message().find("cannot join another container's PID namespace"), std::string::npos);
-  EXPECT_FALSE(VerifyRunOptions(config, Hc({{"IpcMode", "container:x"}}), host).ok());
+  EXPECT_NE(st.message().find("cannot join another container's IPC namespace"), std::string::npos);
   config.hostname = "named";
   EXPECT_EQ(VerifyRunOptions(config, Hc({{"UTSMode", "host"}}), host).message(),
             "conflicting options: hostname and the UTS mode");
