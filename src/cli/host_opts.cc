@@ -17,9 +17,9 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string>& UlimitNames() {
-  static const std::set<std::string> k = {"as",   "core",   "cpu",   "data",       "fsize", "locks",
-                                          "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
-                                          "rtprio", "rttime", "sigpending", "stack"};
+  static const std::set<std::string> k = {
+      "as",   "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue",
+      "nice", "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
   return k;
 }
 
@@ -27,7 +27,8 @@ const std::set<std::string>& UlimitNames() {
 StatusOr<int64_t> ParseInt64(const std::string& s) {
   int64_t v = 0;
   if (!absl::SimpleAtoi(s, &v) || s.empty() || s[0] == '+')
-    return absl::InvalidArgumentError(absl::StrCat("strconv.ParseInt: parsing \"", s, "\": invalid syntax"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("strconv.ParseInt: parsing \"", s, "\": invalid syntax"));
   return v;
 }
 
@@ -40,7 +41,8 @@ bool ValidDeviceMode(const std::string& mode) {
 }
 
 Status FlagError(const std::string& value, const std::string& flag, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid argument \"", value, "\" for \"--", flag, "\" flag: ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid argument \"", value, "\" for \"--", flag, "\" flag: ", why));
 }
 
 }  // namespace
@@ -68,11 +70,15 @@ StatusOr<json> ParseUlimits(const std::vector<std::string>& values) {
     }
     if (hard != -1) {
       if (*soft == -1)
-        return FlagError(val, "ulimit", absl::StrCat("ulimit soft limit must be less than or equal to hard "
-                                                     "limit: soft: -1 (unlimited), hard: ", hard));
+        return FlagError(val, "ulimit",
+                         absl::StrCat("ulimit soft limit must be less than or equal to hard "
+                                      "limit: soft: -1 (unlimited), hard: ",
+                                      hard));
       if (*soft > hard)
-        return FlagError(val, "ulimit", absl::StrCat("ulimit soft limit must be less than or equal to hard "
-                                                     "limit: ", *soft, " > ", hard));
+        return FlagError(val, "ulimit",
+                         absl::StrCat("ulimit soft limit must be less than or equal to hard "
+                                      "limit: ",
+                                      *soft, " > ", hard));
     }
     json u = {{"Name", name}, {"Hard", hard}, {"Soft", *soft}};
     bool replaced = false;
@@ -96,8 +102,10 @@ StatusOr<json> ParseDevices(const std::vector<std::string>& values) {
         perms = arr[2];
         [[fallthrough]];
       case 2:
-        if (ValidDeviceMode(arr[1])) perms = arr[1];
-        else dst = arr[1];
+        if (ValidDeviceMode(arr[1]))
+          perms = arr[1];
+        else
+          dst = arr[1];
         [[fallthrough]];
       case 1:
         src = arr[0];
@@ -107,7 +115,8 @@ StatusOr<json> ParseDevices(const std::vector<std::string>& values) {
     }
     if (dst.empty()) dst = src;
     if (!ValidDeviceMode(perms)) return FlagError(d, "device", "bad mode specified: " + perms);
-    if (dst.empty() || dst[0] != '/') return FlagError(d, "device", dst + " is not an absolute path");
+    if (dst.empty() || dst[0] != '/')
+      return FlagError(d, "device", dst + " is not an absolute path");
     out.push_back({{"PathOnHost", src}, {"PathInContainer", dst}, {"CgroupPermissions", perms}});
   }
   return out;
@@ -132,7 +141,8 @@ StatusOr<SecurityOpts> ParseSecurityOpts(const std::vector<std::string>& values)
       std::ifstream in(value);
       if (!in) {
         std::string why = std::strerror(errno);  // Go's words are lower case
-        if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+        if (!why.empty())
+          why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
         return absl::InvalidArgumentError(
             absl::StrCat("opening seccomp profile (", value, ") failed: open ", value, ": ", why));
       }

@@ -15,7 +15,8 @@ namespace berth::cli {
 // ["nofile=1024:2048"] -> [{"Name":"nofile","Soft":1024,"Hard":2048}].
 StatusOr<nlohmann::json> ParseUlimits(const std::vector<std::string>& values);
 
-// ["/dev/fuse", "/dev/sda:/dev/xvda:r"] -> [{"PathOnHost", "PathInContainer", "CgroupPermissions"}].
+// ["/dev/fuse", "/dev/sda:/dev/xvda:r"] -> [{"PathOnHost", "PathInContainer",
+// "CgroupPermissions"}].
 StatusOr<nlohmann::json> ParseDevices(const std::vector<std::string>& values);
 
 struct SecurityOpts {

@@ -39,16 +39,21 @@ const RlimitName kRlimits[] = {
 // Mount flags a tmpfs option may set or clear; a pair shares one slot, so the later one wins.
 const std::map<std::string, int>& TmpfsFlags() {
   static const std::map<std::string, int> k = {
-      {"ro", 1}, {"rw", 1}, {"suid", 2}, {"nosuid", 2}, {"dev", 3}, {"nodev", 3}, {"exec", 4},
-      {"noexec", 4}, {"sync", 5}, {"async", 5}, {"dirsync", 6}, {"mand", 7}, {"nomand", 7},
-      {"atime", 8}, {"noatime", 8}, {"diratime", 9}, {"nodiratime", 9}, {"relatime", 10},
-      {"norelatime", 10}, {"strictatime", 11}, {"nostrictatime", 11}, {"private", 12},
-      {"rprivate", 12}, {"shared", 12}, {"rshared", 12}, {"slave", 12}, {"rslave", 12},
+      {"ro", 1},          {"rw", 1},           {"suid", 2},
+      {"nosuid", 2},      {"dev", 3},          {"nodev", 3},
+      {"exec", 4},        {"noexec", 4},       {"sync", 5},
+      {"async", 5},       {"dirsync", 6},      {"mand", 7},
+      {"nomand", 7},      {"atime", 8},        {"noatime", 8},
+      {"diratime", 9},    {"nodiratime", 9},   {"relatime", 10},
+      {"norelatime", 10}, {"strictatime", 11}, {"nostrictatime", 11},
+      {"private", 12},    {"rprivate", 12},    {"shared", 12},
+      {"rshared", 12},    {"slave", 12},       {"rslave", 12},
       {"unbindable", 12}, {"runbindable", 12}};
   return k;
 }
 const std::set<std::string>& TmpfsData() {
-  static const std::set<std::string> k = {"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"};
+  static const std::set<std::string> k = {"size",      "mode",      "uid", "gid",
+                                          "nr_inodes", "nr_blocks", "mpol"};
   return k;
 }
 
@@ -67,14 +72,16 @@ std::string OnlineList(const std::string& path) {
 Status VerifyNamespaceModes(const spec::ContainerConfig& config, const spec::HostConfig& hc) {
   auto joins = [](const std::string& mode) { return absl::StartsWith(mode, "container:"); };
   // container:NAME is looked up at start, when that container must be running (as in Docker).
-  if (!hc.pid_mode.empty() && hc.pid_mode != "host" && (!joins(hc.pid_mode) || hc.pid_mode.size() == 10))
+  if (!hc.pid_mode.empty() && hc.pid_mode != "host" &&
+      (!joins(hc.pid_mode) || hc.pid_mode.size() == 10))
     return absl::InvalidArgumentError("invalid PID mode: " + hc.pid_mode);
   const std::string& ipc = hc.ipc_mode;
   if (!ipc.empty() && ipc != "host" && ipc != "private" && ipc != "shareable" && ipc != "none") {
     if (!joins(ipc)) return absl::InvalidArgumentError("invalid IPC mode: " + ipc);
     // Joining needs the donor's /dev/shm as well, which lives only in the donor's mount namespace.
     return absl::InvalidArgumentError(
-        "--ipc " + ipc + ": Berth cannot join another container's IPC namespace; use --ipc host, "
+        "--ipc " + ipc +
+        ": Berth cannot join another container's IPC namespace; use --ipc host, "
         "private or none");
   }
   if (!hc.uts_mode.empty() && hc.uts_mode != "host")
@@ -92,7 +99,8 @@ Status VerifyUlimits(const spec::HostConfig& hc, const HostFacts& host) {
     if (!r) return absl::InvalidArgumentError("invalid ulimit type: " + u.name);
     // -1 is unlimited, as in go-units; any other negative value is not a limit.
     if ((u.soft < 0 && u.soft != -1) || (u.hard < 0 && u.hard != -1))
-      return absl::InvalidArgumentError(absl::StrCat("invalid ulimit ", u.name, ": a limit must not be negative"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid ulimit ", u.name, ": a limit must not be negative"));
     uint64_t soft = static_cast<uint64_t>(u.soft), hard = static_cast<uint64_t>(u.hard);
     if (soft > hard)
       return absl::InvalidArgumentError(absl::StrCat(
@@ -101,8 +109,9 @@ Status VerifyUlimits(const spec::HostConfig& hc, const HostFacts& host) {
       uint64_t mine = host.hard_limit(r->resource);
       if (mine != RLIM_INFINITY && hard > mine)
         return absl::InvalidArgumentError(absl::StrCat(
-            "--ulimit ", u.name, "=", u.soft, ":", u.hard, ": the hard limit is above berthd's own (",
-            mine, ") and berthd lacks CAP_SYS_RESOURCE on this machine, so the kernel would refuse it"));
+            "--ulimit ", u.name, "=", u.soft, ":", u.hard,
+            ": the hard limit is above berthd's own (", mine,
+            ") and berthd lacks CAP_SYS_RESOURCE on this machine, so the kernel would refuse it"));
     }
   }
   return absl::OkStatus();
@@ -112,12 +121,13 @@ Status VerifyCpuset(const std::string& value, const std::string& online, const c
                     const char* noun) {
   if (value.empty()) return absl::OkStatus();
   auto want = ParseCpuList(value);
-  if (!want.ok()) return absl::InvalidArgumentError(absl::StrCat("Invalid value ", value, " for cpuset ", what));
+  if (!want.ok())
+    return absl::InvalidArgumentError(absl::StrCat("Invalid value ", value, " for cpuset ", what));
   auto have = ParseCpuList(online);
   for (int c : *want)
     if (!have.ok() || !have->count(c))
-      return absl::InvalidArgumentError(absl::StrCat("Requested ", noun, " are not available - requested ",
-                                                     value, ", available: ", online));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Requested ", noun, " are not available - requested ", value, ", available: ", online));
   return absl::OkStatus();
 }
 
@@ -125,7 +135,8 @@ Status VerifyDevices(const spec::HostConfig& hc) {
   for (const spec::DeviceMapping& d : spec::OrEmpty(hc.resources.devices)) {
     const std::string& perms = d.cgroup_permissions;
     bool ok = !perms.empty() && perms.size() <= 3;
-    for (char c : perms) ok = ok && (c == 'r' || c == 'w' || c == 'm') && perms.find(c) == perms.rfind(c);
+    for (char c : perms)
+      ok = ok && (c == 'r' || c == 'w' || c == 'm') && perms.find(c) == perms.rfind(c);
     if (!perms.empty() && !ok) return absl::InvalidArgumentError("invalid device mode: " + perms);
     if (!d.path_in_container.empty() && d.path_in_container[0] != '/')
       return absl::InvalidArgumentError(d.path_in_container + " is not an absolute path");
@@ -193,15 +204,16 @@ StatusOr<std::vector<ContainerDevice>> ContainerDevices(const spec::HostConfig& 
     if (!nodes.ok()) {
       std::string why(nodes.status().message());
       if (size_t c = why.rfind(": "); c != std::string::npos) why = why.substr(c + 2);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "error gathering device information while adding custom device \"", d.path_on_host,
-          "\": ", absl::AsciiStrToLower(why)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("error gathering device information while adding custom device \"",
+                       d.path_on_host, "\": ", absl::AsciiStrToLower(why)));
     }
     std::string dst = d.path_in_container.empty() ? d.path_on_host : d.path_in_container;
     std::string perms = d.cgroup_permissions.empty() ? "rwm" : d.cgroup_permissions;
     for (sys::DeviceNode& n : *nodes) {
       // A directory maps each node below it to the same place below the destination.
-      std::string path = n.path == d.path_on_host ? dst : dst + n.path.substr(d.path_on_host.size());
+      std::string path =
+          n.path == d.path_on_host ? dst : dst + n.path.substr(d.path_on_host.size());
       if (!paths.insert(path).second) continue;  // privileged: the host's node is there already
       out.push_back(ContainerDevice{std::move(n), path, perms});
     }
@@ -230,17 +242,20 @@ Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostCon
   RETURN_IF_ERROR(ParseSecurityOpts(spec::OrEmpty(hc.security_opt)).status());
   for (const auto& [dst, data] : hc.tmpfs) {
     if (dst.empty() || dst[0] != '/' || dst == "/")
-      return absl::InvalidArgumentError("invalid mount config for type \"tmpfs\": invalid mount path: '" +
-                                        dst + "' mount path must be absolute");
+      return absl::InvalidArgumentError(
+          "invalid mount config for type \"tmpfs\": invalid mount path: '" + dst +
+          "' mount path must be absolute");
     RETURN_IF_ERROR(TmpfsOptions(data).status());
   }
   RETURN_IF_ERROR(VerifyUlimits(hc, host));
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_cpus, host.cpus_online, "cpus", "CPUs"));
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_mems, host.mems_online, "mems", "memory nodes"));
   RETURN_IF_ERROR(VerifyDevices(hc));
-  if (hc.init.value_or(false) && (host.init_path.empty() || ::access(host.init_path.c_str(), X_OK) != 0))
+  if (hc.init.value_or(false) &&
+      (host.init_path.empty() || ::access(host.init_path.c_str(), X_OK) != 0))
     return absl::InvalidArgumentError(
-        "--init: no init binary" + (host.init_path.empty() ? std::string() : " at " + host.init_path) +
+        "--init: no init binary" +
+        (host.init_path.empty() ? std::string() : " at " + host.init_path) +
         " (install Debian's tini, or start berthd with --init-path)");
   return absl::OkStatus();
 }

@@ -18,45 +18,44 @@ namespace {
 // bypass the filter).
 constexpr const char* kAllowed =
     // files and directories
-    "access cachestat chdir chmod chown chown32 close close_range copy_file_range creat dup dup2 dup3 "
-    "faccessat faccessat2 fadvise64 fadvise64_64 fallocate fchdir fchmod fchmodat fchmodat2 fchown "
-    "fchown32 "
-    "fchownat fcntl fcntl64 fdatasync fgetxattr flistxattr flock fremovexattr fsetxattr fstat "
-    "fstat64 fstatat64 fstatfs fstatfs64 fsync ftruncate ftruncate64 futimesat getcwd getdents "
-    "getdents64 getxattr getxattrat lchown lchown32 lgetxattr link linkat listxattr llistxattr _llseek "
-    "listxattrat lremovexattr lseek lsetxattr lstat lstat64 mkdir mkdirat mknod mknodat name_to_handle_at "
-    "newfstatat open openat openat2 pread64 preadv preadv2 pwrite64 pwritev pwritev2 read "
-    "readahead readlink readlinkat readv removexattr removexattrat rename renameat renameat2 rmdir sendfile "
-    "sendfile64 setxattr setxattrat splice stat stat64 statfs statfs64 statx symlink symlinkat sync "
-    "sync_file_range syncfs tee truncate truncate64 umask unlink unlinkat utime utimensat "
-    "utimensat_time64 utimes vmsplice write writev "
+    "access cachestat chdir chmod chown chown32 close close_range copy_file_range creat dup dup2 "
+    "dup3 faccessat faccessat2 fadvise64 fadvise64_64 fallocate fchdir fchmod fchmodat fchmodat2 "
+    "fchown fchown32 fchownat fcntl fcntl64 fdatasync fgetxattr flistxattr flock fremovexattr "
+    "fsetxattr fstat fstat64 fstatat64 fstatfs fstatfs64 fsync ftruncate ftruncate64 futimesat "
+    "getcwd getdents getdents64 getxattr getxattrat lchown lchown32 lgetxattr link linkat "
+    "listxattr llistxattr _llseek listxattrat lremovexattr lseek lsetxattr lstat lstat64 mkdir "
+    "mkdirat mknod mknodat name_to_handle_at newfstatat open openat openat2 pread64 preadv "
+    "preadv2 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv removexattr "
+    "removexattrat rename renameat renameat2 rmdir sendfile sendfile64 setxattr setxattrat splice "
+    "stat stat64 statfs statfs64 statx symlink symlinkat sync sync_file_range syncfs tee truncate "
+    "truncate64 umask unlink unlinkat utime utimensat utimensat_time64 utimes vmsplice write "
+    "writev "
     // events, polling, asynchronous I/O
     "epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2 epoll_wait "
     "epoll_wait_old eventfd eventfd2 fanotify_mark inotify_add_watch inotify_init inotify_init1 "
     "inotify_rm_watch io_cancel io_destroy io_getevents io_pgetevents io_pgetevents_time64 "
-    "io_setup io_submit ioctl _newselect pipe "
-    "pipe2 poll ppoll ppoll_time64 pselect6 pselect6_time64 select signalfd signalfd4 "
-    "timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime timerfd_settime64 "
+    "io_setup io_submit ioctl _newselect pipe pipe2 poll ppoll ppoll_time64 pselect6 "
+    "pselect6_time64 select signalfd signalfd4 timerfd_create timerfd_gettime timerfd_gettime64 "
+    "timerfd_settime timerfd_settime64 "
     // memory
-    "brk madvise map_shadow_stack membarrier memfd_create memfd_secret mincore mlock mlock2 mlockall mmap mmap2 "
-    "mprotect mremap mseal msync munlock munlockall munmap pkey_alloc pkey_free pkey_mprotect "
-    "remap_file_pages "
+    "brk madvise map_shadow_stack membarrier memfd_create memfd_secret mincore mlock mlock2 "
+    "mlockall mmap mmap2 mprotect mremap mseal msync munlock munlockall munmap pkey_alloc "
+    "pkey_free pkey_mprotect remap_file_pages "
     // processes, threads, signals, scheduling
     "alarm capget capset execve execveat exit exit_group fork futex futex_requeue futex_time64 "
-    "futex_wait futex_waitv futex_wake "
-    "getcpu getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer "
-    "getpgid getpgrp getpid getppid getpriority getresgid getresgid32 getresuid getresuid32 "
-    "getrlimit get_robust_list getrusage getsid get_thread_area gettid getuid getuid32 ioprio_get "
-    "ioprio_set kill landlock_add_rule landlock_create_ruleset landlock_restrict_self pause "
-    "pidfd_open pidfd_send_signal prctl prlimit64 process_mrelease restart_syscall rseq "
-    "rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend "
-    "rt_sigtimedwait rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_getaffinity sched_getattr "
-    "sched_getparam sched_get_priority_max sched_get_priority_min sched_getscheduler "
-    "sched_rr_get_interval sched_rr_get_interval_time64 sched_setaffinity sched_setattr "
-    "sched_setparam sched_setscheduler sched_yield seccomp setfsgid setfsgid32 setfsuid "
-    "setfsuid32 setgid setgid32 setgroups setgroups32 setitimer setpgid setpriority setregid "
-    "setregid32 setresgid setresgid32 setresuid setresuid32 setreuid setreuid32 setrlimit "
-    "set_robust_list setsid set_thread_area set_tid_address setuid setuid32 sigaltstack "
+    "futex_wait futex_waitv futex_wake getcpu getegid getegid32 geteuid geteuid32 getgid getgid32 "
+    "getgroups getgroups32 getitimer getpgid getpgrp getpid getppid getpriority getresgid "
+    "getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage getsid get_thread_area "
+    "gettid getuid getuid32 ioprio_get ioprio_set kill landlock_add_rule landlock_create_ruleset "
+    "landlock_restrict_self pause pidfd_open pidfd_send_signal prctl prlimit64 process_mrelease "
+    "restart_syscall rseq rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo rt_sigreturn "
+    "rt_sigsuspend rt_sigtimedwait rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_getaffinity "
+    "sched_getattr sched_getparam sched_get_priority_max sched_get_priority_min "
+    "sched_getscheduler sched_rr_get_interval sched_rr_get_interval_time64 sched_setaffinity "
+    "sched_setattr sched_setparam sched_setscheduler sched_yield seccomp setfsgid setfsgid32 "
+    "setfsuid setfsuid32 setgid setgid32 setgroups setgroups32 setitimer setpgid setpriority "
+    "setregid setregid32 setresgid setresgid32 setresuid setresuid32 setreuid setreuid32 "
+    "setrlimit set_robust_list setsid set_thread_area set_tid_address setuid setuid32 sigaltstack "
     "sigprocmask sigreturn tgkill tkill ugetrlimit uretprobe vfork wait4 waitid waitpid "
     // time
     "adjtimex clock_adjtime clock_adjtime64 clock_getres clock_getres_time64 clock_gettime "
@@ -76,7 +75,9 @@ std::vector<std::string> Names(const char* list) {
   return absl::StrSplit(list, ' ', absl::SkipEmpty());
 }
 
-SeccompRule Allow(const char* names) { return SeccompRule{Names(names), "SCMP_ACT_ALLOW", {}, {}, {}, {}}; }
+SeccompRule Allow(const char* names) {
+  return SeccompRule{Names(names), "SCMP_ACT_ALLOW", {}, {}, {}, {}};
+}
 
 SeccompRule AllowWithCap(const char* names, const char* cap) {
   SeccompRule r = Allow(names);
@@ -130,9 +131,10 @@ SeccompProfile Build() {
     s.push_back(AllowIfArg("personality", 0, v, "SCMP_CMP_EQ"));
   // Architecture-specific calls.
   s.push_back(AllowOnArches("sync_file_range2 swapcontext", {"ppc64le"}));
-  s.push_back(AllowOnArches("arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint "
-                            "cacheflush set_tls",
-                            {"arm", "arm64"}));
+  s.push_back(
+      AllowOnArches("arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint "
+                    "cacheflush set_tls",
+                    {"arm", "arm64"}));
   s.push_back(AllowOnArches("arch_prctl", {"amd64", "x32"}));
   s.push_back(AllowOnArches("modify_ldt", {"amd64", "x32", "x86"}));
   s.push_back(AllowOnArches("s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr",
@@ -165,12 +167,14 @@ SeccompProfile Build() {
   s.push_back(AllowWithCap("chroot", "CAP_SYS_CHROOT"));
   s.push_back(AllowWithCap("delete_module init_module finit_module", "CAP_SYS_MODULE"));
   s.push_back(AllowWithCap("acct", "CAP_SYS_PACCT"));
-  s.push_back(AllowWithCap("kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace",
-                           "CAP_SYS_PTRACE"));
+  s.push_back(
+      AllowWithCap("kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace",
+                   "CAP_SYS_PTRACE"));
   s.push_back(AllowWithCap("iopl ioperm", "CAP_SYS_RAWIO"));
   s.push_back(AllowWithCap("settimeofday stime clock_settime clock_settime64", "CAP_SYS_TIME"));
   s.push_back(AllowWithCap("vhangup", "CAP_SYS_TTY_CONFIG"));
-  s.push_back(AllowWithCap("get_mempolicy mbind set_mempolicy set_mempolicy_home_node", "CAP_SYS_NICE"));
+  s.push_back(
+      AllowWithCap("get_mempolicy mbind set_mempolicy set_mempolicy_home_node", "CAP_SYS_NICE"));
   s.push_back(AllowWithCap("syslog", "CAP_SYSLOG"));
   s.push_back(AllowWithCap("bpf", "CAP_BPF"));
   s.push_back(AllowWithCap("perf_event_open", "CAP_PERFMON"));

@@ -21,13 +21,14 @@ namespace {
 
 const std::set<std::string>& Actions() {
   static const std::set<std::string> k = {
-      "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-      "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"};
+      "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+      "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO",        "SCMP_ACT_TRACE",
+      "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",          "SCMP_ACT_NOTIFY"};
   return k;
 }
 const std::set<std::string>& Operators() {
-  static const std::set<std::string> k = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",
-                                          "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+  static const std::set<std::string> k = {"SCMP_CMP_NE",       "SCMP_CMP_LT", "SCMP_CMP_LE",
+                                          "SCMP_CMP_EQ",       "SCMP_CMP_GE", "SCMP_CMP_GT",
                                           "SCMP_CMP_MASKED_EQ"};
   return k;
 }
@@ -49,8 +50,8 @@ class Decoder {
 
   void Fail(std::string_view where, const json& v, std::string_view want) {
     if (!error_->empty()) return;
-    *error_ = absl::StrCat("json: cannot unmarshal ", TypeName(v), " into Go struct field ", Av(where),
-                           " of type ", Av(want));
+    *error_ = absl::StrCat("json: cannot unmarshal ", TypeName(v), " into Go struct field ",
+                           Av(where), " of type ", Av(want));
   }
 
   std::string String(const json& obj, std::string_view name, std::string_view where) {
@@ -72,8 +73,10 @@ class Decoder {
       return out;
     }
     for (const json& s : *v) {
-      if (!s.is_string()) Fail(where, s, "string");
-      else out.push_back(s.get<std::string>());
+      if (!s.is_string())
+        Fail(where, s, "string");
+      else
+        out.push_back(s.get<std::string>());
     }
     return out;
   }
@@ -130,8 +133,8 @@ StatusOr<KernelVersion> ParseKernelVersion(std::string_view s) {
   // "6.18.44-fc-v1045", "4.8": the first two numbers.
   std::vector<std::string> parts = absl::StrSplit(Av(s), absl::ByAnyChar(".-+"));
   KernelVersion k;
-  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &k.major) || !absl::SimpleAtoi(parts[1], &k.minor) ||
-      k.major < 0 || k.minor < 0)
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &k.major) ||
+      !absl::SimpleAtoi(parts[1], &k.minor) || k.major < 0 || k.minor < 0)
     return absl::InvalidArgumentError(absl::StrCat("invalid kernel version \"", Av(s), "\""));
   return k;
 }
@@ -184,7 +187,8 @@ StatusOr<SeccompProfile> ParseSeccompProfile(std::string_view text) {
   };
   json doc = json::parse(text.begin(), text.end(), nullptr, false);
   if (doc.is_discarded()) return fail("invalid JSON");
-  if (!doc.is_object()) return fail("json: cannot unmarshal non-object into Go value of type seccomp.Seccomp");
+  if (!doc.is_object())
+    return fail("json: cannot unmarshal non-object into Go value of type seccomp.Seccomp");
   std::string error;
   Decoder d(&error);
   SeccompProfile p;
@@ -196,7 +200,8 @@ StatusOr<SeccompProfile> ParseSeccompProfile(std::string_view text) {
   p.listener_path = d.String(doc, "listenerPath", "Seccomp.listenerPath");
   p.listener_metadata = d.String(doc, "listenerMetadata", "Seccomp.listenerMetadata");
   if (const json* am = d.Field(doc, "archMap")) {
-    if (!am->is_array()) d.Fail("Seccomp.archMap", *am, "[]seccomp.Architecture");
+    if (!am->is_array())
+      d.Fail("Seccomp.archMap", *am, "[]seccomp.Architecture");
     else
       for (const json& a : *am) {
         SeccompArchMap m;
@@ -206,7 +211,8 @@ StatusOr<SeccompProfile> ParseSeccompProfile(std::string_view text) {
       }
   }
   if (const json* calls = d.Field(doc, "syscalls")) {
-    if (!calls->is_array()) d.Fail("Seccomp.syscalls", *calls, "[]*seccomp.Syscall");
+    if (!calls->is_array())
+      d.Fail("Seccomp.syscalls", *calls, "[]*seccomp.Syscall");
     else
       for (const json& c : *calls) {
         SeccompRule r;
@@ -214,17 +220,20 @@ StatusOr<SeccompProfile> ParseSeccompProfile(std::string_view text) {
         r.names = d.Strings(c, "names", "Syscall.names");
         if (!name.empty() && !r.names.empty())
           return absl::InvalidArgumentError(
-              "'name' and 'names' were specified in the seccomp profile, use either 'name' or 'names'");
+              "'name' and 'names' were specified in the seccomp profile, use either 'name' or "
+              "'names'");
         if (!name.empty()) r.names = {name};
         r.action = d.String(c, "action", "Syscall.action");
         if (auto e = d.Unsigned(c, "errnoRet", "Syscall.errnoRet", UINT32_MAX))
           r.errno_ret = static_cast<uint32_t>(*e);
         if (const json* args = d.Field(c, "args")) {
-          if (!args->is_array()) d.Fail("Syscall.args", *args, "[]*seccomp.Arg");
+          if (!args->is_array())
+            d.Fail("Syscall.args", *args, "[]*seccomp.Arg");
           else
             for (const json& a : *args) {
               SeccompArg arg;
-              arg.index = static_cast<uint32_t>(d.Unsigned(a, "index", "Arg.index", UINT32_MAX).value_or(0));
+              arg.index = static_cast<uint32_t>(
+                  d.Unsigned(a, "index", "Arg.index", UINT32_MAX).value_or(0));
               arg.value = d.Unsigned(a, "value", "Arg.value", UINT64_MAX).value_or(0);
               arg.value_two = d.Unsigned(a, "valueTwo", "Arg.valueTwo", UINT64_MAX).value_or(0);
               arg.op = d.String(a, "op", "Arg.op");
@@ -245,18 +254,22 @@ StatusOr<SeccompProfile> ParseSeccompProfile(std::string_view text) {
   auto bad_action = [&](const std::string& a) {
     return absl::InvalidArgumentError(absl::StrCat("seccomp profile: unknown action \"", a, "\""));
   };
-  if (!p.default_action.empty() && !Actions().count(p.default_action)) return bad_action(p.default_action);
+  if (!p.default_action.empty() && !Actions().count(p.default_action))
+    return bad_action(p.default_action);
   if (p.default_action.empty() && !p.syscalls.empty())
     return absl::InvalidArgumentError("seccomp profile: defaultAction is required");
   for (const SeccompRule& r : p.syscalls) {
     if (!Actions().count(r.action)) return bad_action(r.action);
-    if (r.names.empty()) return absl::InvalidArgumentError("seccomp profile: a syscall rule names no syscall");
+    if (r.names.empty())
+      return absl::InvalidArgumentError("seccomp profile: a syscall rule names no syscall");
     for (const SeccompArg& a : r.args)
       if (!Operators().count(a.op))
-        return absl::InvalidArgumentError(absl::StrCat("seccomp profile: unknown operator \"", a.op, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("seccomp profile: unknown operator \"", a.op, "\""));
     for (const SeccompFilter* f : {&r.includes, &r.excludes})
       if (!f->min_kernel.empty())
-        if (auto k = ParseKernelVersion(f->min_kernel); !k.ok()) return Annotate(k.status(), "seccomp profile");
+        if (auto k = ParseKernelVersion(f->min_kernel); !k.ok())
+          return Annotate(k.status(), "seccomp profile");
   }
   if (p.default_action == "SCMP_ACT_NOTIFY" ||
       std::any_of(p.syscalls.begin(), p.syscalls.end(),
@@ -295,11 +308,13 @@ std::optional<SeccompProfile> ResolveSeccomp(const SeccompProfile& profile,
     const SeccompFilter& ex = r.excludes;
     const SeccompFilter& in = r.includes;
     if (!ex.arches.empty() && Contains(ex.arches, arch)) continue;
-    if (std::any_of(ex.caps.begin(), ex.caps.end(), [&](const std::string& c) { return Contains(caps, c); }))
+    if (std::any_of(ex.caps.begin(), ex.caps.end(),
+                    [&](const std::string& c) { return Contains(caps, c); }))
       continue;
     if (!ex.min_kernel.empty() && kernel_at_least(ex.min_kernel)) continue;
     if (!in.arches.empty() && !Contains(in.arches, arch)) continue;
-    if (!std::all_of(in.caps.begin(), in.caps.end(), [&](const std::string& c) { return Contains(caps, c); }))
+    if (!std::all_of(in.caps.begin(), in.caps.end(),
+                     [&](const std::string& c) { return Contains(caps, c); }))
       continue;
     if (!in.min_kernel.empty() && !kernel_at_least(in.min_kernel)) continue;
     SeccompRule kept = r;

@@ -47,16 +47,47 @@ std::optional<bool> ParseBool(std::string_view s) {
 }  // namespace
 
 const std::vector<std::string>& AllCapabilities() {
-  static const std::vector<std::string> kAll = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-      "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-      "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-      "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-      "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-      "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-      "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-      "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-      "CAP_CHECKPOINT_RESTORE"};
+  static const std::vector<std::string> kAll = {"CAP_CHOWN",
+                                                "CAP_DAC_OVERRIDE",
+                                                "CAP_DAC_READ_SEARCH",
+                                                "CAP_FOWNER",
+                                                "CAP_FSETID",
+                                                "CAP_KILL",
+                                                "CAP_SETGID",
+                                                "CAP_SETUID",
+                                                "CAP_SETPCAP",
+                                                "CAP_LINUX_IMMUTABLE",
+                                                "CAP_NET_BIND_SERVICE",
+                                                "CAP_NET_BROADCAST",
+                                                "CAP_NET_ADMIN",
+                                                "CAP_NET_RAW",
+                                                "CAP_IPC_LOCK",
+                                                "CAP_IPC_OWNER",
+                                                "CAP_SYS_MODULE",
+                                                "CAP_SYS_RAWIO",
+                                                "CAP_SYS_CHROOT",
+                                                "CAP_SYS_PTRACE",
+                                                "CAP_SYS_PACCT",
+                                                "CAP_SYS_ADMIN",
+                                                "CAP_SYS_BOOT",
+                                                "CAP_SYS_NICE",
+                                                "CAP_SYS_RESOURCE",
+                                                "CAP_SYS_TIME",
+                                                "CAP_SYS_TTY_CONFIG",
+                                                "CAP_MKNOD",
+                                                "CAP_LEASE",
+                                                "CAP_AUDIT_WRITE",
+                                                "CAP_AUDIT_CONTROL",
+                                                "CAP_SETFCAP",
+                                                "CAP_MAC_OVERRIDE",
+                                                "CAP_MAC_ADMIN",
+                                                "CAP_SYSLOG",
+                                                "CAP_WAKE_ALARM",
+                                                "CAP_BLOCK_SUSPEND",
+                                                "CAP_AUDIT_READ",
+                                                "CAP_PERFMON",
+                                                "CAP_BPF",
+                                                "CAP_CHECKPOINT_RESTORE"};
   return kAll;
 }
 
@@ -74,12 +105,14 @@ const std::vector<std::string>& HostCapabilities() {
   return kHost;
 }
 
-std::vector<std::string> Capabilities(const spec::HostConfig& hc, const std::vector<std::string>& available) {
+std::vector<std::string> Capabilities(const spec::HostConfig& hc,
+                                      const std::vector<std::string>& available) {
   // Docker's default set (moby oci/caps/defaults.go).
   static const std::vector<std::string> kDefault = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
   const std::vector<std::string>& every = available.empty() ? AllCapabilities() : available;
   if (hc.privileged) return every;
   // moby oci/caps TweakCapabilities: ALL added is everything but the drops; ALL dropped is only
@@ -113,9 +146,10 @@ Status VerifyCapabilities(const spec::HostConfig& hc, const std::vector<std::str
     std::string n = NormalizeCap(c);
     if (n == "ALL" || available.empty()) continue;
     if (std::find(available.begin(), available.end(), n) == available.end())
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot add capability ", n, ": berthd does not hold it on this machine, so no container "
-          "it starts can"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot add capability ", n,
+                       ": berthd does not hold it on this machine, so no container "
+                       "it starts can"));
   }
   return absl::OkStatus();
 }
@@ -127,7 +161,8 @@ StatusOr<SecurityOptions> ParseSecurityOpts(const std::vector<std::string>& opts
       out.no_new_privileges = true;
       continue;
     }
-    if (opt == "disable") continue;  // label=disable's short form: there is no SELinux label to drop
+    if (opt == "disable")
+      continue;  // label=disable's short form: there is no SELinux label to drop
     size_t sep = opt.find('=');
     if (sep == std::string::npos) sep = opt.find(':');
     if (sep == std::string::npos)
@@ -135,7 +170,8 @@ StatusOr<SecurityOptions> ParseSecurityOpts(const std::vector<std::string>& opts
     std::string key = opt.substr(0, sep), value = opt.substr(sep + 1);
     if (key == "no-new-privileges") {
       auto b = ParseBool(value);
-      if (!b) return absl::InvalidArgumentError(absl::StrCat("invalid --security-opt 2: \"", opt, "\""));
+      if (!b)
+        return absl::InvalidArgumentError(absl::StrCat("invalid --security-opt 2: \"", opt, "\""));
       out.no_new_privileges = *b;
     } else if (key == "seccomp") {
       if (value == "unconfined") {
@@ -149,8 +185,9 @@ StatusOr<SecurityOptions> ParseSecurityOpts(const std::vector<std::string>& opts
     } else if (key == "apparmor") {
       // No AppArmor here: "unconfined" asks for what every container gets; a profile cannot be had.
       if (value != "unconfined")
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--security-opt ", opt, ": Berth does not apply AppArmor profiles (only apparmor=unconfined)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--security-opt ", opt,
+                         ": Berth does not apply AppArmor profiles (only apparmor=unconfined)"));
     } else if (key == "label") {
       if (value != "disable")
         return absl::InvalidArgumentError(absl::StrCat(

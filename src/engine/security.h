@@ -27,7 +27,8 @@ std::vector<std::string> Capabilities(const spec::HostConfig& host_config,
                                       const std::vector<std::string>& available = {});
 
 // CapAdd and CapDrop name known capabilities, and each one added is one berthd can give.
-Status VerifyCapabilities(const spec::HostConfig& host_config, const std::vector<std::string>& available);
+Status VerifyCapabilities(const spec::HostConfig& host_config,
+                          const std::vector<std::string>& available);
 
 struct SecurityOptions {
   bool no_new_privileges = false;

@@ -73,8 +73,9 @@ TEST(OciRunOptions, TmpfsMountsWithDockerDefaultsAndOverrides) {
 }
 
 TEST(OciRunOptions, UlimitsBecomeRlimits) {
-  json spec = Spec(Hc({{"Ulimits", {{{"Name", "nofile"}, {"Soft", 1024}, {"Hard", 2048}},
-                                    {{"Name", "core"}, {"Soft", -1}, {"Hard", -1}}}}}));
+  json spec = Spec(Hc({{"Ulimits",
+                        {{{"Name", "nofile"}, {"Soft", 1024}, {"Hard", 2048}},
+                         {{"Name", "core"}, {"Soft", -1}, {"Hard", -1}}}}}));
   json rl = spec["process"]["rlimits"];
   ASSERT_EQ(rl.size(), 2u);
   EXPECT_EQ(rl[0], json({{"type", "RLIMIT_NOFILE"}, {"hard", 2048}, {"soft", 1024}}));
@@ -123,53 +124,70 @@ TEST(OciRunOptions, HostNamespaceModesLeaveTheNamespaceOut) {
 TEST(OciRunOptions, NamespaceModesThatCannotBeHonouredAreRefused) {
   HostFacts host;
   spec::ContainerConfig config;
-  EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "bogus"}}), host).message(), "invalid PID mode: bogus");
-  EXPECT_EQ(VerifyRunOptions(config, Hc({{"IpcMode", "bogus"}}), host).message(), "invalid IPC mode: bogus");
-  EXPECT_EQ(VerifyRunOptions(config, Hc({{"UTSMode", "bogus"}}), host).message(), "invalid UTS mode: bogus");
-  EXPECT_TRUE(VerifyRunOptions(config, Hc({{"PidMode", "container:x"}}), host).ok());  // found at start
-  EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "container:"}}), host).message(), "invalid PID mode: container:");
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "bogus"}}), host).message(),
+            "invalid PID mode: bogus");
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"IpcMode", "bogus"}}), host).message(),
+            "invalid IPC mode: bogus");
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"UTSMode", "bogus"}}), host).message(),
+            "invalid UTS mode: bogus");
+  EXPECT_TRUE(
+      VerifyRunOptions(config, Hc({{"PidMode", "container:x"}}), host).ok());  // found at start
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"PidMode", "container:"}}), host).message(),
+            "invalid PID mode: container:");
   Status st = VerifyRunOptions(config, Hc({{"IpcMode", "container:x"}}), host);
   EXPECT_TRUE(absl::IsInvalidArgument(st));
   EXPECT_NE(st.message().find("cannot join another container's IPC namespace"), std::string::npos);
   config.hostname = "named";
   EXPECT_EQ(VerifyRunOptions(config, Hc({{"UTSMode", "host"}}), host).message(),
             "conflicting options: hostname and the UTS mode");
-  EXPECT_TRUE(VerifyRunOptions(spec::ContainerConfig(), Hc({{"PidMode", "host"}, {"IpcMode", "host"},
-                                                            {"UTSMode", "host"}}),
+  EXPECT_TRUE(VerifyRunOptions(spec::ContainerConfig(),
+                               Hc({{"PidMode", "host"}, {"IpcMode", "host"}, {"UTSMode", "host"}}),
                                host)
                   .ok());
 }
 
 TEST(OciRunOptions, DevicesAreMadeAndAllowed) {
   OciInputs in;
-  in.devices = {ContainerDevice{sys::DeviceNode{"/dev/fuse", 'c', 10, 229, 0600, 0, 0}, "/dev/fuse", "rw"}};
+  in.devices = {
+      ContainerDevice{sys::DeviceNode{"/dev/fuse", 'c', 10, 229, 0600, 0, 0}, "/dev/fuse", "rw"}};
   json spec = Spec(spec::HostConfig(), in);
   ASSERT_EQ(spec["linux"]["devices"].size(), 1u);
-  EXPECT_EQ(spec["linux"]["devices"][0],
-            json({{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
-                  {"fileMode", 0600}, {"uid", 0}, {"gid", 0}}));
-  EXPECT_EQ(spec["linux"]["resources"]["devices"].back(),
-            json({{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}));
+  EXPECT_EQ(spec["linux"]["devices"][0], json({{"path", "/dev/fuse"},
+                                               {"type", "c"},
+                                               {"major", 10},
+                                               {"minor", 229},
+                                               {"fileMode", 0600},
+                                               {"uid", 0},
+                                               {"gid", 0}}));
+  EXPECT_EQ(
+      spec["linux"]["resources"]["devices"].back(),
+      json({{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}));
 }
 
 TEST(OciRunOptions, MissingDevicesAndBadModesAreRefusedAtCreate) {
   HostFacts host;
   Status st = VerifyRunOptions(spec::ContainerConfig(),
-                               Hc({{"Devices", {{{"PathOnHost", "/dev/no-such-device"},
-                                                 {"PathInContainer", "/dev/x"},
-                                                 {"CgroupPermissions", "rwm"}}}}}),
+                               Hc({{"Devices",
+                                    {{{"PathOnHost", "/dev/no-such-device"},
+                                      {"PathInContainer", "/dev/x"},
+                                      {"CgroupPermissions", "rwm"}}}}}),
                                host);
-  EXPECT_EQ(st.message(),
-            "error gathering device information while adding custom device \"/dev/no-such-device\": "
-            "no such file or directory");
+  EXPECT_EQ(
+      st.message(),
+      "error gathering device information while adding custom device \"/dev/no-such-device\": "
+      "no such file or directory");
   st = VerifyRunOptions(spec::ContainerConfig(),
-                        Hc({{"Devices", {{{"PathOnHost", "/dev/null"}, {"PathInContainer", "/dev/x"},
-                                          {"CgroupPermissions", "rwx"}}}}}),
+                        Hc({{"Devices",
+                             {{{"PathOnHost", "/dev/null"},
+                               {"PathInContainer", "/dev/x"},
+                               {"CgroupPermissions", "rwx"}}}}}),
                         host);
   EXPECT_EQ(st.message(), "invalid device mode: rwx");
   st = VerifyRunOptions(spec::ContainerConfig(),
-                        Hc({{"Devices", {{{"PathOnHost", "/etc/hostname"}, {"PathInContainer", "/dev/x"},
-                                          {"CgroupPermissions", "rwm"}}}}}),
+                        Hc({{"Devices",
+                             {{{"PathOnHost", "/etc/hostname"},
+                               {"PathInContainer", "/dev/x"},
+                               {"CgroupPermissions", "rwm"}}}}}),
                         host);
   EXPECT_NE(st.message().find("not a device node"), std::string::npos) << st;
 }
@@ -200,13 +218,15 @@ TEST(OciRunOptions, UlimitsAboveBerthdsOwnAreRefusedWithoutSysResource) {
     return Hc({{"Ulimits", {{{"Name", "nofile"}, {"Soft", soft}, {"Hard", hard}}}}});
   };
   EXPECT_TRUE(VerifyRunOptions(config, hc(1024, 1024), host).ok());
-  EXPECT_NE(VerifyRunOptions(config, hc(1024, 30000), host).message().find("lacks CAP_SYS_RESOURCE"),
-            std::string::npos);
+  EXPECT_NE(
+      VerifyRunOptions(config, hc(1024, 30000), host).message().find("lacks CAP_SYS_RESOURCE"),
+      std::string::npos);
   EXPECT_EQ(VerifyRunOptions(config, hc(2048, 1024), host).message(),
             "ulimit soft limit must be less than or equal to hard limit: 2048 > 1024");
   host.capabilities.push_back("CAP_SYS_RESOURCE");
   EXPECT_TRUE(VerifyRunOptions(config, hc(1024, 30000), host).ok());
-  EXPECT_EQ(VerifyRunOptions(config, Hc({{"Ulimits", {{{"Name", "bogus"}, {"Soft", 1}, {"Hard", 1}}}}}), host)
+  EXPECT_EQ(VerifyRunOptions(
+                config, Hc({{"Ulimits", {{{"Name", "bogus"}, {"Soft", 1}, {"Hard", 1}}}}}), host)
                 .message(),
             "invalid ulimit type: bogus");
 }
@@ -230,9 +250,12 @@ TEST(Capabilities, PrivilegedAndAllAreBoundedByBerthdsOwn) {
   caps = Capabilities(Hc({{"CapDrop", {"ALL"}}, {"CapAdd", {"chown"}}}), host);
   EXPECT_EQ(caps, std::vector<std::string>{"CAP_CHOWN"});
   EXPECT_TRUE(VerifyCapabilities(Hc({{"CapAdd", {"NET_ADMIN"}}}), host).ok());
-  EXPECT_NE(VerifyCapabilities(Hc({{"CapAdd", {"SYS_RESOURCE"}}}), host).message().find("does not hold it"),
+  EXPECT_NE(VerifyCapabilities(Hc({{"CapAdd", {"SYS_RESOURCE"}}}), host)
+                .message()
+                .find("does not hold it"),
             std::string::npos);
-  EXPECT_EQ(VerifyCapabilities(Hc({{"CapAdd", {"BOGUS"}}}), host).message(), "unknown capability: \"CAP_BOGUS\"");
+  EXPECT_EQ(VerifyCapabilities(Hc({{"CapAdd", {"BOGUS"}}}), host).message(),
+            "unknown capability: \"CAP_BOGUS\"");
   OciInputs in;
   in.available_caps = host;
   json spec = Spec(Hc({{"Privileged", true}}), in);
@@ -247,16 +270,19 @@ TEST(SecurityOpts, DockersFormsAndMessages) {
   EXPECT_TRUE(o->no_new_privileges);
   EXPECT_FALSE(ParseSecurityOpts({"no-new-privileges=false"})->no_new_privileges);
   EXPECT_TRUE(ParseSecurityOpts({"no-new-privileges:true"})->no_new_privileges);
-  EXPECT_EQ(ParseSecurityOpts({"seccomp=unconfined"})->seccomp, SecurityOptions::Seccomp::kUnconfined);
+  EXPECT_EQ(ParseSecurityOpts({"seccomp=unconfined"})->seccomp,
+            SecurityOptions::Seccomp::kUnconfined);
   EXPECT_EQ(ParseSecurityOpts({"seccomp=builtin"})->seccomp, SecurityOptions::Seccomp::kDefault);
   EXPECT_EQ(ParseSecurityOpts({"bogus"}).status().message(), "invalid --security-opt 1: \"bogus\"");
-  EXPECT_EQ(ParseSecurityOpts({"bogus=1"}).status().message(), "invalid --security-opt 2: \"bogus=1\"");
+  EXPECT_EQ(ParseSecurityOpts({"bogus=1"}).status().message(),
+            "invalid --security-opt 2: \"bogus=1\"");
   EXPECT_EQ(ParseSecurityOpts({"no-new-privileges=maybe"}).status().message(),
             "invalid --security-opt 2: \"no-new-privileges=maybe\"");
   EXPECT_TRUE(ParseSecurityOpts({"apparmor=unconfined", "label=disable"}).ok());
   EXPECT_FALSE(ParseSecurityOpts({"apparmor=docker-default"}).ok());
-  EXPECT_NE(ParseSecurityOpts({"seccomp={x"}).status().message().find("Decoding seccomp profile failed"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseSecurityOpts({"seccomp={x"}).status().message().find("Decoding seccomp profile failed"),
+      std::string::npos);
   json spec = Spec(Hc({{"SecurityOpt", {"no-new-privileges"}}}));
   EXPECT_EQ(spec["process"]["noNewPrivileges"], true);
   EXPECT_EQ(Spec(spec::HostConfig())["process"]["noNewPrivileges"], false);
@@ -270,16 +296,17 @@ TEST(Seccomp, DefaultProfileResolvedForDockersDefaultCapabilities) {
   EXPECT_EQ(p->default_action, "SCMP_ACT_ERRNO");
   EXPECT_EQ(p->default_errno_ret, 1u);  // EPERM
   if (NativeArch() == "amd64") {
-    EXPECT_EQ(p->architectures, (std::vector<std::string>{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+    EXPECT_EQ(p->architectures,
+              (std::vector<std::string>{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
   }
   EXPECT_NE(RuleFor(*p, "read"), nullptr);
-  EXPECT_NE(RuleFor(*p, "arch_prctl"), nullptr);     // amd64 only
+  EXPECT_NE(RuleFor(*p, "arch_prctl"), nullptr);  // amd64 only
   EXPECT_EQ(RuleFor(*p, "s390_runtime_instr"), nullptr);
-  EXPECT_NE(RuleFor(*p, "ptrace"), nullptr);         // kernel >= 4.8
-  EXPECT_NE(RuleFor(*p, "chroot"), nullptr);         // CAP_SYS_CHROOT is a default capability
-  EXPECT_EQ(RuleFor(*p, "mount"), nullptr);          // needs CAP_SYS_ADMIN
+  EXPECT_NE(RuleFor(*p, "ptrace"), nullptr);  // kernel >= 4.8
+  EXPECT_NE(RuleFor(*p, "chroot"), nullptr);  // CAP_SYS_CHROOT is a default capability
+  EXPECT_EQ(RuleFor(*p, "mount"), nullptr);   // needs CAP_SYS_ADMIN
   EXPECT_EQ(RuleFor(*p, "unshare"), nullptr);
-  EXPECT_EQ(RuleFor(*p, "keyctl"), nullptr);         // never
+  EXPECT_EQ(RuleFor(*p, "keyctl"), nullptr);  // never
   EXPECT_EQ(RuleFor(*p, "io_uring_setup"), nullptr);
   const SeccompRule* clone = RuleFor(*p, "clone");
   ASSERT_NE(clone, nullptr);
@@ -330,17 +357,22 @@ TEST(Seccomp, DockerFormatParsedWithGoRules) {
   ASSERT_TRUE(off.ok());
   EXPECT_FALSE(ResolveSeccomp(*off, {}, "amd64", KernelVersion{6, 1}).has_value());
 
-  EXPECT_NE(ParseSeccompProfile("{x").status().message().find("Decoding seccomp profile failed"), std::string::npos);
+  EXPECT_NE(ParseSeccompProfile("{x").status().message().find("Decoding seccomp profile failed"),
+            std::string::npos);
   EXPECT_EQ(ParseSeccompProfile(R"({"defaultAction": 1})").status().message(),
             "Decoding seccomp profile failed: json: cannot unmarshal number 1 into Go struct field "
             "Seccomp.defaultAction of type string");
   EXPECT_FALSE(ParseSeccompProfile(R"({"defaultAction": "SCMP_ACT_NOPE"})").ok());
   EXPECT_FALSE(ParseSeccompProfile(R"({"defaultAction": "SCMP_ACT_ALLOW",
-      "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "op": "LT"}]}]})").ok());
-  EXPECT_FALSE(ParseSeccompProfile(R"({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
-      "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]})").ok());
+      "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "op": "LT"}]}]})")
+                   .ok());
+  EXPECT_FALSE(ParseSeccompProfile(
+                   R"({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+      "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]})")
+                   .ok());
   EXPECT_FALSE(ParseSeccompProfile(R"({"defaultAction": "SCMP_ACT_ALLOW",
-      "syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]})").ok());
+      "syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]})")
+                   .ok());
 }
 
 TEST(Seccomp, TheContainersFilterIsWrittenForRunc) {
@@ -352,10 +384,14 @@ TEST(Seccomp, TheContainersFilterIsWrittenForRunc) {
   for (const json& r : s["syscalls"]) {
     EXPECT_FALSE(r.contains("includes"));
     if (r["names"] == json({"personality"}) && r["args"][0]["value"] == 0xffffffffu)
-      personality = r["args"][0] == json({{"index", 0}, {"value", 0xffffffffu}, {"valueTwo", 0}, {"op", "SCMP_CMP_EQ"}});
+      personality =
+          r["args"][0] ==
+          json({{"index", 0}, {"value", 0xffffffffu}, {"valueTwo", 0}, {"op", "SCMP_CMP_EQ"}});
   }
   EXPECT_TRUE(personality);
-  json custom = Spec(Hc({{"SecurityOpt", {R"(seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]})"}}}));
+  json custom = Spec(Hc(
+      {{"SecurityOpt",
+        {R"(seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]})"}}}));
   EXPECT_EQ(custom["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
   EXPECT_EQ(custom["linux"]["seccomp"]["syscalls"][0],
             json({{"names", {"mkdir"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}));
