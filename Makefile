@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   libboost-dev libboost-system-dev nlohmann-json3-dev libabsl-dev libcli11-dev libspdlog-dev \
   libfmt-dev libsqlite3-dev libmnl-dev libnftables-dev libssl-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev bats libclang-rt-14-dev \
-  runc nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
+  runc tini nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
   python3-minimal hyperfine iperf3 wrk etcd-server openssl docker-compose
 
 .PHONY: deps build run test unit privileged e2e bench asan tsan fuzz-build fuzz clean

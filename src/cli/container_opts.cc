@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_split.h"
+#include "cli/host_opts.h"
 #include "cli/opts.h"
 
 namespace berth::cli {
@@ -101,6 +102,8 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.String("cpus", 0, &o->cpus);
   f.Int("cpu-shares", 'c', &o->cpu_shares);
   f.String("cpuset-cpus", 0, &o->cpuset_cpus);
+  f.String("cpuset-mems", 0, &o->cpuset_mems);
+  f.StringList("device", 0, &o->devices);
   f.Int("pids-limit", 0, &o->pids_limit);
   f.String("shm-size", 0, &o->shm_size);
   f.StringList("label", 'l', &o->labels);
@@ -330,23 +333,10 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
   }
 
   std::string network_mode = o.networks.empty() ? "default" : o.networks[0];
-  json tmpfs = json::object();
-  for (const auto& t : o.tmpfs) {
-    size_t c = t.find(':');
-    tmpfs[t.substr(0, c)] = c == std::string::npos ? "" : t.substr(c + 1);
-  }
-  json ulimits = json::array();
-  for (const auto& u : o.ulimits) {
-    size_t eq = u.find('=');
-    if (eq == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid ulimit argument: ", u));
-    }
-    std::string vals = u.substr(eq + 1);
-    size_t colon = vals.find(':');
-    int64_t soft = std::atoll(vals.c_str());
-    int64_t hard = colon == std::string::npos ? soft : std::atoll(vals.c_str() + colon + 1);
-    ulimits.push_back({{"Name", u.substr(0, eq)}, {"Soft", soft}, {"Hard", hard}});
-  }
+  json tmpfs = ParseTmpfs(o.tmpfs);
+  ASSIGN_OR_RETURN(json ulimits, ParseUlimits(o.ulimits));
+  ASSIGN_OR_RETURN(json devices, ParseDevices(o.devices));
+  ASSIGN_OR_RETURN(SecurityOpts security, ParseSecurityOpts(o.security_opt));
 
   std::vector<std::string> cap_add, cap_drop;
   EffectiveCaps(o.cap_add, o.cap_drop, &cap_add, &cap_drop);
@@ -378,7 +368,7 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"Privileged", o.privileged},
       {"PublishAllPorts", o.publish_all},
       {"ReadonlyRootfs", o.read_only},
-      {"SecurityOpt", NullOrArray(o.security_opt)},
+      {"SecurityOpt", security.security_opt},
       {"UTSMode", o.uts},
       {"UsernsMode", ""},
       {"ShmSize", shm},
@@ -398,8 +388,8 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"CpuRealtimePeriod", 0},
       {"CpuRealtimeRuntime", 0},
       {"CpusetCpus", o.cpuset_cpus},
-      {"CpusetMems", ""},
-      {"Devices", json::array()},
+      {"CpusetMems", o.cpuset_mems},
+      {"Devices", devices},
       {"DeviceCgroupRules", nullptr},
       {"DeviceRequests", nullptr},
       {"MemoryReservation", memory_reservation},
@@ -412,8 +402,8 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"CpuPercent", 0},
       {"IOMaximumIOps", 0},
       {"IOMaximumBandwidth", 0},
-      {"MaskedPaths", nullptr},
-      {"ReadonlyPaths", nullptr},
+      {"MaskedPaths", security.unconfined_paths ? json::array() : json(nullptr)},
+      {"ReadonlyPaths", security.unconfined_paths ? json::array() : json(nullptr)},
   };
   if (!tmpfs.empty()) host_config["Tmpfs"] = tmpfs;
   if (!o.runtime.empty()) host_config["Runtime"] = o.runtime;

@@ -37,6 +37,8 @@ struct ContainerOptions {
   std::string cpus;
   int64_t cpu_shares = 0;
   std::string cpuset_cpus;
+  std::string cpuset_mems;
+  std::vector<std::string> devices;
   int64_t pids_limit = 0;
   std::string shm_size;
   std::vector<std::string> labels;

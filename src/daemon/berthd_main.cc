@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   app.add_option("--config-file", config_file, "Daemon configuration file (JSON, dockerd's keys)");
   app.add_option("--runc", cfg.runc, "OCI runtime binary");
   app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
+  app.add_option("--init-path", cfg.init_path,
+                 "Static init bound into --init containers (default /usr/bin/tini-static)");
   app.add_option("--nft-helper", cfg.nft_helper,
                  "berth-nft binary, which applies the nftables table (default: beside berthd)");
   app.add_option("--iptables", cfg.iptables, "Manage the nftables table inet berth (default true)");

@@ -35,7 +35,7 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
   ASSIGN_OR_RETURN(std::string data, sys::ReadFile(path));
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (!j.is_object()) return absl::InvalidArgumentError("config file " + path + ": invalid JSON");
-  static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile",
+  static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile", "init-path",
                                                "log-level", "debug", "iptables", "tls",
                                                "tlsverify", "tlscacert", "tlscert", "tlskey",
                                                "ipv6", "fixed-cidr-v6"};
@@ -47,6 +47,7 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
     if (j.contains("data-root")) cfg->data_root = j["data-root"];
     if (j.contains("exec-root")) cfg->exec_root = j["exec-root"];
     if (j.contains("pidfile")) cfg->pidfile = j["pidfile"];
+    if (j.contains("init-path")) cfg->init_path = j["init-path"];
     if (j.contains("log-level")) cfg->log_level = j["log-level"];
     if (j.contains("debug")) cfg->debug = j["debug"];
     if (j.contains("tls")) cfg->tls = j["tls"].get<bool>();
@@ -180,9 +181,16 @@ Status Daemon::Start() {
   d.network->AddDriver(std::make_unique<network::BridgeDriver>(*d.host_rtnl, nopts.default_bridge));
   d.network->AddDriver(std::make_unique<network::MacvlanDriver>(*d.host_rtnl));
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
+  // --init binds a static init into the container: Debian's tini-static unless --init-path says.
+  if (cfg.init_path.empty())
+    for (const char* p : {"/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/bin/docker-init"})
+      if (::access(p, X_OK) == 0) {
+        cfg.init_path = p;
+        break;
+      }
   d.containers = std::make_unique<engine::ContainerManager>(
       *d.store, *d.images, *d.events, *d.shim, d.mounter, d.clock,
-      engine::EnginePaths{cfg.data_root, cfg.exec_root}, *d.network);
+      engine::EnginePaths{cfg.data_root, cfg.exec_root, cfg.init_path}, *d.network);
   d.images->SetUserLookup([c = d.containers.get()](const std::string& id) { return c->ImageUser(id); });
   d.network->SetContainerLookup([c = d.containers.get()](const std::string& name)
                                     -> StatusOr<network::ContainerRef> {

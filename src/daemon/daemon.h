@@ -23,6 +23,7 @@ struct Config {
   std::string runc = "runc";
   std::string shim;  // default: berth-shim beside the berthd binary
   std::string nft_helper;  // default: berth-nft beside the berthd binary (the firewall's helper)
+  std::string init_path;   // --init-path: the static init for --init (default: Debian's tini-static)
   int64_t max_upload = int64_t{16} << 30;
   bool iptables = true;  // --iptables=false: leave the firewall alone
   std::string bridge_ip = "172.17.0.1/16";  // --bip
@@ -42,8 +43,9 @@ struct Config {
   std::chrono::milliseconds idle_timeout{120'000};   // --idle-timeout
 };
 
-// Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "log-level",
-// "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6", "fixed-cidr-v6") into cfg; flags given on the
+// Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "init-path",
+// "log-level", "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6",
+// "fixed-cidr-v6") into cfg; flags given on the
 // command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);
 // The default bridge's IPv6 settings make sense together (see Config::ipv6).

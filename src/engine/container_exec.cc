@@ -12,6 +12,7 @@
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/containers.h"
+#include "engine/security.h"
 #include "spec/detach_keys.h"
 #include "sys/fs.h"
 
@@ -151,7 +152,10 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   }
   proc.cwd = !b.working_dir.empty() ? b.working_dir : !cfg.working_dir.empty() ? cfg.working_dir : "/";
   if (b.privileged) hc.privileged = true;
-  proc.capabilities = Capabilities(hc);
+  proc.capabilities = Capabilities(hc, HostCapabilities());
+  // An exec keeps the container's no-new-privileges, as in Docker (create checked the options).
+  if (auto sec = ParseSecurityOpts(spec::OrEmpty(hc.security_opt)); sec.ok())
+    proc.no_new_privileges = sec->no_new_privileges;
   proc.args = spec::OrEmpty(b.cmd);
   if (b.console_size && (*b.console_size)[0] > 0) {
     proc.rows = static_cast<int>((*b.console_size)[0]);

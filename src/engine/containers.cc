@@ -26,6 +26,8 @@
 #include "common/ids.h"
 #include "engine/container_state.h"
 #include "engine/container_util.h"
+#include "engine/host_options.h"
+#include "engine/security.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "sys/mounts.h"
@@ -325,6 +327,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   auto image = images_.Get(image_ref);
   if (!image.ok()) return image.status();
   RETURN_IF_ERROR(VerifyHostConfig(hc));
+  RETURN_IF_ERROR(VerifyRunOptions(config, hc, ReadHostFacts(paths_.init)));
   if (hc.network_mode.empty()) hc.network_mode = "default";
   // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
   if (!config.mac_address.empty()) {
@@ -535,8 +538,29 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   in.container_dir = dir;
   in.netns_path = sandbox->netns_path;
   in.host_config = &hc;
+  in.available_caps = HostCapabilities();
+  in.init_path = paths_.init;
+  if (absl::StartsWith(hc.pid_mode, "container:")) {
+    // --pid container:NAME joins that container's namespace, which must be running now.
+    std::string donor = hc.pid_mode.substr(10);
+    auto d = Find(donor);
+    if (!d.ok()) return fail(Annotate(d.status(), "join PID namespace"), 128);
+    int donor_pid = 0;
+    {
+      StateLock l(mu_);
+      if ((*d)->running()) donor_pid = (*d)->pid;
+    }
+    if (donor_pid <= 0 || *d == c)
+      return fail(absl::FailedPreconditionError("cannot join PID of a non running container: " + donor), 128);
+    in.pid_ns_path = "/proc/" + std::to_string(donor_pid) + "/ns/pid";
+  }
+  auto devices = ContainerDevices(hc);
+  if (!devices.ok()) return fail(devices.status(), 128);
+  in.devices = std::move(*devices);
   if (!in.cwd.empty() && in.cwd != "/") (void)sys::MkdirAll(rootfs + in.cwd, 0755);
-  if (Status st = sys::WriteFile(state + "/config.json", BuildOciSpec(in)); !st.ok()) return fail(st, 128);
+  auto oci = BuildOciSpec(in);
+  if (!oci.ok()) return fail(oci.status(), 128);
+  if (Status st = sys::WriteFile(state + "/config.json", *oci); !st.ok()) return fail(st, 128);
 
   ShimStart s;
   s.id = c->id;

@@ -38,6 +38,7 @@ namespace berth::engine {
 struct EnginePaths {
   std::string data_root;  // containers/<id>: config files, logs, overlay upper/work
   std::string exec_root;  // c/<id>: bundle, rootfs mount point, shim state
+  std::string init;       // the static init --init binds in (dockerd's --init-path); empty: none
 };
 
 struct Container;

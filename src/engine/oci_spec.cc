@@ -12,68 +12,83 @@ namespace berth::engine {
 
 using nlohmann::json;
 
-std::vector<std::string> Capabilities(const spec::HostConfig& hc) {
-  static const std::vector<std::string> kAll = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-      "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-      "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-      "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-      "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-      "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-      "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-      "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ"};
-  // Docker's default set (moby oci/caps/defaults.go).
-  static const std::vector<std::string> kDefault = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
-  if (hc.privileged) return kAll;
-  auto norm = [](std::string c) {
-    for (auto& ch : c) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
-    if (!absl::StartsWith(c, "CAP_") && c != "ALL") c = "CAP_" + c;
-    return c;
-  };
-  std::set<std::string> caps(kDefault.begin(), kDefault.end());
-  for (auto& c : spec::OrEmpty(hc.cap_add)) {
-    std::string n = norm(c);
-    if (n == "ALL") caps.insert(kAll.begin(), kAll.end());
-    else caps.insert(n);
-  }
-  for (auto& c : spec::OrEmpty(hc.cap_drop)) {
-    std::string n = norm(c);
-    if (n == "ALL") caps.clear();
-    else caps.erase(n);
-  }
-  return {caps.begin(), caps.end()};
-}
-
 namespace {
+
+// Where --init's binary appears in the container, as in Docker.
+constexpr char kInitInContainer[] = "/sbin/docker-init";
 
 json Mount(const std::string& dst, const std::string& type, const std::string& src,
            std::vector<std::string> options) {
   return {{"destination", dst}, {"type", type}, {"source", src}, {"options", options}};
 }
 
+void ClearReadOnly(json& mount) {
+  auto& o = mount["options"];
+  o.erase(std::remove(o.begin(), o.end(), "ro"), o.end());
+}
+
+json SeccompJson(const SeccompProfile& p) {
+  json out = {{"defaultAction", p.default_action}};
+  if (p.default_errno_ret) out["defaultErrnoRet"] = *p.default_errno_ret;
+  if (!p.architectures.empty()) out["architectures"] = p.architectures;
+  if (!p.flags.empty()) out["flags"] = p.flags;
+  if (!p.listener_path.empty()) out["listenerPath"] = p.listener_path;
+  if (!p.listener_metadata.empty()) out["listenerMetadata"] = p.listener_metadata;
+  json calls = json::array();
+  for (const SeccompRule& r : p.syscalls) {
+    json c = {{"names", r.names}, {"action", r.action}};
+    if (r.errno_ret) c["errnoRet"] = *r.errno_ret;
+    if (!r.args.empty()) {
+      json args = json::array();
+      for (const SeccompArg& a : r.args)
+        args.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
+      c["args"] = args;
+    }
+    calls.push_back(std::move(c));
+  }
+  out["syscalls"] = calls;
+  return out;
+}
+
+json Rlimits(const spec::HostConfig& hc) {
+  json out = json::array();
+  for (const spec::Ulimit& u : spec::OrEmpty(hc.resources.ulimits)) {
+    const RlimitName* r = FindRlimit(u.name);
+    if (!r) continue;  // create refuses it
+    // -1 (unlimited) is RLIM_INFINITY as an unsigned number.
+    out.push_back({{"type", r->oci}, {"hard", static_cast<uint64_t>(u.hard)}, {"soft", static_cast<uint64_t>(u.soft)}});
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string BuildOciSpec(const OciInputs& in) {
+StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
   static const spec::HostConfig kEmpty;
   const spec::HostConfig& hc = in.host_config ? *in.host_config : kEmpty;
   const spec::Resources& r = hc.resources;
-  auto caps = Capabilities(hc);
+  ASSIGN_OR_RETURN(SecurityOptions security, ParseSecurityOpts(spec::OrEmpty(hc.security_opt)));
+  auto caps = Capabilities(hc, in.available_caps);
+  bool init = hc.init.value_or(false);
+  std::vector<std::string> args = in.args;
+  if (init) {
+    // tini as PID 1 reaps orphans and forwards signals; the command is its child.
+    args.insert(args.begin(), {kInitInContainer, "--"});
+  }
   json process = {
       {"terminal", in.tty},
       {"user", {{"uid", in.uid}, {"gid", in.gid}}},
-      {"args", in.args},
+      {"args", args},
       {"env", in.env},
       {"cwd", in.cwd.empty() ? "/" : in.cwd},
       {"capabilities",
        {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"inheritable", json::array()}}},
-      {"noNewPrivileges", false},
+      {"noNewPrivileges", security.no_new_privileges},
       {"oomScoreAdj", hc.oom_score_adj}};
   if (!in.additional_gids.empty()) process["user"]["additionalGids"] = in.additional_gids;
   if (in.tty && in.rows > 0 && in.cols > 0)
     process["consoleSize"] = {{"height", in.rows}, {"width", in.cols}};
+  if (json rl = Rlimits(hc); !rl.empty()) process["rlimits"] = rl;
 
   json mounts = json::array({
       Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
@@ -84,9 +99,19 @@ std::string BuildOciSpec(const OciInputs& in) {
       Mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}),
       Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
   });
-  int64_t shm = hc.shm_size > 0 ? hc.shm_size : 67108864;
-  mounts.push_back(Mount("/dev/shm", "tmpfs", "shm",
-                         {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}));
+  // /dev/shm: the host's for --ipc host, none for --ipc none, else the container's own.
+  if (hc.ipc_mode == "host") {
+    mounts.push_back(Mount("/dev/shm", "bind", "/dev/shm", {"rbind", "rprivate"}));
+  } else if (hc.ipc_mode != "none") {
+    int64_t shm = hc.shm_size > 0 ? hc.shm_size : 67108864;
+    mounts.push_back(Mount("/dev/shm", "tmpfs", "shm",
+                           {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}));
+  }
+  if (hc.privileged) {
+    // Docker: a privileged container's /sys and cgroup tree are writable.
+    for (auto& m : mounts)
+      if (m["destination"] == "/sys" || m["type"] == "cgroup") ClearReadOnly(m);
+  }
   for (const char* f : {"hostname", "hosts", "resolv.conf"})
     mounts.push_back(Mount(std::string("/etc/") + f, "bind", in.container_dir + "/" + f,
                            {"rbind", "rprivate"}));
@@ -99,9 +124,19 @@ std::string BuildOciSpec(const OciInputs& in) {
     opts.push_back("rprivate");
     mounts.push_back(Mount(parts[1], "bind", parts[0], opts));
   }
+  for (const auto& [dst, data] : hc.tmpfs) {
+    ASSIGN_OR_RETURN(std::vector<std::string> opts, TmpfsOptions(data));
+    mounts.push_back(Mount(dst, "tmpfs", "tmpfs", opts));
+  }
+  if (init) mounts.push_back(Mount(kInitInContainer, "bind", in.init_path, {"bind", "ro"}));
 
-  json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                                 {{"type", "mount"}}});
+  // Host modes share berthd's namespace by leaving the type out (runc then stays in its own).
+  json namespaces = json::array();
+  if (!in.pid_ns_path.empty()) namespaces.push_back({{"type", "pid"}, {"path", in.pid_ns_path}});
+  else if (hc.pid_mode != "host") namespaces.push_back({{"type", "pid"}});
+  if (hc.ipc_mode != "host") namespaces.push_back({{"type", "ipc"}});
+  if (hc.uts_mode != "host") namespaces.push_back({{"type", "uts"}});
+  namespaces.push_back({{"type", "mount"}});
   if (in.netns_path.empty()) namespaces.push_back({{"type", "network"}});
   else if (in.netns_path != "host") namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
 
@@ -114,6 +149,8 @@ std::string BuildOciSpec(const OciInputs& in) {
   }
   if (r.nano_cpus > 0) resources["cpu"] = {{"period", 100000}, {"quota", r.nano_cpus * 100000 / 1000000000}};
   if (r.cpu_shares > 0) resources["cpu"]["shares"] = r.cpu_shares;
+  if (!r.cpuset_cpus.empty()) resources["cpu"]["cpus"] = r.cpuset_cpus;
+  if (!r.cpuset_mems.empty()) resources["cpu"]["mems"] = r.cpuset_mems;
   if (r.pids_limit && *r.pids_limit > 0) resources["pids"] = {{"limit", *r.pids_limit}};
 
   json linux = {{"namespaces", namespaces},
@@ -121,28 +158,50 @@ std::string BuildOciSpec(const OciInputs& in) {
                 {"cgroupsPath", "/" + in.cgroup_parent + "/" + in.id},
                 {"maskedPaths", spec::OrEmpty(hc.masked_paths)},
                 {"readonlyPaths", spec::OrEmpty(hc.readonly_paths)}};
+  auto& cgroup_devices = linux["resources"]["devices"];
   if (hc.privileged) {
     linux["maskedPaths"] = json::array();
     linux["readonlyPaths"] = json::array();
-    linux["resources"]["devices"] = json::array({{{"allow", true}, {"access", "rwm"}}});
+    cgroup_devices = json::array({{{"allow", true}, {"access", "rwm"}}});
   } else {
     for (int minor : {3, 5, 7, 8, 9})  // null zero full random urandom
-      linux["resources"]["devices"].push_back(
+      cgroup_devices.push_back(
           {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", minor}, {"access", "rwm"}});
-    linux["resources"]["devices"].push_back(
-        {{"allow", true}, {"type", "c"}, {"major", 5}, {"minor", 0}, {"access", "rwm"}});
-    linux["resources"]["devices"].push_back(
-        {{"allow", true}, {"type", "c"}, {"major", 5}, {"minor", 2}, {"access", "rwm"}});
-    linux["resources"]["devices"].push_back(
-        {{"allow", true}, {"type", "c"}, {"major", 136}, {"access", "rwm"}});
+    cgroup_devices.push_back({{"allow", true}, {"type", "c"}, {"major", 5}, {"minor", 0}, {"access", "rwm"}});
+    cgroup_devices.push_back({{"allow", true}, {"type", "c"}, {"major", 5}, {"minor", 2}, {"access", "rwm"}});
+    cgroup_devices.push_back({{"allow", true}, {"type", "c"}, {"major", 136}, {"access", "rwm"}});
+  }
+  if (!in.devices.empty()) {
+    json devices = json::array();
+    for (const ContainerDevice& d : in.devices) {
+      devices.push_back({{"path", d.path},
+                         {"type", std::string(1, d.node.type)},
+                         {"major", d.node.major},
+                         {"minor", d.node.minor},
+                         {"fileMode", d.node.mode},
+                         {"uid", d.node.uid},
+                         {"gid", d.node.gid}});
+      if (!hc.privileged)
+        cgroup_devices.push_back({{"allow", true},
+                                  {"type", std::string(1, d.node.type)},
+                                  {"major", d.node.major},
+                                  {"minor", d.node.minor},
+                                  {"access", d.permissions}});
+    }
+    linux["devices"] = devices;
+  }
+  if (auto profile = ContainerSeccomp(security, hc.privileged)) {
+    if (auto resolved = ResolveSeccomp(*profile, caps, NativeArch(), in.kernel))
+      linux["seccomp"] = SeccompJson(*resolved);
   }
 
   json spec = {{"ociVersion", "1.0.2-dev"},
                {"process", process},
                {"root", {{"path", "rootfs"}, {"readonly", hc.readonly_rootfs}}},
-               {"hostname", in.hostname},
                {"mounts", mounts},
                {"linux", linux}};
+  // Sharing the host's UTS namespace, the container may not set a hostname (runc refuses it).
+  if (hc.uts_mode != "host") spec["hostname"] = in.hostname;
   return spec.dump();
 }
 
@@ -154,7 +213,7 @@ std::string BuildOciProcess(const OciProcess& p) {
                   {"cwd", p.cwd},
                   {"capabilities",
                    {{"bounding", p.capabilities}, {"effective", p.capabilities}, {"permitted", p.capabilities}}},
-                  {"noNewPrivileges", false}};
+                  {"noNewPrivileges", p.no_new_privileges}};
   if (!p.additional_gids.empty()) process["user"]["additionalGids"] = p.additional_gids;
   if (p.rows > 0 && p.cols > 0) process["consoleSize"] = {{"height", p.rows}, {"width", p.cols}};
   return process.dump();

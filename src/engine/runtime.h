@@ -12,6 +12,9 @@
 
 #include "common/fd.h"
 #include "common/status.h"
+#include "engine/host_options.h"
+#include "engine/seccomp.h"
+#include "engine/security.h"
 #include "spec/host_config.h"
 
 namespace berth::engine {
@@ -116,9 +119,18 @@ struct OciInputs {
   std::string netns_path;     // empty: a new network namespace; "host": the daemon's
   const spec::HostConfig* host_config = nullptr;
   std::string cgroup_parent = "berth";
+  // What the host offers: the capabilities berthd holds (empty: all; --privileged gets these),
+  // the static init bound in as /sbin/docker-init for --init, the host's device nodes
+  // (ContainerDevices) and the kernel that seccomp rules' minKernel is checked against.
+  std::vector<std::string> available_caps;
+  std::string init_path;
+  std::vector<ContainerDevice> devices;
+  KernelVersion kernel = RunningKernel();
+  std::string pid_ns_path;  // --pid container:NAME: that container's /proc/<pid>/ns/pid
 };
-// runc's config.json for these inputs (oci_spec.cc).
-std::string BuildOciSpec(const OciInputs& in);
+// runc's config.json for these inputs (oci_spec.cc). Fails only on settings that create refuses
+// (a bad security option, tmpfs option or ulimit in a record written by an older berthd).
+StatusOr<std::string> BuildOciSpec(const OciInputs& in);
 
 // An exec's process, as `runc exec --process FILE` takes it.
 struct OciProcess {
@@ -129,11 +141,10 @@ struct OciProcess {
   std::vector<std::string> env;
   std::string cwd = "/";
   std::vector<std::string> capabilities;
+  bool no_new_privileges = false;  // the container's --security-opt no-new-privileges
   int rows = 0, cols = 0;  // the terminal's size; 0 = unknown
 };
 std::string BuildOciProcess(const OciProcess& p);
-// Docker's default capability set, with HostConfig CapAdd/CapDrop/Privileged applied.
-std::vector<std::string> Capabilities(const spec::HostConfig& host_config);
 
 // Resolves Docker's User field ("", "name", "uid", "name:group", "uid:gid") against the
 // container's /etc/passwd and /etc/group.

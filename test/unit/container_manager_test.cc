@@ -132,7 +132,7 @@ class ContainerManagerTest : public ::testing::Test {
                               "");
     ASSERT_TRUE(id.ok()) << id.status();
     mgr_ = std::make_unique<ContainerManager>(*store_, *images_, *events_, shim_, mounter_, clock_,
-                                              EnginePaths{dir_ + "/data", dir_ + "/exec"}, network_);
+                                              EnginePaths{dir_ + "/data", dir_ + "/exec", ""}, network_);
     ASSERT_TRUE(mgr_->Recover().ok());
   }
   void TearDown() override {

@@ -4,6 +4,7 @@
 
 #include "engine/images.h"
 #include "engine/runtime.h"
+#include "engine/security.h"
 #include "engine/store.h"
 #include "nlohmann/json.hpp"
 #include "spec/json/container_json.h"
@@ -117,7 +118,7 @@ TEST(OciSpec, LimitsNamespacesAndMounts) {
   in.container_dir = "/c";
   in.netns_path = "/run/berth/netns/x";
   in.host_config = &hc;
-  json spec = json::parse(BuildOciSpec(in));
+  json spec = json::parse(BuildOciSpec(in).value());
   EXPECT_EQ(spec["linux"]["resources"]["memory"]["limit"], 64 << 20);
   EXPECT_EQ(spec["linux"]["resources"]["memory"]["swap"], 128 << 20);  // docker: 2x by default
   EXPECT_EQ(spec["linux"]["resources"]["cpu"]["quota"], 50000);
@@ -133,7 +134,7 @@ TEST(OciSpec, LimitsNamespacesAndMounts) {
   EXPECT_TRUE(bind);
   EXPECT_TRUE(hosts);
   in.netns_path = "host";
-  json host_spec = json::parse(BuildOciSpec(in));
+  json host_spec = json::parse(BuildOciSpec(in).value());
   for (auto& ns : host_spec["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
 }
 

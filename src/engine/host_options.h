@@ -1,0 +1,60 @@
+#pragma once
+// The HostConfig settings that reach runc's spec beyond cgroup limits: tmpfs mounts, ulimits,
+// --init, the pid/ipc/uts namespace modes, devices, cpusets, capabilities and security options.
+// Checked at create with Docker's messages, so a setting Berth cannot honour is refused there
+// instead of being dropped or failing at start; turned into OCI terms at start.
+
+#include <sys/resource.h>
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "spec/container.h"
+#include "spec/host_config.h"
+#include "sys/devices.h"
+
+namespace berth::engine {
+
+// What the host offers, gathered by the caller (tests pass their own).
+struct HostFacts {
+  std::vector<std::string> capabilities;  // berthd's own (HostCapabilities())
+  std::string init_path;                  // the static init bound in for --init; empty: none
+  std::string cpus_online = "0";          // /sys/devices/system/cpu/online
+  std::string mems_online = "0";          // /sys/devices/system/node/online
+  // The hard limit berthd holds of an rlimit (getrlimit); raising one needs CAP_SYS_RESOURCE.
+  std::function<uint64_t(int resource)> hard_limit;
+};
+HostFacts ReadHostFacts(std::string init_path);
+
+Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostConfig& host_config,
+                        const HostFacts& host);
+
+// "0-2,5" -> {0,1,2,5}; InvalidArgument for anything else.
+StatusOr<std::set<int>> ParseCpuList(std::string_view list);
+
+// A --ulimit name and its rlimit: "nofile" -> RLIMIT_NOFILE.
+struct RlimitName {
+  const char* docker;
+  const char* oci;
+  int resource;
+};
+const RlimitName* FindRlimit(std::string_view docker_name);
+
+// Docker's tmpfs mount options for HostConfig.Tmpfs data ("size=64m,mode=1777"): noexec, nosuid,
+// nodev and rprivate first, later options overriding earlier ones (moby MergeTmpfsOptions).
+StatusOr<std::vector<std::string>> TmpfsOptions(const std::string& data);
+
+// A device given to the container, resolved on the host.
+struct ContainerDevice {
+  sys::DeviceNode node;
+  std::string path;         // in the container
+  std::string permissions;  // the cgroup's "rwm"
+};
+// HostConfig.Devices resolved against the host's nodes (a directory gives each node below it), and
+// for a privileged container every host device, as Docker does.
+StatusOr<std::vector<ContainerDevice>> ContainerDevices(const spec::HostConfig& host_config);
+
+}  // namespace berth::engine
