@@ -213,10 +213,17 @@ void BuildResponseHead(std::span<const uint8_t> query, const Query& q, uint8_t r
   }
 }
 
-void BuildAResponse(std::span<const uint8_t> query, const Query& q, std::span<const uint32_t> addrs,
-                    size_t rotate, size_t max_size, std::string* out) {
+namespace {
+
+// A or AAAA answers: one record per address (Addr holds it in network byte order), pointing at
+// the question's name, starting at `rotate`; TC where the next record would not fit.
+template <class Addr>
+void BuildAddressResponse(std::span<const uint8_t> query, const Query& q,
+                          std::span<const Addr> addrs, uint16_t type, size_t rotate,
+                          size_t max_size, std::string* out) {
   BuildResponseHead(query, q, kRcodeNoError, 0, out);
-  constexpr size_t kRecord = 16;  // pointer 2 + type 2 + class 2 + ttl 4 + rdlen 2 + addr 4
+  // pointer 2 + type 2 + class 2 + ttl 4 + rdlen 2 + the address
+  constexpr size_t kRecord = 12 + sizeof(Addr);
   size_t room = max_size - (q.edns_udp_size ? kOptSize : 0);
   size_t n = addrs.size();
   uint16_t count = 0;
@@ -226,41 +233,28 @@ void BuildAResponse(std::span<const uint8_t> query, const Query& q, std::span<co
       break;
     }
     PutU16(out, 0xc000 | kHeaderSize);  // the question's name, always at offset 12
-    PutU16(out, kTypeA);
+    PutU16(out, type);
     PutU16(out, kClassIn);
     PutU32(out, kAnswerTtl);
-    PutU16(out, 4);
-    uint32_t a = addrs[(rotate + i) % n];
-    out->append(reinterpret_cast<const char*>(&a), 4);  // already network byte order
+    PutU16(out, sizeof(Addr));
+    const Addr& a = addrs[(rotate + i) % n];
+    out->append(reinterpret_cast<const char*>(&a), sizeof(Addr));
     ++count;
   }
   SetU16At(out, 6, count);
   if (q.edns_udp_size) PutOpt(out, kOurUdpSize);
 }
 
+}  // namespace
+
+void BuildAResponse(std::span<const uint8_t> query, const Query& q, std::span<const uint32_t> addrs,
+                    size_t rotate, size_t max_size, std::string* out) {
+  BuildAddressResponse(query, q, addrs, kTypeA, rotate, max_size, out);
+}
+
 void BuildAaaaResponse(std::span<const uint8_t> query, const Query& q, std::span<const Ipv6Bytes> addrs,
                        size_t rotate, size_t max_size, std::string* out) {
-  BuildResponseHead(query, q, kRcodeNoError, 0, out);
-  constexpr size_t kRecord = 28;  // pointer 2 + type 2 + class 2 + ttl 4 + rdlen 2 + addr 16
-  size_t room = max_size - (q.edns_udp_size ? kOptSize : 0);
-  size_t n = addrs.size();
-  uint16_t count = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (out->size() + kRecord > room) {
-      SetU16At(out, 2, ReadU16(reinterpret_cast<const uint8_t*>(out->data()) + 2) | kFlagTc);
-      break;
-    }
-    PutU16(out, 0xc000 | kHeaderSize);  // the question's name, always at offset 12
-    PutU16(out, kTypeAaaa);
-    PutU16(out, kClassIn);
-    PutU32(out, kAnswerTtl);
-    PutU16(out, 16);
-    const Ipv6Bytes& a = addrs[(rotate + i) % n];
-    out->append(reinterpret_cast<const char*>(a.data()), a.size());
-    ++count;
-  }
-  SetU16At(out, 6, count);
-  if (q.edns_udp_size) PutOpt(out, kOurUdpSize);
+  BuildAddressResponse(query, q, addrs, kTypeAaaa, rotate, max_size, out);
 }
 
 Status BuildPtrResponse(std::span<const uint8_t> query, const Query& q,
