@@ -2,11 +2,13 @@
 // it, only the files that read or write a JSON *file format* may include a JSON library.
 
 #include <dirent.h>
+#include <stdio.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <cstdlib>
 
 #include "gtest/gtest.h"
 
@@ -60,6 +62,25 @@ TEST(Layering, JsonStaysAtTheApiEdgeAndInFileFormatCodecs) {
     if (f.size() > 2 && f.substr(f.size() - 2) == ".h") {
       EXPECT_EQ(Read(src + "/" + f).find("nlohmann"), std::string::npos) << "src/" << f;
     }
+  }
+}
+
+// Berth is Apache-2.0; libnftables and libnftnl are GPL-2.0-only. Only berth-nft, a separate
+// program with its own licence, may link them.
+TEST(Licences, NoApacheBinaryLinksAGplTwoOnlyLibrary) {
+  const char* bin = std::getenv("BERTH_BIN");
+  if (bin == nullptr) GTEST_SKIP() << "BERTH_BIN is not set (ctest sets it)";
+  for (const char* name : {"berthd", "berth", "berth-shim"}) {
+    std::string cmd = "ldd " + std::string(bin) + "/" + name + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = ::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    ::pclose(p);
+    EXPECT_FALSE(out.empty()) << cmd;
+    EXPECT_EQ(out.find("libnftables"), std::string::npos) << name << " links libnftables:\n" << out;
+    EXPECT_EQ(out.find("libnftnl"), std::string::npos) << name << " links libnftnl:\n" << out;
   }
 }
 
