@@ -224,6 +224,7 @@ Status Daemon::Start() {
                                                    cfg.debug, "runc", runc_version},
                                    {}});
   api::AddSystemRoutes(d.router, *d.backend);
+  api::AddSwarmRoutes(d.router);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddNetworkRoutes(d.router, *d.backend, *d.network);
