@@ -766,6 +766,19 @@ void PutOctal(char* b, Field f, int64_t v) {
   b[f.off + f.len - 1] = '\0';
 }
 
+// Octal where it fits, else GNU base-256 (what ParseNumeric reads back; Go's writer does the same
+// for GNU headers). v >= 0.
+void PutNumeric(char* b, Field f, int64_t v) {
+  if (FitsOctal(v, f.len)) return PutOctal(b, f, v);
+  auto* u = reinterpret_cast<unsigned char*>(b + f.off);
+  uint64_t x = static_cast<uint64_t>(v);
+  for (size_t i = f.len; i-- > 0;) {
+    u[i] = static_cast<unsigned char>(x & 0xff);
+    x >>= 8;
+  }
+  u[0] |= 0x80;
+}
+
 void PutString(char* b, Field f, absl::string_view s) {
   if (s.empty()) return;  // an empty view's data() may be null, which memcpy must not see
   std::memcpy(b + f.off, s.data(), std::min(s.size(), f.len));
@@ -822,11 +835,9 @@ absl::Status Writer::WriteHeader(const Entry& e, int64_t size) {
   if (!FitsOctal(e.uid, kUid.len)) AppendPax(&pax, "uid", std::to_string(e.uid));
   if (!FitsOctal(e.gid, kGid.len)) AppendPax(&pax, "gid", std::to_string(e.gid));
   if (!FitsOctal(e.mtime, kMtime.len)) AppendPax(&pax, "mtime", std::to_string(e.mtime));
-  // Device numbers are written for devices only (below); another entry's are not its concern.
-  bool device = e.type == '3' || e.type == '4';
-  if (device && (!FitsOctal(e.devmajor, kDevmajor.len) || !FitsOctal(e.devminor, kDevminor.len))) {
-    return absl::InvalidArgumentError(absl::StrCat("device numbers of ", name, " too large"));
-  }
+  // Device numbers are written for devices only (below; base-256 past octal's 7 digits, as a
+  // reader may have found them); another entry's are not its concern.
+
   for (const auto& [k, v] : e.xattrs) AppendPax(&pax, absl::StrCat("SCHILY.xattr.", k), v);
 
   auto put = [&](absl::string_view hname, char type, int64_t hsize, const Entry& h,
@@ -843,8 +854,8 @@ absl::Status Writer::WriteHeader(const Entry& e, int64_t size) {
     std::memcpy(b + kMagic.off, "ustar\0", 6);
     std::memcpy(b + kVersion.off, "00", 2);
     if (type == '3' || type == '4') {
-      PutOctal(b, kDevmajor, h.devmajor);
-      PutOctal(b, kDevminor, h.devminor);
+      PutNumeric(b, kDevmajor, h.devmajor);
+      PutNumeric(b, kDevminor, h.devminor);
     }
     PutString(b, kPrefix, hprefix);
     std::memset(b + kChksum.off, ' ', kChksum.len);
