@@ -11,33 +11,14 @@
 #include "cli/cli.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scoped_env.h"
 
 namespace berth::client {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Sets (or, with nullptr, unsets) an environment variable for one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using berth::testing::ScopedEnv;
 
 TEST(ClientTlsFlagsTest, ResolvedAsTheDockerCliDoes) {
   ScopedEnv verify_env("DOCKER_TLS_VERIFY", nullptr);
