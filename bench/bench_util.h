@@ -613,10 +613,11 @@ inline std::string MakeFloorBundle(const std::string& dir, const std::string& ro
 }
 
 // One `runc run` of the floor bundle, in ms.
-inline double RuncFloor(const std::string& dir, const std::string& bundle, int i) {
+inline double RuncFloor(const std::string& dir, const std::string& bundle, int i,
+                        const std::string& name = "floor") {
   auto t0 = Clock::now();
   int rc = Run({"runc", "--root", dir + "/runc-floor", "run", "--bundle", bundle,
-                "floor" + std::to_string(i)});
+                name + std::to_string(i)});
   double ms = Ms(t0, Clock::now());
   if (rc != 0) Fail("runc run of the floor bundle exited %d", rc);
   return ms;

@@ -5,7 +5,10 @@
 // Starts its own berthd (temporary roots, its own socket), imports a busybox-static rootfs, then
 // reports medians of:
 //   floor      `runc run` of a prepared busybox bundle running `true` (the baseline)
-//   run --rm   create(AutoRemove) + wait(removed) + start, until the container is gone
+//   floor+sc   the same bundle with the seccomp filter berthd gives a container by default (runc
+//              compiles it with libseccomp at every start): what the default profile costs
+//   run --rm   create(AutoRemove) + wait(removed) + start, until the container is gone; also
+//              with seccomp=unconfined, against the plain floor
 //   run -d     create + start, until start returns (the container is running)
 //   docker CLI `docker run --rm busybox true` and `docker run -d busybox sleep`, wall time
 // and 50 `run -d` in a row, then the RSS of berthd and of every shim. berthd runs inside a network
@@ -14,6 +17,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +39,47 @@ std::vector<pid_t> ShimPids(const std::string& exec_root) {
   while (fscanf(p, "%d", &pid) == 1) out.push_back(pid);
   pclose(p);
   return out;
+}
+
+// A second bundle over the floor's rootfs whose config.json carries the seccomp filter berthd put
+// in a default container's config.json.
+std::string MakeSeccompBundle(const std::string& dir, const std::string& bundle,
+                              const std::string& container_config) {
+  namespace bb = berth::bench;
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return nlohmann::json::parse(ss.str(), nullptr, false);
+  };
+  nlohmann::json floor = read(bundle + "/config.json");
+  nlohmann::json berth = read(container_config);
+  if (floor.is_discarded() || berth.is_discarded() || !berth["linux"].contains("seccomp"))
+    bb::Fail("no seccomp section in %s", container_config.c_str());
+  floor["linux"]["seccomp"] = berth["linux"]["seccomp"];
+  floor["root"]["path"] = bundle + "/rootfs";
+  std::string out = dir + "/bundle-seccomp";
+  bb::MustRun({"mkdir", "-p", out});
+  std::ofstream(out + "/config.json") << floor.dump();
+  return out;
+}
+
+void RunRmTrue(const berth::bench::Api& api, const nlohmann::json& host_config) {
+  // run --rm true, as the CLI does it: create, wait(removed), start, read the wait result.
+  std::string id =
+      api.CreateContainer({{"Image", "busybox"}, {"Cmd", {"true"}}, {"HostConfig", host_config}});
+  int wfd = api.Connect();
+  berth::bench::Api::SendRequest(wfd, "POST", "/containers/" + id + "/wait?condition=removed", "");
+  std::string wbody;
+  berth::bench::Api::ReadResponse(wfd, &wbody, /*headers_only=*/true);
+  api.StartContainer(id);
+  char tmp[4096];
+  while (wbody.find("StatusCode") == std::string::npos) {
+    ssize_t n = read(wfd, tmp, sizeof tmp);
+    if (n <= 0) break;
+    wbody.append(tmp, static_cast<size_t>(n));
+  }
+  close(wfd);
 }
 
 }  // namespace
@@ -63,30 +109,25 @@ int main(int argc, char** argv) {
   const bb::Api& api = daemon.api();
   bb::ImportBusybox(api, dir);
 
-  std::vector<double> floor, rm_rt, rund, cli_rm, cli_d;
+  std::string probe = api.CreateContainer({{"Image", "busybox"}, {"Cmd", {"sleep", "600"}}});
+  api.StartContainer(probe);
+  std::string bundle_sc = MakeSeccompBundle(dir, bundle, exec_root + "/c/" + probe.substr(0, 12) + "/config.json");
+  api.Must("DELETE", "/containers/" + probe + "?force=1", "", 204);
+
+  std::vector<double> floor, floor_sc, rm_rt, rm_unconfined, rund, cli_rm, cli_d;
   for (int i = 0; i < iters; ++i) {
     floor.push_back(bb::RuncFloor(dir, bundle, i));
+    floor_sc.push_back(bb::RuncFloor(dir, bundle_sc, i, "floor-sc"));
 
-    // run --rm true, as the CLI does it: create, wait(removed), start, read the wait result.
     auto t0 = Clock::now();
-    std::string id = api.CreateContainer(
-        {{"Image", "busybox"}, {"Cmd", {"true"}}, {"HostConfig", {{"AutoRemove", true}}}});
-    int wfd = api.Connect();
-    bb::Api::SendRequest(wfd, "POST", "/containers/" + id + "/wait?condition=removed", "");
-    std::string wbody;
-    bb::Api::ReadResponse(wfd, &wbody, /*headers_only=*/true);
-    api.StartContainer(id);
-    char tmp[4096];
-    while (wbody.find("StatusCode") == std::string::npos) {
-      ssize_t n = read(wfd, tmp, sizeof tmp);
-      if (n <= 0) break;
-      wbody.append(tmp, static_cast<size_t>(n));
-    }
-    close(wfd);
+    RunRmTrue(api, {{"AutoRemove", true}});
     rm_rt.push_back(Ms(t0, Clock::now()));
+    t0 = Clock::now();
+    RunRmTrue(api, {{"AutoRemove", true}, {"SecurityOpt", {"seccomp=unconfined"}}});
+    rm_unconfined.push_back(Ms(t0, Clock::now()));
 
     t0 = Clock::now();
-    id = api.CreateContainer({{"Image", "busybox"}, {"Cmd", {"sleep", "600"}}});
+    std::string id = api.CreateContainer({{"Image", "busybox"}, {"Cmd", {"sleep", "600"}}});
     api.StartContainer(id);
     rund.push_back(Ms(t0, Clock::now()));
     api.Must("DELETE", "/containers/" + id + "?force=1", "", 204);
@@ -125,9 +166,13 @@ int main(int argc, char** argv) {
   std::printf(
       "engine_bench: %d iterations, medians (ms); baseline = bare runc run of the same bundle\n",
       iters);
+  double fsc = Median(floor_sc);
   std::printf("  runc run (floor)            %8.2f  1.00x\n", f);
-  std::printf("  API run --rm true           %8.2f  %.2fx floor\n", Median(rm_rt),
-              Median(rm_rt) / f);
+  std::printf("  runc run + Berth's seccomp  %8.2f  %.2fx floor\n", fsc, fsc / f);
+  std::printf("  API run --rm true           %8.2f  %.2fx floor, %.2fx floor+seccomp\n",
+              Median(rm_rt), Median(rm_rt) / f, Median(rm_rt) / fsc);
+  std::printf("  API run --rm, unconfined    %8.2f  %.2fx floor\n", Median(rm_unconfined),
+              Median(rm_unconfined) / f);
   std::printf("  API run -d to running       %8.2f  %.2fx floor\n", Median(rund), Median(rund) / f);
   if (have_docker) {
     std::printf("  docker CLI run --rm true    %8.2f  %.2fx floor\n", Median(cli_rm),
