@@ -226,7 +226,10 @@ Status ImageStore::Recover() {
       spdlog::warn("image {}: {}", img.id, st.ToString());
       continue;
     }
-    for (auto& d : img.diff_ids) img.size += layer_sizes_[d];
+    for (auto& d : img.diff_ids) {
+      img.size += layer_sizes_[d];
+      img.layer_sizes.push_back(layer_sizes_[d]);
+    }
     images_[img.id] = std::move(img);
   }
   for (auto& o : tags) {
@@ -290,7 +293,10 @@ Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::
     }
     img.diff_ids = diff_ids;
     img.loaded_at = UnixNanos(clock_.Now());
-    for (auto& d : diff_ids) img.size += layer_sizes_[d];
+    for (auto& d : diff_ids) {
+      img.size += layer_sizes_[d];
+      img.layer_sizes.push_back(layer_sizes_[d]);
+    }
   }
   Status st = store_.Batch([&]() -> Status {
     if (fresh)

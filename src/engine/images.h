@@ -34,6 +34,7 @@ struct Image {
   std::string created;     // its "created" (RFC 3339), "" when absent
   std::vector<std::string> diff_ids;
   int64_t size = 0;  // bytes of the unpacked layers
+  std::vector<int64_t> layer_sizes;  // bytes of each, in diff_ids order (for history)
   int64_t loaded_at = 0;  // unix nanos
   std::vector<std::string> tags;  // "repo:tag", sorted
 };

@@ -270,6 +270,10 @@ bar 1" ]
     run docker history --no-trunc --format '{{.ID}}|{{.CreatedBy}}|{{.Comment}}' committed:v$n
     [ "${lines[0]}" = "$id|sh -c echo committed > /hello; rm /var/www/index.html; touch /ready; sleep 300|my msg" ]
     [ "${#lines[@]}" -eq 2 ]  # the image's own entry below
+    # Each history row carries its own layer's size: together, the image's.
+    local sum=$(api "http://x/images/committed:v$n/history" | python3 -c 'import json,sys; print(sum(r["Size"] for r in json.load(sys.stdin)))')
+    [ "$sum" = "$(docker image inspect -f '{{.Size}}' committed:v$n)" ]
+    [ "$(api "http://x/images/committed:v$n/history" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Size"] > 0)')" = True ]
   done
   # Changes Docker refuses, and an unknown container.
   run docker commit -c 'FROM busybox' m1 bad
