@@ -118,9 +118,9 @@ bool Conn::WriteAll(std::string_view data) {
 std::string Conn::Headers(int status) const {
   return absl::StrFormat(
       "HTTP/1.1 %d %s\r\nApi-Version: %s\r\nDocker-Experimental: false\r\nOstype: linux\r\n"
-      "Server: %s\r\n%s",
+      "Server: %s\r\n%s%s",
       status, Reason(status), kApiVersion, kServerHeader,
-      announce_close_ ? "Connection: close\r\n" : "");
+      announce_close_ ? "Connection: close\r\n" : "", extra_headers_);
 }
 
 void Conn::SendRaw(int status, const std::string& content_type, std::string_view body) {

@@ -65,6 +65,10 @@ class Conn {
   // Without blocking: has the client closed or reset its connection (or is the daemon shutting
   // down)? For handlers that wait on something else (wait, events).
   bool ClientGone() { return stream_.PeerClosed(); }
+  // An extra header for the next response (X-Docker-Container-Path-Stat).
+  void AddHeader(const std::string& name, const std::string& value) {
+    extra_headers_ += name + ": " + value + "\r\n";
+  }
   // Responses say "Connection: close" (the server ends the connection after an error).
   void AnnounceClose() { announce_close_ = true; }
   // The connection ends after this response (streams and hijacks end it).
@@ -77,6 +81,7 @@ class Conn {
   transport::Stream& stream_;
   bool closed_ = false;
   bool announce_close_ = false;
+  std::string extra_headers_;
 };
 
 // Writes all of data to a descriptor (a shim's stream), waiting for room when it is

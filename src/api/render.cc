@@ -285,7 +285,7 @@ J RenderImageInspect(const engine::Image& img, const std::string& lower) {
   return {{"Id", img.id},
           {"RepoTags", img.tags},
           {"RepoDigests", J::array()},
-          {"Parent", ""},
+          {"Parent", str("parent", "")},
           {"Comment", str("comment", "")},
           {"Created", img.created.empty() ? "0001-01-01T00:00:00Z" : img.created},
           {"Container", str("container", "")},

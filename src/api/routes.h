@@ -60,6 +60,11 @@ StatusOr<spec::Filters> RequestFilters(const Request& req);
 void AddSystemRoutes(Router& r, Backend& b);
 void AddImageRoutes(Router& r, Backend& b);
 void AddContainerRoutes(Router& r, Backend& b);
+// docker diff, cp and commit (routes_fs.cc).
+void AddFsRoutes(Router& r, Backend& b);
+// X-Docker-Container-Path-Stat: base64 of the JSON {"name","size","mode","mtime","linkTarget"},
+// as dockerd sends it.
+std::string PathStatHeader(const engine::PathStat& stat);
 // Swarm-mode routes of a node not in a swarm (503, as Docker).
 void AddSwarmRoutes(Router& r);
 }  // namespace berth::api

@@ -242,6 +242,15 @@ void AddImageRoutes(Router& r, Backend& b) {
     json out = json::array();
     json config = json::parse(img->config_raw, nullptr, false);
     json hist = config.is_object() ? config.value("history", json::array()) : json::array();
+    // Each entry that made a layer shows that layer's size, as docker history does: the
+    // non-empty entries take the layers in order.
+    std::vector<int64_t> sizes(hist.size(), 0);
+    size_t layer = 0;
+    for (size_t i = 0; i < hist.size(); ++i) {
+      if (hist[i].is_object() && hist[i].value("empty_layer", false)) continue;
+      sizes[i] = layer < img->layer_sizes.size() ? img->layer_sizes[layer] : 0;
+      ++layer;
+    }
     for (auto it = hist.rbegin(); it != hist.rend(); ++it) {
       int64_t created = 0;
       ParseRfc3339(it->value("created", ""), &created);
@@ -249,7 +258,7 @@ void AddImageRoutes(Router& r, Backend& b) {
                      {"Created", created / 1000000000},
                      {"CreatedBy", it->value("created_by", "")},
                      {"Tags", it == hist.rbegin() ? json(img->tags) : json(nullptr)},
-                     {"Size", it->value("empty_layer", false) ? 0 : img->size},
+                     {"Size", sizes[static_cast<size_t>(hist.rend() - it) - 1]},
                      {"Comment", it->value("comment", "")}});
     }
     c.SendJson(200, out);

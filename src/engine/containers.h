@@ -26,6 +26,7 @@
 #include "engine/events.h"
 #include "engine/images.h"
 #include "engine/runtime.h"
+#include "engine/container_fs.h"
 #include "engine/container_service.h"
 #include "engine/container_types.h"
 #include "engine/network_attacher.h"
@@ -124,6 +125,22 @@ class ContainerManager : public ContainerService {
   void ExecDetached(const std::string& exec_id, UniqueFd stream, std::string unread);
   Status ExecResize(const std::string& exec_id, int rows, int cols);
 
+  // docker diff, cp and commit (container_archive.cc). Paths are the container's own; errors
+  // are Docker's ("Could not find the file X in container Y", 404).
+  StatusOr<std::vector<FsChange>> Changes(const std::string& name);
+  StatusOr<PathStat> StatPath(const std::string& name, const std::string& path);
+  // Writes the tar of `path` (Docker's names) to out_fd, after calling on_stat with its stat.
+  Status ArchivePath(const std::string& name, const std::string& path,
+                     const std::function<void(const PathStat&)>& on_stat, int out_fd);
+  Status ExtractToDir(const std::string& name, const std::string& path, int tar_fd,
+                      bool no_overwrite_dir_non_dir, bool copy_uid_gid);
+  struct CommitRequest {
+    std::string repo, tag, comment, author;
+    std::vector<std::string> changes;  // Dockerfile instructions (docker commit -c)
+    bool pause = true;
+  };
+  StatusOr<std::string> Commit(const std::string& name, const CommitRequest& req);
+
   // The id of a container that uses the image, if any (image rm/prune leave those alone).
   std::optional<std::string> ImageUser(const std::string& image_id);
   // Resolves a name, id or id prefix to a full id.
@@ -156,6 +173,10 @@ class ContainerManager : public ContainerService {
       ABSL_LOCKS_EXCLUDED(mu_);
   Status WatchExit(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseRootfs(const Container& c);
+  // Runs fn with an fd on the container's root as its processes see it (container_archive.cc).
+  struct RootView;
+  Status WithRoot(const std::string& name, const std::function<Status(const RootView&)>& fn)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Sends a signal to the container's init through its shim (never by pid: after the init is
   // reaped its pid may be another process's).
   Status Signal(const Container& c, int sig);

@@ -226,7 +226,10 @@ Status ImageStore::Recover() {
       spdlog::warn("image {}: {}", img.id, st.ToString());
       continue;
     }
-    for (auto& d : img.diff_ids) img.size += layer_sizes_[d];
+    for (auto& d : img.diff_ids) {
+      img.size += layer_sizes_[d];
+      img.layer_sizes.push_back(layer_sizes_[d]);
+    }
     images_[img.id] = std::move(img);
   }
   for (auto& o : tags) {
@@ -290,7 +293,10 @@ Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::
     }
     img.diff_ids = diff_ids;
     img.loaded_at = UnixNanos(clock_.Now());
-    for (auto& d : diff_ids) img.size += layer_sizes_[d];
+    for (auto& d : diff_ids) {
+      img.size += layer_sizes_[d];
+      img.layer_sizes.push_back(layer_sizes_[d]);
+    }
   }
   Status st = store_.Batch([&]() -> Status {
     if (fresh)
@@ -450,6 +456,82 @@ StatusOr<std::string> ImageStore::Import(const std::string& tar_path, const std:
   std::string id;
   RETURN_IF_ERROR(Commit(config.dump(), {diff_id}, tag.empty() ? std::vector<std::string>{}
                                                                  : std::vector<std::string>{tag},
+                         &id));
+  return id;
+}
+
+StatusOr<std::string> ImageStore::CommitContainer(const CommitRequest& req) {
+  std::string tag;
+  if (!req.ref.empty()) {
+    tag = NormalizeRef(req.ref);
+    if (tag.empty()) return absl::InvalidArgumentError("invalid reference format");
+  }
+  json cfg = json::parse(spec::RenderContainerConfig(req.config).dump(), nullptr, false);
+  if (!cfg.is_object()) return absl::InternalError("commit: container config is not an object");
+  // dockerd's BuildFromConfig: only these instructions, in Dockerfile order; an ENTRYPOINT
+  // clears the CMD unless a CMD came before it.
+  bool cmd_set = false;
+  for (const auto& change : req.changes) {
+    std::string_view line = Trim(change);
+    if (line.empty()) continue;
+    std::string instr =
+        absl::AsciiStrToLower(Av(line.substr(0, line.find_first_of(" \t"))));
+    static const std::set<std::string> kValid = {"cmd",   "entrypoint", "env",    "expose",
+                                                 "label", "onbuild",    "user",   "volume",
+                                                 "workdir"};
+    if (instr == "healthcheck") {
+      return absl::InvalidArgumentError("HEALTHCHECK in a commit change is not supported by Berth");
+    }
+    if (!kValid.count(instr)) {
+      return absl::InvalidArgumentError(instr + " is not a valid change command");
+    }
+    if (instr == "onbuild") {
+      auto sp = line.find_first_of(" \t");
+      std::string_view rest = sp == std::string_view::npos ? "" : Trim(line.substr(sp + 1));
+      if (rest.empty()) return absl::InvalidArgumentError("ONBUILD requires at least one argument");
+      if (!cfg["OnBuild"].is_array()) cfg["OnBuild"] = json::array();
+      cfg["OnBuild"].push_back(std::string(rest));
+      continue;
+    }
+    RETURN_IF_ERROR(ApplyChange(line, &cfg));
+    if (instr == "cmd") cmd_set = true;
+    if (instr == "entrypoint" && !cmd_set) cfg["Cmd"] = nullptr;
+  }
+
+  auto parent = Get(req.parent);
+  if (!parent.ok()) return Annotate(parent.status(), "commit: the container's image");
+  json pcfg = json::parse(parent->config_raw, nullptr, false);
+  if (!pcfg.is_object()) pcfg = json::object();
+  std::vector<std::string> diff_ids = parent->diff_ids;
+  bool empty = req.layer_tar.empty();
+  if (!empty) {
+    ASSIGN_OR_RETURN(std::string diff_id, AddLayer(req.layer_tar, ""));
+    diff_ids.push_back(diff_id);
+  }
+  std::string now = FormatRfc3339Nano(clock_.Now());
+  json history = {{"created", now}};
+  if (!req.author.empty()) history["author"] = req.author;
+  history["created_by"] = req.created_by;
+  if (!req.comment.empty()) history["comment"] = req.comment;
+  if (empty) history["empty_layer"] = true;
+  json hist = pcfg.value("history", json::array());
+  if (!hist.is_array()) hist = json::array();
+  hist.push_back(history);
+  json container_config = json::parse(spec::RenderContainerConfig(req.config).dump());
+  json config = {{"architecture", pcfg.value("architecture", "amd64")}};
+  if (!req.author.empty()) config["author"] = req.author;
+  if (!req.comment.empty()) config["comment"] = req.comment;
+  config["config"] = cfg;
+  config["container"] = req.container_id;
+  config["container_config"] = container_config;
+  config["created"] = now;
+  config["history"] = hist;
+  config["os"] = pcfg.value("os", "linux");
+  config["parent"] = parent->id;
+  config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
+  std::string id;
+  RETURN_IF_ERROR(Commit(config.dump(), diff_ids,
+                         tag.empty() ? std::vector<std::string>{} : std::vector<std::string>{tag},
                          &id));
   return id;
 }

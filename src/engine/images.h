@@ -34,6 +34,7 @@ struct Image {
   std::string created;     // its "created" (RFC 3339), "" when absent
   std::vector<std::string> diff_ids;
   int64_t size = 0;  // bytes of the unpacked layers
+  std::vector<int64_t> layer_sizes;  // bytes of each, in diff_ids order (for history)
   int64_t loaded_at = 0;  // unix nanos
   std::vector<std::string> tags;  // "repo:tag", sorted
 };
@@ -58,6 +59,19 @@ class ImageStore {
   // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL).
   StatusOr<std::string> Import(const std::string& tar_path, const std::string& ref,
                                const std::vector<std::string>& changes, const std::string& message);
+  // docker commit: a child of `parent` with one more layer (the tarball at layer_tar; none when
+  // empty, marked empty_layer in its history), `config` (the container's) as its config with `changes` applied (CMD ENTRYPOINT ENV EXPOSE LABEL ONBUILD USER VOLUME
+  // WORKDIR; others refused as Docker), a history entry, and the tag `ref` when given.
+  struct CommitRequest {
+    std::string parent;
+    std::string layer_tar;
+    spec::ContainerConfig config;
+    std::string container_id;
+    std::string created_by, comment, author;
+    std::vector<std::string> changes;
+    std::string ref;
+  };
+  StatusOr<std::string> CommitContainer(const CommitRequest& req);
   // Writes a docker-archive tarball of the named images to fd.
   Status Save(const std::vector<std::string>& names, int fd);
 

@@ -468,10 +468,13 @@ namespace {
 // Opens `rel` (relative to root; "" is root itself) without ever leaving root: RESOLVE_BENEATH
 // makes the kernel refuse ".." above root, absolute paths and symlinks pointing outside, with
 // EXDEV. Symlinks that stay inside are followed.
-absl::StatusOr<UniqueFd> OpenBeneath(int root, const std::string& rel, uint64_t flags) {
+// With in_root, RESOLVE_IN_ROOT instead: root acts as "/" (a container's root for docker cp), so
+// ".." and absolute symlinks stay inside it rather than being refused.
+absl::StatusOr<UniqueFd> OpenBeneath(int root, const std::string& rel, uint64_t flags,
+                                     bool in_root = false) {
   struct open_how how {};
   how.flags = flags | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  how.resolve = (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS;
   const char* p = rel.empty() ? "." : rel.c_str();
   for (;;) {
     long fd = ::syscall(SYS_openat2, root, p, &how, sizeof(how));
@@ -495,21 +498,21 @@ std::pair<std::string, std::string> SplitParent(const std::string& name) {
 }
 
 // The directory `rel`, created (0755, root-owned, as docker does) with any missing ancestors.
-absl::StatusOr<UniqueFd> OpenOrMakeDir(int root, const std::string& rel) {
-  auto fd = OpenBeneath(root, rel, O_PATH | O_DIRECTORY);
+absl::StatusOr<UniqueFd> OpenOrMakeDir(int root, const std::string& rel, bool in_root) {
+  auto fd = OpenBeneath(root, rel, O_PATH | O_DIRECTORY, in_root);
   if (fd.ok() || !absl::IsNotFound(fd.status())) return fd;
   UniqueFd cur;
-  ASSIGN_OR_RETURN(cur, OpenBeneath(root, "", O_PATH | O_DIRECTORY));
+  ASSIGN_OR_RETURN(cur, OpenBeneath(root, "", O_PATH | O_DIRECTORY, in_root));
   std::string prefix;
   for (absl::string_view c : absl::StrSplit(rel, '/')) {
     prefix = prefix.empty() ? std::string(c) : absl::StrCat(prefix, "/", c);
-    auto next = OpenBeneath(root, prefix, O_PATH | O_DIRECTORY);
+    auto next = OpenBeneath(root, prefix, O_PATH | O_DIRECTORY, in_root);
     if (!next.ok() && absl::IsNotFound(next.status())) {
       std::string comp(c);
       if (::mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) {
         return ErrnoStatus(errno, absl::StrCat("mkdir ", prefix));
       }
-      next = OpenBeneath(root, prefix, O_PATH | O_DIRECTORY);
+      next = OpenBeneath(root, prefix, O_PATH | O_DIRECTORY, in_root);
     }
     if (!next.ok()) return next.status();
     cur = std::move(*next);
@@ -594,24 +597,39 @@ struct DirTime {
   int64_t mtime;
 };
 
-absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTime>* dir_times,
-                          int64_t* size) {
+// Where and how entries land: under `prefix` (a directory relative to root, "" for root itself).
+struct Target {
+  int root = -1;
+  std::string prefix;
+  bool in_root = false;
+  ExtractOptions opts;
+  std::string Path(const std::string& name) const {
+    return prefix.empty() ? name : name.empty() ? prefix : absl::StrCat(prefix, "/", name);
+  }
+};
+
+absl::Status ExtractEntry(Reader& r, const Entry& e, const Target& t,
+                          std::vector<DirTime>* dir_times, int64_t* size) {
   RETURN_IF_ERROR(CheckInside(e.raw_name, e.name, "path"));
   if (e.name.empty()) return absl::OkStatus();  // the root itself ("./"), kept as it is, as docker
-  auto [parent_name, base] = SplitParent(e.name);
+  const int root = t.root;
+  const bool in_root = t.in_root;
+  auto [parent_name, base] = SplitParent(t.Path(e.name));
+  const bool whiteouts = t.opts.whiteouts;
   // ".wh..." would white out "..", the directory above (RemoveAllAt opens it as a directory and
   // empties it), ".wh.." the directory itself: refused before anything is made.
-  if (absl::StartsWith(base, kWhiteoutPrefix) && !absl::StartsWith(base, kWhiteoutMetaPrefix)) {
+  if (whiteouts && absl::StartsWith(base, kWhiteoutPrefix) &&
+      !absl::StartsWith(base, kWhiteoutMetaPrefix)) {
     absl::string_view target = absl::string_view(base).substr(sizeof(kWhiteoutPrefix) - 1);
     if (target.empty() || target == "." || target == "..") {
       return absl::InvalidArgumentError(absl::StrCat("invalid whiteout ", e.name));
     }
   }
   UniqueFd parent;
-  ASSIGN_OR_RETURN(parent, OpenOrMakeDir(root, parent_name));
+  ASSIGN_OR_RETURN(parent, OpenOrMakeDir(root, parent_name, in_root));
 
   // Whiteouts (OCI image-spec layer.md) -> overlayfs form.
-  if (base == kWhiteoutOpaque) {
+  if (whiteouts && base == kWhiteoutOpaque) {
     UniqueFd d;
     ASSIGN_OR_RETURN(d, OpenBeneath(root, parent_name, O_RDONLY | O_DIRECTORY));
     if (::fsetxattr(d.get(), kOpaqueXattr, "y", 1, 0) != 0) {
@@ -619,8 +637,8 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
     }
     return absl::OkStatus();
   }
-  if (absl::StartsWith(base, kWhiteoutMetaPrefix)) return absl::OkStatus();  // aufs internals
-  if (absl::StartsWith(base, kWhiteoutPrefix)) {
+  if (whiteouts && absl::StartsWith(base, kWhiteoutMetaPrefix)) return absl::OkStatus();  // aufs
+  if (whiteouts && absl::StartsWith(base, kWhiteoutPrefix)) {
     std::string target = base.substr(sizeof(kWhiteoutPrefix) - 1);
     RETURN_IF_ERROR(RemoveAllAt(parent.get(), target));
     if (::mknodat(parent.get(), target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) {
@@ -635,11 +653,23 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
   // Whatever is in the way goes, except a directory that stays a directory.
   struct stat st;
   if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (t.opts.no_overwrite_dir_non_dir && S_ISDIR(st.st_mode) != (e.type == '5')) {
+      // docker cp's noOverwriteDirNonDir, in Docker's words.
+      std::string where = "/" + t.Path(e.name);
+      return absl::InvalidArgumentError(
+          S_ISDIR(st.st_mode)
+              ? absl::StrCat("cannot overwrite directory \"", where, "\" with non-directory \"",
+                             e.name, "\"")
+              : absl::StrCat("cannot overwrite non-directory \"", where, "\" with directory \"",
+                             e.name, "\""));
+    }
     if (!(S_ISDIR(st.st_mode) && e.type == '5')) RETURN_IF_ERROR(RemoveAllAt(parent.get(), base));
   } else if (errno != ENOENT) {
     return ErrnoStatus(errno, absl::StrCat("lstat ", e.name));
   }
 
+  const uint32_t uid = t.opts.chown ? t.opts.uid : e.uid;
+  const uint32_t gid = t.opts.chown ? t.opts.gid : e.gid;
   const char* b = base.c_str();
   switch (e.type) {
     case '0': {
@@ -650,7 +680,7 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
       RETURN_IF_ERROR(r.CopyTo(f.get()));
       *size += e.size;
       // chown before chmod: chown clears setuid/setgid.
-      if (::fchown(f.get(), e.uid, e.gid) != 0) return ErrnoStatus(errno, "chown " + e.name);
+      if (::fchown(f.get(), uid, gid) != 0) return ErrnoStatus(errno, "chown " + e.name);
       if (::fchmod(f.get(), e.mode) != 0) return ErrnoStatus(errno, "chmod " + e.name);
       break;
     }
@@ -669,9 +699,9 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
       if (e.linkname.empty()) {
         return absl::InvalidArgumentError(absl::StrCat("hardlink ", e.name, " has no target"));
       }
-      auto [tparent_name, tbase] = SplitParent(e.linkname);
+      auto [tparent_name, tbase] = SplitParent(t.Path(e.linkname));
       UniqueFd tparent;
-      ASSIGN_OR_RETURN(tparent, OpenBeneath(root, tparent_name, O_PATH | O_DIRECTORY));
+      ASSIGN_OR_RETURN(tparent, OpenBeneath(root, tparent_name, O_PATH | O_DIRECTORY, in_root));
       // No AT_SYMLINK_FOLLOW: a hardlink to a symlink links the symlink itself.
       if (::linkat(tparent.get(), tbase.c_str(), parent.get(), b, 0) != 0) {
         return ErrnoStatus(errno, absl::StrCat("link ", e.name, " to ", e.linkname));
@@ -693,7 +723,7 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
   }
 
   if (e.type != '0') {
-    if (::fchownat(parent.get(), b, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fchownat(parent.get(), b, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
       return ErrnoStatus(errno, absl::StrCat("chown ", e.name));
     }
     // Symlinks have no mode of their own on Linux. For the rest the node was just made by us (or
@@ -705,7 +735,7 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
   RETURN_IF_ERROR(SetXattrs(parent.get(), base, e));
   if (e.type == '5') {
     // Creating the contents would bump the directory's mtime again; set it at the end.
-    dir_times->push_back({e.name, e.mtime});
+    dir_times->push_back({t.Path(e.name), e.mtime});
   } else {
     RETURN_IF_ERROR(SetTimes(parent.get(), base, e.mtime));
   }
@@ -714,10 +744,9 @@ absl::Status ExtractEntry(Reader& r, const Entry& e, int root, std::vector<DirTi
 
 }  // namespace
 
-absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir) {
-  int rfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rfd < 0) return ErrnoStatus(errno, absl::StrCat("open ", dir));
-  UniqueFd root(rfd);
+namespace {
+
+absl::StatusOr<ExtractResult> Extract(int fd, const Target& t) {
   Reader r(fd);
   std::vector<DirTime> dir_times;
   ExtractResult res;
@@ -725,21 +754,46 @@ absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir) {
   for (;;) {
     ASSIGN_OR_RETURN(bool more, r.Next(&e));
     if (!more) break;
-    absl::Status st = ExtractEntry(r, e, root.get(), &dir_times, &res.size);
-    if (!st.ok()) return Annotate(st, absl::StrCat("extract layer: entry ", e.raw_name));
+    absl::Status st = ExtractEntry(r, e, t, &dir_times, &res.size);
+    if (!st.ok()) {
+      if (t.opts.whiteouts) return Annotate(st, absl::StrCat("extract layer: entry ", e.raw_name));
+      return st;
+    }
   }
   // Children come after their parents in the archive: walking backwards sets each directory's
   // time after everything inside it is done.
   for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
     auto [p, base] = SplitParent(it->name);
     UniqueFd parent;
-    ASSIGN_OR_RETURN(parent, OpenBeneath(root.get(), p, O_PATH | O_DIRECTORY));
+    ASSIGN_OR_RETURN(parent, OpenBeneath(t.root, p, O_PATH | O_DIRECTORY, t.in_root));
     RETURN_IF_ERROR(SetTimes(parent.get(), base, it->mtime));
   }
   RETURN_IF_ERROR(r.Drain());
   res.diff_id = r.Digest();
   res.tar_size = r.BytesRead();
   return res;
+}
+
+}  // namespace
+
+absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir) {
+  int rfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return ErrnoStatus(errno, absl::StrCat("open ", dir));
+  UniqueFd root(rfd);
+  Target t;
+  t.root = root.get();
+  return Extract(fd, t);
+}
+
+absl::StatusOr<ExtractResult> ExtractInRoot(int fd, int root_fd, const std::string& dest,
+                                            const ExtractOptions& opts) {
+  Target t;
+  t.root = root_fd;
+  t.in_root = true;
+  t.prefix = std::string(absl::StripSuffix(absl::StripPrefix(dest, "/"), "/"));
+  t.opts = opts;
+  t.opts.whiteouts = false;
+  return Extract(fd, t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -996,6 +1050,7 @@ absl::Status Writer::WalkDir(const std::string& abs, const std::string& rel) {
   for (const std::string& n : names) {
     std::string path = absl::StrCat(abs, "/", n);
     std::string name = rel.empty() ? n : absl::StrCat(rel, "/", n);
+    if (skip_ && skip_(name)) continue;
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("lstat ", path));
     Entry e;

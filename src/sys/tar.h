@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -104,6 +105,22 @@ struct ExtractResult {
 // On error, dir may hold part of the layer: the caller removes it.
 absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir);
 
+struct ExtractOptions {
+  bool whiteouts = true;  // ExtractLayer's whiteout conversion (ExtractInRoot: off)
+  // docker cp's noOverwriteDirNonDir: an existing directory is not replaced by a non-directory
+  // entry, nor a non-directory by a directory (InvalidArgument, in Docker's words).
+  bool no_overwrite_dir_non_dir = false;
+  bool chown = false;  // every entry owned by uid:gid instead of the archive's owners
+  uint32_t uid = 0, gid = 0;
+};
+// Extracts a plain archive (docker cp's PUT /archive) into `dest`, a directory given relative to
+// root_fd (leading "/" allowed). Paths resolve with RESOLVE_IN_ROOT: root_fd acts as "/", so
+// symlinks in the tree (absolute or with "..") are followed but never lead outside root_fd, as
+// docker's chrooted untar. Entries named absolutely or climbing out of dest with ".." are
+// refused. ".wh." names are ordinary files here.
+absl::StatusOr<ExtractResult> ExtractInRoot(int fd, int root_fd, const std::string& dest,
+                                            const ExtractOptions& opts);
+
 // Writes ustar archives, with PAX records where a name, link target, number or xattr does not fit
 // ustar (what Go's archive/tar and so docker write). Names are written as given (directories get a
 // trailing "/").
@@ -125,6 +142,15 @@ class Writer {
   // modes, uid/gid, mtimes, devices, fifos, hardlinks (by inode) and security.capability; overlayfs
   // whiteouts (char 0:0, trusted.overlay.opaque=y) go back to ".wh." files. Sockets are skipped.
   absl::Status AddTree(const std::string& root);
+  // AddTree leaves out the paths (relative to its root, "etc/hosts") for which skip is true.
+  void SetSkip(std::function<bool(const std::string& rel)> skip) { skip_ = std::move(skip); }
+  // Archives what lies at dir_fd/base (base "" or ".": the directory itself), never following a
+  // symlink, under `name`: a directory with everything beneath it ("name/child", each
+  // directory's children sorted), anything else as one entry; hardlinks by inode, file
+  // capabilities kept, sockets skipped, no whiteout conversion. Every child is opened relative to
+  // its directory's fd with O_NOFOLLOW, so a tree that changes meanwhile (docker cp from a
+  // running container) cannot lead the walk outside dir_fd (tar_walk.cc).
+  absl::Status AddPathAt(int dir_fd, const std::string& base, const std::string& name);
   // Two zero blocks, then zero padding to a 10240-byte record as GNU tar does.
   absl::Status Finish();
 
@@ -142,6 +168,7 @@ class Writer {
   bool finished_ = false;
   // First name written for each (dev, ino) with more than one link, for AddTree's hardlinks.
   absl::flat_hash_map<std::pair<dev_t, ino_t>, std::string> inodes_;
+  std::function<bool(const std::string&)> skip_;
 };
 
 }  // namespace berth::tar

@@ -1,4 +1,5 @@
-// tar::Reader on arbitrary bytes, and tar::ExtractLayer's policy in a sandbox.
+// tar::Reader on arbitrary bytes, and tar::ExtractLayer's and ExtractInRoot's policies in a
+// sandbox.
 //
 // Reader invariants (every input):
 //   - every entry's name (and a hardlink's target) is clean: relative, no "." or empty
@@ -551,6 +552,47 @@ void CheckExtraction(std::string_view data, const ReadResult& read, MemFd& in) {
   ::close(jfd);
 }
 
+// ExtractInRoot (docker cp) into run/root/d with run/root as the root: symlinks in the archive
+// may point anywhere (absolute, "..") and are followed, but only inside the root; nothing
+// around the root changes, and an entry that escapes the destination by name is refused.
+void CheckInRootExtraction(std::string_view data, const ReadResult& read, MemFd& in) {
+  const std::string& jail = sandbox->jail();
+  int jfd = ::open(jail.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  FUZZ_CHECK(jfd >= 0, "open jail");
+  FUZZ_CHECK(::mkdirat(jfd, "run", 0755) == 0, "mkdir run");
+  int run = ::openat(jfd, "run", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  WriteFileAt(run, "canary", kCanary);
+  FUZZ_CHECK(::mkdirat(run, "root", 0755) == 0, "mkdir root");
+  int rootfd = ::openat(run, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  FUZZ_CHECK(::mkdirat(rootfd, "d", 0755) == 0, "mkdir root/d");
+  ExtractOptions opts;
+  opts.no_overwrite_dir_non_dir = (data.size() & 1) != 0;
+  absl::StatusOr<ExtractResult> res = ExtractInRoot(in.Reset(data), rootfd, "/d", opts);
+  std::string what = res.ok() ? "OK" : res.status().ToString();
+  bool named = false;
+  for (const Item& it : read.items) {
+    named = named || absl::StrContains(it.e.raw_name, "Read-only") ||
+            absl::StrContains(it.e.raw_linkname, "Read-only");
+  }
+  FUZZ_CHECK(named || !absl::EndsWith(what, ": Read-only file system"),
+             "in-root extraction tried to write outside its jail: " + what);
+  FUZZ_CHECK(ListDir(jfd) == std::vector<std::string>({"canary", "run"}),
+             "in-root extraction changed the jail: " + what);
+  FUZZ_CHECK(ListDir(run) == std::vector<std::string>({"canary", "root"}),
+             "in-root extraction changed the root's parent: " + what);
+  FUZZ_CHECK(ReadFileAt(run, "canary") == kCanary, "the root's sibling changed: " + what);
+  if (res.ok()) FUZZ_CHECK(read.status.ok(), "extracted in root what Reader refuses");
+  if (read.status.ok()) {
+    bool escapes = false;
+    for (const Item& it : read.items) escapes = escapes || Escapes(it.e);
+    if (escapes) FUZZ_CHECK(!res.ok(), "an escaping entry was extracted in root");
+  }
+  ::close(rootfd);
+  ::close(run);
+  RemoveTree(jfd, "run");
+  ::close(jfd);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Structure-aware mutation. A byte flip in a header breaks its checksum and a PAX record's
 // self-counting length, so plain mutation rarely makes an archive the reader accepts past the
@@ -690,7 +732,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // Extraction first: an escape is the worse finding.
-  if (!sandbox->jail().empty()) CheckExtraction(bytes, full, *in);
+  if (!sandbox->jail().empty()) {
+    CheckExtraction(bytes, full, *in);
+    CheckInRootExtraction(bytes, full, *in);
+  }
   if (full.status.ok()) CheckWriterRoundTrip(full.items, *scratch);
   return 0;
 }
