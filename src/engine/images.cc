@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "common/fd.h"
 #include "common/ids.h"
+#include "engine/health.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "nlohmann/json.hpp"
@@ -161,6 +162,14 @@ Status ApplyChange(std::string_view change, json* config) {
       if (port.find('/') == std::string::npos) port += "/tcp";
       c["ExposedPorts"][port] = json::object();
     }
+  } else if (instr == "HEALTHCHECK") {
+    ASSIGN_OR_RETURN(spec::HealthConfig h, ParseHealthcheckInstruction(rest));
+    json hc = {{"Test", h.test}};  // container.HealthConfig: every field omitempty
+    if (h.interval) hc["Interval"] = h.interval;
+    if (h.timeout) hc["Timeout"] = h.timeout;
+    if (h.start_period) hc["StartPeriod"] = h.start_period;
+    if (h.retries) hc["Retries"] = h.retries;
+    c["Healthcheck"] = hc;
   } else if (instr == "VOLUME") {
     json vols = CommandValue(rest, false);
     for (auto& v : vols) c["Volumes"][v.get<std::string>()] = json::object();

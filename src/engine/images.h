@@ -55,7 +55,7 @@ class ImageStore {
   // ("Loaded image: busybox:latest" or "Loaded image ID: sha256:...").
   StatusOr<std::vector<std::string>> Load(const std::string& tar_path);
   // Imports a rootfs tarball as a one-layer image; changes are Dockerfile instructions
-  // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL).
+  // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL, HEALTHCHECK).
   StatusOr<std::string> Import(const std::string& tar_path, const std::string& ref,
                                const std::vector<std::string>& changes, const std::string& message);
   // Writes a docker-archive tarball of the named images to fd.
