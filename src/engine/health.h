@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,11 +63,6 @@ Status VerifyHealthConfig(const std::optional<spec::HealthConfig>& health);
 // zero duration or retries) takes the image's (daemon/commit.go merge).
 void MergeHealthcheck(const std::optional<spec::HealthConfig>& image,
                       std::optional<spec::HealthConfig>& container);
-
-// A Dockerfile HEALTHCHECK's arguments (`docker import --change`): "NONE", or
-// "[--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command" (the JSON array
-// form is CMD, the shell form CMD-SHELL), with the builder's messages.
-StatusOr<spec::HealthConfig> ParseHealthcheckInstruction(std::string_view args);
 
 // A container (re)started, or berthd restored it running: "starting", no failing streak; the log
 // stays (initHealthMonitor).

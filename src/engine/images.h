@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -41,6 +42,11 @@ struct Image {
 // "busybox" -> "busybox:latest"; "docker.io/library/busybox:1" -> "busybox:1". Empty on a
 // malformed reference.
 std::string NormalizeRef(std::string_view ref);
+
+// A Dockerfile HEALTHCHECK's arguments (`docker import --change`): "NONE", or
+// "[--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command" (the JSON array
+// form is CMD, the shell form CMD-SHELL), with the builder's messages.
+StatusOr<spec::HealthConfig> ParseHealthcheckInstruction(std::string_view args);
 
 class ImageStore {
  public:

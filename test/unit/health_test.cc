@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/fake_clock.h"
 #include "engine/containers.h"
+#include "engine/images.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sys/fs.h"
