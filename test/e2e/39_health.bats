@@ -127,6 +127,12 @@ health_status: healthy $n" ]
     "$BT_DIR/busybox.tar" hcimage >/dev/null
   run docker image inspect -f '{{json .Config.Healthcheck}}' hcimage
   [ "$output" = '{"Test":["CMD-SHELL","test -f /tmp/ok"],"Interval":200000000,"Retries":1}' ]
+  # A loaded image keeps its Healthcheck (docker save | docker load).
+  docker save hcimage > "$BT_DIR/hc.tar"
+  docker rmi hcimage >/dev/null
+  docker load -i "$BT_DIR/hc.tar" >/dev/null
+  run docker image inspect -f '{{json .Config.Healthcheck}}' hcimage
+  [ "$output" = '{"Test":["CMD-SHELL","test -f /tmp/ok"],"Interval":200000000,"Retries":1}' ]
   docker run -d --name img hcimage >/dev/null
   wait_health img unhealthy
   # --health-cmd replaces the test; the image's interval and retries stay.
