@@ -91,6 +91,18 @@ J RenderContainer(const engine::ContainerView& v) {
           {"UpperDir", v.graph_driver.upper_dir},
           {"WorkDir", v.graph_driver.work_dir}}},
         {"Name", "overlay2"}}}};
+  if (s.health) {
+    // types.Health, after FinishedAt (omitempty); Log is always a list.
+    J log = J::array();
+    for (const engine::HealthResult& r : s.health->log)
+      log.push_back({{"Start", FormatRfc3339Nano(r.start)},
+                     {"End", FormatRfc3339Nano(r.end)},
+                     {"ExitCode", r.exit_code},
+                     {"Output", r.output}});
+    out["State"]["Health"] = {{"Status", s.health->status},
+                              {"FailingStreak", s.health->failing_streak},
+                              {"Log", log}};
+  }
   if (v.size_rw) out["SizeRw"] = *v.size_rw;
   if (v.size_root_fs) out["SizeRootFs"] = *v.size_root_fs;
   out["Mounts"] = spec::RenderMountPoints(v.mounts);

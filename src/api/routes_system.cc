@@ -182,7 +182,10 @@ void AddSystemRoutes(Router& r, Backend& b) {
         return it == ev.attributes.end() ? std::string() : it->second;
       };
       std::string base_action = ev.action.substr(0, ev.action.find(':'));
-      if (!f.ExactMatch("type", ev.type) || !f.ExactMatch("event", base_action)) return false;
+      // "health_status" matches "health_status: healthy", and so does the whole action.
+      if (!f.ExactMatch("type", ev.type) ||
+          !(f.ExactMatch("event", base_action) || f.ExactMatch("event", ev.action)))
+        return false;
       if (!f.ExactMatch("scope", "local")) return false;
       auto actor = [&](const char* key, const char* type) {
         if (!f.Contains(key)) return true;

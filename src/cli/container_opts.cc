@@ -67,6 +67,29 @@ void EffectiveCaps(const std::vector<std::string>& add, const std::vector<std::s
   }
 }
 
+// docker's --health-* and --no-healthcheck (cli/command/container/opts.go), with its messages.
+StatusOr<json> HealthcheckJson(const ContainerOptions& o) {
+  bool have = !o.health_cmd.empty() || o.health_interval != 0 || o.health_timeout != 0 ||
+              o.health_start_period != 0 || o.health_retries != 0;
+  if (o.no_healthcheck) {
+    if (have) return absl::InvalidArgumentError("--no-healthcheck conflicts with --health-* options");
+    return json{{"Test", {"NONE"}}};
+  }
+  if (!have) return json(nullptr);
+  if (o.health_interval < 0) return absl::InvalidArgumentError("--health-interval cannot be negative");
+  if (o.health_timeout < 0) return absl::InvalidArgumentError("--health-timeout cannot be negative");
+  if (o.health_retries < 0) return absl::InvalidArgumentError("--health-retries cannot be negative");
+  if (o.health_start_period < 0)
+    return absl::InvalidArgumentError("--health-start-period cannot be negative");
+  json h = json::object();
+  if (!o.health_cmd.empty()) h["Test"] = {"CMD-SHELL", o.health_cmd};
+  if (o.health_interval) h["Interval"] = o.health_interval;
+  if (o.health_timeout) h["Timeout"] = o.health_timeout;
+  if (o.health_start_period) h["StartPeriod"] = o.health_start_period;
+  if (o.health_retries) h["Retries"] = o.health_retries;
+  return h;
+}
+
 bool IsUserDefinedNetwork(const std::string& n) {
   return n != "default" && n != "bridge" && n != "host" && n != "none" &&
          n.rfind("container:", 0) != 0;
@@ -138,6 +161,12 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.String("uts", 0, &o->uts);
   f.String("log-driver", 0, &o->log_driver);
   f.StringList("log-opt", 0, &o->log_opts);
+  f.String("health-cmd", 0, &o->health_cmd);
+  f.Duration("health-interval", 0, &o->health_interval);
+  f.Duration("health-timeout", 0, &o->health_timeout);
+  f.Duration("health-start-period", 0, &o->health_start_period);
+  f.Int("health-retries", 0, &o->health_retries);
+  f.Bool("no-healthcheck", 0, &o->no_healthcheck);
   f.String("cgroupns", 0, &o->cgroupns);
   f.String("runtime", 0, &o->runtime);
   f.String("platform", 0, &o->platform);
@@ -323,6 +352,8 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
   if (!o.mac_address.empty()) config["MacAddress"] = o.mac_address;
   if (!o.stop_signal.empty()) config["StopSignal"] = o.stop_signal;
   if (flags.Changed("stop-timeout")) config["StopTimeout"] = o.stop_timeout;
+  ASSIGN_OR_RETURN(json healthcheck, HealthcheckJson(o));
+  if (!healthcheck.is_null()) config["Healthcheck"] = healthcheck;
   // When allocating stdin in attached mode, stdin closes at client disconnect.
   if (o.interactive && attach_stdin) config["StdinOnce"] = true;
   if (o.detach) {

@@ -77,6 +77,12 @@ struct ContainerOptions {
   std::string pull;
   bool quiet = false;
   std::string cidfile;
+  std::string health_cmd;
+  int64_t health_interval = 0;  // nanoseconds
+  int64_t health_timeout = 0;
+  int64_t health_start_period = 0;
+  int64_t health_retries = 0;
+  bool no_healthcheck = false;
 };
 
 // Registers docker's run/create flags (run adds -d/--rm/--detach-keys/--sig-proxy).

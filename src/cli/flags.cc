@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "cli/opts.h"
+
 namespace berth::cli {
 namespace {
 
@@ -25,6 +27,9 @@ void FlagSet::StringList(std::string name, char shorthand, std::vector<std::stri
 }
 void FlagSet::Int(std::string name, char shorthand, int64_t* dst) {
   flags_.push_back({std::move(name), shorthand, Kind::kInt, dst});
+}
+void FlagSet::Duration(std::string name, char shorthand, int64_t* nanos) {
+  flags_.push_back({std::move(name), shorthand, Kind::kDuration, nanos});
 }
 
 FlagSet::Flag* FlagSet::Find(std::string_view name) {
@@ -82,6 +87,16 @@ Status FlagSet::Set(Flag& f, std::string_view value, std::string_view as_typed) 
             "\" flag: strconv.ParseInt: parsing \"", Av(value), "\": invalid syntax"));
       }
       *static_cast<int64_t*>(f.dst) = v;
+      return absl::OkStatus();
+    }
+    case Kind::kDuration: {
+      auto d = ParseGoDuration(value);
+      if (!d.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid argument \"", Av(value), "\" for \"",
+                                                       FlagName(f.shorthand, f.name), "\" flag: ",
+                                                       d.status().message()));
+      }
+      *static_cast<int64_t*>(f.dst) = d->count();
       return absl::OkStatus();
     }
   }

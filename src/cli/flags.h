@@ -20,6 +20,8 @@ class FlagSet {
   // Repeatable: each occurrence appends.
   void StringList(std::string name, char shorthand, std::vector<std::string>* dst);
   void Int(std::string name, char shorthand, int64_t* dst);
+  // A Go duration ("1m30s"), stored as nanoseconds.
+  void Duration(std::string name, char shorthand, int64_t* nanos);
   void SetInterspersed(bool on) { interspersed_ = on; }
 
   // pflag's messages on failure: "unknown flag: --x", "unknown shorthand flag: 'x' in -x",
@@ -29,7 +31,7 @@ class FlagSet {
   bool help() const { return help_; }
 
  private:
-  enum class Kind { kBool, kString, kList, kInt };
+  enum class Kind { kBool, kString, kList, kInt, kDuration };
   struct Flag {
     std::string name;
     char shorthand;

@@ -206,7 +206,7 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
 }
 
 bool ContainerManager::WatchExecStream(const std::string& exec_id, UniqueFd stream,
-                                       std::string unread) {
+                                       std::string unread, bool capture) {
   int fd = stream.get();
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   {
@@ -216,6 +216,7 @@ bool ContainerManager::WatchExecStream(const std::string& exec_id, UniqueFd stre
     w->id = exec_id;
     w->fd = std::move(stream);
     w->buf = std::move(unread);
+    w->capture = capture;
     watched_[fd] = std::move(w);
   }
   struct epoll_event ev = {};
@@ -273,13 +274,29 @@ StatusOr<ExecView> ContainerManager::ExecInspect(const std::string& exec_id) {
 }
 
 void ContainerManager::ExecExited(const std::string& exec_id, int code) {
-  StateLock l(mu_);
-  auto it = execs_.find(exec_id);
-  if (it == execs_.end()) return;
-  it->second->running = false;
-  it->second->exit_code = code < 0 ? 126 : code;
-  it->second->has_exit = true;
+  {
+    StateLock l(mu_);
+    auto it = execs_.find(exec_id);
+    if (it == execs_.end()) return;
+    it->second->running = false;
+    it->second->exit_code = code < 0 ? 126 : code;
+    it->second->has_exit = true;
+    code = it->second->exit_code;
+  }
   cv_.SignalAll();
+  EmitExecDie(exec_id, code);
+}
+
+void ContainerManager::EmitExecDie(const std::string& exec_id, int code) {
+  ContainerEvent ev;
+  {
+    StateLock l(mu_);
+    auto it = execs_.find(exec_id);
+    auto cit = it == execs_.end() ? containers_.end() : containers_.find(it->second->container_id);
+    if (cit == containers_.end()) return;
+    ev = EventLocked(*cit->second, "exec_die", {{"execID", exec_id}, {"exitCode", std::to_string(code)}});
+  }
+  Emit(std::move(ev));
 }
 
 Status ContainerManager::ExecResize(const std::string& exec_id, int rows, int cols) {
@@ -315,12 +332,21 @@ void ContainerManager::OnExecStream(int fd) {
       uint32_t len = (uint32_t(uint8_t(w->buf[4])) << 24) | (uint32_t(uint8_t(w->buf[5])) << 16) |
                      (uint32_t(uint8_t(w->buf[6])) << 8) | uint32_t(uint8_t(w->buf[7]));
       if (w->buf.size() < 8 + len) break;
-      if (w->buf[0] == kExit) (void)absl::SimpleAtoi(w->buf.substr(8, len), &w->code);
+      if (w->buf[0] == kExit) {
+        w->has_code = absl::SimpleAtoi(w->buf.substr(8, len), &w->code);
+      } else if (w->capture && (w->buf[0] == kStdout || w->buf[0] == kStderr)) {
+        AppendProbeOutput(&w->output, &w->truncated, std::string_view(w->buf).substr(8, len));
+      }
       w->buf.erase(0, 8 + len);
     }
   }
   if (!done) return;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  std::string exec_id = w->id;
+  int code = w->code;
+  bool has_code = w->has_code, capture = w->capture;
+  std::string output = std::move(w->output);
+  if (w->truncated) output += "...";
   {
     StateLock l(mu_);
     auto it = execs_.find(w->id);
@@ -332,6 +358,14 @@ void ContainerManager::OnExecStream(int fd) {
     watched_.erase(fd);  // closes the stream
   }
   cv_.SignalAll();
+  if (capture) {
+    // The result is recorded (a store write) on the health executor, not on this thread.
+    health_work_.Post([this, exec_id, has_code, code, output = std::move(output)]() mutable {
+      ProbeExited(exec_id, has_code, code, std::move(output));
+    });
+    return;
+  }
+  EmitExecDie(exec_id, code);
 }
 
 }  // namespace berth::engine

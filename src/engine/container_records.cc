@@ -9,6 +9,30 @@ namespace berth::engine {
 
 using nlohmann::json;
 
+namespace {
+
+// State.Health as dockerd stores it.
+json HealthDoc(const HealthState& h) {
+  json log = json::array();
+  for (const HealthResult& r : h.log)
+    log.push_back({{"Start", r.start}, {"End", r.end}, {"ExitCode", r.exit_code}, {"Output", r.output}});
+  return {{"Status", h.status}, {"FailingStreak", h.failing_streak}, {"Log", log}};
+}
+
+HealthState HealthFromDoc(const json& d) {
+  HealthState h;
+  if (!d.is_object()) return h;
+  h.status = d.value("Status", "");
+  h.failing_streak = d.value("FailingStreak", 0);
+  if (d.contains("Log") && d["Log"].is_array())
+    for (const json& r : d["Log"])
+      h.log.push_back(HealthResult{r.value("Start", int64_t{0}), r.value("End", int64_t{0}),
+                                   r.value("ExitCode", 0), r.value("Output", "")});
+  return h;
+}
+
+}  // namespace
+
 std::string Container::ToDoc() const {
   spec::ContainerCreateRequest spec{name, config, host_config, networking};
   return json{{"id", id},
@@ -25,7 +49,8 @@ std::string Container::ToDoc() const {
               {"started_at", started_at},
               {"finished_at", finished_at},
               {"restart_count", restart_count},
-              {"manually_stopped", manually_stopped}}
+              {"manually_stopped", manually_stopped},
+              {"health", health.status.empty() ? json(nullptr) : HealthDoc(health)}}
       .dump();
 }
 
@@ -63,6 +88,7 @@ StatusOr<std::shared_ptr<Container>> Container::FromDoc(const std::string& text)
     c->finished_at = d.value("finished_at", int64_t{0});
     c->restart_count = d.value("restart_count", 0);
     c->manually_stopped = d.value("manually_stopped", false);
+    if (d.contains("health")) c->health = HealthFromDoc(d["health"]);
     return c;
   } catch (const json::exception& e) {
     // A field of the wrong type in our own record: report it, do not throw past this file.

@@ -8,6 +8,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "engine/containers.h"
+#include "engine/health.h"
 #include "spec/container_create.h"
 #include "spec/exec.h"
 
@@ -54,6 +55,17 @@ struct Container {
   std::vector<std::shared_ptr<Pending>> pending_attaches;
   std::vector<std::string> exec_ids;
 
+  // State.Health (stored); the status is empty without a health check.
+  HealthState health;
+  // In memory only: the health monitor (container_health.cc). A start, an exit or berthd's
+  // restore bumps the epoch; timers and probes of an older epoch do nothing.
+  uint64_t health_epoch = 0;
+  Clock::TimerId health_timer = 0;          // the next probe
+  std::string health_exec;                  // the probe running now
+  int64_t health_probe_start = 0;           // its start, unix nanos
+  bool health_timed_out = false;            // its timeout result is recorded already
+  Clock::TimerId health_timeout_timer = 0;  // its timeout, then its SIGKILL
+
   bool tty() const { return config.tty; }
   bool running() const { return status == "running" || status == "restarting"; }
 
@@ -71,6 +83,7 @@ struct ExecInstance {
   int exit_code = 0;
   bool has_exit = false;
   int pid = 0;
+  bool health = false;  // a health check's probe: dropped once it has exited
 };
 
 // What the monitor thread watches: a shim's WAIT connection (the container's exit) or a detached
@@ -81,6 +94,11 @@ struct ContainerManager::Watch {
   UniqueFd fd;
   std::string buf;  // kExec: frames read so far
   int code = 0;     // kExec: from the exit frame
+  bool has_code = false;
+  // kExec of a health probe: its stdout and stderr, as dockerd keeps them (AppendProbeOutput).
+  bool capture = false;
+  std::string output;
+  bool truncated = false;
 };
 
 // What an event says about a container, taken under mu_ and published after.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/health.h"
 #include "spec/container.h"
 #include "spec/exec.h"
 #include "spec/host_config.h"
@@ -33,6 +34,7 @@ struct ContainerState {
   std::string error;
   int64_t started_at = 0;   // unix nanos, 0 = never
   int64_t finished_at = 0;  // unix nanos, 0 = never
+  std::optional<HealthState> health;  // none without a health check
 };
 
 // GET /containers/{id}/json.

@@ -24,8 +24,12 @@ namespace berth::engine {
 
 static std::string StatusText(const Container& c, int64_t now) {
   using std::chrono::nanoseconds;
-  if (c.status == "running")
-    return "Up " + HumanDuration(nanoseconds(now - c.started_at));
+  if (c.status == "running") {
+    std::string up = "Up " + HumanDuration(nanoseconds(now - c.started_at));
+    if (c.health.status == "starting") return up + " (health: starting)";
+    if (!c.health.status.empty()) return up + " (" + c.health.status + ")";
+    return up;
+  }
   if (c.status == "restarting")
     return "Restarting (" + std::to_string(c.exit_code) + ") " +
            HumanDuration(nanoseconds(now - c.finished_at)) + " ago";
@@ -74,6 +78,7 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.state.error = c.error;
   v.state.started_at = c.started_at;
   v.state.finished_at = c.finished_at;
+  if (!c.health.status.empty()) v.state.health = c.health;
   v.image_id = c.image_id;
   v.resolv_conf_path = dir + "/resolv.conf";
   v.hostname_path = dir + "/hostname";
@@ -270,8 +275,7 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
           match |= f.ExactMatch("volume", m.source) || f.ExactMatch("volume", m.destination);
         if (!match) continue;
       }
-      // No health checks run yet: every container's health is "none".
-      if (f.Contains("health") && !f.ExactMatch("health", "none")) continue;
+      if (!f.ExactMatch("health", c.health.status.empty() ? "none" : c.health.status)) continue;
       if (f.Contains("isolation")) {
         std::string iso = c.host_config.isolation.empty() ? "default" : c.host_config.isolation;
         if (!f.ExactMatch("isolation", iso)) continue;

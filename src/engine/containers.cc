@@ -94,6 +94,13 @@ void ContainerManager::Shutdown() {
   }
   Changed();
   work_.Shutdown();
+  health_work_.Shutdown();
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    StateLock l(mu_);
+    for (auto& [id, c] : containers_) all.push_back(c);
+  }
+  for (auto& c : all) StopHealth(c);
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
   if (monitor_.joinable()) monitor_.join();
@@ -307,6 +314,7 @@ void MergeImageDefaults(const spec::ContainerConfig& img, spec::ContainerConfig&
   config.exposed_ports.insert(img.exposed_ports.begin(), img.exposed_ports.end());
   if (config.stop_signal.empty()) config.stop_signal = img.stop_signal;
   if (config.volumes && config.volumes->empty()) config.volumes.reset();
+  MergeHealthcheck(img.healthcheck, config.healthcheck);
 }
 
 }  // namespace
@@ -328,6 +336,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   if (!image.ok()) return image.status();
   RETURN_IF_ERROR(VerifyHostConfig(hc));
   RETURN_IF_ERROR(VerifyRunOptions(config, hc, ReadHostFacts(paths_.init)));
+  RETURN_IF_ERROR(VerifyHealthConfig(config.healthcheck));
   if (hc.network_mode.empty()) hc.network_mode = "default";
   // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
   if (!config.mac_address.empty()) {
@@ -600,6 +609,7 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     c->mounted = true;
     pending.swap(c->pending_attaches);
   }
+  StartHealth(c);
   (void)Save(c);
   // Attach clients first, then the exit watch, then release the output: nothing is lost.
   for (auto& p : pending) {
@@ -733,6 +743,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     }
     ev = EventLocked(*c, "die", {{"exitCode", std::to_string(code)}});
   }
+  StopHealth(c);
   (void)Save(c);
   Emit(std::move(ev));
   NotifyExit(ExitEvent{id, code, finished, restart_delay >= 0});
@@ -1107,7 +1118,10 @@ Status ContainerManager::Recover() {
       }
       Status st = WatchExit(c);
       if (st.ok()) st = shim_.Simple(state, "RELEASE");
-      if (st.ok()) continue;
+      if (st.ok()) {
+        StartHealth(c);  // as dockerd's restore: "starting" again, the log kept
+        continue;
+      }
       spdlog::warn("container {}: adopt: {}", c->id, st.ToString());
     }
     int code = 255;

@@ -169,7 +169,26 @@ class ContainerManager : public ContainerService {
   void MonitorLoop();
   void OnExecStream(int fd);  // a detached exec's stream is readable (monitor thread)
   // Hands a detached exec's stream to the monitor thread; false if it could not be watched.
-  bool WatchExecStream(const std::string& exec_id, UniqueFd stream, std::string unread = "")
+  // capture: a health probe's stream, whose output is kept and whose end goes to ProbeExited.
+  bool WatchExecStream(const std::string& exec_id, UniqueFd stream, std::string unread = "",
+                       bool capture = false) ABSL_LOCKS_EXCLUDED(mu_);
+  // Docker's "exec_die" event of an exec that has exited (the caller recorded its code).
+  void EmitExecDie(const std::string& exec_id, int code) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Health checks (container_health.cc): probes run as execs, scheduled on clock_ and run on
+  // health_work_; no thread waits for a probe and no lock is held while one runs.
+  // A container started (or was restored running): State.Health is "starting", the first probe
+  // is one interval away.
+  void StartHealth(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  // It stopped: no more probes; a running one's result is ignored.
+  void StopHealth(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  void ArmHealth(const std::string& id, uint64_t epoch, Duration after) ABSL_LOCKS_EXCLUDED(mu_);
+  void RunProbe(const std::string& id, uint64_t epoch) ABSL_LOCKS_EXCLUDED(mu_);
+  void ProbeExited(const std::string& exec_id, bool has_code, int code, std::string output)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void ProbeTimedOut(const std::string& id, uint64_t epoch, const std::string& exec_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void KillProbe(const std::string& id, const std::string& exec_id, int sig)
       ABSL_LOCKS_EXCLUDED(mu_);
   Status WatchExit(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseRootfs(const Container& c);
@@ -227,6 +246,8 @@ class ContainerManager : public ContainerService {
   std::thread monitor_;
   // Restarts after their back-off and removals of --rm containers: slow work nobody waits for.
   Executor work_{2};
+  // Health probes: starting one (a shim round trip) and recording its result.
+  Executor health_work_{2};
 };
 
 }  // namespace berth::engine

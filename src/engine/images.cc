@@ -9,9 +9,13 @@
 #include <cerrno>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/fd.h"
 #include "common/ids.h"
 #include "spdlog/spdlog.h"
@@ -161,6 +165,14 @@ Status ApplyChange(std::string_view change, json* config) {
       if (port.find('/') == std::string::npos) port += "/tcp";
       c["ExposedPorts"][port] = json::object();
     }
+  } else if (instr == "HEALTHCHECK") {
+    ASSIGN_OR_RETURN(spec::HealthConfig h, ParseHealthcheckInstruction(rest));
+    json hc = {{"Test", h.test}};  // container.HealthConfig: every field omitempty
+    if (h.interval) hc["Interval"] = h.interval;
+    if (h.timeout) hc["Timeout"] = h.timeout;
+    if (h.start_period) hc["StartPeriod"] = h.start_period;
+    if (h.retries) hc["Retries"] = h.retries;
+    c["Healthcheck"] = hc;
   } else if (instr == "VOLUME") {
     json vols = CommandValue(rest, false);
     for (auto& v : vols) c["Volumes"][v.get<std::string>()] = json::object();
@@ -171,6 +183,75 @@ Status ApplyChange(std::string_view change, json* config) {
 }
 
 }  // namespace
+
+StatusOr<spec::HealthConfig> ParseHealthcheckInstruction(std::string_view args) {
+  auto skip_space = [&] {
+    while (!args.empty() && (args.front() == ' ' || args.front() == '\t')) args.remove_prefix(1);
+  };
+  auto word = [&] {
+    skip_space();
+    size_t n = 0;
+    while (n < args.size() && args[n] != ' ' && args[n] != '\t') ++n;
+    std::string_view w = args.substr(0, n);
+    args.remove_prefix(n);
+    skip_space();
+    return w;
+  };
+  std::map<std::string, std::string> flags;
+  skip_space();
+  while (args.substr(0, 2) == "--") {
+    std::string_view f = word().substr(2);
+    size_t eq = f.find('=');
+    std::string name(f.substr(0, eq));
+    if (name != "interval" && name != "timeout" && name != "start-period" && name != "retries")
+      return absl::InvalidArgumentError("Unknown flag: " + name);
+    if (eq == std::string_view::npos)
+      return absl::InvalidArgumentError("Missing a value on flag: --" + name);
+    flags[name] = std::string(f.substr(eq + 1));
+  }
+  if (args.empty()) return absl::InvalidArgumentError("HEALTHCHECK requires at least one argument");
+  std::string type = absl::AsciiStrToUpper(std::string(word()));
+  spec::HealthConfig h;
+  if (type == "NONE") {
+    if (!args.empty() || !flags.empty())
+      return absl::InvalidArgumentError("HEALTHCHECK NONE takes no arguments");
+    h.test = {"NONE"};
+    return h;
+  }
+  if (type != "CMD")
+    return absl::InvalidArgumentError("Unknown type \"" + type + "\" in HEALTHCHECK (try CMD)");
+  auto array = json::parse(args.begin(), args.end(), nullptr, false);
+  bool json_form = array.is_array() &&
+                   std::all_of(array.begin(), array.end(), [](auto& v) { return v.is_string(); });
+  if (json_form) {
+    h.test = {"CMD"};
+    for (auto& v : array) h.test.push_back(v.template get<std::string>());
+  } else if (!args.empty()) {
+    h.test = {"CMD-SHELL", std::string(args)};
+  }
+  if (h.test.size() < 2) return absl::InvalidArgumentError("Missing command after HEALTHCHECK CMD");
+  for (auto [name, dst] : {std::pair{"interval", &h.interval}, std::pair{"timeout", &h.timeout},
+                           std::pair{"start-period", &h.start_period}}) {
+    auto it = flags.find(name);
+    if (it == flags.end() || it->second.empty()) continue;
+    absl::Duration d;
+    if (!absl::ParseDuration(it->second, &d) || it->second == "inf" || it->second == "-inf")
+      return absl::InvalidArgumentError("time: invalid duration \"" + it->second + "\"");
+    if (d < absl::Milliseconds(1))
+      return absl::InvalidArgumentError(absl::StrCat("Interval \"", name, "\" cannot be less than 1ms"));
+    *dst = absl::ToInt64Nanoseconds(d);
+  }
+  if (auto it = flags.find("retries"); it != flags.end() && !it->second.empty()) {
+    int32_t n;
+    if (!absl::SimpleAtoi(it->second, &n))
+      return absl::InvalidArgumentError("strconv.ParseInt: parsing \"" + it->second +
+                                        "\": invalid syntax");
+    if (n < 1)
+      return absl::InvalidArgumentError(absl::StrCat("--retries must be at least 1 (not ", n, ")"));
+    h.retries = n;
+  }
+  return h;
+}
 
 std::string NormalizeRef(std::string_view ref) {
   std::string r(ref);

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -43,6 +44,11 @@ struct Image {
 // malformed reference.
 std::string NormalizeRef(std::string_view ref);
 
+// A Dockerfile HEALTHCHECK's arguments (`docker import --change`): "NONE", or
+// "[--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command" (the JSON array
+// form is CMD, the shell form CMD-SHELL), with the builder's messages.
+StatusOr<spec::HealthConfig> ParseHealthcheckInstruction(std::string_view args);
+
 class ImageStore {
  public:
   // Says which container (if any) uses an image, so rmi/prune leave it alone.
@@ -56,7 +62,7 @@ class ImageStore {
   // ("Loaded image: busybox:latest" or "Loaded image ID: sha256:...").
   StatusOr<std::vector<std::string>> Load(const std::string& tar_path);
   // Imports a rootfs tarball as a one-layer image; changes are Dockerfile instructions
-  // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL).
+  // (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, USER, LABEL, VOLUME, STOPSIGNAL, HEALTHCHECK).
   StatusOr<std::string> Import(const std::string& tar_path, const std::string& ref,
                                const std::vector<std::string>& changes, const std::string& message);
   // docker commit: a child of `parent` with one more layer (the tarball at layer_tar; none when

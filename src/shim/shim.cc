@@ -946,6 +946,28 @@ void Shim::HandleCommand(Client& c, std::string_view line) {
     } else {
       answer("OK\n");
     }
+  } else if (cmd == "KILL-EXEC") {
+    // A running exec's process (a health check past its timeout). Only while it has not been
+    // reaped: until then its pid cannot be another process's.
+    size_t sp = arg.find(' ');
+    unsigned sig = 0;
+    std::string_view id = arg.substr(0, sp);
+    if (sp == std::string_view::npos || !ParseUnsigned(arg.substr(sp + 1), &sig) || sig == 0 ||
+        sig > 64) {
+      answer("ERR usage: KILL-EXEC <exec-id> <signal number>\n");
+      return;
+    }
+    Exec* found = nullptr;
+    for (auto& e : execs_) {
+      if (e->id == id && e->phase == Exec::Phase::kRunning && !e->exited) found = e.get();
+    }
+    if (found == nullptr) {
+      answer("ERR no such running exec\n");
+    } else if (kill(found->pid, static_cast<int>(sig)) < 0) {
+      answer("ERR " + Errno("kill") + "\n");
+    } else {
+      answer("OK\n");
+    }
   } else if (cmd == "EXEC") {
     StartExec(c, arg);
   } else if (cmd == "WAIT") {
