@@ -153,13 +153,13 @@ void EncodeFrameHeader(char* h, bool is_stderr, size_t size) {
 }
 
 bool ReadAll(int fd, std::string* out) {
-  char buf[65536];
+  std::string buf(65536, '\0');
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return false;
     if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
+    out->append(buf.data(), static_cast<size_t>(n));
   }
 }
 
@@ -175,9 +175,10 @@ bool LoadRotated(int fd, bool gz, std::string* out) {
     return false;
   }
   gzbuffer(f, 256 * 1024);
-  char buf[256 * 1024];
+  std::string buf(256 * 1024, '\0');  // not on the stack: API threads' stacks are small
   int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+    out->append(buf.data(), static_cast<size_t>(n));
   gzclose(f);
   return n == 0;
 }
@@ -384,7 +385,7 @@ bool LogReader::ReadAvailable(const Sink& sink) {
 bool LogReader::ReadRotated(Source& s, const Sink& sink) {
   if (!s.loaded && !s.gz) {
     // A plain rotated file streams like the live one.
-    std::string buf(kReadBlock, '\0');
+    std::string& buf = ReadBuffer();
     for (;;) {
       ssize_t n = ::read(s.fd.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
@@ -402,8 +403,13 @@ bool LogReader::ReadRotated(Source& s, const Sink& sink) {
   return true;
 }
 
+std::string& LogReader::ReadBuffer() {
+  if (read_buf_.empty()) read_buf_.resize(kReadBlock);  // once: a follow reads again and again
+  return read_buf_;
+}
+
 bool LogReader::ReadLive(const Sink& sink) {
-  std::string buf(kReadBlock, '\0');
+  std::string& buf = ReadBuffer();
   auto drain = [&]() {
     for (;;) {
       ssize_t n = ::read(live_.get(), buf.data(), buf.size());

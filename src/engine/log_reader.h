@@ -88,6 +88,8 @@ class LogReader {
   size_t frame_start_ = std::string::npos;  // header offset of the open frame in out_
   bool frame_stderr_ = false;
   std::string scratch_;
+  std::string read_buf_;  // one read() of a log file
+  std::string& ReadBuffer();
   bool past_until_ = false;
 };
 
