@@ -9,3 +9,4 @@ bin=$(cd "$bin" && pwd)
 "$bin/network_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/firewall_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/soak_bench" "$bin" "${SOAK_RUNS:-5000}" "${SOAK_DETACHED:-500}"
+"$bin/logs_bench" "$bin" "${LOG_ITERATIONS:-5}" "${LOG_MB:-100}"

@@ -2,7 +2,6 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include <deque>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,6 +9,7 @@
 #include "api/render.h"
 #include "api/routes.h"
 #include "api/transport/stream.h"
+#include "engine/log_reader.h"
 #include "spec/detach_keys.h"
 #include "spec/json/container_json.h"
 #include "spec/json/exec_json.h"
@@ -51,49 +51,17 @@ std::optional<int> OptionalInt(const Request& req, const std::string& k) {
 
 
 
-// Docker's json-file log entry -> (stream, time, text).
-struct LogEntry {
-  std::string stream;
-  std::string time;
-  int64_t nanos = 0;
-  std::string log;
-};
-
-bool ParseLogLine(std::string_view line, LogEntry* e) {
-  auto j = json::parse(line, nullptr, false);
-  if (!j.is_object()) return false;
-  e->stream = j.value("stream", "stdout");
-  e->time = j.value("time", "");
-  e->log = j.value("log", "");
-  ParseRfc3339(e->time, &e->nanos);
-  return true;
-}
-
-// Writes the container's whole log to a hijacked attach stream, one frame per entry as dockerd's
-// attach?logs=1 does (raw with a TTY). False if the client went away.
+// Writes the container's log so far to a hijacked attach stream (attach?logs=1), framed as
+// `docker logs` frames it (raw with a TTY). False if the client went away.
 bool ReplayLogs(Conn& c, const engine::ContainerManager::LogSource& src, bool out, bool err) {
-  UniqueFd fd(::open(src.log_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return true;  // nothing written yet
-  std::string pending, batch;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<size_t>(n));
-    size_t start = 0;
-    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      LogEntry e;
-      if (!ParseLogLine(std::string_view(pending).substr(start, nl - start), &e)) continue;
-      bool is_err = e.stream == "stderr";
-      if (is_err ? !err : !out) continue;
-      batch += src.tty ? e.log : engine::Frame(is_err ? engine::kStderr : engine::kStdout, e.log);
-    }
-    pending.erase(0, start);
-    if (!batch.empty() && !c.stream().WriteAll(batch).ok()) return false;
-    batch.clear();
-  }
-  return true;
+  if (src.log_path.empty()) return true;  // the none driver keeps nothing to replay
+  engine::LogReadOptions o;
+  o.want_stdout = out;
+  o.want_stderr = err;
+  o.raw = src.tty;
+  engine::LogReader reader(src.log_path, o);
+  if (!reader.Open().ok()) return true;
+  return reader.ReadAvailable([&c](std::string_view data) { return c.stream().WriteAll(data).ok(); });
 }
 
 void Logs(Backend& b, Request& req, Conn& c) {
@@ -102,80 +70,60 @@ void Logs(Backend& b, Request& req, Conn& c) {
     c.SendError(src.status());
     return;
   }
-  bool want_out = req.QueryBool("stdout"), want_err = req.QueryBool("stderr");
-  if (!want_out && !want_err) {
+  if (src->log_path.empty()) {  // dockerd's ErrReadLogsNotSupported, a NotImplemented error
+    c.SendError(absl::UnimplementedError("configured logging driver does not support reading"));
+    return;
+  }
+  engine::LogReadOptions o;
+  o.want_stdout = req.QueryBool("stdout");
+  o.want_stderr = req.QueryBool("stderr");
+  if (!o.want_stdout && !o.want_stderr) {
     c.SendError(absl::InvalidArgumentError("Bad parameters: you must choose at least one stream"));
     return;
   }
   bool follow = req.QueryBool("follow");
-  bool timestamps = req.QueryBool("timestamps");
-  int64_t since = 0, until = 0;
+  o.timestamps = req.QueryBool("timestamps");
+  o.details = req.QueryBool("details");
+  o.raw = src->tty;
+  // The CLI sends "<seconds>.<nanoseconds>" (Go's GetTimestamp): parsed exactly, since a double
+  // would move a since or until taken from `logs -t` output by a few hundred nanoseconds.
   auto parse_time = [](const std::string& s, int64_t* out) {
     if (s.empty()) return;
-    double secs;
-    if (absl::SimpleAtod(s, &secs)) *out = static_cast<int64_t>(secs * 1e9);
-    else ParseRfc3339(s, out);
+    size_t dot = s.find('.');
+    int64_t secs = 0, frac = 0;
+    std::string f = dot == std::string::npos ? "" : s.substr(dot + 1);
+    if (absl::SimpleAtoi(s.substr(0, dot), &secs) && f.size() <= 9 &&
+        (f.empty() || absl::SimpleAtoi(f, &frac))) {
+      for (size_t i = f.size(); i < 9; ++i) frac *= 10;
+      *out = secs * 1000000000 + frac;
+    } else {
+      ParseRfc3339(s, out);
+    }
   };
-  parse_time(req.Query("since"), &since);
-  parse_time(req.Query("until"), &until);
+  parse_time(req.Query("since"), &o.since);
+  parse_time(req.Query("until"), &o.until);
   std::string tail_s = req.Query("tail", "all");
-  int tail = -1;
-  if (tail_s != "all" && !absl::SimpleAtoi(tail_s, &tail)) tail = -1;
-
-  auto format = [&](const LogEntry& e) -> std::string {
-    std::string text = timestamps ? e.time + " " + e.log : e.log;
-    if (src->tty) return text;
-    return engine::Frame(e.stream == "stderr" ? engine::kStderr : engine::kStdout, text);
-  };
-  auto wanted = [&](const LogEntry& e) {
-    if (e.stream == "stdout" && !want_out) return false;
-    if (e.stream == "stderr" && !want_err) return false;
-    if (since > 0 && e.nanos < since) return false;
-    if (until > 0 && e.nanos > until) return false;
-    return true;
-  };
+  if (tail_s != "all" && !absl::SimpleAtoi(tail_s, &o.tail)) o.tail = -1;
 
   UniqueFd inotify;
+  std::string log_dir = src->log_path.substr(0, src->log_path.find_last_of('/'));
   if (follow && src->running) {
     inotify.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    // Watch before the first read, so nothing written in between is missed.
-    ::inotify_add_watch(inotify.get(), src->log_path.c_str(), IN_MODIFY);
+    // Watch before the first read, so nothing written in between is missed. The directory, not
+    // the file: a rotation replaces the file, and IN_CREATE/IN_MOVED_TO say so.
+    ::inotify_add_watch(inotify.get(), log_dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     ::inotify_add_watch(inotify.get(), src->state_dir.c_str(), IN_MOVED_TO | IN_CREATE);
   }
-  UniqueFd fd(::open(src->log_path.c_str(), O_RDONLY | O_CLOEXEC));
+  engine::LogReader reader(src->log_path, o);
+  if (Status st = reader.Open(); !st.ok()) {
+    c.SendError(st);
+    return;
+  }
   if (!c.BeginStream(200, src->tty ? "application/vnd.docker.raw-stream"
                                    : "application/vnd.docker.multiplexed-stream"))
     return;
-  std::string pending;
-  auto read_new = [&](std::deque<LogEntry>* out) {
-    if (!fd.valid()) {
-      fd.reset(::open(src->log_path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd.valid()) return;
-    }
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      pending.append(buf, static_cast<size_t>(n));
-    }
-    size_t start = 0;
-    for (;;) {
-      size_t nl = pending.find('\n', start);
-      if (nl == std::string::npos) break;
-      LogEntry e;
-      if (ParseLogLine(std::string_view(pending).substr(start, nl - start), &e) && wanted(e))
-        out->push_back(std::move(e));
-      start = nl + 1;
-    }
-    pending.erase(0, start);
-  };
-  std::deque<LogEntry> first;
-  read_new(&first);
-  if (tail >= 0)
-    while (static_cast<int>(first.size()) > tail) first.pop_front();
-  for (auto& e : first)
-    if (!c.WriteChunk(format(e))) return;
+  auto sink = [&c](std::string_view data) { return c.WriteChunk(data); };
+  if (!reader.ReadAvailable(sink)) return;
   if (follow && src->running && inotify.valid()) {
     std::string exit_file = src->state_dir + "/exit";
     // New log lines and the exit file wake the thread, and so does the client leaving.
@@ -183,11 +131,8 @@ void Logs(Backend& b, Request& req, Conn& c) {
     bool watch_client = true;
     for (;;) {
       bool finished = sys::Exists(exit_file) || !b.containers.Running(src->id);
-      std::deque<LogEntry> more;
-      read_new(&more);
-      for (auto& e : more)
-        if (!c.WriteChunk(format(e))) return;
-      if (finished) break;
+      if (!reader.ReadAvailable(sink)) return;
+      if (finished || reader.past_until()) break;
       transport::WaitResult w = c.stream().Wait(watch_client, &inotify_watch, transport::kForever);
       if (w.aborted) return;
       if (w.stream) {

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   app.add_option("-p,--pidfile", pidfile, "Path of the pid file (default <exec-root>/berthd.pid)");
   app.add_option("-l,--log-level", log_level, "Log level: debug, info, warn, error");
   app.add_flag("-D,--debug", debug, "Debug logging");
+  std::string log_driver;
+  std::vector<std::string> log_opts;
+  app.add_option("--log-driver", log_driver, "Default driver for container logs (json-file, local, none)");
+  app.add_option("--log-opt", log_opts, "Default log driver options (KEY=VALUE, repeatable)");
   app.add_option("--config-file", config_file, "Daemon configuration file (JSON, dockerd's keys)");
   app.add_option("--runc", cfg.runc, "OCI runtime binary");
   app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
@@ -66,6 +70,18 @@ int main(int argc, char** argv) {
   if (!pidfile.empty()) cfg.pidfile = pidfile;
   if (!log_level.empty()) cfg.log_level = log_level;
   if (debug) cfg.debug = true;
+  if (!log_driver.empty()) cfg.log_driver = log_driver;
+  if (!log_opts.empty()) {
+    cfg.log_opts.clear();
+    for (const std::string& kv : log_opts) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "berthd: invalid --log-opt %s: want KEY=VALUE\n", kv.c_str());
+        return 1;
+      }
+      cfg.log_opts[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
   // Given on the command line at all (even =false) wins over daemon.json; --tls=false given
   // explicitly is the opt-out that api_listen.h describes.
   if (tls_flag->count() > 0) cfg.tls = tls;

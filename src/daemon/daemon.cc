@@ -22,6 +22,7 @@
 #include "engine/store.h"
 #include "network/controller.h"
 #include "network/dns/server.h"
+#include "engine/log_config.h"
 #include "network/firewall/applier.h"
 #include "network/firewall/firewall.h"
 #include "nlohmann/json.hpp"
@@ -36,7 +37,7 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (!j.is_object()) return absl::InvalidArgumentError("config file " + path + ": invalid JSON");
   static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile", "init-path",
-                                               "log-level", "debug", "iptables", "tls",
+                                               "log-level", "log-driver", "log-opts", "debug", "iptables", "tls",
                                                "tlsverify", "tlscacert", "tlscert", "tlskey",
                                                "ipv6", "fixed-cidr-v6"};
   for (auto& [k, v] : j.items())
@@ -49,6 +50,9 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
     if (j.contains("pidfile")) cfg->pidfile = j["pidfile"];
     if (j.contains("init-path")) cfg->init_path = j["init-path"];
     if (j.contains("log-level")) cfg->log_level = j["log-level"];
+    if (j.contains("log-driver")) cfg->log_driver = j["log-driver"].get<std::string>();
+    if (j.contains("log-opts"))
+      cfg->log_opts = j["log-opts"].get<std::map<std::string, std::string>>();
     if (j.contains("debug")) cfg->debug = j["debug"];
     if (j.contains("tls")) cfg->tls = j["tls"].get<bool>();
     if (j.contains("tlsverify")) cfg->tls_verify = j["tlsverify"].get<bool>();
@@ -134,6 +138,8 @@ Status Daemon::Start() {
   if (cfg.shim.empty()) cfg.shim = SelfDir() + "/berth-shim";
   if (::access(cfg.shim.c_str(), X_OK) != 0)
     return absl::FailedPreconditionError("berth-shim not found at " + cfg.shim + " (--shim)");
+  RETURN_IF_ERROR(engine::ValidateDaemonLogConfig(spec::LogConfig{
+      cfg.log_driver, spec::StringMap(cfg.log_opts.begin(), cfg.log_opts.end())}));
   // TLS and the tcp:// rule first: a refused host or a bad certificate fails before any work.
   ASSIGN_OR_RETURN(auto api_tls, ApiTls(cfg));
   RETURN_IF_ERROR(sys::MkdirAll(cfg.data_root, 0711));
@@ -191,6 +197,8 @@ Status Daemon::Start() {
   d.containers = std::make_unique<engine::ContainerManager>(
       *d.store, *d.images, *d.events, *d.shim, d.mounter, d.clock,
       engine::EnginePaths{cfg.data_root, cfg.exec_root, cfg.init_path}, *d.network);
+  d.containers->SetLogDefaults(spec::LogConfig{
+      cfg.log_driver, spec::StringMap(cfg.log_opts.begin(), cfg.log_opts.end())});
   d.images->SetUserLookup([c = d.containers.get()](const std::string& id) { return c->ImageUser(id); });
   d.network->SetContainerLookup([c = d.containers.get()](const std::string& name)
                                     -> StatusOr<network::ContainerRef> {

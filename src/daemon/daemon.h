@@ -4,6 +4,7 @@
 // serves the API until Stop().
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,10 @@ struct Config {
   std::string exec_root = "/run/berth";
   std::string pidfile;  // default <exec-root>/berthd.pid... dockerd uses /var/run/docker.pid
   std::string log_level = "info";
+  // Containers' default log driver and its options (--log-driver, --log-opt; daemon.json
+  // "log-driver", "log-opts"), dockerd's json-file when unset.
+  std::string log_driver = "json-file";
+  std::map<std::string, std::string> log_opts;
   bool debug = false;
   std::string runc = "runc";
   std::string shim;  // default: berth-shim beside the berthd binary
@@ -44,7 +49,7 @@ struct Config {
 };
 
 // Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "init-path",
-// "log-level", "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6",
+// "log-level", "log-driver", "log-opts", "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6",
 // "fixed-cidr-v6") into cfg; flags given on the
 // command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);

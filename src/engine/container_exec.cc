@@ -12,6 +12,7 @@
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/containers.h"
+#include "engine/log_config.h"
 #include "engine/security.h"
 #include "spec/detach_keys.h"
 #include "sys/fs.h"
@@ -52,8 +53,9 @@ StatusOr<ShimStream> ContainerManager::Attach(const std::string& name, bool in, 
 StatusOr<ContainerManager::LogSource> ContainerManager::Logs(const std::string& name) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   StateLock l(mu_);
-  return LogSource{c->id, ContainerDir(c->id) + "/" + c->id + "-json.log", StateDir(c->id),
-                   c->tty(), c->running()};
+  const std::string& driver = c->host_config.log_config.type;
+  return LogSource{c->id, LogFilePath(ContainerDir(c->id), c->id, driver), StateDir(c->id),
+                   c->tty(), c->running(), driver};
 }
 
 Status ContainerManager::Resize(const std::string& name, int rows, int cols) {

@@ -13,6 +13,7 @@
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/containers.h"
+#include "engine/log_config.h"
 #include "sys/cgroups.h"
 #include "sys/fs.h"
 #include "sys/subprocess.h"
@@ -83,7 +84,8 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.resolv_conf_path = dir + "/resolv.conf";
   v.hostname_path = dir + "/hostname";
   v.hosts_path = dir + "/hosts";
-  v.log_path = dir + "/" + c.id + "-json.log";
+  // dockerd shows LogPath for json-file only: local's files are not an API.
+  if (c.host_config.log_config.type == "json-file") v.log_path = LogFilePath(dir, c.id, "json-file");
   v.name = "/" + c.name;
   v.restart_count = c.restart_count;
   v.exec_ids = c.exec_ids;

@@ -27,6 +27,7 @@
 #include "engine/container_state.h"
 #include "engine/container_util.h"
 #include "engine/host_options.h"
+#include "engine/log_config.h"
 #include "engine/security.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
@@ -355,7 +356,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   config.image = image_ref;
 
   // Defaults that inspect shows.
-  hc.log_config = spec::LogConfig{"json-file", spec::StringMap{}};
+  ASSIGN_OR_RETURN(hc.log_config, ResolveLogConfig(hc.log_config, log_defaults_));
   if (hc.shm_size <= 0) hc.shm_size = 67108864;
   if (hc.ipc_mode.empty()) hc.ipc_mode = "private";
   if (hc.cgroupns_mode.empty()) hc.cgroupns_mode = "host";
@@ -575,7 +576,11 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   s.id = c->id;
   s.bundle = state;
   s.state_dir = state;
-  s.log_path = dir + "/" + c->id + "-json.log";
+  auto log = LogSettingsOf(hc.log_config);
+  if (!log.ok()) return fail(log.status(), 128);
+  s.log_path = LogFilePath(dir, c->id, log->driver);
+  s.log = *log;
+  if (log->driver == "local") (void)sys::MkdirAll(dir + "/local-logs", 0700);
   s.tty = tty;
   s.open_stdin = config.open_stdin;
   s.stdin_once = config.stdin_once;

@@ -60,6 +60,8 @@ class ContainerManager : public ContainerService {
   ~ContainerManager() override;
 
   Status Recover();
+  // The daemon's --log-driver/--log-opt, for containers that name no driver. Set before Recover().
+  void SetLogDefaults(spec::LogConfig defaults) { log_defaults_ = std::move(defaults); }
   void Shutdown();
 
   // ContainerService
@@ -103,6 +105,7 @@ class ContainerManager : public ContainerService {
     std::string state_dir;
     bool tty = false;
     bool running = false;
+    std::string driver;  // json-file, local or none (log_path empty: nothing to read)
   };
   StatusOr<LogSource> Logs(const std::string& name);
   // Whether the container with this id is running now (logs -f stops when it is not).
@@ -223,6 +226,7 @@ class ContainerManager : public ContainerService {
   RootfsMounter& mounter_;
   const Clock& clock_;
   const EnginePaths paths_;
+  spec::LogConfig log_defaults_{"json-file", spec::StringMap{}};  // written before any request
   NetworkAttacher& network_;
 
   StateMutex mu_;

@@ -76,8 +76,17 @@ StatusOr<pid_t> ShimClient::Start(const ShimStart& s) const {
   std::vector<std::string> argv = {paths_.shim,      "--id",          s.id,
                                    "--bundle",       s.bundle,        "--state-dir",
                                    s.state_dir,      "--runtime",     paths_.runc,
-                                   "--runtime-root", paths_.runtime_root, "--log-path",
-                                   s.log_path,       "--ready-fd",    "3"};
+                                   "--runtime-root", paths_.runtime_root, "--ready-fd", "3"};
+  if (s.log_path.empty()) {
+    argv.push_back("--no-log");
+  } else {
+    argv.insert(argv.end(), {"--log-path", s.log_path});
+    if (s.log.max_size > 0) {
+      argv.insert(argv.end(), {"--log-max-size", std::to_string(s.log.max_size), "--log-max-file",
+                               std::to_string(s.log.max_file)});
+      if (s.log.compress) argv.push_back("--log-compress");
+    }
+  }
   if (s.tty) argv.push_back("--tty");
   if (s.open_stdin) argv.push_back("--stdin");
   if (s.stdin_once) argv.push_back("--stdin-once");

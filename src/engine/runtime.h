@@ -17,6 +17,8 @@
 #include "engine/security.h"
 #include "spec/host_config.h"
 
+#include "engine/log_config.h"
+
 namespace berth::engine {
 
 struct RuntimePaths {
@@ -29,7 +31,8 @@ struct ShimStart {
   std::string id;
   std::string bundle;
   std::string state_dir;
-  std::string log_path;
+  std::string log_path;  // empty: the none driver, nothing is logged
+  LogSettings log;       // rotation of log_path
   bool tty = false;
   bool open_stdin = false;
   bool stdin_once = false;

@@ -168,6 +168,17 @@ int64_t NowUnixNanos() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+void AppendJsonLogEntry(std::string& out, std::string_view line, const char* stream,
+                        std::string_view time) {
+  out += "{\"log\":\"";
+  AppendJsonEscaped(out, line);
+  out += "\",\"stream\":\"";
+  out += stream;
+  out += "\",\"time\":\"";
+  out += time;
+  out += "\"}\n";
+}
+
 void AppendJsonLogEntries(std::string& out, std::string_view chunk, const char* stream,
                           int64_t unix_nanos) {
   std::string time;
@@ -175,13 +186,7 @@ void AppendJsonLogEntries(std::string& out, std::string_view chunk, const char* 
   while (!chunk.empty()) {
     size_t nl = chunk.find('\n');
     size_t len = nl == std::string_view::npos ? chunk.size() : nl + 1;
-    out += "{\"log\":\"";
-    AppendJsonEscaped(out, chunk.substr(0, len));
-    out += "\",\"stream\":\"";
-    out += stream;
-    out += "\",\"time\":\"";
-    out += time;
-    out += "\"}\n";
+    AppendJsonLogEntry(out, chunk.substr(0, len), stream, time);
     chunk.remove_prefix(len);
   }
 }

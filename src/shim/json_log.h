@@ -22,6 +22,10 @@ void AppendRfc3339Nano(std::string& out, int64_t unix_nanos);
 // Wall-clock time in nanoseconds since the epoch.
 int64_t NowUnixNanos();
 
+// Appends one json-file entry: {"log":"<line escaped>","stream":"<stream>","time":"<time>"}\n.
+void AppendJsonLogEntry(std::string& out, std::string_view line, const char* stream,
+                        std::string_view time);
+
 // Renders one chunk read from a container stream as json-file lines: one entry per line (with its
 // '\n'); a trailing partial line becomes an entry of its own, as Docker does for partial
 // messages. All entries of a chunk share one timestamp. `stream` is "stdout" or "stderr".

@@ -280,6 +280,25 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error) {
       if (!value(&o->runtime_root)) return false;
     } else if (a == "--log-path") {
       if (!value(&o->log_path)) return false;
+    } else if (a == "--no-log") {
+      o->no_log = true;
+    } else if (a == "--log-max-size") {
+      if (!value(&v)) return false;
+      char* end = nullptr;
+      long long n = strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n <= 0) {
+        *error = "bad value for --log-max-size: " + v;
+        return false;
+      }
+      o->log_max_size = n;
+    } else if (a == "--log-max-file") {
+      if (!value(&v)) return false;
+      if (!ParseUnsigned(v, &o->log_max_file) || o->log_max_file < 1) {
+        *error = "bad value for --log-max-file: " + v;
+        return false;
+      }
+    } else if (a == "--log-compress") {
+      o->log_compress = true;
     } else if (a == "--ready-fd" || a == "--rows" || a == "--cols") {
       if (!value(&v)) return false;
       unsigned n;
@@ -306,7 +325,7 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error) {
                         : o->state_dir.empty()    ? "--state-dir"
                         : o->runtime.empty()      ? "--runtime"
                         : o->runtime_root.empty() ? "--runtime-root"
-                        : o->log_path.empty()     ? "--log-path"
+                        : o->log_path.empty() && !o->no_log ? "--log-path"
                         : o->ready_fd < 0         ? "--ready-fd"
                                                   : nullptr;
   if (missing != nullptr) {
@@ -321,7 +340,7 @@ Shim::Shim(Options options) : opts_(std::move(options)) {}
 Shim::~Shim() {
   for (auto& c : clients_) CloseFd(c->fd);
   execs_.clear();
-  for (int* fd : {&signal_fd_, &listen_fd_, &log_fd_, &console_listen_fd_, &master_fd_,
+  for (int* fd : {&signal_fd_, &listen_fd_, &console_listen_fd_, &master_fd_,
                   &stdout_fd_, &stderr_fd_, &stdin_fd_, &opts_.ready_fd}) {
     CloseFd(*fd);
   }
@@ -412,11 +431,9 @@ bool Shim::Setup(std::string* error) {
   }
   close(pid_fd);
 
-  log_fd_ = open(opts_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (log_fd_ < 0) {
-    *error = Errno(("open log " + opts_.log_path).c_str());
+  if (!opts_.no_log && !log_.Open(opts_.log_path, opts_.log_max_size,
+                                   static_cast<int>(opts_.log_max_file), opts_.log_compress, error))
     return false;
-  }
   listen_fd_ = Listen("shim.sock", error);
   return listen_fd_ >= 0;
 }
@@ -612,6 +629,7 @@ void Shim::ReapChildren() {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
+    if (log_.ChildExited(pid)) continue;
     if (pid == init_pid_ && !init_exited_) {
       init_exited_ = true;
       exit_code_ = ExitCodeOf(status);
@@ -1144,10 +1162,7 @@ bool Shim::ReadOutput(int fd, uint8_t frame_type, const char* stream) {
 }
 
 void Shim::Distribute(std::string_view data, uint8_t frame_type, const char* stream) {
-  log_scratch_.clear();
-  AppendJsonLogEntries(log_scratch_, data, stream, NowUnixNanos());
-  // A full disk must not stop the container's output from reaching attached clients.
-  WriteAll(log_fd_, log_scratch_);
+  log_.Append(data, stream, NowUnixNanos());
   for (auto& c : clients_) {
     if (c->fd < 0 || c->mode != Client::Mode::kAttached) continue;
     bool wanted = frame_type == kFrameStderr ? c->want_stderr : c->want_stdout;

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "log_file.h"
+
 namespace berth::shim {
 
 struct Options {
@@ -23,7 +25,11 @@ struct Options {
   std::string state_dir;
   std::string runtime;
   std::string runtime_root;
-  std::string log_path;
+  std::string log_path;     // empty with --no-log (the none driver)
+  bool no_log = false;
+  int64_t log_max_size = -1;  // --log-max-size: rotate at this many bytes (-1: never)
+  unsigned log_max_file = 1;  // --log-max-file: files kept, the live one included
+  bool log_compress = false;  // --log-compress: gzip rotated files
   int ready_fd = -1;
   bool tty = false;
   bool stdin_open = false;
@@ -99,7 +105,7 @@ class Shim {
   std::string state_abs_;  // absolute state dir, for the paths handed to runc
   int signal_fd_ = -1;
   int listen_fd_ = -1;
-  int log_fd_ = -1;
+  LogFile log_;
   int console_listen_fd_ = -1;
   int master_fd_ = -1;  // pty master (tty mode): output and stdin
   int stdout_fd_ = -1;  // pipe read ends (non-tty mode)
@@ -123,7 +129,6 @@ class Shim {
   bool stdin_close_pending_ = false;
   uint64_t stdin_once_owner_ = 0;  // id of the first client that attached with stdin, 0: none
 
-  std::string log_scratch_;    // reused, so that steady output does not allocate
   std::string frame_scratch_;
 
   uint64_t next_client_id_ = 1;
