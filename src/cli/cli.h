@@ -171,6 +171,9 @@ int CmdTop(Cli&, const Invocation&);
 int CmdStats(Cli&, const Invocation&);
 int CmdContainerPrune(Cli&, const Invocation&);
 int CmdPort(Cli&, const Invocation&);
+int CmdPause(Cli&, const Invocation&);
+int CmdUnpause(Cli&, const Invocation&);
+int CmdUpdate(Cli&, const Invocation&);
 
 int CmdImages(Cli&, const Invocation&);
 int CmdImageInspect(Cli&, const Invocation&);

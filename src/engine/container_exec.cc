@@ -27,6 +27,8 @@ StatusOr<ShimStream> ContainerManager::Attach(const std::string& name, bool in, 
   std::future<StatusOr<ShimStream>> fut;
   {
     StateLock l(mu_);
+    if (c->paused)
+      return absl::FailedPreconditionError("You cannot attach to a paused container, unpause it first");
     if (c->status != "running") {
       auto p = std::make_shared<Container::Pending>();
       p->in = in;
@@ -80,6 +82,9 @@ StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, cons
   StateLock l(mu_);
   if (c->status != "running")
     return absl::FailedPreconditionError("Container " + c->id + " is not running");
+  if (c->paused)
+    return absl::FailedPreconditionError("Container " + c->id +
+                                         " is paused, unpause the container before exec");
   // dockerd checks them here, after the container, and answers 500 (a plain error) with these
   // words; the attach route's check is a 400.
   if (!body.detach_keys.empty() && !spec::ParseDetachKeys(body.detach_keys).ok())
@@ -110,6 +115,9 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     auto cit = containers_.find(e->container_id);
     if (cit == containers_.end() || cit->second->status != "running")
       return absl::FailedPreconditionError("Container " + e->container_id + " is not running");
+    if (cit->second->paused)
+      return absl::FailedPreconditionError("Container " + e->container_id +
+                                           " is paused, unpause the container before exec");
     c = cit->second;
     e->started = true;
     e->running = true;

@@ -25,7 +25,8 @@ std::string Container::ToDoc() const {
               {"started_at", started_at},
               {"finished_at", finished_at},
               {"restart_count", restart_count},
-              {"manually_stopped", manually_stopped}}
+              {"manually_stopped", manually_stopped},
+              {"paused", paused}}
       .dump();
 }
 
@@ -63,6 +64,7 @@ StatusOr<std::shared_ptr<Container>> Container::FromDoc(const std::string& text)
     c->finished_at = d.value("finished_at", int64_t{0});
     c->restart_count = d.value("restart_count", 0);
     c->manually_stopped = d.value("manually_stopped", false);
+    c->paused = d.value("paused", false);
     return c;
   } catch (const json::exception& e) {
     // A field of the wrong type in our own record: report it, do not throw past this file.

@@ -32,6 +32,7 @@ struct Container {
   int64_t started_at = 0, finished_at = 0;
   int restart_count = 0;
   bool manually_stopped = false;
+  bool paused = false;  // running with its cgroup frozen (docker pause); status stays "running"
   bool creating = false;  // in memory only: name taken, files being made; not visible yet
   bool removed = false;   // in memory only
   uint64_t exits = 0;     // in memory only: exits seen, for wait?condition=next-exit
@@ -56,6 +57,8 @@ struct Container {
 
   bool tty() const { return config.tty; }
   bool running() const { return status == "running" || status == "restarting"; }
+  // Docker's State.Status: "paused" for a paused running container.
+  std::string state() const { return paused && status == "running" ? "paused" : status; }
 
   // The store's record (container_records.cc).
   std::string ToDoc() const;

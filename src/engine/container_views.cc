@@ -25,7 +25,7 @@ namespace berth::engine {
 static std::string StatusText(const Container& c, int64_t now) {
   using std::chrono::nanoseconds;
   if (c.status == "running")
-    return "Up " + HumanDuration(nanoseconds(now - c.started_at));
+    return "Up " + HumanDuration(nanoseconds(now - c.started_at)) + (c.paused ? " (Paused)" : "");
   if (c.status == "restarting")
     return "Restarting (" + std::to_string(c.exit_code) + ") " +
            HumanDuration(nanoseconds(now - c.finished_at)) + " ago";
@@ -65,7 +65,8 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.path = c.path;
   v.args = c.args;
   bool running = c.status == "running";
-  v.state.status = c.status;
+  v.state.status = c.state();
+  v.state.paused = running && c.paused;
   v.state.running = running || c.status == "restarting";
   v.state.restarting = c.status == "restarting";
   v.state.dead = c.status == "dead";
@@ -136,7 +137,7 @@ ContainerSummary ContainerManager::SummaryLocked(const Container& c, const spec:
     for (auto& b : *binds) s.ports.push_back({b.host_ip, priv, std::atoi(b.host_port.c_str()), proto});
   }
   s.labels = spec::OrEmpty(c.config.labels);
-  s.state = c.status;
+  s.state = c.state();
   s.status = StatusText(c, UnixNanos(clock_.Now()));
   s.network_mode = c.host_config.network_mode;
   s.networks = ns.networks;
@@ -243,7 +244,7 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
       if (c.removed) continue;
       const spec::NetworkSettings& ns = settings[c.id];
       if (!f.Match("name", c.name) || !f.Match("id", c.id)) continue;
-      if (!f.ExactMatch("status", c.status)) continue;
+      if (!f.ExactMatch("status", c.state())) continue;
       if (!exited.empty() && (c.status != "exited" ||
                               std::find(exited.begin(), exited.end(), c.exit_code) == exited.end()))
         continue;

@@ -441,6 +441,8 @@ StatusOr<bool> ContainerManager::Start(const std::string& name) {
   {
     StateLock l(mu_);
     if (c->removed) return absl::NotFoundError("No such container: " + name);
+    if (c->paused && c->status == "running")
+      return absl::FailedPreconditionError("cannot start a paused container, try unpause instead");
     if (c->status == "running") return false;
     c->manually_stopped = false;
     auto_remove = c->host_config.auto_remove;
@@ -713,6 +715,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     c = it->second;
     if (c->status != "running" && c->status != "restarting") return;
     c->status = "exited";
+    c->paused = false;
     c->exit_code = code;
     c->pid = 0;
     c->finished_at = finished;
@@ -803,6 +806,7 @@ Status ContainerManager::Kill(const std::string& name, const std::string& signal
   if (sig < 0) return absl::InvalidArgumentError("Invalid signal: " + signal);
   uint64_t exits;
   ContainerEvent ev;
+  bool thaw;
   {
     StateLock l(mu_);
     if (c->status != "running")
@@ -810,9 +814,13 @@ Status ContainerManager::Kill(const std::string& name, const std::string& signal
     if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) c->manually_stopped = true;
     exits = c->exits;
     ev = EventLocked(*c, "kill", {{"signal", std::to_string(sig)}});
+    // dockerd thaws a paused container for SIGKILL and its stop signal, which end it; any other
+    // signal stays pending until unpause.
+    thaw = sig == SIGKILL || sig == ParseSignal(c->config.stop_signal, SIGTERM);
   }
   (void)Save(c);
   RETURN_IF_ERROR(Signal(*c, sig));
+  if (thaw) ThawForSignal(c);
   Emit(std::move(ev));
   // Docker answers a SIGKILL once the container is gone, so a client may remove it at once.
   if (sig == SIGKILL) AwaitExit(c, exits, std::chrono::seconds(10));
@@ -849,6 +857,7 @@ StatusOr<bool> ContainerManager::Stop(const std::string& name, std::optional<int
     return true;
   }
   RETURN_IF_ERROR(Signal(*c, sig));
+  ThawForSignal(c);
   Emit(std::move(kill_ev));
   Duration grace = wait_s < 0 ? std::chrono::hours(24 * 365) : Duration(std::chrono::seconds(wait_s));
   if (!AwaitExit(c, exits, grace)) {
@@ -951,6 +960,10 @@ Status ContainerManager::Remove(const std::string& name, bool force) {
   {
     StateLock l(mu_);
     if (c->running() && !force) {
+      if (c->paused)
+        return absl::FailedPreconditionError(
+            "You cannot remove a paused container " + c->id +
+            ". Unpause and then stop the container before attempting removal or force remove");
       return absl::FailedPreconditionError(
           "You cannot remove a running container " + c->id +
           ". Stop the container before attempting removal or force remove");
@@ -966,6 +979,7 @@ Status ContainerManager::Remove(const std::string& name, bool force) {
   }
   if (kill) {
     RETURN_IF_ERROR(Signal(*c, SIGKILL));
+    ThawForSignal(c);
     AwaitExit(c, exits, std::chrono::seconds(30));
   }
   absl::MutexLock op(&c->op_mu);

@@ -83,6 +83,12 @@ class ContainerManager : public ContainerService {
                             const std::function<void()>& registered,
                             const std::function<bool(int fd)>& block);
   Status Rename(const std::string& name, const std::string& new_name);
+  // docker pause/unpause: freezes or thaws the container's cgroup (container_lifecycle.cc).
+  Status Pause(const std::string& name);
+  Status Unpause(const std::string& name);
+  // POST /containers/{id}/update: resources (applied to a running container at once) and the
+  // restart policy, stored for later starts. Returns Docker's warnings.
+  StatusOr<std::vector<std::string>> Update(const std::string& name, const spec::UpdateConfig& update);
   StatusOr<ContainerView> Inspect(const std::string& name, bool size);
   StatusOr<TopResult> Top(const std::string& name, const std::string& ps_args);
   StatusOr<ContainerStats> Stats(const std::string& name);
@@ -175,6 +181,9 @@ class ContainerManager : public ContainerService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(ContainerEvent e);
   void ScheduleRestart(const std::string& id, int64_t delay_ms);
+  // After a stop signal or SIGKILL was sent to a paused container: thaws it so the signal is
+  // delivered, as dockerd does, with Docker's "unpause" event.
+  void ThawForSignal(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store& store_;
   ImageStore& images_;

@@ -123,6 +123,17 @@ void ShimClient::ForgetRuntimeState(const std::string& id) const {
   (void)sys::Run({paths_.runc, "--root", paths_.runtime_root, "delete", "--force", id});
 }
 
+Status ShimClient::Runtime(const std::vector<std::string>& args, std::string_view input) const {
+  CheckNoStateLock("ShimClient::Runtime");
+  std::vector<std::string> argv = {paths_.runc, "--root", paths_.runtime_root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ASSIGN_OR_RETURN(sys::RunResult r, sys::Run(argv, input));
+  if (r.exit_code == 0) return absl::OkStatus();
+  std::string msg = r.err.empty() ? r.out : r.err;
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  return absl::FailedPreconditionError("runc " + args[0] + ": " + msg);
+}
+
 Status OverlayMounter::Mount(const std::vector<std::string>& lowers, const std::string& upper,
                              const std::string& work, const std::string& target) {
   return sys::MountOverlay(lowers, upper, work, target);

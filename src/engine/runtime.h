@@ -59,6 +59,11 @@ class Shim {
                                      std::string* reply) const = 0;
   // Removes what the runtime still holds of a container whose shim died with it.
   virtual void ForgetRuntimeState(const std::string& id) const = 0;
+  // Runs runc on a running container for what the shim does not own: `runc pause ID`, `resume`,
+  // `update --resources -` (with `input` on its stdin). runc's message on failure.
+  virtual Status Runtime(const std::vector<std::string>& args, std::string_view input = {}) const {
+    return absl::UnimplementedError("no container runtime");
+  }
 
   // One-shot commands that expect "OK".
   Status Simple(const std::string& state_dir, const std::string& line) const;
@@ -75,6 +80,7 @@ class ShimClient : public Shim {
   StatusOr<UniqueFd> Command(const std::string& state_dir, const std::string& line,
                              std::string* reply) const override;
   void ForgetRuntimeState(const std::string& id) const override;
+  Status Runtime(const std::vector<std::string>& args, std::string_view input) const override;
   const RuntimePaths& paths() const { return paths_; }
 
  private:
