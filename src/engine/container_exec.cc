@@ -144,7 +144,8 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   for (auto& v : spec::OrEmpty(b.env)) proc.env.push_back(v);
   std::string user = b.user.empty() ? cfg.user : b.user;
   std::string state = StateDir(c->id);
-  Status ust = ResolveUser(state + "/rootfs", user, &proc.uid, &proc.gid, &proc.additional_gids);
+  Status ust = ResolveUser(state + "/rootfs", user, &proc.uid, &proc.gid, &proc.additional_gids,
+                           spec::OrEmpty(hc.group_add));
   auto finish = [&](int code) {
     {
       StateLock l(mu_);

@@ -532,7 +532,8 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   if (tty) in.env.push_back("TERM=xterm");
   in.cwd = config.working_dir;
   if (in.cwd.empty()) in.cwd = "/";
-  Status ust = ResolveUser(rootfs, config.user, &in.uid, &in.gid, &in.additional_gids);
+  Status ust = ResolveUser(rootfs, config.user, &in.uid, &in.gid, &in.additional_gids,
+                           spec::OrEmpty(hc.group_add));
   if (!ust.ok()) return fail(ust, 128);
   in.tty = tty;
   in.rows = static_cast<int>(hc.console_size[0]);

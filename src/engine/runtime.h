@@ -153,8 +153,11 @@ struct OciProcess {
 std::string BuildOciProcess(const OciProcess& p);
 
 // Resolves Docker's User field ("", "name", "uid", "name:group", "uid:gid") against the
-// container's /etc/passwd and /etc/group.
+// container's /etc/passwd and /etc/group. The additional groups are, as runc's user lookup gives
+// Docker, the groups /etc/group lists the user in, then HostConfig.GroupAdd's (a group name or
+// gid of /etc/group, or any numeric gid).
 Status ResolveUser(const std::string& rootfs, const std::string& user, uint32_t* uid, uint32_t* gid,
-                   std::vector<uint32_t>* additional_gids);
+                   std::vector<uint32_t>* additional_gids,
+                   const std::vector<std::string>& group_add = {});
 
 }  // namespace berth::engine

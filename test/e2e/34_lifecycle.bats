@@ -213,3 +213,19 @@ prog() { if [ "$1" = berth ]; then echo "$BIN/berth"; else echo docker; fi; }
   run timeout 5 docker events --since "$since" --until "$(( $(date +%s) + 1 ))" --filter container=ue --filter event=update --format '{{.Action}}'
   [ "$output" = update ]
 }
+
+@test "--group-add NAME|GID: id -G shows them, in exec too; an unknown name fails the start" {
+  for cli in $CLIS; do
+    run $cli run --rm --group-add nogroup --group-add 4242 busybox id -G
+    [ "$status" -eq 0 ]
+    [ "$output" = "0 4242 65534" ]  # the kernel sorts them
+    $cli run -d --name "g-$cli" --group-add 65534 --group-add 777 busybox sleep 300 >/dev/null
+    run $cli exec "g-$cli" id -G
+    [ "$output" = "0 777 65534" ]
+    run $cli inspect -f '{{json .HostConfig.GroupAdd}}' "g-$cli"
+    [ "$output" = '["65534","777"]' ]
+    run $cli run --rm --group-add nosuchgroup busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Unable to find group nosuchgroup"* ]]
+  done
+}
