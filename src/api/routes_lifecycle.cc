@@ -19,6 +19,19 @@ void AddLifecycleRoutes(Router& r, Backend& b) {
     else c.SendEmpty(204);
   });
 
+  // docker rm --link /parent/alias: the CLI trims the slashes, so the link name arrives as two
+  // path segments.
+  r.Add("DELETE", "/containers/{parent}/{alias}", [&b](Request& req, Conn& c) {
+    std::string name = req.params["parent"] + "/" + req.params["alias"];
+    if (!req.QueryBool("link")) {
+      c.SendError(absl::NotFoundError("No such container: " + name));
+      return;
+    }
+    Status st = b.containers.RemoveLink(name);
+    if (!st.ok()) c.SendError(st);
+    else c.SendEmpty(204);
+  });
+
   r.Add("POST", "/containers/{id}/update", [&b](Request& req, Conn& c) {
     auto update = spec::ParseContainerUpdate(req.body);
     if (!update.ok()) {

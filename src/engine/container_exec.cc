@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -137,6 +139,15 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
   for (auto& v : spec::OrEmpty(cfg.env)) {
     has_path |= absl::StartsWith(v, "PATH=");
     proc.env.push_back(v);
+  }
+  // An exec gets the link variables too, computed now as dockerd does.
+  if (auto links = LinksForStart(c); links.ok()) {
+    for (auto it = links->env.rbegin(); it != links->env.rend(); ++it) {
+      std::string key = it->substr(0, it->find('=') + 1);
+      if (std::none_of(proc.env.begin(), proc.env.end(),
+                       [&](const std::string& e) { return absl::StartsWith(e, key); }))
+        proc.env.insert(proc.env.begin(), *it);
+    }
   }
   if (!has_path) proc.env.insert(proc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   proc.env.push_back("HOSTNAME=" + cfg.hostname);

@@ -26,7 +26,8 @@ std::string Container::ToDoc() const {
               {"finished_at", finished_at},
               {"restart_count", restart_count},
               {"manually_stopped", manually_stopped},
-              {"paused", paused}}
+              {"paused", paused},
+              {"links", links}}
       .dump();
 }
 
@@ -65,6 +66,7 @@ StatusOr<std::shared_ptr<Container>> Container::FromDoc(const std::string& text)
     c->restart_count = d.value("restart_count", 0);
     c->manually_stopped = d.value("manually_stopped", false);
     c->paused = d.value("paused", false);
+    c->links = d.value("links", std::map<std::string, std::string>{});
     return c;
   } catch (const json::exception& e) {
     // A field of the wrong type in our own record: report it, do not throw past this file.

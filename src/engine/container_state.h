@@ -2,6 +2,7 @@
 // The container manager's records (private to src/engine/container*.cc).
 
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +33,9 @@ struct Container {
   int64_t started_at = 0, finished_at = 0;
   int restart_count = 0;
   bool manually_stopped = false;
-  bool paused = false;  // running with its cgroup frozen (docker pause); status stays "running"
+  bool paused = false;
+  // Legacy links on the default bridge (--link): alias -> the linked container's id.
+  std::map<std::string, std::string> links;  // running with its cgroup frozen (docker pause); status stays "running"
   bool creating = false;  // in memory only: name taken, files being made; not visible yet
   bool removed = false;   // in memory only
   uint64_t exits = 0;     // in memory only: exits seen, for wait?condition=next-exit

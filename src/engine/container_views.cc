@@ -84,6 +84,10 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.restart_count = c.restart_count;
   v.exec_ids = c.exec_ids;
   v.host_config = c.host_config;
+  // Docker shows the link graph here, not the request ("/child:/parent/alias"; null for none).
+  std::vector<std::string> links = LinksLocked(c);
+  if (links.empty()) v.host_config.links.reset();
+  else v.host_config.links = links;
   v.graph_driver = {lower, StateDir(c.id) + "/rootfs", dir + "/fs/upper", dir + "/fs/work"};
   v.mounts = MountPoints(c.host_config);
   v.config = c.config;

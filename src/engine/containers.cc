@@ -337,6 +337,19 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
     std::string key = hc.network_mode == "default" && eps.count("bridge") ? "bridge" : hc.network_mode;
     if (eps[key].mac_address.empty()) eps[key].mac_address = config.mac_address;
   }
+  // Legacy links: a graph on the default bridge; on a user-defined network aliases that only this
+  // container resolves, as the docker CLI sends them in the endpoint too.
+  std::map<std::string, std::string> links;
+  if (!spec::OrEmpty(hc.links).empty()) {
+    if (hc.network_mode == "default" || hc.network_mode == "bridge") {
+      ASSIGN_OR_RETURN(links, ResolveLinks(hc));
+    } else if (hc.network_mode != "host" && hc.network_mode != "none" &&
+               !absl::StartsWith(hc.network_mode, "container:")) {
+      if (!net.endpoints_config) net.endpoints_config.emplace();
+      auto& eps = *net.endpoints_config;
+      if (!eps[hc.network_mode].links) eps[hc.network_mode].links = hc.links;
+    }
+  }
   RETURN_IF_ERROR(network_.Validate(hc, net));
 
   MergeImageDefaults(image->container_config, config);
@@ -367,6 +380,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   c->args = std::vector<std::string>(argv.begin() + 1, argv.end());
   c->created = UnixNanos(clock_.Now());
   c->host_config = hc;
+  c->links = std::move(links);
   c->creating = true;
   {
     // The id and the name are taken under the lock: the container is in the table from here on,
@@ -510,8 +524,11 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
 
   auto sandbox = network_.Setup(c->id, name, config, hc);
   if (!sandbox.ok()) return fail(sandbox.status(), 128);
+  auto links = LinksForStart(c);
+  if (!links.ok()) return fail(links.status(), 128);
   std::string hostname = config.hostname;
-  if (Status st = sys::WriteFile(dir + "/hosts", std::string(kHosts) + sandbox->hosts_extra); !st.ok())
+  if (Status st = sys::WriteFile(dir + "/hosts", std::string(kHosts) + sandbox->hosts_extra + links->hosts);
+      !st.ok())
     return fail(st, 128);
   if (!sandbox->resolv_conf.empty())
     if (Status st = sys::WriteFile(dir + "/resolv.conf", sandbox->resolv_conf); !st.ok()) return fail(st, 128);
@@ -525,6 +542,13 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   for (auto& e : spec::OrEmpty(config.env)) {
     has_path |= absl::StartsWith(e, "PATH=");
     in.env.push_back(e);
+  }
+  // Link variables come before the container's own, which win over them (as in Docker).
+  for (auto it = links->env.rbegin(); it != links->env.rend(); ++it) {
+    std::string key = it->substr(0, it->find('=') + 1);
+    bool own = std::any_of(in.env.begin(), in.env.end(),
+                           [&](const std::string& e) { return absl::StartsWith(e, key); });
+    if (!own) in.env.insert(in.env.begin(), *it);
   }
   if (!has_path) in.env.insert(in.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   in.env.push_back("HOSTNAME=" + hostname);

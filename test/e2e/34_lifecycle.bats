@@ -229,3 +229,133 @@ prog() { if [ "$1" = berth ]; then echo "$BIN/berth"; else echo docker; fi; }
     [[ "$output" == *"Unable to find group nosuchgroup"* ]]
   done
 }
+
+@test "--link NAME:ALIAS on the default bridge: Docker's environment, /etc/hosts, HostConfig.Links" {
+  docker run -d --name db -e DBPASS=s3cret --expose 5432 --expose 80/udp busybox sleep 300 >/dev/null
+  dbid=$(docker inspect -f '{{.Id}}' db)
+  ip=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' db)
+  [ -n "$ip" ]
+  for cli in $CLIS; do
+    run $cli run --rm --link db:my-db busybox env
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"MY_DB_PORT=udp://$ip:80"* ]]
+    [[ "$output" == *"MY_DB_PORT_5432_TCP=tcp://$ip:5432"* ]]
+    [[ "$output" == *"MY_DB_PORT_5432_TCP_ADDR=$ip"* ]]
+    [[ "$output" == *"MY_DB_PORT_5432_TCP_PORT=5432"* ]]
+    [[ "$output" == *"MY_DB_PORT_5432_TCP_PROTO=tcp"* ]]
+    [[ "$output" == *"MY_DB_PORT_80_UDP=udp://$ip:80"* ]]
+    [[ "$output" =~ MY_DB_NAME=/[a-z_]+/my-db ]]
+    [[ "$output" == *"MY_DB_ENV_DBPASS=s3cret"* ]]
+    [[ "$output" != *"MY_DB_ENV_PATH"* ]]
+    $cli run -d --name "web-$cli" --link db --link db:alias busybox sleep 300 >/dev/null
+    run $cli exec "web-$cli" cat /etc/hosts
+    [[ "$output" == *"$ip	db ${dbid:0:12}"* ]]
+    [[ "$output" == *"$ip	alias ${dbid:0:12} db"* ]]
+    run $cli exec "web-$cli" ping -c1 -W2 alias
+    [ "$status" -eq 0 ]
+    run $cli exec "web-$cli" sh -c 'echo $DB_NAME $ALIAS_NAME'
+    [ "$output" = "/web-$cli/db /web-$cli/alias" ]
+    run $cli inspect -f '{{json .HostConfig.Links}}' "web-$cli"
+    [ "$output" = "[\"/db:/web-$cli/alias\",\"/db:/web-$cli/db\"]" ]
+  done
+}
+
+@test "rm --link removes the link only; the default name is Docker's conflict" {
+  docker run -d --name db2 busybox sleep 300 >/dev/null
+  for cli in $CLIS; do
+    $cli create --name "lp-$cli" --link db2:x --link db2:y busybox true >/dev/null
+    run $cli rm --link "/lp-$cli/x"
+    [ "$status" -eq 0 ]
+    [ "$output" = "/lp-$cli/x" ]
+    run $cli inspect -f '{{json .HostConfig.Links}}' "lp-$cli"
+    [ "$output" = "[\"/db2:/lp-$cli/y\"]" ]
+    run $cli inspect -f '{{.State.Running}}' db2
+    [ "$output" = true ]
+    run $cli rm --link db2
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Conflict, cannot remove the default link name of the container"* ]]
+    run $cli rm --link "/lp-$cli/nope"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"No such container"* ]]
+  done
+  run api -o /dev/null -w '%{http_code}' -X DELETE "http://x/containers/lp-docker/y?link=1"
+  [ "$output" = 204 ]
+  run docker inspect -f '{{json .HostConfig.Links}}' lp-docker
+  [ "$output" = null ]
+}
+
+@test "--link to a missing or stopped container is refused as Docker" {
+  # Through the API: on a 404 from create the CLI tries to pull the image (Docker's CLI too).
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image":"busybox","HostConfig":{"Links":["nosuch:x"]}}' http://x/containers/create
+  [[ "$output" == *'could not get container for nosuch: No such container: nosuch'*' 404' ]]
+  [ -z "$(docker ps -aq)" ]
+  docker create --name stopped busybox true >/dev/null
+  run docker run --rm --link stopped:s busybox true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Cannot link to a non running container: /stopped AS /"*"/s"* ]]
+}
+
+@test "--link on a user-defined network is an alias only the linking container resolves" {
+  docker network create ln >/dev/null
+  docker run -d --name target --network ln busybox sleep 300 >/dev/null
+  for cli in $CLIS; do
+    run $cli run --rm --network ln --link target:tgt busybox ping -c1 -W2 tgt
+    [ "$status" -eq 0 ]
+  done
+  run docker run --rm --network ln busybox ping -c1 -W2 tgt
+  [ "$status" -ne 0 ]
+  docker run -d --name linker --network ln --link target:tgt busybox sleep 300 >/dev/null
+  run docker inspect -f '{{json .NetworkSettings.Networks.ln.Links}}' linker
+  [ "$output" = '["target:tgt"]' ]
+  docker rm -f linker target >/dev/null
+  docker network rm ln >/dev/null
+}
+
+@test "endpoint DriverOpts round trip; com.docker.network.* options refused" {
+  docker network create dn >/dev/null
+  docker run -d --name dc busybox sleep 300 >/dev/null
+  run api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Container":"dc","EndpointConfig":{"DriverOpts":{"com.example.tier":"gold"}}}' http://x/networks/dn/connect
+  [ "$output" = 200 ]
+  run docker inspect -f '{{json .NetworkSettings.Networks.dn.DriverOpts}}' dc
+  [ "$output" = '{"com.example.tier":"gold"}' ]
+  docker run -d --name dd --network dn busybox sleep 300 >/dev/null
+  run api -X POST -H 'Content-Type: application/json' \
+    -d '{"Name":"dcreate","Image":"busybox","HostConfig":{"NetworkMode":"dn"},"NetworkingConfig":{"EndpointsConfig":{"dn":{"DriverOpts":{"a":"b"}}}}}' "http://x/containers/create?name=dcreate"
+  [[ "$output" == *'"Id"'* ]]
+  run docker inspect -f '{{json .NetworkSettings.Networks.dn.DriverOpts}}' dcreate
+  [ "$output" = '{"a":"b"}' ]
+  run api -X POST -H 'Content-Type: application/json' \
+    -d '{"Container":"dd","EndpointConfig":{"DriverOpts":{"com.docker.network.endpoint.sysctls":"x"}}}' http://x/networks/bridge/connect
+  [[ "$output" == *"endpoint driver option com.docker.network.endpoint.sysctls is not supported"* ]]
+  docker rm -f dc dd dcreate >/dev/null
+  docker network rm dn >/dev/null
+}
+
+@test "MacAddress on network connect: the new interface gets it; a bad one is a 400" {
+  docker network create mn >/dev/null
+  docker run -d --name mc busybox sleep 300 >/dev/null
+  run api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Container":"mc","EndpointConfig":{"MacAddress":"02:42:ac:11:99:99"}}' http://x/networks/mn/connect
+  [ "$output" = 200 ]
+  run docker exec mc cat /sys/class/net/eth1/address
+  [ "$output" = 02:42:ac:11:99:99 ]
+  run docker inspect -f '{{.NetworkSettings.Networks.mn.MacAddress}}' mc
+  [ "$output" = 02:42:ac:11:99:99 ]
+  docker network disconnect mn mc
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Container":"mc","EndpointConfig":{"MacAddress":"zz"}}' http://x/networks/mn/connect
+  [[ "$output" == *'invalid MAC address zz'*' 400' ]]
+  run docker inspect -f '{{json .NetworkSettings.Networks.mn}}' mc
+  [ "$output" = null ]
+  # A stopped container gets it at its start.
+  docker create --name ms busybox sleep 300 >/dev/null
+  api -X POST -H 'Content-Type: application/json' \
+    -d '{"Container":"ms","EndpointConfig":{"MacAddress":"02:42:ac:11:88:88"}}' http://x/networks/mn/connect
+  docker start ms >/dev/null
+  run docker exec ms cat /sys/class/net/eth1/address
+  [ "$output" = 02:42:ac:11:88:88 ]
+  docker rm -f mc ms >/dev/null
+  docker network rm mn >/dev/null
+}
