@@ -65,6 +65,8 @@ void AddFsRoutes(Router& r, Backend& b);
 // X-Docker-Container-Path-Stat: base64 of the JSON {"name","size","mode","mtime","linkTarget"},
 // as dockerd sends it.
 std::string PathStatHeader(const engine::PathStat& stat);
+// pause, unpause, update (routes_lifecycle.cc).
+void AddLifecycleRoutes(Router& r, Backend& b);
 // Swarm-mode routes of a node not in a swarm (503, as Docker).
 void AddSwarmRoutes(Router& r);
 }  // namespace berth::api

@@ -174,6 +174,9 @@ int CmdPort(Cli&, const Invocation&);
 int CmdDiff(Cli&, const Invocation&);
 int CmdCp(Cli&, const Invocation&);
 int CmdCommit(Cli&, const Invocation&);
+int CmdPause(Cli&, const Invocation&);
+int CmdUnpause(Cli&, const Invocation&);
+int CmdUpdate(Cli&, const Invocation&);
 
 int CmdImages(Cli&, const Invocation&);
 int CmdImageInspect(Cli&, const Invocation&);

@@ -147,6 +147,8 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.Bool("privileged", 0, &o->privileged);
   f.Bool("read-only", 0, &o->read_only);
   f.StringList("cap-add", 0, &o->cap_add);
+  f.StringList("group-add", 0, &o->group_add);
+  f.StringList("link", 0, &o->links);
   f.StringList("cap-drop", 0, &o->cap_drop);
   f.StringList("attach", 'a', &o->attach);
   f.StringList("security-opt", 0, &o->security_opt);
@@ -390,10 +392,10 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"DnsOptions", json(o.dns_options)},
       {"DnsSearch", json(o.dns_search)},
       {"ExtraHosts", NullOrArray(o.add_hosts)},
-      {"GroupAdd", nullptr},
+      {"GroupAdd", NullOrArray(o.group_add)},
       {"IpcMode", o.ipc},
       {"Cgroup", ""},
-      {"Links", nullptr},
+      {"Links", NullOrArray(o.links)},
       {"OomScoreAdj", 0},
       {"PidMode", o.pid},
       {"Privileged", o.privileged},

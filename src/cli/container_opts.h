@@ -57,6 +57,8 @@ struct ContainerOptions {
   bool privileged = false;
   bool read_only = false;
   std::vector<std::string> cap_add;
+  std::vector<std::string> group_add;
+  std::vector<std::string> links;
   std::vector<std::string> cap_drop;
   std::vector<std::string> attach;
   std::vector<std::string> security_opt;

@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +30,8 @@ StatusOr<ShimStream> ContainerManager::Attach(const std::string& name, bool in, 
   std::future<StatusOr<ShimStream>> fut;
   {
     StateLock l(mu_);
+    if (c->paused)
+      return absl::FailedPreconditionError("You cannot attach to a paused container, unpause it first");
     if (c->status != "running") {
       auto p = std::make_shared<Container::Pending>();
       p->in = in;
@@ -82,6 +86,9 @@ StatusOr<std::string> ContainerManager::ExecCreate(const std::string& name, cons
   StateLock l(mu_);
   if (c->status != "running")
     return absl::FailedPreconditionError("Container " + c->id + " is not running");
+  if (c->paused)
+    return absl::FailedPreconditionError("Container " + c->id +
+                                         " is paused, unpause the container before exec");
   // dockerd checks them here, after the container, and answers 500 (a plain error) with these
   // words; the attach route's check is a 400.
   if (!body.detach_keys.empty() && !spec::ParseDetachKeys(body.detach_keys).ok())
@@ -112,6 +119,9 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     auto cit = containers_.find(e->container_id);
     if (cit == containers_.end() || cit->second->status != "running")
       return absl::FailedPreconditionError("Container " + e->container_id + " is not running");
+    if (cit->second->paused)
+      return absl::FailedPreconditionError("Container " + e->container_id +
+                                           " is paused, unpause the container before exec");
     c = cit->second;
     e->started = true;
     e->running = true;
@@ -132,13 +142,23 @@ StatusOr<ShimStream> ContainerManager::ExecStart(const std::string& exec_id, boo
     has_path |= absl::StartsWith(v, "PATH=");
     proc.env.push_back(v);
   }
+  // An exec gets the link variables too, computed now as dockerd does.
+  if (auto links = LinksForStart(c); links.ok()) {
+    for (auto it = links->env.rbegin(); it != links->env.rend(); ++it) {
+      std::string key = it->substr(0, it->find('=') + 1);
+      if (std::none_of(proc.env.begin(), proc.env.end(),
+                       [&](const std::string& e) { return absl::StartsWith(e, key); }))
+        proc.env.insert(proc.env.begin(), *it);
+    }
+  }
   if (!has_path) proc.env.insert(proc.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   proc.env.push_back("HOSTNAME=" + cfg.hostname);
   if (tty) proc.env.push_back("TERM=xterm");
   for (auto& v : spec::OrEmpty(b.env)) proc.env.push_back(v);
   std::string user = b.user.empty() ? cfg.user : b.user;
   std::string state = StateDir(c->id);
-  Status ust = ResolveUser(state + "/rootfs", user, &proc.uid, &proc.gid, &proc.additional_gids);
+  Status ust = ResolveUser(state + "/rootfs", user, &proc.uid, &proc.gid, &proc.additional_gids,
+                           spec::OrEmpty(hc.group_add));
   auto finish = [&](int code) {
     {
       StateLock l(mu_);

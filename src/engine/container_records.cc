@@ -50,7 +50,9 @@ std::string Container::ToDoc() const {
               {"finished_at", finished_at},
               {"restart_count", restart_count},
               {"manually_stopped", manually_stopped},
-              {"health", health.status.empty() ? json(nullptr) : HealthDoc(health)}}
+              {"health", health.status.empty() ? json(nullptr) : HealthDoc(health)},
+              {"paused", paused},
+              {"links", links}}
       .dump();
 }
 
@@ -89,6 +91,8 @@ StatusOr<std::shared_ptr<Container>> Container::FromDoc(const std::string& text)
     c->restart_count = d.value("restart_count", 0);
     c->manually_stopped = d.value("manually_stopped", false);
     if (d.contains("health")) c->health = HealthFromDoc(d["health"]);
+    c->paused = d.value("paused", false);
+    c->links = d.value("links", std::map<std::string, std::string>{});
     return c;
   } catch (const json::exception& e) {
     // A field of the wrong type in our own record: report it, do not throw past this file.

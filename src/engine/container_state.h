@@ -2,6 +2,7 @@
 // The container manager's records (private to src/engine/container*.cc).
 
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct Container {
   int64_t started_at = 0, finished_at = 0;
   int restart_count = 0;
   bool manually_stopped = false;
+  bool paused = false;
+  // Legacy links on the default bridge (--link): alias -> the linked container's id.
+  std::map<std::string, std::string> links;  // running with its cgroup frozen (docker pause); status stays "running"
   bool creating = false;  // in memory only: name taken, files being made; not visible yet
   bool removed = false;   // in memory only
   uint64_t exits = 0;     // in memory only: exits seen, for wait?condition=next-exit
@@ -68,6 +72,8 @@ struct Container {
 
   bool tty() const { return config.tty; }
   bool running() const { return status == "running" || status == "restarting"; }
+  // Docker's State.Status: "paused" for a paused running container.
+  std::string state() const { return paused && status == "running" ? "paused" : status; }
 
   // The store's record (container_records.cc).
   std::string ToDoc() const;

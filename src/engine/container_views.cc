@@ -26,7 +26,9 @@ namespace berth::engine {
 static std::string StatusText(const Container& c, int64_t now) {
   using std::chrono::nanoseconds;
   if (c.status == "running") {
+    // Docker's State.String(): Paused wins over the health status.
     std::string up = "Up " + HumanDuration(nanoseconds(now - c.started_at));
+    if (c.paused) return up + " (Paused)";
     if (c.health.status == "starting") return up + " (health: starting)";
     if (!c.health.status.empty()) return up + " (" + c.health.status + ")";
     return up;
@@ -70,7 +72,8 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.path = c.path;
   v.args = c.args;
   bool running = c.status == "running";
-  v.state.status = c.status;
+  v.state.status = c.state();
+  v.state.paused = running && c.paused;
   v.state.running = running || c.status == "restarting";
   v.state.restarting = c.status == "restarting";
   v.state.dead = c.status == "dead";
@@ -90,6 +93,10 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.restart_count = c.restart_count;
   v.exec_ids = c.exec_ids;
   v.host_config = c.host_config;
+  // Docker shows the link graph here, not the request ("/child:/parent/alias"; null for none).
+  std::vector<std::string> links = LinksLocked(c);
+  if (links.empty()) v.host_config.links.reset();
+  else v.host_config.links = links;
   v.graph_driver = {lower, StateDir(c.id) + "/rootfs", dir + "/fs/upper", dir + "/fs/work"};
   v.mounts = MountPoints(c.host_config);
   v.config = c.config;
@@ -143,7 +150,7 @@ ContainerSummary ContainerManager::SummaryLocked(const Container& c, const spec:
     for (auto& b : *binds) s.ports.push_back({b.host_ip, priv, std::atoi(b.host_port.c_str()), proto});
   }
   s.labels = spec::OrEmpty(c.config.labels);
-  s.state = c.status;
+  s.state = c.state();
   s.status = StatusText(c, UnixNanos(clock_.Now()));
   s.network_mode = c.host_config.network_mode;
   s.networks = ns.networks;
@@ -250,7 +257,7 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
       if (c.removed) continue;
       const spec::NetworkSettings& ns = settings[c.id];
       if (!f.Match("name", c.name) || !f.Match("id", c.id)) continue;
-      if (!f.ExactMatch("status", c.status)) continue;
+      if (!f.ExactMatch("status", c.state())) continue;
       if (!exited.empty() && (c.status != "exited" ||
                               std::find(exited.begin(), exited.end(), c.exit_code) == exited.end()))
         continue;

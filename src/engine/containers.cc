@@ -347,6 +347,19 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
     std::string key = hc.network_mode == "default" && eps.count("bridge") ? "bridge" : hc.network_mode;
     if (eps[key].mac_address.empty()) eps[key].mac_address = config.mac_address;
   }
+  // Legacy links: a graph on the default bridge; on a user-defined network aliases that only this
+  // container resolves, as the docker CLI sends them in the endpoint too.
+  std::map<std::string, std::string> links;
+  if (!spec::OrEmpty(hc.links).empty()) {
+    if (hc.network_mode == "default" || hc.network_mode == "bridge") {
+      ASSIGN_OR_RETURN(links, ResolveLinks(hc));
+    } else if (hc.network_mode != "host" && hc.network_mode != "none" &&
+               !absl::StartsWith(hc.network_mode, "container:")) {
+      if (!net.endpoints_config) net.endpoints_config.emplace();
+      auto& eps = *net.endpoints_config;
+      if (!eps[hc.network_mode].links) eps[hc.network_mode].links = hc.links;
+    }
+  }
   RETURN_IF_ERROR(network_.Validate(hc, net));
 
   MergeImageDefaults(image->container_config, config);
@@ -377,6 +390,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   c->args = std::vector<std::string>(argv.begin() + 1, argv.end());
   c->created = UnixNanos(clock_.Now());
   c->host_config = hc;
+  c->links = std::move(links);
   c->creating = true;
   {
     // The id and the name are taken under the lock: the container is in the table from here on,
@@ -451,6 +465,8 @@ StatusOr<bool> ContainerManager::Start(const std::string& name) {
   {
     StateLock l(mu_);
     if (c->removed) return absl::NotFoundError("No such container: " + name);
+    if (c->paused && c->status == "running")
+      return absl::FailedPreconditionError("cannot start a paused container, try unpause instead");
     if (c->status == "running") return false;
     c->manually_stopped = false;
     auto_remove = c->host_config.auto_remove;
@@ -518,8 +534,11 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
 
   auto sandbox = network_.Setup(c->id, name, config, hc);
   if (!sandbox.ok()) return fail(sandbox.status(), 128);
+  auto links = LinksForStart(c);
+  if (!links.ok()) return fail(links.status(), 128);
   std::string hostname = config.hostname;
-  if (Status st = sys::WriteFile(dir + "/hosts", std::string(kHosts) + sandbox->hosts_extra); !st.ok())
+  if (Status st = sys::WriteFile(dir + "/hosts", std::string(kHosts) + sandbox->hosts_extra + links->hosts);
+      !st.ok())
     return fail(st, 128);
   if (!sandbox->resolv_conf.empty())
     if (Status st = sys::WriteFile(dir + "/resolv.conf", sandbox->resolv_conf); !st.ok()) return fail(st, 128);
@@ -534,13 +553,21 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     has_path |= absl::StartsWith(e, "PATH=");
     in.env.push_back(e);
   }
+  // Link variables come before the container's own, which win over them (as in Docker).
+  for (auto it = links->env.rbegin(); it != links->env.rend(); ++it) {
+    std::string key = it->substr(0, it->find('=') + 1);
+    bool own = std::any_of(in.env.begin(), in.env.end(),
+                           [&](const std::string& e) { return absl::StartsWith(e, key); });
+    if (!own) in.env.insert(in.env.begin(), *it);
+  }
   if (!has_path) in.env.insert(in.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   in.env.push_back("HOSTNAME=" + hostname);
   bool tty = config.tty;
   if (tty) in.env.push_back("TERM=xterm");
   in.cwd = config.working_dir;
   if (in.cwd.empty()) in.cwd = "/";
-  Status ust = ResolveUser(rootfs, config.user, &in.uid, &in.gid, &in.additional_gids);
+  Status ust = ResolveUser(rootfs, config.user, &in.uid, &in.gid, &in.additional_gids,
+                           spec::OrEmpty(hc.group_add));
   if (!ust.ok()) return fail(ust, 128);
   in.tty = tty;
   in.rows = static_cast<int>(hc.console_size[0]);
@@ -728,6 +755,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     c = it->second;
     if (c->status != "running" && c->status != "restarting") return;
     c->status = "exited";
+    c->paused = false;
     c->exit_code = code;
     c->pid = 0;
     c->finished_at = finished;
@@ -819,6 +847,7 @@ Status ContainerManager::Kill(const std::string& name, const std::string& signal
   if (sig < 0) return absl::InvalidArgumentError("Invalid signal: " + signal);
   uint64_t exits;
   ContainerEvent ev;
+  bool thaw;
   {
     StateLock l(mu_);
     if (c->status != "running")
@@ -826,9 +855,13 @@ Status ContainerManager::Kill(const std::string& name, const std::string& signal
     if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) c->manually_stopped = true;
     exits = c->exits;
     ev = EventLocked(*c, "kill", {{"signal", std::to_string(sig)}});
+    // dockerd thaws a paused container for SIGKILL and its stop signal, which end it; any other
+    // signal stays pending until unpause.
+    thaw = sig == SIGKILL || sig == ParseSignal(c->config.stop_signal, SIGTERM);
   }
   (void)Save(c);
   RETURN_IF_ERROR(Signal(*c, sig));
+  if (thaw) ThawForSignal(c);
   Emit(std::move(ev));
   // Docker answers a SIGKILL once the container is gone, so a client may remove it at once.
   if (sig == SIGKILL) AwaitExit(c, exits, std::chrono::seconds(10));
@@ -865,6 +898,7 @@ StatusOr<bool> ContainerManager::Stop(const std::string& name, std::optional<int
     return true;
   }
   RETURN_IF_ERROR(Signal(*c, sig));
+  ThawForSignal(c);
   Emit(std::move(kill_ev));
   Duration grace = wait_s < 0 ? std::chrono::hours(24 * 365) : Duration(std::chrono::seconds(wait_s));
   if (!AwaitExit(c, exits, grace)) {
@@ -967,6 +1001,10 @@ Status ContainerManager::Remove(const std::string& name, bool force) {
   {
     StateLock l(mu_);
     if (c->running() && !force) {
+      if (c->paused)
+        return absl::FailedPreconditionError(
+            "You cannot remove a paused container " + c->id +
+            ". Unpause and then stop the container before attempting removal or force remove");
       return absl::FailedPreconditionError(
           "You cannot remove a running container " + c->id +
           ". Stop the container before attempting removal or force remove");
@@ -982,6 +1020,7 @@ Status ContainerManager::Remove(const std::string& name, bool force) {
   }
   if (kill) {
     RETURN_IF_ERROR(Signal(*c, SIGKILL));
+    ThawForSignal(c);
     AwaitExit(c, exits, std::chrono::seconds(30));
   }
   absl::MutexLock op(&c->op_mu);

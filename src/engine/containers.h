@@ -86,6 +86,14 @@ class ContainerManager : public ContainerService {
                             const std::function<void()>& registered,
                             const std::function<bool(int fd)>& block);
   Status Rename(const std::string& name, const std::string& new_name);
+  // DELETE /containers/{name}?link=1: removes the legacy link "/parent/alias" (container_links.cc).
+  Status RemoveLink(const std::string& name);
+  // docker pause/unpause: freezes or thaws the container's cgroup (container_lifecycle.cc).
+  Status Pause(const std::string& name);
+  Status Unpause(const std::string& name);
+  // POST /containers/{id}/update: resources (applied to a running container at once) and the
+  // restart policy, stored for later starts. Returns Docker's warnings.
+  StatusOr<std::vector<std::string>> Update(const std::string& name, const spec::UpdateConfig& update);
   StatusOr<ContainerView> Inspect(const std::string& name, bool size);
   StatusOr<TopResult> Top(const std::string& name, const std::string& ps_args);
   StatusOr<ContainerStats> Stats(const std::string& name);
@@ -218,6 +226,20 @@ class ContainerManager : public ContainerService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(ContainerEvent e);
   void ScheduleRestart(const std::string& id, int64_t delay_ms);
+  // Legacy links on the default bridge (container_links.cc): the children named by
+  // HostConfig.Links (alias -> id), what they give the parent at start, and inspect's
+  // HostConfig.Links ("/child:/parent/alias").
+  StatusOr<std::map<std::string, std::string>> ResolveLinks(const spec::HostConfig& hc)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  struct LinkSetup {
+    std::vector<std::string> env;
+    std::string hosts;
+  };
+  StatusOr<LinkSetup> LinksForStart(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::string> LinksLocked(const Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a stop signal or SIGKILL was sent to a paused container: thaws it so the signal is
+  // delivered, as dockerd does, with Docker's "unpause" event.
+  void ThawForSignal(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store& store_;
   ImageStore& images_;

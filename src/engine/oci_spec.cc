@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "engine/container_update.h"
 #include "engine/runtime.h"
 #include "nlohmann/json.hpp"
 
@@ -62,6 +63,31 @@ json Rlimits(const spec::HostConfig& hc) {
 }
 
 }  // namespace
+
+// The runc side of container_update.h: this file owns runc's format.
+std::string OciCgroupResourcesJson(const spec::Resources& r) {
+  json out = json::object();
+  if (r.memory > 0) {
+    out["memory"] = {{"limit", r.memory}, {"swap", EffectiveMemorySwap(r)}};
+  }
+  if (r.memory_reservation > 0) out["memory"]["reservation"] = r.memory_reservation;
+  json cpu = json::object();
+  if (r.nano_cpus > 0) {
+    cpu["period"] = 100000;
+    cpu["quota"] = r.nano_cpus * 100000 / 1000000000;
+  } else {
+    if (r.cpu_period > 0) cpu["period"] = r.cpu_period;
+    if (r.cpu_quota != 0) cpu["quota"] = r.cpu_quota;
+  }
+  if (r.cpu_shares > 0) cpu["shares"] = r.cpu_shares;
+  if (!r.cpuset_cpus.empty()) cpu["cpus"] = r.cpuset_cpus;
+  if (!r.cpuset_mems.empty()) cpu["mems"] = r.cpuset_mems;
+  if (!cpu.empty()) out["cpu"] = cpu;
+  // 0 or less is unlimited: runc writes "max" for -1 (its 0 means "leave as is").
+  if (r.pids_limit) out["pids"] = {{"limit", *r.pids_limit > 0 ? *r.pids_limit : -1}};
+  if (r.blkio_weight > 0) out["blockIO"] = {{"weight", r.blkio_weight}};
+  return out.dump();
+}
 
 StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
   static const spec::HostConfig kEmpty;
@@ -140,18 +166,9 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
   if (in.netns_path.empty()) namespaces.push_back({{"type", "network"}});
   else if (in.netns_path != "host") namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
 
-  json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
-  if (r.memory > 0) {
-    resources["memory"] = {{"limit", r.memory}};
-    // Docker: MemorySwap 0 means twice the memory limit; -1 unlimited.
-    if (r.memory_swap == 0) resources["memory"]["swap"] = r.memory * 2;
-    else if (r.memory_swap > 0) resources["memory"]["swap"] = r.memory_swap;
-  }
-  if (r.nano_cpus > 0) resources["cpu"] = {{"period", 100000}, {"quota", r.nano_cpus * 100000 / 1000000000}};
-  if (r.cpu_shares > 0) resources["cpu"]["shares"] = r.cpu_shares;
-  if (!r.cpuset_cpus.empty()) resources["cpu"]["cpus"] = r.cpuset_cpus;
-  if (!r.cpuset_mems.empty()) resources["cpu"]["mems"] = r.cpuset_mems;
-  if (r.pids_limit && *r.pids_limit > 0) resources["pids"] = {{"limit", *r.pids_limit}};
+  // The cgroup limits as `docker update` applies them too (container_update.cc).
+  json resources = json::parse(OciCgroupResourcesJson(r));
+  resources["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
 
   json linux = {{"namespaces", namespaces},
                 {"resources", resources},

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -132,6 +133,17 @@ void ShimClient::ForgetRuntimeState(const std::string& id) const {
   (void)sys::Run({paths_.runc, "--root", paths_.runtime_root, "delete", "--force", id});
 }
 
+Status ShimClient::Runtime(const std::vector<std::string>& args, std::string_view input) const {
+  CheckNoStateLock("ShimClient::Runtime");
+  std::vector<std::string> argv = {paths_.runc, "--root", paths_.runtime_root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ASSIGN_OR_RETURN(sys::RunResult r, sys::Run(argv, input));
+  if (r.exit_code == 0) return absl::OkStatus();
+  std::string msg = r.err.empty() ? r.out : r.err;
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  return absl::FailedPreconditionError("runc " + args[0] + ": " + msg);
+}
+
 Status OverlayMounter::Mount(const std::vector<std::string>& lowers, const std::string& upper,
                              const std::string& work, const std::string& target) {
   return sys::MountOverlay(lowers, upper, work, target);
@@ -167,11 +179,50 @@ std::vector<std::vector<std::string>> ReadDb(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// The supplementary groups: memberships of `name` in /etc/group, then the --group-add ones.
+Status AdditionalGroups(const std::string& rootfs, const std::string& name,
+                        const std::vector<std::string>& group_add, std::vector<uint32_t>* out) {
+  out->clear();
+  auto groups = ReadDb(rootfs + "/etc/group");
+  auto add = [&](uint32_t g) {
+    if (std::find(out->begin(), out->end(), g) == out->end()) out->push_back(g);
+  };
+  uint32_t n;
+  if (!name.empty()) {
+    for (auto& e : groups) {
+      if (e.size() < 4 || !absl::SimpleAtoi(e[2], &n)) continue;
+      for (absl::string_view m : absl::StrSplit(e[3], ',', absl::SkipEmpty()))
+        if (m == name) add(n);
+    }
+  }
+  for (const std::string& g : group_add) {
+    bool found = false;
+    for (auto& e : groups) {
+      if (e.size() > 2 && (e[0] == g || e[2] == g) && absl::SimpleAtoi(e[2], &n)) {
+        add(n);
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    int64_t id;
+    if (!absl::SimpleAtoi(g, &id)) return absl::InvalidArgumentError("Unable to find group " + g);
+    if (id < 0 || id > 0x7FFFFFFF)
+      return absl::InvalidArgumentError("user: cannot set uid/gid to a value outside the range");
+    add(static_cast<uint32_t>(id));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 Status ResolveUser(const std::string& rootfs, const std::string& user, uint32_t* uid, uint32_t* gid,
-                   std::vector<uint32_t>* additional_gids) {
+                   std::vector<uint32_t>* additional_gids, const std::vector<std::string>& group_add) {
   *uid = 0;
   *gid = 0;
-  if (user.empty()) return absl::OkStatus();
+  if (user.empty()) return AdditionalGroups(rootfs, "root", group_add, additional_gids);
   std::string u = user, g;
   auto colon = user.find(':');
   if (colon != std::string::npos) {
@@ -208,7 +259,15 @@ Status ResolveUser(const std::string& rootfs, const std::string& user, uint32_t*
         return absl::InvalidArgumentError("unable to find group " + g + ": no matching entries in group file");
     }
   }
-  return absl::OkStatus();
+  std::string name = u;
+  for (auto& e : passwd)
+    if (e.size() > 3 && e[2] == std::to_string(*uid)) {
+      name = e[0];
+      break;
+    }
+  // runc gives the memberships only for the implicit form (no ":group").
+  if (!g.empty()) name.clear();
+  return AdditionalGroups(rootfs, name, group_add, additional_gids);
 }
 
 }  // namespace berth::engine

@@ -62,6 +62,11 @@ class Shim {
                                      std::string* reply) const = 0;
   // Removes what the runtime still holds of a container whose shim died with it.
   virtual void ForgetRuntimeState(const std::string& id) const = 0;
+  // Runs runc on a running container for what the shim does not own: `runc pause ID`, `resume`,
+  // `update --resources -` (with `input` on its stdin). runc's message on failure.
+  virtual Status Runtime(const std::vector<std::string>& args, std::string_view input = {}) const {
+    return absl::UnimplementedError("no container runtime");
+  }
 
   // One-shot commands that expect "OK".
   Status Simple(const std::string& state_dir, const std::string& line) const;
@@ -78,6 +83,7 @@ class ShimClient : public Shim {
   StatusOr<UniqueFd> Command(const std::string& state_dir, const std::string& line,
                              std::string* reply) const override;
   void ForgetRuntimeState(const std::string& id) const override;
+  Status Runtime(const std::vector<std::string>& args, std::string_view input) const override;
   const RuntimePaths& paths() const { return paths_; }
 
  private:
@@ -150,8 +156,11 @@ struct OciProcess {
 std::string BuildOciProcess(const OciProcess& p);
 
 // Resolves Docker's User field ("", "name", "uid", "name:group", "uid:gid") against the
-// container's /etc/passwd and /etc/group.
+// container's /etc/passwd and /etc/group. The additional groups are, as runc's user lookup gives
+// Docker, the groups /etc/group lists the user in, then HostConfig.GroupAdd's (a group name or
+// gid of /etc/group, or any numeric gid).
 Status ResolveUser(const std::string& rootfs, const std::string& user, uint32_t* uid, uint32_t* gid,
-                   std::vector<uint32_t>* additional_gids);
+                   std::vector<uint32_t>* additional_gids,
+                   const std::vector<std::string>& group_add = {});
 
 }  // namespace berth::engine

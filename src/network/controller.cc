@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
@@ -99,9 +100,16 @@ std::shared_ptr<const NameIndex> Controller::NameIndexLocked() {
       if (!names.count(e.network_id)) continue;  // no DNS on the predefined networks
       asker.network_ids.push_back(e.network_id);
       NameIndex::Entry entry{cid, e.network_id, {c.name, cid.substr(0, 12), cid}, e.spec.ip, e.spec.ip6};
-      for (auto& a : c.attachments)
-        if (a.network_id == e.network_id)
-          entry.names.insert(entry.names.end(), a.aliases.begin(), a.aliases.end());
+      for (auto& a : c.attachments) {
+        if (a.network_id != e.network_id) continue;
+        entry.names.insert(entry.names.end(), a.aliases.begin(), a.aliases.end());
+        for (const std::string& l : a.links) {
+          std::string target = l.substr(0, l.find(':'));
+          std::string alias = l.find(':') == std::string::npos ? target : l.substr(l.find(':') + 1);
+          if (!target.empty() && target[0] == '/') target.erase(0, 1);
+          asker.links[absl::AsciiStrToLower(alias)] = absl::AsciiStrToLower(target);
+        }
+      }
       entries.push_back(std::move(entry));
     }
     askers[cid] = std::move(asker);

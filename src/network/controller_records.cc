@@ -120,6 +120,8 @@ Controller::Attachment Controller::Attachment::FromEndpointConfig(const std::str
     a.ipam_config = cfg.ipam_config;
   }
   a.mac = cfg.mac_address;
+  a.links = spec::OrEmpty(cfg.links);
+  for (auto& [k, v] : spec::OrEmpty(cfg.driver_opts)) a.driver_opts[k] = v;
   return a;
 }
 
@@ -135,7 +137,8 @@ std::string Controller::ContainerNet::ToDoc() const {
     }
     a.push_back({{"network_id", x.network_id}, {"aliases", x.aliases}, {"static_ip", x.static_ip},
                  {"static_ip6", x.static_ip6},
-                 {"mac", x.mac}, {"ipam_config", ipamc}});
+                 {"mac", x.mac}, {"ipam_config", ipamc}, {"links", x.links},
+                 {"driver_opts", x.driver_opts}});
   }
   return json{{"id", id}, {"name", name}, {"mode", mode}, {"attachments", a}, {"dns", dns}, {"search", search}}
       .dump();
@@ -156,6 +159,8 @@ StatusOr<std::unique_ptr<Controller::ContainerNet>> Controller::ContainerNet::Fr
       a.static_ip = x.value("static_ip", "");
       a.static_ip6 = x.value("static_ip6", "");
       a.mac = x.value("mac", "");
+      a.links = x.value("links", std::vector<std::string>{});
+      a.driver_opts = x.value("driver_opts", std::map<std::string, std::string>{});
       json ipamc = x.value("ipam_config", json(nullptr));
       if (ipamc.is_object()) {
         spec::EndpointIPAMConfig e;

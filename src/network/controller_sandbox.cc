@@ -15,6 +15,7 @@
 #include "network/resolv.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
+#include "sys/netlink.h"
 
 namespace berth::network {
 
@@ -23,6 +24,20 @@ namespace {
 int PrefixOf(const std::string& subnet) {
   auto slash = subnet.find('/');
   return slash == std::string::npos ? 32 : std::atoi(subnet.c_str() + slash + 1);
+}
+
+// What an endpoint config asks beyond addresses and aliases (create and connect alike): a MAC
+// address that parses, and driver options. Docker's bridge driver reads no endpoint option a
+// client may set and ignores the rest; Berth keeps and shows them the same, but refuses the
+// com.docker.network.* ones, which would mean something to Docker that Berth does not do.
+Status ValidateEndpointExtras(const spec::EndpointSettings& cfg) {
+  if (!cfg.mac_address.empty() && !sys::ParseMac(cfg.mac_address).ok())
+    return absl::InvalidArgumentError("invalid MAC address " + cfg.mac_address);
+  for (auto& [k, v] : spec::OrEmpty(cfg.driver_opts))
+    if (absl::StartsWith(k, "com.docker.network."))
+      return absl::InvalidArgumentError("endpoint driver option " + k +
+                                        " is not supported by Berth's network drivers");
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -80,6 +95,7 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
     std::string key = netname == "default" ? primary : netname;
     Network* m = FindNetworkLocked(key, &st);
     if (!m) return bad_request(st);
+    RETURN_IF_ERROR(ValidateEndpointExtras(cfg));
     std::string ip = cfg.ipam_config ? cfg.ipam_config->ipv4_address : "";
     if (!ip.empty()) {
       if (m->builtin)
@@ -517,7 +533,11 @@ Status Controller::Connect(const std::string& network, const spec::NetworkConnec
     for (auto& x : c.attachments)
       if (x.network_id == n->spec.id)
         return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " + n->spec.name);
-    a = Attachment::FromEndpointConfig(n->spec.id, req.endpoint_config.value_or(spec::EndpointSettings()));
+    const spec::EndpointSettings& cfg = req.endpoint_config ? *req.endpoint_config : spec::EndpointSettings();
+    RETURN_IF_ERROR(ValidateEndpointExtras(cfg));
+    if (!spec::OrEmpty(cfg.links).empty() && n->builtin)
+      return absl::InvalidArgumentError("links are only supported for user-defined networks");
+    a = Attachment::FromEndpointConfig(n->spec.id, cfg);
     if ((!a.static_ip.empty() || !a.static_ip6.empty()) && n->builtin)
       return absl::InvalidArgumentError("user specified IP address is supported on user defined networks only");
     net_name = n->spec.name;
@@ -652,6 +672,8 @@ spec::EndpointSettings Controller::EndpointSettingsLocked(const Attachment& a, c
   spec::EndpointSettings s;
   s.ipam_config = a.ipam_config;
   if (!a.aliases.empty()) s.aliases = a.aliases;
+  if (!a.links.empty()) s.links = a.links;
+  if (!a.driver_opts.empty()) s.driver_opts = spec::StringMap(a.driver_opts.begin(), a.driver_opts.end());
   s.network_id = a.network_id;
   if (ep != nullptr) {
     auto nit = networks_.find(a.network_id);

@@ -48,6 +48,10 @@ struct Controller::Attachment {
   std::string static_ip6;  // --ip6
   std::string mac;
   std::optional<spec::EndpointIPAMConfig> ipam_config;
+  // Legacy links as the request gave them ("name:alias"): shown in inspect; on a user-defined
+  // network each alias resolves, for this container only, to the linked container.
+  std::vector<std::string> links;
+  std::map<std::string, std::string> driver_opts;  // shown as given (see Validate)
   // From an EndpointSettings of a create or connect request: aliases, address, MAC.
   static Attachment FromEndpointConfig(const std::string& network_id,
                                        const spec::EndpointSettings& cfg);

@@ -47,6 +47,8 @@ std::vector<std::string> NameIndex::Resolve(const std::string& asker_id, const s
     if (name.size() > suffix.size() && absl::EndsWith(name, suffix))
       names.push_back(name.substr(0, name.size() - suffix.size()));
   }
+  for (std::string& n : names)
+    if (auto lit = asker.links.find(n); lit != asker.links.end()) n = lit->second;
   for (const std::string& n : names) {
     for (const std::string& net : asker.network_ids) {
       Add(net, n, &out);

@@ -30,6 +30,9 @@ class NameIndex {
   struct Asker {
     std::vector<std::string> network_ids;  // its user-defined networks, in endpoint order
     std::vector<std::string> search;       // its resolv.conf search domains
+    // Its legacy links on user-defined networks (--link NAME:ALIAS): lowercase alias -> lowercase
+    // name of the linked container; an alias stands for that name in this container's lookups.
+    std::map<std::string, std::string> links{};
   };
   NameIndex() = default;
   // network_names: network id -> name, for qualified names.
