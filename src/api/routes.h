@@ -60,6 +60,8 @@ StatusOr<spec::Filters> RequestFilters(const Request& req);
 void AddSystemRoutes(Router& r, Backend& b);
 void AddImageRoutes(Router& r, Backend& b);
 void AddContainerRoutes(Router& r, Backend& b);
+// /volumes (routes_volumes.cc).
+void AddVolumeRoutes(Router& r, Backend& b);
 // Swarm-mode routes of a node not in a swarm (503, as Docker).
 void AddSwarmRoutes(Router& r);
 }  // namespace berth::api

@@ -308,7 +308,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
   });
 
   r.Add("DELETE", "/containers/{id}", [&b](Request& req, Conn& c) {
-    Status st = b.containers.Remove(req.params["id"], req.QueryBool("force"));
+    Status st = b.containers.Remove(req.params["id"], req.QueryBool("force"), req.QueryBool("v"));
     if (!st.ok()) c.SendError(st);
     else c.SendEmpty(204);
   });

@@ -227,6 +227,7 @@ Status Daemon::Start() {
   api::AddSwarmRoutes(d.router);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
+  api::AddVolumeRoutes(d.router, *d.backend);
   api::AddNetworkRoutes(d.router, *d.backend, *d.network);
   api::ServerOptions sopts;
   sopts.tmp_dir = cfg.data_root + "/image/tmp";

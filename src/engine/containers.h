@@ -30,6 +30,7 @@
 #include "engine/container_types.h"
 #include "engine/network_attacher.h"
 #include "engine/store.h"
+#include "engine/volumes.h"
 #include "spec/container_create.h"
 #include "spec/filters.h"
 
@@ -67,6 +68,8 @@ class ContainerManager : public ContainerService {
   StatusOr<bool> Stop(const std::string& name, std::optional<int> timeout,
                       const std::string& signal = "") override;
   Status Remove(const std::string& name, bool force) override;
+  // remove_volumes: `rm -v`, the container's anonymous volumes go too.
+  Status Remove(const std::string& name, bool force, bool remove_volumes);
   uint64_t WatchExits(ExitHandler handler) override;
   void UnwatchExits(uint64_t id) override;
   StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
@@ -124,6 +127,9 @@ class ContainerManager : public ContainerService {
   void ExecDetached(const std::string& exec_id, UniqueFd stream, std::string unread);
   Status ExecResize(const std::string& exec_id, int rows, int cols);
 
+  // Named volumes and the containers' mounts (volumes.h); owned here, as containers use them.
+  VolumeStore& Volumes() { return *volumes_; }
+
   // The id of a container that uses the image, if any (image rm/prune leave those alone).
   std::optional<std::string> ImageUser(const std::string& image_id);
   // Resolves a name, id or id prefix to a full id.
@@ -147,7 +153,8 @@ class ContainerManager : public ContainerService {
   Status Save(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   // Caller holds c->op_mu.
   Status StartLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
-  Status RemoveLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  Status RemoveLocked(const std::shared_ptr<Container>& c, bool remove_volumes = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void OnExit(const std::string& id, int code, int64_t finished_nanos) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop();
   void OnExecStream(int fd);  // a detached exec's stream is readable (monitor thread)
@@ -184,6 +191,7 @@ class ContainerManager : public ContainerService {
   const Clock& clock_;
   const EnginePaths paths_;
   NetworkAttacher& network_;
+  std::unique_ptr<VolumeStore> volumes_;
 
   StateMutex mu_;
   absl::CondVar cv_;  // signalled on every state change (exits, starts, removals, exec exits)
