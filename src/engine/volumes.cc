@@ -262,6 +262,8 @@ StatusOr<VolumePruneReport> VolumeStore::Prune(const spec::Filters& f) {
 StatusOr<std::vector<ContainerMount>> VolumeStore::Attach(const std::string& id,
                                                           const spec::ContainerConfig& config,
                                                           const spec::HostConfig& hc) {
+  if (!spec::OrEmpty(hc.volumes_from).empty())
+    return absl::InvalidArgumentError("--volumes-from is not supported by Berth yet");
   ASSIGN_OR_RETURN(std::vector<MountRequest> reqs, CollectMounts(config, hc));
   // Every check before anything is made.
   for (const MountRequest& r : reqs) {
