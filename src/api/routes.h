@@ -67,6 +67,8 @@ void AddFsRoutes(Router& r, Backend& b);
 std::string PathStatHeader(const engine::PathStat& stat);
 // pause, unpause, update (routes_lifecycle.cc).
 void AddLifecycleRoutes(Router& r, Backend& b);
+// /volumes (routes_volumes.cc).
+void AddVolumeRoutes(Router& r, Backend& b);
 // Swarm-mode routes of a node not in a swarm (503, as Docker).
 void AddSwarmRoutes(Router& r);
 }  // namespace berth::api

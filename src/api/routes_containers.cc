@@ -253,8 +253,9 @@ void AddContainerRoutes(Router& r, Backend& b) {
   });
 
   r.Add("DELETE", "/containers/{id}", [&b](Request& req, Conn& c) {
-    Status st = req.QueryBool("link") ? b.containers.RemoveLink(req.params["id"])
-                                      : b.containers.Remove(req.params["id"], req.QueryBool("force"));
+    Status st = req.QueryBool("link")
+                    ? b.containers.RemoveLink(req.params["id"])
+                    : b.containers.Remove(req.params["id"], req.QueryBool("force"), req.QueryBool("v"));
     if (!st.ok()) c.SendError(st);
     else c.SendEmpty(204);
   });

@@ -141,6 +141,15 @@ const CommandSpec kCommands[] = {
      CmdNetworkDisconnect},
     {"network prune", "[OPTIONS]", "Remove all unused networks", CmdNetworkPrune},
 
+    {"volume create", "[OPTIONS] [VOLUME]", "Create a volume", CmdVolumeCreate},
+    {"volume ls", "[OPTIONS]", "List volumes", CmdVolumeLs},
+    {"volume list", "[OPTIONS]", "List volumes", CmdVolumeLs},
+    {"volume inspect", "[OPTIONS] VOLUME [VOLUME...]",
+     "Display detailed information on one or more volumes", CmdVolumeInspect},
+    {"volume rm", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes", CmdVolumeRm},
+    {"volume remove", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes", CmdVolumeRm},
+    {"volume prune", "[OPTIONS]", "Remove all unused local volumes", CmdVolumePrune},
+
     {"version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"system version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"info", "[OPTIONS]", "Display system-wide information", CmdInfo},
@@ -149,7 +158,7 @@ const CommandSpec kCommands[] = {
     {"system events", "[OPTIONS]", "Get real time events from the server", CmdEvents},
 };
 
-const std::string_view kManagement[] = {"container", "image", "network", "system"};
+const std::string_view kManagement[] = {"container", "image", "network", "system", "volume"};
 
 std::string Usage(const Invocation& inv) {
   return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));

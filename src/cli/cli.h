@@ -194,6 +194,11 @@ int CmdNetworkRm(Cli&, const Invocation&);
 int CmdNetworkConnect(Cli&, const Invocation&);
 int CmdNetworkDisconnect(Cli&, const Invocation&);
 int CmdNetworkPrune(Cli&, const Invocation&);
+int CmdVolumeCreate(Cli&, const Invocation&);
+int CmdVolumeLs(Cli&, const Invocation&);
+int CmdVolumeInspect(Cli&, const Invocation&);
+int CmdVolumeRm(Cli&, const Invocation&);
+int CmdVolumePrune(Cli&, const Invocation&);
 
 int CmdVersion(Cli&, const Invocation&);
 int CmdInfo(Cli&, const Invocation&);

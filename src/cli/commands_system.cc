@@ -402,7 +402,8 @@ int InspectTyped(Cli& cli, const Invocation& inv, std::string type) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 1, -1, &rc)) return rc;
-  if (!type.empty() && type != "container" && type != "image" && type != "network") {
+  if (!type.empty() && type != "container" && type != "image" && type != "network" &&
+      type != "volume") {
     cli.err() << "\"" << type << "\" is not a valid value for --type\n";
     return 1;
   }
@@ -419,6 +420,7 @@ int InspectTyped(Cli& cli, const Invocation& inv, std::string type) {
         {"container", "/containers/" + Esc(n) + "/json" + (size ? "?size=1" : "")},
         {"image", "/images/" + Esc(n) + "/json"},
         {"network", "/networks/" + Esc(n)},
+        {"volume", "/volumes/" + Esc(n)},
     };
     Status last = absl::NotFoundError(absl::StrCat("Error: No such object: ", n));
     for (const auto& k : kinds) {

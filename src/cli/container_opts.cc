@@ -1,4 +1,5 @@
 #include "cli/container_opts.h"
+#include "cli/mount_opts.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -153,6 +154,7 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.StringList("attach", 'a', &o->attach);
   f.StringList("security-opt", 0, &o->security_opt);
   f.StringList("tmpfs", 0, &o->tmpfs);
+  f.StringList("mount", 0, &o->mounts);
   f.StringList("sysctl", 0, &o->sysctls);
   f.StringList("ulimit", 0, &o->ulimits);
   f.String("stop-signal", 0, &o->stop_signal);
@@ -439,6 +441,14 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"ReadonlyPaths", security.unconfined_paths ? json::array() : json(nullptr)},
   };
   if (!tmpfs.empty()) host_config["Tmpfs"] = tmpfs;
+  if (!o.mounts.empty()) {
+    json mounts = json::array();
+    for (const std::string& m : o.mounts) {
+      ASSIGN_OR_RETURN(json one, ParseMountFlag(m));
+      mounts.push_back(std::move(one));
+    }
+    host_config["Mounts"] = mounts;
+  }
   if (!o.runtime.empty()) host_config["Runtime"] = o.runtime;
   if (flags.Changed("init")) host_config["Init"] = o.init;
   if (!o.sysctls.empty()) host_config["Sysctls"] = KeyValueMap(o.sysctls);

@@ -63,6 +63,7 @@ struct ContainerOptions {
   std::vector<std::string> attach;
   std::vector<std::string> security_opt;
   std::vector<std::string> tmpfs;
+  std::vector<std::string> mounts;  // --mount
   std::vector<std::string> sysctls;
   std::vector<std::string> ulimits;
   std::string stop_signal;

@@ -237,6 +237,7 @@ Status Daemon::Start() {
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddFsRoutes(d.router, *d.backend);
   api::AddLifecycleRoutes(d.router, *d.backend);
+  api::AddVolumeRoutes(d.router, *d.backend);
   api::AddNetworkRoutes(d.router, *d.backend, *d.network);
   api::ServerOptions sopts;
   sopts.tmp_dir = cfg.data_root + "/image/tmp";

@@ -45,24 +45,6 @@ static std::string StatusText(const Container& c, int64_t now) {
   return "Created";
 }
 
-static std::vector<spec::MountPoint> MountPoints(const spec::HostConfig& hc) {
-  std::vector<spec::MountPoint> out;
-  for (const std::string& b : spec::OrEmpty(hc.binds)) {
-    std::vector<std::string> p = absl::StrSplit(b, ':');
-    if (p.size() < 2) continue;
-    bool ro = p.size() > 2 && absl::StrContains(p[2], "ro");
-    spec::MountPoint m;
-    m.type = "bind";
-    m.source = p[0];
-    m.destination = p[1];
-    m.mode = p.size() > 2 ? p[2] : "";
-    m.rw = !ro;
-    m.propagation = "rprivate";
-    out.push_back(m);
-  }
-  return out;
-}
-
 ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkSettings ns,
                                               const std::string& lower) {
   std::string dir = ContainerDir(c.id);
@@ -98,7 +80,6 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   if (links.empty()) v.host_config.links.reset();
   else v.host_config.links = links;
   v.graph_driver = {lower, StateDir(c.id) + "/rootfs", dir + "/fs/upper", dir + "/fs/work"};
-  v.mounts = MountPoints(c.host_config);
   v.config = c.config;
   v.network_settings = std::move(ns);
   return v;
@@ -122,6 +103,7 @@ StatusOr<ContainerView> ContainerManager::Inspect(const std::string& name, bool 
     StateLock l(mu_);
     v = InspectLocked(*c, std::move(ns), lower);
   }
+  v.mounts = volumes_->MountPoints(c->id);
   if (size) {
     int64_t rw = sys::DiskUsage(ContainerDir(c->id) + "/fs/upper");
     v.size_rw = rw;
@@ -154,7 +136,6 @@ ContainerSummary ContainerManager::SummaryLocked(const Container& c, const spec:
   s.status = StatusText(c, UnixNanos(clock_.Now()));
   s.network_mode = c.host_config.network_mode;
   s.networks = ns.networks;
-  s.mounts = MountPoints(c.host_config);
   return s;
 }
 
@@ -241,6 +222,8 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
   }
   std::map<std::string, spec::NetworkSettings> settings;
   for (auto& c : cands) settings[c->id] = network_.Settings(c->id).value_or(spec::NetworkSettings());
+  std::map<std::string, std::vector<spec::MountPoint>> mount_points;
+  for (auto& c : cands) mount_points[c->id] = volumes_->MountPoints(c->id);
   std::set<std::string> ancestors;  // image ids the ancestor filter names
   for (const std::string& v : f.Get("ancestor"))
     if (auto img = images_.Get(v); img.ok()) ancestors.insert(img->id);
@@ -280,8 +263,10 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
       if (since > 0 && c.created <= since) continue;
       if (f.Contains("volume")) {
         bool match = false;
-        for (auto& m : MountPoints(c.host_config))
-          match |= f.ExactMatch("volume", m.source) || f.ExactMatch("volume", m.destination);
+        // Docker: a volume's name (a bind's source) or the destination.
+        for (auto& m : mount_points[c.id])
+          match |= f.ExactMatch("volume", m.name.empty() ? m.source : m.name) ||
+                   f.ExactMatch("volume", m.destination);
         if (!match) continue;
       }
       if (!f.ExactMatch("health", c.health.status.empty() ? "none" : c.health.status)) continue;
@@ -305,6 +290,7 @@ StatusOr<std::vector<ContainerSummary>> ContainerManager::List(bool all, const s
         if (!match) continue;
       }
       out.push_back(SummaryLocked(c, ns));
+      out.back().mounts = mount_points[c.id];
       if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
     }
   }

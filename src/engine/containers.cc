@@ -75,7 +75,8 @@ ContainerManager::ContainerManager(Store& store, ImageStore& images, EventBus& e
       mounter_(mounter),
       clock_(clock),
       paths_(std::move(paths)),
-      network_(network) {
+      network_(network),
+      volumes_(std::make_unique<VolumeStore>(store_, clock_, paths_.data_root + "/volumes")) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   BERTH_CHECK(epoll_.valid() && wake_.valid());
@@ -271,21 +272,7 @@ Status VerifyHostConfig(spec::HostConfig& hc) {
   if (hc.oom_score_adj < -1000 || hc.oom_score_adj > 1000)
     return absl::InvalidArgumentError(absl::StrFormat(
         "Invalid value %d, range for oom score adj is [-1000, 1000]", hc.oom_score_adj));
-  for (const std::string& spec : spec::OrEmpty(hc.binds)) {
-    std::vector<std::string> parts = absl::StrSplit(spec, ':');
-    if (parts.size() < 2 || parts.size() > 3 || parts[1].empty() || parts[1][0] != '/')
-      return absl::InvalidArgumentError("invalid volume specification: '" + spec + "'");
-    if (parts[0].empty() || parts[0][0] != '/')
-      return absl::InvalidArgumentError(
-          "invalid volume specification: '" + spec +
-          "': named volumes are not supported by Berth yet; bind-mount an absolute host path");
-    if (parts.size() == 3) {
-      for (absl::string_view o : absl::StrSplit(parts[2], ','))
-        if (o != "ro" && o != "rw" && o != "z" && o != "Z" && o != "rprivate" && o != "private" &&
-            o != "rslave" && o != "rshared" && o != "nocopy")
-          return absl::InvalidArgumentError("invalid mode: " + std::string(o));
-    }
-  }
+  // Binds, Mounts and volumes are checked by the volume store (mount_points.h).
   return absl::OkStatus();
 }
 
@@ -314,6 +301,11 @@ void MergeImageDefaults(const spec::ContainerConfig& img, spec::ContainerConfig&
   config.labels = labels;
   config.exposed_ports.insert(img.exposed_ports.begin(), img.exposed_ports.end());
   if (config.stop_signal.empty()) config.stop_signal = img.stop_signal;
+  if (img.volumes) {
+    std::set<std::string> vols = spec::OrEmpty(config.volumes);
+    vols.insert(img.volumes->begin(), img.volumes->end());
+    config.volumes = vols;
+  }
   if (config.volumes && config.volumes->empty()) config.volumes.reset();
   MergeHealthcheck(img.healthcheck, config.healthcheck);
 }
@@ -437,8 +429,14 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
     st = network_.Attach(c->id, c->name, hc, c->networking);
     attached = st.ok();
   }
+  bool mounted = false;
+  if (st.ok()) {
+    st = volumes_->Attach(c->id, config, hc).status();
+    mounted = st.ok();
+  }
   if (st.ok()) st = Save(c);
   if (!st.ok()) {
+    if (mounted) volumes_->Detach(c->id, true);
     if (attached) network_.Detach(c->id);
     (void)sys::RemoveAll(dir);
     StateLock l(mu_);
@@ -474,7 +472,7 @@ StatusOr<bool> ContainerManager::Start(const std::string& name) {
   Status st = StartLocked(c);
   if (!st.ok()) {
     // As dockerd: a --rm container whose start fails is removed (the CLI waits for that).
-    if (auto_remove) (void)RemoveLocked(c);
+    if (auto_remove) (void)RemoveLocked(c, true);
     return st;
   }
   return true;
@@ -499,6 +497,7 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     name = c->name;
   }
   auto fail = [&](Status st, int exit_code) -> Status {
+    volumes_->Unmount(c->id);
     ReleaseRootfs(*c);
     network_.Teardown(c->id);
     std::vector<std::shared_ptr<Container::Pending>> pending;
@@ -526,11 +525,9 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
     if (!st.ok()) return fail(st, 128);
   }
 
-  // Bind-mount sources that do not exist are created, as docker does for -v.
-  for (const std::string& b : spec::OrEmpty(hc.binds)) {
-    std::string src = b.substr(0, b.find(':'));
-    if (!sys::Exists(src)) (void)sys::MkdirAll(src, 0755);
-  }
+  // Volumes mounted (and filled from the image while empty), -v sources made.
+  auto mounts = volumes_->Mount(c->id, rootfs);
+  if (!mounts.ok()) return fail(mounts.status(), 128);
 
   auto sandbox = network_.Setup(c->id, name, config, hc);
   if (!sandbox.ok()) return fail(sandbox.status(), 128);
@@ -577,6 +574,8 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   in.host_config = &hc;
   in.available_caps = HostCapabilities();
   in.init_path = paths_.init;
+  in.mounts = std::move(mounts->mounts);
+  in.rootfs_propagation = mounts->rootfs_propagation;
   if (absl::StartsWith(hc.pid_mode, "container:")) {
     // --pid container:NAME joins that container's namespace, which must be running now.
     std::string donor = hc.pid_mode.substr(10);
@@ -781,6 +780,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
   Emit(std::move(ev));
   NotifyExit(ExitEvent{id, code, finished, restart_delay >= 0});
   if (restart_delay < 0) {
+    volumes_->Unmount(c->id);
     ReleaseRootfs(*c);
     network_.Teardown(c->id);
     StateLock l(mu_);
@@ -791,7 +791,7 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
   if (auto_remove)
     work_.Post([this, c] {
       absl::MutexLock op(&c->op_mu);
-      (void)RemoveLocked(c);
+      (void)RemoveLocked(c, true);  // --rm takes the anonymous volumes too, as Docker
     });
 }
 
@@ -995,6 +995,10 @@ void ContainerManager::Changed() {
 // Remove, rename
 
 Status ContainerManager::Remove(const std::string& name, bool force) {
+  return Remove(name, force, false);
+}
+
+Status ContainerManager::Remove(const std::string& name, bool force, bool remove_volumes) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   uint64_t exits;
   bool kill = false;
@@ -1024,10 +1028,10 @@ Status ContainerManager::Remove(const std::string& name, bool force) {
     AwaitExit(c, exits, std::chrono::seconds(30));
   }
   absl::MutexLock op(&c->op_mu);
-  return RemoveLocked(c);
+  return RemoveLocked(c, remove_volumes);
 }
 
-Status ContainerManager::RemoveLocked(const std::shared_ptr<Container>& c) {
+Status ContainerManager::RemoveLocked(const std::shared_ptr<Container>& c, bool remove_volumes) {
   {
     StateLock l(mu_);
     if (c->removed) return absl::OkStatus();
@@ -1042,6 +1046,7 @@ Status ContainerManager::RemoveLocked(const std::shared_ptr<Container>& c) {
     if (!st.ok()) return Annotate(st, "remove container " + c->id);
     c->written_version = UINT64_MAX;  // no later snapshot brings the row back
   }
+  volumes_->Detach(c->id, remove_volumes);
   network_.Detach(c->id);
   (void)sys::RemoveAll(StateDir(c->id));
   (void)sys::RemoveAll(ContainerDir(c->id));
@@ -1104,6 +1109,7 @@ Status ContainerManager::Rename(const std::string& name, const std::string& new_
 Status ContainerManager::Recover() {
   RETURN_IF_ERROR(sys::MkdirAll(paths_.data_root + "/containers", 0710));
   RETURN_IF_ERROR(sys::MkdirAll(paths_.exec_root + "/c", 0700));
+  RETURN_IF_ERROR(Annotate(volumes_->Recover(), "recover volumes"));
   std::vector<std::shared_ptr<Container>> all;
   for (auto& o : store_.List("container")) {
     auto c = Container::FromDoc(o.doc);
@@ -1175,6 +1181,17 @@ Status ContainerManager::Recover() {
     // runc may still hold state for a container whose shim died with it.
     shim_.ForgetRuntimeState(c->id);
   }
+  // Mounts of containers that are gone are forgotten; local volumes mounted as running
+  // containers need them.
+  std::set<std::string> ids, running;
+  {
+    StateLock l(mu_);
+    for (auto& [id, c] : containers_) {
+      ids.insert(id);
+      if (c->running()) running.insert(id);
+    }
+  }
+  volumes_->Reconcile(ids, running);
   return absl::OkStatus();
 }
 

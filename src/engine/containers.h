@@ -31,6 +31,7 @@
 #include "engine/container_types.h"
 #include "engine/network_attacher.h"
 #include "engine/store.h"
+#include "engine/volumes.h"
 #include "spec/container_create.h"
 #include "spec/filters.h"
 
@@ -70,6 +71,8 @@ class ContainerManager : public ContainerService {
   StatusOr<bool> Stop(const std::string& name, std::optional<int> timeout,
                       const std::string& signal = "") override;
   Status Remove(const std::string& name, bool force) override;
+  // remove_volumes: `rm -v`, the container's anonymous volumes go too.
+  Status Remove(const std::string& name, bool force, bool remove_volumes);
   uint64_t WatchExits(ExitHandler handler) override;
   void UnwatchExits(uint64_t id) override;
   StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
@@ -151,6 +154,8 @@ class ContainerManager : public ContainerService {
     bool pause = true;
   };
   StatusOr<std::string> Commit(const std::string& name, const CommitRequest& req);
+  // Named volumes and the containers' mounts (volumes.h); owned here, as containers use them.
+  VolumeStore& Volumes() { return *volumes_; }
 
   // The id of a container that uses the image, if any (image rm/prune leave those alone).
   std::optional<std::string> ImageUser(const std::string& image_id);
@@ -175,7 +180,8 @@ class ContainerManager : public ContainerService {
   Status Save(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
   // Caller holds c->op_mu.
   Status StartLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
-  Status RemoveLocked(const std::shared_ptr<Container>& c) ABSL_LOCKS_EXCLUDED(mu_);
+  Status RemoveLocked(const std::shared_ptr<Container>& c, bool remove_volumes = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void OnExit(const std::string& id, int code, int64_t finished_nanos) ABSL_LOCKS_EXCLUDED(mu_);
   void MonitorLoop();
   void OnExecStream(int fd);  // a detached exec's stream is readable (monitor thread)
@@ -250,6 +256,7 @@ class ContainerManager : public ContainerService {
   const EnginePaths paths_;
   spec::LogConfig log_defaults_{"json-file", spec::StringMap{}};  // written before any request
   NetworkAttacher& network_;
+  std::unique_ptr<VolumeStore> volumes_;
 
   StateMutex mu_;
   absl::CondVar cv_;  // signalled on every state change (exits, starts, removals, exec exits)

@@ -141,15 +141,7 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
   for (const char* f : {"hostname", "hosts", "resolv.conf"})
     mounts.push_back(Mount(std::string("/etc/") + f, "bind", in.container_dir + "/" + f,
                            {"rbind", "rprivate"}));
-  for (auto& b : spec::OrEmpty(hc.binds)) {
-    std::vector<std::string> parts = absl::StrSplit(b, ':');
-    if (parts.size() < 2) continue;
-    std::vector<std::string> opts = {"rbind"};
-    bool ro = parts.size() > 2 && absl::StrContains(parts[2], "ro");
-    opts.push_back(ro ? "ro" : "rw");
-    opts.push_back("rprivate");
-    mounts.push_back(Mount(parts[1], "bind", parts[0], opts));
-  }
+  for (const OciMount& m : in.mounts) mounts.push_back(Mount(m.destination, m.type, m.source, m.options));
   for (const auto& [dst, data] : hc.tmpfs) {
     ASSIGN_OR_RETURN(std::vector<std::string> opts, TmpfsOptions(data));
     mounts.push_back(Mount(dst, "tmpfs", "tmpfs", opts));
@@ -175,6 +167,7 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
                 {"cgroupsPath", "/" + in.cgroup_parent + "/" + in.id},
                 {"maskedPaths", spec::OrEmpty(hc.masked_paths)},
                 {"readonlyPaths", spec::OrEmpty(hc.readonly_paths)}};
+  if (!in.rootfs_propagation.empty()) linux["rootfsPropagation"] = in.rootfs_propagation;
   auto& cgroup_devices = linux["resources"]["devices"];
   if (hc.privileged) {
     linux["maskedPaths"] = json::array();

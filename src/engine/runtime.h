@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "common/status.h"
 #include "engine/host_options.h"
+#include "engine/mount_points.h"
 #include "engine/seccomp.h"
 #include "engine/security.h"
 #include "spec/host_config.h"
@@ -136,6 +137,9 @@ struct OciInputs {
   std::vector<ContainerDevice> devices;
   KernelVersion kernel = RunningKernel();
   std::string pid_ns_path;  // --pid container:NAME: that container's /proc/<pid>/ns/pid
+  // Binds, volumes and --mount tmpfs (VolumeStore::Mount), and the root's propagation they need.
+  std::vector<OciMount> mounts;
+  std::string rootfs_propagation;
 };
 // runc's config.json for these inputs (oci_spec.cc). Fails only on settings that create refuses
 // (a bad security option, tmpfs option or ulimit in a record written by an older berthd).

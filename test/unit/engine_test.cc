@@ -110,8 +110,9 @@ TEST(Capabilities, DockerDefaultsAddDrop) {
 }
 
 TEST(OciSpec, LimitsNamespacesAndMounts) {
-  spec::HostConfig hc = Hc({{"Memory", 64 << 20}, {"NanoCpus", 500000000}, {"Binds", {"/src:/dst:ro"}}});
+  spec::HostConfig hc = Hc({{"Memory", 64 << 20}, {"NanoCpus", 500000000}});
   OciInputs in;
+  in.mounts = {{"/dst", "bind", "/src", {"rbind", "ro", "rprivate"}}};
   in.id = "abc";
   in.hostname = "h";
   in.args = {"sh"};
