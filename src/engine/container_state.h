@@ -34,12 +34,15 @@ struct Container {
   int64_t started_at = 0, finished_at = 0;
   int restart_count = 0;
   bool manually_stopped = false;
-  bool paused = false;
+  bool paused = false;  // running with its cgroup frozen (docker pause); status stays "running"
   // Legacy links on the default bridge (--link): alias -> the linked container's id.
-  std::map<std::string, std::string> links;  // running with its cgroup frozen (docker pause); status stays "running"
+  std::map<std::string, std::string> links;
   bool creating = false;  // in memory only: name taken, files being made; not visible yet
   bool removed = false;   // in memory only
   uint64_t exits = 0;     // in memory only: exits seen, for wait?condition=next-exit
+  // In memory only: an exit's mounts and network are still being undone. Counted in `exits` only
+  // once done, so a stop that returns (and a start after it) never races the teardown.
+  bool exit_cleanup = false;
   bool mounted = false;   // in memory only
 
   // Serialises start, stop, restart and remove of this container (an operation lock).

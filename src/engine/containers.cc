@@ -489,6 +489,10 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   std::string image_id, path, name;
   {
     StateLock l(mu_);
+    // A start right after an exit (docker start, or a restart whose stop saw the exit) waits for
+    // the monitor to finish undoing the last run: its teardown would take this run's netns.
+    WaitFor(clock_, mu_, cv_, std::chrono::seconds(30),
+            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !c->exit_cleanup || shutting_down_; });
     hc = c->host_config;
     config = c->config;
     image_id = c->image_id;
@@ -758,7 +762,6 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     c->exit_code = code;
     c->pid = 0;
     c->finished_at = finished;
-    c->exits++;
     const std::string& policy = c->host_config.restart_policy.name;
     int64_t max = c->host_config.restart_policy.maximum_retry_count;
     auto_remove = c->host_config.auto_remove;
@@ -774,6 +777,8 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
       }
     }
     ev = EventLocked(*c, "die", {{"exitCode", std::to_string(code)}});
+    if (restart_delay < 0) c->exit_cleanup = true;
+    else c->exits++;
   }
   StopHealth(c);
   (void)Save(c);
@@ -785,6 +790,8 @@ void ContainerManager::OnExit(const std::string& id, int code, int64_t finished)
     network_.Teardown(c->id);
     StateLock l(mu_);
     c->mounted = false;
+    c->exit_cleanup = false;
+    c->exits++;
   }
   Changed();
   if (restart_delay >= 0) ScheduleRestart(id, restart_delay);

@@ -214,3 +214,20 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
   ! grep -q "$BT_DIR/exec/c/" /proc/self/mountinfo
   [ -z "$(ls "$BT_DIR/exec/c")" ]
 }
+
+@test "restarts in parallel, as compose restart makes them, each come back with its network" {
+  docker network create rnet >/dev/null
+  for n in r1 r2 r3; do docker run -d --name $n --net rnet busybox sleep 300 >/dev/null; done
+  for _ in 1 2 3 4 5; do
+    pids=()
+    for n in r1 r2 r3; do docker restart -t 0 $n >/dev/null & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p"; done
+    # The stop's teardown never takes the new run's namespace: each has its address and runs.
+    for n in r1 r2 r3; do
+      [ "$(docker inspect -f '{{.State.Running}}' $n)" = true ]
+      docker exec $n ip -4 addr show eth0 | grep -q 'inet '
+    done
+  done
+  docker rm -f r1 r2 r3 >/dev/null
+  docker network rm rnet >/dev/null
+}
