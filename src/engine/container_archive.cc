@@ -66,8 +66,10 @@ struct BindSpec {
   bool read_only = false;
 };
 
-// The container's bind mounts with a host path as source (named volumes are not binds).
-std::vector<BindSpec> Binds(const spec::HostConfig& hc) {
+// What cp mounts on a stopped container's rootfs: binds with a host path as source, and the
+// container's volumes (their data directories, from the volume store's resolved mounts).
+std::vector<BindSpec> Binds(const spec::HostConfig& hc,
+                            const std::vector<spec::MountPoint>& volumes) {
   std::vector<BindSpec> out;
   for (const std::string& b : spec::OrEmpty(hc.binds)) {
     std::vector<std::string> parts = absl::StrSplit(b, ':');
@@ -81,6 +83,8 @@ std::vector<BindSpec> Binds(const spec::HostConfig& hc) {
     if (m.type == "bind" && absl::StartsWith(m.source, "/"))
       out.push_back({m.source, m.target, m.read_only});
   }
+  for (const auto& m : volumes)
+    if (m.type == "volume") out.push_back({m.source, m.destination, !m.rw});
   return out;
 }
 
@@ -205,7 +209,7 @@ Status ContainerManager::WithRoot(const std::string& name,
     if (fd < 0) return ErrnoStatus(errno, "open " + rootfs);
     UniqueFd root(fd);
     if (mounted_here) {
-      for (const BindSpec& b : Binds(v.host_config)) {
+      for (const BindSpec& b : Binds(v.host_config, volumes_->MountPoints(v.id))) {
         auto target = ResolveInScope(b.target, RootReadlink(root.get()));
         if (!target.ok()) continue;
         auto tfd = OpenInRoot(root.get(), *target, O_PATH);
@@ -319,7 +323,7 @@ Status ContainerManager::ExtractToDir(const std::string& name, const std::string
     // Docker's checkWritablePath: a bind mount's own mode decides inside it, the rootfs's
     // elsewhere.
     bool in_volume = false;
-    for (const BindSpec& b : Binds(v.host_config)) {
+    for (const BindSpec& b : Binds(v.host_config, volumes_->MountPoints(v.id))) {
       if (!Within(resolved, b.target)) continue;
       if (b.read_only) return absl::InvalidArgumentError("mounted volume is marked read-only");
       in_volume = true;
@@ -360,18 +364,32 @@ StatusOr<std::string> ContainerManager::Commit(const std::string& name, const Co
   ASSIGN_OR_RETURN(auto c, Find(name));
   std::string id, image_id, status;
   spec::ContainerConfig config;
+  bool paused = false;
   {
     StateLock l(mu_);
     id = c->id;
     image_id = c->image_id;
     status = c->status;
     config = c->config;
+    paused = c->paused;
   }
   if (status == "dead")
     return absl::FailedPreconditionError("You cannot commit container " + id + " which is Dead");
   if (status == "removing")
     return absl::FailedPreconditionError("You cannot commit container " + id +
                                          " which is being removed");
+  // Docker's default (pause=true): the layer is read from a frozen container, then thawed; one
+  // the user paused stays paused.
+  bool pause_here = req.pause && status == "running" && !paused;
+  if (pause_here) RETURN_IF_ERROR(Pause(id));
+  struct Thaw {
+    ContainerManager* m;
+    const std::string* id;
+    bool on;
+    ~Thaw() {
+      if (on) (void)m->Unpause(*id);
+    }
+  } thaw{this, &id, pause_here};
   std::string upper = ContainerDir(id) + "/fs/upper";
   std::string tar_path = ContainerDir(id) + "/commit-" + NewId().substr(0, 12) + ".tar";
   bool empty = true;

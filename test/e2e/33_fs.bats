@@ -292,3 +292,31 @@ bar 1" ]
   [ "$(docker run --rm empty:1 echo ok)" = ok ]
   docker rmi committed:v1 committed:v2 empty:1 >/dev/null 2>&1 || docker rmi committed:v1 empty:1 >/dev/null
 }
+
+@test "commit pauses a running container while it reads the layer, and leaves a paused one paused" {
+  docker run -d --name p1 busybox sleep 300 >/dev/null
+  local since=$(date +%s)
+  docker commit p1 paused:1 >/dev/null
+  run docker events --since "$since" --until "$(( $(date +%s) + 1 ))" --filter container=p1 --filter event=pause --filter event=unpause --filter event=commit --format '{{.Action}}'
+  [ "$(echo "$output" | tr '\n' ' ')" = "pause commit unpause " ]
+  [ "$(docker inspect -f '{{.State.Paused}}' p1)" = false ]
+  # Without pause, no events; a container the user paused stays paused.
+  docker pause p1
+  docker commit p1 paused:2 >/dev/null
+  [ "$(docker inspect -f '{{.State.Paused}}' p1)" = true ]
+  docker unpause p1
+  docker rm -f p1 >/dev/null
+  docker rmi paused:1 paused:2 >/dev/null
+}
+
+@test "cp reaches a stopped container's named volume" {
+  docker run --name v1 -v cpvol:/data busybox sh -c 'echo inside > /data/a'
+  run docker cp v1:/data/a -
+  [ "$status" -eq 0 ]
+  [[ "$output" == *inside* ]]
+  echo outside > "$BT_DIR/b"
+  docker cp "$BT_DIR/b" v1:/data/b
+  [ "$(docker run --rm -v cpvol:/d busybox cat /d/b)" = outside ]
+  docker rm v1 >/dev/null
+  docker volume rm cpvol >/dev/null
+}
