@@ -9,6 +9,19 @@
 
 namespace berth::engine {
 
+// Records a freeze or thaw that runc has done: the flag, the record and the event.
+void ContainerManager::SetPaused(const std::shared_ptr<Container>& c, bool paused) {
+  ContainerEvent ev;
+  {
+    StateLock l(mu_);
+    c->paused = paused;
+    ev = EventLocked(*c, paused ? "pause" : "unpause");
+  }
+  (void)Save(c);
+  Changed();
+  Emit(std::move(ev));
+}
+
 Status ContainerManager::Pause(const std::string& name) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   absl::MutexLock op(&c->op_mu);
@@ -23,15 +36,7 @@ Status ContainerManager::Pause(const std::string& name) {
   }
   if (Status st = shim_.Runtime({"pause", c->id}); !st.ok())
     return absl::InternalError("Cannot pause container " + c->id + ": " + std::string(st.message()));
-  ContainerEvent ev;
-  {
-    StateLock l(mu_);
-    c->paused = true;
-    ev = EventLocked(*c, "pause");
-  }
-  (void)Save(c);
-  Changed();
-  Emit(std::move(ev));
+  SetPaused(c, true);
   return absl::OkStatus();
 }
 
@@ -46,15 +51,7 @@ Status ContainerManager::Unpause(const std::string& name) {
   }
   if (Status st = shim_.Runtime({"resume", c->id}); !st.ok())
     return absl::InternalError("Cannot unpause container " + c->id + ": " + std::string(st.message()));
-  ContainerEvent ev;
-  {
-    StateLock l(mu_);
-    c->paused = false;
-    ev = EventLocked(*c, "unpause");
-  }
-  (void)Save(c);
-  Changed();
-  Emit(std::move(ev));
+  SetPaused(c, false);
   return absl::OkStatus();
 }
 
@@ -68,15 +65,7 @@ void ContainerManager::ThawForSignal(const std::shared_ptr<Container>& c) {
     spdlog::warn("container {}: cannot unpause to deliver a signal: {}", c->id, st.ToString());
     return;
   }
-  ContainerEvent ev;
-  {
-    StateLock l(mu_);
-    c->paused = false;
-    ev = EventLocked(*c, "unpause");
-  }
-  (void)Save(c);
-  Changed();
-  Emit(std::move(ev));
+  SetPaused(c, false);
 }
 
 StatusOr<std::vector<std::string>> ContainerManager::Update(const std::string& name,

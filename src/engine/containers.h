@@ -227,6 +227,7 @@ class ContainerManager : public ContainerService {
   void NotifyExit(const ExitEvent& e) ABSL_LOCKS_EXCLUDED(mu_);
   std::string StateDir(const std::string& id) const;
   std::string ContainerDir(const std::string& id) const;
+  void SetPaused(const std::shared_ptr<Container>& c, bool paused);
   ContainerEvent EventLocked(const Container& c, const std::string& action,
                              std::map<std::string, std::string> extra = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

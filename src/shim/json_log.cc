@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "common/utf8.h"
+
 namespace berth::shim {
 namespace {
 
@@ -29,24 +31,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     return (b(1) >= lo && b(1) <= hi && cont(2) && cont(3)) ? 4 : 0;
   }
   return 0;
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 int HexValue(char c) {
