@@ -378,6 +378,13 @@ Status VolumeStore::MountVolume(const Volume& v) {
 }
 
 StatusOr<StartMounts> VolumeStore::Mount(const std::string& id, const std::string& rootfs) {
+  // A container's mounts are set at its create, which its own op lock orders before its starts:
+  // one without any never waits for the store's op lock (another start's copy-up).
+  {
+    StateLock l(mu_);
+    auto it = mounts_.find(id);
+    if (it == mounts_.end() || it->second.empty()) return StartMounts{};
+  }
   absl::MutexLock op(&op_mu_);
   std::vector<ContainerMount> ms;
   {
