@@ -38,6 +38,17 @@ struct Image {
   std::vector<int64_t> layer_sizes;  // bytes of each, in diff_ids order (for history)
   int64_t loaded_at = 0;  // unix nanos
   std::vector<std::string> tags;  // "repo:tag", sorted
+  std::vector<std::string> repo_digests;  // "repo@sha256:<manifest digest>" (familiar), sorted
+};
+
+// A layer's compressed form as a registry knows it (Docker's "v2 metadata"): which blob digest
+// carries which diff id in which repository, so pulls skip layers already present ("Already
+// exists") and pushes check or mount blobs instead of uploading them again.
+struct LayerBlob {
+  std::string digest;      // "sha256:..." of the compressed bytes
+  std::string media_type;  // registry::media::kDockerLayerGzip etc.
+  int64_t size = 0;
+  std::string repository;  // "docker.io/library/busybox", "" when not known to any
 };
 
 // "busybox" -> "busybox:latest"; "docker.io/library/busybox:1" -> "busybox:1". Empty on a
@@ -81,7 +92,7 @@ class ImageStore {
   // Writes a docker-archive tarball of the named images to fd.
   Status Save(const std::vector<std::string>& names, int fd);
 
-  // By full or short id (with or without "sha256:"), or by reference.
+  // By full or short id (with or without "sha256:"), by reference, or by "repo@sha256:..." digest.
   StatusOr<Image> Get(std::string_view name) const;
   std::vector<Image> List() const;
   Status Tag(std::string_view source, std::string_view target);
@@ -98,6 +109,38 @@ class ImageStore {
   };
   // `select` (when given) further narrows which of those go: the prune filters.
   StatusOr<PruneReport> Prune(bool all, const std::function<bool(const Image&)>& select = nullptr);
+
+  // ---- Registries (image_blobs.cc) ----
+  bool HasLayer(const std::string& diff_id) const;
+  // The diff id a blob digest was seen to carry (any repository), if any.
+  std::optional<std::string> DiffIdForBlob(const std::string& blob_digest) const;
+  // Stores a layer from a registry blob that the caller already verified against
+  // blob.digest: unpacks it (gzip, zstd or plain tar), checks its diff id against expected (when
+  // given; Docker's "invalid diffID" message), keeps the compressed file as the layer's blob (so
+  // a push sends the same bytes and `save` decompresses it), and records the blob (RecordBlob).
+  // Stored once: a diff id already present is not unpacked again. The blob file is consumed
+  // (moved or removed). Nothing is left behind on error.
+  StatusOr<std::string> AddLayerBlob(const std::string& blob_path, const LayerBlob& blob,
+                                     const std::string& expected_diff_id);
+  // Remembers that blob.digest in blob.repository carries diff_id.
+  Status RecordBlob(const std::string& diff_id, const LayerBlob& blob);
+  // What registries know of a layer, most recently recorded first.
+  std::vector<LayerBlob> BlobsFor(const std::string& diff_id) const;
+  // The compressed bytes a push sends for a layer: its stored blob when it has one, else a gzip
+  // of its layer.tar, made once and kept. `path` is readable until the layer is removed.
+  struct PushBlob {
+    std::string path;
+    LayerBlob blob;  // repository ""
+  };
+  StatusOr<PushBlob> BlobForPush(const std::string& diff_id);
+  // Stores a pulled image in one transaction: the config (its sha256 is the id; every diff id
+  // must be stored already), the tag (familiar "repo:tag", or "" for a pull by digest) and the
+  // repo digest (familiar "repo@sha256:..."). Returns the image id.
+  StatusOr<std::string> CommitPulled(const std::string& config_raw,
+                                     const std::vector<std::string>& diff_ids,
+                                     const std::string& tag, const std::string& repo_digest);
+  // Adds a repo digest to an image (after a push).
+  Status AddRepoDigest(const std::string& image_id, const std::string& repo_digest);
 
   // Overlayfs lower dirs for an image, top-most first.
   std::vector<std::string> LowerDirs(const Image& image) const;
