@@ -47,7 +47,8 @@ struct RegistryOptions {
   // daemon.json "registry-mirrors": base URLs tried before Docker Hub, for docker.io only.
   std::vector<std::string> mirrors;
   // Directories of <host:port>/{ca.crt,*.cert,*.key} (Docker's certs.d layout), in order:
-  // /etc/docker/certs.d and Berth's own <config-dir>/certs.d.
+  // /etc/docker/certs.d and Berth's own /etc/berth/certs.d by default (berthd
+  // --registry-certs-dir replaces the list; tests point it at a directory they make).
   std::vector<std::string> certs_dirs;
   // System trust anchors (OpenSSL's default paths when empty).
   std::string system_ca_file;
@@ -82,6 +83,9 @@ class Repository {
   // polled between reads: set, the call ends with Cancelled within one read.
   virtual Status FetchBlob(const Descriptor& blob, int out_fd, const ProgressFn& progress,
                            const std::atomic<bool>* cancel = nullptr) = 0;
+
+  // GET /v2/<path>/tags/list (following Link pagination): every tag, as the registry lists them.
+  virtual StatusOr<std::vector<std::string>> Tags() = 0;
 
   // HEAD /v2/<path>/blobs/<digest>.
   virtual StatusOr<bool> BlobExists(std::string_view digest) = 0;
