@@ -5,6 +5,8 @@
 #   reg_init                        REG_ROOT (a temp dir), the CA, REG_CERTS_DIR (the certs.d
 #                                   tree berthd is given with --registry-certs-dir). Call before
 #                                   the daemon starts.
+#   reg_trust PORT                  REG_CERTS_DIR/127.0.0.1:PORT/ca.crt (the test CA), so that a
+#                                   berthd started now trusts the TLS registry started later.
 #   reg_start NAME PORT [tls]       starts registry NAME; waits until /v2/ answers.
 #   reg_stop NAME | reg_kill NAME   SIGTERM (waits) | SIGKILL of that registry's pid.
 #   reg_restart NAME                starts NAME again on its port and storage.
@@ -39,6 +41,11 @@ reg_init() {
   htpasswd -Bbn "$REG_USER" "$REG_PASS" > "$REG_ROOT/htpasswd"
 }
 
+reg_trust() {
+  mkdir -p "$REG_CERTS_DIR/127.0.0.1:$1"
+  cp "$REG_ROOT/ca.crt" "$REG_CERTS_DIR/127.0.0.1:$1/ca.crt"
+}
+
 reg_addr() { echo "127.0.0.1:$(cat "$REG_ROOT/$1/port")"; }
 reg_storage() { echo "$REG_ROOT/$1/storage"; }
 
@@ -55,8 +62,7 @@ reg_start() {
     if [ "$mode" = tls ]; then
       printf '  tls:\n    certificate: %s\n    key: %s\n' "$REG_ROOT/server.crt" "$REG_ROOT/server.key"
       printf 'auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n' "$REG_ROOT/htpasswd"
-      mkdir -p "$REG_CERTS_DIR/127.0.0.1:$port"
-      cp "$REG_ROOT/ca.crt" "$REG_CERTS_DIR/127.0.0.1:$port/ca.crt"
+      reg_trust "$port"
     fi
   } > "$d/config.yml"
   reg_restart "$name"
@@ -64,8 +70,10 @@ reg_start() {
 
 reg_restart() {
   local d="$REG_ROOT/$1"
-  # 3>&-: bats waits for every holder of fd 3. nsenter execs the registry: $! is its pid.
-  reg_ns /usr/bin/docker-registry serve "$d/config.yml" >>"$d/registry.log" 2>&1 3>&- &
+  # 3>&-: bats waits for every holder of fd 3. nsenter execs the registry: $! is its pid (not
+  # through reg_ns: a function in the background runs in a subshell, whose pid $! would be).
+  nsenter --net="/run/netns/${REG_NS:-$BT_NS}" /usr/bin/docker-registry serve "$d/config.yml" \
+    >>"$d/registry.log" 2>&1 3>&- &
   echo $! > "$d/pid"
   local delay=0.01
   for _ in $(seq 1 60); do
@@ -104,6 +112,8 @@ _reg_signal() {
   kill -"$2" "$pid" 2>/dev/null || true
   for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
   kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; sleep 0.05; }
+  # Reaps it when it is this shell's child (and keeps bash's "Killed" job notice out of the output).
+  wait "$pid" 2>/dev/null || true
   rm -f "$f"
 }
 
