@@ -64,6 +64,35 @@ unique_rootfs_tar() {
   echo "$BT_DIR/uniq-$who.tar"
 }
 
+@test "the fixture: the registries serve back what mkimage.py pushed, tamper changes a blob's bytes only" {
+  build_push plain fx-amd64 test/fixture v1 --seed 5 --arch amd64 --layer 256K:0.5 --file etc/x=1
+  "$MKIMAGE" build --out "$BT_DIR/img/fx-arm64" --seed 5 --arch arm64 --layer 256K:0.5 >/dev/null
+  local list=$("$MKIMAGE" index --out "$BT_DIR/img/fx-multi" "$BT_DIR/img/fx-amd64" "$BT_DIR/img/fx-arm64")
+  reg_ns "$MKIMAGE" push --dir "$BT_DIR/img/fx-multi" --registry "$REG" --repo test/fixture --tag multi \
+    --chunk 100K >/dev/null
+  local digest=$(json_field "$BT_DIR/img/fx-amd64" 'j["digest"]')
+  # The manifest's bytes hash to its digest; so does every blob the registry serves.
+  [ "sha256:$(reg_curl plain -s -H "Accept: $MT_MANIFEST" /v2/test/fixture/manifests/v1 | sha256sum | cut -c1-64)" = "$digest" ]
+  local b
+  for b in $(json_field "$BT_DIR/img/fx-amd64" '" ".join([l["digest"] for l in j["layers"]] + [j["config"]["digest"]])'); do
+    [ "sha256:$(reg_curl plain -s "/v2/test/fixture/blobs/$b" | sha256sum | cut -c1-64)" = "$b" ]
+  done
+  reg_curl plain -s -o "$BT_DIR/fx.list" -H "Accept: $MT_LIST" /v2/test/fixture/manifests/multi
+  [ "sha256:$(sha256sum < "$BT_DIR/fx.list" | cut -c1-64)" = "$list" ]
+  [ "$(python3 -c 'import json,sys; print(" ".join(m["platform"]["architecture"] for m in json.load(sys.stdin)["manifests"]))' < "$BT_DIR/fx.list")" = "amd64 arm64" ]
+  # The TLS registry: the test CA verifies it; no credentials, 401; the right ones, 200.
+  [ "$(reg_ns curl -s -o /dev/null -w '%{http_code}' --cacert "$REG_ROOT/ca.crt" "https://$SREG/v2/")" = 401 ]
+  [ "$(reg_curl secure -s -o /dev/null -w '%{http_code}' /v2/)" = 200 ]
+  [ -f "$REG_CERTS_DIR/$SREG/ca.crt" ]
+  # Tampered: same length and digest header, other bytes.
+  local layer=$(json_field "$BT_DIR/img/fx-amd64" 'j["layers"][0]["digest"]')
+  "$MKIMAGE" tamper "$(reg_storage plain)" "$layer" >/dev/null
+  reg_curl plain -s -D "$BT_DIR/fx.headers" -o "$BT_DIR/fx.blob" "/v2/test/fixture/blobs/$layer"
+  [ "sha256:$(sha256sum < "$BT_DIR/fx.blob" | cut -c1-64)" != "$layer" ]
+  grep -qi "^docker-content-digest: $layer" "$BT_DIR/fx.headers"
+  grep -qi "^content-length: $(json_field "$BT_DIR/img/fx-amd64" 'j["layers"][0]["size"]')" "$BT_DIR/fx.headers"
+}
+
 @test "push an imported image, rmi, pull it back: same id, RepoDigests, images --digests, run" {
   for cli in $CLIS; do
     local repo="test/bb-$cli" ref="$REG/test/bb-$cli:v1"
