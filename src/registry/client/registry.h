@@ -98,7 +98,8 @@ class Repository {
                           const ProgressFn& progress) = 0;
   // PUT /v2/<path>/manifests/<tag or digest>; returns the digest the registry reports.
   virtual StatusOr<std::string> PutManifest(std::string_view tag_or_digest,
-                                            std::string_view media_type, std::string_view body) = 0;
+                                            std::string_view media_type,
+                                            std::string_view body) = 0;
 };
 
 enum class Access { kPull, kPush };  // push implies pull (scope "pull,push")
@@ -111,9 +112,9 @@ class Registries {
   // A repository of `ref`'s registry (mirrors first for docker.io pulls). Nothing is sent
   // until the first call. `mount_from` names other repository paths of the same registry
   // whose pull scope the token should also carry (cross-repository mounts).
-  virtual StatusOr<std::unique_ptr<Repository>> Open(
-      const Reference& ref, const AuthConfig& auth, Access access,
-      const std::vector<std::string>& mount_from = {});
+  virtual StatusOr<std::unique_ptr<Repository>> Open(const Reference& ref, const AuthConfig& auth,
+                                                      Access access,
+                                                      const std::vector<std::string>& mount_from = {});
 
   // docker login: checks the credentials against <server>/v2/ (the token endpoint when it
   // challenges for a bearer token). Returns the identity token the registry issued, if any.
