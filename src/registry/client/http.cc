@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 #include "api/transport/beast_stream.h"
@@ -165,7 +166,9 @@ class Response::Impl {
   Impl(HttpClient* client, std::unique_ptr<Connection> conn, std::chrono::milliseconds idle)
       : client(client), conn(std::move(conn)), bs(*this->conn->stream) {
     bs.set_stall_timeout(idle);
-    parser.body_limit(boost::none);
+    // No limit, but as a number: Boost 1.74 compares Content-Length against an empty
+    // optional as "larger" and refuses every body.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     parser.header_limit(64 * 1024);
   }
 
