@@ -52,10 +52,9 @@ bool IsKnownOs(std::string_view os) {
 
 bool IsKnownArch(std::string_view arch) {
   static constexpr std::string_view kArches[] = {
-      "386",      "amd64",      "amd64p32",  "arm",         "armbe", "arm64",   "arm64be",
-      "ppc64",    "ppc64le",    "loong64",   "mips",        "mipsle", "mips64", "mips64le",
-      "mips64p32", "mips64p32le", "ppc",     "riscv",       "riscv64", "s390",  "s390x",
-      "sparc",    "sparc64",    "wasm"};
+      "386",     "amd64",   "amd64p32", "arm",    "armbe",  "arm64",    "arm64be",   "ppc64",
+      "ppc64le", "loong64", "mips",     "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le",
+      "ppc",     "riscv",   "riscv64",  "s390",   "s390x",  "sparc",    "sparc64",   "wasm"};
   return std::find(std::begin(kArches), std::end(kArches), arch) != std::end(kArches);
 }
 
@@ -253,8 +252,7 @@ std::string Platform::String() const {
 
 StatusOr<Platform> ParsePlatform(std::string_view s) {
   auto invalid = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Quote(s), Av(why), ": invalid argument"));
+    return absl::InvalidArgumentError(absl::StrCat(Quote(s), Av(why), ": invalid argument"));
   };
   if (s.find('*') != std::string_view::npos) return invalid(": wildcards not yet supported");
   std::vector<std::string> parts;

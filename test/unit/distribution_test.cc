@@ -59,15 +59,18 @@ class FakeRepository : public registry::Repository {
     RETURN_IF_ERROR(CheckAuth());
     std::lock_guard<std::mutex> lock(s_.mu);
     auto r = s_.repos.find(path_);
-    if (r == s_.repos.end()) return absl::NotFoundError("name unknown: repository name not known to registry");
+    if (r == s_.repos.end())
+      return absl::NotFoundError("name unknown: repository name not known to registry");
     std::string digest(ref);
     if (!absl::StartsWith(Av(ref), "sha256:")) {
       auto t = r->second.tags.find(std::string(ref));
-      if (t == r->second.tags.end()) return absl::NotFoundError("manifest unknown: manifest unknown");
+      if (t == r->second.tags.end())
+        return absl::NotFoundError("manifest unknown: manifest unknown");
       digest = t->second;
     }
     auto m = r->second.manifests.find(digest);
-    if (m == r->second.manifests.end()) return absl::NotFoundError("manifest unknown: manifest unknown");
+    if (m == r->second.manifests.end())
+      return absl::NotFoundError("manifest unknown: manifest unknown");
     return Manifest{m->second.first, digest, m->second.second};
   }
   StatusOr<registry::Descriptor> HeadManifest(std::string_view ref) override {
@@ -78,8 +81,8 @@ class FakeRepository : public registry::Repository {
     d.size = static_cast<int64_t>(m.body.size());
     return d;
   }
-  Status FetchBlob(const registry::Descriptor& blob, int out_fd, const registry::ProgressFn& progress,
-                   const std::atomic<bool>* cancel) override {
+  Status FetchBlob(const registry::Descriptor& blob, int out_fd,
+                   const registry::ProgressFn& progress, const std::atomic<bool>* cancel) override {
     RETURN_IF_ERROR(CheckAuth());
     std::string data;
     int64_t fail_at = -1;
@@ -87,7 +90,8 @@ class FakeRepository : public registry::Repository {
       std::lock_guard<std::mutex> lock(s_.mu);
       ++s_.fetches[blob.digest];
       auto& repo = s_.repos[path_];
-      if (!repo.blobs.count(blob.digest)) return absl::NotFoundError("blob unknown: blob unknown to registry");
+      if (!repo.blobs.count(blob.digest))
+        return absl::NotFoundError("blob unknown: blob unknown to registry");
       data = s_.blobs[blob.digest];
       if (s_.corrupt.count(blob.digest)) data.back() ^= 1;
       if (auto f = s_.fail_after.find(blob.digest); f != s_.fail_after.end()) {
@@ -118,7 +122,8 @@ class FakeRepository : public registry::Repository {
     RETURN_IF_ERROR(CheckAuth());
     std::lock_guard<std::mutex> lock(s_.mu);
     auto r = s_.repos.find(path_);
-    if (r == s_.repos.end()) return absl::NotFoundError("name unknown: repository name not known to registry");
+    if (r == s_.repos.end())
+      return absl::NotFoundError("name unknown: repository name not known to registry");
     std::vector<std::string> out;
     for (const auto& [t, d] : r->second.tags) out.push_back(t);
     return out;
@@ -149,7 +154,8 @@ class FakeRepository : public registry::Repository {
       if (progress) progress(static_cast<int64_t>(off), size);
     }
     if (Digest(data) != digest) {
-      return absl::InvalidArgumentError("digest invalid: provided digest did not match uploaded content");
+      return absl::InvalidArgumentError(
+          "digest invalid: provided digest did not match uploaded content");
     }
     std::lock_guard<std::mutex> lock(s_.mu);
     s_.blobs[std::string(digest)] = data;
@@ -166,14 +172,16 @@ class FakeRepository : public registry::Repository {
     std::vector<std::string> refs;
     if (p.is_index) {
       for (const auto& d : p.index.manifests) {
-        if (!repo.manifests.count(d.digest)) return absl::InvalidArgumentError("manifest blob unknown: blob unknown to registry");
+        if (!repo.manifests.count(d.digest))
+          return absl::InvalidArgumentError("manifest blob unknown: blob unknown to registry");
       }
     } else {
       refs.push_back(p.manifest.config.digest);
       for (const auto& l : p.manifest.layers) refs.push_back(l.digest);
     }
     for (const auto& d : refs) {
-      if (!repo.blobs.count(d)) return absl::InvalidArgumentError("blob unknown: blob unknown to registry");
+      if (!repo.blobs.count(d))
+        return absl::InvalidArgumentError("blob unknown: blob unknown to registry");
     }
     std::string digest = Digest(body);
     repo.manifests[digest] = {std::string(media_type), std::string(body)};
@@ -197,10 +205,9 @@ class FakeRepository : public registry::Repository {
 class FakeRegistries : public registry::Registries {
  public:
   explicit FakeRegistries(FakeRegistryState& s) : Registries(registry::RegistryOptions{}), s_(s) {}
-  StatusOr<std::unique_ptr<registry::Repository>> Open(const Reference& ref,
-                                                        const registry::AuthConfig& auth,
-                                                        registry::Access,
-                                                        const std::vector<std::string>& mount_from) override {
+  StatusOr<std::unique_ptr<registry::Repository>> Open(
+      const Reference& ref, const registry::AuthConfig& auth, registry::Access,
+      const std::vector<std::string>& mount_from) override {
     last_mount_from = mount_from;
     return std::unique_ptr<registry::Repository>(new FakeRepository(s_, ref.path, auth));
   }
@@ -214,7 +221,8 @@ class FakeRegistries : public registry::Registries {
 
 std::string Gzip(std::string_view data) {
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
   std::string out(deflateBound(&zs, data.size()) + 64, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
@@ -272,11 +280,19 @@ BuiltImage BuildImage(const std::string& dir, const std::string& arch, int layer
   img.config_digest = Digest(img.config);
   registry::ImageManifest m;
   m.media_type = std::string(registry::media::kDockerManifest);
-  m.config = {std::string(registry::media::kDockerConfig), img.config_digest,
-              static_cast<int64_t>(img.config.size()), {}, {}, std::nullopt};
+  m.config = {std::string(registry::media::kDockerConfig),
+              img.config_digest,
+              static_cast<int64_t>(img.config.size()),
+              {},
+              {},
+              std::nullopt};
   for (int i = 0; i < layers; ++i) {
-    m.layers.push_back({std::string(registry::media::kDockerLayerGzip), img.blob_digests[i],
-                        static_cast<int64_t>(img.blobs[i].size()), {}, {}, std::nullopt});
+    m.layers.push_back({std::string(registry::media::kDockerLayerGzip),
+                        img.blob_digests[i],
+                        static_cast<int64_t>(img.blobs[i].size()),
+                        {},
+                        {},
+                        std::nullopt});
   }
   img.manifest = registry::RenderManifest(m);
   img.manifest_digest = Digest(img.manifest);
@@ -293,7 +309,8 @@ void Publish(FakeRegistryState& s, const std::string& path, const std::string& t
   }
   s.blobs[img.config_digest] = img.config;
   repo.blobs.insert(img.config_digest);
-  repo.manifests[img.manifest_digest] = {std::string(registry::media::kDockerManifest), img.manifest};
+  repo.manifests[img.manifest_digest] = {std::string(registry::media::kDockerManifest),
+                                         img.manifest};
   if (!tag.empty()) repo.tags[tag] = img.manifest_digest;
 }
 
@@ -323,12 +340,6 @@ class DistributionTest : public ::testing::Test {
     (void)sys::RemoveAll(dir_);
   }
 
-  // Until the image store's registry side (image_blobs.cc) lands, its calls are Unimplemented:
-  // the tests that store layers skip then, saying so.
-  bool StoreLacksRegistrySide() {
-    return images_->BlobForPush("sha256:" + std::string(64, '0')).status().code() ==
-           absl::StatusCode::kUnimplemented;
-  }
   static Reference Ref(const std::string& path, const std::string& tag = "latest",
                        const std::string& digest = "") {
     return Reference{"localhost:5000", path, tag, digest};
@@ -389,7 +400,6 @@ class DistributionTest : public ::testing::Test {
 };
 
 TEST_F(DistributionTest, PullsATwoLayerImageWithDockersProgress) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   BuiltImage img = BuildImage(dir_, "amd64", 2, 300000, 1);
   Publish(reg_, "test/app", "latest", img);
   auto id = Pull(Ref("test/app"));
@@ -407,9 +417,9 @@ TEST_F(DistributionTest, PullsATwoLayerImageWithDockersProgress) {
   EXPECT_EQ(lines_[lines_.size() - 2], "Digest: " + img.manifest_digest);
   EXPECT_EQ(lines_.back(), "Status: Downloaded newer image for localhost:5000/test/app:latest");
   for (const std::string& l : {l0, l1}) {
-    std::vector<std::string> want = {l + ": Pulling fs layer", l + ": Downloading",
+    std::vector<std::string> want = {l + ": Pulling fs layer",   l + ": Downloading",
                                      l + ": Verifying Checksum", l + ": Download complete",
-                                     l + ": Extracting", l + ": Pull complete"};
+                                     l + ": Extracting",         l + ": Pull complete"};
     EXPECT_EQ(LayerLines(l), want);
   }
   // Byte counts: growing, ending at the blob's size.
@@ -443,37 +453,43 @@ TEST_F(DistributionTest, PullsATwoLayerImageWithDockersProgress) {
 }
 
 TEST_F(DistributionTest, PullByDigest) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   BuiltImage img = BuildImage(dir_, "amd64", 1, 1000, 3);
   Publish(reg_, "test/app", "", img);
   auto id = Pull(Ref("test/app", "", img.manifest_digest));
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_EQ(lines_[0], "localhost:5000/test/app@" + img.manifest_digest + ": Pulling from test/app");
-  EXPECT_EQ(lines_.back(), "Status: Downloaded newer image for localhost:5000/test/app@" +
-                               img.manifest_digest);
+  EXPECT_EQ(lines_[0],
+            "localhost:5000/test/app@" + img.manifest_digest + ": Pulling from test/app");
+  EXPECT_EQ(lines_.back(),
+            "Status: Downloaded newer image for localhost:5000/test/app@" + img.manifest_digest);
   auto got = images_->Get("localhost:5000/test/app@" + img.manifest_digest);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(got->tags.empty());
 }
 
 TEST_F(DistributionTest, IndexPicksTheHostPlatformOrTheOneAskedFor) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   BuiltImage amd = BuildImage(dir_, "amd64", 1, 2000, 10);
   BuiltImage arm = BuildImage(dir_, "arm64", 1, 2000, 20);
   Publish(reg_, "test/multi", "", amd);
   Publish(reg_, "test/multi", "", arm);
   registry::ImageIndex idx;
   idx.media_type = std::string(registry::media::kOciIndex);
-  idx.manifests.push_back({std::string(registry::media::kDockerManifest), amd.manifest_digest,
-                           static_cast<int64_t>(amd.manifest.size()), {}, {},
+  idx.manifests.push_back({std::string(registry::media::kDockerManifest),
+                           amd.manifest_digest,
+                           static_cast<int64_t>(amd.manifest.size()),
+                           {},
+                           {},
                            registry::Platform{"linux", "amd64", "", "", {}}});
-  idx.manifests.push_back({std::string(registry::media::kDockerManifest), arm.manifest_digest,
-                           static_cast<int64_t>(arm.manifest.size()), {}, {},
+  idx.manifests.push_back({std::string(registry::media::kDockerManifest),
+                           arm.manifest_digest,
+                           static_cast<int64_t>(arm.manifest.size()),
+                           {},
+                           {},
                            registry::Platform{"linux", "arm64", "v8", "", {}}});
   std::string body = registry::RenderIndex(idx);
   {
     std::lock_guard<std::mutex> lock(reg_.mu);
-    reg_.repos["test/multi"].manifests[Digest(body)] = {std::string(registry::media::kOciIndex), body};
+    reg_.repos["test/multi"].manifests[Digest(body)] = {std::string(registry::media::kOciIndex),
+                                                        body};
     reg_.repos["test/multi"].tags["latest"] = Digest(body);
   }
   auto a = Pull(Ref("test/multi"));
@@ -487,12 +503,14 @@ TEST_F(DistributionTest, IndexPicksTheHostPlatformOrTheOneAskedFor) {
   EXPECT_EQ(*b, arm.config_digest);
   auto got = images_->Get(arm.config_digest);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->repo_digests, std::vector<std::string>{"localhost:5000/test/multi@" + Digest(body)});
+  EXPECT_EQ(got->repo_digests,
+            std::vector<std::string>{"localhost:5000/test/multi@" + Digest(body)});
   PullOptions s390;
   s390.platform = "linux/s390x";
   auto c = Pull(Ref("test/multi"), s390);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(c.status().message(), "no matching manifest for linux/s390x in the manifest list entries");
+  EXPECT_EQ(c.status().message(),
+            "no matching manifest for linux/s390x in the manifest list entries");
   PullOptions bad;
   bad.platform = "nonsense";
   EXPECT_EQ(Pull(Ref("test/multi"), bad).status().code(), absl::StatusCode::kInvalidArgument);
@@ -513,13 +531,13 @@ TEST_F(DistributionTest, ASinglePlatformImageOfAnotherPlatformIsRefused) {
 }
 
 TEST_F(DistributionTest, MissingTagsAndRepositoriesInDockersWords) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   BuiltImage img = BuildImage(dir_, "amd64", 1, 1000, 40);
   Publish(reg_, "test/app", "latest", img);
   auto r = Pull(Ref("test/app", "nope"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(r.status().message(),
-            "manifest for localhost:5000/test/app:nope not found: manifest unknown: manifest unknown");
+  EXPECT_EQ(
+      r.status().message(),
+      "manifest for localhost:5000/test/app:nope not found: manifest unknown: manifest unknown");
   // Docker Hub answers an unknown (or private) repository with a denial.
   reg_.user = "u";
   reg_.password = "p";
@@ -540,7 +558,8 @@ TEST_F(DistributionTest, MissingTagsAndRepositoriesInDockersWords) {
 }
 
 TEST_F(DistributionTest, Schema1IsRefused) {
-  std::string body = "{\"schemaVersion\":1,\"name\":\"test/old\",\"tag\":\"latest\",\"fsLayers\":[]}";
+  std::string body =
+      "{\"schemaVersion\":1,\"name\":\"test/old\",\"tag\":\"latest\",\"fsLayers\":[]}";
   {
     std::lock_guard<std::mutex> lock(reg_.mu);
     reg_.repos["test/old"].manifests[Digest(body)] = {
@@ -571,7 +590,6 @@ TEST_F(DistributionTest, ACorruptedBlobStoresNothing) {
 }
 
 TEST_F(DistributionTest, ADroppedConnectionThenARetryFetchesOnlyWhatIsMissing) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   Distribution one_at_a_time(*images_, *registries_, 1, 1, dir_ + "/tmp");
   BuiltImage img = BuildImage(dir_, "amd64", 2, 200000, 60);
   Publish(reg_, "test/app", "latest", img);
@@ -609,7 +627,6 @@ TEST_F(DistributionTest, ACancelledPullStoresNoImage) {
 }
 
 TEST_F(DistributionTest, AllTags) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   BuiltImage a = BuildImage(dir_, "amd64", 1, 1000, 80);
   BuiltImage b = BuildImage(dir_, "amd64", 1, 1000, 90);
   Publish(reg_, "test/app", "v1", a);
@@ -626,7 +643,6 @@ TEST_F(DistributionTest, AllTags) {
 }
 
 TEST_F(DistributionTest, PushThenPullRoundTrip) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   std::string id = ImportImage("localhost:5000/test/pushed:v1");
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(Push(Ref("test/pushed", "v1")).ok());
@@ -634,8 +650,7 @@ TEST_F(DistributionTest, PushThenPullRoundTrip) {
   ASSERT_TRUE(local.ok());
   const std::string layer = ShortId(local->diff_ids[0].substr(7));
   EXPECT_EQ(lines_[0], "The push refers to repository [localhost:5000/test/pushed]");
-  EXPECT_EQ(LayerLines(layer), (std::vector<std::string>{layer + ": Preparing",
-                                                         layer + ": Pushing",
+  EXPECT_EQ(LayerLines(layer), (std::vector<std::string>{layer + ": Preparing", layer + ": Pushing",
                                                          layer + ": Pushed"}));
   ASSERT_TRUE(msgs_.back().has_aux);
   const std::string digest = msgs_.back().aux_digest;
@@ -663,7 +678,6 @@ TEST_F(DistributionTest, PushThenPullRoundTrip) {
 }
 
 TEST_F(DistributionTest, PushMountsFromAnotherRepository) {
-  if (StoreLacksRegistrySide()) GTEST_SKIP() << "image_blobs.cc is not in yet";
   std::string id = ImportImage("localhost:5000/test/a:v1");
   ASSERT_TRUE(Push(Ref("test/a", "v1")).ok());
   ASSERT_TRUE(images_->Tag(id, "localhost:5000/test/b:v1").ok());
@@ -680,7 +694,8 @@ TEST_F(DistributionTest, PushMountsFromAnotherRepository) {
 TEST_F(DistributionTest, PushOfWhatIsNotThere) {
   auto none = Push(Ref("test/none", ""));
   EXPECT_EQ(none.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(none.message(), "An image does not exist locally with the tag: localhost:5000/test/none");
+  EXPECT_EQ(none.message(),
+            "An image does not exist locally with the tag: localhost:5000/test/none");
   ImportImage("localhost:5000/test/x:v1");
   auto tag = Push(Ref("test/x", "v2"));
   EXPECT_EQ(tag.code(), absl::StatusCode::kNotFound);

@@ -98,8 +98,9 @@ TEST(ParseManifest, IndexWithPlatforms) {
 TEST(ParseManifest, Schema1IsRefusedWithDockersMessage) {
   for (const char* ct : {"application/vnd.docker.distribution.manifest.v1+prettyjws",
                          "application/vnd.docker.distribution.manifest.v1+json", ""}) {
-    auto p = ParseManifest(ct, "{\"schemaVersion\":1,\"name\":\"x\",\"tag\":\"latest\","
-                               "\"fsLayers\":[],\"history\":[]}");
+    auto p = ParseManifest(ct,
+                           "{\"schemaVersion\":1,\"name\":\"x\",\"tag\":\"latest\","
+                           "\"fsLayers\":[],\"history\":[]}");
     ASSERT_FALSE(p.ok()) << ct;
     EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(p.status().message().find("Docker Image manifest version 2, schema 1 support has "
@@ -131,12 +132,12 @@ TEST(ParsePlatform, ContainerdNormalisation) {
     const char* in;
     const char* out;
   } cases[] = {
-      {"linux/amd64", "linux/amd64"},     {"linux/x86_64", "linux/amd64"},
-      {"linux/aarch64", "linux/arm64"},   {"linux/arm64/v8", "linux/arm64"},
-      {"arm64", "linux/arm64"},           {"linux", "linux/amd64"},
-      {"Linux/AMD64", "linux/amd64"},     {"linux/arm", "linux/arm"},
-      {"linux/arm/v6", "linux/arm/v6"},   {"linux/armhf", "linux/arm"},
-      {"linux/i386", "linux/386"},        {"windows/amd64", "windows/amd64"},
+      {"linux/amd64", "linux/amd64"},   {"linux/x86_64", "linux/amd64"},
+      {"linux/aarch64", "linux/arm64"}, {"linux/arm64/v8", "linux/arm64"},
+      {"arm64", "linux/arm64"},         {"linux", "linux/amd64"},
+      {"Linux/AMD64", "linux/amd64"},   {"linux/arm", "linux/arm"},
+      {"linux/arm/v6", "linux/arm/v6"}, {"linux/armhf", "linux/arm"},
+      {"linux/i386", "linux/386"},      {"windows/amd64", "windows/amd64"},
   };
   for (const auto& c : cases) {
     auto p = ParsePlatform(c.in);
@@ -184,16 +185,20 @@ TEST(RenderManifest, DockersFieldOrderAndStableBytes) {
             "   \"config\": {\n"
             "      \"mediaType\": \"application/vnd.docker.container.image.v1+json\",\n"
             "      \"size\": 1469,\n"
-            "      \"digest\": \"" + kA + "\"\n"
-            "   },\n"
-            "   \"layers\": [\n"
-            "      {\n"
-            "         \"mediaType\": \"application/vnd.docker.image.rootfs.diff.tar.gzip\",\n"
-            "         \"size\": 2814,\n"
-            "         \"digest\": \"" + kB + "\"\n"
-            "      }\n"
-            "   ]\n"
-            "}");
+            "      \"digest\": \"" +
+                kA +
+                "\"\n"
+                "   },\n"
+                "   \"layers\": [\n"
+                "      {\n"
+                "         \"mediaType\": \"application/vnd.docker.image.rootfs.diff.tar.gzip\",\n"
+                "         \"size\": 2814,\n"
+                "         \"digest\": \"" +
+                kB +
+                "\"\n"
+                "      }\n"
+                "   ]\n"
+                "}");
   EXPECT_EQ(Sha256Hex(RenderManifest(m)), Sha256Hex(body));
   // It reads back as what it was.
   auto back = ParseManifest("", body);
@@ -205,8 +210,10 @@ TEST(RenderManifest, DockersFieldOrderAndStableBytes) {
 TEST(RenderIndex, RoundTripsPlatforms) {
   ImageIndex idx;
   idx.media_type = std::string(media::kOciIndex);
-  Descriptor a{std::string(media::kOciManifest), kA, 100, {}, {}, Platform{"linux", "amd64", "", "", {}}};
-  Descriptor b{std::string(media::kOciManifest), kB, 200, {}, {}, Platform{"linux", "arm64", "v8", "", {}}};
+  Descriptor a{std::string(media::kOciManifest),      kA, 100, {}, {},
+               Platform{"linux", "amd64", "", "", {}}};
+  Descriptor b{std::string(media::kOciManifest),        kB, 200, {}, {},
+               Platform{"linux", "arm64", "v8", "", {}}};
   idx.manifests = {a, b};
   std::string body = RenderIndex(idx);
   EXPECT_LT(body.find("\"schemaVersion\""), body.find("\"mediaType\""));

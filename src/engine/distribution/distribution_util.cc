@@ -126,15 +126,15 @@ StatusOr<int> TempFileWith(const std::string& dir, std::string_view data) {
 }
 
 StatusOr<std::string> FetchSmallBlob(registry::Repository& repo, const registry::Descriptor& d,
-                                     const std::string& tmp_dir,
-                                     const std::atomic<bool>* cancel) {
+                                     const std::string& tmp_dir, const std::atomic<bool>* cancel) {
   if (d.size > kMaxConfigSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("image configuration ", d.digest, " is too large (", d.size, " bytes)"));
   }
   ASSIGN_OR_RETURN(int raw, TempFileWith(tmp_dir, ""));
   UniqueFd fd(raw);
-  RETURN_IF_ERROR(repo.FetchBlob(d, fd.get(), [](int64_t, int64_t) {}, cancel));
+  RETURN_IF_ERROR(repo.FetchBlob(
+      d, fd.get(), [](int64_t, int64_t) {}, cancel));
   if (::lseek(fd.get(), 0, SEEK_SET) < 0) return ErrnoStatus(errno, "seek a temporary file");
   std::string out;
   char buf[65536];

@@ -41,8 +41,7 @@ StatusOr<ImageConfigInfo> ParseImageConfig(std::string_view config);
 // A blob small enough to hold in memory (an image config), fetched through a temporary file in
 // tmp_dir that is unlinked at once and verified against its digest.
 StatusOr<std::string> FetchSmallBlob(registry::Repository& repo, const registry::Descriptor& d,
-                                     const std::string& tmp_dir,
-                                     const std::atomic<bool>* cancel);
+                                     const std::string& tmp_dir, const std::atomic<bool>* cancel);
 
 // An unlinked temporary file in dir holding `data`, positioned at its start.
 StatusOr<int> TempFileWith(const std::string& dir, std::string_view data);

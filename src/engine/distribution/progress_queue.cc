@@ -43,9 +43,8 @@ void ProgressQueue::Drain(int workers, const ProgressSink& sink, const std::atom
   }
 }
 
-Status RunPool(int workers, int tasks, const std::function<Status(int)>& task,
-               ProgressQueue& queue, const ProgressSink& sink, const std::atomic<bool>* cancel,
-               std::atomic<bool>* stop) {
+Status RunPool(int workers, int tasks, const std::function<Status(int)>& task, ProgressQueue& queue,
+               const ProgressSink& sink, const std::atomic<bool>* cancel, std::atomic<bool>* stop) {
   if (tasks == 0) return absl::OkStatus();
   int n = std::max(1, std::min(workers, tasks));
   std::atomic<int> next{0};

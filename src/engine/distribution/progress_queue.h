@@ -38,9 +38,8 @@ class ProgressQueue {
 // Runs task(0..tasks-1) on up to `workers` threads, in index order of start. The first error
 // sets `stop` (the others end early: their fetches poll it) and is returned; a cancel by the
 // client is Cancelled "context canceled". Progress goes through `queue`, drained on this thread.
-Status RunPool(int workers, int tasks, const std::function<Status(int)>& task,
-               ProgressQueue& queue, const ProgressSink& sink, const std::atomic<bool>* cancel,
-               std::atomic<bool>* stop);
+Status RunPool(int workers, int tasks, const std::function<Status(int)>& task, ProgressQueue& queue,
+               const ProgressSink& sink, const std::atomic<bool>* cancel, std::atomic<bool>* stop);
 
 // Docker's progress.Reader: a layer's byte count is reported at most every 100 ms, plus the
 // first and the last (done == total).

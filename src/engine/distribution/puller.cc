@@ -72,12 +72,11 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
                      if (!m.ok()) return internal::ManifestError(m.status(), ref);
                      return m;
                    }());
-  ASSIGN_OR_RETURN(registry::ParsedManifest parsed,
-                   [&]() -> StatusOr<registry::ParsedManifest> {
-                     auto p = registry::ParseManifest(top.media_type, top.body);
-                     if (!p.ok()) return internal::WithReference(p.status(), ref);
-                     return p;
-                   }());
+  ASSIGN_OR_RETURN(registry::ParsedManifest parsed, [&]() -> StatusOr<registry::ParsedManifest> {
+    auto p = registry::ParseManifest(top.media_type, top.body);
+    if (!p.ok()) return internal::WithReference(p.status(), ref);
+    return p;
+  }());
   // Docker names a digest pull by its whole reference ("docker.io/library/busybox@sha256:..").
   const std::string stream_id = ref.digest.empty() ? ref.tag : ref.Name() + "@" + ref.digest;
   if (sink) sink(Message(stream_id, "Pulling from " + ref.path));
@@ -90,9 +89,9 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
     auto p = registry::ParseManifest(m->media_type, m->body);
     if (!p.ok()) return internal::WithReference(p.status(), ref);
     if (p->is_index) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the manifest list entry ", entry.digest, " for ", want.String(),
-          " is itself a manifest list; nested indexes are not supported"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the manifest list entry ", entry.digest, " for ", want.String(),
+                       " is itself a manifest list; nested indexes are not supported"));
     }
     manifest = std::move(p->manifest);
   } else {
@@ -100,22 +99,19 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
   }
   RETURN_IF_ERROR(CheckConfigMediaType(manifest.config.media_type));
 
-  ASSIGN_OR_RETURN(std::string config,
-                   [&]() -> StatusOr<std::string> {
-                     auto c = internal::FetchSmallBlob(repo, manifest.config, tmp_dir,
-                                                       opts.cancel);
-                     if (!c.ok()) return Annotate(c.status(), "error pulling image configuration");
-                     return c;
-                   }());
+  ASSIGN_OR_RETURN(std::string config, [&]() -> StatusOr<std::string> {
+    auto c = internal::FetchSmallBlob(repo, manifest.config, tmp_dir, opts.cancel);
+    if (!c.ok()) return Annotate(c.status(), "error pulling image configuration");
+    return c;
+  }());
   ASSIGN_OR_RETURN(internal::ImageConfigInfo info, internal::ParseImageConfig(config));
   // A single-platform image asked for with another --platform: refused before any download
   // (Docker pulls it and then warns; storing an image the user said they did not want is what
   // the issue forbids). An index entry was chosen by its platform already.
   if (platform_given && !parsed.is_index && !registry::PlatformMatches(info.platform, want)) {
     return absl::NotFoundError(absl::StrCat(
-        "image with reference ", internal::FamiliarString(ref),
-        " was found but its platform (", info.platform.String(),
-        ") does not match the specified platform (", want.String(), ")"));
+        "image with reference ", internal::FamiliarString(ref), " was found but its platform (",
+        info.platform.String(), ") does not match the specified platform (", want.String(), ")"));
   }
   if (info.diff_ids.size() != manifest.layers.size()) {
     return absl::InvalidArgumentError("layers from manifest don't match image configuration");
@@ -132,16 +128,16 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
       // Remember that this repository serves the blob (a later push checks it there first);
       // a cache, as Docker's v2 metadata: a failure to record it fails nothing.
       (void)images.RecordBlob(info.diff_ids[i],
-                               LayerBlob{d.digest, d.media_type, d.size, repo_name});
+                              LayerBlob{d.digest, d.media_type, d.size, repo_name});
       if (sink) sink(Update(id, "Already exists"));
       continue;
     }
     if (task_of_blob.count(d.digest)) continue;
     if (IsForeign(d)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "layer ", d.digest, " is a foreign layer (", d.media_type,
-          d.urls.empty() ? std::string() : ", served from " + d.urls.front(),
-          "): Berth fetches layers only from the registry"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("layer ", d.digest, " is a foreign layer (", d.media_type,
+                       d.urls.empty() ? std::string() : ", served from " + d.urls.front(),
+                       "): Berth fetches layers only from the registry"));
     }
     task_of_blob[d.digest] = static_cast<int>(tasks.size());
     tasks.push_back({d, info.diff_ids[i]});
@@ -177,15 +173,15 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
     queue.Post(Update(id, "Download complete"));
     queue.Post(Bytes(id, "Extracting", 0, d.size));
     auto stored = images.AddLayerBlob(path, LayerBlob{d.digest, d.media_type, d.size, repo_name},
-                                       task.diff_id);
+                                      task.diff_id);
     ::unlink(path.c_str());  // consumed on success; gone either way
     if (!stored.ok()) return stored.status();
     queue.Post(Bytes(id, "Extracting", d.size, d.size));
     queue.Post(Update(id, "Pull complete"));
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(internal::RunPool(p.max_downloads, static_cast<int>(tasks.size()), fetch, queue, sink,
-                          opts.cancel, &stop));
+  RETURN_IF_ERROR(internal::RunPool(p.max_downloads, static_cast<int>(tasks.size()), fetch, queue,
+                                    sink, opts.cancel, &stop));
   if (opts.cancel != nullptr && opts.cancel->load()) {
     return absl::CancelledError("context canceled");
   }
@@ -224,7 +220,8 @@ StatusOr<std::string> Distribution::Pull(const registry::Reference& ref, const P
   if (!opts.all_tags) {
     registry::Reference one = ref;
     if (one.tag.empty() && one.digest.empty()) one.tag = "latest";
-    ASSIGN_OR_RETURN(PullOneResult r, PullOne(puller, *repo, one, want, platform_given, opts, sink));
+    ASSIGN_OR_RETURN(PullOneResult r,
+                     PullOne(puller, *repo, one, want, platform_given, opts, sink));
     if (sink) {
       sink(internal::Message("", (r.updated ? "Status: Downloaded newer image for "
                                             : "Status: Image is up to date for ") +
@@ -244,14 +241,15 @@ StatusOr<std::string> Distribution::Pull(const registry::Reference& ref, const P
   for (const std::string& tag : *tags) {
     registry::Reference one = ref;
     one.tag = tag;
-    ASSIGN_OR_RETURN(PullOneResult r, PullOne(puller, *repo, one, want, platform_given, opts, sink));
+    ASSIGN_OR_RETURN(PullOneResult r,
+                     PullOne(puller, *repo, one, want, platform_given, opts, sink));
     updated = updated || r.updated;
     last = r.id;
   }
   if (sink) {
-    sink(internal::Message("", (updated ? "Status: Downloaded newer image for "
-                                        : "Status: Image is up to date for ") +
-                                   ref.FamiliarName()));
+    sink(internal::Message(
+        "", (updated ? "Status: Downloaded newer image for " : "Status: Image is up to date for ") +
+                ref.FamiliarName()));
   }
   return last;
 }

@@ -165,10 +165,8 @@ Status PushTag(Pusher& p, const std::string& tag, const Image& image, const Prog
   }
   const std::string body = registry::RenderManifest(m);
   const std::string digest = "sha256:" + Sha256Hex(body);
-  RETURN_IF_ERROR(
-      p.repo.PutManifest(tag, registry::media::kDockerManifest, body).status());
-  RETURN_IF_ERROR(
-      p.images.AddRepoDigest(image.id, p.ref.FamiliarName() + "@" + digest));
+  RETURN_IF_ERROR(p.repo.PutManifest(tag, registry::media::kDockerManifest, body).status());
+  RETURN_IF_ERROR(p.images.AddRepoDigest(image.id, p.ref.FamiliarName() + "@" + digest));
   if (sink) {
     sink(Message("", absl::StrCat(tag, ": digest: ", digest, " size: ", body.size())));
     PullProgress aux = Update("", "");
@@ -217,9 +215,9 @@ Status Distribution::Push(const registry::Reference& ref, const registry::AuthCo
       }
     }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<registry::Repository> repo,
-                   registries_.Open(ref, auth, registry::Access::kPush,
-                                    {mount_from.begin(), mount_from.end()}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<registry::Repository> repo,
+      registries_.Open(ref, auth, registry::Access::kPush, {mount_from.begin(), mount_from.end()}));
   RETURN_IF_ERROR(sys::MkdirAll(tmp_dir_, 0700));
   if (sink) sink(Message("", "The push refers to repository [" + ref.Name() + "]"));
   Pusher p{images_, *repo, ref, max_uploads_, tmp_dir_, {}};
