@@ -236,3 +236,27 @@ TEST(AcceptHeader, ListsEveryReadableKind) {
 
 }  // namespace
 }  // namespace berth::registry
+
+namespace berth::registry {
+namespace {
+
+TEST(ParseImageConfig, PlatformAndDiffIds) {
+  auto c = ParseImageConfig(
+      "{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\",\"config\":{},"
+      "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" +
+      kA + "\",\"" + kB + "\"]}}");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->platform.String(), "linux/arm64/v8");
+  EXPECT_EQ(c->diff_ids, (std::vector<std::string>{kA, kB}));
+  auto empty = ParseImageConfig(
+      "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\"}}");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->diff_ids.empty());
+  EXPECT_EQ(ParseImageConfig("{\"os\":\"linux\"}").status().message(),
+            "invalid rootfs in image configuration");
+  EXPECT_FALSE(ParseImageConfig("{\"rootfs\":{\"diff_ids\":[1]}}").ok());
+  EXPECT_FALSE(ParseImageConfig("nope").ok());
+}
+
+}  // namespace
+}  // namespace berth::registry

@@ -41,7 +41,7 @@ StatusOr<DistributionInspect> Distribution::Inspect(const registry::Reference& r
   RETURN_IF_ERROR(sys::MkdirAll(tmp_dir_, 0700));
   auto config = internal::FetchSmallBlob(*repo, parsed->manifest.config, tmp_dir_, nullptr);
   if (!config.ok()) return Annotate(config.status(), "error pulling image configuration");
-  ASSIGN_OR_RETURN(internal::ImageConfigInfo info, internal::ParseImageConfig(*config));
+  ASSIGN_OR_RETURN(registry::ImageConfigSummary info, registry::ParseImageConfig(*config));
   out.platforms.push_back(info.platform);
   return out;
 }

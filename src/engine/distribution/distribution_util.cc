@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/fd.h"
 #include "common/ids.h"
-#include "nlohmann/json.hpp"
 
 namespace berth::engine::internal {
 
@@ -71,42 +70,6 @@ Status WithReference(const Status& st, const registry::Reference& ref) {
       Av(kRemoved), " Suggest the author of ", FullString(ref),
       " to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More "
       "information at https://docs.docker.com/go/deprecated-image-specs/"));
-}
-
-StatusOr<ImageConfigInfo> ParseImageConfig(std::string_view config) {
-  using nlohmann::json;
-  json j = json::parse(config, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError("invalid image configuration: not a JSON object");
-  }
-  ImageConfigInfo info;
-  auto str = [&](const char* key) -> std::string {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  info.platform.os = str("os");
-  info.platform.architecture = str("architecture");
-  info.platform.variant = str("variant");
-  info.platform.os_version = str("os.version");
-  if (auto it = j.find("os.features"); it != j.end() && it->is_array()) {
-    for (const auto& f : *it) {
-      if (f.is_string()) info.platform.os_features.push_back(f.get<std::string>());
-    }
-  }
-  auto rootfs = j.find("rootfs");
-  if (rootfs == j.end() || !rootfs->is_object()) {
-    return absl::InvalidArgumentError("invalid rootfs in image configuration");
-  }
-  auto ids = rootfs->find("diff_ids");
-  if (ids == rootfs->end() || !ids->is_array()) {
-    if (ids == rootfs->end() || ids->is_null()) return info;  // an image with no layers
-    return absl::InvalidArgumentError("invalid rootfs in image configuration");
-  }
-  for (const auto& d : *ids) {
-    if (!d.is_string()) return absl::InvalidArgumentError("invalid rootfs in image configuration");
-    info.diff_ids.push_back(d.get<std::string>());
-  }
-  return info;
 }
 
 StatusOr<int> TempFileWith(const std::string& dir, std::string_view data) {

@@ -31,13 +31,6 @@ Status ManifestError(const Status& st, const registry::Reference& ref);
 // ParseManifest's schema 1 refusal with "Suggest the author of <ref> ..." as Docker words it.
 Status WithReference(const Status& st, const registry::Reference& ref);
 
-// The parts of an image config a pull needs.
-struct ImageConfigInfo {
-  registry::Platform platform;
-  std::vector<std::string> diff_ids;
-};
-StatusOr<ImageConfigInfo> ParseImageConfig(std::string_view config);
-
 // A blob small enough to hold in memory (an image config), fetched through a temporary file in
 // tmp_dir that is unlinked at once and verified against its digest.
 StatusOr<std::string> FetchSmallBlob(registry::Repository& repo, const registry::Descriptor& d,

@@ -104,7 +104,7 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
     if (!c.ok()) return Annotate(c.status(), "error pulling image configuration");
     return c;
   }());
-  ASSIGN_OR_RETURN(internal::ImageConfigInfo info, internal::ParseImageConfig(config));
+  ASSIGN_OR_RETURN(registry::ImageConfigSummary info, registry::ParseImageConfig(config));
   // A single-platform image asked for with another --platform: refused before any download
   // (Docker pulls it and then warns; storing an image the user said they did not want is what
   // the issue forbids). An index entry was chosen by its platform already.
