@@ -12,12 +12,14 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
 #include "common/fd.h"
 #include "common/ids.h"
+#include "engine/distribution/progress_queue.h"
 #include "engine/images.h"
 #include "engine/store.h"
 #include "nlohmann/json.hpp"
@@ -345,9 +347,12 @@ class DistributionTest : public ::testing::Test {
     return Reference{"localhost:5000", path, tag, digest};
   }
   StatusOr<std::string> Pull(const Reference& ref, PullOptions opts = {}) {
+    const auto caller = std::this_thread::get_id();
     lines_.clear();
     msgs_.clear();
     return dist_->Pull(ref, opts, [&](const PullProgress& p) {
+      // Only ever on the thread that called Pull (the workers hand their messages over).
+      EXPECT_EQ(std::this_thread::get_id(), caller);
       msgs_.push_back(p);
       lines_.push_back(Line(p));
     });
@@ -717,6 +722,48 @@ TEST_F(DistributionTest, InspectGivesTheDescriptorAndPlatforms) {
   EXPECT_EQ(dist_->Inspect(Ref("test/app", "nope"), {}).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(TmpFiles(), 0u);
+}
+
+TEST(RunPool, KeepsTheFirstRealErrorAndStopsTheRest) {
+  internal::ProgressQueue queue;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ran{0};
+  const auto caller = std::this_thread::get_id();
+  std::vector<std::string> seen;
+  Status st = internal::RunPool(
+      2, 10,
+      [&](int i) -> Status {
+        ++ran;
+        queue.Post(internal::Update(std::to_string(i), "Working"));
+        if (i == 1) return absl::DataLossError("layer 1 is bad");
+        // The others end as a fetch does when told to stop.
+        for (int spin = 0; spin < 1000000 && !stop.load(); ++spin) std::this_thread::yield();
+        return stop.load() ? absl::CancelledError("context canceled") : absl::OkStatus();
+      },
+      queue,
+      [&](const PullProgress& p) {
+        EXPECT_EQ(std::this_thread::get_id(), caller);
+        seen.push_back(p.id);
+      },
+      nullptr, &stop);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(st.message(), "layer 1 is bad");
+  EXPECT_LE(ran.load(), 3);  // nothing new starts once one failed
+  EXPECT_EQ(seen.size(), static_cast<size_t>(ran.load()));
+}
+
+TEST(RunPool, ACancelByTheClientIsContextCanceled) {
+  internal::ProgressQueue queue;
+  std::atomic<bool> stop{false}, cancel{true};
+  Status st = internal::RunPool(
+      3, 3,
+      [&](int) -> Status {
+        for (int spin = 0; spin < 100000000 && !stop.load(); ++spin) std::this_thread::yield();
+        return absl::CancelledError("context canceled");
+      },
+      queue, nullptr, &cancel, &stop);
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(st.message(), "context canceled");
 }
 
 }  // namespace
