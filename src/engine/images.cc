@@ -22,6 +22,7 @@
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "nlohmann/json.hpp"
+#include "registry/reference.h"
 #include "spec/json/container_json.h"
 #include "sys/tar.h"
 
@@ -295,36 +296,16 @@ StatusOr<spec::HealthConfig> ParseHealthcheckInstruction(std::string_view args) 
 }
 
 std::string NormalizeRef(std::string_view ref) {
-  std::string r(ref);
-  if (r.empty() || r.find_first_of(" \t\n") != std::string::npos) return "";
-  if (absl::StartsWith(r, "docker.io/")) r = r.substr(10);
-  if (absl::StartsWith(r, "library/")) r = r.substr(8);
-  auto at = r.find('@');
-  if (at != std::string::npos) return "";  // digests: no registry here
-  auto slash = r.find_last_of('/');
-  auto colon = r.find_last_of(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) r += ":latest";
-  colon = r.find_last_of(':');
-  std::string repo = r.substr(0, colon), tag = r.substr(colon + 1);
-  if (repo.empty() || tag.empty() || tag.size() > 128) return "";
-  for (char ch : repo)
-    if (!(islower(static_cast<unsigned char>(ch)) || isdigit(static_cast<unsigned char>(ch)) ||
-          ch == '.' || ch == '_' || ch == '-' || ch == '/' || ch == ':'))
-      return "";
-  for (char ch : tag)
-    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-')) return "";
-  return r;
+  auto r = registry::ParseNormalized(ref);
+  if (!r.ok() || !r->digest.empty()) return "";  // a digest is not a tag (NormalizeDigestRef)
+  return registry::WithDefaultTag(*r).FamiliarString();
 }
 
 std::string NormalizeDigestRef(std::string_view ref) {
-  auto at = ref.find('@');
-  if (at == std::string::npos) return "";
-  std::string digest(ref.substr(at + 1));
-  if (!ValidDigest(digest)) return "";
-  std::string named = NormalizeRef(ref.substr(0, at));  // adds (or keeps) a tag: drop it
-  if (named.empty()) return "";
-  auto colon = named.find_last_of(':');
-  return named.substr(0, colon) + "@" + digest;
+  auto r = registry::ParseNormalized(ref);
+  if (!r.ok() || r->digest.empty()) return "";
+  r->tag.clear();  // the tag of a digested reference is ignored, as Docker
+  return r->FamiliarString();
 }
 
 ImageStore::ImageStore(Store& store, const Clock& clock, std::string root)

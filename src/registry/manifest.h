@@ -87,6 +87,15 @@ StatusOr<ParsedManifest> ParseManifest(std::string_view content_type, std::strin
 // list entries" (NotFound) when there is none.
 StatusOr<Descriptor> SelectPlatform(const ImageIndex& index, const Platform& want);
 
+// What a pull reads of an image config (the blob a manifest's config descriptor names): its
+// platform (os, architecture, variant, os.version, os.features) and rootfs.diff_ids. A config
+// without a usable rootfs is Docker's "invalid rootfs in image configuration".
+struct ImageConfigSummary {
+  Platform platform;
+  std::vector<std::string> diff_ids;
+};
+StatusOr<ImageConfigSummary> ParseImageConfig(std::string_view config);
+
 // Bytes of a manifest for a push: Docker schema 2 (the media type of `m`), fields in the order
 // Docker writes them, no insignificant whitespace differences between runs (its digest is the
 // sha256 of exactly these bytes).

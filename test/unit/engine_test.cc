@@ -29,7 +29,15 @@ TEST(NormalizeRef, DockerForms) {
   EXPECT_EQ(NormalizeRef("localhost:5000/team/app"), "localhost:5000/team/app:latest");
   EXPECT_EQ(NormalizeRef("Busybox"), "");        // repositories are lowercase
   EXPECT_EQ(NormalizeRef("bad name"), "");
-  EXPECT_EQ(NormalizeRef("busybox@sha256:ab"), "");  // no registry: digests are not references here
+  EXPECT_EQ(NormalizeRef("busybox@sha256:ab"), "");  // a digest is not a tag
+  EXPECT_EQ(NormalizeRef("index.docker.io/library/busybox"), "busybox:latest");
+  EXPECT_EQ(NormalizeRef("docker.io/team/app:v1"), "team/app:v1");
+  const std::string hex(64, 'a');
+  EXPECT_EQ(NormalizeDigestRef("busybox@sha256:" + hex), "busybox@sha256:" + hex);
+  EXPECT_EQ(NormalizeDigestRef("docker.io/library/busybox:1@sha256:" + hex), "busybox@sha256:" + hex);
+  EXPECT_EQ(NormalizeDigestRef("127.0.0.1:5000/x@sha256:" + hex), "127.0.0.1:5000/x@sha256:" + hex);
+  EXPECT_EQ(NormalizeDigestRef("busybox@sha256:ab"), "");
+  EXPECT_EQ(NormalizeDigestRef("busybox:1"), "");
 }
 
 class StoreTest : public ::testing::Test {
