@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -104,6 +105,46 @@ Status CopyUncompressed(const std::string& src, const std::string& dst) {
   gzclose(in);
   if (n < 0) return absl::InvalidArgumentError("corrupt compressed layer " + src);
   return absl::OkStatus();
+}
+
+// Copies a layer blob (gzip, zstd or plain tar) to dst uncompressed.
+Status CopyUncompressedBlob(const std::string& src, const std::string& dst) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return ErrnoStatus(errno, "open " + src);
+  unsigned char magic[4] = {0, 0, 0, 0};
+  if (::pread(in.get(), magic, 4, 0) < 0) return ErrnoStatus(errno, "read " + src);
+  if (!(magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd))
+    return CopyUncompressed(src, dst);  // gzip or plain: zlib reads both
+  UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out.valid()) return ErrnoStatus(errno, "create " + dst);
+  ZSTD_DStream* ds = ZSTD_createDStream();
+  if (ds == nullptr) return absl::ResourceExhaustedError("zstd: out of memory");
+  ZSTD_initDStream(ds);
+  std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
+  Status st;
+  for (;;) {
+    ssize_t n = ::read(in.get(), ibuf.data(), ibuf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      st = ErrnoStatus(errno, "read " + src);
+      break;
+    }
+    if (n == 0) break;
+    ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
+    while (ib.pos < ib.size && st.ok()) {
+      ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
+      size_t rc = ZSTD_decompressStream(ds, &ob, &ib);
+      if (ZSTD_isError(rc)) {
+        st = absl::InvalidArgumentError(std::string("zstd: ") + ZSTD_getErrorName(rc));
+        break;
+      }
+      if (ob.pos > 0 && ::write(out.get(), obuf.data(), ob.pos) != static_cast<ssize_t>(ob.pos))
+        st = ErrnoStatus(errno, "write " + dst);
+    }
+    if (!st.ok()) break;
+  }
+  ZSTD_freeDStream(ds);
+  return st;
 }
 
 // Dockerfile-style value: JSON array form or shell form.
@@ -275,6 +316,17 @@ std::string NormalizeRef(std::string_view ref) {
   return r;
 }
 
+std::string NormalizeDigestRef(std::string_view ref) {
+  auto at = ref.find('@');
+  if (at == std::string::npos) return "";
+  std::string digest(ref.substr(at + 1));
+  if (!ValidDigest(digest)) return "";
+  std::string named = NormalizeRef(ref.substr(0, at));  // adds (or keeps) a tag: drop it
+  if (named.empty()) return "";
+  auto colon = named.find_last_of(':');
+  return named.substr(0, colon) + "@" + digest;
+}
+
 ImageStore::ImageStore(Store& store, const Clock& clock, std::string root)
     : store_(store), clock_(clock), root_(std::move(root)) {}
 
@@ -285,17 +337,26 @@ std::string ImageStore::LayerDir(const std::string& diff_id) const {
 Status ImageStore::Recover() {
   RETURN_IF_ERROR(sys::MkdirAll(root_ + "/layers", 0700));
   RETURN_IF_ERROR(sys::MkdirAll(root_ + "/tmp", 0700));
-  // Anything in tmp is a load or import that a crash interrupted.
+  // Anything in tmp is a load, import, pull or push that a crash interrupted.
   ASSIGN_OR_RETURN(auto leftovers, sys::ListDir(root_ + "/tmp"));
   for (auto& n : leftovers) (void)sys::RemoveAll(root_ + "/tmp/" + n);
   auto layers = store_.List("layer");
   auto images = store_.List("image");
   auto tags = store_.List("tag");
-  std::lock_guard<std::mutex> lock(mu_);
+  auto blob_records = store_.List("layer_blob");
+  // Parse outside the lock, then publish.
+  std::map<std::string, int64_t> layer_sizes;
+  std::map<std::string, LayerBlob> layer_blob;
   for (auto& o : layers) {
     json doc = json::parse(o.doc, nullptr, false);
-    layer_sizes_[o.id] = doc.is_object() ? doc.value("size", int64_t{0}) : 0;
+    layer_sizes[o.id] = doc.is_object() ? doc.value("size", int64_t{0}) : 0;
+    if (doc.is_object() && doc.contains("blob") && doc["blob"].is_object()) {
+      auto& bj = doc["blob"];
+      layer_blob[o.id] = LayerBlob{bj.value("digest", ""), bj.value("media_type", ""),
+                                   bj.value("size", int64_t{0}), ""};
+    }
   }
+  std::map<std::string, Image> imgs;
   for (auto& o : images) {
     json doc = json::parse(o.doc, nullptr, false);
     if (!doc.is_object()) continue;
@@ -303,39 +364,73 @@ Status ImageStore::Recover() {
     img.id = o.id;
     img.config_raw = doc.value("config", "");
     img.loaded_at = doc.value("loaded_at", int64_t{0});
+    if (doc.contains("repo_digests") && doc["repo_digests"].is_array())
+      for (auto& d : doc["repo_digests"])
+        if (d.is_string()) img.repo_digests.push_back(d.get<std::string>());
     if (Status st = ParseConfig(&img); !st.ok()) {
       spdlog::warn("image {}: {}", img.id, st.ToString());
       continue;
     }
     for (auto& d : img.diff_ids) {
-      img.size += layer_sizes_[d];
-      img.layer_sizes.push_back(layer_sizes_[d]);
+      img.size += layer_sizes[d];
+      img.layer_sizes.push_back(layer_sizes[d]);
     }
-    images_[img.id] = std::move(img);
+    imgs[img.id] = std::move(img);
   }
-  for (auto& o : tags) {
+  std::vector<std::pair<int64_t, std::pair<std::string, LayerBlob>>> recorded;
+  for (auto& o : blob_records) {
     json doc = json::parse(o.doc, nullptr, false);
-    std::string id = doc.is_object() ? doc.value("image", "") : "";
-    if (!images_.count(id)) continue;
-    tags_[o.id] = id;
-    images_[id].tags.push_back(o.id);
+    if (!doc.is_object()) continue;
+    std::string diff_id = doc.value("diff_id", "");
+    if (!layer_sizes.count(diff_id)) continue;
+    recorded.push_back({doc.value("at", int64_t{0}),
+                        {diff_id, LayerBlob{doc.value("digest", ""), doc.value("media_type", ""),
+                                            doc.value("size", int64_t{0}),
+                                            doc.value("repository", "")}}});
+  }
+  std::sort(recorded.begin(), recorded.end(),
+            [](const auto& x, const auto& y) { return x.first > y.first; });
+  {
+    StateLock lock(mu_);
+    layer_sizes_ = std::move(layer_sizes);
+    layer_blob_ = std::move(layer_blob);
+    images_ = std::move(imgs);
+    for (auto& [id, img] : images_)
+      for (auto& d : img.repo_digests) digests_[d] = id;
+    for (auto& o : tags) {
+      json doc = json::parse(o.doc, nullptr, false);
+      std::string id = doc.is_object() ? doc.value("image", "") : "";
+      if (!images_.count(id)) continue;
+      tags_[o.id] = id;
+      images_[id].tags.push_back(o.id);
+    }
+    for (auto& [at, rec] : recorded) {
+      blobs_[rec.first].push_back(rec.second);
+      blob_diff_.emplace(rec.second.digest, rec.first);
+    }
   }
   // Layer dirs that no stored layer row names are from a crash between unpack and commit.
   ASSIGN_OR_RETURN(auto dirs, sys::ListDir(root_ + "/layers"));
-  for (auto& d : dirs)
-    if (!layer_sizes_.count("sha256:" + d)) (void)sys::RemoveAll(root_ + "/layers/" + d);
+  for (auto& d : dirs) {
+    bool known;
+    {
+      StateLock lock(mu_);
+      known = layer_sizes_.count("sha256:" + d) > 0;
+    }
+    if (!known) (void)sys::RemoveAll(root_ + "/layers/" + d);
+  }
   return absl::OkStatus();
 }
 
 StatusOr<std::string> ImageStore::AddLayer(const std::string& tar_path, const std::string& expected) {
-  if (!expected.empty()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (layer_sizes_.count(expected)) return expected;  // stored once
-  }
+  if (!expected.empty() && HasLayer(expected)) return expected;  // stored once
   std::string tmp = root_ + "/tmp/layer-" + NewId().substr(0, 16);
   RETURN_IF_ERROR(sys::MkdirAll(tmp + "/diff", 0755));
   UniqueFd fd(::open(tar_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus(errno, "open " + tar_path);
+  if (!fd.valid()) {
+    (void)sys::RemoveAll(tmp);
+    return ErrnoStatus(errno, "open " + tar_path);
+  }
   auto res = tar::ExtractLayer(fd.get(), tmp + "/diff");
   if (!res.ok()) {
     (void)sys::RemoveAll(tmp);
@@ -347,49 +442,84 @@ StatusOr<std::string> ImageStore::AddLayer(const std::string& tar_path, const st
                                                    "\", got \"", res->diff_id, "\""));
   }
   Status st = CopyUncompressed(tar_path, tmp + "/layer.tar");
-  std::lock_guard<std::mutex> lock(mu_);
-  if (st.ok() && !layer_sizes_.count(res->diff_id)) {
-    if (::rename(tmp.c_str(), LayerDir(res->diff_id).c_str()) != 0)
-      st = ErrnoStatus(errno, "rename layer");
-    if (st.ok()) st = store_.Put("layer", res->diff_id, "", json{{"size", res->size}}.dump());
-    if (st.ok()) layer_sizes_[res->diff_id] = res->size;
-  }
+  if (st.ok()) st = PublishLayer(tmp, res->diff_id, res->size, std::nullopt);
   (void)sys::RemoveAll(tmp);
   RETURN_IF_ERROR(st);
   return res->diff_id;
 }
 
-Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
-                          const std::vector<std::string>& tags, std::string* id_out) {
-  std::string id = "sha256:" + Sha256Hex(config_raw);
-  std::lock_guard<std::mutex> lock(mu_);
-  Image& img = images_[id];
-  bool fresh = img.id.empty();
-  if (fresh) {
-    img.id = id;
-    img.config_raw = config_raw;
-    if (Status st = ParseConfig(&img); !st.ok()) {
-      images_.erase(id);
-      return st;
-    }
-    img.diff_ids = diff_ids;
-    img.loaded_at = UnixNanos(clock_.Now());
-    for (auto& d : diff_ids) {
-      img.size += layer_sizes_[d];
-      img.layer_sizes.push_back(layer_sizes_[d]);
-    }
-  }
-  Status st = store_.Batch([&]() -> Status {
-    if (fresh)
-      RETURN_IF_ERROR(store_.Put("image", id, "",
-                                 json{{"config", config_raw}, {"loaded_at", img.loaded_at}}.dump()));
-    for (auto& t : tags) RETURN_IF_ERROR(store_.Put("tag", t, "", json{{"image", id}}.dump()));
-    return absl::OkStatus();
-  });
-  if (!st.ok()) {
-    if (fresh) images_.erase(id);
+Status ImageStore::PublishLayer(const std::string& tmp, const std::string& diff_id, int64_t size,
+                                const std::optional<LayerBlob>& blob) {
+  absl::MutexLock op(&op_mu_);
+  if (HasLayer(diff_id)) return sys::RemoveAll(tmp);
+  std::string dir = LayerDir(diff_id);
+  (void)sys::RemoveAll(dir);  // an orphan of a crash (Recover removes those too)
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) return ErrnoStatus(errno, "rename layer");
+  json doc = {{"size", size}};
+  if (blob)
+    doc["blob"] = {{"digest", blob->digest}, {"media_type", blob->media_type}, {"size", blob->size}};
+  if (Status st = store_.Put("layer", diff_id, "", doc.dump()); !st.ok()) {
+    (void)sys::RemoveAll(dir);
     return st;
   }
+  StateLock lock(mu_);
+  layer_sizes_[diff_id] = size;
+  if (blob) layer_blob_[diff_id] = LayerBlob{blob->digest, blob->media_type, blob->size, ""};
+  return absl::OkStatus();
+}
+
+Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
+                          const std::vector<std::string>& tags, const std::string& repo_digest,
+                          std::string* id_out) {
+  std::string id = "sha256:" + Sha256Hex(config_raw);
+  absl::MutexLock op(&op_mu_);
+  Image img;
+  bool fresh;
+  {
+    StateLock lock(mu_);
+    auto it = images_.find(id);
+    fresh = it == images_.end();
+    if (!fresh) img = it->second;
+    for (auto& d : diff_ids)
+      if (!layer_sizes_.count(d))
+        return absl::FailedPreconditionError("layer " + d + " is not stored");
+    if (fresh) {
+      img.id = id;
+      img.loaded_at = UnixNanos(clock_.Now());
+      for (auto& d : diff_ids) {
+        img.size += layer_sizes_.at(d);
+        img.layer_sizes.push_back(layer_sizes_.at(d));
+      }
+    }
+  }
+  if (fresh) {
+    img.config_raw = config_raw;
+    RETURN_IF_ERROR(ParseConfig(&img));
+    img.diff_ids = diff_ids;
+  }
+  bool doc_changed = fresh;
+  if (!repo_digest.empty() &&
+      std::find(img.repo_digests.begin(), img.repo_digests.end(), repo_digest) ==
+          img.repo_digests.end()) {
+    img.repo_digests.push_back(repo_digest);
+    std::sort(img.repo_digests.begin(), img.repo_digests.end());
+    doc_changed = true;
+  }
+  RETURN_IF_ERROR(store_.Batch([&]() -> Status {
+    if (doc_changed)
+      RETURN_IF_ERROR(store_.Put("image", id, "",
+                                 json{{"config", img.config_raw},
+                                      {"loaded_at", img.loaded_at},
+                                      {"repo_digests", img.repo_digests}}
+                                     .dump()));
+    for (auto& t : tags) RETURN_IF_ERROR(store_.Put("tag", t, "", json{{"image", id}}.dump()));
+    return absl::OkStatus();
+  }));
+  StateLock lock(mu_);
+  Image& stored = images_[id];
+  if (fresh) stored = img;
+  stored.repo_digests = img.repo_digests;
+  if (!repo_digest.empty()) digests_[repo_digest] = id;
   for (auto& t : tags) {
     auto old = tags_.find(t);
     if (old != tags_.end() && old->second != id) {
@@ -397,9 +527,10 @@ Status ImageStore::Commit(const std::string& config_raw, const std::vector<std::
       v.erase(std::remove(v.begin(), v.end(), t), v.end());
     }
     tags_[t] = id;
-    if (std::find(img.tags.begin(), img.tags.end(), t) == img.tags.end()) img.tags.push_back(t);
+    if (std::find(stored.tags.begin(), stored.tags.end(), t) == stored.tags.end())
+      stored.tags.push_back(t);
   }
-  std::sort(img.tags.begin(), img.tags.end());
+  std::sort(stored.tags.begin(), stored.tags.end());
   *id_out = id;
   return absl::OkStatus();
 }
@@ -507,7 +638,7 @@ StatusOr<std::vector<std::string>> ImageStore::Load(const std::string& tar_path)
       tags.push_back(n);
     }
     std::string id;
-    RETURN_IF_ERROR(Commit(raw, diff_ids, tags, &id));
+    RETURN_IF_ERROR(Commit(raw, diff_ids, tags, "", &id));
     if (tags.empty()) printed.push_back("Loaded image ID: " + id);
     for (auto& t : tags) printed.push_back("Loaded image: " + t);
   }
@@ -537,7 +668,7 @@ StatusOr<std::string> ImageStore::Import(const std::string& tar_path, const std:
   std::string id;
   RETURN_IF_ERROR(Commit(config.dump(), {diff_id}, tag.empty() ? std::vector<std::string>{}
                                                                  : std::vector<std::string>{tag},
-                         &id));
+                         "", &id));
   return id;
 }
 
@@ -613,13 +744,20 @@ StatusOr<std::string> ImageStore::CommitContainer(const CommitRequest& req) {
   std::string id;
   RETURN_IF_ERROR(Commit(config.dump(), diff_ids,
                          tag.empty() ? std::vector<std::string>{} : std::vector<std::string>{tag},
-                         &id));
+                         "", &id));
   return id;
 }
 
 StatusOr<std::string> ImageStore::ResolveLocked(std::string_view name) const {
   std::string n(name);
   if (n.empty()) return absl::InvalidArgumentError("image name is empty");
+  if (n.find('@') != std::string::npos) {
+    std::string d = NormalizeDigestRef(n);
+    if (d.empty()) return absl::InvalidArgumentError("invalid reference format");
+    auto it = digests_.find(d);
+    if (it != digests_.end()) return it->second;
+    return absl::NotFoundError("No such image: " + d);
+  }
   std::string hex = Hex(n);
   if (IsHexPrefix(hex) && (absl::StartsWith(n, "sha256:") || hex.size() >= 1)) {
     if (hex.size() == 64 && images_.count("sha256:" + hex)) return "sha256:" + hex;
@@ -647,15 +785,17 @@ StatusOr<std::string> ImageStore::ResolveLocked(std::string_view name) const {
 }
 
 StatusOr<Image> ImageStore::Get(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  StateLock lock(mu_);
   ASSIGN_OR_RETURN(std::string id, ResolveLocked(name));
   return images_.at(id);
 }
 
 std::vector<Image> ImageStore::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<Image> out;
-  for (auto& [id, img] : images_) out.push_back(img);
+  {
+    StateLock lock(mu_);
+    for (auto& [id, img] : images_) out.push_back(img);
+  }
   std::sort(out.begin(), out.end(),
             [](const Image& a, const Image& b) { return a.loaded_at > b.loaded_at; });
   return out;
@@ -664,14 +804,9 @@ std::vector<Image> ImageStore::List() const {
 Status ImageStore::Tag(std::string_view source, std::string_view target) {
   std::string ref = NormalizeRef(target);
   if (ref.empty()) return absl::InvalidArgumentError("invalid reference format");
-  std::string id;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(id, ResolveLocked(source));
-  }
-  Image img = *Get(id);
+  ASSIGN_OR_RETURN(Image img, Get(source));
   std::string ignored;
-  return Commit(img.config_raw, img.diff_ids, {ref}, &ignored);
+  return Commit(img.config_raw, img.diff_ids, {ref}, "", &ignored);
 }
 
 Status ImageStore::ParseConfig(Image* img) {
@@ -692,57 +827,167 @@ Status ImageStore::ParseConfig(Image* img) {
   return absl::OkStatus();
 }
 
-Status ImageStore::DeleteImageLocked(const std::string& id, std::vector<DeleteItem>* report) {
-  Image img = images_.at(id);
-  std::set<std::string> still_used;
-  for (auto& [oid, other] : images_)
-    if (oid != id)
-      for (auto& d : other.diff_ids) still_used.insert(d);
+Status ImageStore::DeleteImage(const std::string& id, std::vector<DeleteItem>* report) {
+  Image img;
   std::vector<std::string> drop_layers;
-  for (auto& d : img.diff_ids)
-    if (!still_used.count(d) && layer_sizes_.count(d)) drop_layers.push_back(d);
+  std::vector<std::string> drop_blob_records;
+  {
+    StateLock lock(mu_);
+    img = images_.at(id);
+    std::set<std::string> still_used;
+    for (auto& [oid, other] : images_)
+      if (oid != id)
+        for (auto& d : other.diff_ids) still_used.insert(d);
+    for (auto& d : img.diff_ids)
+      if (!still_used.count(d) && layer_sizes_.count(d) &&
+          std::find(drop_layers.begin(), drop_layers.end(), d) == drop_layers.end()) {
+        drop_layers.push_back(d);
+        if (auto b = blobs_.find(d); b != blobs_.end())
+          for (auto& rec : b->second) drop_blob_records.push_back(rec.repository + "@" + rec.digest);
+      }
+  }
   RETURN_IF_ERROR(store_.Batch([&]() -> Status {
     for (auto& t : img.tags) RETURN_IF_ERROR(store_.Delete("tag", t));
     RETURN_IF_ERROR(store_.Delete("image", id));
     for (auto& d : drop_layers) RETURN_IF_ERROR(store_.Delete("layer", d));
+    for (auto& r : drop_blob_records) RETURN_IF_ERROR(store_.Delete("layer_blob", r));
     return absl::OkStatus();
   }));
-  for (auto& t : img.tags) {
-    tags_.erase(t);
-    report->push_back({t, ""});
+  {
+    StateLock lock(mu_);
+    for (auto& t : img.tags) tags_.erase(t);
+    for (auto& d : img.repo_digests) digests_.erase(d);
+    images_.erase(id);
+    for (auto& d : drop_layers) {
+      layer_sizes_.erase(d);
+      layer_blob_.erase(d);
+      if (auto b = blobs_.find(d); b != blobs_.end()) {
+        for (auto& rec : b->second) blob_diff_.erase(rec.digest);
+        blobs_.erase(b);
+      }
+    }
   }
-  images_.erase(id);
+  for (auto& t : img.tags) report->push_back({t, ""});
+  for (auto& d : img.repo_digests) report->push_back({d, ""});
   report->push_back({"", id});
   for (auto& d : drop_layers) {
-    layer_sizes_.erase(d);
     (void)sys::RemoveAll(LayerDir(d));
     report->push_back({"", d});
   }
   return absl::OkStatus();
 }
 
-StatusOr<std::vector<ImageStore::DeleteItem>> ImageStore::Remove(std::string_view name, bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::string id, ResolveLocked(name));
-  Image& img = images_.at(id);
-  std::string ref = NormalizeRef(name);
-  bool by_tag = !ref.empty() && tags_.count(ref) && tags_.at(ref) == id &&
-                !absl::StartsWith(id, "sha256:" + Hex(std::string(name)));
-  std::vector<DeleteItem> report;
-  std::optional<std::string> user = user_lookup_ ? user_lookup_(id) : std::nullopt;
-  if (by_tag && img.tags.size() > 1) {
-    RETURN_IF_ERROR(store_.Delete("tag", ref));
-    tags_.erase(ref);
-    img.tags.erase(std::remove(img.tags.begin(), img.tags.end(), ref), img.tags.end());
-    report.push_back({ref, ""});
-    return report;
+Status ImageStore::DropRefs(const std::string& id, const std::vector<std::string>& refs) {
+  Image img;
+  {
+    StateLock lock(mu_);
+    img = images_.at(id);
   }
-  if (!by_tag && img.tags.size() > 1 && !force)
+  auto drop = [&](std::vector<std::string>* v) {
+    v->erase(std::remove_if(v->begin(), v->end(),
+                            [&](const std::string& r) {
+                              return std::find(refs.begin(), refs.end(), r) != refs.end();
+                            }),
+             v->end());
+  };
+  std::vector<std::string> digests = img.repo_digests;
+  drop(&digests);
+  bool digests_changed = digests.size() != img.repo_digests.size();
+  RETURN_IF_ERROR(store_.Batch([&]() -> Status {
+    for (auto& r : refs)
+      if (r.find('@') == std::string::npos) RETURN_IF_ERROR(store_.Delete("tag", r));
+    if (digests_changed)
+      RETURN_IF_ERROR(store_.Put("image", id, "",
+                                 json{{"config", img.config_raw},
+                                      {"loaded_at", img.loaded_at},
+                                      {"repo_digests", digests}}
+                                     .dump()));
+    return absl::OkStatus();
+  }));
+  StateLock lock(mu_);
+  Image& stored = images_.at(id);
+  drop(&stored.tags);
+  drop(&stored.repo_digests);
+  for (auto& r : refs) {
+    tags_.erase(r);
+    digests_.erase(r);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The repository of a familiar "repo:tag" or "repo@sha256:..." reference.
+std::string RepoOf(const std::string& ref) {
+  auto at = ref.find('@');
+  if (at != std::string::npos) return ref.substr(0, at);
+  auto colon = ref.find_last_of(':');
+  auto slash = ref.find_last_of('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+    return ref.substr(0, colon);
+  return ref;
+}
+
+// moby's isSingleReference: every reference names one repository, with at most one tag.
+bool SingleReference(const std::vector<std::string>& refs) {
+  std::set<std::string> repos;
+  int tags = 0;
+  for (auto& r : refs) {
+    repos.insert(RepoOf(r));
+    if (r.find('@') == std::string::npos) ++tags;
+  }
+  return repos.size() <= 1 && tags <= 1;
+}
+
+}  // namespace
+
+StatusOr<std::vector<ImageStore::DeleteItem>> ImageStore::Remove(std::string_view name, bool force) {
+  absl::MutexLock op(&op_mu_);
+  std::string id, ref;
+  Image img;
+  {
+    StateLock lock(mu_);
+    ASSIGN_OR_RETURN(id, ResolveLocked(name));
+    img = images_.at(id);
+    std::string n(name);
+    if (n.find('@') != std::string::npos) {
+      ref = NormalizeDigestRef(n);
+    } else {
+      std::string t = NormalizeRef(n);
+      if (!t.empty() && tags_.count(t) && tags_.at(t) == id &&
+          !absl::StartsWith(id, "sha256:" + Hex(n)))
+        ref = t;
+    }
+  }
+  std::vector<std::string> refs = img.tags;
+  refs.insert(refs.end(), img.repo_digests.begin(), img.repo_digests.end());
+  std::vector<DeleteItem> report;
+  // Outside the state lock: the lookup asks the container manager.
+  std::optional<std::string> user = user_lookup_ ? user_lookup_(id) : std::nullopt;
+  if (!ref.empty()) {
+    // By reference, as moby's ImageDelete: untag it; a tag that was its repository's last takes
+    // the repository's digest references with it; other references left: that was all.
+    std::vector<std::string> untag = {ref};
+    if (ref.find('@') == std::string::npos) {
+      bool other_tag = false;
+      for (auto& t : img.tags)
+        if (t != ref && RepoOf(t) == RepoOf(ref)) other_tag = true;
+      if (!other_tag)
+        for (auto& d : img.repo_digests)
+          if (RepoOf(d) == RepoOf(ref)) untag.push_back(d);
+    }
+    if (untag.size() < refs.size()) {
+      RETURN_IF_ERROR(DropRefs(id, untag));
+      for (auto& u : untag) report.push_back({u, ""});
+      return report;
+    }
+  }
+  if (ref.empty() && !SingleReference(refs) && !force)
     return absl::FailedPreconditionError(absl::StrCat(
         "conflict: unable to delete ", Hex(id).substr(0, 12),
         " (must be forced) - image is referenced in multiple repositories"));
   if (user && !force) {
-    if (by_tag)
+    if (!ref.empty())
       return absl::FailedPreconditionError(absl::StrCat(
           "conflict: unable to remove repository reference \"", std::string(name),
           "\" (must force) - container ", user->substr(0, 12), " is using its referenced image ",
@@ -755,36 +1000,40 @@ StatusOr<std::vector<ImageStore::DeleteItem>> ImageStore::Remove(std::string_vie
   }
   if (user) {
     // Forced while a container uses it: untag only, the image stays for the container.
-    for (auto& t : img.tags) {
-      RETURN_IF_ERROR(store_.Delete("tag", t));
-      tags_.erase(t);
-      report.push_back({t, ""});
-    }
-    img.tags.clear();
+    RETURN_IF_ERROR(DropRefs(id, refs));
+    for (auto& r : refs) report.push_back({r, ""});
     return report;
   }
-  RETURN_IF_ERROR(DeleteImageLocked(id, &report));
+  RETURN_IF_ERROR(DeleteImage(id, &report));
   return report;
 }
 
 StatusOr<ImageStore::PruneReport> ImageStore::Prune(bool all,
                                                     const std::function<bool(const Image&)>& select) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock op(&op_mu_);
   PruneReport out;
-  std::vector<std::string> victims;
-  for (auto& [id, img] : images_) {
-    if (!all && !img.tags.empty()) continue;
-    if (select && !select(img)) continue;
-    if (user_lookup_ && user_lookup_(id)) continue;
-    victims.push_back(id);
+  std::vector<Image> candidates;
+  {
+    StateLock lock(mu_);
+    for (auto& [id, img] : images_)
+      if (all || img.tags.empty()) candidates.push_back(img);
   }
+  std::vector<std::string> victims;
+  for (auto& img : candidates) {
+    if (select && !select(img)) continue;
+    if (user_lookup_ && user_lookup_(img.id)) continue;
+    victims.push_back(img.id);
+  }
+  auto total = [this] {
+    StateLock lock(mu_);
+    int64_t n = 0;
+    for (auto& [d, s] : layer_sizes_) n += s;
+    return n;
+  };
   for (auto& id : victims) {
-    int64_t before = 0;
-    for (auto& [d, s] : layer_sizes_) before += s;
-    RETURN_IF_ERROR(DeleteImageLocked(id, &out.deleted));
-    int64_t after = 0;
-    for (auto& [d, s] : layer_sizes_) after += s;
-    out.reclaimed += before - after;
+    int64_t before = total();
+    RETURN_IF_ERROR(DeleteImage(id, &out.deleted));
+    out.reclaimed += before - total();
   }
   return out;
 }
@@ -817,7 +1066,16 @@ Status ImageStore::Save(const std::vector<std::string>& names, int fd) {
       if (written.insert(ln).second) {
         RETURN_IF_ERROR(w.AddDir(Hex(d)));
         RETURN_IF_ERROR(w.AddFile(Hex(d) + "/VERSION", "1.0"));
-        RETURN_IF_ERROR(w.AddFileFromPath(ln, LayerDir(d) + "/layer.tar"));
+        if (sys::Exists(LayerDir(d) + "/layer.tar")) {
+          RETURN_IF_ERROR(w.AddFileFromPath(ln, LayerDir(d) + "/layer.tar"));
+        } else {
+          // A pulled layer keeps its compressed blob only: save sends it uncompressed.
+          std::string tmp = root_ + "/tmp/save-layer-" + NewId().substr(0, 16);
+          Status st = CopyUncompressedBlob(LayerDir(d) + "/blob", tmp);
+          if (st.ok()) st = w.AddFileFromPath(ln, tmp);
+          ::unlink(tmp.c_str());
+          RETURN_IF_ERROR(st);
+        }
       }
       layers.push_back(ln);
     }

@@ -11,17 +11,22 @@
 // Image configs, manifests and indexes are JSON documents: this store is where that format is
 // read and written (images.cc); what it hands out is typed.
 //
-// Thread-safe: one mutex guards the tag/image maps; layer unpacking runs outside it.
+// Thread-safe: a state lock guards the maps (short sections, never across SQLite or the disk);
+// an operation lock serialises writers; layer unpacking and compression run outside both.
+//
+// Registries add (image_blobs.cc): pulled layers keep their compressed blob
+// (layers/<hex>/blob) instead of layer.tar; kind "layer_blob" records which blob digest carries
+// which diff id in which repository; an image's doc lists its repo digests.
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/sync.h"
 #include "common/status.h"
 #include "engine/store.h"
 #include "spec/container.h"
@@ -54,6 +59,10 @@ struct LayerBlob {
 // "busybox" -> "busybox:latest"; "docker.io/library/busybox:1" -> "busybox:1". Empty on a
 // malformed reference.
 std::string NormalizeRef(std::string_view ref);
+// "busybox@sha256:<hex>" -> itself; "docker.io/library/busybox:1@sha256:<hex>" ->
+// "busybox@sha256:<hex>" (the tag of a digested reference is ignored, as Docker). Empty when
+// malformed or without a digest.
+std::string NormalizeDigestRef(std::string_view ref);
 
 // A Dockerfile HEALTHCHECK's arguments (`docker import --change`): "NONE", or
 // "[--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command" (the JSON array
@@ -120,8 +129,11 @@ class ImageStore {
   // a push sends the same bytes and `save` decompresses it), and records the blob (RecordBlob).
   // Stored once: a diff id already present is not unpacked again. The blob file is consumed
   // (moved or removed). Nothing is left behind on error.
-  StatusOr<std::string> AddLayerBlob(const std::string& blob_path, const LayerBlob& blob,
-                                     const std::string& expected_diff_id);
+  // `progress` (when given) is called with the compressed bytes consumed so far and the total
+  // (docker pull's "Extracting"), on the calling thread.
+  StatusOr<std::string> AddLayerBlob(
+      const std::string& blob_path, const LayerBlob& blob, const std::string& expected_diff_id,
+      const std::function<void(int64_t done, int64_t total)>& progress = nullptr);
   // Remembers that blob.digest in blob.repository carries diff_id.
   Status RecordBlob(const std::string& diff_id, const LayerBlob& blob);
   // What registries know of a layer, most recently recorded first.
@@ -149,10 +161,23 @@ class ImageStore {
   std::string LayerDir(const std::string& diff_id) const;
   // Unpacks one layer tarball; returns its diff id, verified against `expected` when given.
   StatusOr<std::string> AddLayer(const std::string& tar_path, const std::string& expected);
+  // Moves an unpacked layer (tmp holds diff/ and layer.tar or blob) into its place and records
+  // it, with its compressed blob when it has one. A diff id already stored keeps the copy it has
+  // (tmp is removed).
+  Status PublishLayer(const std::string& tmp, const std::string& diff_id, int64_t size,
+                      const std::optional<LayerBlob>& blob);
+  // Stores an image (once: its id is the config's digest) and points the tags and the repo
+  // digest (when not empty) at it.
   Status Commit(const std::string& config_raw, const std::vector<std::string>& diff_ids,
-                const std::vector<std::string>& tags, std::string* id);
-  StatusOr<std::string> ResolveLocked(std::string_view name) const;
-  Status DeleteImageLocked(const std::string& id, std::vector<DeleteItem>* report);
+                const std::vector<std::string>& tags, const std::string& repo_digest,
+                std::string* id);
+  StatusOr<std::string> ResolveLocked(std::string_view name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes an image with its references and the layers no other image uses.
+  Status DeleteImage(const std::string& id, std::vector<DeleteItem>* report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Removes references (tags or repo digests) of one image from the store and the maps.
+  Status DropRefs(const std::string& id, const std::vector<std::string>& refs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Fills the typed fields of an image from its config_raw.
   static Status ParseConfig(Image* img);
 
@@ -160,10 +185,19 @@ class ImageStore {
   const Clock& clock_;
   const std::string root_;
   UserLookup user_lookup_;
-  mutable std::mutex mu_;
-  std::map<std::string, Image> images_;             // guarded by mu_; by id
-  std::map<std::string, std::string> tags_;         // guarded by mu_; ref -> id
-  std::map<std::string, int64_t> layer_sizes_;      // guarded by mu_; diff id -> bytes
+  // Operation lock: serialises the writers (held across SQLite, renames and removals; readers
+  // never take it). Taken before mu_.
+  absl::Mutex op_mu_;
+  mutable StateMutex mu_;
+  std::map<std::string, Image> images_ ABSL_GUARDED_BY(mu_);         // by id
+  std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);     // "repo:tag" -> id
+  std::map<std::string, std::string> digests_ ABSL_GUARDED_BY(mu_);  // "repo@sha256:.." -> id
+  std::map<std::string, int64_t> layer_sizes_ ABSL_GUARDED_BY(mu_);  // diff id -> bytes
+  // diff id -> the compressed blob stored with the layer (layers/<hex>/blob)
+  std::map<std::string, LayerBlob> layer_blob_ ABSL_GUARDED_BY(mu_);
+  // diff id -> the registry blobs known to carry it, most recently recorded first
+  std::map<std::string, std::vector<LayerBlob>> blobs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> blob_diff_ ABSL_GUARDED_BY(mu_);  // blob digest -> diff id
 };
 
 }  // namespace berth::engine

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -162,6 +163,7 @@ Reader::Reader(int fd) : fd_(fd), in_(64 * 1024), sha_(EVP_MD_CTX_new()) {
 
 Reader::~Reader() {
   if (zs_) inflateEnd(zs_.get());
+  if (zstd_ds_ != nullptr) ZSTD_freeDStream(zstd_ds_);
   EVP_MD_CTX_free(sha_);
 }
 
@@ -176,14 +178,16 @@ absl::Status Reader::FillInput() {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(r);
     if (r == 0) in_eof_ = true;
+    raw_read_ += r;
+    if (on_input_ && r > 0) on_input_(raw_read_);
     return absl::OkStatus();
   }
 }
 
 absl::StatusOr<size_t> Reader::ReadSome(char* dst, size_t n) {
   if (!detected_) {
-    // Peek at the first two bytes (a pipe may hand them over one at a time).
-    while (in_len_ - in_pos_ < 2 && !in_eof_) {
+    // Peek at the first four bytes (a pipe may hand them over one at a time).
+    while (in_len_ - in_pos_ < 4 && !in_eof_) {
       if (in_pos_ > 0) {
         std::memmove(in_.data(), in_.data() + in_pos_, in_len_ - in_pos_);
         in_len_ -= in_pos_;
@@ -196,6 +200,8 @@ absl::StatusOr<size_t> Reader::ReadSome(char* dst, size_t n) {
       }
       if (r == 0) in_eof_ = true;
       in_len_ += static_cast<size_t>(r);
+      raw_read_ += r;
+      if (on_input_ && r > 0) on_input_(raw_read_);
     }
     detected_ = true;
     gzip_ = in_len_ - in_pos_ >= 2 && in_[in_pos_] == 0x1f && in_[in_pos_ + 1] == 0x8b;
@@ -205,9 +211,17 @@ absl::StatusOr<size_t> Reader::ReadSome(char* dst, size_t n) {
       // 16 + MAX_WBITS: expect a gzip wrapper.
       BERTH_CHECK(inflateInit2(zs_.get(), 16 + MAX_WBITS) == Z_OK);
     }
+    static constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    zstd_ = in_len_ - in_pos_ >= 4 && std::memcmp(in_.data() + in_pos_, kZstdMagic, 4) == 0;
+    if (zstd_) {
+      zstd_ds_ = ZSTD_createDStream();
+      BERTH_CHECK(zstd_ds_ != nullptr && !ZSTD_isError(ZSTD_initDStream(zstd_ds_)));
+    }
   }
   size_t got = 0;
-  if (!gzip_) {
+  if (zstd_) {
+    ASSIGN_OR_RETURN(got, ReadZstd(dst, n));
+  } else if (!gzip_) {
     RETURN_IF_ERROR(FillInput());
     got = std::min(n, in_len_ - in_pos_);
     std::memcpy(dst, in_.data() + in_pos_, got);
@@ -243,6 +257,26 @@ absl::StatusOr<size_t> Reader::ReadSome(char* dst, size_t n) {
   if (got > 0) {
     EVP_DigestUpdate(sha_, dst, got);
     bytes_read_ += static_cast<int64_t>(got);
+  }
+  return got;
+}
+
+absl::StatusOr<size_t> Reader::ReadZstd(char* dst, size_t n) {
+  size_t got = 0;
+  while (got == 0 && !gz_done_) {
+    RETURN_IF_ERROR(FillInput());
+    if (in_pos_ == in_len_) return UnexpectedEof();  // compressed stream cut short
+    ZSTD_inBuffer in{in_.data() + in_pos_, in_len_ - in_pos_, 0};
+    ZSTD_outBuffer out{dst, n, 0};
+    size_t rc = ZSTD_decompressStream(zstd_ds_, &out, &in);
+    if (ZSTD_isError(rc)) return absl::InvalidArgumentError(absl::StrCat("zstd: ", ZSTD_getErrorName(rc)));
+    in_pos_ += in.pos;
+    got = out.pos;
+    if (rc == 0) {
+      // A frame ended; another may follow (zstd allows concatenated frames).
+      RETURN_IF_ERROR(FillInput());
+      if (in_pos_ == in_len_) gz_done_ = true;
+    }
   }
   return got;
 }
@@ -748,6 +782,7 @@ namespace {
 
 absl::StatusOr<ExtractResult> Extract(int fd, const Target& t) {
   Reader r(fd);
+  if (t.opts.on_input) r.set_on_input(t.opts.on_input);
   std::vector<DirTime> dir_times;
   ExtractResult res;
   Entry e;
@@ -782,6 +817,18 @@ absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir) {
   UniqueFd root(rfd);
   Target t;
   t.root = root.get();
+  return Extract(fd, t);
+}
+
+absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir,
+                                           const ExtractOptions& opts) {
+  int rfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return ErrnoStatus(errno, absl::StrCat("open ", dir));
+  UniqueFd root(rfd);
+  Target t;
+  t.root = root.get();
+  t.opts = opts;
+  t.opts.whiteouts = true;
   return Extract(fd, t);
 }
 

@@ -22,6 +22,7 @@
 #include "common/fd.h"
 
 typedef struct z_stream_s z_stream;
+typedef struct ZSTD_DCtx_s ZSTD_DStream;
 
 namespace berth::tar {
 
@@ -44,7 +45,8 @@ struct Entry {
   std::string raw_name, raw_linkname;
 };
 
-// Reads a tar stream from an fd, plain or gzip-compressed (detected by the 1f 8b magic). Header
+// Reads a tar stream from an fd, plain, gzip-compressed (detected by the 1f 8b magic) or
+// zstd-compressed (28 b5 2f fd: OCI's tar+zstd layers). Header
 // checksums are verified; a stream that ends before the two zero blocks, or mid-entry, is an
 // InvalidArgument "unexpected EOF". Keeps a SHA-256 and byte count of the uncompressed stream.
 class Reader {
@@ -58,6 +60,8 @@ class Reader {
   absl::StatusOr<bool> Next(Entry* e);
   // The current entry's (remaining) data; InvalidArgument if it is larger than max_size.
   absl::Status ReadAll(std::string* out, int64_t max_size);
+  // Called with the raw bytes read from fd so far, after each read.
+  void set_on_input(std::function<void(int64_t)> f) { on_input_ = std::move(f); }
   // The current entry's (remaining) data to an fd.
   absl::Status CopyTo(int out_fd);
   // Reads the rest of the stream up to the real EOF (e.g. GNU tar's record padding) so that
@@ -77,12 +81,17 @@ class Reader {
   absl::Status FillInput();  // more compressed input into in_; sets in_eof_
 
   int fd_;
-  bool detected_ = false, gzip_ = false, in_eof_ = false, gz_done_ = false;
+  absl::StatusOr<size_t> ReadZstd(char* dst, size_t n);
+
+  bool detected_ = false, gzip_ = false, zstd_ = false, in_eof_ = false, gz_done_ = false;
   std::vector<unsigned char> in_;  // raw input, [in_pos_, in_len_) unconsumed
   size_t in_pos_ = 0, in_len_ = 0;
   std::unique_ptr<z_stream> zs_;
+  ZSTD_DStream* zstd_ds_ = nullptr;
   EVP_MD_CTX* sha_ = nullptr;
   int64_t bytes_read_ = 0;
+  int64_t raw_read_ = 0;
+  std::function<void(int64_t)> on_input_;
   int64_t remaining_ = 0;  // unread data bytes of the current entry
   int64_t padding_ = 0;    // zero padding after them
   bool end_ = false;       // the two zero blocks were read
@@ -112,7 +121,13 @@ struct ExtractOptions {
   bool no_overwrite_dir_non_dir = false;
   bool chown = false;  // every entry owned by uid:gid instead of the archive's owners
   uint32_t uid = 0, gid = 0;
+  // Called as the (possibly compressed) input is consumed, with the bytes read from fd so far
+  // (docker pull's "Extracting" progress).
+  std::function<void(int64_t)> on_input;
 };
+// ExtractLayer with progress (opts.on_input); whiteouts are always converted.
+absl::StatusOr<ExtractResult> ExtractLayer(int fd, const std::string& dir,
+                                           const ExtractOptions& opts);
 // Extracts a plain archive (docker cp's PUT /archive) into `dest`, a directory given relative to
 // root_fd (leading "/" allowed). Paths resolve with RESOLVE_IN_ROOT: root_fd acts as "/", so
 // symlinks in the tree (absolute or with "..") are followed but never lead outside root_fd, as
