@@ -64,6 +64,16 @@ std::string PullPath(const std::string& familiar_name, const std::string& tag_or
 
 namespace {
 
+// Docker Content Trust signs and verifies through a Notary server; berth has no Notary client.
+bool ContentTrustRequested(bool disable_flag) {
+  const char* env = std::getenv("DOCKER_CONTENT_TRUST");
+  bool env_on = env != nullptr && *env != '\0' && std::string(env) != "0" && std::string(env) != "false";
+  return !disable_flag || env_on;
+}
+constexpr std::string_view kNoContentTrust =
+    "content trust is not supported by berth (DOCKER_CONTENT_TRUST, --disable-content-trust=false): "
+    "it has no Notary client";
+
 // Docker errors of the CLI itself (not the daemon's): the message alone, exit 1.
 int Fail(Cli& cli, std::string_view msg) {
   cli.err() << msg << "\n";
@@ -110,6 +120,7 @@ int CmdPull(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 1, 1, &rc)) return rc;
+  if (ContentTrustRequested(no_trust)) return Fail(cli, kNoContentTrust);
   auto ref = ParseImageRef(pos[0]);
   if (!ref.ok()) return PrintError(cli, ref.status());
   bool name_only = ref->tag.empty() && ref->digest.empty();
@@ -136,6 +147,7 @@ int CmdPush(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 1, 1, &rc)) return rc;
+  if (ContentTrustRequested(no_trust)) return Fail(cli, kNoContentTrust);
   auto ref = ParseImageRef(pos[0]);
   if (!ref.ok()) return PrintError(cli, ref.status());
   if (!ref->digest.empty()) return Fail(cli, "cannot push a digest reference");
@@ -178,6 +190,9 @@ int CmdLogin(Cli& cli, const Invocation& inv) {
   bool is_default = server == kIndexServer;
   std::string key = is_default ? server : ConvertToHostname(server);
   std::string dir = DockerConfigDir();
+  if (std::string helper = CredentialHelper(dir, key); !helper.empty())
+    return Fail(cli, "Error: " + dir + "/config.json names the credential helper docker-credential-" + helper +
+                         ", which berth does not run: log in with the docker CLI, or remove the helper");
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
 

@@ -164,6 +164,16 @@ StatusOr<AuthEntry> LoadAuth(const std::string& dir, const std::string& key) {
   return none;
 }
 
+std::string CredentialHelper(const std::string& dir, const std::string& key) {
+  auto j = ReadConfig(dir);
+  if (!j.ok()) return "";
+  if (j->contains("credHelpers") && (*j)["credHelpers"].is_object() && (*j)["credHelpers"].contains(key) &&
+      (*j)["credHelpers"][key].is_string())
+    return (*j)["credHelpers"][key].get<std::string>();
+  if (j->contains("credsStore") && (*j)["credsStore"].is_string()) return (*j)["credsStore"].get<std::string>();
+  return "";
+}
+
 bool HasAuth(const std::string& dir, const std::string& key) {
   auto j = ReadConfig(dir);
   return j.ok() && j->contains("auths") && (*j)["auths"].is_object() && (*j)["auths"].contains(key);

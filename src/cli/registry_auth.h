@@ -50,6 +50,9 @@ StatusOr<AuthEntry> LoadAuth(const std::string& config_dir, const std::string& k
 Status StoreAuth(const std::string& config_dir, const std::string& key, const AuthEntry& auth);
 // Removes every key of `keys` present; false when none was.
 StatusOr<bool> RemoveAuth(const std::string& config_dir, const std::vector<std::string>& keys);
+// The credential helper config.json names for `key` ("credHelpers", else "credsStore"), or "":
+// berth does not run helpers, so login refuses to write plain-text credentials beside one.
+std::string CredentialHelper(const std::string& config_dir, const std::string& key);
 // True when config.json has an entry under `key`.
 bool HasAuth(const std::string& config_dir, const std::string& key);
 

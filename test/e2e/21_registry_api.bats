@@ -51,9 +51,10 @@ needs_reference_parser() {
   [ "$(jq -c '.IndexConfigs["myreg.example:5000"]' <<<"$output")" = '{"Mirrors":[],"Name":"myreg.example:5000","Official":false,"Secure":false}' ]
   [ "$(jq -c '.IndexConfigs["docker.io"].Mirrors' <<<"$output")" = '["https://mirror.example/"]' ]
   [ "$(jq -c .Mirrors <<<"$output")" = '["https://mirror.example/"]' ]
-  run docker info
-  [[ "$output" == *"Insecure Registries:"*"myreg.example:5000"*"10.9.0.0/16"*"127.0.0.0/8"* ]]
-  [[ "$output" == *"Registry Mirrors:"*"https://mirror.example/"* ]]
+  for cli in $CLIS; do
+    run $cli info
+    [[ "$output" == *" Insecure Registries:"$'\n'"  myreg.example:5000"$'\n'"  10.9.0.0/16"$'\n'"  127.0.0.0/8"$'\n'" Registry Mirrors:"$'\n'"  https://mirror.example/"$'\n'* ]]
+  done
 
   # daemon.json keys, the same.
   berth_stop_daemon

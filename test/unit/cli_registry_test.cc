@@ -117,6 +117,14 @@ TEST(CliRegistryTest, CredentialsInConfigJson) {
   ASSERT_TRUE(legacy.ok());
   EXPECT_EQ(legacy->username, "o");
 
+  // A credential helper named in config.json: berth does not run it.
+  std::ofstream(dir.path() + "/config.json")
+      << R"({"credsStore": "desktop", "credHelpers": {"gcr.io": "gcloud"}})";
+  EXPECT_EQ(CredentialHelper(dir.path(), "gcr.io"), "gcloud");
+  EXPECT_EQ(CredentialHelper(dir.path(), "localhost:5000"), "desktop");
+  std::ofstream(dir.path() + "/config.json") << "{}";
+  EXPECT_EQ(CredentialHelper(dir.path(), "localhost:5000"), "");
+
   std::ofstream(dir.path() + "/config.json") << "{not json";
   EXPECT_FALSE(LoadAuth(dir.path(), "x").ok());
 }
