@@ -83,21 +83,29 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(Role role, const 
   }
 
   if (cfg.verify_peer) {
-    if (cfg.ca_file.empty()) {
+    if (cfg.ca_file.empty() && !cfg.system_cas && cfg.extra_ca_files.empty()) {
       return absl::InvalidArgumentError("TLS verification needs a CA certificate (--tlscacert)");
     }
-    Status readable = CheckReadable(cfg.ca_file);
-    if (readable.ok() && SSL_CTX_load_verify_locations(ctx, cfg.ca_file.c_str(), nullptr) != 1) {
-      readable = absl::InvalidArgumentError(OpenSslErrors());
+    if (cfg.system_cas && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      return absl::InternalError("load the system CA certificates: " + OpenSslErrors());
     }
-    if (!readable.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("Could not read CA certificate \"",
-                                                     cfg.ca_file, "\": ", readable.message()));
+    std::vector<std::string> ca_files = cfg.extra_ca_files;
+    if (!cfg.ca_file.empty()) ca_files.insert(ca_files.begin(), cfg.ca_file);
+    for (const std::string& ca_file : ca_files) {
+      Status readable = CheckReadable(ca_file);
+      if (readable.ok() && SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+        readable = absl::InvalidArgumentError(OpenSslErrors());
+      }
+      if (!readable.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Could not read CA certificate \"", ca_file, "\": ", readable.message()));
+      }
     }
     if (role == Role::kServer) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       // Tells clients which CA their certificate must come from (Go picks its certificate by it).
-      if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(cfg.ca_file.c_str()))
+      if (STACK_OF(X509_NAME)* names =
+              cfg.ca_file.empty() ? nullptr : SSL_load_client_CA_file(cfg.ca_file.c_str()))
         SSL_CTX_set_client_CA_list(ctx, names);
     } else {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);

@@ -25,6 +25,10 @@ struct TlsConfig {
   // Client: verify the server's certificate against ca_file and the host name dialled
   // (docker --tlsverify); without it the server is not checked (docker --tls).
   bool verify_peer = false;
+  // Client: also trust OpenSSL's default trust store (the system CAs) and these PEM files, so
+  // ca_file may be empty (a registry client: system CAs plus certs.d/<host>/*.crt).
+  bool system_cas = false;
+  std::vector<std::string> extra_ca_files = {};
 };
 
 // Who is at the other end of a TLS connection, from its certificate (the cluster authorises
