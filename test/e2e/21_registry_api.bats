@@ -87,8 +87,10 @@ needs_reference_parser() {
 
 @test "pull of a malformed reference is 400 invalid reference format" {
   needs_reference_parser
-  run api_w -X POST "http://x/v1.41/images/create?fromImage=Bad%20Ref&tag=latest"
+  run api_w -X POST "http://x/v1.41/images/create?fromImage=bad::ref&tag=latest"
   [ "$output" = '{"message":"invalid reference format"} 400' ]
+  run api_w -X POST "http://x/v1.41/images/create?fromImage=Busybox&tag=latest"
+  [[ "$output" == '{"message":"invalid reference format: repository name'*'must be lowercase"} 400' ]]
   run api_w -X POST "http://x/v1.41/images/create?fromImage=busybox&tag=no%20tag"
   [ "$output" = '{"message":"invalid tag format"} 400' ]
   run api_w -X POST "http://x/v1.41/images/create?fromImage=busybox&platform=a/b/c/d"
@@ -103,6 +105,8 @@ needs_reference_parser() {
 
 @test "distribution of an unreachable registry is an error, nothing cached" {
   needs_reference_parser
+  [[ "$(api http://x/v1.41/distribution/127.0.0.1:1/nothing/json)" != *"not implemented yet"* ]] ||
+    skip "engine::Distribution has not landed"
   run api_w "http://x/v1.41/distribution/127.0.0.1:1/nothing/json"
   [ "${output: -3}" != 200 ]
   [[ "$output" == *"127.0.0.1:1"* ]]
@@ -173,6 +177,13 @@ make_arm_image() {
   run berth login localhost:5000 </dev/null
   [ "$status" -eq 1 ]
   [ "$output" = "Error: Cannot perform an interactive login from a non TTY device" ]
+  # The daemon checks the credentials against the registry: none listens on 127.0.0.1:1.
+  run berth login -u u -p p 127.0.0.1:1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"Error response from daemon: "*"127.0.0.1:1"* ]]
+  [ ! -e "$DOCKER_CONFIG/config.json" ]
+  run api_w -X POST -d '{"username":"u","password":"p","serveraddress":"127.0.0.1:1"}' http://x/v1.41/auth
+  [[ "$output" == *'connection refused"} 5'* ]]
   run berth login -u u --password-stdin -p x localhost:5000 </dev/null
   [ "$status" -eq 1 ]
   [[ "$output" == *"--password and --password-stdin are mutually exclusive"* ]]
