@@ -21,6 +21,7 @@ int HttpStatusFor(const Status& st) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kAborted: return 409;
     case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnauthenticated: return 401;  // errdefs.Unauthorized (docker login)
     case absl::StatusCode::kUnimplemented: return 501;
     case absl::StatusCode::kUnavailable: return 503;
     default: return 500;
@@ -35,6 +36,7 @@ static const char* Reason(int status) {
     case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 408: return "Request Timeout";

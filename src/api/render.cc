@@ -272,13 +272,16 @@ J RenderImageSummary(const engine::Image& img) {
   if (img.container_config.labels) labels = *img.container_config.labels;
   int64_t created = 0;
   ParseRfc3339(img.created, &created);
+  bool dangling = img.tags.empty() && img.repo_digests.empty();
   return {{"Containers", -1},
           {"Created", created / 1000000000},
           {"Id", img.id},
           {"Labels", labels},
           {"ParentId", ""},
-          {"RepoDigests", J::array()},
-          {"RepoTags", img.tags.empty() ? J(nullptr) : J(img.tags)},
+          // dockerd: an image with neither tag nor digest lists as <none>@<none>, <none>:<none>;
+          // one pulled by digest only has digests and null tags.
+          {"RepoDigests", dangling ? J::array({"<none>@<none>"}) : img.repo_digests.empty() ? J(nullptr) : J(img.repo_digests)},
+          {"RepoTags", dangling ? J::array({"<none>:<none>"}) : img.tags.empty() ? J(nullptr) : J(img.tags)},
           {"SharedSize", -1},
           {"Size", img.size},
           {"VirtualSize", img.size}};
@@ -296,7 +299,7 @@ J RenderImageInspect(const engine::Image& img, const std::string& lower) {
     container_config = J::parse(config["container_config"].dump());
   return {{"Id", img.id},
           {"RepoTags", img.tags},
-          {"RepoDigests", J::array()},
+          {"RepoDigests", img.repo_digests},
           {"Parent", str("parent", "")},
           {"Comment", str("comment", "")},
           {"Created", img.created.empty() ? "0001-01-01T00:00:00Z" : img.created},

@@ -12,7 +12,13 @@
 #include "engine/containers.h"
 #include "engine/events.h"
 #include "engine/images.h"
+#include "registry/client/registry.h"
 #include "spec/filters.h"
+
+namespace berth::engine {
+class Distribution;
+struct PullProgress;
+}
 
 namespace berth::api {
 
@@ -52,6 +58,10 @@ struct Backend {
   const Clock& clock;
   DaemonInfo info;
   ExecStreams exec_streams;
+  // Pull, push, login and GET /distribution (routes_distribution.cc); set by the daemon before
+  // the routes serve. Null: those routes answer 501.
+  engine::Distribution* distribution = nullptr;
+  registry::Registries* registries = nullptr;
 };
 
 // The `filters` query parameter, decoded once by Docker's rules (spec::ParseFilters).
@@ -69,6 +79,21 @@ std::string PathStatHeader(const engine::PathStat& stat);
 void AddLifecycleRoutes(Router& r, Backend& b);
 // /volumes (routes_volumes.cc).
 void AddVolumeRoutes(Router& r, Backend& b);
+// POST /images/create?fromImage= (pull), POST /images/{name}/push, POST /auth,
+// GET /distribution/{name}/json (routes_distribution.cc). Register before AddImageRoutes.
+void AddDistributionRoutes(Router& r, Backend& b);
+// Pull's handler for POST /images/create with fromImage (AddImageRoutes calls it).
+void PullImage(Backend& b, Request& req, Conn& c);
+// One line of a pull or push stream as dockerd's streamformatter writes it ("\r\n"-ended).
+std::string EncodeProgressMessage(const engine::PullProgress& p);
+// An AuthConfig JSON body (POST /auth, push without X-Registry-Auth), keys matched as Go does.
+StatusOr<registry::AuthConfig> ParseAuthConfigJson(std::string_view body);
+// The RegistryConfig of GET /info, as dockerd renders its registry service config.
+nlohmann::ordered_json RenderRegistryConfig(const registry::RegistryOptions& opts);
+// An image whose config names another platform than linux/amd64 cannot run here: the 400 that
+// container create answers (empty when it can run). `platform` is create's ?platform=.
+Status CheckRunnablePlatform(const engine::Image& img, const std::string& ref,
+                             const std::string& platform);
 // Swarm-mode routes of a node not in a swarm (503, as Docker).
 void AddSwarmRoutes(Router& r);
 }  // namespace berth::api

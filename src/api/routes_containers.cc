@@ -159,6 +159,14 @@ void AddContainerRoutes(Router& r, Backend& b) {
       c.SendError(create.status());
       return;
     }
+    // Berth runs linux/amd64 images only (docs/differences.md); create's ?platform= must match
+    // the image, as dockerd checks it (a mismatch is "not found", so the CLI pulls).
+    if (auto img = b.images.Get(create->config.image); img.ok()) {
+      if (Status st = CheckRunnablePlatform(*img, create->config.image, req.Query("platform")); !st.ok()) {
+        c.SendError(st);
+        return;
+      }
+    }
     auto res = b.containers.Create(*create);
     if (!res.ok()) c.SendError(res.status());
     else SendOrdered(c, 201, {{"Id", res->id}, {"Warnings", res->warnings}});

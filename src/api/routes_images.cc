@@ -36,20 +36,6 @@ bool Glob(const std::string& pat, const std::string& s) {
   return p == pat.size();
 }
 
-// reference.FamiliarName: the repository without its tag or digest, and without Docker Hub's
-// docker.io/ and library/ prefixes ("docker.io/library/busybox:1" -> "busybox").
-std::string FamiliarName(std::string ref) {
-  if (size_t at = ref.find('@'); at != std::string::npos) ref.resize(at);
-  size_t slash = ref.rfind('/');
-  if (size_t colon = ref.rfind(':'); colon != std::string::npos &&
-                                     (slash == std::string::npos || colon > slash))
-    ref.resize(colon);
-  for (std::string_view prefix : {"docker.io/", "index.docker.io/"})
-    if (absl::StartsWith(ref, Av(prefix))) ref.erase(0, prefix.size());
-  if (absl::StartsWith(ref, "library/") && ref.find('/', 8) == std::string::npos) ref.erase(0, 8);
-  return ref;
-}
-
 void SendFile(Conn& c, const std::string& path, const std::string& content_type) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
@@ -141,17 +127,12 @@ void AddImageRoutes(Router& r, Backend& b) {
   r.Add("POST", "/images/create", [&b](Request& req, Conn& c) {
     std::string src = req.Query("fromSrc");
     if (src.empty()) {
-      std::string image = req.Query("fromImage");
-      // Berth has no registry (docs/differences.md): every pull is what dockerd answers for a
-      // repository the registry denies, 404 in Docker's words, which clients match.
-      if (image.empty()) {
+      // A pull (routes_distribution.cc).
+      if (req.Query("fromImage").empty()) {
         c.SendError(absl::InvalidArgumentError("image name cannot be blank"));
         return;
       }
-      c.SendError(absl::NotFoundError(
-          "pull access denied for " + FamiliarName(image) +
-          ", repository does not exist or may require 'docker login': denied: requested "
-          "access to the resource is denied"));
+      PullImage(b, req, c);
       return;
     }
     if (src != "-") {

@@ -124,8 +124,10 @@ void AddSystemRoutes(Router& r, Backend& b) {
                      {"OSVersion", ""},
                      {"OSType", "linux"},
                      {"Architecture", "x86_64"},
-                     {"IndexServerAddress", ""},
-                     {"RegistryConfig", {{"IndexConfigs", json::object()}, {"InsecureRegistryCIDRs", json::array()}, {"Mirrors", json::array()}}},
+                     {"IndexServerAddress", "https://index.docker.io/v1/"},
+                     {"RegistryConfig", json::parse(RenderRegistryConfig(b.registries ? b.registries->options()
+                                                                                          : registry::RegistryOptions{})
+                                                         .dump())},
                      {"NCPU", ncpu},
                      {"MemTotal", mem},
                      {"DockerRootDir", b.info.data_root},

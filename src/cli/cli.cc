@@ -127,6 +127,12 @@ const CommandSpec kCommands[] = {
     {"image save", "[OPTIONS] IMAGE [IMAGE...]",
      "Save one or more images to a tar archive (streamed to STDOUT by default)", CmdSave},
     {"image prune", "[OPTIONS]", "Remove unused images", CmdImagePrune},
+    {"pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", CmdPull},
+    {"image pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", CmdPull},
+    {"push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CmdPush},
+    {"image push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CmdPush},
+    {"login", "[OPTIONS] [SERVER]", "Log in to a registry", CmdLogin},
+    {"logout", "[SERVER]", "Log out from a registry", CmdLogout},
 
     {"network create", "[OPTIONS] NETWORK", "Create a network", CmdNetworkCreate},
     {"network ls", "[OPTIONS]", "List networks", CmdNetworkLs},

@@ -146,6 +146,16 @@ class JsonLines {
 int InspectObjects(Cli& cli, const std::vector<std::string>& names, const std::string& format,
                    const std::function<StatusOr<std::string>(const std::string&)>& getter);
 
+// Sends a request whose answer is a JSON message stream (pull, push) with X-Registry-Auth,
+// and shows it on `out` as docker does (out_fd says whether it is a terminal; null `out`:
+// quiet). A daemon error, or the stream's own error message, is returned.
+Status StreamJsonMessages(Cli& cli, std::string_view method, const std::string& path,
+                          const std::string& registry_auth, std::ostream* out, int out_fd,
+                          std::string_view body = {});
+// POST /images/create?fromImage=&platform=&tag= as the docker CLI builds it.
+std::string PullPath(const std::string& familiar_name, const std::string& tag_or_digest,
+                     const std::string& platform);
+
 int Main(int argc, char** argv);
 // Main with explicit arguments (argv[0] excluded) and streams, for tests.
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, int out_fd = 1,
@@ -186,6 +196,10 @@ int CmdTag(Cli&, const Invocation&);
 int CmdRmi(Cli&, const Invocation&);
 int CmdSave(Cli&, const Invocation&);
 int CmdImagePrune(Cli&, const Invocation&);
+int CmdPull(Cli&, const Invocation&);
+int CmdPush(Cli&, const Invocation&);
+int CmdLogin(Cli&, const Invocation&);
+int CmdLogout(Cli&, const Invocation&);
 
 int CmdNetworkCreate(Cli&, const Invocation&);
 int CmdNetworkLs(Cli&, const Invocation&);

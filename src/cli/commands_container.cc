@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "api/client/stdcopy.h"
 #include "cli/cli.h"
@@ -18,6 +19,7 @@
 #include "cli/format/tabwriter.h"
 #include "cli/format/template.h"
 #include "cli/opts.h"
+#include "cli/registry_auth.h"
 #include "cli/stream.h"
 
 namespace berth::cli {
@@ -252,23 +254,38 @@ int ForEach(Cli& cli, const std::vector<std::string>& names, Fn fn) {
 
 namespace {
 
-// Creates the container; prints warnings. On "No such image" prints docker's "Unable to find
-// image" first. Errors are returned as the daemon's message.
+// Pulls `image` as docker run/create do: the progress on stderr (nothing with -q), the
+// credentials of its registry, the --platform.
+Status PullForCreate(Cli& cli, const std::string& image, const ContainerOptions& o) {
+  auto ref = ParseImageRef(image);
+  if (!ref.ok()) return ref.status();
+  std::string tag = !ref->digest.empty() ? ref->digest : ref->tag.empty() ? "latest" : ref->tag;
+  return StreamJsonMessages(cli, "POST", PullPath(ref->FamiliarName(), tag, o.platform),
+                            RegistryAuthForImage(image), o.quiet ? nullptr : &cli.err(), cli.err_fd());
+}
+
+// Creates the container; prints warnings. When the image is missing (or not of --platform)
+// prints docker's "Unable to find image" and pulls it, then creates
+// again; --pull=always pulls first, --pull=never never. Errors are returned as the daemon's
+// message.
 StatusOr<std::string> CreateContainer(Cli& cli, const client::Client* api, const CreateRequest& req,
-                                      const std::string& image, bool quiet) {
+                                      const std::string& image, const ContainerOptions& o) {
+  if (!o.pull.empty() && o.pull != "always" && o.pull != "missing" && o.pull != "never")
+    return absl::InvalidArgumentError("invalid pull option: '" + o.pull +
+                                      "': must be one of \"always\", \"missing\" or \"never\"");
   std::string path = "/containers/create";
-  if (!req.name.empty()) path += "?name=" + Esc(req.name);
+  std::string q;
+  if (!req.name.empty()) q += "?name=" + Esc(req.name);
+  if (!o.platform.empty()) q += std::string(q.empty() ? "?" : "&") + "platform=" + Esc(absl::AsciiStrToLower(o.platform));
+  path += q;
+  if (o.pull == "always") RETURN_IF_ERROR(PullForCreate(cli, image, o));
   ASSIGN_OR_RETURN(client::Response r, api->Do("POST", path, client::DumpJson(req.body)));
-  if (r.status == 404 && Contains(client::DaemonMessage(r.status, r.body), "No such image")) {
-    // As docker: say so, pull it (POST /images/create?fromImage=NAME&tag=TAG), create again.
+  std::string msg = r.status == 404 ? client::DaemonMessage(r.status, r.body) : "";
+  if (r.status == 404 && o.pull != "never" && o.pull != "always" &&
+      (Contains(msg, "No such image") || Contains(msg, "does not match the specified platform"))) {
     std::string ref = FamiliarWithTag(image);
-    if (!quiet) cli.err() << "Unable to find image '" << ref << "' locally\n";
-    size_t at = ref.find('@'), colon = ref.rfind(':');
-    size_t cut = at != std::string::npos ? at : colon;
-    std::string pull = "/images/create?fromImage=" + Esc(ref.substr(0, cut)) +
-                       "&tag=" + Esc(ref.substr(cut + 1));
-    ASSIGN_OR_RETURN(client::Response p, api->Do("POST", pull, ""));
-    if (p.status >= 400) return client::ErrorFromResponse(p.status, p.body);
+    if (!o.quiet) cli.err() << "Unable to find image '" << ref << "' locally\n";
+    RETURN_IF_ERROR(PullForCreate(cli, image, o));
     ASSIGN_OR_RETURN(r, api->Do("POST", path, client::DumpJson(req.body)));
   }
   if (r.status >= 400) return client::ErrorFromResponse(r.status, r.body);
@@ -295,7 +312,7 @@ int CmdCreate(Cli& cli, const Invocation& inv) {
   if (!req.ok()) return RunError(cli, "create", req.status(), 125);
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  auto id = CreateContainer(cli, *api, *req, pos[0], o.quiet);
+  auto id = CreateContainer(cli, *api, *req, pos[0], o);
   if (!id.ok()) return RunError(cli, "create", id.status(), 125);
   cli.out() << *id << "\n";
   return 0;
@@ -333,7 +350,7 @@ int CmdRun(Cli& cli, const Invocation& inv) {
   if (!api_or.ok()) return PrintError(cli, api_or.status());
   const client::Client* api = *api_or;
 
-  auto id_or = CreateContainer(cli, api, *req, pos[0], o.quiet);
+  auto id_or = CreateContainer(cli, api, *req, pos[0], o);
   if (!id_or.ok()) return RunError(cli, "run", id_or.status(), 125);
   std::string id = *id_or;
 

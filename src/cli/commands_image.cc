@@ -134,16 +134,64 @@ int CmdImages(Cli& cli, const Invocation& inv) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::vector<json> items;
   for (const auto& img : *list) {
-    std::vector<std::string> tags;
-    if (img.contains("RepoTags") && img["RepoTags"].is_array()) {
-      for (const auto& t : img["RepoTags"]) tags.push_back(t.get<std::string>());
+    // docker's imageFormatTaggedAndDigest: a row per repository and tag, each with the digests
+    // of that repository (one row per digest with --digests), then a row per repository that
+    // has only digests; an image with neither is one <none> row.
+    auto strings = [&](const char* key) {
+      std::vector<std::string> v;
+      if (img.contains(key) && img[key].is_array())
+        for (const auto& t : img[key])
+          if (t.is_string()) v.push_back(t.get<std::string>());
+      return v;
+    };
+    std::vector<std::string> tag_list = strings("RepoTags"), digest_list = strings("RepoDigests");
+    struct Row {
+      std::string repo, tag, digest;
+    };
+    std::vector<Row> rows;
+    bool dangling = (tag_list.empty() && digest_list.empty()) ||
+                    (tag_list == std::vector<std::string>{"<none>:<none>"} &&
+                     digest_list == std::vector<std::string>{"<none>@<none>"});
+    if (dangling) {
+      rows.push_back({"<none>", "<none>", "<none>"});
+    } else {
+      std::vector<std::string> repos;  // in order of first appearance
+      std::map<std::string, std::vector<std::string>> repo_tags, repo_digests;
+      for (const auto& t : tag_list) {
+        if (t == "<none>:<none>") continue;
+        auto [repo, tag] = SplitRepoTag(t);
+        if (!repo_tags.count(repo)) repos.push_back(repo);
+        repo_tags[repo].push_back(tag);
+      }
+      std::vector<std::string> digest_repos;
+      for (const auto& d : digest_list) {
+        size_t at = d.find('@');
+        if (at == std::string::npos || d == "<none>@<none>") continue;
+        std::string repo = d.substr(0, at);
+        if (!repo_digests.count(repo)) digest_repos.push_back(repo);
+        repo_digests[repo].push_back(d.substr(at + 1));
+      }
+      for (const auto& repo : repos) {
+        std::vector<std::string> ds = digests ? repo_digests[repo] : std::vector<std::string>{};
+        repo_digests.erase(repo);
+        for (const auto& tag : repo_tags[repo]) {
+          if (ds.empty()) rows.push_back({repo, tag, "<none>"});
+          for (const auto& d : ds) rows.push_back({repo, tag, d});
+        }
+      }
+      for (const auto& repo : digest_repos) {
+        if (!repo_digests.count(repo)) continue;
+        if (digests)
+          for (const auto& d : repo_digests[repo]) rows.push_back({repo, "<none>", d});
+        else
+          rows.push_back({repo, "<none>", ""});
+      }
     }
-    if (tags.empty()) tags.push_back("<none>:<none>");
-    for (const auto& t : tags) {
-      auto [repo, tag] = SplitRepoTag(t);
+    for (const auto& row : rows) {
       json item;
-      item["Repository"] = repo;
-      item["Tag"] = tag.empty() ? "<none>" : tag;
+      item["Repository"] = row.repo;
+      item["Tag"] = row.tag;
+      item["Digest"] = row.digest;
       item["ID"] = ShortImageId(img.value("Id", ""), !no_trunc);
       int64_t created = img.value("Created", int64_t{0});
       item["CreatedSince"] = created > 0 ? TimeAgo(created, now) : "";
@@ -156,12 +204,6 @@ int CmdImages(Cli& cli, const Invocation& inv) {
       item["UniqueSize"] =
           shared < 0 ? std::string("N/A")
                      : HumanSize(static_cast<double>(img.value("Size", int64_t{0}) - shared));
-      item["Digest"] = "<none>";
-      if (img.contains("RepoDigests") && img["RepoDigests"].is_array() &&
-          !img["RepoDigests"].empty()) {
-        std::string d = img["RepoDigests"][0].get<std::string>();
-        item["Digest"] = d.substr(d.find('@') + 1);
-      }
       item["Containers"] = img.value("Containers", -1) < 0
                                ? std::string("N/A")
                                : std::to_string(img.value("Containers", 0));

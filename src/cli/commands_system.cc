@@ -298,11 +298,24 @@ int CmdInfo(Cli& cli, const Invocation& inv) {
       " Experimental: " + std::string(info.value("ExperimentalBuild", false) ? "true" : "false") +
       "\n";
   const json& reg = info.value("RegistryConfig", json::object());
-  if (reg.contains("InsecureRegistryCIDRs") && reg["InsecureRegistryCIDRs"].is_array() &&
-      !reg["InsecureRegistryCIDRs"].empty()) {
+  // docker's order: the insecure host:port index configs, then the CIDRs; then the mirrors.
+  bool has_cidrs = reg.contains("InsecureRegistryCIDRs") && reg["InsecureRegistryCIDRs"].is_array() &&
+                   !reg["InsecureRegistryCIDRs"].empty();
+  bool has_indexes = reg.contains("IndexConfigs") && reg["IndexConfigs"].is_object() &&
+                     !reg["IndexConfigs"].empty();
+  if (has_cidrs || has_indexes) {
     out += " Insecure Registries:\n";
-    for (const auto& c : reg["InsecureRegistryCIDRs"])
-      out += "  " + Str(json{{"c", c}}, "c") + "\n";
+    if (has_indexes)
+      for (const auto& [name, idx] : reg["IndexConfigs"].items())
+        if (idx.is_object() && !idx.value("Secure", true)) out += "  " + idx.value("Name", name) + "\n";
+    if (has_cidrs)
+      for (const auto& c : reg["InsecureRegistryCIDRs"])
+        if (c.is_string()) out += "  " + c.get<std::string>() + "\n";
+  }
+  if (reg.contains("Mirrors") && reg["Mirrors"].is_array() && !reg["Mirrors"].empty()) {
+    out += " Registry Mirrors:\n";
+    for (const auto& m : reg["Mirrors"])
+      if (m.is_string()) out += "  " + m.get<std::string>() + "\n";
   }
   out += " Live Restore Enabled: " +
          std::string(info.value("LiveRestoreEnabled", false) ? "true" : "false") + "\n\n";

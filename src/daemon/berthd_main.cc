@@ -55,6 +55,18 @@ int main(int argc, char** argv) {
                  "A request header must arrive within this, or 408 (default 30s)");
   app.add_option("--idle-timeout", idle_timeout,
                  "An idle keep-alive API connection is closed after this (default 2m)");
+  std::vector<std::string> insecure_registries, registry_mirrors, certs_dirs;
+  int max_downloads = 0, max_uploads = 0;
+  app.add_option("--insecure-registry", insecure_registries,
+                 "Registries (host:port or CIDR) that may be reached over plain HTTP (repeatable)");
+  app.add_option("--registry-mirror", registry_mirrors, "Preferred Docker registry mirror (repeatable)");
+  auto* dl_flag = app.add_option("--max-concurrent-downloads", max_downloads,
+                                 "Layers downloaded at once per pull (default 3)");
+  auto* ul_flag = app.add_option("--max-concurrent-uploads", max_uploads,
+                                 "Layers uploaded at once per push (default 5)");
+  app.add_option("--registry-certs-dir", certs_dirs,
+                 "Directory of <host:port>/ca.crt, client.cert, client.key (repeatable; default "
+                 "/etc/docker/certs.d then /etc/berth/certs.d)");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) {
@@ -89,6 +101,15 @@ int main(int argc, char** argv) {
   if (!tls_ca.empty()) cfg.tls_ca = tls_ca;
   if (!tls_cert.empty()) cfg.tls_cert = tls_cert;
   if (!tls_key.empty()) cfg.tls_key = tls_key;
+  if (!insecure_registries.empty()) cfg.insecure_registries = insecure_registries;
+  if (!registry_mirrors.empty()) cfg.registry_mirrors = registry_mirrors;
+  if (!certs_dirs.empty()) cfg.registry_certs_dirs = certs_dirs;
+  if (dl_flag->count() > 0) cfg.max_concurrent_downloads = max_downloads;
+  if (ul_flag->count() > 0) cfg.max_concurrent_uploads = max_uploads;
+  if (auto st = berth::daemon::ValidateRegistryConfig(&cfg); !st.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
   if (ipv6_flag->count() > 0) cfg.ipv6 = ipv6;
   if (!fixed_cidr_v6.empty()) cfg.fixed_cidr_v6 = fixed_cidr_v6;
   for (auto [flag, value, out] :

@@ -7,6 +7,7 @@
 
 #include <climits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +18,7 @@
 #include "daemon/api_listen.h"
 #include "engine/containers.h"
 #include "engine/events.h"
+#include "engine/distribution/distribution.h"
 #include "engine/images.h"
 #include "engine/runtime.h"
 #include "engine/store.h"
@@ -26,6 +28,7 @@
 #include "network/firewall/applier.h"
 #include "network/firewall/firewall.h"
 #include "nlohmann/json.hpp"
+#include "registry/client/registry.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "sys/subprocess.h"
@@ -39,7 +42,9 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
   static const std::set<std::string> kKnown = {"hosts", "data-root", "exec-root", "pidfile", "init-path",
                                                "log-level", "log-driver", "log-opts", "debug", "iptables", "tls",
                                                "tlsverify", "tlscacert", "tlscert", "tlskey",
-                                               "ipv6", "fixed-cidr-v6"};
+                                               "ipv6", "fixed-cidr-v6", "insecure-registries",
+                                               "registry-mirrors", "max-concurrent-downloads",
+                                               "max-concurrent-uploads"};
   for (auto& [k, v] : j.items())
     if (!kKnown.count(k))
       return absl::InvalidArgumentError("config file " + path + ": unknown option \"" + k + "\"");
@@ -61,9 +66,63 @@ Status LoadConfigFile(const std::string& path, Config* cfg) {
     if (j.contains("tlskey")) cfg->tls_key = j["tlskey"];
     if (j.contains("ipv6")) cfg->ipv6 = j["ipv6"].get<bool>();
     if (j.contains("fixed-cidr-v6")) cfg->fixed_cidr_v6 = j["fixed-cidr-v6"].get<std::string>();
+    if (j.contains("insecure-registries"))
+      cfg->insecure_registries = j["insecure-registries"].get<std::vector<std::string>>();
+    if (j.contains("registry-mirrors"))
+      cfg->registry_mirrors = j["registry-mirrors"].get<std::vector<std::string>>();
+    if (j.contains("max-concurrent-downloads"))
+      cfg->max_concurrent_downloads = j["max-concurrent-downloads"].get<int>();
+    if (j.contains("max-concurrent-uploads"))
+      cfg->max_concurrent_uploads = j["max-concurrent-uploads"].get<int>();
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError("config file " + path + ": " + e.what());
   }
+  return absl::OkStatus();
+}
+
+Status ValidateRegistryConfig(Config* cfg) {
+  // dockerd's ValidateMirror.
+  for (std::string& m : cfg->registry_mirrors) {
+    std::string_view v = m;
+    size_t scheme_end = v.find("://");
+    std::string scheme = scheme_end == std::string_view::npos ? "" : std::string(v.substr(0, scheme_end));
+    if (scheme != "http" && scheme != "https")
+      return absl::InvalidArgumentError("invalid mirror: unsupported scheme \"" + scheme + "\" in \"" + m + "\"");
+    std::string_view rest = v.substr(scheme_end + 3);
+    size_t slash = rest.find_first_of("/?#");
+    std::string_view host = rest.substr(0, slash);
+    std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (host.empty()) return absl::InvalidArgumentError("invalid mirror: \"" + m + "\" is not a valid URI");
+    if (!tail.empty() && tail != "/")
+      return absl::InvalidArgumentError("invalid mirror: path, query, or fragment at end of the URI \"" + m + "\"");
+    if (host.find('@') != std::string_view::npos)
+      return absl::InvalidArgumentError("invalid mirror: username/password not allowed in URI \"" + m + "\"");
+    if (!absl::EndsWith(m, "/")) m += "/";
+  }
+  // dockerd's LoadInsecureRegistries: an http:// or https:// prefix is dropped (dockerd warns),
+  // any other scheme is refused; what is not a CIDR must be host[:port].
+  for (std::string& r : cfg->insecure_registries) {
+    std::string lower = absl::AsciiStrToLower(r);
+    if (absl::StartsWith(lower, "http://")) r = r.substr(7);
+    else if (absl::StartsWith(lower, "https://")) r = r.substr(8);
+    else if (r.find("://") != std::string::npos)
+      return absl::InvalidArgumentError("insecure registry " + r + " should not contain '://'");
+    if (r.empty() || r.find_first_of("/ ") != std::string::npos) {
+      bool cidr = r.find('/') != std::string::npos && r.find('/') == r.rfind('/') &&
+                  r.find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos;
+      if (!cidr) return absl::InvalidArgumentError("insecure registry " + r + " is not valid: invalid host \"" + r + "\"");
+    }
+  }
+  // dockerd refuses negative limits and takes 0 as "no limit"; Berth needs a bound.
+  if (cfg->max_concurrent_downloads < 1)
+    return absl::InvalidArgumentError("invalid max concurrent downloads: " +
+                                      std::to_string(cfg->max_concurrent_downloads) +
+                                      " (Berth needs at least 1)");
+  if (cfg->max_concurrent_uploads < 1)
+    return absl::InvalidArgumentError("invalid max concurrent uploads: " +
+                                      std::to_string(cfg->max_concurrent_uploads) +
+                                      " (Berth needs at least 1)");
+  if (cfg->registry_certs_dirs.empty()) cfg->registry_certs_dirs = {"/etc/docker/certs.d", "/etc/berth/certs.d"};
   return absl::OkStatus();
 }
 
@@ -113,6 +172,8 @@ struct Daemon::Impl {
   std::unique_ptr<engine::Store> store;
   std::unique_ptr<engine::EventBus> events;
   std::unique_ptr<engine::ImageStore> images;
+  std::unique_ptr<registry::Registries> registries;
+  std::unique_ptr<engine::Distribution> distribution;
   std::unique_ptr<engine::ShimClient> shim;
   engine::OverlayMounter mounter;
   std::unique_ptr<network::firewall::Applier> firewall;
@@ -142,6 +203,7 @@ Status Daemon::Start() {
       cfg.log_driver, spec::StringMap(cfg.log_opts.begin(), cfg.log_opts.end())}));
   // TLS and the tcp:// rule first: a refused host or a bad certificate fails before any work.
   ASSIGN_OR_RETURN(auto api_tls, ApiTls(cfg));
+  RETURN_IF_ERROR(ValidateRegistryConfig(&cfg));
   RETURN_IF_ERROR(sys::MkdirAll(cfg.data_root, 0711));
   RETURN_IF_ERROR(sys::MkdirAll(cfg.exec_root, 0700));
   ASSIGN_OR_RETURN(d.pid_fd, LockPidFile(cfg.pidfile));
@@ -157,6 +219,19 @@ Status Daemon::Start() {
   d.events = std::make_unique<engine::EventBus>(d.clock);
   d.images = std::make_unique<engine::ImageStore>(*d.store, d.clock, cfg.data_root + "/image");
   RETURN_IF_ERROR(Annotate(d.images->Recover(), "recover images"));
+  {
+    registry::RegistryOptions ropts;
+    ropts.insecure_registries = cfg.insecure_registries;
+    ropts.mirrors = cfg.registry_mirrors;
+    ropts.certs_dirs = cfg.registry_certs_dirs;
+    d.registries = std::make_unique<registry::Registries>(std::move(ropts));
+    // Pulls download into <data-root>/image/tmp (the store's own file system, so a verified
+    // blob is renamed into place, not copied).
+    RETURN_IF_ERROR(sys::MkdirAll(cfg.data_root + "/image/tmp", 0700));
+    d.distribution = std::make_unique<engine::Distribution>(
+        *d.images, *d.registries, cfg.max_concurrent_downloads, cfg.max_concurrent_uploads,
+        cfg.data_root + "/image/tmp");
+  }
   engine::RuntimePaths rp;
   rp.runc = cfg.runc;
   rp.runtime_root = cfg.exec_root + "/runc";
@@ -231,7 +306,10 @@ Status Daemon::Start() {
                                    api::DaemonInfo{daemon_id, host, cfg.data_root, cfg.exec_root,
                                                    cfg.debug, "runc", runc_version},
                                    {}});
+  d.backend->distribution = d.distribution.get();
+  d.backend->registries = d.registries.get();
   api::AddSystemRoutes(d.router, *d.backend);
+  api::AddDistributionRoutes(d.router, *d.backend);
   api::AddSwarmRoutes(d.router);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);

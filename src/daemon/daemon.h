@@ -42,6 +42,16 @@ struct Config {
   std::optional<bool> tls;
   std::optional<bool> tls_verify;
   std::string tls_ca, tls_cert, tls_key;  // empty: ca.pem, cert.pem, key.pem in ~/.docker
+  // Registries (dockerd's --insecure-registry, --registry-mirror, --max-concurrent-downloads,
+  // --max-concurrent-uploads and their daemon.json keys "insecure-registries",
+  // "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads"), and Berth's
+  // --registry-certs-dir: where <host:port>/ca.crt and client certificates are looked up, in
+  // order (default /etc/docker/certs.d then /etc/berth/certs.d).
+  std::vector<std::string> insecure_registries;
+  std::vector<std::string> registry_mirrors;
+  int max_concurrent_downloads = 3;
+  int max_concurrent_uploads = 5;
+  std::vector<std::string> registry_certs_dirs;
   // API connection limits (api::ServerOptions).
   int max_connections = 512;                       // --max-connections
   std::chrono::milliseconds header_timeout{30'000};  // --header-timeout
@@ -50,9 +60,14 @@ struct Config {
 
 // Reads a daemon.json-style file ("hosts", "data-root", "exec-root", "pidfile", "init-path",
 // "log-level", "log-driver", "log-opts", "debug", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "ipv6",
-// "fixed-cidr-v6") into cfg; flags given on the
+// "fixed-cidr-v6", "insecure-registries", "registry-mirrors", "max-concurrent-downloads",
+// "max-concurrent-uploads") into cfg; flags given on the
 // command line win (the caller applies them after).
 Status LoadConfigFile(const std::string& path, Config* cfg);
+// Checks and normalises the registry settings as dockerd does (mirrors end in "/", an
+// insecure registry is a CIDR or host[:port] without a scheme, the concurrency limits are
+// positive) and fills the default certs.d list.
+Status ValidateRegistryConfig(Config* cfg);
 // The default bridge's IPv6 settings make sense together (see Config::ipv6).
 Status CheckDefaultIpv6(const Config& cfg);
 

@@ -10,6 +10,7 @@
 #include "api/client/stdcopy.h"
 #include "cli/cli.h"
 #include "client_fake_server.h"
+#include "scoped_env.h"
 #include "gtest/gtest.h"
 
 namespace berth::cli {
@@ -492,6 +493,97 @@ TEST(CliCommandsTest, ImagesTableWithDockersUnits) {
   EXPECT_EQ(q.out, "cfeb95b09bb9\ncfeb95b09bb9\n29591e142fbf\n");
   EXPECT_EQ(server.calls().back(),
             "GET /v1.41/images/json?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D");
+}
+
+TEST(CliCommandsTest, ImagesDigestsColumnAsDocker) {
+  ::setenv("TZ", "UTC", 1);
+  std::string d1 = "sha256:" + std::string(64, '1'), d2 = "sha256:" + std::string(64, '2');
+  std::string body = R"([
+      {"Id":"sha256:cfeb95b09bb9e21759d77a0a9f624feaf201048778159633f16ce39d58991059",
+       "RepoTags":["busybox:latest","localhost:5000/web:v2"],
+       "RepoDigests":["busybox@)" + d1 + R"("],"Created":0,"Size":2157568},
+      {"Id":"sha256:19591e142fbfbe106df16957e9b1acb73da4597b3d1480d436e1f55cd787a220",
+       "RepoTags":null,"RepoDigests":["localhost:5000/multi@)" + d2 + R"("],"Created":0,"Size":1000},
+      {"Id":"sha256:29591e142fbfbe106df16957e9b1acb73da4597b3d1480d436e1f55cd787a220",
+       "RepoTags":["<none>:<none>"],"RepoDigests":["<none>@<none>"],"Created":0,"Size":123456789}])";
+  FakeServer server([&](const FakeRequest& r, int fd) {
+    if (ServePing(r, fd)) return;
+    FakeWriteAll(fd, FakeResponse(200, body));
+  });
+  Result res = RunCli(server, {"images", "--digests"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.out,
+            "REPOSITORY             TAG       DIGEST                                                                    IMAGE ID       CREATED   SIZE\n"
+            "busybox                latest    " + d1 + "   cfeb95b09bb9   N/A       2.16MB\n"
+            "localhost:5000/web     v2        <none>                                                                    cfeb95b09bb9   N/A       2.16MB\n"
+            "localhost:5000/multi   <none>    " + d2 + "   19591e142fbf   N/A       1kB\n"
+            "<none>                 <none>    <none>                                                                    29591e142fbf   N/A       123MB\n");
+  Result plain = RunCli(server, {"images"});
+  EXPECT_EQ(plain.out,
+            "REPOSITORY             TAG       IMAGE ID       CREATED   SIZE\n"
+            "busybox                latest    cfeb95b09bb9   N/A       2.16MB\n"
+            "localhost:5000/web     v2        cfeb95b09bb9   N/A       2.16MB\n"
+            "localhost:5000/multi   <none>    19591e142fbf   N/A       1kB\n"
+            "<none>                 <none>    29591e142fbf   N/A       123MB\n");
+}
+
+TEST(CliCommandsTest, PullShowsDockersLinesOffATerminal) {
+  std::string stream =
+      "{\"status\":\"Pulling from library/busybox\",\"id\":\"latest\"}\r\n"
+      "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"e5d9363303dd\"}\r\n"
+      "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":10},\"progress\":\"[==\\u003e ]\",\"id\":\"e5d9363303dd\"}\r\n"
+      "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"e5d9363303dd\"}\r\n"
+      "{\"status\":\"Digest: sha256:abc\"}\r\n"
+      "{\"status\":\"Status: Downloaded newer image for busybox:latest\"}\r\n";
+  std::string auth;
+  FakeServer server([&](const FakeRequest& r, int fd) {
+    if (ServePing(r, fd)) return;
+    auth = r.headers.count("x-registry-auth") ? r.headers.at("x-registry-auth") : "(none)";
+    if (r.target.find("nosuch") != std::string::npos) {
+      FakeWriteAll(fd, FakeResponse(404, R"({"message":"pull access denied for nosuch, repository does not exist or may require 'docker login'"})"));
+      return;
+    }
+    if (r.target.find("broken") != std::string::npos) {
+      FakeWriteAll(fd, FakeResponse(200, "{\"status\":\"Pulling from library/broken\",\"id\":\"latest\"}\r\n"
+                                         "{\"errorDetail\":{\"message\":\"unexpected EOF\"},\"error\":\"unexpected EOF\"}\r\n"));
+      return;
+    }
+    FakeWriteAll(fd, FakeResponse(200, stream));
+  });
+  berth::testing::ScopedEnv cfg("DOCKER_CONFIG", "/nonexistent-berth-test");
+  Result res = RunCli(server, {"pull", "busybox"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.out,
+            "Using default tag: latest\n"
+            "latest: Pulling from library/busybox\n"
+            "e5d9363303dd: Pulling fs layer\n"
+            "e5d9363303dd: Pull complete\n"
+            "Digest: sha256:abc\n"
+            "Status: Downloaded newer image for busybox:latest\n"
+            "docker.io/library/busybox:latest\n");
+  EXPECT_EQ(server.calls().back(), "POST /v1.41/images/create?fromImage=busybox&tag=latest");
+  EXPECT_EQ(auth, "e30=");
+  Result q = RunCli(server, {"pull", "-q", "--platform", "Linux/AMD64", "localhost:5000/x:1"});
+  EXPECT_EQ(q.rc, 0) << q.err;
+  EXPECT_EQ(q.out, "localhost:5000/x:1\n");
+  EXPECT_EQ(server.calls().back(),
+            "POST /v1.41/images/create?fromImage=localhost%3A5000%2Fx&platform=linux%2Famd64&tag=1");
+  Result all = RunCli(server, {"pull", "-a", "busybox"});
+  EXPECT_EQ(server.calls().back(), "POST /v1.41/images/create?fromImage=busybox");
+  EXPECT_EQ(all.out.substr(all.out.size() - 26), "docker.io/library/busybox\n");
+  Result tagged_all = RunCli(server, {"pull", "-a", "busybox:1"});
+  EXPECT_EQ(tagged_all.rc, 1);
+  EXPECT_EQ(tagged_all.err, "tag can't be used with --all-tags/-a\n");
+  Result bad = RunCli(server, {"pull", "Busybox"});
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_EQ(bad.err, "invalid reference format: repository name must be lowercase\n");
+  Result denied = RunCli(server, {"pull", "nosuch"});
+  EXPECT_EQ(denied.rc, 1);
+  EXPECT_EQ(denied.err, "Error response from daemon: pull access denied for nosuch, repository does "
+                        "not exist or may require 'docker login'\n");
+  Result broken = RunCli(server, {"pull", "broken"});
+  EXPECT_EQ(broken.rc, 1);
+  EXPECT_EQ(broken.err, "unexpected EOF\n");
 }
 
 TEST(CliCommandsTest, StatsNoStreamTable) {
