@@ -8,6 +8,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,6 +25,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -32,6 +37,7 @@
 #include "common/ids.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "registry/client/auth.h"
 #include "registry/client/registry.h"
 #include "registry/manifest.h"
 #include "registry/reference.h"
@@ -105,6 +111,8 @@ class RegistryServer {
     std::string addr = "0.0.0.0:5000";
     std::string tls_cert, tls_key;  // serve HTTPS
     std::string htpasswd;           // basic auth with this file
+    std::string token_realm;        // bearer tokens from this realm...
+    std::string token_root;         // ...signed by the key of this certificate
   };
 
   RegistryServer() {
@@ -142,6 +150,10 @@ class RegistryServer {
     if (!o.htpasswd.empty())
       absl::StrAppend(&cfg, "auth:\n  htpasswd:\n    realm: bt-realm\n    path: ", o.htpasswd,
                       "\n");
+    if (!o.token_realm.empty())
+      absl::StrAppend(&cfg, "auth:\n  token:\n    realm: ", o.token_realm,
+                      "\n    service: bt-registry\n    issuer: bt-issuer\n    rootcertbundle: ",
+                      o.token_root, "\n");
     WriteFile(dir_ + "/config.yml", cfg);
     return Restart();
   }
@@ -583,6 +595,258 @@ TEST_F(RegistryClientTest, CancelStopsAFetch) {
     UniqueFd again = NewFile(dir, "again");
     ASSERT_TRUE((*repo)->FetchBlob(d, again.get(), nullptr).ok());
   });
+}
+
+// A token server for the Docker token protocol, honest enough for distribution's checks: a
+// JWT (ES256) whose header carries the signing certificate (x5c), which the registry verifies
+// against its rootcertbundle; iss/aud/exp/nbf and the access the scopes asked for. alice with
+// her password gets what she asks; a wrong password is refused as Docker Hub's token server
+// does ({"details": ...}, 401); anonymous callers get pull only. Serves one request per
+// connection on 127.0.0.1:5001 of the thread's namespace, until Stop().
+class TokenServer {
+ public:
+  ::testing::AssertionResult Start(const std::string& dir, const std::string& netns_path) {
+    std::string out;
+    if (RunCmd({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", dir + "/token.key", "-out", dir + "/token.crt", "-days", "2",
+                "-subj", "/CN=bt token signer"},
+               &out) != 0)
+      return ::testing::AssertionFailure() << out;
+    FILE* kf = std::fopen((dir + "/token.key").c_str(), "r");
+    FILE* cf = std::fopen((dir + "/token.crt").c_str(), "r");
+    key_ = kf ? PEM_read_PrivateKey(kf, nullptr, nullptr, nullptr) : nullptr;
+    X509* cert = cf ? PEM_read_X509(cf, nullptr, nullptr, nullptr) : nullptr;
+    if (kf) std::fclose(kf);
+    if (cf) std::fclose(cf);
+    if (key_ == nullptr || cert == nullptr) return ::testing::AssertionFailure() << "read key";
+    unsigned char* der = nullptr;
+    int n = i2d_X509(cert, &der);
+    cert_der_.assign(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+    X509_free(cert);
+    bool listening = false;
+    InNetns(netns_path, [&] {
+      listen_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      int one = 1;
+      ::setsockopt(listen_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(5001);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      listening = ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::listen(listen_.get(), 16) == 0;
+    });
+    if (!listening)
+      return ::testing::AssertionFailure() << "token server listen: " << std::strerror(errno);
+    thread_ = std::thread([this] { Serve(); });
+    return ::testing::AssertionSuccess();
+  }
+  ~TokenServer() { Stop(); }
+  void Stop() {
+    if (thread_.joinable()) {
+      ::shutdown(listen_.get(), SHUT_RDWR);
+      thread_.join();
+    }
+    if (key_ != nullptr) EVP_PKEY_free(key_);
+    key_ = nullptr;
+  }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+
+ private:
+  static std::string B64Url(std::string_view s) {
+    std::string b = Base64Encode(s);
+    while (!b.empty() && b.back() == '=') b.pop_back();
+    for (char& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return b;
+  }
+  static std::string Unescape(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i] == '+' ? ' ' : s[i];
+      }
+    }
+    return out;
+  }
+  std::string Sign(std::string_view input) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_);
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size());
+    std::string der(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(der.data()), &len,
+                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_MD_CTX_free(ctx);
+    // JWS wants R and S as two 32-byte numbers, not OpenSSL's DER.
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+    ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+    unsigned char raw[64] = {};
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
+    ECDSA_SIG_free(sig);
+    return std::string(reinterpret_cast<char*>(raw), 64);
+  }
+  std::string Token(const std::string& subject, const std::vector<std::string>& scopes,
+                    bool may_push) {
+    std::string access;
+    for (const auto& scope : scopes) {
+      // repository:<name>:<actions>
+      size_t a = scope.find(':'), b = scope.rfind(':');
+      if (a == std::string::npos || b == a) continue;
+      std::string actions = "\"pull\"";
+      if (may_push && scope.substr(b + 1).find("push") != std::string::npos) actions += ",\"push\"";
+      absl::StrAppend(&access, access.empty() ? "" : ",", "{\"type\":\"repository\",\"name\":\"",
+                      scope.substr(a + 1, b - a - 1), "\",\"actions\":[", actions, "]}");
+    }
+    long now = static_cast<long>(::time(nullptr));
+    std::string header = absl::StrCat("{\"typ\":\"JWT\",\"alg\":\"ES256\",\"x5c\":[\"",
+                                      Base64Encode(cert_der_), "\"]}");
+    std::string claims = absl::StrCat("{\"iss\":\"bt-issuer\",\"sub\":\"", subject,
+                                      "\",\"aud\":\"bt-registry\",\"exp\":", now + 300,
+                                      ",\"nbf\":", now - 10, ",\"iat\":", now - 10, ",\"jti\":\"",
+                                      now, "-", ++serial_, "\",\"access\":[", access, "]}");
+    std::string input = B64Url(header) + "." + B64Url(claims);
+    return input + "." + B64Url(Sign(input));
+  }
+  void Serve() {
+    for (;;) {
+      UniqueFd c(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c.valid()) return;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::read(c.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      std::string line = req.substr(0, req.find("\r\n"));
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        requests_.push_back(line);
+      }
+      std::vector<std::string> scopes;
+      std::string target = line.substr(line.find(' ') + 1);
+      target = target.substr(0, target.find(' '));
+      size_t q = target.find('?');
+      std::string query = q == std::string::npos ? "" : target.substr(q + 1);
+      for (size_t i = 0; i <= query.size();) {
+        size_t amp = query.find('&', i);
+        if (amp == std::string::npos) amp = query.size();
+        std::string kv = query.substr(i, amp - i);
+        if (kv.starts_with("scope=")) scopes.push_back(Unescape(kv.substr(6)));
+        i = amp + 1;
+      }
+      std::string user, status = "200 OK", body;
+      size_t auth = req.find("Authorization: Basic ");
+      if (auth != std::string::npos) {
+        std::string b64 = req.substr(auth + 21, req.find("\r\n", auth) - auth - 21), creds;
+        Base64Decode(b64, &creds);
+        if (creds == "alice:s3cret") {
+          body =
+              absl::StrCat("{\"token\":\"", Token("alice", scopes, true), "\",\"expires_in\":300}");
+        } else {
+          status = "401 Unauthorized";
+          body = "{\"details\":\"incorrect username or password\"}";
+        }
+      } else {
+        body = absl::StrCat("{\"access_token\":\"", Token("", scopes, false),
+                            "\",\"expires_in\":300}");
+      }
+      std::string resp =
+          absl::StrCat("HTTP/1.1 ", status,
+                       "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                       "\r\nConnection: close\r\n\r\n", body);
+      (void)::write(c.get(), resp.data(), resp.size());
+    }
+  }
+
+  EVP_PKEY* key_ = nullptr;
+  std::string cert_der_;
+  UniqueFd listen_;
+  std::thread thread_;
+  int serial_ = 0;
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+};
+
+TEST_F(RegistryClientTest, BearerTokens) {
+  const std::string dir = server_.dir();
+  TokenServer tokens;
+  ASSERT_TRUE(tokens.Start(dir, server_.netns_path()));
+  RegistryServer::Options o;
+  o.token_realm = "http://127.0.0.1:5001/token";
+  o.token_root = dir + "/token.crt";
+  ASSERT_TRUE(server_.Start(o));
+  const std::string layer = RandomBytes(300 * 1024, 6);
+
+  InNetns(server_.netns_path(), [&] {
+    Registries regs(RegistryOptions{});
+    AuthConfig alice;
+    alice.username = "alice";
+    alice.password = "s3cret";
+    alice.server_address = "127.0.0.1:5000";
+    auto login = regs.Login(alice);
+    ASSERT_TRUE(login.ok()) << login.status();
+
+    AuthConfig wrong = alice;
+    wrong.password = "nope";
+    auto refused = regs.Login(wrong);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(refused.status().message(),
+              "Get \"http://127.0.0.1:5000/v2/\": unauthorized: incorrect username or password");
+
+    // Push with a pull,push token; the token is reused for the following requests.
+    auto repo = regs.Open(Ref("127.0.0.1:5000/bt/tok"), alice, Access::kPush);
+    ASSERT_TRUE(repo.ok());
+    UniqueFd in = FileWith(dir, "layer", layer);
+    Status pushed =
+        (*repo)->PushBlob(DigestOf(layer), in.get(), static_cast<int64_t>(layer.size()), nullptr);
+    ASSERT_TRUE(pushed.ok()) << pushed;
+    auto exists = (*repo)->BlobExists(DigestOf(layer));
+    ASSERT_TRUE(exists.ok()) << exists.status();
+    EXPECT_TRUE(*exists);
+
+    // A mount asks for pull on the source repository in the same token.
+    auto other = regs.Open(Ref("127.0.0.1:5000/bt/tok2"), alice, Access::kPush, {"bt/tok"});
+    ASSERT_TRUE(other.ok());
+    auto mounted = (*other)->MountBlob(DigestOf(layer), "bt/tok");
+    ASSERT_TRUE(mounted.ok()) << mounted.status();
+    EXPECT_TRUE(*mounted);
+
+    // Anonymous: a pull token works for reading, and pushing is refused by the registry.
+    auto anon = regs.Open(Ref("127.0.0.1:5000/bt/tok"), {}, Access::kPush);
+    ASSERT_TRUE(anon.ok());
+    UniqueFd out = NewFile(dir, "fetched");
+    Status fetched = (*anon)->FetchBlob(Blob(DigestOf(layer), static_cast<int64_t>(layer.size())),
+                                        out.get(), nullptr);
+    ASSERT_TRUE(fetched.ok()) << fetched;
+    EXPECT_EQ(ReadFile(dir + "/fetched"), layer);
+    UniqueFd in2 = FileWith(dir, "layer2", "x");
+    Status anon_push = (*anon)->PushBlob(DigestOf("x"), in2.get(), 1, nullptr);
+    EXPECT_EQ(anon_push.code(), absl::StatusCode::kUnauthenticated) << anon_push;
+    EXPECT_THAT(std::string(anon_push.message()),
+                HasSubstr("unauthorized: authentication required"));
+  });
+  tokens.Stop();
+  auto reqs = tokens.requests();
+  auto has = [&](const std::string& s) {
+    return std::any_of(reqs.begin(), reqs.end(),
+                       [&](const std::string& r) { return r.find(s) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("scope=repository%3Abt%2Ftok%3Apull%2Cpush")) << ::testing::PrintToString(reqs);
+  EXPECT_TRUE(has("scope=repository%3Abt%2Ftok2%3Apull%2Cpush&scope=repository%3Abt%2Ftok%3Apull"))
+      << ::testing::PrintToString(reqs);
+  EXPECT_TRUE(has("service=bt-registry"));
+  EXPECT_TRUE(has("offline_token=true&client_id=docker"));
+  // One token per repository and set of scopes, not one per request.
+  EXPECT_LE(reqs.size(), 8u) << ::testing::PrintToString(reqs);
 }
 
 }  // namespace
