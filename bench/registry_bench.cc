@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
       "set -e; b=" + ShellQuote(blobs_dir) + "; u=" + ShellQuote(push_url) + "; printf '" +
       digests + config_hex +
       "\\n' | xargs -P3 -I{} sh -c 'loc=$(curl -sf -X POST -D - -o /dev/null \"$1/blobs/uploads/\" "
-      "| tr -d \"\\r\" | sed -n \"s/^[Ll]ocation: //p\"); curl -sf -o /dev/null -T \"$0/{}\" -H "
+      "| tr -d \"\\r\" | sed -n \"s/^[Ll]ocation: //p\"); curl -sf -o /dev/null -H \"Expect:\" -T \"$0/{}\" -H "
       "\"Content-Type: application/octet-stream\" \"$loc&digest=sha256:{}\"' \"$b\" \"$u\"; "
       "curl -sf -o /dev/null -X PUT -H 'Content-Type: "
       "application/vnd.docker.distribution.manifest.v2+json' --data-binary @" +

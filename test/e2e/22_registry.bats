@@ -270,23 +270,27 @@ unique_rootfs_tar() {
     --cmd '["echo","private"]'
   local private_id=$(json_field "$BT_DIR/img/private" 'j["config"]["digest"]')
   for cli in $CLIS; do
+    # A hang here must fail the test, not the suite: every registry call is bounded.
+    local exe=docker
+    [ "$cli" = berth ] && exe="$BIN/berth"
     $cli logout "$SREG" >/dev/null 2>&1 || true
-    run $cli pull "$SREG/test/private:v1"
+    # stdin closed: on an auth error the docker CLI offers "Login prior to pull:" and reads it.
+    run timeout 60 $exe pull "$SREG/test/private:v1" </dev/null
     echo "$cli pull without login: $output"
     [ "$status" -ne 0 ]
     [[ "$output" == *"no basic auth credentials"* ]]
 
-    run bash -c "echo wrong-password | $cli login -u '$REG_USER' --password-stdin $SREG"
+    run timeout 60 bash -c "echo wrong-password | $exe login -u '$REG_USER' --password-stdin $SREG"
     echo "$cli login with a wrong password: $output"
     [ "$status" -ne 0 ]
     [[ "$output" == *"login attempt to https://$SREG/v2/ failed with status: 401 Unauthorized"* ]]
 
-    run bash -c "echo '$REG_PASS' | $cli login -u '$REG_USER' --password-stdin $SREG"
+    run timeout 60 bash -c "echo '$REG_PASS' | $exe login -u '$REG_USER' --password-stdin $SREG"
     echo "$cli login: $output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"Login Succeeded"* ]]
 
-    run $cli pull "$SREG/test/private:v1"
+    run timeout 60 $exe pull "$SREG/test/private:v1" </dev/null
     echo "$cli pull: $output"
     [ "$status" -eq 0 ]
     [ "$($cli image inspect -f '{{.Id}}' "$SREG/test/private:v1")" = "$private_id" ]
@@ -294,7 +298,7 @@ unique_rootfs_tar() {
     [ "$output" = "private" ]
 
     $cli tag busybox "$SREG/test/pushed-$cli:v1"
-    run $cli push "$SREG/test/pushed-$cli:v1"
+    run timeout 60 $exe push "$SREG/test/pushed-$cli:v1" </dev/null
     echo "$cli push: $output"
     [ "$status" -eq 0 ]
     [[ "$output" =~ v1:\ digest:\ (sha256:[0-9a-f]{64})\ size:\ ([0-9]+) ]]
