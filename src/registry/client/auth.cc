@@ -249,7 +249,9 @@ StatusOr<bool> Authorizer::OnChallenge(const std::vector<std::string>& www_authe
     if (c.scheme != "basic") continue;
     std::string user, password;
     if (!BasicCredentials(auth_, &user, &password))
-      return absl::UnauthenticatedError("no basic auth credentials");
+      // A plain Go error in dockerd, so a 500 there: a 401 would make the docker CLI prompt for
+      // a login ("Login prior to pull") instead of showing this.
+      return absl::UnknownError("no basic auth credentials");
     absl::MutexLock lock(&mu_);
     if (scheme_ == "basic") return false;  // these credentials were refused
     scheme_ = "basic";
