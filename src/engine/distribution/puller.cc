@@ -172,8 +172,13 @@ StatusOr<PullOneResult> PullOne(const Puller& p, registry::Repository& repo,
     queue.Post(Update(id, "Verifying Checksum"));
     queue.Post(Update(id, "Download complete"));
     queue.Post(Bytes(id, "Extracting", 0, d.size));
-    auto stored = images.AddLayerBlob(path, LayerBlob{d.digest, d.media_type, d.size, repo_name},
-                                      task.diff_id);
+    internal::ProgressThrottle unpack_throttle;
+    auto stored = images.AddLayerBlob(
+        path, LayerBlob{d.digest, d.media_type, d.size, repo_name}, task.diff_id,
+        [&](int64_t done, int64_t total) {
+          if (done < total && unpack_throttle.Allow(done, total))
+            queue.Post(Bytes(id, "Extracting", done, total));
+        });
     ::unlink(path.c_str());  // consumed on success; gone either way
     if (!stored.ok()) return stored.status();
     queue.Post(Bytes(id, "Extracting", d.size, d.size));
