@@ -858,6 +858,44 @@ Status ImageStore::DeleteImage(const std::string& id, std::vector<DeleteItem>* r
   return absl::OkStatus();
 }
 
+Status ImageStore::DeleteOrphanLayers(std::vector<DeleteItem>* report) {
+  std::vector<std::string> drop_layers, drop_blob_records;
+  {
+    StateLock lock(mu_);
+    std::set<std::string> used;
+    for (auto& [id, img] : images_)
+      for (auto& d : img.diff_ids) used.insert(d);
+    for (auto& [d, size] : layer_sizes_)
+      if (!used.count(d)) {
+        drop_layers.push_back(d);
+        if (auto b = blobs_.find(d); b != blobs_.end())
+          for (auto& rec : b->second) drop_blob_records.push_back(rec.repository + "@" + rec.digest);
+      }
+  }
+  if (drop_layers.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(store_.Batch([&]() -> Status {
+    for (auto& d : drop_layers) RETURN_IF_ERROR(store_.Delete("layer", d));
+    for (auto& r : drop_blob_records) RETURN_IF_ERROR(store_.Delete("layer_blob", r));
+    return absl::OkStatus();
+  }));
+  {
+    StateLock lock(mu_);
+    for (auto& d : drop_layers) {
+      layer_sizes_.erase(d);
+      layer_blob_.erase(d);
+      if (auto b = blobs_.find(d); b != blobs_.end()) {
+        for (auto& rec : b->second) blob_diff_.erase(rec.digest);
+        blobs_.erase(b);
+      }
+    }
+  }
+  for (auto& d : drop_layers) {
+    (void)sys::RemoveAll(LayerDir(d));
+    report->push_back({"", d});
+  }
+  return absl::OkStatus();
+}
+
 Status ImageStore::DropRefs(const std::string& id, const std::vector<std::string>& refs) {
   Image img;
   {
@@ -1014,6 +1052,12 @@ StatusOr<ImageStore::PruneReport> ImageStore::Prune(bool all,
   for (auto& id : victims) {
     int64_t before = total();
     RETURN_IF_ERROR(DeleteImage(id, &out.deleted));
+    out.reclaimed += before - total();
+  }
+  if (pulls_.load() == 0) {
+    // Layers no image uses: what failed pulls completed. No pull is waiting for them now.
+    int64_t before = total();
+    RETURN_IF_ERROR(DeleteOrphanLayers(&out.deleted));
     out.reclaimed += before - total();
   }
   return out;

@@ -18,6 +18,7 @@
 // (layers/<hex>/blob) instead of layer.tar; kind "layer_blob" records which blob digest carries
 // which diff id in which repository; an image's doc lists its repo digests.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -151,6 +152,19 @@ class ImageStore {
   StatusOr<std::string> CommitPulled(const std::string& config_raw,
                                      const std::vector<std::string>& diff_ids,
                                      const std::string& tag, const std::string& repo_digest);
+  // While a pull holds one of these, prune leaves layers that no image uses yet alone (they are
+  // the pull's, waiting for CommitPulled). Without pulls in flight, prune removes them: the
+  // layers a failed pull completed stay for its retry until then.
+  class PullHold {
+   public:
+    explicit PullHold(ImageStore& s) : s_(s) { s_.pulls_.fetch_add(1); }
+    ~PullHold() { s_.pulls_.fetch_sub(1); }
+    PullHold(const PullHold&) = delete;
+    PullHold& operator=(const PullHold&) = delete;
+
+   private:
+    ImageStore& s_;
+  };
   // Adds a repo digest to an image (after a push).
   Status AddRepoDigest(const std::string& image_id, const std::string& repo_digest);
 
@@ -175,6 +189,8 @@ class ImageStore {
   // Removes an image with its references and the layers no other image uses.
   Status DeleteImage(const std::string& id, std::vector<DeleteItem>* report)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Removes the layers no image uses.
+  Status DeleteOrphanLayers(std::vector<DeleteItem>* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Removes references (tags or repo digests) of one image from the store and the maps.
   Status DropRefs(const std::string& id, const std::vector<std::string>& refs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
@@ -188,6 +204,7 @@ class ImageStore {
   // Operation lock: serialises the writers (held across SQLite, renames and removals; readers
   // never take it). Taken before mu_.
   absl::Mutex op_mu_;
+  std::atomic<int> pulls_{0};  // PullHolds alive
   mutable StateMutex mu_;
   std::map<std::string, Image> images_ ABSL_GUARDED_BY(mu_);         // by id
   std::map<std::string, std::string> tags_ ABSL_GUARDED_BY(mu_);     // "repo:tag" -> id

@@ -276,5 +276,30 @@ TEST_F(ImageStoreTest, SaveOfAPulledImageSendsTheUncompressedLayer) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(ImageStoreTest, LayersOfAFailedPullStayForTheRetryUntilPruneWithNoPullInFlight) {
+  std::string tar = LayerTar("o", "orphan");
+  std::string gz = Gzip(tar);
+  std::string diff = "sha256:" + Sha256Hex(tar);
+  ASSERT_TRUE(images_->AddLayerBlob(BlobFile(gz), LayerBlob{"sha256:" + Sha256Hex(gz), "m", 1, "r"}, diff).ok());
+  Open();  // a restart keeps it for the retry
+  EXPECT_TRUE(images_->HasLayer(diff));
+  {
+    ImageStore::PullHold hold(*images_);
+    auto r = images_->Prune(false);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->deleted.empty());
+    EXPECT_TRUE(images_->HasLayer(diff)) << "a pull in flight may be about to commit it";
+  }
+  auto r = images_->Prune(false);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->deleted.size(), 1u);
+  EXPECT_EQ(r->deleted[0].deleted, diff);
+  EXPECT_GT(r->reclaimed, 0);
+  EXPECT_FALSE(images_->HasLayer(diff));
+  EXPECT_FALSE(sys::Exists(dir_ + "/image/layers/" + diff.substr(7)));
+  Open();
+  EXPECT_FALSE(images_->HasLayer(diff));
+}
+
 }  // namespace
 }  // namespace berth::engine

@@ -218,6 +218,7 @@ StatusOr<std::string> Distribution::Pull(const registry::Reference& ref, const P
     return absl::CancelledError("context canceled");
   }
   RETURN_IF_ERROR(sys::MkdirAll(tmp_dir_, 0700));
+  ImageStore::PullHold hold(images_);  // prune leaves this pull's layers alone
   ASSIGN_OR_RETURN(std::unique_ptr<registry::Repository> repo,
                    registries_.Open(ref, opts.auth, registry::Access::kPull));
   const Puller puller{images_, max_downloads_, tmp_dir_};
