@@ -106,29 +106,7 @@ StatusOr<int64_t> ParseNanoCpus(std::string_view s) {
   return static_cast<int64_t>(std::llround(nanos));
 }
 
-std::string HumanSize(double bytes, int precision) {
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-  int i = 0;
-  while (bytes >= 1000.0 && i < 8) {
-    bytes /= 1000.0;
-    ++i;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g%s", precision, bytes, kUnits[i]);
-  return buf;
-}
 
-std::string BytesSize(double bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
-  int i = 0;
-  while (bytes >= 1024.0 && i < 8) {
-    bytes /= 1024.0;
-    ++i;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4g%s", bytes, kUnits[i]);
-  return buf;
-}
 
 std::string TimeAgo(int64_t unix_seconds, int64_t now_unix_seconds) {
   return HumanDuration(std::chrono::seconds(now_unix_seconds - unix_seconds)) + " ago";
@@ -422,36 +400,6 @@ Status AddFilter(std::string_view kv, std::map<std::string, std::vector<std::str
   return absl::OkStatus();
 }
 
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += absl::StrFormat("\\x%02x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
 
 std::string Ellipsis(std::string_view s, size_t max_len) {
   // Counted in UTF-8 code points, as docker counts display runes.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/text.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::cli {
@@ -18,10 +19,6 @@ namespace berth::cli {
 StatusOr<int64_t> RamInBytes(std::string_view s);
 // --cpus "1.5" -> 1500000000 NanoCpus.
 StatusOr<int64_t> ParseNanoCpus(std::string_view s);
-// go-units HumanSizeWithPrecision: decimal units, "%.<precision>g": 2160000 -> "2.16MB".
-std::string HumanSize(double bytes, int precision = 4);
-// go-units BytesSize: binary units, "%.4g": 1048576 -> "1MiB".
-std::string BytesSize(double bytes);
 // "3 minutes ago" from a unix time, as docker's CREATED columns print.
 std::string TimeAgo(int64_t unix_seconds, int64_t now_unix_seconds);
 
@@ -64,8 +61,6 @@ StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view s);
 // "--filter key=value" -> filters map; error "bad format of filter (expected name=value)".
 Status AddFilter(std::string_view kv, std::map<std::string, std::vector<std::string>>* filters);
 
-// Go's strconv.Quote for the ASCII text docker prints (escapes quotes, backslashes, controls).
-std::string GoQuote(std::string_view s);
 // docker's formatter.Ellipsis: at most max_len display characters, the last one "…".
 std::string Ellipsis(std::string_view s, size_t max_len);
 // docker ps "Ports" column from the /containers/json Ports array.

@@ -839,14 +839,7 @@ Status ImageStore::DeleteImage(const std::string& id, std::vector<DeleteItem>* r
     for (auto& t : img.tags) tags_.erase(t);
     for (auto& d : img.repo_digests) digests_.erase(d);
     images_.erase(id);
-    for (auto& d : drop_layers) {
-      layer_sizes_.erase(d);
-      layer_blob_.erase(d);
-      if (auto b = blobs_.find(d); b != blobs_.end()) {
-        for (auto& rec : b->second) blob_diff_.erase(rec.digest);
-        blobs_.erase(b);
-      }
-    }
+    ForgetLayersLocked(drop_layers);
   }
   for (auto& t : img.tags) report->push_back({t, ""});
   for (auto& d : img.repo_digests) report->push_back({d, ""});
@@ -856,6 +849,17 @@ Status ImageStore::DeleteImage(const std::string& id, std::vector<DeleteItem>* r
     report->push_back({"", d});
   }
   return absl::OkStatus();
+}
+
+void ImageStore::ForgetLayersLocked(const std::vector<std::string>& diff_ids) {
+  for (auto& d : diff_ids) {
+    layer_sizes_.erase(d);
+    layer_blob_.erase(d);
+    if (auto b = blobs_.find(d); b != blobs_.end()) {
+      for (auto& rec : b->second) blob_diff_.erase(rec.digest);
+      blobs_.erase(b);
+    }
+  }
 }
 
 Status ImageStore::DeleteOrphanLayers(std::vector<DeleteItem>* report) {
@@ -880,14 +884,7 @@ Status ImageStore::DeleteOrphanLayers(std::vector<DeleteItem>* report) {
   }));
   {
     StateLock lock(mu_);
-    for (auto& d : drop_layers) {
-      layer_sizes_.erase(d);
-      layer_blob_.erase(d);
-      if (auto b = blobs_.find(d); b != blobs_.end()) {
-        for (auto& rec : b->second) blob_diff_.erase(rec.digest);
-        blobs_.erase(b);
-      }
-    }
+    ForgetLayersLocked(drop_layers);
   }
   for (auto& d : drop_layers) {
     (void)sys::RemoveAll(LayerDir(d));

@@ -189,6 +189,8 @@ class ImageStore {
   // Removes an image with its references and the layers no other image uses.
   Status DeleteImage(const std::string& id, std::vector<DeleteItem>* report)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Drops layers (and what is known of their blobs) from the maps.
+  void ForgetLayersLocked(const std::vector<std::string>& diff_ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the layers no image uses.
   Status DeleteOrphanLayers(std::vector<DeleteItem>* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Removes references (tags or repo digests) of one image from the store and the maps.

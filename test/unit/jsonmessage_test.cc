@@ -42,8 +42,8 @@ TEST(JsonProgress, StringAsDocker) {
 TEST(JsonProgress, HumanSizesOfALayer) {
   EXPECT_EQ(ProgressString({1230000, 4560000, 0, false, ""}, 200, 0),
             "[=============>                                     ]   1.23MB/4.56MB");
-  EXPECT_EQ(HumanSizeDecimal(2159999), "2.16MB");
-  EXPECT_EQ(HumanSizeDecimal(999), "999B");
+  EXPECT_EQ(HumanSize(2159999), "2.16MB");
+  EXPECT_EQ(HumanSize(999), "999B");
   EXPECT_EQ(GoDurationSeconds(65), "1m5s");
   EXPECT_EQ(GoDurationSeconds(7203), "2h0m3s");
 }

@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/text.h"
 #include "api/transport/beast_stream.h"
 
 namespace berth::client {
@@ -40,27 +41,6 @@ constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max()
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 // Boost 1.74's string_view is boost::string_view, likewise.
 beast::string_view Bv(std::string_view s) { return beast::string_view(s.data(), s.size()); }
-
-absl::StatusCode CodeForHttp(int status) {
-  switch (status) {
-    case 400:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 409:
-      return absl::StatusCode::kAlreadyExists;
-    case 501:
-      return absl::StatusCode::kUnimplemented;
-    case 503:
-      return absl::StatusCode::kUnavailable;
-    default:
-      return status >= 500 ? absl::StatusCode::kInternal : absl::StatusCode::kUnknown;
-  }
-}
 
 // Compares "1.41" and "1.9" numerically, part by part.
 bool VersionLess(std::string_view a, std::string_view b) {
@@ -200,7 +180,7 @@ std::string DaemonMessage(int status, std::string_view body) {
 }
 
 Status ErrorFromResponse(int status, std::string_view body) {
-  return Status(CodeForHttp(status),
+  return Status(CodeForHttpStatus(status),
                 absl::StrCat("Error response from daemon: ", DaemonMessage(status, body)));
 }
 

@@ -3,21 +3,11 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/text.h"
+
 namespace berth::client {
 
 using nlohmann::json;
-
-std::string HumanSizeDecimal(double bytes) {
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-  int i = 0;
-  while (bytes >= 1000.0 && i < 8) {
-    bytes /= 1000.0;
-    ++i;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4g%s", bytes, kUnits[i]);
-  return buf;
-}
 
 std::string GoDurationSeconds(int64_t s) {
   if (s <= 0) return "0s";
@@ -39,7 +29,7 @@ std::string PadLeft(const std::string& s, size_t width) {
 std::string ProgressString(const JsonProgress& p, int width, int64_t now_nanos) {
   if (p.current <= 0 && p.total <= 0) return "";
   if (p.total <= 0) {
-    if (p.units.empty()) return PadLeft(HumanSizeDecimal(static_cast<double>(p.current)), 8);
+    if (p.units.empty()) return PadLeft(HumanSize(static_cast<double>(p.current)), 8);
     return std::to_string(p.current) + " " + p.units;
   }
   int percentage = static_cast<int>(static_cast<double>(p.current) / static_cast<double>(p.total) * 100) / 2;
@@ -52,8 +42,8 @@ std::string ProgressString(const JsonProgress& p, int width, int64_t now_nanos) 
   }
   if (p.hide_counts) {
   } else if (p.units.empty()) {
-    std::string current = HumanSizeDecimal(static_cast<double>(p.current));
-    numbers = PadLeft(current, 8) + "/" + HumanSizeDecimal(static_cast<double>(p.total));
+    std::string current = HumanSize(static_cast<double>(p.current));
+    numbers = PadLeft(current, 8) + "/" + HumanSize(static_cast<double>(p.total));
     if (p.current > p.total) numbers = PadLeft(current, 8);
   } else {
     numbers = std::to_string(p.current) + "/" + std::to_string(p.total) + " " + p.units;

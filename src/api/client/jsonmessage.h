@@ -26,8 +26,6 @@ struct JsonProgress {
   std::string units;
 };
 
-// go-units HumanSize: decimal units, 4 significant digits ("1.235MB", "20B").
-std::string HumanSizeDecimal(double bytes);
 // Go's time.Duration.String of whole seconds ("4s", "1m5s", "2h0m3s", "0s").
 std::string GoDurationSeconds(int64_t seconds);
 // JSONProgress.String() for a terminal `width` columns wide; now_nanos is the clock for the

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "registry/client/auth.h"
 
 namespace berth::registry {
@@ -54,40 +55,6 @@ std::string CodeWords(std::string_view value) {
 std::string One(std::string_view code, std::string_view message) {
   const KnownCode& k = Known(code);
   return CodeWords(k.value) + ": " + std::string(message.empty() ? k.message : message);
-}
-
-// Go's %q of a byte string, for the bodies quoted in parse errors.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 // Go's encoding/json words for a body that is not JSON.
@@ -167,32 +134,6 @@ std::string ParseBody(int status, std::string_view body, bool* unparsed) {
 }
 
 }  // namespace
-
-absl::StatusCode CodeForHttpStatus(int status) {
-  switch (status) {
-    case 400:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 405:
-      return absl::StatusCode::kUnimplemented;
-    case 409:
-      return absl::StatusCode::kAlreadyExists;
-    case 412:
-      return absl::StatusCode::kFailedPrecondition;
-    case 416:
-      return absl::StatusCode::kOutOfRange;
-    case 429:
-      return absl::StatusCode::kResourceExhausted;
-    default:
-      if (status >= 500) return absl::StatusCode::kUnavailable;
-      return absl::StatusCode::kUnknown;
-  }
-}
 
 std::string RenderRegistryError(int status, std::string_view reason,
                                 const std::vector<std::string>& www_authenticate,

@@ -15,11 +15,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/text.h"
 
 namespace berth::registry {
 
-// The absl code for an HTTP status a registry answered with.
-absl::StatusCode CodeForHttpStatus(int status);
+// A registry's HTTP error status as a code: every 5xx is Unavailable (worth a retry).
+inline absl::StatusCode CodeForHttpStatus(int status) {
+  return berth::CodeForHttpStatus(status, absl::StatusCode::kUnavailable);
+}
 
 // distribution's errcode rendering of an error body ("manifest unknown: manifest unknown"; several
 // errors as "errors:\n<one>\n<two>\n"), with the WWW-Authenticate headers for bearer errors.

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/text.h"
 #include "spec/json/codecs.h"
 #include "spec/json/container_wrapper.h"
 
@@ -11,27 +12,6 @@ namespace berth::spec {
 using json::Json;
 
 namespace {
-
-// Go's %q for the short strings Docker quotes in messages.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-          out += absl::StrFormat("\\x%02x", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 bool IsContainerMode(std::string_view mode) {
   std::vector<absl::string_view> parts = absl::StrSplit(Av(mode), absl::MaxSplits(':', 1));
