@@ -1,6 +1,7 @@
 // The progress text and the stream display of Docker's jsonmessage, byte for byte against the
 // strings of moby's pkg/jsonmessage tests (TestProgressString, TestDisplayJSONMessagesStream).
 #include "api/client/jsonmessage.h"
+#include "common/text.h"
 
 #include <gtest/gtest.h>
 
@@ -42,8 +43,8 @@ TEST(JsonProgress, StringAsDocker) {
 TEST(JsonProgress, HumanSizesOfALayer) {
   EXPECT_EQ(ProgressString({1230000, 4560000, 0, false, ""}, 200, 0),
             "[=============>                                     ]   1.23MB/4.56MB");
-  EXPECT_EQ(HumanSize(2159999), "2.16MB");
-  EXPECT_EQ(HumanSize(999), "999B");
+  EXPECT_EQ(berth::HumanSize(2159999), "2.16MB");
+  EXPECT_EQ(berth::HumanSize(999), "999B");
   EXPECT_EQ(GoDurationSeconds(65), "1m5s");
   EXPECT_EQ(GoDurationSeconds(7203), "2h0m3s");
 }
