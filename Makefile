@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential cmake ninja-build g++ clang pkg-config \
   libfmt-dev libsqlite3-dev libmnl-dev libnftables-dev libssl-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev bats libclang-rt-14-dev \
   runc tini nftables iproute2 busybox-static procps iputils-ping curl jq bsdutils util-linux \
-  python3-minimal hyperfine iperf3 wrk etcd-server openssl docker-compose \
+  python3-minimal python3 hyperfine iperf3 wrk etcd-server openssl docker-compose \
   docker-registry apache2-utils libzstd-dev
 
 .PHONY: deps build run test unit privileged e2e bench asan tsan fuzz-build fuzz clean
