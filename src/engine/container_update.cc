@@ -14,20 +14,6 @@ namespace {
 
 constexpr int64_t kMinMemory = 6 * 1024 * 1024;
 
-Status VerifySet(const std::string& value, const std::string& online, const char* what,
-                 const char* noun) {
-  if (value.empty()) return absl::OkStatus();
-  auto want = ParseCpuList(value);
-  if (!want.ok())
-    return absl::InvalidArgumentError(absl::StrCat("Invalid value ", value, " for cpuset ", what));
-  auto have = ParseCpuList(online);
-  for (int c : *want)
-    if (!have.ok() || !have->count(c))
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Requested ", noun, " are not available - requested ", value, ", available: ", online));
-  return absl::OkStatus();
-}
-
 Status CannotUpdate(const char* field) {
   return absl::InvalidArgumentError(absl::StrCat(
       field, " cannot be changed by an update: Docker's update applies only CPU, memory, "
@@ -87,8 +73,8 @@ Status VerifyUpdate(const spec::UpdateConfig& u, const HostFacts& host) {
         "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
   if (r.cpu_quota > 0 && r.cpu_quota < 1000)
     return absl::InvalidArgumentError("CPU cfs quota can not be less than 1ms (i.e. 1000)");
-  RETURN_IF_ERROR(VerifySet(r.cpuset_cpus, host.cpus_online, "cpus", "CPUs"));
-  RETURN_IF_ERROR(VerifySet(r.cpuset_mems, host.mems_online, "mems", "memory nodes"));
+  RETURN_IF_ERROR(VerifyCpuset(r.cpuset_cpus, host.cpus_online, "cpus", "CPUs"));
+  RETURN_IF_ERROR(VerifyCpuset(r.cpuset_mems, host.mems_online, "mems", "memory nodes"));
   if (r.blkio_weight > 0 && (r.blkio_weight < 10 || r.blkio_weight > 1000))
     return absl::InvalidArgumentError("Range of blkio weight is from 10 to 1000");
 

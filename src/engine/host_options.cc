@@ -117,20 +117,6 @@ Status VerifyUlimits(const spec::HostConfig& hc, const HostFacts& host) {
   return absl::OkStatus();
 }
 
-Status VerifyCpuset(const std::string& value, const std::string& online, const char* what,
-                    const char* noun) {
-  if (value.empty()) return absl::OkStatus();
-  auto want = ParseCpuList(value);
-  if (!want.ok())
-    return absl::InvalidArgumentError(absl::StrCat("Invalid value ", value, " for cpuset ", what));
-  auto have = ParseCpuList(online);
-  for (int c : *want)
-    if (!have.ok() || !have->count(c))
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Requested ", noun, " are not available - requested ", value, ", available: ", online));
-  return absl::OkStatus();
-}
-
 Status VerifyDevices(const spec::HostConfig& hc) {
   for (const spec::DeviceMapping& d : spec::OrEmpty(hc.resources.devices)) {
     const std::string& perms = d.cgroup_permissions;
@@ -148,6 +134,20 @@ Status VerifyDevices(const spec::HostConfig& hc) {
 }
 
 }  // namespace
+
+Status VerifyCpuset(const std::string& value, const std::string& online, const char* what,
+                    const char* noun) {
+  if (value.empty()) return absl::OkStatus();
+  auto want = ParseCpuList(value);
+  if (!want.ok())
+    return absl::InvalidArgumentError(absl::StrCat("Invalid value ", value, " for cpuset ", what));
+  auto have = ParseCpuList(online);
+  for (int c : *want)
+    if (!have.ok() || !have->count(c))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Requested ", noun, " are not available - requested ", value, ", available: ", online));
+  return absl::OkStatus();
+}
 
 const RlimitName* FindRlimit(std::string_view name) {
   for (const RlimitName& r : kRlimits)

@@ -34,6 +34,10 @@ Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostCon
 
 // "0-2,5" -> {0,1,2,5}; InvalidArgument for anything else.
 StatusOr<std::set<int>> ParseCpuList(std::string_view list);
+// A --cpuset-cpus/--cpuset-mems value (`what`: "cpus"/"mems") against the host's online list,
+// with dockerd's messages (`noun`: "CPUs"/"memory nodes"). Empty is fine.
+Status VerifyCpuset(const std::string& value, const std::string& online, const char* what,
+                    const char* noun);
 
 // A --ulimit name and its rlimit: "nofile" -> RLIMIT_NOFILE.
 struct RlimitName {
