@@ -65,6 +65,8 @@ class Conn {
   // Without blocking: has the client closed or reset its connection (or is the daemon shutting
   // down)? For handlers that wait on something else (wait, events).
   bool ClientGone() { return stream_.PeerClosed(); }
+  // The TLS client's certificate (the cluster port authorises nodes by it); empty when plain.
+  const transport::PeerIdentity& peer() const { return stream_.peer(); }
   // An extra header for the next response (X-Docker-Container-Path-Stat).
   void AddHeader(const std::string& name, const std::string& value) {
     extra_headers_ += name + ": " + value + "\r\n";

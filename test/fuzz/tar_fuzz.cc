@@ -30,6 +30,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -200,6 +201,14 @@ std::string Gzip(std::string_view data) {
   FUZZ_CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END, "deflate");
   out.resize(zs.total_out);
   deflateEnd(&zs);
+  return out;
+}
+
+std::string Zstd(std::string_view data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 1);
+  FUZZ_CHECK(!ZSTD_isError(n), "zstd compress");
+  out.resize(n);
   return out;
 }
 
@@ -719,16 +728,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CheckSameRead(full_no_data, skipped, "reading vs skipping the data");
 
-  bool gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
-  if (full.status.ok() && !gzip) {
+  // The reader sniffs gzip and zstd frames; an input that starts with either is compressed.
+  bool compressed = (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) ||
+                    (size >= 4 && std::memcmp(data, "\x28\xb5\x2f\xfd", 4) == 0);
+  if (full.status.ok() && !compressed) {
     FUZZ_CHECK(full.digest == Sha256(bytes) && full.bytes == static_cast<int64_t>(size),
                "digest of a complete read");
   }
-  if (!gzip) {
+  if (!compressed) {
     ReadResult z = ReadArchive(in->Reset(Gzip(bytes)), true);
     CheckSameRead(full, z, "plain vs gzip");
     for (size_t i = 0; i < full.items.size(); ++i) {
       FUZZ_CHECK(full.items[i].data == z.items[i].data, "gzip data");
+    }
+    ReadResult zs = ReadArchive(in->Reset(Zstd(bytes)), true);
+    CheckSameRead(full, zs, "plain vs zstd");
+    for (size_t i = 0; i < full.items.size(); ++i) {
+      FUZZ_CHECK(full.items[i].data == zs.items[i].data, "zstd data");
     }
   }
   // Extraction first: an escape is the worse finding.

@@ -102,7 +102,11 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::Create(Role role, const 
       }
     }
     if (role == Role::kServer) {
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      SSL_CTX_set_verify(ctx,
+                         cfg.client_cert_optional
+                             ? SSL_VERIFY_PEER
+                             : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         nullptr);
       // Tells clients which CA their certificate must come from (Go picks its certificate by it).
       if (STACK_OF(X509_NAME)* names =
               cfg.ca_file.empty() ? nullptr : SSL_load_client_CA_file(cfg.ca_file.c_str()))
@@ -141,8 +145,13 @@ PeerIdentity PeerIdentityOf(SSL* ssl) {
     if (n > 0) id.subject.assign(data, static_cast<size_t>(n));
     BIO_free(mem);
   }
-  int cn = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  if (cn >= 0) id.common_name = Asn1ToUtf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, cn)));
+  auto field = [name](int nid) {
+    int i = X509_NAME_get_index_by_NID(name, nid, -1);
+    return i < 0 ? std::string() : Asn1ToUtf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+  };
+  id.common_name = field(NID_commonName);
+  id.organizational_unit = field(NID_organizationalUnitName);
+  id.organization = field(NID_organizationName);
   auto* sans =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {

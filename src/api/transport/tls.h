@@ -29,6 +29,10 @@ struct TlsConfig {
   // ca_file may be empty (a registry client: system CAs plus certs.d/<host>/*.crt).
   bool system_cas = false;
   std::vector<std::string> extra_ca_files = {};
+  // Server with verify_peer: a client may show no certificate (the handler then sees an
+  // unverified PeerIdentity), but one it shows must chain to ca_file. The cluster port takes
+  // joining nodes, which have no certificate yet, beside nodes with one.
+  bool client_cert_optional = false;
 };
 
 // Who is at the other end of a TLS connection, from its certificate (the cluster authorises
@@ -37,6 +41,8 @@ struct PeerIdentity {
   bool verified = false;  // a certificate was presented and chains to the CA
   std::string subject;    // RFC 2253: "CN=node-1,OU=swarm-manager,O=<cluster id>"
   std::string common_name;
+  std::string organizational_unit;  // the first OU ("swarm-manager" in a node certificate)
+  std::string organization;         // the first O (a node certificate's cluster id)
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries, as text
 };
