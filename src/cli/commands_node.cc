@@ -55,8 +55,8 @@ int ChangeRole(Cli& cli, const Invocation& inv, const std::string& role) {
       cli, pos,
       [&](spec::Node& n) -> Status {
         if (n.spec.role == role) {
-          cli.out() << "Node " << n.id << (promote ? " is already a manager.\n"
-                                                   : " is already a worker.\n");
+          cli.out() << "Node " << n.id
+                    << (promote ? " is already a manager.\n" : " is already a worker.\n");
           return absl::AlreadyExistsError(kNoRoleChange);
         }
         n.spec.role = role;
@@ -223,7 +223,8 @@ int CmdNodePs(Cli& cli, const Invocation& inv) {
     for (const json& t : tasks) {
       std::string id = t.value("ID", "");
       std::string service = resolve_service(t.value("ServiceID", ""));
-      int64_t slot = t.contains("Slot") && t["Slot"].is_number_integer() ? t["Slot"].get<int64_t>() : 0;
+      int64_t slot =
+          t.contains("Slot") && t["Slot"].is_number_integer() ? t["Slot"].get<int64_t>() : 0;
       names[id] = slot != 0 ? absl::StrCat(service, ".", slot)
                             : absl::StrCat(service, ".", t.value("NodeID", ""));
       nodes[id] = resolve_node(t.value("NodeID", ""));

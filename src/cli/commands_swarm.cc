@@ -66,9 +66,8 @@ StatusOr<std::string> ParseNodeAddr(std::string_view value, std::string_view def
   }
   for (char c : port) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(absl::StrCat("parse \"tcp://", addr,
-                                                     "\": invalid port \":", port,
-                                                     "\" after host"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("parse \"tcp://", addr, "\": invalid port \":", port, "\" after host"));
     }
   }
   size_t def_colon = def.rfind(':');
@@ -119,10 +118,13 @@ struct SwarmSpecFlags {
 
   // mergeSwarmSpec: only what was given on the command line changes.
   Status Merge(const FlagSet& f, spec::SwarmSpec& s, const std::string* ca_cert) const {
-    if (f.Changed("task-history-limit")) s.orchestration.task_history_retention_limit = task_history_limit;
+    if (f.Changed("task-history-limit"))
+      s.orchestration.task_history_retention_limit = task_history_limit;
     if (f.Changed("dispatcher-heartbeat")) s.dispatcher.heartbeat_period = dispatcher_heartbeat;
-    if (f.Changed("max-snapshots")) s.raft.keep_old_snapshots = static_cast<uint64_t>(max_snapshots);
-    if (f.Changed("snapshot-interval")) s.raft.snapshot_interval = static_cast<uint64_t>(snapshot_interval);
+    if (f.Changed("max-snapshots"))
+      s.raft.keep_old_snapshots = static_cast<uint64_t>(max_snapshots);
+    if (f.Changed("snapshot-interval"))
+      s.raft.snapshot_interval = static_cast<uint64_t>(snapshot_interval);
     if (f.Changed("autolock")) s.encryption_config.auto_lock_managers = autolock;
     if (f.Changed("cert-expiry")) s.ca_config.node_cert_expiry = cert_expiry;
     if (f.Changed("external-ca")) {
@@ -161,8 +163,9 @@ struct SwarmSpecFlags {
         has_url = true;
         ca.url = val;
       } else if (key == "cacert") {
-        return absl::InvalidArgumentError("unable to read CA cert for external CA: berth does "
-                                          "not support external CAs");
+        return absl::InvalidArgumentError(
+            "unable to read CA cert for external CA: berth does "
+            "not support external CAs");
       } else {
         (*ca.options)[std::string(field.substr(0, eq))] = val;
       }
@@ -170,19 +173,20 @@ struct SwarmSpecFlags {
     if (!has_protocol) {
       return absl::InvalidArgumentError("the external-ca option needs a protocol= parameter");
     }
-    if (!has_url) return absl::InvalidArgumentError("the external-ca option needs a url= parameter");
+    if (!has_url)
+      return absl::InvalidArgumentError("the external-ca option needs a url= parameter");
     return ca;
   }
 };
 
 // A uint flag given through FlagSet::Int: pflag's ParseUint refuses a sign.
-bool CheckUint(Cli& cli, const Invocation& inv, const FlagSet& f, std::string_view name,
-               int64_t v, uint64_t max, int* rc) {
+bool CheckUint(Cli& cli, const Invocation& inv, const FlagSet& f, std::string_view name, int64_t v,
+               uint64_t max, int* rc) {
   if (!f.Changed(name) || (v >= 0 && static_cast<uint64_t>(v) <= max)) return true;
   std::string s = std::to_string(v);
   *rc = FlagValueError(cli, inv, absl::StrCat("--", Av(name)), s,
-                       absl::StrCat("strconv.ParseUint: parsing \"", s, "\": ",
-                                    v < 0 ? "invalid syntax" : "value out of range"));
+                       absl::StrCat("strconv.ParseUint: parsing \"", s,
+                                    "\": ", v < 0 ? "invalid syntax" : "value out of range"));
   return false;
 }
 
@@ -191,8 +195,8 @@ StatusOr<std::string> Availability(const FlagSet& f, const std::string& value) {
   if (!f.Changed("availability")) return std::string();
   std::string a = absl::AsciiStrToLower(value);
   if (a == "active" || a == "pause" || a == "drain") return a;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid availability \"", value, "\", only active, pause and drain are supported"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid availability \"", value,
+                                                 "\", only active, pause and drain are supported"));
 }
 
 void PrintUnlockCommand(Cli& cli, const std::string& key) {
@@ -264,7 +268,8 @@ int CmdSwarmInit(Cli& cli, const Invocation& inv) {
   spec::SwarmInitRequest req;
   if (f.Changed("listen-addr")) {
     auto a = ParseNodeAddr(listen_addr, kDefaultListenAddr);
-    if (!a.ok()) return FlagValueError(cli, inv, "--listen-addr", listen_addr, a.status().message());
+    if (!a.ok())
+      return FlagValueError(cli, inv, "--listen-addr", listen_addr, a.status().message());
     req.listen_addr = *a;
   } else {
     req.listen_addr = std::string(kDefaultListenAddr);
@@ -306,7 +311,8 @@ int CmdSwarmInit(Cli& cli, const Invocation& inv) {
   }
   auto id = r->Json();
   if (!id.ok() || !id->is_string()) {
-    return PrintError(cli, absl::InternalError("Error: unexpected response from daemon: " + r->body));
+    return PrintError(cli,
+                      absl::InternalError("Error: unexpected response from daemon: " + r->body));
   }
   std::string node_id = id->get<std::string>();
   cli.out() << "Swarm initialized: current node (" << node_id << ") is now a manager.\n\n";
@@ -338,7 +344,8 @@ int CmdSwarmJoin(Cli& cli, const Invocation& inv) {
   req.listen_addr = std::string(kDefaultListenAddr);
   if (f.Changed("listen-addr")) {
     auto a = ParseNodeAddr(listen_addr, kDefaultListenAddr);
-    if (!a.ok()) return FlagValueError(cli, inv, "--listen-addr", listen_addr, a.status().message());
+    if (!a.ok())
+      return FlagValueError(cli, inv, "--listen-addr", listen_addr, a.status().message());
     req.listen_addr = *a;
   }
   req.advertise_addr = advertise_addr;
@@ -370,13 +377,15 @@ int CmdSwarmJoinToken(Cli& cli, const Invocation& inv) {
   if (!CheckArgs(cli, inv, pos, 1, 1, &rc)) return rc;
   const std::string& role = pos[0];
   bool worker = role == "worker", manager = role == "manager";
-  if (!worker && !manager) return PrintError(cli, absl::InvalidArgumentError("unknown role " + role));
+  if (!worker && !manager)
+    return PrintError(cli, absl::InvalidArgumentError("unknown role " + role));
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
   if (rotate) {
     auto sw = InspectSwarm(**api);
     if (!sw.ok()) return PrintError(cli, sw.status());
-    Status s = UpdateSwarm(**api, sw->cluster.meta.version.index, sw->cluster.spec, worker, manager);
+    Status s =
+        UpdateSwarm(**api, sw->cluster.meta.version.index, sw->cluster.spec, worker, manager);
     if (!s.ok()) return PrintError(cli, s);
     if (!quiet) cli.out() << "Successfully rotated " << role << " join token.\n\n";
   }
@@ -421,14 +430,15 @@ int CmdSwarmUpdate(Cli& cli, const Invocation& inv) {
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
   bool any = false;
-  for (std::string_view name : {"autolock", "task-history-limit", "dispatcher-heartbeat",
-                                "max-snapshots", "snapshot-interval", "cert-expiry", "external-ca"}) {
+  for (std::string_view name :
+       {"autolock", "task-history-limit", "dispatcher-heartbeat", "max-snapshots",
+        "snapshot-interval", "cert-expiry", "external-ca"}) {
     any = any || f.Changed(name);
   }
   if (!any) {
     // docker: no flag at all shows the help (pflag.ErrHelp), exit 0.
-    cli.out() << "\nUsage:  " << inv.path << " " << inv.spec->usage << "\n\n" << inv.spec->help
-              << "\n";
+    cli.out() << "\nUsage:  " << inv.path << " " << inv.spec->usage << "\n\n"
+              << inv.spec->help << "\n";
     return 0;
   }
   if (!CheckUint(cli, inv, f, "max-snapshots", spec_flags.max_snapshots, UINT64_MAX, &rc) ||

@@ -9,8 +9,8 @@ namespace {
 
 // A daemon answer that is not the JSON it should be.
 Status BadAnswer(const Status& s) {
-  return absl::Status(s.code(), absl::StrCat("Error: unexpected response from daemon: ",
-                                             s.message()));
+  return absl::Status(s.code(),
+                      absl::StrCat("Error: unexpected response from daemon: ", s.message()));
 }
 
 std::string Filters(const std::map<std::string, std::vector<std::string>>& filters) {
@@ -53,17 +53,17 @@ StatusOr<std::vector<spec::Node>> ListNodes(
 
 Status UpdateNode(const client::Client& api, const std::string& id, uint64_t version,
                   const spec::NodeSpec& spec) {
-  std::string path =
-      absl::StrCat("/nodes/", client::QueryEscape(id), "/update?version=", version);
+  std::string path = absl::StrCat("/nodes/", client::QueryEscape(id), "/update?version=", version);
   return api.Call("POST", path, spec::json::Dump(spec::RenderNodeSpec(spec))).status();
 }
 
 Status UpdateSwarm(const client::Client& api, uint64_t version, const spec::SwarmSpec& spec,
                    bool rotate_worker_token, bool rotate_manager_token) {
   auto b = [](bool x) { return x ? "true" : "false"; };
-  std::string path = absl::StrCat("/swarm/update?rotateManagerToken=", b(rotate_manager_token),
-                                  "&rotateManagerUnlockKey=false&rotateWorkerToken=",
-                                  b(rotate_worker_token), "&version=", version);
+  std::string path =
+      absl::StrCat("/swarm/update?rotateManagerToken=", b(rotate_manager_token),
+                   "&rotateManagerUnlockKey=false&rotateWorkerToken=", b(rotate_worker_token),
+                   "&version=", version);
   return api.Call("POST", path, spec::json::Dump(spec::RenderSwarmSpec(spec))).status();
 }
 

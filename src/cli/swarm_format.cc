@@ -263,8 +263,8 @@ std::string SwarmInfoSection(const spec::SwarmInfo& info) {
     out += "  Raft:\n";
     out += absl::StrCat("   Snapshot Interval: ", s.raft.snapshot_interval, "\n");
     if (s.raft.keep_old_snapshots) {
-      out += absl::StrCat("   Number of Old Snapshots to Retain: ", *s.raft.keep_old_snapshots,
-                          "\n");
+      out +=
+          absl::StrCat("   Number of Old Snapshots to Retain: ", *s.raft.keep_old_snapshots, "\n");
     }
     out += absl::StrCat("   Heartbeat Tick: ", s.raft.heartbeat_tick, "\n");
     out += absl::StrCat("   Election Tick: ", s.raft.election_tick, "\n");
@@ -303,14 +303,16 @@ std::string JoinCommandText(const spec::Swarm& swarm, const spec::Node& self, bo
   std::string out;
   const std::string& addr = self.manager_status->addr;
   if (worker) {
-    out += "To add a worker to this swarm, run the following command:\n\n    docker swarm join "
-           "--token " +
-           swarm.join_tokens.worker + " " + addr + "\n\n";
+    out +=
+        "To add a worker to this swarm, run the following command:\n\n    docker swarm join "
+        "--token " +
+        swarm.join_tokens.worker + " " + addr + "\n\n";
   }
   if (manager) {
-    out += "To add a manager to this swarm, run the following command:\n\n    docker swarm join "
-           "--token " +
-           swarm.join_tokens.manager + " " + addr + "\n\n";
+    out +=
+        "To add a manager to this swarm, run the following command:\n\n    docker swarm join "
+        "--token " +
+        swarm.join_tokens.manager + " " + addr + "\n\n";
   }
   return out;
 }
@@ -367,15 +369,15 @@ StatusOr<std::string> FormatTaskList(const std::vector<json>& tasks,
       }
     }
     auto node_it = nodes.find(id);
-    items.push_back(json{
-        {"ID", trunc ? id.substr(0, 12) : id},
-        {"Name", shown},
-        {"Image", TaskImage(Str(Member(Member(t, "Spec"), "ContainerSpec"), "Image"), trunc)},
-        {"Node", node_it == nodes.end() ? "" : node_it->second},
-        {"DesiredState", PrettyPrint(Str(t, "DesiredState"))},
-        {"CurrentState", PrettyPrint(Str(status, "State")) + " " + ago + " ago"},
-        {"Error", err},
-        {"Ports", absl::StrJoin(ports, ",")}});
+    items.push_back(
+        json{{"ID", trunc ? id.substr(0, 12) : id},
+             {"Name", shown},
+             {"Image", TaskImage(Str(Member(Member(t, "Spec"), "ContainerSpec"), "Image"), trunc)},
+             {"Node", node_it == nodes.end() ? "" : node_it->second},
+             {"DesiredState", PrettyPrint(Str(t, "DesiredState"))},
+             {"CurrentState", PrettyPrint(Str(status, "State")) + " " + ago + " ago"},
+             {"Error", err},
+             {"Ports", absl::StrJoin(ports, ",")}});
   }
   json header = {{"ID", "ID"},
                  {"Name", "NAME"},

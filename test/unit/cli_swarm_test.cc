@@ -84,11 +84,10 @@ TEST(CliSwarmFormat, NodeLsOfTheTranscript) {
             "zl8buvgyfs72vu398eunwztwb: false Ready\n");
   auto js = FormatNodeList({(*nodes)[1]}, M1Info(), "json", false);
   ASSERT_TRUE(js.ok());
-  EXPECT_EQ(*js,
-            R"({"Availability":"Active","EngineVersion":"20.10.24+dfsg1","Hostname":"vm",)"
-            R"("ID":"t9nqvnrsvd2ms9uw7qcod4k0k","ManagerStatus":"Leader","Self":true,)"
-            R"("Status":"Ready","TLSStatus":"Ready"})"
-            "\n");
+  EXPECT_EQ(*js, R"({"Availability":"Active","EngineVersion":"20.10.24+dfsg1","Hostname":"vm",)"
+                 R"("ID":"t9nqvnrsvd2ms9uw7qcod4k0k","ManagerStatus":"Leader","Self":true,)"
+                 R"("Status":"Ready","TLSStatus":"Ready"})"
+                 "\n");
 }
 
 TEST(CliSwarmFormat, NodeLsSortsHostnamesNaturally) {
@@ -166,10 +165,12 @@ TEST(CliSwarmFormat, NodeInspectPrettyMatchesDockersGoldens) {
   EXPECT_NE(real.find("Joined at:             \t2026-11-28 03:28:05.79041263 +0000 utc\n"),
             std::string::npos);
   EXPECT_NE(real.find(" CPUs:\t\t\t2\n Memory:\t\t23.54GiB\n"), std::string::npos) << real;
-  EXPECT_NE(real.find("\nTLS Info:\n TrustRoot:\n-----BEGIN CERTIFICATE-----\n"), std::string::npos);
-  EXPECT_NE(real.find("-----END CERTIFICATE-----\n\n Issuer Subject:\tMBMxETAPBgNVBAMTCHN3YXJtLWNh\n"
-                      " Issuer Public Key:\tMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEkpQs8tk5neuc"),
+  EXPECT_NE(real.find("\nTLS Info:\n TrustRoot:\n-----BEGIN CERTIFICATE-----\n"),
             std::string::npos);
+  EXPECT_NE(
+      real.find("-----END CERTIFICATE-----\n\n Issuer Subject:\tMBMxETAPBgNVBAMTCHN3YXJtLWNh\n"
+                " Issuer Public Key:\tMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEkpQs8tk5neuc"),
+      std::string::npos);
   EXPECT_NE(real.find(" Log:\t\tawslogs, fluentd, gcplogs"), std::string::npos);
 }
 
@@ -327,10 +328,10 @@ TEST(CliSwarmCommands, InitPrintsTheJoinCommandAsDockerDoes) {
 
 TEST(CliSwarmCommands, InitFlagsBecomeTheSpec) {
   FakeServer server(ServeM1);
-  Result res = RunCli(server, {"swarm", "init", "--listen-addr", "10.0.0.1",
-                               "--default-addr-pool", "10.20.1.0/16,10.30.0.0/16",
-                               "--default-addr-pool-mask-length", "26", "--dispatcher-heartbeat",
-                               "2s", "--cert-expiry", "24h", "--availability", "DRAIN"});
+  Result res = RunCli(
+      server, {"swarm", "init", "--listen-addr", "10.0.0.1", "--default-addr-pool",
+               "10.20.1.0/16,10.30.0.0/16", "--default-addr-pool-mask-length", "26",
+               "--dispatcher-heartbeat", "2s", "--cert-expiry", "24h", "--availability", "DRAIN"});
   ASSERT_EQ(res.rc, 0) << res.err;
   auto req = spec::ParseSwarmInitRequest(server.requests()[1].body);
   ASSERT_TRUE(req.ok());
@@ -357,9 +358,10 @@ TEST(CliSwarmCommands, JoinTokenLeaveAndUpdate) {
   std::string token = spec::ParseSwarm(Testdata("swarm.json"))->join_tokens.worker;
   Result jt = RunCli(server, {"swarm", "join-token", "worker"});
   ASSERT_EQ(jt.rc, 0) << jt.err;
-  EXPECT_EQ(jt.out, "To add a worker to this swarm, run the following command:\n\n"
-                    "    docker swarm join --token " +
-                        token + " 192.168.77.11:2377\n\n");
+  EXPECT_EQ(jt.out,
+            "To add a worker to this swarm, run the following command:\n\n"
+            "    docker swarm join --token " +
+                token + " 192.168.77.11:2377\n\n");
   // api-traces/swarm-join-token-worker.md: /swarm, /info, /nodes/self, /swarm.
   std::vector<std::string> calls = server.calls();
   ASSERT_EQ(calls.size(), 5u);
@@ -431,15 +433,15 @@ TEST(CliSwarmCommands, NodeCommands) {
   EXPECT_EQ(rm.out, "zl8buvgyfs72vu398eunwztwb\n");
   EXPECT_EQ(server.calls().back(), "DELETE /v1.41/nodes/zl8buvgyfs72vu398eunwztwb?force=1");
 
-  Result upd = RunCli(server, {"node", "update", "--label-add", "zone=a", "--availability",
-                               "drain", "t9nqvnrsvd2ms9uw7qcod4k0k"});
+  Result upd = RunCli(server, {"node", "update", "--label-add", "zone=a", "--availability", "drain",
+                               "t9nqvnrsvd2ms9uw7qcod4k0k"});
   ASSERT_EQ(upd.rc, 0) << upd.err;
   EXPECT_EQ(upd.out, "t9nqvnrsvd2ms9uw7qcod4k0k\n");
   EXPECT_EQ(server.calls().back(), "POST /v1.41/nodes/t9nqvnrsvd2ms9uw7qcod4k0k/update?version=9");
   EXPECT_EQ(server.requests().back().body,
             R"({"Labels":{"zone":"a"},"Role":"manager","Availability":"drain"})");
-  Result rm_label = RunCli(server, {"node", "update", "--label-rm", "nope",
-                                    "t9nqvnrsvd2ms9uw7qcod4k0k"});
+  Result rm_label =
+      RunCli(server, {"node", "update", "--label-rm", "nope", "t9nqvnrsvd2ms9uw7qcod4k0k"});
   EXPECT_EQ(rm_label.rc, 1);
   EXPECT_EQ(rm_label.err, "key nope doesn't exist in node's labels\n");
 
@@ -447,7 +449,8 @@ TEST(CliSwarmCommands, NodeCommands) {
   EXPECT_EQ(promote.out, "Node t9nqvnrsvd2ms9uw7qcod4k0k is already a manager.\n");
   Result demote = RunCli(server, {"node", "demote", "t9nqvnrsvd2ms9uw7qcod4k0k"});
   EXPECT_EQ(demote.out, "Manager t9nqvnrsvd2ms9uw7qcod4k0k demoted in the swarm.\n");
-  EXPECT_EQ(server.requests().back().body, R"({"Labels":{},"Role":"worker","Availability":"active"})");
+  EXPECT_EQ(server.requests().back().body,
+            R"({"Labels":{},"Role":"worker","Availability":"active"})");
 
   Result pretty = RunCli(server, {"node", "inspect", "--pretty", "self"});
   ASSERT_EQ(pretty.rc, 0) << pretty.err;
@@ -457,11 +460,27 @@ TEST(CliSwarmCommands, NodeCommands) {
   EXPECT_EQ(nlohmann::ordered_json::parse(raw.out)[0].dump(1) + "\n", Testdata("node-m1.json"));
 }
 
+TEST(CliSwarmCommands, InfoPrintsTheSwarmSection) {
+  FakeServer server(ServeM1);
+  Result res = RunCli(server, {"info"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  EXPECT_NE(res.out.find(" Swarm: active\n  NodeID: t9nqvnrsvd2ms9uw7qcod4k0k\n  Is Manager: true\n"
+                         "  ClusterID: p4185nqqk2dxj3pk63zdp501b\n"),
+            std::string::npos)
+      << res.out;
+  EXPECT_NE(res.out.find("  Manager Addresses:\n   192.168.77.11:2377\n Default Runtime:"),
+            std::string::npos)
+      << res.out;
+}
+
 TEST(CliSwarmCommands, DaemonRefusalsPrintDockersText) {
   FakeServer server([](const FakeRequest& r, int fd) {
     if (ServePing(r, fd)) return;
-    FakeWriteAll(
-        fd, FakeResponse(503, R"({"message":"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."})"));
+    FakeWriteAll(fd,
+                 FakeResponse(503, R"({"message":"This node is not a swarm manager. Worker nodes )"
+                                   R"(can't be used to view or modify cluster state. Please run )"
+                                   R"(this command on a manager node or promote the current node )"
+                                   R"(to a manager."})"));
   });
   Result res = RunCli(server, {"node", "ls"});
   EXPECT_EQ(res.rc, 1);
@@ -490,8 +509,9 @@ TEST(CliSwarmCommands, NodePsAsksForTheNodesTasks) {
   ASSERT_EQ(calls.size(), 4u);
   EXPECT_EQ(calls[1], "GET /v1.41/info");
   EXPECT_EQ(calls[2], "GET /v1.41/nodes/t9nqvnrsvd2ms9uw7qcod4k0k");
-  EXPECT_EQ(calls[3],
-            "GET /v1.41/tasks?filters=%7B%22node%22%3A%7B%22t9nqvnrsvd2ms9uw7qcod4k0k%22%3Atrue%7D%7D");
+  EXPECT_EQ(
+      calls[3],
+      "GET /v1.41/tasks?filters=%7B%22node%22%3A%7B%22t9nqvnrsvd2ms9uw7qcod4k0k%22%3Atrue%7D%7D");
 }
 
 }  // namespace

@@ -208,11 +208,10 @@ TEST(SpecSwarm, ErrorsInGosWords) {
   EXPECT_EQ(ParseSwarmSpec(R"({"Dispatcher":{"HeartbeatPeriod":"5s"}})").status().message(),
             "json: cannot unmarshal string into Go struct field DispatcherConfig.Dispatcher."
             "HeartbeatPeriod of type time.Duration");
-  EXPECT_EQ(ParseSwarmSpec(R"({"Orchestration":{"TaskHistoryRetentionLimit":1.5}})")
-                .status()
-                .message(),
-            "json: cannot unmarshal number 1.5 into Go struct field OrchestrationConfig."
-            "Orchestration.TaskHistoryRetentionLimit of type int64");
+  EXPECT_EQ(
+      ParseSwarmSpec(R"({"Orchestration":{"TaskHistoryRetentionLimit":1.5}})").status().message(),
+      "json: cannot unmarshal number 1.5 into Go struct field OrchestrationConfig."
+      "Orchestration.TaskHistoryRetentionLimit of type int64");
   // Answers: an empty body is Go's own EOF.
   EXPECT_EQ(ParseNode("").status().message(), "EOF");
   EXPECT_EQ(ParseNodes(R"([{"ID":1}])").status().message(),
@@ -232,11 +231,10 @@ TEST(SpecSwarm, TimesAndBytes) {
   // time.Time's UnmarshalJSON error ends the decoding.
   EXPECT_FALSE(ParseNode(R"({"CreatedAt":1})").ok());
   EXPECT_FALSE(ParseNode(R"({"CreatedAt":"yesterday"})").ok());
-  EXPECT_EQ(ParseNode(R"({"Description":{"TLSInfo":{"CertIssuerPublicKey":5}}})")
-                .status()
-                .message(),
-            "json: cannot unmarshal number into Go struct field TLSInfo.Description.TLSInfo."
-            "CertIssuerPublicKey of type []uint8");
+  EXPECT_EQ(
+      ParseNode(R"({"Description":{"TLSInfo":{"CertIssuerPublicKey":5}}})").status().message(),
+      "json: cannot unmarshal number into Go struct field TLSInfo.Description.TLSInfo."
+      "CertIssuerPublicKey of type []uint8");
 }
 
 }  // namespace

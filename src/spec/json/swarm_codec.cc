@@ -34,12 +34,11 @@ std::vector<FieldSpec<Annotations>> AnnotationsFields() {
 }
 
 Codec<TLSInfo> TlsInfoCodec() {
-  return Struct<TLSInfo>("TLSInfo", "swarm.TLSInfo",
-                         {Field("TrustRoot", &TLSInfo::trust_root, String(), true),
-                          Field("CertIssuerSubject", &TLSInfo::cert_issuer_subject, BytesCodec(),
-                                true),
-                          Field("CertIssuerPublicKey", &TLSInfo::cert_issuer_public_key,
-                                BytesCodec(), true)});
+  return Struct<TLSInfo>(
+      "TLSInfo", "swarm.TLSInfo",
+      {Field("TrustRoot", &TLSInfo::trust_root, String(), true),
+       Field("CertIssuerSubject", &TLSInfo::cert_issuer_subject, BytesCodec(), true),
+       Field("CertIssuerPublicKey", &TLSInfo::cert_issuer_public_key, BytesCodec(), true)});
 }
 
 Codec<OrchestrationConfig> OrchestrationCodec() {
@@ -51,14 +50,14 @@ Codec<OrchestrationConfig> OrchestrationCodec() {
 
 Codec<RaftConfig> RaftCodec() {
   using R = RaftConfig;
-  return Struct<R>("RaftConfig", "swarm.RaftConfig",
-                   {Field("SnapshotInterval", &R::snapshot_interval, Uint("uint64"), true),
-                    Field("KeepOldSnapshots", &R::keep_old_snapshots, Optional(Uint("uint64")),
-                          true),
-                    Field("LogEntriesForSlowFollowers", &R::log_entries_for_slow_followers,
-                          Uint("uint64"), true),
-                    Field("ElectionTick", &R::election_tick, Int("int")),
-                    Field("HeartbeatTick", &R::heartbeat_tick, Int("int"))});
+  return Struct<R>(
+      "RaftConfig", "swarm.RaftConfig",
+      {Field("SnapshotInterval", &R::snapshot_interval, Uint("uint64"), true),
+       Field("KeepOldSnapshots", &R::keep_old_snapshots, Optional(Uint("uint64")), true),
+       Field("LogEntriesForSlowFollowers", &R::log_entries_for_slow_followers, Uint("uint64"),
+             true),
+       Field("ElectionTick", &R::election_tick, Int("int")),
+       Field("HeartbeatTick", &R::heartbeat_tick, Int("int"))});
 }
 
 Codec<DispatcherConfig> DispatcherCodec() {
@@ -78,21 +77,20 @@ Codec<ExternalCA> ExternalCaCodec() {
 
 Codec<CAConfig> CaConfigCodec() {
   using C = CAConfig;
-  return Struct<C>(
-      "CAConfig", "swarm.CAConfig",
-      {Field("NodeCertExpiry", &C::node_cert_expiry, Int("time.Duration"), true),
-       Field("ExternalCAs", &C::external_cas,
-             Optional(Slice(ExternalCaCodec(), "[]*swarm.ExternalCA")), true),
-       Field("SigningCACert", &C::signing_ca_cert, String(), true),
-       Field("SigningCAKey", &C::signing_ca_key, String(), true),
-       Field("ForceRotate", &C::force_rotate, Uint("uint64"), true)});
+  return Struct<C>("CAConfig", "swarm.CAConfig",
+                   {Field("NodeCertExpiry", &C::node_cert_expiry, Int("time.Duration"), true),
+                    Field("ExternalCAs", &C::external_cas,
+                          Optional(Slice(ExternalCaCodec(), "[]*swarm.ExternalCA")), true),
+                    Field("SigningCACert", &C::signing_ca_cert, String(), true),
+                    Field("SigningCAKey", &C::signing_ca_key, String(), true),
+                    Field("ForceRotate", &C::force_rotate, Uint("uint64"), true)});
 }
 
 Codec<TaskDefaults> TaskDefaultsCodec() {
-  Codec<LogDriver> driver = Struct<LogDriver>(
-      "Driver", "swarm.Driver",
-      {Field("Name", &LogDriver::name, String(), true),
-       Field("Options", &LogDriver::options, Optional(StringMapCodec()), true)});
+  Codec<LogDriver> driver =
+      Struct<LogDriver>("Driver", "swarm.Driver",
+                        {Field("Name", &LogDriver::name, String(), true),
+                         Field("Options", &LogDriver::options, Optional(StringMapCodec()), true)});
   return Struct<TaskDefaults>(
       "TaskDefaults", "swarm.TaskDefaults",
       {Field("LogDriver", &TaskDefaults::log_driver, Optional(driver), true)});
@@ -106,30 +104,30 @@ Codec<EncryptionConfig> EncryptionCodec() {
 
 std::vector<FieldSpec<ClusterInfo>> ClusterInfoFields() {
   using C = ClusterInfo;
-  return Concat<C>({{Field("ID", &C::id, String())},
-                    Promote(&C::meta, MetaFields()),
-                    {Field("Spec", &C::spec, SwarmSpecCodec()),
-                     Field("TLSInfo", &C::tls_info, TlsInfoCodec()),
-                     Field("RootRotationInProgress", &C::root_rotation_in_progress, Bool()),
-                     Field("DefaultAddrPool", &C::default_addr_pool, Optional(Slice(String()))),
-                     Field("SubnetSize", &C::subnet_size, Uint32()),
-                     Field("DataPathPort", &C::data_path_port, Uint32())}});
+  return Concat<C>(
+      {{Field("ID", &C::id, String())},
+       Promote(&C::meta, MetaFields()),
+       {Field("Spec", &C::spec, SwarmSpecCodec()), Field("TLSInfo", &C::tls_info, TlsInfoCodec()),
+        Field("RootRotationInProgress", &C::root_rotation_in_progress, Bool()),
+        Field("DefaultAddrPool", &C::default_addr_pool, Optional(Slice(String()))),
+        Field("SubnetSize", &C::subnet_size, Uint32()),
+        Field("DataPathPort", &C::data_path_port, Uint32())}});
 }
 
 Codec<NodeDescription> NodeDescriptionCodec() {
   using D = NodeDescription;
-  Codec<Platform> platform = Struct<Platform>(
-      "Platform", "swarm.Platform",
-      {Field("Architecture", &Platform::architecture, String(), true),
-       Field("OS", &Platform::os, String(), true)});
+  Codec<Platform> platform =
+      Struct<Platform>("Platform", "swarm.Platform",
+                       {Field("Architecture", &Platform::architecture, String(), true),
+                        Field("OS", &Platform::os, String(), true)});
   Codec<NodeResources> resources = Struct<NodeResources>(
       "Resources", "swarm.Resources",
       {Field("NanoCPUs", &NodeResources::nano_cpus, Int("int64"), true),
        Field("MemoryBytes", &NodeResources::memory_bytes, Int("int64"), true)});
-  Codec<PluginDescription> plugin = Struct<PluginDescription>(
-      "PluginDescription", "swarm.PluginDescription",
-      {Field("Type", &PluginDescription::type, String(), true),
-       Field("Name", &PluginDescription::name, String(), true)});
+  Codec<PluginDescription> plugin =
+      Struct<PluginDescription>("PluginDescription", "swarm.PluginDescription",
+                                {Field("Type", &PluginDescription::type, String(), true),
+                                 Field("Name", &PluginDescription::name, String(), true)});
   Codec<EngineDescription> engine = Struct<EngineDescription>(
       "EngineDescription", "swarm.EngineDescription",
       {Field("EngineVersion", &EngineDescription::engine_version, String(), true),
@@ -209,51 +207,49 @@ const Codec<SwarmSpec>& SwarmSpecCodec() {
 }
 
 const Codec<ClusterInfo>& ClusterInfoCodec() {
-  static const auto* codec =
-      new Codec<ClusterInfo>(Struct<ClusterInfo>("ClusterInfo", "swarm.ClusterInfo",
-                                                 ClusterInfoFields()));
+  static const auto* codec = new Codec<ClusterInfo>(
+      Struct<ClusterInfo>("ClusterInfo", "swarm.ClusterInfo", ClusterInfoFields()));
   return *codec;
 }
 
 const Codec<Swarm>& SwarmCodec() {
-  Codec<JoinTokens> tokens = Struct<JoinTokens>(
-      "JoinTokens", "swarm.JoinTokens",
-      {Field("Worker", &JoinTokens::worker, String()),
-       Field("Manager", &JoinTokens::manager, String())});
-  static const auto* codec = new Codec<Swarm>(Struct<Swarm>(
-      "Swarm", "swarm.Swarm",
-      Concat<Swarm>({Promote(&Swarm::cluster, ClusterInfoFields()),
-                     {Field("JoinTokens", &Swarm::join_tokens, tokens)}})));
+  Codec<JoinTokens> tokens = Struct<JoinTokens>("JoinTokens", "swarm.JoinTokens",
+                                                {Field("Worker", &JoinTokens::worker, String()),
+                                                 Field("Manager", &JoinTokens::manager, String())});
+  static const auto* codec = new Codec<Swarm>(
+      Struct<Swarm>("Swarm", "swarm.Swarm",
+                    Concat<Swarm>({Promote(&Swarm::cluster, ClusterInfoFields()),
+                                   {Field("JoinTokens", &Swarm::join_tokens, tokens)}})));
   return *codec;
 }
 
 const Codec<SwarmInitRequest>& SwarmInitRequestCodec() {
   using R = SwarmInitRequest;
-  static const auto* codec = new Codec<R>(Struct<R>(
-      "InitRequest", "swarm.InitRequest",
-      {Field("ListenAddr", &R::listen_addr, String()),
-       Field("AdvertiseAddr", &R::advertise_addr, String()),
-       Field("DataPathAddr", &R::data_path_addr, String()),
-       Field("DataPathPort", &R::data_path_port, Uint32()),
-       Field("ForceNewCluster", &R::force_new_cluster, Bool()),
-       Field("Spec", &R::spec, SwarmSpecCodec()),
-       Field("AutoLockManagers", &R::auto_lock_managers, Bool()),
-       Field("Availability", &R::availability, String("swarm.NodeAvailability")),
-       Field("DefaultAddrPool", &R::default_addr_pool, Optional(Slice(String()))),
-       Field("SubnetSize", &R::subnet_size, Uint32())}));
+  static const auto* codec = new Codec<R>(
+      Struct<R>("InitRequest", "swarm.InitRequest",
+                {Field("ListenAddr", &R::listen_addr, String()),
+                 Field("AdvertiseAddr", &R::advertise_addr, String()),
+                 Field("DataPathAddr", &R::data_path_addr, String()),
+                 Field("DataPathPort", &R::data_path_port, Uint32()),
+                 Field("ForceNewCluster", &R::force_new_cluster, Bool()),
+                 Field("Spec", &R::spec, SwarmSpecCodec()),
+                 Field("AutoLockManagers", &R::auto_lock_managers, Bool()),
+                 Field("Availability", &R::availability, String("swarm.NodeAvailability")),
+                 Field("DefaultAddrPool", &R::default_addr_pool, Optional(Slice(String()))),
+                 Field("SubnetSize", &R::subnet_size, Uint32())}));
   return *codec;
 }
 
 const Codec<SwarmJoinRequest>& SwarmJoinRequestCodec() {
   using R = SwarmJoinRequest;
-  static const auto* codec = new Codec<R>(Struct<R>(
-      "JoinRequest", "swarm.JoinRequest",
-      {Field("ListenAddr", &R::listen_addr, String()),
-       Field("AdvertiseAddr", &R::advertise_addr, String()),
-       Field("DataPathAddr", &R::data_path_addr, String()),
-       Field("RemoteAddrs", &R::remote_addrs, Optional(Slice(String()))),
-       Field("JoinToken", &R::join_token, String()),
-       Field("Availability", &R::availability, String("swarm.NodeAvailability"))}));
+  static const auto* codec = new Codec<R>(
+      Struct<R>("JoinRequest", "swarm.JoinRequest",
+                {Field("ListenAddr", &R::listen_addr, String()),
+                 Field("AdvertiseAddr", &R::advertise_addr, String()),
+                 Field("DataPathAddr", &R::data_path_addr, String()),
+                 Field("RemoteAddrs", &R::remote_addrs, Optional(Slice(String()))),
+                 Field("JoinToken", &R::join_token, String()),
+                 Field("Availability", &R::availability, String("swarm.NodeAvailability"))}));
   return *codec;
 }
 
@@ -261,10 +257,10 @@ const Codec<NodeSpec>& NodeSpecCodec() {
   using S = NodeSpec;
   static const auto* codec = new Codec<S>(Struct<S>(
       "NodeSpec", "swarm.NodeSpec",
-      Concat<S>({Promote(&S::annotations, AnnotationsFields()),
-                 {Field("Role", &S::role, String("swarm.NodeRole"), true),
-                  Field("Availability", &S::availability, String("swarm.NodeAvailability"),
-                        true)}})));
+      Concat<S>(
+          {Promote(&S::annotations, AnnotationsFields()),
+           {Field("Role", &S::role, String("swarm.NodeRole"), true),
+            Field("Availability", &S::availability, String("swarm.NodeAvailability"), true)}})));
   return *codec;
 }
 
@@ -276,28 +272,27 @@ const Codec<Node>& NodeCodec() {
                     {Field("Spec", &Node::spec, NodeSpecCodec(), true),
                      Field("Description", &Node::description, NodeDescriptionCodec(), true),
                      Field("Status", &Node::status, NodeStatusCodec(), true),
-                     Field("ManagerStatus", &Node::manager_status,
-                           Optional(ManagerStatusCodec()), true)}})));
+                     Field("ManagerStatus", &Node::manager_status, Optional(ManagerStatusCodec()),
+                           true)}})));
   return *codec;
 }
 
 const Codec<SwarmInfo>& SwarmInfoCodec() {
   using I = SwarmInfo;
-  Codec<SwarmPeer> peer =
-      Struct<SwarmPeer>("Peer", "swarm.Peer",
-                        {Field("NodeID", &SwarmPeer::node_id, String()),
-                         Field("Addr", &SwarmPeer::addr, String())});
-  static const auto* codec = new Codec<I>(Struct<I>(
-      "Info", "swarm.Info",
-      {Field("NodeID", &I::node_id, String()), Field("NodeAddr", &I::node_addr, String()),
-       Field("LocalNodeState", &I::local_node_state, String("swarm.LocalNodeState")),
-       Field("ControlAvailable", &I::control_available, Bool()),
-       Field("Error", &I::error, String()),
-       Field("RemoteManagers", &I::remote_managers, Optional(Slice(peer))),
-       Field("Nodes", &I::nodes, Int("int"), true),
-       Field("Managers", &I::managers, Int("int"), true),
-       Field("Cluster", &I::cluster, Optional(ClusterInfoCodec()), true),
-       Field("Warnings", &I::warnings, Optional(Slice(String())), true)}));
+  Codec<SwarmPeer> peer = Struct<SwarmPeer>(
+      "Peer", "swarm.Peer",
+      {Field("NodeID", &SwarmPeer::node_id, String()), Field("Addr", &SwarmPeer::addr, String())});
+  static const auto* codec = new Codec<I>(
+      Struct<I>("Info", "swarm.Info",
+                {Field("NodeID", &I::node_id, String()), Field("NodeAddr", &I::node_addr, String()),
+                 Field("LocalNodeState", &I::local_node_state, String("swarm.LocalNodeState")),
+                 Field("ControlAvailable", &I::control_available, Bool()),
+                 Field("Error", &I::error, String()),
+                 Field("RemoteManagers", &I::remote_managers, Optional(Slice(peer))),
+                 Field("Nodes", &I::nodes, Int("int"), true),
+                 Field("Managers", &I::managers, Int("int"), true),
+                 Field("Cluster", &I::cluster, Optional(ClusterInfoCodec()), true),
+                 Field("Warnings", &I::warnings, Optional(Slice(String())), true)}));
   return *codec;
 }
 
