@@ -671,7 +671,7 @@ class SecretFileTest : public ::testing::Test {
   }
   void TearDown() override {
     ::umask(old_umask_);
-    std::system(("rm -rf " + dir_).c_str());
+    std::filesystem::remove_all(dir_);
   }
   static int Mode(const std::string& path) {
     struct stat st;
@@ -743,6 +743,10 @@ TEST_F(PkiTest, NodeCertificatesMakeAMutualTlsPair) {
   char tmpl[] = "/tmp/berth-pki-tls-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
   // OpenSSL checks validity against the real clock here.
   const WallTime now = std::chrono::system_clock::now();
   auto root = RootCa::Create(now);
@@ -797,8 +801,9 @@ TEST_F(PkiTest, NodeCertificatesMakeAMutualTlsPair) {
   EXPECT_TRUE(s2.ok() && c2.ok()) << s2 << " / " << c2;
   // A node of another cluster is refused.
   auto [s3, c3, unused3, unused4] = handshake("r", "swarm-manager");
-  EXPECT_FALSE(s3.ok() && c3.ok());
-  std::system(("rm -rf " + dir).c_str());
+  EXPECT_FALSE(s3.ok()) << "the manager accepted a node of another cluster";
+  EXPECT_THAT(s3.message(), HasSubstr("certificate verify failed"));
+  (void)c3;  // with TLS 1.3 the client may finish before the server refuses
 }
 
 }  // namespace
