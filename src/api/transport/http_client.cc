@@ -1,4 +1,4 @@
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -26,7 +26,7 @@
 
 #include "api/transport/beast_stream.h"
 
-namespace berth::registry::http {
+namespace berth::http {
 namespace bhttp = boost::beast::http;
 using namespace std::chrono_literals;
 
@@ -513,4 +513,4 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
   }
 }
 
-}  // namespace berth::registry::http
+}  // namespace berth::http
