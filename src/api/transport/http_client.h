@@ -67,6 +67,12 @@ struct Request {
   std::function<void(int64_t done, int64_t total)> upload_progress;
   // Whether the response to a HEAD has no body (set automatically for HEAD).
   bool head = false;
+  // A deadline for the whole exchange: connecting, sending, the response header and the body.
+  // kForever: the client's connect and idle (stall) timeouts alone.
+  transport::Deadline deadline = transport::kForever;
+  // A response that streams for as long as the server likes (an etcd watch): once the header is
+  // in, body reads wait without a time limit; Response::Abort() ends them.
+  bool streaming = false;
 };
 
 class Connection;
@@ -94,6 +100,9 @@ class Response {
   StatusOr<std::string> ReadAll(size_t limit);
   // Reads and drops a small rest (so the connection can be reused) or closes it.
   void Discard();
+  // Thread-safe: a Read blocked on this response (and every later one) fails with CANCELLED,
+  // and the connection is not reused.
+  void Abort();
 
  private:
   friend class HttpClient;
@@ -134,7 +143,8 @@ class HttpClient {
 
  private:
   friend class Response;
-  StatusOr<std::unique_ptr<Connection>> Connect(const Url& url);
+  StatusOr<std::unique_ptr<Connection>> Connect(const Url& url,
+                                                transport::Deadline deadline = transport::kForever);
   std::unique_ptr<Connection> TakeIdle(const std::string& origin);
   void PutIdle(std::unique_ptr<Connection> c);
 
