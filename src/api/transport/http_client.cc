@@ -247,7 +247,8 @@ StatusOr<size_t> Response::Read(char* out, size_t n, const std::atomic<bool>* ca
   body.data = out;
   body.size = n;
   boost::system::error_code ec;
-  bhttp::read(im.bs, im.buf, im.parser, ec);
+  // read_some: what has arrived, not a full buffer (an etcd watch streams small messages).
+  bhttp::read_some(im.bs, im.buf, im.parser, ec);
   if (ec == bhttp::error::need_buffer) ec = {};
   size_t got = n - body.size;
   if (ec) {

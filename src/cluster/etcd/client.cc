@@ -470,20 +470,20 @@ StatusOr<std::unique_ptr<Watch>> Client::WatchPrefix(std::string_view prefix,
                                                 std::move(on_events), std::move(on_error)));
 }
 
-StatusOr<std::vector<Member>> Client::MemberList() {
+StatusOr<std::vector<MemberInfo>> Client::MemberList() {
   ETCD_CHECK_OPTIONS();
   ASSIGN_OR_RETURN(json j, impl_->t->Call("member list", "/v3/cluster/member/list",
                                           json::object(), false));
   return codec::DecodeMembers(j);
 }
 
-StatusOr<std::pair<Member, std::vector<Member>>> Client::MemberAdd(const std::string& peer_url) {
+StatusOr<std::pair<MemberInfo, std::vector<MemberInfo>>> Client::MemberAdd(const std::string& peer_url) {
   ETCD_CHECK_OPTIONS();
   ASSIGN_OR_RETURN(json j, impl_->t->Call(absl::StrCat("member add ", peer_url),
                                           "/v3/cluster/member/add",
                                           json{{"peerURLs", json::array({peer_url})}}, true));
-  Member added = codec::DecodeMember(j.value("member", json::object()));
-  ASSIGN_OR_RETURN(std::vector<Member> all, codec::DecodeMembers(j));
+  MemberInfo added = codec::DecodeMember(j.value("member", json::object()));
+  ASSIGN_OR_RETURN(std::vector<MemberInfo> all, codec::DecodeMembers(j));
   return std::make_pair(std::move(added), std::move(all));
 }
 

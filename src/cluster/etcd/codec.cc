@@ -210,8 +210,8 @@ StatusOr<TxnResult> DecodeTxn(const json& j) {
   return t;
 }
 
-Member DecodeMember(const json& j) {
-  Member m;
+MemberInfo DecodeMember(const json& j) {
+  MemberInfo m;
   m.id = Uint(j, "ID");
   m.name = j.value("name", "");
   m.peer_urls = Strings(j, "peerURLs");
@@ -220,8 +220,8 @@ Member DecodeMember(const json& j) {
   return m;
 }
 
-StatusOr<std::vector<Member>> DecodeMembers(const json& j) {
-  std::vector<Member> out;
+StatusOr<std::vector<MemberInfo>> DecodeMembers(const json& j) {
+  std::vector<MemberInfo> out;
   auto it = j.find("members");
   if (it == j.end()) return out;
   if (!it->is_array()) return absl::InternalError("etcd answered a non-array \"members\"");

@@ -39,8 +39,8 @@ ResponseHeader DecodeHeader(const nlohmann::json& j);
 StatusOr<KeyValue> DecodeKeyValue(const nlohmann::json& j);
 StatusOr<RangeResult> DecodeRange(const nlohmann::json& j);
 StatusOr<TxnResult> DecodeTxn(const nlohmann::json& j);
-Member DecodeMember(const nlohmann::json& j);
-StatusOr<std::vector<Member>> DecodeMembers(const nlohmann::json& j);
+MemberInfo DecodeMember(const nlohmann::json& j);
+StatusOr<std::vector<MemberInfo>> DecodeMembers(const nlohmann::json& j);
 MemberStatus DecodeStatus(const nlohmann::json& j);
 
 // One message of a watch stream, as the watch loop needs it.

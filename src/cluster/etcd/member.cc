@@ -67,6 +67,7 @@ std::vector<std::string> Argv(const MemberConfig& c, const std::string& client_u
       "--quota-backend-bytes=268435456",
       "--snapshot-count=10000",
       // Old revisions are of no use to the cluster once watchers have them.
+      std::string("--strict-reconfig-check=") + (c.strict_reconfig_check ? "true" : "false"),
       "--auto-compaction-mode=periodic",
       "--auto-compaction-retention=1h",
       "--logger=zap",
