@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "api/transport/tls.h"
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/member.h"
@@ -426,6 +427,39 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   t0 = Clock::now();
   w->reset();  // returns promptly: the stream is aborted
   EXPECT_LT(Clock::now() - t0, 500ms);
+
+  // After a compaction (the client has no call for it: etcd compacts on its own schedule, so
+  // curl here), the old revisions are refused: FAILED_PRECONDITION for a read and a watch.
+  std::string out;
+  ASSERT_EQ(RunCmd({"nsenter", "--net=/run/netns/" + ns, "curl", "-sS", "--cacert", certs_.ca(),
+                    "--cert", certs_.P("w1.crt"), "--key", certs_.P("w1.key"), "-X", "POST", "-d",
+                    absl::StrCat(R"({"revision":")", r + 5, R"("})"),
+                    "https://127.0.0.1:2379/v3/kv/compaction"},
+                   &out),
+            0)
+      << out;
+  GetOptions at;
+  at.revision = r;
+  auto compacted = In(ns, [&] { return c->Get("/w/", at); });
+  EXPECT_EQ(compacted.status().code(), absl::StatusCode::kFailedPrecondition)
+      << compacted.status();
+  EXPECT_FALSE(IsNoQuorum(compacted.status()));
+  Recorder none;
+  absl::Notification failed;
+  Status why;
+  auto late = In(ns, [&] {
+    return c->WatchPrefix("/w/", r, [&](const std::vector<WatchEvent>& e, int64_t) { none.Add(e); },
+                          [&](const Status& s) {
+                            why = s;
+                            failed.Notify();
+                          });
+  });
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(3)));
+  EXPECT_EQ(why.code(), absl::StatusCode::kFailedPrecondition) << why;
+  EXPECT_THAT(std::string(why.message()), ::testing::HasSubstr("compacted"));
+  EXPECT_TRUE(none.got().empty());
+  late->reset();
   // Stop returns with etcd gone.
   pid_t last = m->pid();
   m->Stop();
