@@ -104,8 +104,8 @@ class Certs {
     char tmpl[] = "/tmp/bt-etcd-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     ok_ = Ssl({"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", P("ca.key")}) &&
-          Ssl({"req", "-x509", "-new", "-key", P("ca.key"), "-subj", "/CN=bt-etcd-test-ca",
-               "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+          Ssl({"req", "-x509", "-new", "-key", P("ca.key"), "-subj", "/CN=bt-etcd-test-ca", "-days",
+               "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
                "keyUsage=critical,keyCertSign,cRLSign", "-out", P("ca.crt")});
   }
   ~Certs() { std::filesystem::remove_all(dir_); }
@@ -121,9 +121,9 @@ class Certs {
     return Ssl({"ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", P(name + ".key")}) &&
            Ssl({"req", "-new", "-key", P(name + ".key"), "-subj", "/CN=" + name, "-out",
                 P(name + ".csr")}) &&
-           Ssl({"x509", "-req", "-in", P(name + ".csr"), "-CA", P("ca.crt"), "-CAkey",
-                P("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", P(name + ".ext"),
-                "-out", P(name + ".crt")});
+           Ssl({"x509", "-req", "-in", P(name + ".csr"), "-CA", P("ca.crt"), "-CAkey", P("ca.key"),
+                "-CAcreateserial", "-days", "1", "-extfile", P(name + ".ext"), "-out",
+                P(name + ".crt")});
   }
 
   std::shared_ptr<const transport::TlsContext> ClientTls(const std::string& name) const {
@@ -202,8 +202,7 @@ class EtcdTest : public ::testing::Test {
   }
 
   // Starts a member in ns and waits until it is healthy; records how long that took.
-  std::unique_ptr<Member> StartIn(const std::string& ns, MemberConfig cfg,
-                                  double* took = nullptr) {
+  std::unique_ptr<Member> StartIn(const std::string& ns, MemberConfig cfg, double* took = nullptr) {
     auto t0 = Clock::now();
     auto m = In(ns, [&] { return Member::Start(cfg); });
     EXPECT_TRUE(m.ok()) << m.status();
@@ -365,12 +364,12 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   Status watch_error;
   // From the revision of the first put: history first, then live changes.
   auto w = In(ns, [&] {
-    return c->WatchPrefix("/w/", first->revision,
-                          [&](const std::vector<WatchEvent>& e, int64_t) { rec.Add(e); },
-                          [&](const Status& s) {
-                            absl::MutexLock l(&err_mu);
-                            watch_error = s;
-                          });
+    return c->WatchPrefix(
+        "/w/", first->revision, [&](const std::vector<WatchEvent>& e, int64_t) { rec.Add(e); },
+        [&](const Status& s) {
+          absl::MutexLock l(&err_mu);
+          watch_error = s;
+        });
   });
   ASSERT_TRUE(w.ok()) << w.status();
   auto r2 = In(ns, [&] { return c->Put("/w/b", "2"); });
@@ -408,7 +407,7 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   do {
     std::this_thread::sleep_for(50ms);
     h = m->pid() != 0 && m->pid() != old_pid ? In(ns, [&] { return m->WaitHealthy(5s); })
-                                               : absl::UnavailableError("not restarted yet");
+                                             : absl::UnavailableError("not restarted yet");
   } while (!h.ok() && Clock::now() - t0 < 8s);
   ASSERT_TRUE(h.ok()) << h << "\n" << Tail(cfg.log_file);
   std::printf("[measure] kill -9 of etcd to restarted and healthy %.3f s\n",
@@ -417,8 +416,9 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   ASSERT_TRUE(In(ns, [&] { return c->Put("/w/d", "4"); }).ok());
   ASSERT_TRUE(rec.WaitFor(5, 5s));
   EXPECT_EQ(rec.got().back(), absl::StrCat("PUT /w/d=4@", r + 5));
-  EXPECT_THAT(ReadFile(cfg.log_file), ::testing::HasSubstr(absl::StrCat(
-                                         "berthd: etcd (pid ", old_pid, ") exited with status 137; restarting in 100 ms")));
+  EXPECT_THAT(ReadFile(cfg.log_file),
+              ::testing::HasSubstr(absl::StrCat("berthd: etcd (pid ", old_pid,
+                                                ") exited with status 137; restarting in 100 ms")));
 
   {
     absl::MutexLock l(&err_mu);
@@ -441,18 +441,18 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   GetOptions at;
   at.revision = r;
   auto compacted = In(ns, [&] { return c->Get("/w/", at); });
-  EXPECT_EQ(compacted.status().code(), absl::StatusCode::kFailedPrecondition)
-      << compacted.status();
+  EXPECT_EQ(compacted.status().code(), absl::StatusCode::kFailedPrecondition) << compacted.status();
   EXPECT_FALSE(IsNoQuorum(compacted.status()));
   Recorder none;
   absl::Notification failed;
   Status why;
   auto late = In(ns, [&] {
-    return c->WatchPrefix("/w/", r, [&](const std::vector<WatchEvent>& e, int64_t) { none.Add(e); },
-                          [&](const Status& s) {
-                            why = s;
-                            failed.Notify();
-                          });
+    return c->WatchPrefix(
+        "/w/", r, [&](const std::vector<WatchEvent>& e, int64_t) { none.Add(e); },
+        [&](const Status& s) {
+          why = s;
+          failed.Notify();
+        });
   });
   ASSERT_TRUE(late.ok());
   ASSERT_TRUE(failed.WaitForNotificationWithTimeout(absl::Seconds(3)));
@@ -582,9 +582,10 @@ TEST_F(EtcdTest, ThreeMembersFailoverAndQuorum) {
     if (!w.ok()) EXPECT_TRUE(IsNoQuorum(w)) << w;
   } while (!w.ok() && Clock::now() - t0 < 10s);
   ASSERT_TRUE(w.ok()) << w;
-  std::printf("[measure] kill -9 of the leader to a write acknowledged by a survivor %.3f s "
-              "(%d tries)\n",
-              Secs(Clock::now() - t0), tries);
+  std::printf(
+      "[measure] kill -9 of the leader to a write acknowledged by a survivor %.3f s "
+      "(%d tries)\n",
+      Secs(Clock::now() - t0), tries);
   GetOptions prefix;
   prefix.prefix = true;
   auto all = In(ns[b], [&] { return c[b]->Get("/k/", prefix); });
@@ -611,6 +612,7 @@ TEST_F(EtcdTest, ThreeMembersFailoverAndQuorum) {
   t0 = Clock::now();
   auto lost = In(ns[survivor], [&] { return c[survivor]->Put("/k/lost", "v").status(); });
   auto first_fail = Clock::now() - t0;
+  std::string first_code(absl::StatusCodeToString(lost.code()));
   EXPECT_FALSE(lost.ok());
   EXPECT_TRUE(IsNoQuorum(lost)) << lost;
   EXPECT_LT(first_fail, kRequestTimeout + 500ms);
@@ -620,10 +622,11 @@ TEST_F(EtcdTest, ThreeMembersFailoverAndQuorum) {
   auto settled_fail = Clock::now() - t0;
   EXPECT_FALSE(lost.ok());
   EXPECT_TRUE(IsNoQuorum(lost)) << lost;
-  std::printf("[measure] 2 of 3 down: write refused in %.3f s right away (%s), %.3f s once the "
-              "survivor noticed (%s)\n",
-              Secs(first_fail), std::string(absl::StatusCodeToString(lost.code())).c_str(),
-              Secs(settled_fail), std::string(lost.message()).c_str());
+  std::printf(
+      "[measure] 2 of 3 down: write refused in %.3f s right away (%s), %.3f s once the "
+      "survivor noticed (%s)\n",
+      Secs(first_fail), first_code.c_str(), Secs(settled_fail),
+      std::string(lost.message()).c_str());
   // A serializable read still answers from the survivor's own state.
   GetOptions local;
   local.serializable = true;

@@ -23,8 +23,8 @@
 namespace berth::cluster::etcd {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 TEST(EtcdCodecTest, PrefixEnd) {
@@ -177,13 +177,14 @@ TEST(EtcdCodecTest, Errors) {
   EXPECT_EQ(no_leader.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(IsNoQuorum(no_leader));
   EXPECT_TRUE(IsNoQuorum(codec::MapError(
-      503, R"({"message":"etcdserver: request timed out, possibly due to previous leader failure","code":14})",
+      503,
+      R"({"message":"etcdserver: request timed out, possibly due to previous leader failure","code":14})",
       "put /a")));
-  EXPECT_TRUE(IsNoQuorum(codec::MapError(
-      503, R"({"message":"etcdserver: leader changed","code":14})", "put /a")));
+  EXPECT_TRUE(IsNoQuorum(
+      codec::MapError(503, R"({"message":"etcdserver: leader changed","code":14})", "put /a")));
 
-  Status bad = codec::MapError(
-      400, R"({"error":"etcdserver: key is not provided","code":3})", "put ");
+  Status bad =
+      codec::MapError(400, R"({"error":"etcdserver: key is not provided","code":3})", "put ");
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(bad.message(), "etcd put : etcdserver: key is not provided");
   EXPECT_FALSE(IsNoQuorum(bad));
@@ -336,11 +337,13 @@ TEST(EtcdClientTest, UnreachableIsNoQuorum) {
 TEST(EtcdClientTest, ErrorsAndLeases) {
   FakeGateway gw([](const FakeGateway::Seen& s) {
     if (s.target == "/v3/kv/put")
-      return Json(503, R"({"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14})");
+      return Json(
+          503, R"({"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14})");
     if (s.target == "/v3/lease/grant")
       return Json(200, R"({"header":{},"ID":"7668682617929507080","TTL":"5"})");
     // An expired lease: the keep-alive stream's one answer has no TTL.
-    return Json(200, R"({"result":{"header":{"revision":"2"},"ID":"1"}})" "\n");
+    return Json(200, R"({"result":{"header":{"revision":"2"},"ID":"1"}})"
+                     "\n");
   });
   Client c(ClientOptions{.endpoints = {gw.url()}, .request_timeout = 2000ms});
   auto put = c.Put("/k", "v");

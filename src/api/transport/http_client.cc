@@ -356,7 +356,8 @@ StatusOr<std::unique_ptr<Connection>> HttpClient::Connect(const Url& url,
     return absl::UnavailableError(absl::StrCat("dial tcp: lookup ", url.host, ": ", why));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
-  auto deadline = std::min(until, transport::After(std::chrono::milliseconds(opts_.connect_timeout_ms)));
+  auto deadline =
+      std::min(until, transport::After(std::chrono::milliseconds(opts_.connect_timeout_ms)));
   std::string last_error = "dial tcp " + url.HostPort() + ": no address";
   UniqueFd fd;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {

@@ -135,17 +135,17 @@ class Transport {
   Transport(ClientOptions opts, std::vector<http::Url> endpoints)
       : opts_(std::move(opts)),
         endpoints_(std::move(endpoints)),
-        http_(http::HttpOptions{.user_agent = "berthd",
-                                .connect_timeout_ms =
-                                    static_cast<int>(opts_.request_timeout.count()),
-                                .idle_timeout_ms = static_cast<int>(opts_.request_timeout.count()),
-                                .max_idle_per_host = 8},
-              [tls = opts_.tls](const http::Url& url) -> StatusOr<http::HostTls> {
-                if (tls == nullptr)
-                  return absl::FailedPreconditionError(
-                      absl::StrCat("no TLS configuration for ", url.Origin()));
-                return http::HostTls{tls, true};
-              }) {}
+        http_(
+            http::HttpOptions{.user_agent = "berthd",
+                              .connect_timeout_ms = static_cast<int>(opts_.request_timeout.count()),
+                              .idle_timeout_ms = static_cast<int>(opts_.request_timeout.count()),
+                              .max_idle_per_host = 8},
+            [tls = opts_.tls](const http::Url& url) -> StatusOr<http::HostTls> {
+              if (tls == nullptr)
+                return absl::FailedPreconditionError(
+                    absl::StrCat("no TLS configuration for ", url.Origin()));
+              return http::HostTls{tls, true};
+            }) {}
 
   const ClientOptions& opts() const { return opts_; }
 
@@ -438,8 +438,8 @@ StatusOr<int64_t> Client::LeaseKeepAlive(int64_t lease) {
   // A stream of one: the gateway sends this one request and ends the stream, and etcd answers
   // it with one {"result":...} (or an {"error":...}).
   const std::string op = absl::StrCat("lease keepalive ", Hex(static_cast<uint64_t>(lease)));
-  ASSIGN_OR_RETURN(json j, impl_->t->Call(op, "/v3/lease/keepalive",
-                                          json{{"ID", std::to_string(lease)}}, true));
+  ASSIGN_OR_RETURN(
+      json j, impl_->t->Call(op, "/v3/lease/keepalive", json{{"ID", std::to_string(lease)}}, true));
   if (auto e = j.find("error"); e != j.end()) {
     int code = e->is_object() ? static_cast<int>(codec::Int(*e, "grpc_code")) : 2;
     std::string msg = e->is_object() ? e->value("message", "") : e->dump();
@@ -472,16 +472,17 @@ StatusOr<std::unique_ptr<Watch>> Client::WatchPrefix(std::string_view prefix,
 
 StatusOr<std::vector<MemberInfo>> Client::MemberList() {
   ETCD_CHECK_OPTIONS();
-  ASSIGN_OR_RETURN(json j, impl_->t->Call("member list", "/v3/cluster/member/list",
-                                          json::object(), false));
+  ASSIGN_OR_RETURN(json j,
+                   impl_->t->Call("member list", "/v3/cluster/member/list", json::object(), false));
   return codec::DecodeMembers(j);
 }
 
-StatusOr<std::pair<MemberInfo, std::vector<MemberInfo>>> Client::MemberAdd(const std::string& peer_url) {
+StatusOr<std::pair<MemberInfo, std::vector<MemberInfo>>> Client::MemberAdd(
+    const std::string& peer_url) {
   ETCD_CHECK_OPTIONS();
-  ASSIGN_OR_RETURN(json j, impl_->t->Call(absl::StrCat("member add ", peer_url),
-                                          "/v3/cluster/member/add",
-                                          json{{"peerURLs", json::array({peer_url})}}, true));
+  ASSIGN_OR_RETURN(json j,
+                   impl_->t->Call(absl::StrCat("member add ", peer_url), "/v3/cluster/member/add",
+                                  json{{"peerURLs", json::array({peer_url})}}, true));
   MemberInfo added = codec::DecodeMember(j.value("member", json::object()));
   ASSIGN_OR_RETURN(std::vector<MemberInfo> all, codec::DecodeMembers(j));
   return std::make_pair(std::move(added), std::move(all));
@@ -497,8 +498,8 @@ Status Client::MemberRemove(uint64_t id) {
 
 StatusOr<MemberStatus> Client::MaintenanceStatus() {
   ETCD_CHECK_OPTIONS();
-  ASSIGN_OR_RETURN(json j, impl_->t->Call("status", "/v3/maintenance/status", json::object(),
-                                          false));
+  ASSIGN_OR_RETURN(json j,
+                   impl_->t->Call("status", "/v3/maintenance/status", json::object(), false));
   return codec::DecodeStatus(j);
 }
 

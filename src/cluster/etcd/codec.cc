@@ -21,11 +21,9 @@ void SetRange(json& req, std::string_view key, bool prefix) {
 }
 
 json OpJson(const Op& op) {
-  json inner;
   switch (op.kind) {
     case Op::Kind::kPut:
-      inner = PutRequest(op.key, op.value, op.lease);
-      return json{{"request_put", inner}};
+      return json{{"request_put", PutRequest(op.key, op.value, op.lease)}};
     case Op::Kind::kDelete:
       return json{{"request_delete_range", DeleteRequest(op.key, op.prefix)}};
     case Op::Kind::kRange: {
@@ -34,26 +32,35 @@ json OpJson(const Op& op) {
       return json{{"request_range", RangeRequest(op.key, g)}};
     }
   }
-  return inner;
+  return json::object();
 }
 
 const char* TargetName(Compare::Target t) {
   switch (t) {
-    case Compare::Target::kVersion: return "VERSION";
-    case Compare::Target::kCreateRevision: return "CREATE";
-    case Compare::Target::kModRevision: return "MOD";
-    case Compare::Target::kValue: return "VALUE";
-    case Compare::Target::kLease: return "LEASE";
+    case Compare::Target::kVersion:
+      return "VERSION";
+    case Compare::Target::kCreateRevision:
+      return "CREATE";
+    case Compare::Target::kModRevision:
+      return "MOD";
+    case Compare::Target::kValue:
+      return "VALUE";
+    case Compare::Target::kLease:
+      return "LEASE";
   }
   return "MOD";
 }
 
 const char* ResultName(Compare::Result r) {
   switch (r) {
-    case Compare::Result::kEqual: return "EQUAL";
-    case Compare::Result::kGreater: return "GREATER";
-    case Compare::Result::kLess: return "LESS";
-    case Compare::Result::kNotEqual: return "NOT_EQUAL";
+    case Compare::Result::kEqual:
+      return "EQUAL";
+    case Compare::Result::kGreater:
+      return "GREATER";
+    case Compare::Result::kLess:
+      return "LESS";
+    case Compare::Result::kNotEqual:
+      return "NOT_EQUAL";
   }
   return "EQUAL";
 }
@@ -108,14 +115,24 @@ json TxnRequest(const std::vector<Compare>& compares, const std::vector<Op>& suc
                 const std::vector<Op>& failure) {
   json cmp = json::array();
   for (const Compare& c : compares) {
-    json e = {{"key", B64(c.key)}, {"target", TargetName(c.target)},
-              {"result", ResultName(c.result)}};
+    json e = {
+        {"key", B64(c.key)}, {"target", TargetName(c.target)}, {"result", ResultName(c.result)}};
     switch (c.target) {
-      case Compare::Target::kVersion: e["version"] = I64(c.number); break;
-      case Compare::Target::kCreateRevision: e["create_revision"] = I64(c.number); break;
-      case Compare::Target::kModRevision: e["mod_revision"] = I64(c.number); break;
-      case Compare::Target::kValue: e["value"] = B64(c.value); break;
-      case Compare::Target::kLease: e["lease"] = I64(c.number); break;
+      case Compare::Target::kVersion:
+        e["version"] = I64(c.number);
+        break;
+      case Compare::Target::kCreateRevision:
+        e["create_revision"] = I64(c.number);
+        break;
+      case Compare::Target::kModRevision:
+        e["mod_revision"] = I64(c.number);
+        break;
+      case Compare::Target::kValue:
+        e["value"] = B64(c.value);
+        break;
+      case Compare::Target::kLease:
+        e["lease"] = I64(c.number);
+        break;
     }
     cmp.push_back(std::move(e));
   }
@@ -136,8 +153,8 @@ StatusOr<json> ParseBody(std::string_view body) {
   json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     std::string shown(body.substr(0, 200));
-    return absl::InternalError(absl::StrCat("etcd answered something that is not a JSON object: ",
-                                            shown));
+    return absl::InternalError(
+        absl::StrCat("etcd answered something that is not a JSON object: ", shown));
   }
   return j;
 }
@@ -268,8 +285,8 @@ StatusOr<WatchMessage> DecodeWatchMessage(std::string_view line) {
   if (auto ev = r->find("events"); ev != r->end() && ev->is_array()) {
     for (const auto& e : *ev) {
       WatchEvent w;
-      w.type = e.value("type", "PUT") == "DELETE" ? WatchEvent::Type::kDelete
-                                                  : WatchEvent::Type::kPut;
+      w.type =
+          e.value("type", "PUT") == "DELETE" ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut;
       if (auto kv = e.find("kv"); kv != e.end()) {
         ASSIGN_OR_RETURN(w.kv, DecodeKeyValue(*kv));
       }
@@ -301,11 +318,17 @@ Status MapError(int http_status, std::string_view body, std::string_view op) {
   std::string msg = absl::StrCat("etcd ", Av(op), ": HTTP ", http_status);
   if (!body.empty()) absl::StrAppend(&msg, ": ", Av(body.substr(0, 200)));
   switch (http_status) {
-    case 400: return absl::InvalidArgumentError(msg);
-    case 404: return absl::NotFoundError(msg);
-    case 502: case 503: return absl::UnavailableError(msg);
-    case 504: return absl::DeadlineExceededError(msg);
-    default: return absl::UnknownError(msg);
+    case 400:
+      return absl::InvalidArgumentError(msg);
+    case 404:
+      return absl::NotFoundError(msg);
+    case 502:
+    case 503:
+      return absl::UnavailableError(msg);
+    case 504:
+      return absl::DeadlineExceededError(msg);
+    default:
+      return absl::UnknownError(msg);
   }
 }
 

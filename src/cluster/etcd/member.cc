@@ -48,8 +48,8 @@ std::vector<std::string> Argv(const MemberConfig& c, const std::string& client_u
       "--initial-advertise-peer-urls=" + peer_url,
       "--listen-client-urls=" + client_url,
       "--advertise-client-urls=" + client_url,
-      "--initial-cluster=" + (c.initial_cluster.empty() ? c.name + "=" + peer_url
-                                                        : c.initial_cluster),
+      "--initial-cluster=" +
+          (c.initial_cluster.empty() ? c.name + "=" + peer_url : c.initial_cluster),
       std::string("--initial-cluster-state=") + (c.new_cluster ? "new" : "existing"),
       "--cert-file=" + c.cert_file,
       "--key-file=" + c.key_file,
@@ -85,10 +85,10 @@ class Member::Supervisor {
   explicit Supervisor(const MemberConfig& cfg)
       : cfg_(cfg),
         client_url_(absl::StrCat("https://127.0.0.1:", cfg.client_port)),
-        peer_url_(absl::StrCat("https://", cfg.peer_ip.find(':') != std::string::npos
-                                                ? "[" + cfg.peer_ip + "]"
-                                                : cfg.peer_ip,
-                               ":", cfg.peer_port)) {}
+        peer_url_(absl::StrCat(
+            "https://",
+            cfg.peer_ip.find(':') != std::string::npos ? "[" + cfg.peer_ip + "]" : cfg.peer_ip, ":",
+            cfg.peer_port)) {}
 
   ~Supervisor() { Stop(5000ms); }
 
@@ -126,9 +126,9 @@ class Member::Supervisor {
  private:
   // Appends a line of our own to etcd's log (restarts are worth seeing there).
   void Note(int log_fd, std::string_view what) {
-    std::string line = absl::StrCat(absl::FormatTime(absl::RFC3339_full, absl::Now(),
-                                                     absl::UTCTimeZone()),
-                                    " berthd: ", Av(what), "\n");
+    std::string line =
+        absl::StrCat(absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()),
+                     " berthd: ", Av(what), "\n");
     (void)!::write(log_fd, line.data(), line.size());
   }
 
@@ -137,8 +137,8 @@ class Member::Supervisor {
     bool first = true;
     for (;;) {
       UniqueFd log(::open(cfg_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-      Status st = log.valid() ? absl::OkStatus()
-                              : ErrnoStatus(errno, absl::StrCat("open ", cfg_.log_file));
+      Status st =
+          log.valid() ? absl::OkStatus() : ErrnoStatus(errno, absl::StrCat("open ", cfg_.log_file));
       pid_t pid = -1;
       UniqueFd pidfd;
       if (st.ok()) {
@@ -236,16 +236,15 @@ StatusOr<std::unique_ptr<Member>> Member::Start(MemberConfig cfg) {
     return missing("CA, certificate or key file (etcd's traffic is TLS only)");
   if (cfg.peer_port <= 0 || cfg.peer_port > 65535 || cfg.client_port <= 0 ||
       cfg.client_port > 65535 || cfg.peer_port == cfg.client_port)
-    return absl::InvalidArgumentError(absl::StrCat("etcd member: bad ports (peer ",
-                                                   cfg.peer_port, ", client ", cfg.client_port,
-                                                   ")"));
+    return absl::InvalidArgumentError(absl::StrCat("etcd member: bad ports (peer ", cfg.peer_port,
+                                                   ", client ", cfg.client_port, ")"));
   if (!cfg.new_cluster && cfg.initial_cluster.empty())
     return absl::InvalidArgumentError(
         "etcd member: joining an existing cluster needs the initial cluster list");
   if (cfg.heartbeat.count() <= 0 || cfg.election < 5 * cfg.heartbeat)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd member: the election timeout (", cfg.election.count(),
-        " ms) must be at least 5 heartbeats (", cfg.heartbeat.count(), " ms)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd member: the election timeout (", cfg.election.count(),
+                     " ms) must be at least 5 heartbeats (", cfg.heartbeat.count(), " ms)"));
   std::unique_ptr<Member> m(new Member(std::move(cfg)));
   m->sup_ = std::make_unique<Supervisor>(m->cfg_);
   RETURN_IF_ERROR(m->sup_->Start());
@@ -260,13 +259,15 @@ void Member::Stop(std::chrono::milliseconds grace) {
 
 int Member::pid() const { return sup_ != nullptr ? sup_->pid() : 0; }
 
-std::string Member::ClientUrl() const { return absl::StrCat("https://127.0.0.1:", cfg_.client_port); }
+std::string Member::ClientUrl() const {
+  return absl::StrCat("https://127.0.0.1:", cfg_.client_port);
+}
 
 std::string Member::PeerUrl() const {
-  return absl::StrCat("https://",
-                      cfg_.peer_ip.find(':') != std::string::npos ? "[" + cfg_.peer_ip + "]"
-                                                                  : cfg_.peer_ip,
-                      ":", cfg_.peer_port);
+  return absl::StrCat(
+      "https://",
+      cfg_.peer_ip.find(':') != std::string::npos ? "[" + cfg_.peer_ip + "]" : cfg_.peer_ip, ":",
+      cfg_.peer_port);
 }
 
 berth::Status Member::WaitHealthy(std::chrono::milliseconds timeout) {
@@ -276,7 +277,8 @@ berth::Status Member::WaitHealthy(std::chrono::milliseconds timeout) {
   tc.cert_file = cfg_.cert_file;
   tc.key_file = cfg_.key_file;
   tc.verify_peer = true;
-  ASSIGN_OR_RETURN(auto tls, transport::TlsContext::Create(transport::TlsContext::Role::kClient, tc));
+  ASSIGN_OR_RETURN(auto tls,
+                   transport::TlsContext::Create(transport::TlsContext::Role::kClient, tc));
   http::HttpClient client(http::HttpOptions{.user_agent = "berthd"},
                           [tls](const http::Url&) -> StatusOr<http::HostTls> {
                             return http::HostTls{tls, true};
