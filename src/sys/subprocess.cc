@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,9 +36,15 @@ StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& 
   }
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus(errno, "fork");
   if (pid == 0) {
+    if (opts.parent_death_signal != 0) {
+      ::prctl(PR_SET_PDEATHSIG, opts.parent_death_signal);
+      // The parent may have died before prctl: then nobody would ever send the signal.
+      if (::getppid() != parent) _exit(127);
+    }
     // Child: only async-signal-safe calls from here. Move every source fd above maxfd first so
     // the dup2 calls below cannot clobber one another.
     sigset_t none;

@@ -15,6 +15,9 @@ struct SpawnOptions {
   std::vector<std::pair<int, int>> fds;
   std::string cwd;
   std::vector<std::string> env;  // empty: inherit
+  // Non-zero: the signal the child gets when the thread that spawned it ends (PR_SET_PDEATHSIG;
+  // berthd's own death included). Spawn from a thread that lives as long as the child should.
+  int parent_death_signal = 0;
 };
 
 // fork+exec; returns the child's pid. The child gets exactly the fds listed (and 0-2).

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "registry/client/auth.h"
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 
 namespace berth::registry {
 namespace {

@@ -94,7 +94,9 @@ struct TxnResult {
   std::vector<RangeResult> ranges;
 };
 
-struct Member {
+// One member of the etcd cluster as etcd lists it. (Not "Member": that is the etcd process of
+// member.h, in the same namespace.)
+struct MemberInfo {
   uint64_t id = 0;
   std::string name;  // empty until the member has started
   std::vector<std::string> peer_urls;
@@ -126,6 +128,8 @@ struct ClientOptions {
   // Client side: verifies the member's certificate against the cluster CA and shows the node's.
   std::shared_ptr<const transport::TlsContext> tls;
   // The name the member's certificate must carry ("127.0.0.1" for the loopback client URL).
+  // The client checks the endpoint's host (the same thing for a loopback URL); this is kept for
+  // the record.
   std::string server_name;
   std::chrono::milliseconds request_timeout{5000};
 };
@@ -155,15 +159,17 @@ class Client {
   // broken stream is re-opened from the revision after the last one delivered, so nothing is
   // missed or repeated. If that revision has been compacted, on_error gets FAILED_PRECONDITION
   // and the watch stops (the owner re-reads and watches again). Callbacks must not block long.
+  // A watch may outlive its Client. Destroying it aborts the stream at once; a (re)connection in
+  // progress ends by request_timeout at worst.
   using EventsFn = std::function<void(const std::vector<WatchEvent>& events, int64_t revision)>;
   using ErrorFn = std::function<void(const Status& error)>;
   StatusOr<std::unique_ptr<Watch>> WatchPrefix(std::string_view prefix, int64_t start_revision,
                                                EventsFn on_events, ErrorFn on_error);
 
   // Cluster membership (the member answering must have quorum for add and remove).
-  StatusOr<std::vector<Member>> MemberList();
+  StatusOr<std::vector<MemberInfo>> MemberList();
   // Adds a member by its peer URL ("https://10.10.0.12:2380"); returns it and the full list.
-  StatusOr<std::pair<Member, std::vector<Member>>> MemberAdd(const std::string& peer_url);
+  StatusOr<std::pair<MemberInfo, std::vector<MemberInfo>>> MemberAdd(const std::string& peer_url);
   Status MemberRemove(uint64_t id);
   // /v3/maintenance/status of the member behind the first endpoint that answers.
   StatusOr<MemberStatus> MaintenanceStatus();
@@ -181,7 +187,15 @@ class Watch {
 };
 
 // True for the errors that mean "this member has no quorum or no leader" (a write would not be
-// acknowledged), as opposed to a bad request or a missing lease.
+// acknowledged), as opposed to a bad request or a missing lease: UNAVAILABLE with etcd's "no
+// leader", "request timed out", "leader changed" or "raft proposal dropped"; every
+// DEADLINE_EXCEEDED (a member that has quorum answers well within the deadline; one whose
+// leader just crashed holds a write until it ends); and UNAVAILABLE "etcd member unreachable"
+// (berthd's own member is down or restarting: no write can be acknowledged through it either).
+// Writes and linearizable reads ask etcd to refuse at once when the member knows of no leader
+// (the gateway's Grpc-Metadata-Hasleader), so once a member has noticed the loss (an election
+// timeout) the refusal takes milliseconds. Messages survive Annotate(): the test is on the code
+// and the words.
 bool IsNoQuorum(const berth::Status& s);
 
 // The range_end etcd wants for "every key starting with prefix" (the prefix with its last byte

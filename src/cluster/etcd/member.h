@@ -34,6 +34,11 @@ struct MemberConfig {
   std::string cluster_token;    // --initial-cluster-token: the swarm's cluster id
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election{1000};
+  // etcd's --strict-reconfig-check: refuses a member add ("etcdserver: unhealthy cluster") until
+  // every member has been connected for 5 s, and one that would leave fewer started members
+  // than the new quorum. Off by default: managers joining one after another would each wait
+  // 5 s; the manager checks instead that every member answers before it adds one.
+  bool strict_reconfig_check = false;
 };
 
 class Member {

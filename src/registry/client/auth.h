@@ -17,7 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status.h"
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 #include "registry/client/registry.h"
 
 namespace berth::registry {

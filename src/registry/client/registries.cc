@@ -15,7 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "registry/client/auth.h"
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 #include "registry/client/registry.h"
 #include "registry/client/repository.h"
 

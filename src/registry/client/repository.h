@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 #include "registry/client/registry.h"
 
 namespace berth::registry {

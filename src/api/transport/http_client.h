@@ -1,13 +1,14 @@
 #pragma once
-// The registry client's HTTP/1.1: requests over transport::Stream (plain TCP or TLS) with Beast's
-// response parser, a small pool of idle keep-alive connections per scheme://host:port, response
-// bodies read piece by piece (a layer is never held in memory), and Go net/http's wording for
-// failures, since that is what Docker shows: `Get "http://127.0.0.1:5000/v2/": dial tcp
-// 127.0.0.1:5000: connect: connection refused`.
+// A small HTTP/1.1 client (the registry client's and the etcd client's): requests over
+// transport::Stream (plain TCP or TLS) with Beast's response parser, a small pool of idle
+// keep-alive connections per scheme://host:port, response bodies read piece by piece (a layer is
+// never held in memory), and Go net/http's wording for failures, since that is what Docker
+// shows: `Get "http://127.0.0.1:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused`.
 //
-// Threading: an HttpClient is shared by the blob calls of one Repository, which may run on several
-// threads; each call takes a connection of its own (from the pool or a new one), and the pool's
-// mutex is never held while connecting, reading or writing.
+// Threading: an HttpClient may be shared by several threads (the blob calls of one registry
+// Repository, the requests of one etcd Client); each call takes a connection of its own (from
+// the pool or a new one), and the pool's mutex is never held while connecting, reading or
+// writing.
 
 #include <atomic>
 #include <cstdint>
@@ -25,7 +26,7 @@
 #include "api/transport/tls.h"
 #include "common/status.h"
 
-namespace berth::registry::http {
+namespace berth::http {
 
 struct Url {
   std::string scheme;  // "http" or "https"
@@ -45,12 +46,14 @@ StatusOr<Url> ResolveUrl(const Url& base, std::string_view location);
 // "%XX" escaping of a query value.
 std::string QueryEscape(std::string_view s);
 
-// How connections to a host are secured. Decided per host by the owner (Registries).
+// How connections to a host are secured. Decided per host by the owner (the registry client's
+// Registries, the etcd client).
 struct HostTls {
   std::shared_ptr<const transport::TlsContext> context;  // for https
   bool verify = true;  // false: insecure registry (certificate not checked, as Docker)
 };
-// Gives the TLS context for the origin of a URL (certs.d, system CAs, insecure or not).
+// Gives the TLS context for the origin of a URL (a registry's certs.d, system CAs, insecure or
+// not; the cluster CA).
 using TlsFor = std::function<StatusOr<HostTls>(const Url& url)>;
 
 struct Request {
@@ -64,6 +67,12 @@ struct Request {
   std::function<void(int64_t done, int64_t total)> upload_progress;
   // Whether the response to a HEAD has no body (set automatically for HEAD).
   bool head = false;
+  // A deadline for the whole exchange: connecting, sending, the response header and the body.
+  // kForever: the client's connect and idle (stall) timeouts alone.
+  transport::Deadline deadline = transport::kForever;
+  // A response that streams for as long as the server likes (an etcd watch): once the header is
+  // in, body reads wait without a time limit; Response::Abort() ends them.
+  bool streaming = false;
 };
 
 class Connection;
@@ -91,6 +100,9 @@ class Response {
   StatusOr<std::string> ReadAll(size_t limit);
   // Reads and drops a small rest (so the connection can be reused) or closes it.
   void Discard();
+  // Thread-safe: a Read blocked on this response (and every later one) fails with CANCELLED,
+  // and the connection is not reused.
+  void Abort();
 
  private:
   friend class HttpClient;
@@ -131,7 +143,8 @@ class HttpClient {
 
  private:
   friend class Response;
-  StatusOr<std::unique_ptr<Connection>> Connect(const Url& url);
+  StatusOr<std::unique_ptr<Connection>> Connect(const Url& url,
+                                                transport::Deadline deadline = transport::kForever);
   std::unique_ptr<Connection> TakeIdle(const std::string& origin);
   void PutIdle(std::unique_ptr<Connection> c);
 
@@ -141,4 +154,4 @@ class HttpClient {
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace berth::registry::http
+}  // namespace berth::http

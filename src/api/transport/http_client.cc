@@ -1,4 +1,4 @@
-#include "registry/client/http.h"
+#include "api/transport/http_client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -26,7 +26,7 @@
 
 #include "api/transport/beast_stream.h"
 
-namespace berth::registry::http {
+namespace berth::http {
 namespace bhttp = boost::beast::http;
 using namespace std::chrono_literals;
 
@@ -163,9 +163,12 @@ class Connection {
 
 class Response::Impl {
  public:
-  Impl(HttpClient* client, std::unique_ptr<Connection> conn, std::chrono::milliseconds idle)
+  Impl(HttpClient* client, std::unique_ptr<Connection> conn, std::chrono::milliseconds idle,
+       transport::Deadline deadline)
       : client(client), conn(std::move(conn)), bs(*this->conn->stream) {
-    bs.set_stall_timeout(idle);
+    abortable = this->conn->stream.get();
+    if (deadline != transport::kForever) bs.set_deadline(deadline);
+    else bs.set_stall_timeout(idle);
     // No limit, but as a number: Boost 1.74 compares Content-Length against an empty
     // optional as "larger" and refuses every body.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -176,7 +179,8 @@ class Response::Impl {
   void Finish() {
     if (done) return;
     done = true;
-    if (conn != nullptr && parser.is_done() && parser.keep_alive()) {
+    bool was_aborted = Detach();
+    if (conn != nullptr && !was_aborted && parser.is_done() && parser.keep_alive()) {
       if (buf.size() > 0) {
         auto data = buf.data();
         conn->stream->Unread(std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -186,8 +190,25 @@ class Response::Impl {
     conn.reset();
   }
 
+  // Ends Abort()'s access to the stream before the connection goes away or back to the pool;
+  // whether Abort() came first.
+  bool Detach() {
+    absl::MutexLock lock(&abort_mu);
+    abortable = nullptr;
+    return aborted;
+  }
+  // The connection is dropped (an error): never reused.
+  void Drop() {
+    Detach();
+    conn.reset();
+    done = true;
+  }
+
   HttpClient* client;
   std::unique_ptr<Connection> conn;
+  absl::Mutex abort_mu;
+  transport::Stream* abortable ABSL_GUARDED_BY(abort_mu) = nullptr;
+  bool aborted ABSL_GUARDED_BY(abort_mu) = false;
   transport::BeastStream bs;
   boost::beast::flat_buffer buf;
   bhttp::response_parser<bhttp::buffer_body> parser;
@@ -219,20 +240,19 @@ StatusOr<size_t> Response::Read(char* out, size_t n, const std::atomic<bool>* ca
     return 0;
   }
   if (Cancelled(cancel)) {
-    im.conn.reset();
-    im.done = true;
+    im.Drop();
     return absl::CancelledError("cancelled");
   }
   auto& body = im.parser.get().body();
   body.data = out;
   body.size = n;
   boost::system::error_code ec;
-  bhttp::read(im.bs, im.buf, im.parser, ec);
+  // read_some: what has arrived, not a full buffer (an etcd watch streams small messages).
+  bhttp::read_some(im.bs, im.buf, im.parser, ec);
   if (ec == bhttp::error::need_buffer) ec = {};
   size_t got = n - body.size;
   if (ec) {
-    im.conn.reset();
-    im.done = true;
+    im.Drop();
     std::string why;
     if (ec == bhttp::error::partial_message || ec == boost::asio::error::eof) {
       why = "unexpected EOF";
@@ -264,8 +284,7 @@ StatusOr<std::string> Response::ReadAll(size_t limit) {
     if (n == 0) return out;
     out.append(buf, n);
     if (out.size() > limit) {
-      impl_->conn.reset();
-      impl_->done = true;
+      impl_->Drop();
       return absl::ResourceExhaustedError(absl::StrCat(
           HttpClient::ErrorPrefix(method_, url_), "response body larger than ", limit, " bytes"));
     }
@@ -278,8 +297,13 @@ void Response::Discard() {
   if (content_length_ >= 0 && content_length_ <= 64 * 1024) {
     if (ReadAll(64 * 1024).ok()) return;
   }
-  impl_->conn.reset();
-  impl_->done = true;
+  impl_->Drop();
+}
+
+void Response::Abort() {
+  absl::MutexLock lock(&impl_->abort_mu);
+  impl_->aborted = true;
+  if (impl_->abortable != nullptr) impl_->abortable->Abort();
 }
 
 HttpClient::HttpClient(HttpOptions opts, TlsFor tls_for)
@@ -314,7 +338,8 @@ void HttpClient::PutIdle(std::unique_ptr<Connection> c) {
   if (list.size() < opts_.max_idle_per_host) list.push_back(std::move(c));
 }
 
-StatusOr<std::unique_ptr<Connection>> HttpClient::Connect(const Url& url) {
+StatusOr<std::unique_ptr<Connection>> HttpClient::Connect(const Url& url,
+                                                          transport::Deadline until) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -331,7 +356,8 @@ StatusOr<std::unique_ptr<Connection>> HttpClient::Connect(const Url& url) {
     return absl::UnavailableError(absl::StrCat("dial tcp: lookup ", url.host, ": ", why));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
-  auto deadline = transport::After(std::chrono::milliseconds(opts_.connect_timeout_ms));
+  auto deadline =
+      std::min(until, transport::After(std::chrono::milliseconds(opts_.connect_timeout_ms)));
   std::string last_error = "dial tcp " + url.HostPort() + ": no address";
   UniqueFd fd;
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -429,7 +455,7 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
     std::unique_ptr<Connection> conn = attempt == 0 ? TakeIdle(req.url.Origin()) : nullptr;
     const bool reused = conn != nullptr;
     if (!reused) {
-      auto c = Connect(req.url);
+      auto c = Connect(req.url, req.deadline);
       if (!c.ok()) return Status(c.status().code(), prefix + std::string(c.status().message()));
       conn = std::move(*c);
     }
@@ -438,11 +464,12 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
     resp->method_ = req.method;
     resp->url_ = req.url;
     resp->impl_ = std::make_unique<Response::Impl>(
-        this, std::move(conn), std::chrono::milliseconds(opts_.idle_timeout_ms));
+        this, std::move(conn), std::chrono::milliseconds(opts_.idle_timeout_ms), req.deadline);
     Response::Impl& im = *resp->impl_;
     transport::Stream& stream = *im.conn->stream;
     auto write_deadline = [&] {
-      return transport::After(std::chrono::milliseconds(opts_.idle_timeout_ms));
+      return std::min(req.deadline,
+                      transport::After(std::chrono::milliseconds(opts_.idle_timeout_ms)));
     };
 
     // The header through Beast's serializer, then the body as raw bytes.
@@ -495,6 +522,7 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
         why = "net/http: " + ec.message();
       return absl::UnavailableError(prefix + why);
     }
+    if (req.streaming) im.bs.set_deadline(transport::kForever);
     const auto& h = im.parser.get();
     resp->status_ = static_cast<int>(h.result_int());
     resp->reason_ = std::string(h.reason());
@@ -513,4 +541,4 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
   }
 }
 
-}  // namespace berth::registry::http
+}  // namespace berth::http
