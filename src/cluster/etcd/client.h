@@ -94,7 +94,7 @@ struct TxnResult {
   std::vector<RangeResult> ranges;
 };
 
-struct Member {
+struct MemberInfo {
   uint64_t id = 0;
   std::string name;  // empty until the member has started
   std::vector<std::string> peer_urls;
@@ -161,9 +161,9 @@ class Client {
                                                EventsFn on_events, ErrorFn on_error);
 
   // Cluster membership (the member answering must have quorum for add and remove).
-  StatusOr<std::vector<Member>> MemberList();
+  StatusOr<std::vector<MemberInfo>> MemberList();
   // Adds a member by its peer URL ("https://10.10.0.12:2380"); returns it and the full list.
-  StatusOr<std::pair<Member, std::vector<Member>>> MemberAdd(const std::string& peer_url);
+  StatusOr<std::pair<MemberInfo, std::vector<MemberInfo>>> MemberAdd(const std::string& peer_url);
   Status MemberRemove(uint64_t id);
   // /v3/maintenance/status of the member behind the first endpoint that answers.
   StatusOr<MemberStatus> MaintenanceStatus();
