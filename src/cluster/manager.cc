@@ -35,7 +35,8 @@ StatusOr<std::unique_ptr<Manager>> Manager::Start(ManagerConfig cfg) {
   mc.cert_file = m->cfg_.paths.node_cert();
   mc.key_file = m->cfg_.paths.node_key();
   mc.new_cluster = m->cfg_.new_cluster;
-  mc.initial_cluster = m->cfg_.new_cluster
+  // A member resuming from its data directory ignores the initial cluster; it names itself then.
+  mc.initial_cluster = m->cfg_.initial_cluster.empty()
                            ? absl::StrCat(st.node_id, "=https://", mc.peer_ip, ":", mc.peer_port)
                            : m->cfg_.initial_cluster;
   mc.cluster_token = st.cluster_id;
