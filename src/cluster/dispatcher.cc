@@ -112,18 +112,20 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
   }
   nlohmann::json reply = {{"node_id", node.id},   {"cluster_id", cluster->id}, {"role", role},
                           {"cert", *cert},        {"root", ca->cert_pem}};
-  if (role == "manager") {
-    StatusOr<std::string> initial = manager_.AddEtcdMember(node.id, ip);
-    if (!initial.ok()) return Fail(conn, initial.status());
-    reply["initial_cluster"] = *initial;
-  }
   Status created = store.CreateNode(node);
-  if (!created.ok()) {
-    if (role == "manager") (void)manager_.RemoveEtcdMember(ip);
-    return Fail(conn, created);
-  }
+  if (!created.ok()) return Fail(conn, created);
   StatusOr<std::vector<spec::Node>> nodes = store.ListNodes();
   reply["managers"] = nodes.ok() ? ManagerList(*nodes) : nlohmann::json::array();
+  if (role == "manager") {
+    // Last: once the member is added, the store may have no quorum until the new member runs
+    // (a one-manager swarm becomes two of two), so nothing else is written after this.
+    StatusOr<std::string> initial = manager_.AddEtcdMember(node.id, ip);
+    if (!initial.ok()) {
+      (void)store.RemoveNode(node.id);
+      return Fail(conn, initial.status());
+    }
+    reply["initial_cluster"] = *initial;
+  }
   spdlog::info("swarm: node {} ({}) joined as a {}", node.id, advertise, role);
   conn.SendJson(200, reply);
 }
@@ -198,17 +200,19 @@ void Dispatcher::HandleRenew(api::Request& req, api::Conn& conn) {
   std::string ip = node->status.addr;
   nlohmann::json reply = {{"role", role}, {"root", ca->cert_pem}};
   if (role == "manager" && conn.peer().organizational_unit != pki::kManagerRole) {
-    // A promotion: the node's etcd member joins the store before the node has its certificate.
-    StatusOr<std::string> initial = manager_.AddEtcdMember(node->id, ip);
-    if (!initial.ok()) return Fail(conn, initial.status());
-    reply["initial_cluster"] = *initial;
+    // A promotion: the node's etcd member joins the store before the node has its certificate
+    // (and last of the writes: the store may lack a quorum until the new member runs).
     if (!node->manager_status.has_value()) {
       spec::Node want = *node;
       spec::ManagerStatus ms;
       ms.addr = absl::StrCat(ip, ":2377");
       want.manager_status = ms;
-      (void)store.UpdateNode(want, node->meta.version.index);
+      StatusOr<uint64_t> v = store.UpdateNode(want, node->meta.version.index);
+      if (!v.ok()) return Fail(conn, v.status());
     }
+    StatusOr<std::string> initial = manager_.AddEtcdMember(node->id, ip);
+    if (!initial.ok()) return Fail(conn, initial.status());
+    reply["initial_cluster"] = *initial;
   }
   std::vector<std::string> sans = {ip};
   if (role == "manager") sans.push_back("127.0.0.1");
