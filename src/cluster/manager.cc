@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
@@ -245,9 +246,20 @@ StatusOr<std::string> Manager::AddEtcdMember(const std::string& node_id, const s
   if (present) {
     members = *list;
   } else {
-    auto added = etcd_->MemberAdd(url);
-    if (!added.ok()) return StoreError(added.status(), "add a member to the store");
-    members = added->second;
+    // etcd refuses a reconfiguration until every member has been connected for 5 s ("unhealthy
+    // cluster"), so a manager joining right after another waits for that.
+    MonoTime until = cfg_.clock->Monotonic() + std::chrono::seconds(15);
+    for (;;) {
+      auto added = etcd_->MemberAdd(url);
+      if (added.ok()) {
+        members = added->second;
+        break;
+      }
+      if (!absl::StrContains(added.status().message(), "unhealthy cluster") ||
+          cfg_.clock->Monotonic() >= until)
+        return StoreError(added.status(), "add a member to the store");
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
   }
   std::vector<std::string> parts;
   for (const etcd::MemberInfo& m : members) {
