@@ -218,4 +218,14 @@ int CmdVersion(Cli&, const Invocation&);
 int CmdInfo(Cli&, const Invocation&);
 int CmdEvents(Cli&, const Invocation&);
 
+int CmdLabUp(Cli&, const Invocation&);
+int CmdLabLs(Cli&, const Invocation&);
+int CmdLabEnv(Cli&, const Invocation&);
+int CmdLabExec(Cli&, const Invocation&);
+int CmdLabStart(Cli&, const Invocation&);
+int CmdLabStop(Cli&, const Invocation&);
+int CmdLabKill(Cli&, const Invocation&);
+int CmdLabCut(Cli&, const Invocation&);
+int CmdLabDown(Cli&, const Invocation&);
+
 }  // namespace berth::cli
