@@ -39,7 +39,7 @@ std::string LogTail(const Node& n, int lines = 5) {
   for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text->rfind('\n', pos - 1);
   std::string tail = text->substr(pos == std::string::npos ? 0 : pos + 1);
   while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-  return "\n  " + absl::StrJoin(absl::StrSplit(tail, '\n'), "\n  ") + "\n  (log: " + n.log + ")";
+  return "\n    " + absl::StrJoin(absl::StrSplit(tail, '\n'), "\n    ");
 }
 
 StatusOr<Node*> FindNode(Lab& lab, const std::string& node) {
@@ -90,6 +90,22 @@ Status PlumbNode(const Lab& lab, const Node& n, sys::Rtnl& host) {
   return absl::OkStatus();
 }
 
+// Nothing of the lab may exist yet, and its subnet must be free on the host.
+Status CheckFree(const Lab& lab) {
+  ASSIGN_OR_RETURN(auto host, sys::Rtnl::Open(nullptr));
+  std::vector<std::string> taken;
+  if (host->GetLink(lab.bridge).ok()) taken.push_back("link " + lab.bridge);
+  for (const Node& n : lab.nodes) {
+    if (host->GetLink(n.host_link).ok()) taken.push_back("link " + n.host_link);
+    if (sys::Exists(n.NetnsPath())) taken.push_back(n.NetnsPath());
+  }
+  if (sys::Exists(lab.DataDir())) taken.push_back(lab.DataDir());
+  if (!taken.empty())
+    return absl::AlreadyExistsError(absl::StrCat("cannot make lab \"", lab.name, "\": ",
+                                                 absl::StrJoin(taken, ", "), " exist(s) already"));
+  return CheckSubnetFree(lab, *host);
+}
+
 bool HasLeftovers(const Node& n) {
   for (const char* sub : {"/runc", "/c"}) {
     auto entries = sys::ListDir(n.exec_root + sub);
@@ -133,7 +149,7 @@ Status StartDaemons(Lab& lab, const std::vector<Node*>& nodes, absl::Duration ti
   }
   RETURN_IF_ERROR(SaveLab(lab));
   if (!errors.empty())
-    return absl::UnavailableError("berthd did not start: " + absl::StrJoin(errors, "; "));
+    return absl::UnavailableError("berthd did not start:\n  " + absl::StrJoin(errors, "\n  "));
   return absl::OkStatus();
 }
 
@@ -256,19 +272,14 @@ StatusOr<Lab> Up(const UpOptions& opts) {
   if (sys::Exists(lab.StatePath()))
     return absl::AlreadyExistsError(absl::StrCat("lab \"", lab.name, "\" is up already (berth lab ls --name ",
                                                  lab.name, "; berth lab down --name ", lab.name, ")"));
-  // Refuse before making anything: a name in use, or a subnet the host already has.
-  ASSIGN_OR_RETURN(auto host, sys::Rtnl::Open(nullptr));
-  std::vector<std::string> taken;
-  if (host->GetLink(lab.bridge).ok()) taken.push_back("link " + lab.bridge);
-  for (const Node& n : lab.nodes) {
-    if (host->GetLink(n.host_link).ok()) taken.push_back("link " + n.host_link);
-    if (sys::Exists(n.NetnsPath())) taken.push_back(n.NetnsPath());
+  // Refuse before making anything: a name in use, or a subnet the host already has. A refusal
+  // leaves no trace either (the lock's directory goes again).
+  if (Status st = CheckFree(lab); !st.ok()) {
+    (void)sys::RemoveAll(lab.RunDir());
+    ::rmdir(kRunRoot);
+    return st;
   }
-  if (sys::Exists(lab.DataDir())) taken.push_back(lab.DataDir());
-  if (!taken.empty())
-    return absl::AlreadyExistsError(absl::StrCat("cannot make lab \"", lab.name, "\": ",
-                                                 absl::StrJoin(taken, ", "), " exist(s) already"));
-  RETURN_IF_ERROR(CheckSubnetFree(lab, *host));
+  ASSIGN_OR_RETURN(auto host, sys::Rtnl::Open(nullptr));
 
   // From here on the state file lists what may exist, so a failure is undone by TearDown.
   auto build = [&]() -> Status {

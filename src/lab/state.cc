@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
@@ -88,16 +89,25 @@ StatusOr<LabLock> LabLock::Acquire(const std::string& name, bool create) {
   RETURN_IF_ERROR(ValidateName(name));
   Lab probe;
   probe.name = name;
-  if (create) RETURN_IF_ERROR(sys::MkdirAll(probe.RunDir(), 0700));
-  std::string path = probe.RunDir() + "/lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid() && errno == ENOENT && !create)
-    return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
-  if (!fd.valid()) return ErrnoStatus(errno, "open " + path);
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return ErrnoStatus(errno, "lock " + path);
+  const std::string path = probe.RunDir() + "/lock";
+  for (;;) {
+    if (create) RETURN_IF_ERROR(sys::MkdirAll(probe.RunDir(), 0700));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno == ENOENT && !create)
+      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
+    if (!fd.valid()) return ErrnoStatus(errno, "open " + path);
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) return ErrnoStatus(errno, "lock " + path);
+    }
+    // The holder before us may have removed the lab (and this file with it): a lock on a file that
+    // is no longer there excludes nobody, so start again on the current one.
+    struct stat held, now;
+    if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev)
+      return LabLock(std::move(fd));
+    if (!create && !sys::Exists(probe.RunDir()))
+      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
   }
-  return LabLock(std::move(fd));
 }
 
 }  // namespace berth::lab
