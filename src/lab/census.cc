@@ -8,8 +8,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "sys/fs.h"
-#include "sys/mounts.h"
 #include "sys/netlink.h"
 
 namespace berth::lab {
@@ -66,22 +66,41 @@ std::vector<std::string> MountPoints(const std::string& mountinfo) {
   return out;
 }
 
-std::set<ino_t> NamespaceInodes(const Lab& lab) {
-  std::set<ino_t> out;
+Traces TakeTraces(const Lab& lab) {
+  Traces t;
   for (const Node& n : lab.nodes) {
-    struct stat st;
-    // The bind mount's inode is the namespace's (nsfs); an unmounted file has a tmpfs inode, but
-    // then its device differs, and such a file is not a namespace: skip it.
-    if (::stat(n.NetnsPath().c_str(), &st) == 0 && sys::IsMountPoint(n.NetnsPath())) out.insert(st.st_ino);
+    // Only a mounted file is a namespace (nsfs, another device than its directory's); an
+    // unmounted one is a plain file of /run.
+    struct stat st, dir;
+    if (::stat(n.NetnsPath().c_str(), &st) == 0 && ::stat(kNetnsDir, &dir) == 0 && st.st_dev != dir.st_dev)
+      t.netns_inodes.insert(st.st_ino);
+    auto ids = sys::ListDir(n.exec_root + "/runc");
+    if (!ids.ok()) continue;
+    for (const std::string& id : *ids) {
+      auto text = sys::ReadFile(n.exec_root + "/runc/" + id + "/state.json");
+      if (!text.ok()) continue;
+      nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (!state.is_object() || !state["cgroup_paths"].is_object()) continue;
+      for (const auto& [controller, path] : state["cgroup_paths"].items())
+        if (path.is_string() && path.get<std::string>().rfind("/sys/fs/cgroup/", 0) == 0)
+          t.cgroups.push_back(path.get<std::string>());
+    }
   }
-  return out;
+  return t;
 }
 
-std::vector<LabProcess> FindLabProcesses(const Lab& lab, const std::set<ino_t>& netns_inodes) {
+std::vector<LabProcess> FindLabProcesses(const Lab& lab, const Traces& traces) {
   std::vector<LabProcess> out;
   auto entries = sys::ListDir("/proc");
   if (!entries.ok()) return out;
   const pid_t self = ::getpid();
+  // A container's processes are found by their cgroup: their root and working directory are in
+  // their own mount namespace, which /proc shows as "/" from here.
+  std::set<std::string> cgroups;  // "/berth/<id>", as /proc/PID/cgroup shows them
+  for (const std::string& c : traces.cgroups) {
+    size_t slash = c.find('/', std::string("/sys/fs/cgroup/").size());
+    if (slash != std::string::npos) cgroups.insert(c.substr(slash));
+  }
   const std::string data = lab.DataDir(), run = lab.RunDir();
   for (const std::string& e : *entries) {
     if (e.empty() || !std::all_of(e.begin(), e.end(), ::isdigit)) continue;
@@ -96,11 +115,23 @@ std::vector<LabProcess> FindLabProcesses(const Lab& lab, const std::set<ino_t>& 
     LabProcess p;
     p.pid = pid;
     p.comm = stat->substr(open + 1, close - open - 1);
-    if (ino_t ino = NsInode(Readlink(proc + "/ns/net")); ino != 0 && netns_inodes.count(ino)) {
+    if (ino_t ino = NsInode(Readlink(proc + "/ns/net")); ino != 0 && traces.netns_inodes.count(ino)) {
       p.why = "in a network namespace of the lab";
       for (const Node& n : lab.nodes) {
         struct stat st;
         if (::stat(n.NetnsPath().c_str(), &st) == 0 && st.st_ino == ino) p.why = "in " + n.name + "'s network namespace";
+      }
+    }
+    if (p.why.empty() && !cgroups.empty()) {
+      auto lines = sys::ReadFile(proc + "/cgroup");
+      for (size_t start = 0; lines.ok() && start < lines->size() && p.why.empty();) {
+        size_t end = lines->find('\n', start);
+        if (end == std::string::npos) end = lines->size();
+        std::string line = lines->substr(start, end - start);
+        start = end + 1;
+        size_t colon = line.find(':', line.find(':') + 1);
+        if (colon != std::string::npos && cgroups.count(line.substr(colon + 1)))
+          p.why = "in the cgroup of a container of the lab, " + line.substr(colon + 1);
       }
     }
     if (p.why.empty()) {
@@ -141,9 +172,9 @@ std::vector<std::string> FindLabMounts(const Lab& lab) {
   return out;
 }
 
-std::vector<std::string> Census(const Lab& lab, const std::set<ino_t>& netns_inodes) {
+std::vector<std::string> Census(const Lab& lab, const Traces& traces) {
   std::vector<std::string> leaks;
-  for (const LabProcess& p : FindLabProcesses(lab, netns_inodes))
+  for (const LabProcess& p : FindLabProcesses(lab, traces))
     leaks.push_back(absl::StrCat("process ", p.pid, " (", p.comm, "): ", p.why));
   for (const std::string& m : FindLabMounts(lab)) leaks.push_back("mount " + m);
   for (const Node& n : lab.nodes)
@@ -156,6 +187,8 @@ std::vector<std::string> Census(const Lab& lab, const std::set<ino_t>& netns_ino
   } else {
     leaks.push_back("netlink: " + std::string(rtnl.status().message()));
   }
+  for (const std::string& c : traces.cgroups)
+    if (sys::Exists(c)) leaks.push_back("cgroup " + c);
   for (const std::string& d : {lab.DataDir(), lab.RunDir()})
     if (sys::Exists(d)) leaks.push_back("directory " + d);
   return leaks;

@@ -25,15 +25,20 @@ struct LabProcess {
   std::string why;  // "in the network namespace of m1", "root under /var/lib/berth-lab/x"
 };
 
-// The nsfs inodes of the lab's namespaces that still have a file (taken before they are removed,
-// so processes still inside can be found afterwards).
-std::set<ino_t> NamespaceInodes(const Lab& lab);
+// What can only be learnt while the lab is still there: the nsfs inodes of its namespaces (so that
+// processes still inside one are found after its file is gone) and the cgroups of its containers
+// (from runc's state files under each exec root).
+struct Traces {
+  std::set<ino_t> netns_inodes;
+  std::vector<std::string> cgroups;
+};
+Traces TakeTraces(const Lab& lab);
 // Processes of the lab (never the caller itself). Zombies are left out: they hold nothing.
-std::vector<LabProcess> FindLabProcesses(const Lab& lab, const std::set<ino_t>& netns_inodes);
+std::vector<LabProcess> FindLabProcesses(const Lab& lab, const Traces& traces);
 // Mount points under the lab's directories or on its namespace files, deepest first.
 std::vector<std::string> FindLabMounts(const Lab& lab);
 // One line per leak; empty when the lab left nothing.
-std::vector<std::string> Census(const Lab& lab, const std::set<ino_t>& netns_inodes);
+std::vector<std::string> Census(const Lab& lab, const Traces& traces);
 
 // /proc/self/mountinfo's mount points, octal escapes (\040) decoded.
 std::vector<std::string> MountPoints(const std::string& mountinfo);

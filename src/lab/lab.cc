@@ -182,7 +182,7 @@ bool TerminateDaemon(const Node& n, absl::Duration timeout) {
 
 // Takes apart whatever of the lab exists (every step tolerates a missing object) and returns the
 // census. Used by Down and by a failed Up.
-DownReport TearDown(Lab& lab, const std::set<ino_t>& inodes) {
+DownReport TearDown(Lab& lab, const Traces& traces) {
   DownReport report;
   // Daemons first, all at once: containers out through each API, then SIGTERM.
   std::vector<std::string> notes(lab.nodes.size());
@@ -208,14 +208,18 @@ DownReport TearDown(Lab& lab, const std::set<ino_t>& inodes) {
   // What the daemons did not take with them: processes inside the lab's namespaces (shims of a
   // node that was killed, a `lab exec` still running) and containers whose root is under the
   // lab. They belong to the lab by where they are, so they are ended.
-  for (const LabProcess& p : FindLabProcesses(lab, inodes)) {
+  for (const LabProcess& p : FindLabProcesses(lab, traces)) {
     bool in_lab = p.why.find("namespace") != std::string::npos || p.why.rfind("root", 0) == 0 ||
+                  p.why.find("cgroup") != std::string::npos ||
                   p.comm == "berth-shim" || p.comm == "berthd" || p.comm == "runc" || p.comm == "etcd";
     if (!in_lab) continue;
     report.notes.push_back(absl::StrCat("killed process ", p.pid, " (", p.comm, "): ", p.why));
     ::kill(p.pid, SIGKILL);
     WaitExit(p.pid, absl::Seconds(5));
   }
+  // Cgroups of containers whose processes were ended above (their daemon would have removed
+  // them); a cgroup directory that still has processes refuses rmdir and shows in the census.
+  for (const std::string& c : traces.cgroups) ::rmdir(c.c_str());
   for (const std::string& m : FindLabMounts(lab)) ::umount2(m.c_str(), MNT_DETACH);
 
   if (auto host = sys::Rtnl::Open(nullptr); host.ok()) {
@@ -229,7 +233,7 @@ DownReport TearDown(Lab& lab, const std::set<ino_t>& inodes) {
   // The roots themselves, when this was the last lab (rmdir fails on a non-empty one: fine).
   ::rmdir(kDataRoot);
   ::rmdir(kRunRoot);
-  report.leaks = Census(lab, inodes);
+  report.leaks = Census(lab, traces);
   return report;
 }
 
@@ -296,7 +300,7 @@ StatusOr<Lab> Up(const UpOptions& opts) {
   };
   Status st = build();
   if (!st.ok()) {
-    DownReport r = TearDown(lab, NamespaceInodes(lab));
+    DownReport r = TearDown(lab, TakeTraces(lab));
     std::string left = r.leaks.empty() ? "" : "; left behind: " + absl::StrJoin(r.leaks, ", ");
     return Status(st.code(), absl::StrCat("lab up ", lab.name, ": ", st.message(), left));
   }
@@ -349,7 +353,7 @@ Status SetCut(const std::string& lab_name, const std::string& node, bool cut) {
 StatusOr<DownReport> Down(const std::string& lab_name) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
-  std::set<ino_t> inodes = NamespaceInodes(lab);
+  const Traces traces = TakeTraces(lab);
   // A stopped node whose containers are still there (kill -9 leaves them running under their
   // shims) is started again so that its own daemon removes them the normal way.
   std::vector<Node*> revive;
@@ -360,7 +364,7 @@ StatusOr<DownReport> Down(const std::string& lab_name) {
     if (Status st = StartDaemons(lab, revive, kStartTimeout); !st.ok())
       pre.push_back("restarting stopped nodes to remove their containers: " + std::string(st.message()));
   }
-  DownReport report = TearDown(lab, inodes);
+  DownReport report = TearDown(lab, traces);
   report.notes.insert(report.notes.begin(), pre.begin(), pre.end());
   return report;
 }

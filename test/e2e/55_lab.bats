@@ -26,11 +26,14 @@ teardown_file() {
   [ -n "${LAB:-}" ] || return 0
   # The down test normally took the lab apart; after a failure, down (and, if even that fails,
   # by hand) so that nothing is left for the next file.
-  if [ -f "/run/berth-lab/$LAB/lab.json" ]; then
-    "$BIN/berth" lab down --name "$LAB" >/dev/null 2>&1 3>&- || true
-  fi
-  for n in m1 w1 w2; do ip netns del "$LAB-$n" 2>/dev/null || true; done
-  rm -rf "/run/berth-lab/$LAB" "/var/lib/berth-lab/$LAB" "$LAB_TMP"
+  for l in "$LAB" "$LAB-f"; do
+    if [ -f "/run/berth-lab/$l/lab.json" ]; then
+      "$BIN/berth" lab down --name "$l" >/dev/null 2>&1 3>&- || true
+    fi
+    for n in m1 w1 w2; do ip netns del "$l-$n" 2>/dev/null || true; done
+    rm -rf "/run/berth-lab/$l" "/var/lib/berth-lab/$l"
+  done
+  rm -rf "$LAB_TMP"
   rmdir /run/berth-lab /var/lib/berth-lab 2>/dev/null || true
 }
 
@@ -187,8 +190,10 @@ gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/
   # and process live on without a daemon).
   for n in m1 w1; do
     docker -H "$(sock $n)" import -c 'CMD ["sh"]' "$LAB_TMP/busybox.tar" busybox >/dev/null
-    docker -H "$(sock $n)" run -d --name c-$n busybox sleep 1000 >/dev/null
+    docker -H "$(sock $n)" run -d --name c-$n busybox sleep 1357 >/dev/null
   done
+  ids=$(for n in m1 w1; do docker -H "$(sock $n)" ps -q --no-trunc; done)
+  [ "$(echo $ids | wc -w)" -eq 2 ]
   lab kill w1
   pids=$(lab ls --format '{{.Pid}}' | grep -v -- -)
   bridge=$(awk -F'"' '/"bridge"/ {print $4}' "/run/berth-lab/$LAB/lab.json")
@@ -197,6 +202,12 @@ gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/
   run lab down
   [ "$status" -eq 0 ]
   [[ "$output" == *"Lab $LAB is down; nothing is left"* ]]
+  # Nothing had to be forced: w1 was started again and removed its container itself.
+  [[ "$output" != *"note:"* ]]
+  refute pgrep -f "sleep 1357" >/dev/null
+  for id in $ids; do
+    refute ls -d /sys/fs/cgroup/*/berth/$id 2>/dev/null
+  done
   # Nothing of it in the kernel or on disk.
   for n in m1 w1 w2; do
     [ ! -e "/run/netns/$LAB-$n" ]
@@ -218,4 +229,26 @@ gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/
   [ "$status" -eq 1 ]
   [[ "$output" == *"no lab named \"$LAB\""* ]]
   [ ! -e "/run/berth-lab/$LAB" ]
+}
+
+@test "lab down ends what a daemon that cannot come back left, and says so" {
+  local lab2="$LAB-f" net2="10.79.$(( $$ % 250 ))"
+  lab up --name "$lab2" --managers 0 --workers 1 --subnet "$net2.0/24" >/dev/null
+  s="unix:///run/berth-lab/$lab2/w1/berthd.sock"
+  docker -H "$s" import -c 'CMD ["sh"]' "$LAB_TMP/busybox.tar" busybox >/dev/null
+  id=$(docker -H "$s" run -d busybox sleep 2468)
+  lab kill --name "$lab2" w1
+  # The daemon cannot be started again (a broken binary): down ends the container's processes
+  # itself, removes its cgroups and tells what it had to force.
+  sed -i 's|"berthd": "[^"]*"|"berthd": "/bin/false"|' "/run/berth-lab/$lab2/lab.json"
+  run lab down --name "$lab2"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"note: killed process "*"(berth-shim): in w1's network namespace"* ]]
+  [[ "$output" == *"note: killed process "*"(sleep): in the cgroup of a container of the lab"* ]]
+  [[ "$output" == *"Lab $lab2 is down; nothing is left"* ]]
+  refute pgrep -f "sleep 2468" >/dev/null
+  refute ls -d /sys/fs/cgroup/*/berth/$id 2>/dev/null
+  [ ! -e "/run/berth-lab/$lab2" ]
+  [ ! -e "/var/lib/berth-lab/$lab2" ]
+  [ ! -e "/run/netns/$lab2-w1" ]
 }
