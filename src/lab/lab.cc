@@ -140,10 +140,7 @@ Status StartDaemons(Lab& lab, const std::vector<Node*>& nodes, absl::Duration ti
   for (size_t i = 0; i < started.size(); ++i) {
     if (ready[i].ok()) continue;
     Node* n = started[i];
-    if (IsNodeDaemon(n->pid, n->data_root)) {
-      ::kill(n->pid, SIGKILL);
-      WaitExit(n->pid, absl::Seconds(5));
-    }
+    if (SignalNodeDaemon(n->pid, n->data_root, SIGKILL)) WaitExit(n->pid, absl::Seconds(5));
     n->pid = 0;
     errors.push_back(absl::StrCat(n->name, ": ", ready[i].message(), LogTail(*n)));
   }
@@ -172,10 +169,9 @@ Status RemoveContainers(const Node& n) {
 
 // SIGTERM and wait; SIGKILL after the timeout. Returns whether SIGKILL was needed.
 bool TerminateDaemon(const Node& n, absl::Duration timeout) {
-  if (!IsNodeDaemon(n.pid, n.data_root)) return false;
-  ::kill(n.pid, SIGTERM);
+  if (!SignalNodeDaemon(n.pid, n.data_root, SIGTERM)) return false;
   if (WaitExit(n.pid, timeout)) return false;
-  if (IsNodeDaemon(n.pid, n.data_root)) ::kill(n.pid, SIGKILL);
+  SignalNodeDaemon(n.pid, n.data_root, SIGKILL);
   WaitExit(n.pid, absl::Seconds(5));
   return true;
 }
@@ -213,8 +209,8 @@ DownReport TearDown(Lab& lab, const Traces& traces) {
                   p.why.find("cgroup") != std::string::npos ||
                   p.comm == "berth-shim" || p.comm == "berthd" || p.comm == "runc" || p.comm == "etcd";
     if (!in_lab) continue;
+    if (!SignalProcess(p.pid, p.comm, SIGKILL)) continue;
     report.notes.push_back(absl::StrCat("killed process ", p.pid, " (", p.comm, "): ", p.why));
-    ::kill(p.pid, SIGKILL);
     WaitExit(p.pid, absl::Seconds(5));
   }
   // Cgroups of containers whose processes were ended above (their daemon would have removed
@@ -331,9 +327,8 @@ Status KillNode(const std::string& lab_name, const std::string& node) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
   ASSIGN_OR_RETURN(Node* n, FindNode(lab, node));
-  if (!IsNodeDaemon(n->pid, n->data_root))
+  if (!SignalNodeDaemon(n->pid, n->data_root, SIGKILL))
     return absl::FailedPreconditionError("node " + node + " is not running");
-  ::kill(n->pid, SIGKILL);
   if (!WaitExit(n->pid, absl::Seconds(10)))
     return absl::DeadlineExceededError(absl::StrCat("berthd of ", node, " (pid ", n->pid, ") survived SIGKILL"));
   n->pid = 0;

@@ -144,6 +144,23 @@ bool IsNodeDaemon(pid_t pid, const std::string& data_root) {
   return false;
 }
 
+bool SignalNodeDaemon(pid_t pid, const std::string& data_root, int sig) {
+  UniqueFd fd = PidFd(pid);
+  if (!fd.valid() || !IsNodeDaemon(pid, data_root)) return false;
+  return ::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) == 0;
+}
+
+bool SignalProcess(pid_t pid, const std::string& comm, int sig) {
+  UniqueFd fd = PidFd(pid);
+  if (!fd.valid()) return false;
+  auto stat = sys::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return false;
+  size_t open = stat->find('('), close = stat->rfind(')');
+  if (open == std::string::npos || close == std::string::npos || stat->substr(open + 1, close - open - 1) != comm)
+    return false;
+  return ::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) == 0;
+}
+
 Status Ping(const std::string& socket_path, absl::Duration timeout) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoStatus(errno, "socket");

@@ -34,6 +34,13 @@ StatusOr<pid_t> SpawnInNamespace(const SpawnSpec& spec);
 // data_root: a recorded pid that now belongs to someone else is never signalled.
 bool IsNodeDaemon(pid_t pid, const std::string& data_root);
 
+// Sends sig to pid only if it is still the node's berthd (IsNodeDaemon), through a pidfd taken
+// before the check, so the pid cannot be reused by a stranger between check and signal.
+// False if it was not that daemon (or is gone).
+bool SignalNodeDaemon(pid_t pid, const std::string& data_root, int sig);
+// The same for a process found by the census: signalled only if its command name is still comm.
+bool SignalProcess(pid_t pid, const std::string& comm, int sig);
+
 // GET /_ping on a unix socket: OK when the answer is 200.
 Status Ping(const std::string& socket_path, absl::Duration timeout);
 
