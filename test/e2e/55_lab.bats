@@ -1,20 +1,17 @@
 #!/usr/bin/env bats
 # berth lab: a multi-host lab on one machine (docs/lab.md). One lab of 1 manager and 2 workers
-# for the file, named bt-lab-<pid> on a subnet of its own; the last test takes it down and checks
-# in the kernel and on disk that nothing of it is left.
+# for the file (tools/lab.sh: bt-lab-<pid> on a subnet of its own); the down test takes it apart
+# and checks in the kernel and on disk that nothing of it is left.
 
 load helpers
+source "$BATS_TEST_DIRNAME/tools/lab.sh"
 bats_require_minimum_version 1.5.0
 
 setup_file() {
   [ "$(id -u)" = 0 ] || skip "needs root (namespaces, links, runc)"
-  export LAB="bt-lab-$$"
-  export BERTH_LAB="$LAB"
-  export LAB_NET="10.78.$(( $$ % 250 ))"
-  export LAB_TMP=$(mktemp -d /tmp/bt-lab.XXXXXX)
-  "$BIN/berth" lab up --name "$LAB" --subnet "$LAB_NET.0/24" > "$LAB_TMP/up.out" 2>&1 3>&- ||
-    { cat "$LAB_TMP/up.out" >&2; return 1; }
-  # A busybox image for the containers of the down test.
+  lab_up lab
+  export LAB="$LAB_NAME"
+  # A busybox image for the containers of the down tests.
   local root="$LAB_TMP/rootfs"
   mkdir -p "$root/bin"
   cp /bin/busybox "$root/bin/busybox"
@@ -24,21 +21,17 @@ setup_file() {
 
 teardown_file() {
   [ -n "${LAB:-}" ] || return 0
-  # The down test normally took the lab apart; after a failure, down (and, if even that fails,
-  # by hand) so that nothing is left for the next file.
-  for l in "$LAB" "$LAB-f"; do
-    if [ -f "/run/berth-lab/$l/lab.json" ]; then
-      "$BIN/berth" lab down --name "$l" >/dev/null 2>&1 3>&- || true
-    fi
-    for n in m1 w1 w2; do ip netns del "$l-$n" 2>/dev/null || true; done
-    rm -rf "/run/berth-lab/$l" "/var/lib/berth-lab/$l"
-  done
-  rm -rf "$LAB_TMP"
-  rmdir /run/berth-lab /var/lib/berth-lab 2>/dev/null || true
+  # The down tests normally took both labs apart; after a failure, down (and by hand what even
+  # that leaves) so that nothing is left for the next file.
+  if [ -f "/run/berth-lab/$LAB-f/lab.json" ]; then
+    lab down --name "$LAB-f" >/dev/null 2>&1 || true
+  fi
+  ip netns del "$LAB-f-w1" 2>/dev/null || true
+  rm -rf "/run/berth-lab/$LAB-f" "/var/lib/berth-lab/$LAB-f"
+  lab_teardown
 }
 
-sock() { echo "unix:///run/berth-lab/$LAB/$1/berthd.sock"; }
-lab() { "$BIN/berth" lab "$@" 3>&-; }
+sock() { lab_sock "$1"; }
 # `! cmd` never fails a bats test (errexit ignores it): these do.
 refute() {
   if "$@"; then
@@ -232,7 +225,8 @@ gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/
 }
 
 @test "lab down ends what a daemon that cannot come back left, and says so" {
-  local lab2="$LAB-f" net2="10.79.$(( $$ % 250 ))"
+  local lab2="$LAB-f" net2="$LAB_NET"
+  net2="${net2%.*}.$(( (${net2##*.} + 1) % 250 ))"
   lab up --name "$lab2" --managers 0 --workers 1 --subnet "$net2.0/24" >/dev/null
   s="unix:///run/berth-lab/$lab2/w1/berthd.sock"
   docker -H "$s" import -c 'CMD ["sh"]' "$LAB_TMP/busybox.tar" busybox >/dev/null
