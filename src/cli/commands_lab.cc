@@ -38,8 +38,10 @@ void PrintHowTo(Cli& cli, const lab::Lab& lab) {
   std::vector<json> items;
   for (const lab::Node& n : lab.nodes)
     items.push_back({{"Node", n.name}, {"Role", n.role}, {"Address", n.ip}, {"Host", n.Host()}});
-  PrintItems(cli, "table {{.Node}}\t{{.Role}}\t{{.Address}}\t{{.Host}}",
-             json{{"Node", "NODE"}, {"Role", "ROLE"}, {"Address", "ADDRESS"}, {"Host", "DOCKER_HOST"}}, items);
+  PrintItems(
+      cli, "table {{.Node}}\t{{.Role}}\t{{.Address}}\t{{.Host}}",
+      json{{"Node", "NODE"}, {"Role", "ROLE"}, {"Address", "ADDRESS"}, {"Host", "DOCKER_HOST"}},
+      items);
   const lab::Node& first = lab.nodes.front();
   std::string name_flag = lab.name == DefaultLabName() ? "" : " --name " + lab.name;
   cli.out() << "\nPoint a CLI at a node:\n"
@@ -69,7 +71,8 @@ int CmdLabUp(Cli& cli, const Invocation& inv) {
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
   if (managers < 0 || managers > 1000 || workers < 0 || workers > 1000)
-    return PrintError(cli, absl::InvalidArgumentError("--managers and --workers must be 0 to 1000"));
+    return PrintError(cli,
+                      absl::InvalidArgumentError("--managers and --workers must be 0 to 1000"));
   opts.managers = static_cast<int>(managers);
   opts.workers = static_cast<int>(workers);
   auto start = std::chrono::steady_clock::now();
@@ -112,8 +115,13 @@ int CmdLabLs(Cli& cli, const Invocation& inv) {
     format = "table {{.Node}}\t{{.Role}}\t{{.Address}}\t{{.State}}\t{{.Pid}}\t{{.Socket}}";
   if (format == "json") format = "{{json .}}";
   return PrintItems(cli, format,
-                    json{{"Node", "NODE"}, {"Role", "ROLE"}, {"Address", "ADDRESS"}, {"State", "STATE"},
-                         {"Pid", "PID"}, {"Socket", "SOCKET"}, {"Netns", "NETNS"}},
+                    json{{"Node", "NODE"},
+                         {"Role", "ROLE"},
+                         {"Address", "ADDRESS"},
+                         {"State", "STATE"},
+                         {"Pid", "PID"},
+                         {"Socket", "SOCKET"},
+                         {"Netns", "NETNS"}},
                     items);
 }
 
@@ -125,11 +133,12 @@ int CmdLabEnv(Cli& cli, const Invocation& inv) {
   auto lab = lab::LoadLab(name);
   if (!lab.ok()) return PrintError(cli, lab.status());
   const lab::Node* n = lab->Find(node);
-  if (n == nullptr) return PrintError(cli, absl::NotFoundError("no node \"" + node + "\" in lab " + name));
+  if (n == nullptr)
+    return PrintError(cli, absl::NotFoundError("no node \"" + node + "\" in lab " + name));
   cli.out() << "export DOCKER_HOST=" << n->Host() << "\n"
             << "# Run this command to point docker (and berth) at " << node << ":\n"
-            << "# eval \"$(berth lab env" << (name == DefaultLabName() ? "" : " --name " + name) << " "
-            << node << ")\"\n";
+            << "# eval \"$(berth lab env" << (name == DefaultLabName() ? "" : " --name " + name)
+            << " " << node << ")\"\n";
   return 0;
 }
 
@@ -146,7 +155,8 @@ int CmdLabExec(Cli& cli, const Invocation& inv) {
   auto lab = lab::LoadLab(name);
   if (!lab.ok()) return PrintError(cli, lab.status());
   const lab::Node* n = lab->Find(pos[0]);
-  if (n == nullptr) return PrintError(cli, absl::NotFoundError("no node \"" + pos[0] + "\" in lab " + name));
+  if (n == nullptr)
+    return PrintError(cli, absl::NotFoundError("no node \"" + pos[0] + "\" in lab " + name));
   if (Status st = lab::EnterNode(*lab, *n); !st.ok()) return PrintError(cli, st);
   // Both CLIs at this node: berth reads BERTH_HOST before DOCKER_HOST.
   ::setenv("DOCKER_HOST", n->Host().c_str(), 1);
@@ -167,7 +177,8 @@ int CmdLabStart(Cli& cli, const Invocation& inv) {
   FlagSet f;
   int rc = 0;
   if (!ParseNodeCommand(cli, inv, f, &name, &node, &rc)) return rc;
-  if (Status st = lab::StartNode(name, node, absl::Seconds(30)); !st.ok()) return PrintError(cli, st);
+  if (Status st = lab::StartNode(name, node, absl::Seconds(30)); !st.ok())
+    return PrintError(cli, st);
   cli.out() << node << "\n";
   return 0;
 }
@@ -180,7 +191,8 @@ int CmdLabStop(Cli& cli, const Invocation& inv) {
   int rc = 0;
   if (!ParseNodeCommand(cli, inv, f, &name, &node, &rc)) return rc;
   bool killed = false;
-  if (Status st = lab::StopNode(name, node, absl::Seconds(secs), &killed); !st.ok()) return PrintError(cli, st);
+  if (Status st = lab::StopNode(name, node, absl::Seconds(secs), &killed); !st.ok())
+    return PrintError(cli, st);
   if (killed) cli.err() << "berthd of " << node << " did not stop within " << secs << "s: killed\n";
   cli.out() << node << "\n";
   return 0;
@@ -223,7 +235,8 @@ int CmdLabDown(Cli& cli, const Invocation& inv) {
     for (const std::string& l : report->leaks) cli.err() << "  " << l << "\n";
     return 1;
   }
-  cli.out() << "Lab " << name << " is down; nothing is left (no namespace, link, mount, process or directory)\n";
+  cli.out() << "Lab " << name
+            << " is down; nothing is left (no namespace, link, mount, process or directory)\n";
   return 0;
 }
 

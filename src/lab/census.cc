@@ -54,7 +54,8 @@ std::vector<std::string> MountPoints(const std::string& mountinfo) {
     std::string raw = line.substr(pos, stop == std::string::npos ? std::string::npos : stop - pos);
     std::string decoded;
     for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '\\' && i + 3 < raw.size() && std::isdigit(static_cast<unsigned char>(raw[i + 1]))) {
+      if (raw[i] == '\\' && i + 3 < raw.size() &&
+          std::isdigit(static_cast<unsigned char>(raw[i + 1]))) {
         decoded.push_back(static_cast<char>(std::stoi(raw.substr(i + 1, 3), nullptr, 8)));
         i += 3;
       } else {
@@ -72,7 +73,8 @@ Traces TakeTraces(const Lab& lab) {
     // Only a mounted file is a namespace (nsfs, another device than its directory's); an
     // unmounted one is a plain file of /run.
     struct stat st, dir;
-    if (::stat(n.NetnsPath().c_str(), &st) == 0 && ::stat(kNetnsDir, &dir) == 0 && st.st_dev != dir.st_dev)
+    if (::stat(n.NetnsPath().c_str(), &st) == 0 && ::stat(kNetnsDir, &dir) == 0 &&
+        st.st_dev != dir.st_dev)
       t.netns_inodes.insert(st.st_ino);
     auto ids = sys::ListDir(n.exec_root + "/runc");
     if (!ids.ok()) continue;
@@ -110,16 +112,19 @@ std::vector<LabProcess> FindLabProcesses(const Lab& lab, const Traces& traces) {
     auto stat = sys::ReadFile(proc + "/stat");
     if (!stat.ok()) continue;
     size_t open = stat->find('('), close = stat->rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size()) continue;
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size())
+      continue;
     if ((*stat)[close + 2] == 'Z') continue;
     LabProcess p;
     p.pid = pid;
     p.comm = stat->substr(open + 1, close - open - 1);
-    if (ino_t ino = NsInode(Readlink(proc + "/ns/net")); ino != 0 && traces.netns_inodes.count(ino)) {
+    if (ino_t ino = NsInode(Readlink(proc + "/ns/net"));
+        ino != 0 && traces.netns_inodes.count(ino)) {
       p.why = "in a network namespace of the lab";
       for (const Node& n : lab.nodes) {
         struct stat st;
-        if (::stat(n.NetnsPath().c_str(), &st) == 0 && st.st_ino == ino) p.why = "in " + n.name + "'s network namespace";
+        if (::stat(n.NetnsPath().c_str(), &st) == 0 && st.st_ino == ino)
+          p.why = "in " + n.name + "'s network namespace";
       }
     }
     if (p.why.empty() && !cgroups.empty()) {
@@ -147,7 +152,8 @@ std::vector<LabProcess> FindLabProcesses(const Lab& lab, const Traces& traces) {
       auto cmdline = sys::ReadFile(proc + "/cmdline");
       if (cmdline.ok()) {
         std::replace(cmdline->begin(), cmdline->end(), '\0', ' ');
-        if (cmdline->find(data + "/") != std::string::npos || cmdline->find(run + "/") != std::string::npos)
+        if (cmdline->find(data + "/") != std::string::npos ||
+            cmdline->find(run + "/") != std::string::npos)
           p.why = "its command line names the lab's directories";
       }
     }

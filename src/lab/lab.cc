@@ -7,8 +7,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <set>
 #include <thread>
 
@@ -36,7 +36,8 @@ std::string LogTail(const Node& n, int lines = 5) {
   if (!text.ok() || text->empty()) return "";
   size_t pos = text->size();
   if ((*text)[pos - 1] == '\n') --pos;
-  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text->rfind('\n', pos - 1);
+  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i)
+    pos = text->rfind('\n', pos - 1);
   std::string tail = text->substr(pos == std::string::npos ? 0 : pos + 1);
   while (!tail.empty() && tail.back() == '\n') tail.pop_back();
   return "\n    " + absl::StrJoin(absl::StrSplit(tail, '\n'), "\n    ");
@@ -47,8 +48,8 @@ StatusOr<Node*> FindNode(Lab& lab, const std::string& node) {
   if (n == nullptr) {
     std::vector<std::string> names;
     for (const Node& x : lab.nodes) names.push_back(x.name);
-    return absl::NotFoundError(absl::StrCat("no node \"", node, "\" in lab ", lab.name, " (nodes: ",
-                                            absl::StrJoin(names, ", "), ")"));
+    return absl::NotFoundError(absl::StrCat("no node \"", node, "\" in lab ", lab.name,
+                                            " (nodes: ", absl::StrJoin(names, ", "), ")"));
   }
   return n;
 }
@@ -70,8 +71,9 @@ Status CheckSubnetFree(const Lab& lab, sys::Rtnl& host) {
     int len = std::min(p->len, lab.prefix_len);
     uint32_t m = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
     if ((Ipv4(p->addr.ToString()) & m) == (net & m))
-      return absl::FailedPreconditionError(absl::StrCat("subnet ", lab.subnet, " overlaps ", a.cidr, " on ",
-                                                        a.link, ": choose another with --subnet"));
+      return absl::FailedPreconditionError(absl::StrCat("subnet ", lab.subnet, " overlaps ", a.cidr,
+                                                        " on ", a.link,
+                                                        ": choose another with --subnet"));
   }
   return absl::OkStatus();
 }
@@ -101,8 +103,8 @@ Status CheckFree(const Lab& lab) {
   }
   if (sys::Exists(lab.DataDir())) taken.push_back(lab.DataDir());
   if (!taken.empty())
-    return absl::AlreadyExistsError(absl::StrCat("cannot make lab \"", lab.name, "\": ",
-                                                 absl::StrJoin(taken, ", "), " exist(s) already"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "cannot make lab \"", lab.name, "\": ", absl::StrJoin(taken, ", "), " exist(s) already"));
   return CheckSubnetFree(lab, *host);
 }
 
@@ -126,7 +128,8 @@ Status StartDaemons(Lab& lab, const std::vector<Node*>& nodes, absl::Duration ti
     // A socket left by a killed daemon: gone before the start, so its appearance means the new
     // daemon has bound it.
     ::unlink(n->socket.c_str());
-    auto pid = SpawnInNamespace(SpawnSpec{lab.berthd, DaemonArgs(lab, *n), n->NetnsPath(), n->name, n->log});
+    auto pid = SpawnInNamespace(
+        SpawnSpec{lab.berthd, DaemonArgs(lab, *n), n->NetnsPath(), n->name, n->log});
     if (!pid.ok()) {
       errors.push_back(absl::StrCat(n->name, ": ", pid.status().message()));
       continue;
@@ -191,8 +194,9 @@ DownReport TearDown(Lab& lab, const Traces& traces) {
         if (Status st = RemoveContainers(n); !st.ok())
           notes[i] = absl::StrCat(n.name, ": removing containers: ", st.message());
         if (TerminateDaemon(n, kStopTimeout))
-          notes[i] += absl::StrCat(notes[i].empty() ? "" : "; ", n.name, ": berthd ignored SIGTERM for ",
-                                   absl::FormatDuration(kStopTimeout), ", killed");
+          notes[i] +=
+              absl::StrCat(notes[i].empty() ? "" : "; ", n.name, ": berthd ignored SIGTERM for ",
+                           absl::FormatDuration(kStopTimeout), ", killed");
       });
     }
     for (auto& t : workers) t.join();
@@ -206,8 +210,8 @@ DownReport TearDown(Lab& lab, const Traces& traces) {
   // lab. They belong to the lab by where they are, so they are ended.
   for (const LabProcess& p : FindLabProcesses(lab, traces)) {
     bool in_lab = p.why.find("namespace") != std::string::npos || p.why.rfind("root", 0) == 0 ||
-                  p.why.find("cgroup") != std::string::npos ||
-                  p.comm == "berth-shim" || p.comm == "berthd" || p.comm == "runc" || p.comm == "etcd";
+                  p.why.find("cgroup") != std::string::npos || p.comm == "berth-shim" ||
+                  p.comm == "berthd" || p.comm == "runc" || p.comm == "etcd";
     if (!in_lab) continue;
     if (!SignalProcess(p.pid, p.comm, SIGKILL)) continue;
     report.notes.push_back(absl::StrCat("killed process ", p.pid, " (", p.comm, "): ", p.why));
@@ -270,8 +274,9 @@ StatusOr<Lab> Up(const UpOptions& opts) {
     return absl::FailedPreconditionError("berthd not found at " + lab.berthd + " (--berthd)");
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab.name, /*create=*/true));
   if (sys::Exists(lab.StatePath()))
-    return absl::AlreadyExistsError(absl::StrCat("lab \"", lab.name, "\" is up already (berth lab ls --name ",
-                                                 lab.name, "; berth lab down --name ", lab.name, ")"));
+    return absl::AlreadyExistsError(absl::StrCat("lab \"", lab.name,
+                                                 "\" is up already (berth lab ls --name ", lab.name,
+                                                 "; berth lab down --name ", lab.name, ")"));
   // Refuse before making anything: a name in use, or a subnet the host already has. A refusal
   // leaves no trace either (the lock's directory goes again).
   if (Status st = CheckFree(lab); !st.ok()) {
@@ -289,7 +294,8 @@ StatusOr<Lab> Up(const UpOptions& opts) {
     RETURN_IF_ERROR(host->AddAddr(lab.bridge, absl::StrCat(lab.gateway, "/", lab.prefix_len)));
     RETURN_IF_ERROR(host->SetUp(lab.bridge));
     RETURN_IF_ERROR(sys::MkdirAll(kNetnsDir, 0755));
-    for (const Node& n : lab.nodes) RETURN_IF_ERROR(Annotate(PlumbNode(lab, n, *host), "node " + n.name));
+    for (const Node& n : lab.nodes)
+      RETURN_IF_ERROR(Annotate(PlumbNode(lab, n, *host), "node " + n.name));
     std::vector<Node*> all;
     for (Node& n : lab.nodes) all.push_back(&n);
     return StartDaemons(lab, all, kStartTimeout);
@@ -306,16 +312,18 @@ StatusOr<Lab> Up(const UpOptions& opts) {
 Status StartNode(const std::string& lab_name, const std::string& node, absl::Duration timeout) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
-  ASSIGN_OR_RETURN(Node* n, FindNode(lab, node));
+  ASSIGN_OR_RETURN(Node * n, FindNode(lab, node));
   if (IsNodeDaemon(n->pid, n->data_root))
-    return absl::FailedPreconditionError(absl::StrCat("node ", node, " is running already (pid ", n->pid, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", node, " is running already (pid ", n->pid, ")"));
   return StartDaemons(lab, {n}, timeout);
 }
 
-Status StopNode(const std::string& lab_name, const std::string& node, absl::Duration timeout, bool* killed) {
+Status StopNode(const std::string& lab_name, const std::string& node, absl::Duration timeout,
+                bool* killed) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
-  ASSIGN_OR_RETURN(Node* n, FindNode(lab, node));
+  ASSIGN_OR_RETURN(Node * n, FindNode(lab, node));
   if (!IsNodeDaemon(n->pid, n->data_root))
     return absl::FailedPreconditionError("node " + node + " is not running");
   *killed = TerminateDaemon(*n, timeout);
@@ -326,11 +334,12 @@ Status StopNode(const std::string& lab_name, const std::string& node, absl::Dura
 Status KillNode(const std::string& lab_name, const std::string& node) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
-  ASSIGN_OR_RETURN(Node* n, FindNode(lab, node));
+  ASSIGN_OR_RETURN(Node * n, FindNode(lab, node));
   if (!SignalNodeDaemon(n->pid, n->data_root, SIGKILL))
     return absl::FailedPreconditionError("node " + node + " is not running");
   if (!WaitExit(n->pid, absl::Seconds(10)))
-    return absl::DeadlineExceededError(absl::StrCat("berthd of ", node, " (pid ", n->pid, ") survived SIGKILL"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("berthd of ", node, " (pid ", n->pid, ") survived SIGKILL"));
   n->pid = 0;
   return SaveLab(lab);
 }
@@ -338,7 +347,7 @@ Status KillNode(const std::string& lab_name, const std::string& node) {
 Status SetCut(const std::string& lab_name, const std::string& node, bool cut) {
   ASSIGN_OR_RETURN(LabLock lock, LabLock::Acquire(lab_name, false));
   ASSIGN_OR_RETURN(Lab lab, LoadLab(lab_name));
-  ASSIGN_OR_RETURN(Node* n, FindNode(lab, node));
+  ASSIGN_OR_RETURN(Node * n, FindNode(lab, node));
   ASSIGN_OR_RETURN(auto host, sys::Rtnl::Open(nullptr));
   // The bridge side: the node keeps its address and routes (as a host whose cable is pulled), so
   // `heal` needs nothing but the link up again.
@@ -353,11 +362,13 @@ StatusOr<DownReport> Down(const std::string& lab_name) {
   // shims) is started again so that its own daemon removes them the normal way.
   std::vector<Node*> revive;
   for (Node& n : lab.nodes)
-    if (!IsNodeDaemon(n.pid, n.data_root) && HasLeftovers(n) && sys::Exists(n.NetnsPath())) revive.push_back(&n);
+    if (!IsNodeDaemon(n.pid, n.data_root) && HasLeftovers(n) && sys::Exists(n.NetnsPath()))
+      revive.push_back(&n);
   std::vector<std::string> pre;
   if (!revive.empty()) {
     if (Status st = StartDaemons(lab, revive, kStartTimeout); !st.ok())
-      pre.push_back("restarting stopped nodes to remove their containers: " + std::string(st.message()));
+      pre.push_back("restarting stopped nodes to remove their containers: " +
+                    std::string(st.message()));
   }
   DownReport report = TearDown(lab, traces);
   report.notes.insert(report.notes.begin(), pre.begin(), pre.end());

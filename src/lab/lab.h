@@ -20,9 +20,9 @@ namespace berth::lab {
 std::string DefaultBerthd();
 
 struct NodeStatus {
-  bool running = false;  // the recorded pid is that node's berthd
-  bool cut = false;      // its underlay link is down
-  int pid = 0;           // when running
+  bool running = false;       // the recorded pid is that node's berthd
+  bool cut = false;           // its underlay link is down
+  int pid = 0;                // when running
   std::string State() const;  // running | stopped | cut | stopped,cut
 };
 // One per node of lab.nodes, in order. Reads only; no lock.

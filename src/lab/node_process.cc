@@ -29,7 +29,8 @@ struct SpawnError {
   int step = 0;
   int err = 0;
 };
-constexpr const char* kSteps[] = {"fork", "setns(net)", "unshare(uts)", "sethostname", "dup2", "exec"};
+constexpr const char* kSteps[] = {"fork",        "setns(net)", "unshare(uts)",
+                                  "sethostname", "dup2",       "exec"};
 
 UniqueFd PidFd(pid_t pid) { return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))); }
 
@@ -106,7 +107,8 @@ StatusOr<pid_t> SpawnInNamespace(const SpawnSpec& spec) {
   do {
     n = ::read(rd.get(), &daemon, sizeof daemon);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof daemon)) return absl::InternalError("spawn: no pid from the child");
+  if (n != static_cast<ssize_t>(sizeof daemon))
+    return absl::InternalError("spawn: no pid from the child");
   // EOF: the daemon exec'd (the pipe is close-on-exec). A record: a step failed.
   SpawnError e;
   do {
@@ -156,7 +158,8 @@ bool SignalProcess(pid_t pid, const std::string& comm, int sig) {
   auto stat = sys::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (!stat.ok()) return false;
   size_t open = stat->find('('), close = stat->rfind(')');
-  if (open == std::string::npos || close == std::string::npos || stat->substr(open + 1, close - open - 1) != comm)
+  if (open == std::string::npos || close == std::string::npos ||
+      stat->substr(open + 1, close - open - 1) != comm)
     return false;
   return ::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) == 0;
 }
@@ -203,7 +206,8 @@ std::vector<Status> WaitReady(const std::vector<ReadyWait>& waits, absl::Time de
   for (const ReadyWait& w : waits) {
     // The socket appearing (bind creates it) is the event; anything else in the directory only
     // wakes us for a cheap existence check.
-    if (ino.valid()) ::inotify_add_watch(ino.get(), Dir(w.socket_path).c_str(), IN_CREATE | IN_MOVED_TO);
+    if (ino.valid())
+      ::inotify_add_watch(ino.get(), Dir(w.socket_path).c_str(), IN_CREATE | IN_MOVED_TO);
     pidfds.push_back(PidFd(w.pid));
   }
   for (;;) {
@@ -234,8 +238,8 @@ std::vector<Status> WaitReady(const std::vector<ReadyWait>& waits, absl::Time de
     if (timeout == 0) {
       for (size_t i = 0; i < n; ++i)
         if (!done[i])
-          out[i] = absl::DeadlineExceededError(
-              absl::StrCat("berthd (pid ", waits[i].pid, ") did not answer on ", waits[i].socket_path));
+          out[i] = absl::DeadlineExceededError(absl::StrCat(
+              "berthd (pid ", waits[i].pid, ") did not answer on ", waits[i].socket_path));
       break;
     }
     if (retry_soon || !ino.valid()) timeout = std::min(timeout, 10);

@@ -18,11 +18,11 @@
 namespace berth::lab {
 
 struct SpawnSpec {
-  std::string binary;               // berthd
-  std::vector<std::string> args;    // without argv[0]
-  std::string netns_path;           // /run/netns/<ns>
-  std::string hostname;             // m1
-  std::string log_path;             // stdout and stderr (appended)
+  std::string binary;             // berthd
+  std::vector<std::string> args;  // without argv[0]
+  std::string netns_path;         // /run/netns/<ns>
+  std::string hostname;           // m1
+  std::string log_path;           // stdout and stderr (appended)
 };
 
 // Starts the program detached (its own session, reparented away from the caller, stdin

@@ -38,7 +38,8 @@ Status ValidateName(const std::string& name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
   };
-  bool valid = !name.empty() && name.size() <= 32 && name[0] != '-' && name[0] != '_' && name[0] != '.';
+  bool valid =
+      !name.empty() && name.size() <= 32 && name[0] != '-' && name[0] != '_' && name[0] != '.';
   for (char c : name) valid = valid && ok_char(c);
   if (!valid)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -65,8 +66,8 @@ StatusOr<Lab> PlanLab(const UpOptions& opts) {
         absl::StrCat("at most ", kMaxManagers, " managers (addresses .11 to .19)"));
   auto cidr = sys::ParseCidr(opts.subnet);
   if (!cidr.ok() || cidr->addr.family != AF_INET)
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid --subnet \"", opts.subnet, "\": want an IPv4 CIDR such as ", kDefaultSubnet));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --subnet \"", opts.subnet, "\": want an IPv4 CIDR such as ", kDefaultSubnet));
   if (cidr->len < 8 || cidr->len > 27)
     return absl::InvalidArgumentError(
         absl::StrCat("invalid --subnet \"", opts.subnet, "\": the prefix length must be 8 to 27"));
@@ -111,8 +112,8 @@ StatusOr<Lab> PlanLab(const UpOptions& opts) {
 }
 
 std::vector<std::string> DaemonArgs(const Lab& lab, const Node& node) {
-  std::vector<std::string> args = {"-H",          node.Host(),      "--data-root", node.data_root,
-                                   "--exec-root", node.exec_root,   "--pidfile",   node.pidfile};
+  std::vector<std::string> args = {"-H",          node.Host(),    "--data-root", node.data_root,
+                                   "--exec-root", node.exec_root, "--pidfile",   node.pidfile};
   args.insert(args.end(), lab.berthd_args.begin(), lab.berthd_args.end());
   return args;
 }

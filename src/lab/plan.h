@@ -28,9 +28,9 @@ inline constexpr char kDataRoot[] = "/var/lib/berth-lab";
 inline constexpr char kNetnsDir[] = "/run/netns";
 
 struct Node {
-  std::string name;  // m1, w1
-  std::string role;  // manager | worker
-  std::string ip;    // 10.77.0.11
+  std::string name;       // m1, w1
+  std::string role;       // manager | worker
+  std::string ip;         // 10.77.0.11
   std::string netns;      // lab-m1 (a file of /run/netns)
   std::string host_link;  // the bridge side of the node's veth
   std::string data_root;
@@ -46,11 +46,11 @@ struct Node {
 
 struct Lab {
   std::string name;
-  std::string subnet;   // 10.77.0.0/24 (the network address)
+  std::string subnet;  // 10.77.0.0/24 (the network address)
   int prefix_len = 24;
   std::string gateway;  // the bridge's address, 10.77.0.1
   std::string bridge;
-  std::string berthd;   // the berthd binary
+  std::string berthd;                    // the berthd binary
   std::vector<std::string> berthd_args;  // extra flags for every node's berthd
   std::vector<Node> nodes;
 

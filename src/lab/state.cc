@@ -28,9 +28,14 @@ std::string EncodeState(const Lab& lab) {
                      {"log", n.log},
                      {"pid", n.pid}});
   }
-  json j = {{"name", lab.name},       {"subnet", lab.subnet}, {"prefix_len", lab.prefix_len},
-            {"gateway", lab.gateway}, {"bridge", lab.bridge}, {"berthd", lab.berthd},
-            {"berthd_args", lab.berthd_args}, {"nodes", nodes}};
+  json j = {{"name", lab.name},
+            {"subnet", lab.subnet},
+            {"prefix_len", lab.prefix_len},
+            {"gateway", lab.gateway},
+            {"bridge", lab.bridge},
+            {"berthd", lab.berthd},
+            {"berthd_args", lab.berthd_args},
+            {"nodes", nodes}};
   return j.dump(2) + "\n";
 }
 
@@ -75,15 +80,19 @@ StatusOr<Lab> LoadLab(const std::string& name) {
   auto text = sys::ReadFile(probe.StatePath());
   if (!text.ok()) {
     if (absl::IsNotFound(text.status()))
-      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
+      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name +
+                                 ")");
     return text.status();
   }
   ASSIGN_OR_RETURN(Lab lab, DecodeState(*text));
-  if (lab.name != name) return absl::DataLossError(probe.StatePath() + " names another lab: " + lab.name);
+  if (lab.name != name)
+    return absl::DataLossError(probe.StatePath() + " names another lab: " + lab.name);
   return lab;
 }
 
-Status SaveLab(const Lab& lab) { return sys::WriteFileAtomic(lab.StatePath(), EncodeState(lab), 0600); }
+Status SaveLab(const Lab& lab) {
+  return sys::WriteFileAtomic(lab.StatePath(), EncodeState(lab), 0600);
+}
 
 StatusOr<LabLock> LabLock::Acquire(const std::string& name, bool create) {
   RETURN_IF_ERROR(ValidateName(name));
@@ -94,7 +103,8 @@ StatusOr<LabLock> LabLock::Acquire(const std::string& name, bool create) {
     if (create) RETURN_IF_ERROR(sys::MkdirAll(probe.RunDir(), 0700));
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd.valid() && errno == ENOENT && !create)
-      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
+      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name +
+                                 ")");
     if (!fd.valid()) return ErrnoStatus(errno, "open " + path);
     while (::flock(fd.get(), LOCK_EX) != 0) {
       if (errno != EINTR) return ErrnoStatus(errno, "lock " + path);
@@ -102,11 +112,12 @@ StatusOr<LabLock> LabLock::Acquire(const std::string& name, bool create) {
     // The holder before us may have removed the lab (and this file with it): a lock on a file that
     // is no longer there excludes nobody, so start again on the current one.
     struct stat held, now;
-    if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
-        held.st_dev == now.st_dev)
+    if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 &&
+        held.st_ino == now.st_ino && held.st_dev == now.st_dev)
       return LabLock(std::move(fd));
     if (!create && !sys::Exists(probe.RunDir()))
-      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name + ")");
+      return absl::NotFoundError("no lab named \"" + name + "\" (berth lab up --name " + name +
+                                 ")");
   }
 }
 

@@ -47,8 +47,9 @@ TEST(LabPlan, ManagersAndWorkersCountAndTheSubnetIsNormalised) {
   EXPECT_EQ(lab->subnet, "192.168.99.0/24");
   std::vector<std::string> got;
   for (const Node& n : lab->nodes) got.push_back(n.name + "=" + n.ip);
-  EXPECT_EQ(got, (std::vector<std::string>{"m1=192.168.99.11", "m2=192.168.99.12", "m3=192.168.99.13",
-                                           "w1=192.168.99.21", "w2=192.168.99.22"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"m1=192.168.99.11", "m2=192.168.99.12", "m3=192.168.99.13",
+                                      "w1=192.168.99.21", "w2=192.168.99.22"}));
 }
 
 TEST(LabPlan, LongNamesGetDistinctShortLinkNames) {
@@ -108,10 +109,11 @@ TEST(LabPlan, DaemonArgsNameTheNodesRootsAndExtraFlags) {
   o.berthd_args = {"--debug"};
   auto lab = PlanLab(o);
   ASSERT_TRUE(lab.ok());
-  EXPECT_EQ(DaemonArgs(*lab, lab->nodes[1]),
-            (std::vector<std::string>{"-H", "unix:///run/berth-lab/lab/w1/berthd.sock", "--data-root",
-                                      "/var/lib/berth-lab/lab/w1", "--exec-root", "/run/berth-lab/lab/w1",
-                                      "--pidfile", "/run/berth-lab/lab/w1/berthd.pid", "--debug"}));
+  EXPECT_EQ(
+      DaemonArgs(*lab, lab->nodes[1]),
+      (std::vector<std::string>{"-H", "unix:///run/berth-lab/lab/w1/berthd.sock", "--data-root",
+                                "/var/lib/berth-lab/lab/w1", "--exec-root", "/run/berth-lab/lab/w1",
+                                "--pidfile", "/run/berth-lab/lab/w1/berthd.pid", "--debug"}));
 }
 
 TEST(LabState, RoundTrips) {
