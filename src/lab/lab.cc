@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -181,26 +182,37 @@ bool TerminateDaemon(const Node& n, absl::Duration timeout) {
 
 // Takes apart whatever of the lab exists (every step tolerates a missing object) and returns the
 // census. Used by Down and by a failed Up.
-DownReport TearDown(Lab& lab, const Traces& traces) {
+DownReport TearDown(Lab& lab, const Traces& before) {
   DownReport report;
+  Traces traces = before;
   // Daemons first, all at once: containers out through each API, then SIGTERM.
   std::vector<std::string> notes(lab.nodes.size());
+  auto stop_node = [&lab, &notes](size_t i) {
+    const Node& n = lab.nodes[i];
+    if (!IsNodeDaemon(n.pid, n.data_root)) return;
+    if (Status st = RemoveContainers(n); !st.ok())
+      notes[i] = absl::StrCat(n.name, ": removing containers: ", st.message());
+    if (TerminateDaemon(n, kStopTimeout))
+      notes[i] +=
+          absl::StrCat(notes[i].empty() ? "" : "; ", n.name, ": berthd ignored SIGTERM for ",
+                       absl::FormatDuration(kStopTimeout), ", killed");
+  };
   {
     std::vector<std::thread> workers;
     for (size_t i = 0; i < lab.nodes.size(); ++i) {
-      workers.emplace_back([&lab, &notes, i] {
-        const Node& n = lab.nodes[i];
-        if (!IsNodeDaemon(n.pid, n.data_root)) return;
-        if (Status st = RemoveContainers(n); !st.ok())
-          notes[i] = absl::StrCat(n.name, ": removing containers: ", st.message());
-        if (TerminateDaemon(n, kStopTimeout))
-          notes[i] +=
-              absl::StrCat(notes[i].empty() ? "" : "; ", n.name, ": berthd ignored SIGTERM for ",
-                           absl::FormatDuration(kStopTimeout), ", killed");
-      });
+      try {
+        workers.emplace_back(stop_node, i);
+      } catch (const std::system_error&) {
+        stop_node(i);  // no thread to be had: one node after the other
+      }
     }
     for (auto& t : workers) t.join();
   }
+  // A container started between the listing and the daemon's exit (a swarm task rescheduled,
+  // say) has runc state now that was not there before: its cgroups count too.
+  for (std::string& c : TakeTraces(lab).cgroups)
+    if (std::find(traces.cgroups.begin(), traces.cgroups.end(), c) == traces.cgroups.end())
+      traces.cgroups.push_back(std::move(c));
   for (auto& n : notes)
     if (!n.empty()) report.notes.push_back(n);
   for (Node& n : lab.nodes) n.pid = 0;
