@@ -156,6 +156,30 @@ const CommandSpec kCommands[] = {
     {"volume remove", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes", CmdVolumeRm},
     {"volume prune", "[OPTIONS]", "Remove all unused local volumes", CmdVolumePrune},
 
+    {"swarm init", "[OPTIONS]", "Initialize a swarm", CmdSwarmInit},
+    {"swarm join", "[OPTIONS] HOST:PORT", "Join a swarm as a node and/or manager", CmdSwarmJoin},
+    {"swarm join-token", "[OPTIONS] (worker|manager)", "Manage join tokens", CmdSwarmJoinToken},
+    {"swarm leave", "[OPTIONS]", "Leave the swarm", CmdSwarmLeave},
+    {"swarm update", "[OPTIONS]", "Update the swarm", CmdSwarmUpdate},
+    {"swarm inspect", "[OPTIONS]", "Display detailed information on the swarm", CmdSwarmInspect},
+    {"swarm unlock", "", "Unlock swarm", CmdSwarmUnsupported},
+    {"swarm unlock-key", "[OPTIONS]", "Manage the unlock key", CmdSwarmUnsupported},
+    {"swarm ca", "[OPTIONS]", "Display and rotate the root CA", CmdSwarmUnsupported},
+    {"node demote", "NODE [NODE...]", "Demote one or more nodes from manager in the swarm",
+     CmdNodeDemote},
+    {"node inspect", "[OPTIONS] self|NODE [NODE...]",
+     "Display detailed information on one or more nodes", CmdNodeInspect},
+    {"node ls", "[OPTIONS]", "List nodes in the swarm", CmdNodeLs},
+    {"node list", "[OPTIONS]", "List nodes in the swarm", CmdNodeLs},
+    {"node promote", "NODE [NODE...]", "Promote one or more nodes to manager in the swarm",
+     CmdNodePromote},
+    {"node ps", "[OPTIONS] [NODE...]",
+     "List tasks running on one or more nodes, defaults to current node", CmdNodePs},
+    {"node rm", "[OPTIONS] NODE [NODE...]", "Remove one or more nodes from the swarm", CmdNodeRm},
+    {"node remove", "[OPTIONS] NODE [NODE...]", "Remove one or more nodes from the swarm",
+     CmdNodeRm},
+    {"node update", "[OPTIONS] NODE", "Update a node", CmdNodeUpdate},
+
     {"version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"system version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"info", "[OPTIONS]", "Display system-wide information", CmdInfo},
@@ -177,7 +201,8 @@ const CommandSpec kCommands[] = {
     {"lab down", "[OPTIONS]", "Remove a lab and everything it made", CmdLabDown},
 };
 
-const std::string_view kManagement[] = {"container", "image", "network", "system", "volume", "lab"};
+const std::string_view kManagement[] = {"container", "image",  "network", "node",
+                                         "swarm",     "system", "volume",  "lab"};
 
 std::string Usage(const Invocation& inv) {
   return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));
@@ -201,7 +226,8 @@ void PrintTopUsage(std::ostream& os) {
        << "\n";
   }
   os << "\nManagement Commands:\n  container   Manage containers\n  image       Manage images\n"
-        "  network     Manage networks\n  system      Manage Docker\n";
+        "  network     Manage networks\n  node        Manage Swarm nodes\n"
+        "  swarm       Manage Swarm\n  system      Manage Docker\n";
 }
 
 }  // namespace

@@ -218,6 +218,23 @@ int CmdVersion(Cli&, const Invocation&);
 int CmdInfo(Cli&, const Invocation&);
 int CmdEvents(Cli&, const Invocation&);
 
+// Swarm mode (commands_swarm.cc, commands_node.cc).
+int CmdSwarmInit(Cli&, const Invocation&);
+int CmdSwarmJoin(Cli&, const Invocation&);
+int CmdSwarmJoinToken(Cli&, const Invocation&);
+int CmdSwarmLeave(Cli&, const Invocation&);
+int CmdSwarmUpdate(Cli&, const Invocation&);
+int CmdSwarmInspect(Cli&, const Invocation&);
+int CmdSwarmUnsupported(Cli&, const Invocation&);
+int CmdNodeLs(Cli&, const Invocation&);
+int CmdNodeInspect(Cli&, const Invocation&);
+int CmdNodePs(Cli&, const Invocation&);
+int CmdNodeRm(Cli&, const Invocation&);
+int CmdNodeUpdate(Cli&, const Invocation&);
+int CmdNodePromote(Cli&, const Invocation&);
+int CmdNodeDemote(Cli&, const Invocation&);
+
+// berth lab (commands_lab.cc).
 int CmdLabUp(Cli&, const Invocation&);
 int CmdLabLs(Cli&, const Invocation&);
 int CmdLabEnv(Cli&, const Invocation&);

@@ -12,7 +12,9 @@
 #include "cli/cli.h"
 #include "cli/format/template.h"
 #include "cli/opts.h"
+#include "cli/swarm_format.h"
 #include "common/clock.h"
+#include "spec/json/swarm_json.h"
 
 namespace berth::cli {
 namespace {
@@ -239,25 +241,14 @@ int CmdInfo(Cli& cli, const Invocation& inv) {
     out += "  Network: " + join(pl.value("Network", json::array())) + "\n";
     out += "  Log: " + join(pl.value("Log", json::array())) + "\n";
   }
-  const json& sw = info.value("Swarm", json::object());
-  std::string swarm = Str(sw, "LocalNodeState");
-  out += " Swarm: " + (swarm.empty() ? std::string("inactive") : swarm) + "\n";
-  if (swarm == "active" || swarm == "pending" || swarm == "error") {
-    out += "  NodeID: " + Str(sw, "NodeID") + "\n";
-    if (!Str(sw, "Error").empty()) out += "  Error: " + Str(sw, "Error") + "\n";
-    out += "  Is Manager: " + std::string(sw.value("ControlAvailable", false) ? "true" : "false") +
-           "\n";
-    if (sw.value("ControlAvailable", false)) {
-      out += "  ClusterID: " + Str(sw.value("Cluster", json::object()), "ID") + "\n";
-      out += "  Managers: " + std::to_string(sw.value("Managers", 0)) + "\n";
-      out += "  Nodes: " + std::to_string(sw.value("Nodes", 0)) + "\n";
-    }
-    out += "  Node Address: " + Str(sw, "NodeAddr") + "\n";
-    if (sw.contains("RemoteManagers") && sw["RemoteManagers"].is_array()) {
-      out += "  Manager Addresses:\n";
-      for (const auto& m : sw["RemoteManagers"]) out += "   " + Str(m, "Addr") + "\n";
-    }
+  // The Swarm part, from the typed swarm.Info (docker's printSwarmInfo).
+  spec::SwarmInfo swarm_info;
+  swarm_info.local_node_state = "inactive";  // a daemon without the section
+  if (info.contains("Swarm") && info["Swarm"].is_object()) {
+    auto parsed = spec::ParseSwarmInfo(info["Swarm"].dump());
+    if (parsed.ok()) swarm_info = std::move(*parsed);
   }
+  out += SwarmInfoSection(swarm_info);
   if (info.contains("Runtimes") && info["Runtimes"].is_object()) {
     std::vector<std::string> names;
     for (const auto& [k, v] : info["Runtimes"].items()) names.push_back(k);
