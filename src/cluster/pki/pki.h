@@ -4,10 +4,11 @@
 // - a cluster root CA: ECDSA P-256, self-signed, subject CN=swarm-ca, valid 20 years;
 // - node certificates signed by it: ECDSA P-256 keys, subject CN=<node id>, OU=<role>
 //   ("swarm-manager" or "swarm-worker"), O=<cluster id>; subjectAltName DNS:<node id> and
-//   DNS:<role> (a node dials a manager with server name "swarm-manager"), plus the IP addresses
-//   asked for (a manager's advertise address and 127.0.0.1, which etcd's peer and client TLS check);
-//   extended key usage serverAuth and clientAuth; valid for the cluster's NodeCertExpiry
-//   (default 90 days), back-dated a little for clock skew as swarmkit does;
+//   DNS:<role> (a node dials a manager with server name "swarm-manager"; a manager also has
+//   DNS:swarm-ca, the name swarmkit's joining nodes dial for their first certificate), plus
+//   the IP addresses asked for (a manager's advertise address and 127.0.0.1, which etcd's peer
+//   and client TLS check); extended key usage serverAuth and clientAuth; valid for the cluster's
+//   NodeCertExpiry (default 90 days), back-dated a little for clock skew as swarmkit does;
 // - join tokens "SWMTKN-1-<digest>-<secret>": the digest is the sha256 of the root's PEM as
 //   base 36, zero-padded to 50 characters; the secret 16 random bytes as base 36, zero-padded to
 //   25 (swarmkit's GenerateJoinToken). A joining node checks the digest against the root the

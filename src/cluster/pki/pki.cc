@@ -1,1 +1,0 @@
-// Placeholder: implemented on its own branch (issue 10); the header is the seam.
