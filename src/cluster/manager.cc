@@ -77,6 +77,8 @@ StatusOr<std::unique_ptr<Manager>> Manager::Start(ManagerConfig cfg) {
       [self](const std::vector<etcd::WatchEvent>& events, int64_t) {
         StateLock l(self->mu_);
         for (const etcd::WatchEvent& e : events) {
+          if (e.kv.mod_revision < self->seen_revision_) continue;
+          self->seen_revision_ = e.kv.mod_revision;
           if (e.type == etcd::WatchEvent::Type::kDelete) {
             self->seen_leader_.reset();
           } else {
@@ -160,16 +162,18 @@ void Manager::CampaignLoop() {
       if (!wait(kRetryAfter, [] { return false; })) return;
       continue;
     }
-    StatusOr<bool> won = store_->Campaign(me, *lease);
-    if (!won.ok() || !*won) {
+    StatusOr<Store::CampaignResult> won = store_->Campaign(me, *lease);
+    if (!won.ok() || !won->won) {
       (void)etcd_->LeaseRevoke(*lease);
       if (won.ok()) {
-        // Someone leads: wait for the key to go (the watch says so), re-checking now and then
-        // in case the watch broke.
-        StatusOr<std::optional<LeaderRecord>> cur = store_->GetLeader();
-        if (cur.ok()) {
+        // Someone leads: wait for the key to go (the watch says so). The answer and the watch
+        // race; the newer revision wins. A long timeout covers a broken watch.
+        {
           StateLock l(mu_);
-          seen_leader_ = *cur;
+          if (won->revision > seen_revision_) {
+            seen_revision_ = won->revision;
+            seen_leader_ = won->holder;
+          }
         }
         if (!wait(std::chrono::seconds(5),
                   [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !seen_leader_.has_value(); }))

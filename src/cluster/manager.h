@@ -87,6 +87,9 @@ class Manager {
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<LeaderRecord> seen_leader_ ABSL_GUARDED_BY(mu_);
+  // The store revision seen_leader_ is from: the watch and a campaign's answer race, and the
+  // newer one wins.
+  int64_t seen_revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread campaign_;
   std::thread down_checker_;
   std::unique_ptr<etcd::Watch> leader_watch_;

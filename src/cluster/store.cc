@@ -185,20 +185,27 @@ StatusOr<std::optional<LeaderRecord>> Store::GetLeader() {
   return std::optional<LeaderRecord>(LeaderRecord{Str(j, "node_id"), Str(j, "addr")});
 }
 
-StatusOr<bool> Store::Campaign(const LeaderRecord& me, int64_t lease) {
+StatusOr<Store::CampaignResult> Store::Campaign(const LeaderRecord& me, int64_t lease) {
   nlohmann::json v = {{"node_id", me.node_id}, {"addr", me.addr}};
   StatusOr<etcd::TxnResult> r =
       etcd_->Txn({Compare::Missing(kLeaderKey)}, {Op::Put(kLeaderKey, v.dump(), lease)},
                  {Op::Get(kLeaderKey)});
   if (!r.ok()) return StoreError(r.status(), "campaign for leadership");
-  if (r->succeeded) return true;
-  // Already ours (a campaign repeated after a lost answer)?
-  if (!r->ranges.empty() && !r->ranges[0].kvs.empty()) {
-    auto j = nlohmann::json::parse(r->ranges[0].kvs[0].value, nullptr, false);
-    if (j.is_object() && Str(j, "node_id") == me.node_id && r->ranges[0].kvs[0].lease == lease)
-      return true;
+  CampaignResult out;
+  out.revision = r->header.revision;
+  if (r->succeeded) {
+    out.won = true;
+    return out;
   }
-  return false;
+  if (!r->ranges.empty() && !r->ranges[0].kvs.empty()) {
+    const etcd::KeyValue& kv = r->ranges[0].kvs[0];
+    auto j = nlohmann::json::parse(kv.value, nullptr, false);
+    if (j.is_object()) out.holder = LeaderRecord{Str(j, "node_id"), Str(j, "addr")};
+    // Already ours (a campaign repeated after a lost answer)?
+    if (out.holder.has_value() && out.holder->node_id == me.node_id && kv.lease == lease)
+      out.won = true;
+  }
+  return out;
 }
 
 Status Store::Resign(const std::string& node_id) {

@@ -73,8 +73,14 @@ class Store {
   StatusOr<bool> IsRemoved(const std::string& id);
 
   StatusOr<std::optional<LeaderRecord>> GetLeader();
-  // Takes the leadership if nobody holds it: true when this node is now the leader.
-  StatusOr<bool> Campaign(const LeaderRecord& me, int64_t lease);
+  // Takes the leadership if nobody holds it. `won` when this node is now the leader; else who
+  // holds it, as of `revision`.
+  struct CampaignResult {
+    bool won = false;
+    std::optional<LeaderRecord> holder;
+    int64_t revision = 0;
+  };
+  StatusOr<CampaignResult> Campaign(const LeaderRecord& me, int64_t lease);
   // Gives it up if this node holds it.
   Status Resign(const std::string& node_id);
 
