@@ -15,6 +15,10 @@
 #include "registry/client/registry.h"
 #include "spec/filters.h"
 
+namespace berth::cluster {
+class Cluster;
+}
+
 namespace berth::engine {
 class Distribution;
 struct PullProgress;
@@ -62,6 +66,8 @@ struct Backend {
   // the routes serve. Null: those routes answer 501.
   engine::Distribution* distribution = nullptr;
   registry::Registries* registries = nullptr;
+  // Swarm mode (routes_swarm.cc, info's "Swarm"); set by the daemon before the routes serve.
+  cluster::Cluster* cluster = nullptr;
 };
 
 // The `filters` query parameter, decoded once by Docker's rules (spec::ParseFilters).
@@ -94,8 +100,8 @@ nlohmann::ordered_json RenderRegistryConfig(const registry::RegistryOptions& opt
 // container create answers (empty when it can run). `platform` is create's ?platform=.
 Status CheckRunnablePlatform(const engine::Image& img, const std::string& ref,
                              const std::string& platform);
-// Swarm-mode routes of a node not in a swarm (503, as Docker).
-void AddSwarmRoutes(Router& r);
+// /swarm and /nodes (routes_swarm.cc); the collections of later issues answer as empty.
+void AddSwarmRoutes(Router& r, Backend& b);
 }  // namespace berth::api
 namespace berth::network {
 class NetworkService;

@@ -8,6 +8,8 @@
 #include "absl/strings/str_split.h"
 #include "api/render.h"
 #include "api/routes.h"
+#include "cluster/cluster.h"
+#include "spec/json/swarm_json.h"
 #include "api/transport/stream.h"
 #include "sys/fs.h"
 
@@ -140,13 +142,9 @@ void AddSystemRoutes(Router& r, Backend& b) {
                      {"ServerVersion", "0.1.0"},
                      {"Runtimes", {{"runc", {{"path", "runc"}}}}},
                      {"DefaultRuntime", b.info.default_runtime},
-                     {"Swarm",
-                      {{"NodeID", ""},
-                       {"NodeAddr", ""},
-                       {"LocalNodeState", "inactive"},
-                       {"ControlAvailable", false},
-                       {"Error", ""},
-                       {"RemoteManagers", nullptr}}},
+                     {"Swarm", b.cluster != nullptr
+                                   ? spec::RenderSwarmInfo(b.cluster->Info())
+                                   : spec::RenderSwarmInfo(spec::SwarmInfo{})},
                      {"LiveRestoreEnabled", true},
                      {"Isolation", ""},
                      {"InitBinary", ""},

@@ -186,10 +186,23 @@ const CommandSpec kCommands[] = {
     {"system info", "[OPTIONS]", "Display system-wide information", CmdInfo},
     {"events", "[OPTIONS]", "Get real time events from the server", CmdEvents},
     {"system events", "[OPTIONS]", "Get real time events from the server", CmdEvents},
+
+    // Berth's own: a multi-host lab on this machine (docs/lab.md).
+    {"lab up", "[OPTIONS]", "Make a lab: one network namespace and berthd per node", CmdLabUp},
+    {"lab ls", "[OPTIONS]", "List the nodes of a lab", CmdLabLs},
+    {"lab env", "[OPTIONS] NODE", "Print the DOCKER_HOST of a node", CmdLabEnv},
+    {"lab exec", "[OPTIONS] NODE [--] COMMAND [ARG...]",
+     "Run a command in a node's network namespace, DOCKER_HOST set", CmdLabExec},
+    {"lab start", "[OPTIONS] NODE", "Start a node's berthd", CmdLabStart},
+    {"lab stop", "[OPTIONS] NODE", "Stop a node's berthd (SIGTERM)", CmdLabStop},
+    {"lab kill", "[OPTIONS] NODE", "Kill a node's berthd (SIGKILL)", CmdLabKill},
+    {"lab cut", "[OPTIONS] NODE", "Take a node's underlay link down (a partition)", CmdLabCut},
+    {"lab heal", "[OPTIONS] NODE", "Bring a node's underlay link up again", CmdLabCut},
+    {"lab down", "[OPTIONS]", "Remove a lab and everything it made", CmdLabDown},
 };
 
 const std::string_view kManagement[] = {"container", "image",  "network", "node",
-                                         "swarm",     "system", "volume"};
+                                         "swarm",     "system", "volume",  "lab"};
 
 std::string Usage(const Invocation& inv) {
   return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));

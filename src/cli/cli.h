@@ -234,4 +234,15 @@ int CmdNodeUpdate(Cli&, const Invocation&);
 int CmdNodePromote(Cli&, const Invocation&);
 int CmdNodeDemote(Cli&, const Invocation&);
 
+// berth lab (commands_lab.cc).
+int CmdLabUp(Cli&, const Invocation&);
+int CmdLabLs(Cli&, const Invocation&);
+int CmdLabEnv(Cli&, const Invocation&);
+int CmdLabExec(Cli&, const Invocation&);
+int CmdLabStart(Cli&, const Invocation&);
+int CmdLabStop(Cli&, const Invocation&);
+int CmdLabKill(Cli&, const Invocation&);
+int CmdLabCut(Cli&, const Invocation&);
+int CmdLabDown(Cli&, const Invocation&);
+
 }  // namespace berth::cli

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-opt", log_opts, "Default log driver options (KEY=VALUE, repeatable)");
   app.add_option("--config-file", config_file, "Daemon configuration file (JSON, dockerd's keys)");
   app.add_option("--runc", cfg.runc, "OCI runtime binary");
+  app.add_option("--swarm-etcd", cfg.etcd_binary, "etcd binary a swarm manager runs (default etcd)");
+  app.add_option("--swarm-etcd-client-port", cfg.etcd_client_port,
+                 "Port of a swarm manager's etcd on 127.0.0.1 (default 2379)");
   app.add_option("--shim", cfg.shim, "berth-shim binary (default: beside berthd)");
   app.add_option("--init-path", cfg.init_path,
                  "Static init bound into --init containers (default /usr/bin/tini-static)");

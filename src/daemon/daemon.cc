@@ -14,6 +14,7 @@
 #include <set>
 #include "api/routes.h"
 #include "api/server.h"
+#include "cluster/cluster.h"
 #include "common/ids.h"
 #include "daemon/api_listen.h"
 #include "engine/containers.h"
@@ -163,6 +164,25 @@ StatusOr<int> LockPidFile(const std::string& path) {
   return fd;
 }
 
+// What this node tells the swarm's managers about itself (Node.Description), as dockerd does.
+spec::NodeDescription NodeDescription(const std::string& hostname) {
+  spec::NodeDescription d;
+  d.hostname = hostname;
+  d.platform.architecture = "x86_64";
+  d.platform.os = "linux";
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page = ::sysconf(_SC_PAGE_SIZE);
+  d.resources.nano_cpus = int64_t{cpus > 0 ? cpus : 1} * 1'000'000'000;
+  d.resources.memory_bytes = pages > 0 && page > 0 ? int64_t{pages} * page : 0;
+  d.engine.engine_version = "0.1.0";
+  std::vector<spec::PluginDescription> plugins = {
+      {"Log", "json-file"}, {"Log", "local"},     {"Network", "bridge"}, {"Network", "host"},
+      {"Network", "macvlan"}, {"Network", "null"}, {"Volume", "local"}};
+  d.engine.plugins = plugins;
+  return d;
+}
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -182,6 +202,7 @@ struct Daemon::Impl {
   std::unique_ptr<network::NetKernel> net_kernel;
   std::unique_ptr<network::Controller> network;
   std::unique_ptr<engine::ContainerManager> containers;
+  std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<api::Backend> backend;
   api::Router router;
   std::unique_ptr<api::ApiServer> server;
@@ -308,9 +329,20 @@ Status Daemon::Start() {
                                    {}});
   d.backend->distribution = d.distribution.get();
   d.backend->registries = d.registries.get();
+  {
+    cluster::ClusterOptions co;
+    co.data_root = cfg.data_root;
+    co.etcd_binary = cfg.etcd_binary;
+    co.etcd_client_port = cfg.etcd_client_port;
+    co.clock = &d.clock;
+    co.description = NodeDescription(host);
+    d.cluster = std::make_unique<cluster::Cluster>(std::move(co));
+    d.cluster->Start();
+    d.backend->cluster = d.cluster.get();
+  }
   api::AddSystemRoutes(d.router, *d.backend);
   api::AddDistributionRoutes(d.router, *d.backend);
-  api::AddSwarmRoutes(d.router);
+  api::AddSwarmRoutes(d.router, *d.backend);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddFsRoutes(d.router, *d.backend);
@@ -334,6 +366,8 @@ Status Daemon::Start() {
 void Daemon::Stop() {
   Impl& d = *impl_;
   if (d.server) d.server->Stop();
+  // The swarm agent and manager (etcd too); the node stays in its swarm for the next start.
+  if (d.cluster) d.cluster->Stop();
   if (d.events) d.events->Close();
   // Containers keep running under their shims (live restore); only our threads stop.
   if (d.containers) d.containers->Shutdown();

@@ -52,6 +52,9 @@ struct Config {
   int max_concurrent_downloads = 3;
   int max_concurrent_uploads = 5;
   std::vector<std::string> registry_certs_dirs;
+  // Swarm mode: the etcd binary a manager runs, and its client port (on 127.0.0.1 only).
+  std::string etcd_binary = "etcd";  // --swarm-etcd
+  int etcd_client_port = 2379;       // --swarm-etcd-client-port
   // API connection limits (api::ServerOptions).
   int max_connections = 512;                       // --max-connections
   std::chrono::milliseconds header_timeout{30'000};  // --header-timeout

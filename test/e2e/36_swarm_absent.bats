@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
 # A node that is not in a swarm: every swarm-mode route answers Docker's 503 "This node is not
 # part of a swarm" (tear-downs call swarm/leave?force=1 unconditionally and rely on it), through
-# the API and the docker CLI (berth's swarm, node and service commands come with swarm mode);
-# init and join are refused (501) until swarm mode lands.
+# the API and the docker CLI; init and join with bad input are refused and change nothing.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -39,10 +38,13 @@ call() { curl -s --unix-socket "$BT_SOCK" -o /dev/stdout -w ' %{http_code}' -X "
   done
 }
 
-@test "swarm init and join are refused, not answered with a 404" {
-  out=$(call POST /swarm/init)
-  [ "${out##* }" = 501 ]
-  [[ "$(echo "${out% *}" | jq -r .message)" == *"does not implement swarm mode"* ]]
-  run -1 docker swarm init --advertise-addr 127.0.0.1
-  [[ "$output" == *"does not implement swarm mode"* ]]
+@test "swarm init and join with bad input are refused and leave the node outside any swarm" {
+  run -1 docker swarm init --advertise-addr eth9
+  [[ "$output" == *"advertise address must be a non-zero IP address"* ]]
+  run -1 docker swarm join --token bogus 127.0.0.1:2377
+  [[ "$output" == *"invalid join token"* ]]
+  run -1 "$BIN/berth" swarm join --token SWMTKN-1-bogus 127.0.0.1:2377
+  [[ "$output" == *"invalid join token"* ]]
+  [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]
+  [ ! -e "$BT_DIR/data/swarm" ]
 }

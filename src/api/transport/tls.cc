@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <unistd.h>
@@ -169,6 +170,29 @@ PeerIdentity PeerIdentityOf(SSL* ssl) {
   }
   GENERAL_NAMES_free(sans);
   X509_free(cert);
+  // The chain as sent (on a client, the server's leaf first; a server sees the client's chain
+  // without its leaf, so the leaf is put in front there).
+  auto pem_of = [](X509* c) {
+    std::string out;
+    if (BIO* mem = BIO_new(BIO_s_mem())) {
+      if (PEM_write_bio_X509(mem, c) == 1) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(mem, &data);
+        if (n > 0) out.assign(data, static_cast<size_t>(n));
+      }
+      BIO_free(mem);
+    }
+    return out;
+  };
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  if (!SSL_is_server(ssl)) {
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i)
+      id.chain_pem.push_back(pem_of(sk_X509_value(chain, i)));
+  } else if (X509* leaf = SSL_get0_peer_certificate(ssl)) {
+    id.chain_pem.push_back(pem_of(leaf));
+    for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i)
+      id.chain_pem.push_back(pem_of(sk_X509_value(chain, i)));
+  }
   return id;
 }
 

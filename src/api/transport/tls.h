@@ -45,6 +45,9 @@ struct PeerIdentity {
   std::string organization;         // the first O (a node certificate's cluster id)
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries, as text
+  // Every certificate the peer sent, leaf first, as PEM (verified or not: a node joining a swarm
+  // checks the root it is shown against its token's digest before it trusts anything).
+  std::vector<std::string> chain_pem;
 };
 
 class TlsContext {

@@ -1,0 +1,72 @@
+#pragma once
+// Agent: every swarm node's session with the leader's dispatcher. A thread of its own sends a
+// heartbeat every period (the dispatcher says how long), to the leader when it knows it, else to
+// each known manager in turn; a follower's answer names the leader and the agent goes there.
+// It reports what it learns (the managers, the node's desired role) through a callback, which
+// must not block on the caller's operation lock (Cluster uses a try-lock and tries again on the
+// next heartbeat).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "api/transport/tls.h"
+#include "cluster/node_state.h"
+#include "common/clock.h"
+#include "common/sync.h"
+#include "spec/swarm.h"
+
+namespace berth::cluster {
+
+struct HeartbeatAnswer {
+  std::string role;  // the node's desired role
+  std::vector<ManagerPeer> managers;
+  Duration period{};
+  std::string leader_addr;
+};
+
+struct AgentConfig {
+  NodePaths paths{""};
+  std::string node_id;
+  std::vector<ManagerPeer> managers;
+  const Clock* clock = nullptr;
+  spec::NodeDescription description;
+  // Called on the agent's thread after each successful heartbeat.
+  std::function<void(const HeartbeatAnswer&)> on_answer;
+};
+
+class Agent {
+ public:
+  static StatusOr<std::unique_ptr<Agent>> Create(AgentConfig cfg);
+  ~Agent();  // Stop()
+  // Starts the heartbeat thread.
+  void Run();
+  // One heartbeat now (the caller's thread); `leaving` tells the leader the node is leaving.
+  StatusOr<HeartbeatAnswer> HeartbeatOnce(bool leaving = false);
+  // Re-reads the node's certificate (after a renewal).
+  Status ReloadTls();
+  void Stop();
+  std::vector<ManagerPeer> managers() const;
+  // The last heartbeat's error ("" when it succeeded).
+  std::string last_error() const;
+
+ private:
+  explicit Agent(AgentConfig cfg) : cfg_(std::move(cfg)) {}
+  void Loop();
+
+  AgentConfig cfg_;
+  mutable StateMutex mu_;
+  absl::CondVar cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<const transport::TlsContext> tls_ ABSL_GUARDED_BY(mu_);
+  std::vector<ManagerPeer> managers_ ABSL_GUARDED_BY(mu_);
+  std::string leader_addr_ ABSL_GUARDED_BY(mu_);
+  Duration period_ ABSL_GUARDED_BY(mu_) = std::chrono::seconds(5);
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace berth::cluster

@@ -1,0 +1,99 @@
+#pragma once
+// Cluster: this node's part in swarm mode, behind the Engine API's /swarm, /nodes and info's
+// "Swarm" section (docs/swarm.md).
+//
+// A node is inactive, a worker, or a manager. Every active node runs an Agent, which holds a
+// session with the leader's dispatcher over mutual TLS on the cluster port (2377): heartbeats
+// every Dispatcher.HeartbeatPeriod, the manager list, its desired role, certificate renewal. A
+// manager also runs a Manager: an etcd member (the cluster store), the cluster port's server
+// (join, heartbeat, renew), and a campaign for leadership (an etcd key on a lease); the leader runs
+// the dispatcher, which marks nodes Ready on their heartbeats and Down when they stop.
+//
+// What a node keeps under <data-root>/swarm (mode 0700): state.json (its id, role, addresses, the
+// managers it knows), certificates/ (the root, its certificate and key, mode 0600), etcd/ (a
+// manager's member data). A restarted berthd resumes from there: no token is needed.
+//
+// Threading: every method may be called from any thread. Init, Join, Leave and the membership
+// changes are serialised by an operation lock held across their slow work (etcd, the network,
+// subprocesses); the state lock guards only in-memory state and is never held while waiting.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "spec/swarm.h"
+
+namespace berth::cluster {
+
+struct ClusterOptions {
+  std::string data_root;                  // the daemon's; swarm state goes in <data_root>/swarm
+  std::string etcd_binary = "etcd";       // Debian's etcd-server
+  int etcd_client_port = 2379;            // on 127.0.0.1 only
+  int etcd_peer_port = 2380;              // on the advertise address
+  const Clock* clock = nullptr;           // required
+  // What the node tells the managers about itself (hostname, platform, resources, engine).
+  spec::NodeDescription description;
+};
+
+// Query flags of POST /swarm/update.
+struct SwarmUpdateFlags {
+  bool rotate_worker_token = false;
+  bool rotate_manager_token = false;
+  bool rotate_manager_unlock_key = false;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions opts);
+  ~Cluster();  // Stop()
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Resumes the node's part from <data_root>/swarm, if it has one. Never fails the daemon's
+  // start: a swarm that cannot be resumed is logged and shown in info's Error.
+  void Start();
+  // Stops the agent and the manager (etcd too); the node stays in the swarm for the next Start.
+  void Stop();
+
+  // POST /swarm/init: the new node's id.
+  StatusOr<std::string> Init(const spec::SwarmInitRequest& req);
+  // POST /swarm/join
+  Status Join(const spec::SwarmJoinRequest& req);
+  // POST /swarm/leave
+  Status Leave(bool force);
+  // GET /swarm
+  StatusOr<spec::Swarm> Inspect();
+  // POST /swarm/update
+  Status Update(const spec::SwarmSpec& spec, uint64_t version, const SwarmUpdateFlags& flags);
+
+  // GET /nodes (every node, with ManagerStatus), GET /nodes/{id} (id, id prefix or hostname).
+  StatusOr<std::vector<spec::Node>> Nodes();
+  StatusOr<spec::Node> GetNode(const std::string& ref);
+  // POST /nodes/{id}/update
+  Status UpdateNode(const std::string& ref, uint64_t version, const spec::NodeSpec& spec);
+  // DELETE /nodes/{id}
+  Status RemoveNode(const std::string& ref, bool force);
+
+  // The "Swarm" section of GET /info.
+  spec::SwarmInfo Info();
+  // Whether this node is a manager (the API refuses cluster reads on others).
+  bool IsManager();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Docker's refusals.
+inline constexpr char kNotInSwarm[] = "This node is not part of a swarm";
+inline constexpr char kNotManager[] =
+    "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. "
+    "Please run this command on a manager node or promote the current node to a manager.";
+inline constexpr char kAlreadyInSwarm[] =
+    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join "
+    "another one.";
+
+}  // namespace berth::cluster

@@ -1,0 +1,48 @@
+#pragma once
+// Cluster's insides, shared by cluster.cc (membership: init, join, leave, resume, role changes)
+// and cluster_nodes.cc (the manager-side reads and writes of /swarm and /nodes, and info).
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "cluster/agent.h"
+#include "cluster/cluster.h"
+#include "cluster/manager.h"
+#include "cluster/node_state.h"
+#include "common/sync.h"
+
+namespace berth::cluster {
+
+class Cluster::Impl {
+ public:
+  explicit Impl(ClusterOptions opts) : opts_(std::move(opts)), paths_(opts_.data_root) {}
+
+  // The manager, when this node is one (refusals as Docker's otherwise).
+  StatusOr<std::shared_ptr<Manager>> RequireManager();
+  // Starts the agent for state (and runs one heartbeat, retried until `wait` passes, when wait
+  // is non-zero: init and join return once the node is Ready).
+  Status StartAgent(const NodeState& state, Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  void OnHeartbeat(const HeartbeatAnswer& a);
+  // Renews the certificate for `role` and starts or stops the manager to match.
+  Status ChangeRole(const std::string& role) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  StatusOr<std::shared_ptr<Manager>> StartManager(const NodeState& state, bool new_cluster,
+                                                  const std::string& initial_cluster)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Stops agent and manager (under op_mu_), outside the state lock.
+  void StopAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  std::optional<NodeState> state() const;
+
+  ClusterOptions opts_;
+  NodePaths paths_;
+  // Serialises init, join, leave, resume and role changes (held across their slow work).
+  absl::Mutex op_mu_;
+  mutable StateMutex mu_;
+  std::optional<NodeState> state_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Manager> manager_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Agent> agent_ ABSL_GUARDED_BY(mu_);
+  std::string error_ ABSL_GUARDED_BY(mu_);  // why the swarm could not be resumed
+};
+
+}  // namespace berth::cluster

@@ -1,0 +1,49 @@
+#pragma once
+// Node-to-manager calls on the cluster port (2377): one HTTP/1.1 POST of a JSON body over mutual
+// TLS, with a deadline on every step (connect, handshake, request, response), so a cut or dead
+// manager costs a bounded wait and never a hung thread.
+//
+// A joining node has no certificate yet: it connects without verifying, and `check_peer` looks
+// at the chain the manager showed (the root's digest against the join token) before a byte of the
+// request, and so the token, is sent.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/transport/tls.h"
+#include "common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::cluster {
+
+// The server name a node checks in a manager's certificate (a DNS SAN of every manager's).
+inline constexpr char kManagerServerName[] = "swarm-manager";
+
+struct RpcOptions {
+  std::shared_ptr<const transport::TlsContext> tls;  // client context
+  std::string server_name = kManagerServerName;
+  std::chrono::milliseconds timeout{5000};  // the whole call
+  // Called after the handshake with the manager's identity; an error stops the call unsent.
+  std::function<Status(const transport::PeerIdentity&)> check_peer;
+};
+
+struct RpcReply {
+  int status = 0;
+  nlohmann::json body;  // the parsed JSON answer (null when empty)
+};
+
+// POSTs body to https://addr/path ("10.0.0.1:2377"). A transport failure is UNAVAILABLE naming
+// addr; a non-JSON answer is INTERNAL; the HTTP status is returned, not turned into an error.
+StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nlohmann::json& body,
+                        const RpcOptions& opts);
+
+// The status an error answer ({"message": ..., "code": ...}) stands for.
+Status ReplyError(const RpcReply& reply);
+
+// An answer for the server side: {"message": ..., "code": <absl code number>}.
+nlohmann::json ErrorBody(const Status& s);
+
+}  // namespace berth::cluster
