@@ -1,6 +1,8 @@
 // The manager side of /swarm and /nodes, and the "Swarm" section of info.
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -136,14 +138,26 @@ Status Cluster::UpdateNode(const std::string& ref, uint64_t version, const spec:
       return absl::FailedPreconditionError(
           "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of "
           "the swarm");
-    // The member leaves the store first, so the node's certificate stops mattering to etcd.
-    RETURN_IF_ERROR(m->RemoveEtcdMember(node.status.addr));
   }
   spec::Node want = node;
   want.spec = spec;
   want.meta.updated_at = UnixNanos(impl_->opts_.clock->Now());
   if (spec.role == "worker") want.manager_status.reset();
-  return m->store().UpdateNode(want, version).status();
+  RETURN_IF_ERROR(m->store().UpdateNode(want, version).status());
+  if (node.spec.role == "manager" && spec.role == "worker") {
+    // Then its etcd member leaves the store, before the node hears of its new role at its next
+    // heartbeat and stops the member. Removing the etcd leader (the demoted node's member may be
+    // it) makes the store elect another: the removal is retried through that.
+    MonoTime until = impl_->opts_.clock->Monotonic() + std::chrono::seconds(10);
+    for (;;) {
+      Status removed = m->RemoveEtcdMember(node.status.addr);
+      if (removed.ok()) break;
+      if (!absl::IsUnavailable(removed) || impl_->opts_.clock->Monotonic() >= until)
+        return removed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  return absl::OkStatus();
 }
 
 Status Cluster::RemoveNode(const std::string& ref, bool force) {

@@ -242,7 +242,9 @@ void Dispatcher::LoseLeadership() {
 
 void Dispatcher::CheckDown(Duration period) {
   MonoTime now = clock_.Monotonic();
-  Duration grace = 3 * period;
+  // Two missed heartbeats and half a period: with checks every quarter period, a silent node is
+  // Down within 3 periods of its last heartbeat, and one late heartbeat does not make it flap.
+  Duration grace = period * 5 / 2;
   std::map<std::string, MonoTime> seen;
   {
     StateLock l(mu_);

@@ -10,7 +10,8 @@
 //   after promote/demote); a promoted node also gets its etcd --initial-cluster.
 // A node whose certificate is not from this cluster, or was removed, is refused.
 //
-// The leader's dispatcher also watches the heartbeats: a node silent for 3 periods is marked Down.
+// The leader's dispatcher also watches the heartbeats: a node silent for 2.5 periods is marked
+// Down (so within 3 periods of its last heartbeat).
 // Threading: handlers on the server's connection threads, CheckDown on the manager's checker
 // thread; mu_ guards the heartbeat table only and is never held across etcd.
 
@@ -36,7 +37,7 @@ class Dispatcher {
   // This manager became the leader: every node gets a full grace period from now.
   void BecomeLeader();
   void LoseLeadership();
-  // Marks nodes Down whose last heartbeat is older than 3 periods (leader only).
+  // Marks nodes Down whose last heartbeat is older than 2.5 periods (leader only).
   void CheckDown(Duration period);
 
  private:

@@ -12,8 +12,13 @@ namespace {
 
 // The leadership lease. etcd renews every lease to its full TTL after an etcd leader change, so
 // a failover takes about the etcd election plus this (reference/etcd.md).
-constexpr std::chrono::seconds kLeaderTtl{2};
-constexpr auto kKeepAliveEvery = std::chrono::milliseconds(600);
+// The store's own timing is tighter than etcd's defaults (heartbeat 100 ms, election 1 s): the
+// managers of a swarm are on one LAN, and a failover is the election plus this TTL (etcd's
+// minimum TTL is 1.5 election timeouts).
+constexpr std::chrono::seconds kLeaderTtl{1};
+constexpr auto kKeepAliveEvery = std::chrono::milliseconds(250);
+constexpr auto kEtcdHeartbeat = std::chrono::milliseconds(50);
+constexpr auto kEtcdElection = std::chrono::milliseconds(500);
 constexpr auto kRetryAfter = std::chrono::milliseconds(500);
 constexpr auto kEtcdStartTimeout = std::chrono::seconds(20);
 
@@ -41,6 +46,8 @@ StatusOr<std::unique_ptr<Manager>> Manager::Start(ManagerConfig cfg) {
                            ? absl::StrCat(st.node_id, "=https://", mc.peer_ip, ":", mc.peer_port)
                            : m->cfg_.initial_cluster;
   mc.cluster_token = st.cluster_id;
+  mc.heartbeat = kEtcdHeartbeat;
+  mc.election = kEtcdElection;
   ASSIGN_OR_RETURN(m->member_, etcd::Member::Start(mc));
   if (m->cfg_.new_cluster || !m->cfg_.initial_cluster.empty()) {
     Status healthy = m->member_->WaitHealthy(kEtcdStartTimeout);
@@ -223,8 +230,8 @@ void Manager::CheckDownLoop() {
       dispatcher_->CheckDown(period);
     }
     StateLock l(mu_);
-    // Checks a few times per period, so Down comes within 3 periods of the last heartbeat.
-    WaitFor(*cfg_.clock, mu_, cv_, period / 2,
+    // Checks four times per period, so Down comes within 3 periods of the last heartbeat.
+    WaitFor(*cfg_.clock, mu_, cv_, period / 4,
             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; });
     if (stopping_) return;
   }
