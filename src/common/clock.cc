@@ -147,6 +147,9 @@ bool ParseRfc3339(const std::string& s, int64_t* out) {
     }
     for (; digits < 9; ++digits) frac *= 10;
   }
+  // Unix nanoseconds in an int64 span 1677 to 2262; a time outside is refused, not wrapped.
+  constexpr int64_t kMaxSecs = INT64_MAX / 1000000000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return false;
   *out = secs * 1000000000 + frac;
   return true;
 }

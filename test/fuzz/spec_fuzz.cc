@@ -22,6 +22,7 @@
 #include "spec/json/exec_json.h"
 #include "spec/json/filters_json.h"
 #include "spec/json/network_json.h"
+#include "spec/json/swarm_json.h"
 
 namespace berth::spec {
 namespace {
@@ -106,6 +107,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                               RenderEndpointSettings);
   RoundTrip<ExecConfig>("ParseExecConfig", body, ParseExecConfig, RenderExecConfig);
   RoundTrip<ExecStartCheck>("ParseExecStart", body, ParseExecStart, RenderExecStart);
+  // Swarm mode: request bodies, and the records the cluster keeps in etcd.
+  RoundTrip<SwarmInitRequest>("ParseSwarmInitRequest", body, ParseSwarmInitRequest,
+                              RenderSwarmInitRequest);
+  RoundTrip<SwarmJoinRequest>("ParseSwarmJoinRequest", body, ParseSwarmJoinRequest,
+                              RenderSwarmJoinRequest);
+  RoundTrip<SwarmSpec>("ParseSwarmSpec", body, ParseSwarmSpec, RenderSwarmSpec);
+  RoundTrip<NodeSpec>("ParseNodeSpec", body, ParseNodeSpec, RenderNodeSpec);
+  RoundTrip<Node>("ParseNode", body, ParseNode, RenderNode);
+  RoundTrip<ClusterInfo>("ParseClusterInfo", body, ParseClusterInfo, RenderClusterInfo);
+  RoundTrip<SwarmInfo>("ParseSwarmInfo", body, ParseSwarmInfo, RenderSwarmInfo);
 
   StoreRoundTrip<ContainerCreateRequest>("DecodeContainerCreate", body, DecodeContainerCreate,
                                          EncodeContainerCreate);

@@ -153,3 +153,21 @@ TEST(StateMutexTest, CountsHeldStateLocks) {
 
 }  // namespace
 }  // namespace berth
+
+namespace berth {
+namespace {
+
+TEST(Rfc3339, ParsesWhatItFormatsAndRefusesTimesPastInt64Nanos) {
+  int64_t n = 0;
+  ASSERT_TRUE(ParseRfc3339("2026-11-28T03:28:05.79041263Z", &n));
+  EXPECT_EQ(FormatRfc3339Nano(n), "2026-11-28T03:28:05.79041263Z");
+  ASSERT_TRUE(ParseRfc3339("0001-01-01T00:00:00Z", &n));
+  EXPECT_EQ(n, 0);
+  // Year 6090 (found by spec_fuzz): its nanoseconds do not fit an int64.
+  EXPECT_FALSE(ParseRfc3339("6090-01-01T00:00:00Z", &n));
+  EXPECT_FALSE(ParseRfc3339("1500-01-01T00:00:00Z", &n));
+  EXPECT_TRUE(ParseRfc3339("2262-01-01T00:00:00Z", &n));
+}
+
+}  // namespace
+}  // namespace berth
