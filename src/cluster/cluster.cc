@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/cluster_impl.h"
 #include "cluster/pki/pki.h"
@@ -149,8 +150,11 @@ Status Cluster::Impl::StartAgent(const NodeState& state, Duration wait) {
     }
   }
   shared->Run();
-  StateLock l(mu_);
-  agent_ = std::move(shared);
+  {
+    StateLock l(mu_);
+    agent_ = std::move(shared);
+  }
+  ScheduleRenewal();
   return absl::OkStatus();
 }
 
@@ -166,6 +170,20 @@ void Cluster::Impl::StopAll() {
   if (manager != nullptr) manager->Stop();
 }
 
+void Cluster::Impl::ScheduleRenewal() {
+  std::optional<WallTime> at;
+  if (FILE* f = std::fopen(paths_.node_cert().c_str(), "r")) {
+    std::string pem;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) pem.append(buf, n);
+    std::fclose(f);
+    StatusOr<pki::CertInfo> info = pki::ParseCert(pem);
+    if (info.ok()) at = pki::RenewalTime(info->not_before, info->not_after);
+  }
+  StateLock l(mu_);
+  renew_at_ = at;
+}
+
 void Cluster::Impl::OnHeartbeat(const HeartbeatAnswer& a) {
   std::optional<NodeState> st = state();
   if (!st.has_value()) return;
@@ -177,7 +195,12 @@ void Cluster::Impl::OnHeartbeat(const HeartbeatAnswer& a) {
                          a.managers[i].node_id != st->managers[i].node_id;
   }
   bool role_changed = !a.role.empty() && a.role != st->role;
-  if (!managers_changed && !role_changed) return;
+  bool renewal_due = false;
+  {
+    StateLock l(mu_);
+    renewal_due = renew_at_.has_value() && opts_.clock->Now() >= *renew_at_;
+  }
+  if (!managers_changed && !role_changed && !renewal_due) return;
   // Never wait for the operation lock here: Leave holds it while it stops this agent.
   if (!op_mu_.TryLock()) return;
   std::optional<NodeState> cur = state();
@@ -188,9 +211,11 @@ void Cluster::Impl::OnHeartbeat(const HeartbeatAnswer& a) {
     StateLock l(mu_);
     if (state_.has_value()) state_->managers = a.managers;
   }
-  if (cur.has_value() && role_changed) {
-    Status s = ChangeRole(a.role);
-    if (!s.ok()) spdlog::warn("swarm: cannot become a {}: {}", a.role, s.ToString());
+  if (cur.has_value() && (role_changed || renewal_due)) {
+    // A renewal is a role change to the same role: a new key and certificate.
+    std::string role = role_changed ? a.role : cur->role;
+    Status s = ChangeRole(role);
+    if (!s.ok()) spdlog::warn("swarm: cannot renew the certificate as a {}: {}", role, s.ToString());
   }
   op_mu_.Unlock();
 }
@@ -230,6 +255,18 @@ Status Cluster::Impl::ChangeRole(const std::string& role) {
                        StartManager(next, false, r->body.value("initial_cluster", "")));
       StateLock l(mu_);
       manager_ = std::move(manager);
+    } else if (new_role == "manager" && st->role == "manager") {
+      // A renewal on a manager: its cluster port and etcd client take the new certificate on a
+      // restart of the manager (its etcd member resumes from its data; leadership may move).
+      std::shared_ptr<Manager> old;
+      {
+        StateLock l(mu_);
+        old = std::move(manager_);
+      }
+      if (old != nullptr) old->Stop();
+      ASSIGN_OR_RETURN(auto manager, StartManager(next, false, ""));
+      StateLock l(mu_);
+      manager_ = std::move(manager);
     } else if (new_role == "worker" && st->role == "manager") {
       std::shared_ptr<Manager> manager;
       {
@@ -241,9 +278,13 @@ Status Cluster::Impl::ChangeRole(const std::string& role) {
       std::filesystem::remove_all(paths_.etcd_dir(), ec);
     }
     RETURN_IF_ERROR(SaveNodeState(paths_, next));
-    StateLock l(mu_);
-    state_ = next;
-    spdlog::info("swarm: this node is now a {}", new_role);
+    {
+      StateLock l(mu_);
+      state_ = next;
+    }
+    ScheduleRenewal();
+    if (new_role != st->role) spdlog::info("swarm: this node is now a {}", new_role);
+    else spdlog::info("swarm: renewed this node's certificate");
     return absl::OkStatus();
   }
   return last;
@@ -297,6 +338,19 @@ StatusOr<std::string> Cluster::Init(const spec::SwarmInitRequest& req) {
     return absl::InvalidArgumentError(absl::StrCat(
         "rpc error: code = InvalidArgument desc = datapath port ", data_path_port,
         " is not in the valid range 1024-49151"));
+  if (req.default_addr_pool.has_value()) {
+    for (const std::string& pool : *req.default_addr_pool) {
+      size_t slash = pool.find('/');
+      in_addr a{};
+      int bits = -1;
+      if (slash == std::string::npos ||
+          ::inet_pton(AF_INET, pool.substr(0, slash).c_str(), &a) != 1 ||
+          !absl::SimpleAtoi(pool.substr(slash + 1), &bits) || bits < 0 || bits > 32)
+        return absl::InvalidArgumentError(
+            absl::StrCat("rpc error: code = InvalidArgument desc = invalid default address pool ",
+                         pool));
+    }
+  }
   uint32_t subnet_size = req.subnet_size == 0 ? 24 : req.subnet_size;
   if (subnet_size > 29 || subnet_size < 8)
     return absl::InvalidArgumentError(

@@ -33,6 +33,9 @@ class Cluster::Impl {
   // Stops agent and manager (under op_mu_), outside the state lock.
   void StopAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   std::optional<NodeState> state() const;
+  // When the node's certificate is due for renewal (swarmkit's rule: at a random point between
+  // 50% and 80% of its life), from the certificate on disk.
+  void ScheduleRenewal();
 
   ClusterOptions opts_;
   NodePaths paths_;
@@ -43,6 +46,7 @@ class Cluster::Impl {
   std::shared_ptr<Manager> manager_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Agent> agent_ ABSL_GUARDED_BY(mu_);
   std::string error_ ABSL_GUARDED_BY(mu_);  // why the swarm could not be resumed
+  std::optional<WallTime> renew_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::cluster

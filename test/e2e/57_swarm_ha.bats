@@ -74,6 +74,9 @@ control() { [ "$(d "$1" info --format '{{.Swarm.ControlAvailable}}')" = "$2" ]; 
   # m1's heartbeats stopped: it is Down and Unreachable.
   wait_for 8 state_is m2 m1 down
   [[ "$(managers_seen m3)" == "m1=Unreachable "* ]]
+  # The workers' agents followed the leader: the new one has their heartbeats.
+  state_is m3 w1 ready
+  state_is m3 w2 ready
 }
 
 @test "two of three managers down: writes are refused with Docker's words, and work again when one returns" {
