@@ -68,6 +68,7 @@ fuzz: deps fuzz-build
 	@for f in build-fuzz/bin/*_fuzz; do test/fuzz/run.sh $$f $(FUZZ_SECONDS) || exit 1; done
 
 bench: deps build
+	cmake --build $(BUILD) -j $(JOBS) --target benches
 	bench/run.sh $(BUILD)/bin
 
 clean:
