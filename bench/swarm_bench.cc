@@ -86,10 +86,11 @@ struct LabState {
   std::string bin, name, subnet;
   bool up = false;
 
-  // `berth lab down`, then by hand whatever a failed down left. Idempotent.
+  // `berth lab down`, then by hand whatever a failed down left. Idempotent. `up` clears only at
+  // the end: a signal that interrupts the down run from ~Lab leaves through Fail(), and the
+  // at-exit clean-up then does all of it again, uninterrupted.
   void Down() {
     if (!up) return;
-    up = false;
     std::string bridge;
     {
       std::ifstream f("/run/berth-lab/" + name + "/lab.json");
@@ -110,6 +111,7 @@ struct LabState {
     if (!bridge.empty()) bb::Run({"ip", "link", "del", bridge});
     bb::Run({"rm", "-rf", "/run/berth-lab/" + name, "/var/lib/berth-lab/" + name});
     bb::Run({"rmdir", "/run/berth-lab", "/var/lib/berth-lab"});
+    up = false;
   }
 };
 
