@@ -28,6 +28,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -294,14 +295,26 @@ Sample OneRun(const std::string& bin, const std::string& name, const std::string
   return s;  // ~Lab takes the lab down
 }
 
-void Line(const char* what, double berth_ms, const char* target, double docker_s,
+// One figure: the median of v, its range, the target, and Docker's figure with the ratio.
+void Line(const char* what, const std::vector<double>& v, const char* target, double docker_s,
           const char* docker_what) {
+  double m = Median(v);
+  char range[32];
+  std::snprintf(range, sizeof range, "%.0f-%.0f", *std::min_element(v.begin(), v.end()),
+                *std::max_element(v.begin(), v.end()));
   if (docker_s > 0)
-    std::printf("  %-34s %8.0f  %-10s  Docker %7.0f  %5.2fx  (%s)\n", what, berth_ms, target,
-                docker_s * 1000, berth_ms / (docker_s * 1000), docker_what);
+    std::printf("  %-34s %6.0f %11s  %-7s  Docker %6.0f  %5.2fx  (%s)\n", what, m, range, target,
+                docker_s * 1000, m / (docker_s * 1000), docker_what);
   else
-    std::printf("  %-34s %8.0f  %-10s  Docker       -         (%s)\n", what, berth_ms, target,
+    std::printf("  %-34s %6.0f %11s  %-7s  Docker      -         (%s)\n", what, m, range, target,
                 docker_what);
+}
+
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
 }
 
 }  // namespace
@@ -329,6 +342,7 @@ int main(int argc, char** argv) {
       runs, net.c_str());
   std::fflush(stdout);
   auto start = Clock::now();
+  std::string load0 = LoadAverage();
   std::vector<double> init, init_cli, join, join_cli, mgr_join, cut, failover, new_leader;
   for (int i = 0; i < runs; ++i) {
     Sample s = OneRun(bin, "bt-bench-" + std::to_string(pid) + "-" + std::to_string(i), net);
@@ -342,24 +356,22 @@ int main(int argc, char** argv) {
     new_leader.push_back(s.new_leader);
   }
   std::printf(
-      "swarm_bench: medians of %d runs (ms), ratios Berth / Docker 20.10 "
-      "(whole run %.0f s)\n",
-      runs, Ms(start, Clock::now()) / 1000);
+      "swarm_bench: medians of %d runs in ms (min-max beside), ratios Berth / Docker 20.10; "
+      "whole run %.0f s, load average %s at the start, %s at the end\n",
+      runs, Ms(start, Clock::now()) / 1000, load0.c_str(), LoadAverage().c_str());
   char down_target[32];
   std::snprintf(down_target, sizeof down_target, "< %.0f", 3 * kHeartbeatMs);
-  Line("swarm init -> GET /nodes 200", Median(init), "< 1500", kDockerInit,
-       "CLI wall, init returned");
-  Line("  swarm init CLI wall", Median(init_cli), "", kDockerInit, "CLI wall");
-  Line("worker join -> Ready in node ls", Median(join), "< 1000", kDockerJoinW1,
-       "CLI wall of w1's join");
-  Line("  worker join CLI wall", Median(join_cli), "", kDockerJoinW1, "CLI wall of w1's join");
-  Line("  worker join CLI wall", Median(join_cli), "", kDockerJoinW2, "CLI wall of w2's join");
-  Line("  manager join CLI wall", Median(mgr_join), "", 0, "not measured on Docker");
-  Line("leader kill -9 -> write via m2", Median(failover), "< 3000", kDockerFailover,
+  Line("swarm init -> GET /nodes 200", init, "< 1500", kDockerInit, "CLI wall, init returned");
+  Line("  swarm init CLI wall", init_cli, "", kDockerInit, "CLI wall");
+  Line("worker join -> Ready in node ls", join, "< 1000", kDockerJoinW1, "CLI wall of w1's join");
+  Line("  worker join CLI wall", join_cli, "", kDockerJoinW1, "CLI wall of w1's join");
+  Line("  worker join CLI wall", join_cli, "", kDockerJoinW2, "CLI wall of w2's join");
+  Line("  manager join CLI wall", mgr_join, "", 0, "not measured on Docker");
+  Line("leader kill -9 -> write via m2", failover, "< 3000", kDockerFailover,
        "new leader answers node ls");
-  Line("leader kill -9 -> new Leader in ls", Median(new_leader), "", kDockerFailover,
+  Line("leader kill -9 -> new Leader in ls", new_leader, "", kDockerFailover,
        "new leader answers node ls");
-  Line("node cut -> Down (heartbeat 1 s)", Median(cut), down_target, 0, "not measured on Docker");
+  Line("node cut -> Down (heartbeat 1 s)", cut, down_target, 0, "not measured on Docker");
   std::printf("  node cut -> Down in heartbeat periods: %.2f (target <= 3)\n",
               Median(cut) / kHeartbeatMs);
   return 0;
