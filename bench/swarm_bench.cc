@@ -20,6 +20,8 @@
 //
 //   swarm_bench BIN_DIR [RUNS]      (RUNS also from $SWARM_RUNS; root; needs etcd and docker)
 //
+// SWARM_BENCH_TRACE=1 prints every try of the write after the kill (status, time since the kill).
+//
 // The labs are named bt-bench-<pid>-<run> on a /24 of their own (10.1xx.y.0/24 from the pid), one
 // at a time; each is taken down at the end of its run and, whatever way the program ends (a failed
 // step, a signal), at exit, with a by-hand sweep of what a failed `lab down` left.
@@ -256,6 +258,7 @@ Sample OneRun(const std::string& bin, const std::string& name, const std::string
 
   // 4. leader kill -9 to a write answered through m2: a label on w1, read-modify-write at the
   // node's current version (a write that needs the new leader's store).
+  bool trace = std::getenv("SWARM_BENCH_TRACE") != nullptr;
   t0 = Clock::now();
   lab.LabCmd("kill", "m1");
   int tries = 0;
@@ -263,14 +266,21 @@ Sample OneRun(const std::string& bin, const std::string& name, const std::string
     ++tries;
     int st;
     json n = GetJson(m2, "/nodes/" + w1id, &st);
+    if (trace && st != 200)
+      std::printf("    try %d: GET %d at %.0f ms\n", tries, st, Ms(t0, Clock::now()));
     if (st != 200 || !n.contains("Spec") || !n.contains("Version")) return false;
     json spec = n["Spec"];
     spec["Labels"]["bench"] = std::to_string(tries);
     std::string out;
+    int get_st = st;
+    double get_ms = Ms(t0, Clock::now());
     st = Call(
         m2, "POST",
         "/nodes/" + w1id + "/update?version=" + std::to_string(n["Version"].value("Index", 0ULL)),
         spec.dump(), &out);
+    if (trace)
+      std::printf("    try %d: GET %d at %.0f ms, POST %d at %.0f ms %s\n", tries, get_st, get_ms,
+                  st, Ms(t0, Clock::now()), st == 200 ? "" : out.substr(0, 200).c_str());
     return st == 200;
   });
   s.failover = Ms(t0, Clock::now());
