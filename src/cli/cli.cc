@@ -361,17 +361,16 @@ bool Confirm(Cli& cli, std::string_view warning) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-std::string GoTimeString(const std::string& rfc3339) {
-  int64_t nanos = 0;
-  if (rfc3339.empty() || !ParseRfc3339(rfc3339, &nanos)) return rfc3339;
-  time_t secs = static_cast<time_t>(nanos / 1000000000LL);
-  int64_t frac = nanos % 1000000000LL;
+std::string GoTimeOf(int64_t unix_nanos, bool utc) {
+  time_t secs = static_cast<time_t>(unix_nanos / 1000000000LL);
+  int64_t frac = unix_nanos % 1000000000LL;
   if (frac < 0) {
     frac += 1000000000LL;
     --secs;
   }
   std::tm tm{};
-  localtime_r(&secs, &tm);
+  if (utc) gmtime_r(&secs, &tm);
+  else localtime_r(&secs, &tm);
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
   std::string out = date;
@@ -382,9 +381,17 @@ std::string GoTimeString(const std::string& rfc3339) {
     while (fs.back() == '0') fs.pop_back();
     out += fs;
   }
+  // Go names UTC "UTC" where strftime says "GMT".
+  if (utc) return out + " +0000 UTC";
   char zone[64];
   std::strftime(zone, sizeof zone, " %z %Z", &tm);
   return out + zone;
+}
+
+std::string GoTimeString(const std::string& rfc3339) {
+  int64_t nanos = 0;
+  if (rfc3339.empty() || !ParseRfc3339(rfc3339, &nanos)) return rfc3339;
+  return GoTimeOf(nanos, false);
 }
 
 bool WriteAll(int fd, std::string_view data) {

@@ -98,6 +98,8 @@ std::string SortedQuery(const std::string& path_and_query);
 // "2026-11-28 03:25:50.218523531 +0000 UTC" (fraction without trailing zeros); the input if it
 // does not parse.
 std::string GoTimeString(const std::string& rfc3339);
+// Go's time.Time.String() of Unix nanoseconds, in local time or in UTC ("... +0000 UTC").
+std::string GoTimeOf(int64_t unix_nanos, bool utc);
 // Unix seconds as the docker CLI's CreatedAt column: "2026-11-28 03:25:50 +0000 UTC", local time.
 std::string LocalTime(int64_t unix_seconds);
 // Prints `warning` (ending in "\n") and docker's "Are you sure you want to continue? [y/N] ",

@@ -1,5 +1,7 @@
 #include "cli/swarm_format.h"
 
+#include "cli/cli.h"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -93,23 +95,7 @@ std::string PrettyPrint(std::string_view s) {
 std::string GoUtcTimeString(int64_t unix_nanos) {
   // The zero time.Time, as Go prints it.
   if (unix_nanos == 0) return "0001-01-01 00:00:00 +0000 UTC";
-  time_t secs = static_cast<time_t>(unix_nanos / 1000000000LL);
-  int64_t frac = unix_nanos % 1000000000LL;
-  if (frac < 0) {
-    frac += 1000000000LL;
-    --secs;
-  }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char date[64];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-  std::string out = date;
-  if (frac != 0) {
-    std::string f = absl::StrFormat(".%09d", frac);
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + " +0000 UTC";
+  return GoTimeOf(unix_nanos, true);
 }
 
 bool NaturalLess(std::string_view a, std::string_view b) {
