@@ -11,10 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "cluster/cluster_impl.h"
 #include "cluster/pki/pki.h"
+#include "cluster/policy.h"
 #include "cluster/rpc.h"
 #include "common/fd.h"
 #include "spdlog/spdlog.h"
 #include "spec/json/swarm_json.h"
+#include "sys/fs.h"
 
 namespace berth::cluster {
 namespace {
@@ -59,13 +61,10 @@ StatusOr<std::string> LocalIpToward(const std::string& remote) {
 
 // Refuses what Berth cannot honour and fills Docker's defaults (swarmkit's DefaultClusterConfig).
 Status CheckAndDefaultSpec(spec::SwarmSpec* s) {
-  if (s->ca_config.external_cas.has_value() && !s->ca_config.external_cas->empty())
-    return absl::InvalidArgumentError("Berth does not support external CAs (--external-ca)");
+  RETURN_IF_ERROR(CheckSupportedSpec(*s));
   if (!s->ca_config.signing_ca_cert.empty() || !s->ca_config.signing_ca_key.empty())
     return absl::InvalidArgumentError(
         "Berth does not support a custom root CA (--ca-cert/--ca-key); the swarm makes its own");
-  if (s->encryption_config.auto_lock_managers)
-    return absl::InvalidArgumentError("Berth does not support autolock (--autolock)");
   if (s->annotations.name.empty()) s->annotations.name = "default";
   if (!s->orchestration.task_history_retention_limit.has_value())
     s->orchestration.task_history_retention_limit = 5;
@@ -75,14 +74,8 @@ Status CheckAndDefaultSpec(spec::SwarmSpec* s) {
   if (s->raft.election_tick == 0) s->raft.election_tick = 10;
   if (s->raft.heartbeat_tick == 0) s->raft.heartbeat_tick = 1;
   if (s->dispatcher.heartbeat_period == 0) s->dispatcher.heartbeat_period = 5'000'000'000;
-  if (s->dispatcher.heartbeat_period < 0)
-    return absl::InvalidArgumentError("invalid dispatcher heartbeat period");
   if (s->ca_config.node_cert_expiry == 0)
     s->ca_config.node_cert_expiry = std::chrono::nanoseconds(pki::kDefaultNodeCertExpiry).count();
-  // swarmkit's minimum certificate lifetime.
-  if (s->ca_config.node_cert_expiry < int64_t{3600} * 1'000'000'000)
-    return absl::InvalidArgumentError(
-        "rpc error: code = InvalidArgument desc = minimum certificate expiry time is: 1h0m0s");
   return absl::OkStatus();
 }
 
@@ -172,12 +165,8 @@ void Cluster::Impl::StopAll() {
 
 void Cluster::Impl::ScheduleRenewal() {
   std::optional<WallTime> at;
-  if (FILE* f = std::fopen(paths_.node_cert().c_str(), "r")) {
-    std::string pem;
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) pem.append(buf, n);
-    std::fclose(f);
-    StatusOr<pki::CertInfo> info = pki::ParseCert(pem);
+  if (StatusOr<std::string> pem = sys::ReadFile(paths_.node_cert()); pem.ok()) {
+    StatusOr<pki::CertInfo> info = pki::ParseCert(*pem);
     if (info.ok()) at = pki::RenewalTime(info->not_before, info->not_after);
   }
   StateLock l(mu_);
@@ -330,9 +319,7 @@ StatusOr<std::string> Cluster::Init(const spec::SwarmInitRequest& req) {
   RETURN_IF_ERROR(CheckAndDefaultSpec(&spec));
   if (req.auto_lock_managers)
     return absl::InvalidArgumentError("Berth does not support autolock (--autolock)");
-  std::string availability = req.availability.empty() ? "active" : req.availability;
-  if (availability != "active" && availability != "pause" && availability != "drain")
-    return absl::InvalidArgumentError(absl::StrCat("invalid Availability: ", availability));
+  ASSIGN_OR_RETURN(std::string availability, NormalizeAvailability(req.availability));
   uint32_t data_path_port = req.data_path_port == 0 ? 4789 : req.data_path_port;
   if (data_path_port < 1024 || data_path_port > 49151)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -383,9 +370,8 @@ StatusOr<std::string> Cluster::Init(const spec::SwarmInitRequest& req) {
   st.managers = {{st.node_id, advertise}};
   ASSIGN_OR_RETURN(pki::NodeKey key, pki::NewNodeKey(st.node_id));
   ASSIGN_OR_RETURN(std::string cert,
-                   root.SignCsr(key.csr_pem, {st.node_id, pki::kManagerRole, st.cluster_id},
-                                {ip, "127.0.0.1"}, now,
-                                Duration(spec.ca_config.node_cert_expiry)));
+                   SignNodeCertificate(root, key.csr_pem, st.node_id, "manager", st.cluster_id, ip,
+                                       spec.ca_config.node_cert_expiry, now));
   auto undo = [&d](const Status& s) {
     (void)WipeNodeState(d.paths_);
     return s;
@@ -450,9 +436,7 @@ Status Cluster::Join(const spec::SwarmJoinRequest& req) {
   ASSIGN_OR_RETURN(pki::JoinToken token, pki::ParseJoinToken(req.join_token));
   if (!req.remote_addrs.has_value() || req.remote_addrs->empty())
     return absl::InvalidArgumentError("at least 1 RemoteAddr is required to join");
-  std::string availability = req.availability.empty() ? "active" : req.availability;
-  if (availability != "active" && availability != "pause" && availability != "drain")
-    return absl::InvalidArgumentError(absl::StrCat("invalid Availability: ", availability));
+  ASSIGN_OR_RETURN(std::string availability, NormalizeAvailability(req.availability));
   ASSIGN_OR_RETURN(std::string listen,
                    WithPort(req.listen_addr.empty() ? "0.0.0.0:2377" : req.listen_addr,
                             kClusterPort));

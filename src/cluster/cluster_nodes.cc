@@ -9,6 +9,7 @@
 #include "cluster/cluster.h"
 #include "cluster/cluster_impl.h"
 #include "cluster/pki/pki.h"
+#include "cluster/policy.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::cluster {
@@ -28,9 +29,9 @@ void FillManagerStatus(std::vector<spec::Node>* nodes, const std::optional<Leade
 Status CheckNodeSpec(const spec::NodeSpec& s) {
   if (s.role != "worker" && s.role != "manager")
     return absl::InvalidArgumentError(absl::StrCat("invalid Role: ", s.role));
-  if (s.availability != "active" && s.availability != "pause" && s.availability != "drain")
-    return absl::InvalidArgumentError(absl::StrCat("invalid Availability: ", s.availability));
-  return absl::OkStatus();
+  // A node's spec names its availability: "" is refused here, unlike at init and join.
+  if (s.availability.empty()) return absl::InvalidArgumentError("invalid Availability: ");
+  return NormalizeAvailability(s.availability).status();
 }
 
 }  // namespace
@@ -55,19 +56,10 @@ Status Cluster::Update(const spec::SwarmSpec& spec_in, uint64_t version,
   if (flags.rotate_manager_unlock_key)
     return absl::InvalidArgumentError("Berth does not support autolock, so there is no unlock key");
   spec::SwarmSpec spec = spec_in;
-  if (spec.ca_config.external_cas.has_value() && !spec.ca_config.external_cas->empty())
-    return absl::InvalidArgumentError("Berth does not support external CAs (--external-ca)");
+  RETURN_IF_ERROR(CheckSupportedSpec(spec));
   if (!spec.ca_config.signing_ca_cert.empty() || !spec.ca_config.signing_ca_key.empty() ||
       spec.ca_config.force_rotate != 0)
     return absl::InvalidArgumentError("Berth does not support rotating the root CA");
-  if (spec.encryption_config.auto_lock_managers)
-    return absl::InvalidArgumentError("Berth does not support autolock (--autolock)");
-  if (spec.dispatcher.heartbeat_period < 0)
-    return absl::InvalidArgumentError("invalid dispatcher heartbeat period");
-  if (spec.ca_config.node_cert_expiry != 0 &&
-      spec.ca_config.node_cert_expiry < int64_t{3600} * 1'000'000'000)
-    return absl::InvalidArgumentError(
-        "rpc error: code = InvalidArgument desc = minimum certificate expiry time is: 1h0m0s");
   ASSIGN_OR_RETURN(spec::ClusterInfo info, m->store().GetCluster());
   if (version != info.meta.version.index)
     return absl::UnknownError("rpc error: code = Unknown desc = update out of sequence");

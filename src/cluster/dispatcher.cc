@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "cluster/manager.h"
 #include "cluster/pki/pki.h"
+#include "cluster/policy.h"
 #include "cluster/rpc.h"
 #include "spdlog/spdlog.h"
 #include "spec/json/swarm_json.h"
@@ -16,10 +17,6 @@ constexpr char kBadToken[] =
     "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster";
 
 void Fail(api::Conn& c, const Status& s) { c.SendJson(api::HttpStatusFor(s), ErrorBody(s)); }
-
-std::string RoleName(const std::string& role) {
-  return role == "manager" ? pki::kManagerRole : pki::kWorkerRole;
-}
 
 // The managers' addresses, for the nodes (RemoteManagers).
 nlohmann::json ManagerList(const std::vector<spec::Node>& nodes) {
@@ -74,11 +71,8 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
   std::string advertise = b.value("advertise_addr", "");
   std::string ip = HostOf(advertise);
   if (ip.empty()) return Fail(conn, absl::InvalidArgumentError("the joining node sent no address"));
-  std::string availability = b.value("availability", "");
-  if (availability.empty()) availability = "active";
-  if (availability != "active" && availability != "pause" && availability != "drain")
-    return Fail(conn, absl::InvalidArgumentError(
-                          absl::StrCat("invalid availability: ", availability)));
+  StatusOr<std::string> availability = NormalizeAvailability(b.value("availability", ""));
+  if (!availability.ok()) return Fail(conn, availability.status());
 
   spec::Node node;
   if (b.contains("node")) {
@@ -87,21 +81,16 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
     node.description = sent->description;
   }
   node.id = pki::NewTokenSecret();
-  Duration expiry = cluster->spec.ca_config.node_cert_expiry > 0
-                        ? Duration(cluster->spec.ca_config.node_cert_expiry)
-                        : pki::kDefaultNodeCertExpiry;
-  std::vector<std::string> sans = {ip};
-  if (role == "manager") sans.push_back("127.0.0.1");
   StatusOr<std::string> cert =
-      root->SignCsr(b.value("csr", ""), {node.id, RoleName(role), cluster->id}, sans,
-                    clock_.Now(), expiry);
+      SignNodeCertificate(*root, b.value("csr", ""), node.id, role, cluster->id, ip,
+                          cluster->spec.ca_config.node_cert_expiry, clock_.Now());
   if (!cert.ok()) return Fail(conn, cert.status());
 
   int64_t now = UnixNanos(clock_.Now());
   node.meta.created_at = now;
   node.meta.updated_at = now;
   node.spec.role = role;
-  node.spec.availability = availability;
+  node.spec.availability = *availability;
   node.description.tls_info = cluster->tls_info;
   node.status.state = "unknown";
   node.status.addr = ip;
@@ -214,14 +203,9 @@ void Dispatcher::HandleRenew(api::Request& req, api::Conn& conn) {
     if (!initial.ok()) return Fail(conn, initial.status());
     reply["initial_cluster"] = *initial;
   }
-  std::vector<std::string> sans = {ip};
-  if (role == "manager") sans.push_back("127.0.0.1");
-  Duration expiry = cluster->spec.ca_config.node_cert_expiry > 0
-                        ? Duration(cluster->spec.ca_config.node_cert_expiry)
-                        : pki::kDefaultNodeCertExpiry;
-  StatusOr<std::string> cert = root->SignCsr(body->value("csr", ""),
-                                             {node->id, RoleName(role), cluster->id}, sans,
-                                             clock_.Now(), expiry);
+  StatusOr<std::string> cert =
+      SignNodeCertificate(*root, body->value("csr", ""), node->id, role, cluster->id, ip,
+                          cluster->spec.ca_config.node_cert_expiry, clock_.Now());
   if (!cert.ok()) return Fail(conn, cert.status());
   reply["cert"] = *cert;
   conn.SendJson(200, reply);

@@ -6,25 +6,16 @@
 #include <netinet/in.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cluster/pki/pki.h"
 #include "nlohmann/json.hpp"
+#include "sys/fs.h"
 
 namespace berth::cluster {
 namespace {
-
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool IsIp(const std::string& s) {
   in_addr a4;
@@ -35,7 +26,7 @@ bool IsIp(const std::string& s) {
 }  // namespace
 
 StatusOr<NodeState> LoadNodeState(const NodePaths& paths) {
-  StatusOr<std::string> text = ReadFile(paths.state());
+  StatusOr<std::string> text = sys::ReadFile(paths.state());
   if (!text.ok()) return absl::NotFoundError("not in a swarm");
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object())

@@ -208,12 +208,4 @@ StatusOr<Store::CampaignResult> Store::Campaign(const LeaderRecord& me, int64_t 
   return out;
 }
 
-Status Store::Resign(const std::string& node_id) {
-  StatusOr<std::optional<LeaderRecord>> l = GetLeader();
-  if (!l.ok()) return l.status();
-  if (!l->has_value() || (*l)->node_id != node_id) return absl::OkStatus();
-  StatusOr<int64_t> r = etcd_->Delete(kLeaderKey);
-  return r.ok() ? absl::OkStatus() : StoreError(r.status(), "resign");
-}
-
 }  // namespace berth::cluster

@@ -81,8 +81,6 @@ class Store {
     int64_t revision = 0;
   };
   StatusOr<CampaignResult> Campaign(const LeaderRecord& me, int64_t lease);
-  // Gives it up if this node holds it.
-  Status Resign(const std::string& node_id);
 
   static std::string NodeKey(const std::string& id);
   static constexpr char kLeaderKey[] = "/berth/swarm/leader";
