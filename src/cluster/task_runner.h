@@ -1,0 +1,92 @@
+#pragma once
+// TaskRunner: a swarm node's executor of the tasks the managers assign it (the worker side of
+// swarmkit's agent), through the core's typed container service only.
+//
+// The dispatcher sends the node's whole assignment set whenever it changes (tasks with their
+// desired state, and the secrets and configs they use); the runner converges the node to it:
+// - a task desired "running" that has no container: preparing (the image made present, pulled
+//   from its registry when missing; if it cannot be, the task is "rejected" with Docker's
+//   message), then the container is created as "<service>.<slot>.<task id>" (global tasks:
+//   "<service>.<node id>.<task id>") with Docker's com.docker.swarm.* labels and started
+//   (starting); it is "running" once started, or once healthy when it has a health check;
+// - an exit: "complete" (code 0) or "failed" ("task: non-zero exit (N)"), as Docker;
+// - a task desired "shutdown" (or "remove"): its container is stopped with the task's stop grace
+//   period and signal ("shutdown");
+// - a task no longer assigned: its container is removed;
+// - secrets and configs are written to a tmpfs per task under <run_root>, never to disk, and
+//   bind-mounted read-only at /run/secrets/<name> and at a config's target.
+// On Start it adopts the containers it finds with a com.docker.swarm.task.id label (after a
+// berthd restart) and reports exits that happened meanwhile; it never duplicates a task.
+//
+// Every status change is reported through `report` (batched), and Statuses() gives all of them
+// again for a new session with a new leader.
+//
+// Threading: Assign and Statuses from any thread; the container work runs on the runner's own
+// worker thread(s), never under its state lock.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/container_service.h"
+#include "spec/service.h"
+
+namespace berth::cluster {
+
+// A secret or config a task uses, with its data (sent only to nodes that run such a task).
+struct TaskPayload {
+  std::string id;
+  std::string name;
+  std::string data;  // raw bytes
+};
+
+struct TaskAssignment {
+  spec::Task task;
+  std::string service_name;  // for the container's name and labels
+  std::vector<TaskPayload> secrets;
+  std::vector<TaskPayload> configs;
+};
+
+struct TaskStatusUpdate {
+  std::string task_id;
+  spec::TaskStatus status;
+};
+
+struct TaskRunnerConfig {
+  std::string node_id;
+  engine::ContainerService* containers = nullptr;  // required
+  const Clock* clock = nullptr;                    // required
+  // Makes sure `image` is on this node, pulling it when missing (the error rejects the task).
+  std::function<Status(const std::string& image)> ensure_image;
+  // Where the per-task tmpfs of secrets and configs are mounted: <run_root>/<task id>.
+  std::string run_root;
+  // Status changes, in order, on the runner's thread; must not block.
+  std::function<void(const std::vector<TaskStatusUpdate>&)> report;
+};
+
+class TaskRunner {
+ public:
+  static StatusOr<std::unique_ptr<TaskRunner>> Create(TaskRunnerConfig cfg);
+  ~TaskRunner();  // Stop()
+
+  // Adopts the task containers already on this node and starts the worker.
+  Status Start();
+  // Stops the worker; containers keep running (a restarted berthd adopts them).
+  void Stop();
+  // The node's whole assignment set (replaces the previous one).
+  void Assign(std::vector<TaskAssignment> assignments);
+  // The last status of every task the runner knows.
+  std::vector<TaskStatusUpdate> Statuses() const;
+  // The node leaves the swarm: every task container is stopped and removed.
+  void RemoveAll();
+
+ private:
+  class Impl;
+  explicit TaskRunner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::cluster
