@@ -101,6 +101,8 @@ nlohmann::ordered_json RenderRegistryConfig(const registry::RegistryOptions& opt
 Status CheckRunnablePlatform(const engine::Image& img, const std::string& ref,
                              const std::string& platform);
 // /swarm and /nodes (routes_swarm.cc); the collections of later issues answer as empty.
+// /services, /tasks, /secrets, /configs (routes_services.cc).
+void AddServiceRoutes(Router& r, Backend& b);
 void AddSwarmRoutes(Router& r, Backend& b);
 }  // namespace berth::api
 namespace berth::network {

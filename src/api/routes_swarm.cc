@@ -1,7 +1,7 @@
-// /swarm, /nodes, and the swarm collections that later issues fill (services, tasks, secrets,
-// configs). A node outside a swarm answers 503 "This node is not part of a swarm" everywhere, and
-// clients rely on it: tear-downs call `swarm/leave?force=1` unconditionally and read the 503 as
-// "nothing to leave"; a worker answers 503 "This node is not a swarm manager..." for cluster state.
+// /swarm and /nodes (services, tasks, secrets and configs: routes_services.cc). A node outside
+// a swarm answers 503 "This node is not part of a swarm" everywhere, and clients rely on it:
+// tear-downs call `swarm/leave?force=1` unconditionally and read the 503 as "nothing to leave";
+// a worker answers 503 "This node is not a swarm manager..." for cluster state.
 
 #include "absl/strings/numbers.h"
 #include "api/routes.h"
@@ -127,36 +127,6 @@ void AddSwarmRoutes(Router& r, Backend& b) {
     if (!s.ok()) return c.SendError(s);
     c.SendEmpty(200);
   });
-
-  // Services, tasks, secrets and configs are the next issues': a manager has none yet.
-  struct Kind {
-    const char* base;
-    bool create, update, remove, logs;
-  };
-  for (const Kind& k : {Kind{"/services", true, true, true, true}, Kind{"/tasks", false, false, false, true},
-                        Kind{"/secrets", true, true, true, false},
-                        Kind{"/configs", true, true, true, false}}) {
-    const std::string base = k.base;
-    const std::string noun = base.substr(1, base.size() - 2);
-    r.Add("GET", base, [cl](Request&, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      c.SendJson(200, nlohmann::json::array());
-    });
-    auto missing = [cl, noun](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      c.SendError(absl::NotFoundError(absl::StrCat(noun, " ", req.params["id"], " not found")));
-    };
-    auto unsupported = [cl, noun](Request&, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      c.SendError(absl::UnimplementedError(
-          absl::StrCat("Berth does not support swarm ", noun, "s yet")));
-    };
-    r.Add("GET", base + "/{id}", missing);
-    if (k.create) r.Add("POST", base + "/create", unsupported);
-    if (k.update) r.Add("POST", base + "/{id}/update", missing);
-    if (k.remove) r.Add("DELETE", base + "/{id}", missing);
-    if (k.logs) r.Add("GET", base + "/{id}/logs", missing);
-  }
 }
 
 }  // namespace berth::api

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/manager.h"
 #include "cluster/rpc.h"
 #include "spdlog/spdlog.h"
+#include "spec/json/service_json.h"
 #include "spec/json/swarm_json.h"
 
 namespace berth::cluster {
@@ -13,6 +15,12 @@ namespace berth::cluster {
 StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentConfig cfg) {
   std::unique_ptr<Agent> a(new Agent(std::move(cfg)));
   RETURN_IF_ERROR(a->ReloadTls());
+  if (a->cfg_.tasks.has_value()) {
+    TaskRunnerConfig rc = *a->cfg_.tasks;
+    Agent* self = a.get();
+    rc.report = [self](const std::vector<TaskStatusUpdate>& u) { self->QueueReports(u); };
+    ASSIGN_OR_RETURN(a->runner_, TaskRunner::Create(std::move(rc)));
+  }
   StateLock l(a->mu_);
   a->managers_ = a->cfg_.managers;
   return a;
@@ -27,7 +35,15 @@ Status Agent::ReloadTls() {
   return absl::OkStatus();
 }
 
-void Agent::Run() { thread_ = std::thread([this] { Loop(); }); }
+void Agent::Run() {
+  thread_ = std::thread([this] { Loop(); });
+  if (runner_ != nullptr) {
+    if (Status s = runner_->Start(); !s.ok())
+      spdlog::warn("swarm: the task runner could not adopt this node's tasks: {}", s.ToString());
+    assign_thread_ = std::thread([this] { AssignLoop(); });
+    report_thread_ = std::thread([this] { ReportLoop(); });
+  }
+}
 
 void Agent::Stop() {
   {
@@ -35,7 +51,139 @@ void Agent::Stop() {
     stop_ = true;
     cv_.SignalAll();
   }
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  poll_cancel_->Cancel();
+  for (std::thread* t : {&thread_, &assign_thread_, &report_thread_})
+    if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
+  if (runner_ != nullptr) runner_->Stop();
+}
+
+void Agent::RemoveAllTasks() {
+  if (runner_ != nullptr) runner_->RemoveAll();
+}
+
+std::vector<std::string> Agent::Targets() const {
+  std::vector<std::string> targets;
+  StateLock l(mu_);
+  if (!leader_addr_.empty()) targets.push_back(leader_addr_);
+  for (const ManagerPeer& m : managers_)
+    if (std::find(targets.begin(), targets.end(), m.addr) == targets.end())
+      targets.push_back(m.addr);
+  return targets;
+}
+
+void Agent::QueueReports(const std::vector<TaskStatusUpdate>& updates) {
+  StateLock l(mu_);
+  pending_.insert(pending_.end(), updates.begin(), updates.end());
+  cv_.SignalAll();
+}
+
+namespace {
+
+StatusOr<std::vector<TaskAssignment>> ParseAssignments(const nlohmann::json& list) {
+  std::vector<TaskAssignment> out;
+  if (!list.is_array()) return absl::InvalidArgumentError("assignments: not a list");
+  auto payloads = [](const nlohmann::json& arr) {
+    std::vector<TaskPayload> v;
+    if (!arr.is_array()) return v;
+    for (const nlohmann::json& p : arr) {
+      TaskPayload t{p.value("id", ""), p.value("name", ""), ""};
+      (void)absl::Base64Unescape(p.value("data", ""), &t.data);
+      v.push_back(std::move(t));
+    }
+    return v;
+  };
+  for (const nlohmann::json& a : list) {
+    ASSIGN_OR_RETURN(spec::Task task, spec::ParseTask(a.value("task", nlohmann::json()).dump()));
+    TaskAssignment ta;
+    ta.task = std::move(task);
+    ta.service_name = a.value("service_name", "");
+    ta.secrets = payloads(a.value("secrets", nlohmann::json()));
+    ta.configs = payloads(a.value("configs", nlohmann::json()));
+    out.push_back(std::move(ta));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Agent::AssignLoop() {
+  std::string digest;
+  std::string last_leader;
+  for (;;) {
+    std::vector<std::string> targets = Targets();
+    RpcOptions opts;
+    {
+      StateLock l(mu_);
+      if (stop_) return;
+      opts.tls = tls_;
+    }
+    opts.timeout = std::chrono::seconds(25);  // the dispatcher answers within 15 s
+    opts.cancel = poll_cancel_;
+    bool got = false;
+    for (const std::string& target : targets) {
+      StatusOr<RpcReply> r = Call(target, wire::kAssignments, {{"digest", digest}}, opts);
+      if (!r.ok() || r->status >= 400 || !r->body.value("leader", false)) continue;
+      StatusOr<std::vector<TaskAssignment>> set = ParseAssignments(r->body["assignments"]);
+      if (!set.ok()) {
+        spdlog::warn("swarm: bad assignment set from {}: {}", target, set.status().ToString());
+        continue;
+      }
+      digest = r->body.value("digest", "");
+      runner_->Assign(std::move(*set));
+      if (target != last_leader) {
+        // A new leader: it gets every status again (a report to the old one may be lost).
+        last_leader = target;
+        QueueReports(runner_->Statuses());
+      }
+      got = true;
+      break;
+    }
+    if (!got) {
+      StateLock l(mu_);
+      WaitFor(*cfg_.clock, mu_, cv_, std::chrono::milliseconds(500),
+              [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+      if (stop_) return;
+    }
+  }
+}
+
+void Agent::ReportLoop() {
+  for (;;) {
+    std::vector<TaskStatusUpdate> batch;
+    RpcOptions opts;
+    {
+      StateLock l(mu_);
+      WaitFor(*cfg_.clock, mu_, cv_, std::chrono::seconds(5),
+              [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || !pending_.empty(); });
+      if (stop_) return;
+      if (pending_.empty()) continue;
+      batch.swap(pending_);
+      opts.tls = tls_;
+    }
+    opts.timeout = std::chrono::seconds(5);
+    nlohmann::json updates = nlohmann::json::array();
+    for (const TaskStatusUpdate& u : batch) {
+      spec::Task t;
+      t.id = u.task_id;
+      t.status = u.status;
+      updates.push_back(nlohmann::json::parse(spec::RenderTask(t).dump()));
+    }
+    bool sent = false;
+    for (const std::string& target : Targets()) {
+      StatusOr<RpcReply> r = Call(target, wire::kTaskStatus, {{"updates", updates}}, opts);
+      if (r.ok() && r->status < 400 && r->body.value("leader", false)) {
+        sent = true;
+        break;
+      }
+    }
+    if (!sent) {
+      StateLock l(mu_);
+      pending_.insert(pending_.begin(), batch.begin(), batch.end());
+      WaitFor(*cfg_.clock, mu_, cv_, std::chrono::milliseconds(500),
+              [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+      if (stop_) return;
+    }
+  }
 }
 
 std::vector<ManagerPeer> Agent::managers() const {

@@ -5,9 +5,15 @@
 // It reports what it learns (the managers, the node's desired role) through a callback, which
 // must not block on the caller's operation lock (Cluster uses a try-lock and tries again on the
 // next heartbeat).
+//
+// With a task runner (the node runs containers), two more threads: one holds a long poll on the
+// leader's dispatcher for the node's assignment set and hands each new set to the runner; the
+// other sends the runner's task status changes to the leader, in order, keeping what could not
+// be sent for the next try (and sending every status again after a leader change).
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +21,8 @@
 #include "absl/synchronization/mutex.h"
 #include "api/transport/tls.h"
 #include "cluster/node_state.h"
+#include "cluster/rpc.h"
+#include "cluster/task_runner.h"
 #include "common/clock.h"
 #include "common/sync.h"
 #include "spec/swarm.h"
@@ -36,6 +44,8 @@ struct AgentConfig {
   spec::NodeDescription description;
   // Called on the agent's thread after each successful heartbeat.
   std::function<void(const HeartbeatAnswer&)> on_answer;
+  // The node's task runner, when it runs tasks (its `report` is the agent's); null: none.
+  std::optional<TaskRunnerConfig> tasks;
 };
 
 class Agent {
@@ -49,6 +59,8 @@ class Agent {
   // Re-reads the node's certificate (after a renewal).
   Status ReloadTls();
   void Stop();
+  // The node leaves the swarm: its task containers are stopped and removed.
+  void RemoveAllTasks();
   std::vector<ManagerPeer> managers() const;
   // The last heartbeat's error ("" when it succeeded).
   std::string last_error() const;
@@ -56,6 +68,11 @@ class Agent {
  private:
   explicit Agent(AgentConfig cfg) : cfg_(std::move(cfg)) {}
   void Loop();
+  void AssignLoop();
+  void ReportLoop();
+  void QueueReports(const std::vector<TaskStatusUpdate>& updates);
+  // Where to send: the leader if known, then the other managers.
+  std::vector<std::string> Targets() const;
 
   AgentConfig cfg_;
   mutable StateMutex mu_;
@@ -66,7 +83,12 @@ class Agent {
   std::string leader_addr_ ABSL_GUARDED_BY(mu_);
   Duration period_ ABSL_GUARDED_BY(mu_) = std::chrono::seconds(5);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<TaskStatusUpdate> pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<RpcCancel> poll_cancel_ = std::make_shared<RpcCancel>();
+  std::unique_ptr<TaskRunner> runner_;
   std::thread thread_;
+  std::thread assign_thread_;
+  std::thread report_thread_;
 };
 
 }  // namespace berth::cluster

@@ -7,12 +7,14 @@
 
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/cluster_impl.h"
 #include "cluster/pki/pki.h"
 #include "cluster/policy.h"
 #include "cluster/rpc.h"
+#include "cluster/secret_box.h"
 #include "common/fd.h"
 #include "spdlog/spdlog.h"
 #include "spec/json/swarm_json.h"
@@ -23,6 +25,15 @@ namespace {
 
 constexpr int kClusterPort = 2377;
 constexpr auto kReadyWait = std::chrono::seconds(15);
+
+// A manager's answer to a joining or promoted manager carries the swarm's data key.
+Status SaveDataKey(const NodePaths& paths, const nlohmann::json& reply) {
+  std::string key;
+  if (!reply.contains("data_key")) return absl::OkStatus();
+  if (!absl::Base64Unescape(reply.value("data_key", ""), &key) || key.empty())
+    return absl::OkStatus();  // the answering manager has none either
+  return SecretBox::FromKey(key, paths.data_key()).status();
+}
 
 // The local address this node's packets to `remote` ("IP:PORT") leave from: Docker's choice of
 // advertise address for a join without --advertise-addr. A UDP connect sends nothing.
@@ -128,6 +139,15 @@ Status Cluster::Impl::StartAgent(const NodeState& state, Duration wait) {
   ac.clock = opts_.clock;
   ac.description = opts_.description;
   ac.on_answer = [this](const HeartbeatAnswer& a) { OnHeartbeat(a); };
+  if (opts_.containers != nullptr) {
+    TaskRunnerConfig rc;
+    rc.node_id = state.node_id;
+    rc.containers = opts_.containers;
+    rc.clock = opts_.clock;
+    rc.ensure_image = opts_.ensure_image;
+    rc.run_root = opts_.run_root;
+    ac.tasks = std::move(rc);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(std::move(ac)));
   std::shared_ptr<Agent> shared(std::move(agent));
   if (wait > Duration::zero()) {
@@ -233,6 +253,7 @@ Status Cluster::Impl::ChangeRole(const std::string& role) {
     std::string new_role = r->body.value("role", "");
     RETURN_IF_ERROR(SaveNodeCerts(paths_, r->body.value("root", ""), r->body.value("cert", ""),
                                   key.key_pem));
+    RETURN_IF_ERROR(SaveDataKey(paths_, r->body));
     if (agent != nullptr) RETURN_IF_ERROR(agent->ReloadTls());
     NodeState next = *st;
     next.role = new_role;
@@ -504,6 +525,7 @@ Status Cluster::Join(const spec::SwarmJoinRequest& req) {
     };
     if (Status s = SaveNodeCerts(d.paths_, root, r->body.value("cert", ""), key.key_pem); !s.ok())
       return undo(s);
+    if (Status s = SaveDataKey(d.paths_, r->body); !s.ok()) return undo(s);
     if (st.role == "manager") {
       StatusOr<std::shared_ptr<Manager>> m =
           d.StartManager(st, false, r->body.value("initial_cluster", ""));
@@ -583,7 +605,11 @@ Status Cluster::Leave(bool force) {
       if (!s.ok()) spdlog::warn("swarm: leaving without leaving the store: {}", s.ToString());
     }
   }
-  if (agent != nullptr) (void)agent->HeartbeatOnce(/*leaving=*/true);
+  if (agent != nullptr) {
+    (void)agent->HeartbeatOnce(/*leaving=*/true);
+    agent->Stop();
+    agent->RemoveAllTasks();  // Docker removes a leaving node's task containers
+  }
   d.StopAll();
   Status wiped = WipeNodeState(d.paths_);
   StateLock l(d.mu_);

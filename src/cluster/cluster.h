@@ -17,13 +17,16 @@
 // changes are serialised by an operation lock held across their slow work (etcd, the network,
 // subprocesses); the state lock guards only in-memory state and is never held while waiting.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "engine/container_service.h"
 #include "common/status.h"
+#include "spec/service.h"
 #include "spec/swarm.h"
 
 namespace berth::cluster {
@@ -36,6 +39,12 @@ struct ClusterOptions {
   const Clock* clock = nullptr;           // required
   // What the node tells the managers about itself (hostname, platform, resources, engine).
   spec::NodeDescription description;
+  // The engine that runs this node's tasks (null: the node runs none, as in some tests).
+  engine::ContainerService* containers = nullptr;
+  // Makes an image present on this node, pulling it from its registry when missing.
+  std::function<Status(const std::string& image)> ensure_image;
+  // Where tasks' secrets and configs are mounted (a tmpfs each): <exec-root>/swarm/tasks.
+  std::string run_root;
 };
 
 // Query flags of POST /swarm/update.
@@ -76,6 +85,30 @@ class Cluster {
   Status UpdateNode(const std::string& ref, uint64_t version, const spec::NodeSpec& spec);
   // DELETE /nodes/{id}
   Status RemoveNode(const std::string& ref, bool force);
+
+  // Services, tasks, secrets and configs (cluster_services.cc); a reference is an id, a name or
+  // a unique id prefix. Docker's refusals and messages.
+  StatusOr<spec::ServiceCreateResponse> CreateService(const spec::ServiceSpec& spec);
+  // With ServiceStatus (running and desired tasks) when `status`.
+  StatusOr<std::vector<spec::Service>> Services(bool status);
+  StatusOr<spec::Service> GetService(const std::string& ref);
+  // `rollback`: back to PreviousSpec (?rollback=previous), `spec` ignored.
+  StatusOr<spec::ServiceUpdateResponse> UpdateService(const std::string& ref, uint64_t version,
+                                                      const spec::ServiceSpec& spec,
+                                                      bool rollback);
+  Status RemoveService(const std::string& ref);
+  StatusOr<std::vector<spec::Task>> Tasks();
+  StatusOr<spec::Task> GetTask(const std::string& ref);
+  StatusOr<std::string> CreateSecret(const spec::SecretSpec& spec);
+  StatusOr<std::vector<spec::Secret>> Secrets();  // without their data
+  StatusOr<spec::Secret> GetSecret(const std::string& ref);
+  Status UpdateSecret(const std::string& ref, uint64_t version, const spec::SecretSpec& spec);
+  Status RemoveSecret(const std::string& ref);
+  StatusOr<std::string> CreateConfig(const spec::ConfigSpec& spec);
+  StatusOr<std::vector<spec::Config>> Configs();  // with their data
+  StatusOr<spec::Config> GetConfig(const std::string& ref);
+  Status UpdateConfig(const std::string& ref, uint64_t version, const spec::ConfigSpec& spec);
+  Status RemoveConfig(const std::string& ref);
 
   // The "Swarm" section of GET /info.
   spec::SwarmInfo Info();

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/manager.h"
 #include "cluster/pki/pki.h"
@@ -32,7 +33,7 @@ nlohmann::json ManagerList(const std::vector<spec::Node>& nodes) {
 
 // A node authenticated by its certificate: its id, after checking the cluster and that it was
 // not removed.
-static StatusOr<spec::Node> Authenticate(Manager& m, const api::Conn& conn) {
+StatusOr<spec::Node> AuthenticateNode(Manager& m, const api::Conn& conn) {
   const transport::PeerIdentity& peer = conn.peer();
   if (!peer.verified || peer.common_name.empty())
     return absl::PermissionDeniedError("a node certificate of this swarm is required");
@@ -114,6 +115,7 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
       return Fail(conn, initial.status());
     }
     reply["initial_cluster"] = *initial;
+    reply["data_key"] = absl::Base64Escape(manager_.DataKey());
   }
   spdlog::info("swarm: node {} ({}) joined as a {}", node.id, advertise, role);
   conn.SendJson(200, reply);
@@ -125,7 +127,7 @@ void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
     conn.SendJson(200, {{"leader", false}, {"leader_addr", leader ? leader->addr : ""}});
     return;
   }
-  StatusOr<spec::Node> node = Authenticate(manager_, conn);
+  StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
   if (!node.ok()) return Fail(conn, node.status());
   StatusOr<nlohmann::json> body = req.Json();
   if (!body.ok()) return Fail(conn, body.status());
@@ -174,7 +176,7 @@ void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
 }
 
 void Dispatcher::HandleRenew(api::Request& req, api::Conn& conn) {
-  StatusOr<spec::Node> node = Authenticate(manager_, conn);
+  StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
   if (!node.ok()) return Fail(conn, node.status());
   StatusOr<nlohmann::json> body = req.Json();
   if (!body.ok()) return Fail(conn, body.status());
@@ -188,6 +190,7 @@ void Dispatcher::HandleRenew(api::Request& req, api::Conn& conn) {
   const std::string& role = node->spec.role;
   std::string ip = node->status.addr;
   nlohmann::json reply = {{"role", role}, {"root", ca->cert_pem}};
+  if (role == "manager") reply["data_key"] = absl::Base64Escape(manager_.DataKey());
   if (role == "manager" && conn.peer().organizational_unit != pki::kManagerRole) {
     // A promotion: the node's etcd member joins the store before the node has its certificate
     // (and last of the writes: the store may lack a quorum until the new member runs).
@@ -222,6 +225,7 @@ void Dispatcher::LoseLeadership() {
   StateLock l(mu_);
   leading_ = false;
   last_seen_.clear();
+  tasks_cv_.SignalAll();
 }
 
 void Dispatcher::CheckDown(Duration period) {

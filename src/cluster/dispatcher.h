@@ -8,6 +8,12 @@
 //   desired role; a follower answers where the leader is.
 // - POST /renew {csr}: a new certificate for the node's current role (renewal before expiry, or
 //   after promote/demote); a promoted node also gets its etcd --initial-cluster.
+// - POST /assignments {digest}: a node's long poll for its tasks (dispatcher_tasks.cc): the
+//   leader answers the node's whole assignment set (every task record on that node, its
+//   service's name, the secrets and configs its live tasks use) as soon as it differs from the
+//   set the node has (`digest`), or after kAssignmentPoll with the same set.
+// - POST /task-status {updates: [{task}]}: the node's agent reports task states; the leader
+//   writes them to the store (a state never goes backwards; only the node's own tasks).
 // A node whose certificate is not from this cluster, or was removed, is refused.
 //
 // The leader's dispatcher also watches the heartbeats: a node silent for 2.5 periods is marked
@@ -18,13 +24,19 @@
 #include <map>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "api/http.h"
 #include "common/clock.h"
 #include "common/sync.h"
+#include "spec/swarm.h"
 
 namespace berth::cluster {
 
 class Manager;
+
+// The node a connection's certificate names, after checking its swarm and that it was not
+// removed (PERMISSION_DENIED otherwise).
+StatusOr<spec::Node> AuthenticateNode(Manager& m, const api::Conn& conn);
 
 class Dispatcher {
  public:
@@ -33,6 +45,12 @@ class Dispatcher {
   void HandleJoin(api::Request& req, api::Conn& conn);
   void HandleHeartbeat(api::Request& req, api::Conn& conn);
   void HandleRenew(api::Request& req, api::Conn& conn);
+  void HandleAssignments(api::Request& req, api::Conn& conn);
+  void HandleTaskStatus(api::Request& req, api::Conn& conn);
+  // The tasks changed (the leader's watch): long polls look again.
+  void TasksChanged();
+  // The manager is stopping: long polls answer at once and no new one waits.
+  void Shutdown();
 
   // This manager became the leader: every node gets a full grace period from now.
   void BecomeLeader();
@@ -47,6 +65,9 @@ class Dispatcher {
   bool leading_ ABSL_GUARDED_BY(mu_) = false;
   MonoTime leading_since_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, MonoTime> last_seen_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar tasks_cv_;
+  uint64_t tasks_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace berth::cluster

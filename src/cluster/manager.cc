@@ -62,6 +62,14 @@ StatusOr<std::unique_ptr<Manager>> Manager::Start(ManagerConfig cfg) {
   m->etcd_ = std::make_shared<etcd::Client>(co);
   m->store_ = std::make_unique<Store>(m->etcd_);
   m->dispatcher_ = std::make_unique<Dispatcher>(*m, *m->cfg_.clock);
+  m->orchestrator_ = std::make_unique<OrchestratorRunner>(*m->store_, *m->cfg_.clock);
+  {
+    std::string key_path = m->cfg_.paths.data_key();
+    StatusOr<SecretBox> box = m->cfg_.new_cluster ? SecretBox::Generate(key_path)
+                                                  : SecretBox::Load(key_path);
+    if (box.ok()) m->secret_box_ = std::move(*box);
+    else spdlog::warn("swarm: no data key for secrets and configs: {}", box.status().ToString());
+  }
 
   m->AddRoutes();
   ASSIGN_OR_RETURN(auto server_tls, ServerTls(m->cfg_.paths));
@@ -122,6 +130,7 @@ void Manager::Stop() {
     lease = lease_;
     cv_.SignalAll();
   }
+  if (dispatcher_ != nullptr) dispatcher_->Shutdown();
   if (campaign_.joinable()) campaign_.join();
   if (down_checker_.joinable()) down_checker_.join();
   leader_watch_.reset();
@@ -130,6 +139,22 @@ void Manager::Stop() {
   if (server_ != nullptr) server_->Stop();
   if (member_ != nullptr) member_->Stop();
   member_.reset();
+}
+
+StatusOr<std::string> Manager::Seal(std::string_view plain, std::string_view id) const {
+  if (!secret_box_.has_value())
+    return absl::FailedPreconditionError("this manager has no data key for secrets and configs");
+  return secret_box_->Seal(plain, id);
+}
+
+StatusOr<std::string> Manager::OpenSealed(std::string_view sealed, std::string_view id) const {
+  if (!secret_box_.has_value())
+    return absl::FailedPreconditionError("this manager has no data key for secrets and configs");
+  return secret_box_->Open(sealed, id);
+}
+
+std::string Manager::DataKey() const {
+  return secret_box_.has_value() ? secret_box_->key() : std::string();
 }
 
 bool Manager::IsLeader() const {
@@ -198,6 +223,16 @@ void Manager::CampaignLoop() {
     }
     spdlog::info("swarm: this manager ({}) is the leader", me.node_id);
     dispatcher_->BecomeLeader();
+    {
+      Dispatcher* d = dispatcher_.get();
+      StatusOr<std::unique_ptr<etcd::Watch>> w = etcd_->WatchPrefix(
+          Store::kTasksPrefix, 0,
+          [d](const std::vector<etcd::WatchEvent>&, int64_t) { d->TasksChanged(); },
+          [d](const Status&) { d->TasksChanged(); });
+      if (w.ok()) tasks_watch_ = std::move(*w);
+      else spdlog::warn("swarm: cannot watch the tasks: {}", w.status().ToString());
+    }
+    orchestrator_->Start();
     for (;;) {
       if (!wait(kKeepAliveEvery, [] { return false; })) break;
       StatusOr<int64_t> ttl = etcd_->LeaseKeepAlive(*lease);
@@ -207,6 +242,8 @@ void Manager::CampaignLoop() {
         break;
       }
     }
+    orchestrator_->Stop();
+    tasks_watch_.reset();
     dispatcher_->LoseLeadership();
     {
       StateLock l(mu_);
@@ -243,6 +280,10 @@ void Manager::AddRoutes() {
   router_.Add("POST", wire::kHeartbeat,
               [d](api::Request& r, api::Conn& c) { d->HandleHeartbeat(r, c); });
   router_.Add("POST", wire::kRenew, [d](api::Request& r, api::Conn& c) { d->HandleRenew(r, c); });
+  router_.Add("POST", wire::kAssignments,
+              [d](api::Request& r, api::Conn& c) { d->HandleAssignments(r, c); });
+  router_.Add("POST", wire::kTaskStatus,
+              [d](api::Request& r, api::Conn& c) { d->HandleTaskStatus(r, c); });
 }
 
 StatusOr<std::string> Manager::AddEtcdMember(const std::string& node_id, const std::string& ip) {

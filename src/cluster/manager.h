@@ -26,6 +26,8 @@
 #include "cluster/dispatcher.h"
 #include "cluster/etcd/member.h"
 #include "cluster/node_state.h"
+#include "cluster/orchestrator_runner.h"
+#include "cluster/secret_box.h"
 #include "cluster/store.h"
 #include "common/clock.h"
 #include "common/sync.h"
@@ -66,6 +68,13 @@ class Manager {
   // Removes the etcd member of a node (by its peer IP); OK when it has none.
   Status RemoveEtcdMember(const std::string& ip);
 
+  // Secrets' and configs' data at rest (secret_box.h); FAILED_PRECONDITION when this manager has
+  // no data key. A value is bound to its record's id.
+  StatusOr<std::string> Seal(std::string_view plain, std::string_view id) const;
+  StatusOr<std::string> OpenSealed(std::string_view sealed, std::string_view id) const;
+  // The data key, for a manager that joins or is promoted (empty when there is none).
+  std::string DataKey() const;
+
  private:
   explicit Manager(ManagerConfig cfg);
   void AddRoutes();
@@ -80,6 +89,9 @@ class Manager {
   api::Router router_;
   std::unique_ptr<api::ApiServer> server_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::optional<SecretBox> secret_box_;  // set in Start, then read-only
+  std::unique_ptr<OrchestratorRunner> orchestrator_;  // runs while leading
+  std::unique_ptr<etcd::Watch> tasks_watch_;           // the campaign thread's, while leading
 
   mutable StateMutex mu_;
   absl::CondVar cv_;
@@ -100,6 +112,8 @@ namespace wire {
 inline constexpr char kJoin[] = "/join";
 inline constexpr char kHeartbeat[] = "/heartbeat";
 inline constexpr char kRenew[] = "/renew";
+inline constexpr char kAssignments[] = "/assignments";
+inline constexpr char kTaskStatus[] = "/task-status";
 }  // namespace wire
 
 }  // namespace berth::cluster

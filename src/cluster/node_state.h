@@ -39,6 +39,8 @@ class NodePaths {
   std::string root_ca() const { return certs() + "/swarm-root-ca.crt"; }
   std::string node_cert() const { return certs() + "/swarm-node.crt"; }
   std::string node_key() const { return certs() + "/swarm-node.key"; }
+  // A manager's key for secrets and configs at rest (cluster/secret_box.h), mode 0600.
+  std::string data_key() const { return certs() + "/swarm-data.key"; }
   std::string etcd_dir() const { return dir_ + "/etcd"; }
   std::string etcd_log() const { return dir_ + "/etcd.log"; }
 

@@ -85,11 +85,47 @@ StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d) {
 
 }  // namespace
 
+void RpcCancel::Cancel() {
+  absl::MutexLock l(&mu_);
+  cancelled_ = true;
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+bool RpcCancel::cancelled() const {
+  absl::MutexLock l(&mu_);
+  return cancelled_;
+}
+
+bool RpcCancel::Attach(int fd) {
+  absl::MutexLock l(&mu_);
+  if (cancelled_) return false;
+  fd_ = fd;
+  return true;
+}
+
+void RpcCancel::Detach() {
+  absl::MutexLock l(&mu_);
+  fd_ = -1;
+}
+
 StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nlohmann::json& body,
                         const RpcOptions& opts) {
   Deadline d = transport::After(opts.timeout);
   ASSIGN_OR_RETURN(UniqueFd fd, Dial(addr, d));
+  int raw_fd = fd.get();
   transport::Stream stream(std::move(fd), opts.tls, opts.server_name);
+  // Detached before the descriptor closes (declared after the stream that owns it), so Cancel never shuts down a
+  // number reused by something else.
+  struct Attachment {
+    RpcCancel* c;
+    ~Attachment() {
+      if (c != nullptr) c->Detach();
+    }
+  } attachment{nullptr};
+  if (opts.cancel != nullptr) {
+    if (!opts.cancel->Attach(raw_fd)) return absl::CancelledError("the call was cancelled");
+    attachment.c = opts.cancel.get();
+  }
   if (opts.tls != nullptr) {
     Status hs = stream.Handshake(d);
     if (!hs.ok())

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/synchronization/mutex.h"
 #include "api/transport/tls.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
@@ -22,12 +23,30 @@ namespace berth::cluster {
 // The server name a node checks in a manager's certificate (a DNS SAN of every manager's).
 inline constexpr char kManagerServerName[] = "swarm-manager";
 
+// Aborts a call in flight from another thread (a long poll when its owner stops): the call's
+// socket is shut down, so whatever it waits for ends at once, and the call returns CANCELLED.
+class RpcCancel {
+ public:
+  void Cancel();
+  bool cancelled() const;
+  // Call's side: the socket of the call in flight (-1 when none). false: already cancelled.
+  bool Attach(int fd);
+  void Detach();
+
+ private:
+  mutable absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+};
+
 struct RpcOptions {
   std::shared_ptr<const transport::TlsContext> tls;  // client context
   std::string server_name = kManagerServerName;
   std::chrono::milliseconds timeout{5000};  // the whole call
   // Called after the handshake with the manager's identity; an error stops the call unsent.
   std::function<Status(const transport::PeerIdentity&)> check_peer;
+  // Optional: lets another thread abort the call.
+  std::shared_ptr<RpcCancel> cancel;
 };
 
 struct RpcReply {

@@ -1,5 +1,7 @@
 #include "cluster/store.h"
 
+#include "cluster/store_internal.h"
+
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "spec/json/swarm_json.h"
@@ -27,14 +29,6 @@ std::string Str(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-StatusOr<spec::Node> DecodeNode(const etcd::KeyValue& kv) {
-  StatusOr<spec::Node> node = spec::ParseNode(kv.value);
-  if (!node.ok())
-    return absl::DataLossError(absl::StrCat("node record ", kv.key, ": ", node.status().message()));
-  node->meta.version.index = static_cast<uint64_t>(kv.mod_revision);
-  return node;
-}
-
 // A manager's record keeps ManagerStatus.Addr (where it is reached); Leader and Reachability are
 // computed when nodes are read.
 std::string EncodeNode(spec::Node node) {
@@ -46,11 +40,20 @@ std::string EncodeNode(spec::Node node) {
   return spec::RenderNode(node).dump();
 }
 
+
+}  // namespace
+
+StatusOr<spec::Node> DecodeNode(const etcd::KeyValue& kv) {
+  StatusOr<spec::Node> node = spec::ParseNode(kv.value);
+  if (!node.ok())
+    return absl::DataLossError(absl::StrCat("node record ", kv.key, ": ", node.status().message()));
+  node->meta.version.index = static_cast<uint64_t>(kv.mod_revision);
+  return node;
+}
+
 Status OutOfSequence() {
   return absl::UnknownError("rpc error: code = Unknown desc = update out of sequence");
 }
-
-}  // namespace
 
 Status StoreError(const Status& s, std::string_view what) {
   if (s.ok()) return s;

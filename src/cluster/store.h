@@ -7,6 +7,12 @@
 //   /berth/swarm/nodes/<id>        a spec::Node (ManagerStatus: its Addr only; the rest is computed)
 //   /berth/swarm/removed/<id>      a removed node: its certificate is refused from then on
 //   /berth/swarm/leader            {"node_id", "addr"}, on the leader's lease
+//   /berth/swarm/services/<id>     a spec::Service (store_services.cc)
+//   /berth/swarm/tasks/<id>        a spec::Task
+//   /berth/swarm/secrets/<id>      a spec::Secret, its Data sealed (cluster/secret_box.h)
+//   /berth/swarm/configs/<id>      a spec::Config, its Data sealed
+//   /berth/swarm/names/<kind>/<name>  the id of the service, secret or config of that name (names
+//                                  are unique per kind: created and deleted with the record)
 // A record's Version.Index is its key's etcd mod_revision, so an update names the revision it
 // read and is refused if another write came between ("update out of sequence", as swarmkit).
 //
@@ -21,7 +27,9 @@
 #include <vector>
 
 #include "cluster/etcd/client.h"
+#include "cluster/orchestrator/reconcile.h"
 #include "common/status.h"
+#include "spec/service.h"
 #include "spec/swarm.h"
 
 namespace berth::cluster {
@@ -82,7 +90,42 @@ class Store {
   };
   StatusOr<CampaignResult> Campaign(const LeaderRecord& me, int64_t lease);
 
+  // Services, tasks, secrets and configs (store_services.cc). Reads of one record answer
+  // NOT_FOUND "<kind> <id> not found"; a create whose name is taken is Docker's
+  // "rpc error: code = AlreadyExists desc = name conflicts with an existing object".
+  StatusOr<std::vector<spec::Service>> ListServices();
+  StatusOr<spec::Service> GetService(const std::string& id);
+  Status CreateService(const spec::Service& s);
+  Status UpdateService(const spec::Service& s, uint64_t version);
+  Status RemoveService(const std::string& id);
+  StatusOr<std::vector<spec::Task>> ListTasks();
+  StatusOr<spec::Task> GetTask(const std::string& id);
+  // Writes t if its record is still at `version`; FAILED_PRECONDITION when it moved on.
+  Status UpdateTask(const spec::Task& t, uint64_t version);
+  StatusOr<std::vector<spec::Secret>> ListSecrets();
+  StatusOr<spec::Secret> GetSecret(const std::string& id);
+  Status CreateSecret(const spec::Secret& s);
+  Status UpdateSecret(const spec::Secret& s, uint64_t version);
+  Status RemoveSecret(const std::string& id);
+  StatusOr<std::vector<spec::Config>> ListConfigs();
+  StatusOr<spec::Config> GetConfig(const std::string& id);
+  Status CreateConfig(const spec::Config& c);
+  Status UpdateConfig(const spec::Config& c, uint64_t version);
+  Status RemoveConfig(const std::string& id);
+
+  // The orchestrator's view: services, tasks and nodes at one revision (returned in *revision),
+  // and the cluster's task history limit.
+  StatusOr<orch::ClusterView> ReadView(int64_t* revision);
+  // Writes a plan, each record conditional on the version it was read at (creates on the key
+  // being absent), in transactions of at most 500 records. FAILED_PRECONDITION when a record
+  // moved on (the caller reads again); the records of earlier transactions stay written.
+  Status ApplyPlan(const orch::Plan& plan);
+
   static std::string NodeKey(const std::string& id);
+  static std::string TaskKey(const std::string& id);
+  static constexpr char kSwarmPrefix[] = "/berth/swarm/";
+  static constexpr char kServicesPrefix[] = "/berth/swarm/services/";
+  static constexpr char kTasksPrefix[] = "/berth/swarm/tasks/";
   static constexpr char kLeaderKey[] = "/berth/swarm/leader";
   static constexpr char kNodesPrefix[] = "/berth/swarm/nodes/";
 

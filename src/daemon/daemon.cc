@@ -30,6 +30,7 @@
 #include "network/firewall/firewall.h"
 #include "nlohmann/json.hpp"
 #include "registry/client/registry.h"
+#include "registry/reference.h"
 #include "spdlog/spdlog.h"
 #include "sys/fs.h"
 #include "sys/subprocess.h"
@@ -336,6 +337,24 @@ Status Daemon::Start() {
     co.etcd_client_port = cfg.etcd_client_port;
     co.clock = &d.clock;
     co.description = NodeDescription(host);
+    co.containers = d.containers.get();
+    co.run_root = cfg.exec_root + "/swarm/tasks";
+    engine::ImageStore* images = d.images.get();
+    engine::Distribution* distribution = d.distribution.get();
+    // A task's image: the local one, else pulled from its registry (anonymously: Berth does
+    // not forward --with-registry-auth credentials yet); Docker's "No such image" when neither.
+    co.ensure_image = [images, distribution](const std::string& image) -> Status {
+      if (images->Get(image).ok()) return absl::OkStatus();
+      if (distribution != nullptr) {
+        StatusOr<registry::Reference> ref = registry::ParseNormalized(image);
+        if (ref.ok()) {
+          StatusOr<std::string> pulled = distribution->Pull(*ref, {}, nullptr);
+          if (pulled.ok()) return absl::OkStatus();
+          spdlog::warn("swarm: pulling {} for a task failed: {}", image, pulled.status().ToString());
+        }
+      }
+      return absl::NotFoundError(absl::StrCat("No such image: ", image));
+    };
     d.cluster = std::make_unique<cluster::Cluster>(std::move(co));
     d.cluster->Start();
     d.backend->cluster = d.cluster.get();
@@ -343,6 +362,7 @@ Status Daemon::Start() {
   api::AddSystemRoutes(d.router, *d.backend);
   api::AddDistributionRoutes(d.router, *d.backend);
   api::AddSwarmRoutes(d.router, *d.backend);
+  api::AddServiceRoutes(d.router, *d.backend);
   api::AddImageRoutes(d.router, *d.backend);
   api::AddContainerRoutes(d.router, *d.backend);
   api::AddFsRoutes(d.router, *d.backend);

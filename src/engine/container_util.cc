@@ -4,7 +4,9 @@
 
 #include <signal.h>
 
+#include <iterator>
 #include <map>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -13,6 +15,20 @@
 #include "sys/fs.h"
 
 namespace berth::engine {
+
+std::string RandomName() {
+  static const char* kLeft[] = {"admiring", "brave",   "clever",  "dazzling", "eager",
+                                "focused",  "gallant", "happy",   "inspiring", "jolly",
+                                "keen",     "lucid",   "modest",  "nifty",    "optimistic",
+                                "peaceful", "quirky",  "relaxed", "serene",   "tender",
+                                "upbeat",   "vibrant", "wizardly", "youthful", "zealous"};
+  static const char* kRight[] = {"babbage", "curie",   "dijkstra", "einstein", "feynman",
+                                 "galileo", "hopper",  "jepsen",   "knuth",    "lamport",
+                                 "lovelace", "mccarthy", "noether", "pike",    "ritchie",
+                                 "shannon", "thompson", "turing",  "wozniak",  "yonath"};
+  std::random_device rd;
+  return std::string(kLeft[rd() % std::size(kLeft)]) + "_" + kRight[rd() % std::size(kRight)];
+}
 
 
 int ParseSignal(const std::string& s, int fallback) {

@@ -9,6 +9,8 @@
 
 namespace berth::engine {
 
+// Docker's "adjective_scientist" name for a container or service created without one.
+std::string RandomName();
 // "KILL", "SIGKILL", "9" -> 9; `fallback` for ""; -1 for an unknown name or number.
 int ParseSignal(const std::string& s, int fallback);
 // A container's /etc/hosts before its network adds lines.

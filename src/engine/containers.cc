@@ -36,23 +36,6 @@
 
 namespace berth::engine {
 
-namespace {
-
-std::string RandomName() {
-  static const char* kLeft[] = {"admiring", "brave",   "clever",  "dazzling", "eager",
-                                "focused",  "gallant", "happy",   "inspiring", "jolly",
-                                "keen",     "lucid",   "modest",  "nifty",    "optimistic",
-                                "peaceful", "quirky",  "relaxed", "serene",   "tender",
-                                "upbeat",   "vibrant", "wizardly", "youthful", "zealous"};
-  static const char* kRight[] = {"babbage", "curie",   "dijkstra", "einstein", "feynman",
-                                 "galileo", "hopper",  "jepsen",   "knuth",    "lamport",
-                                 "lovelace", "mccarthy", "noether", "pike",    "ritchie",
-                                 "shannon", "thompson", "turing",  "wozniak",  "yonath"};
-  std::random_device rd;
-  return std::string(kLeft[rd() % std::size(kLeft)]) + "_" + kRight[rd() % std::size(kRight)];
-}
-
-}  // namespace
 
 StatusOr<NetworkAttacher::Sandbox> NetworkAttacher::Setup(const std::string& id,
                                                           const std::string& name,

@@ -31,6 +31,9 @@ StatusOr<std::vector<Config>> ParseConfigs(std::string_view text);
 StatusOr<ServiceCreateResponse> ParseServiceCreateResponse(std::string_view text);
 StatusOr<ServiceUpdateResponse> ParseServiceUpdateResponse(std::string_view text);
 
+// swarmkit's checks of a service spec on create and update, with its messages (InvalidArgument).
+Status ValidateServiceSpec(const ServiceSpec& s);
+
 nlohmann::ordered_json RenderServiceSpec(const ServiceSpec& s);
 nlohmann::ordered_json RenderTaskSpec(const TaskSpec& s);
 nlohmann::ordered_json RenderService(const Service& s);

@@ -1,0 +1,111 @@
+#include "cluster/orchestrator_runner.h"
+
+#include "cluster/pki/pki.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::cluster {
+namespace {
+// After an error (no quorum, a conflict), the next pass waits this long at least.
+constexpr Duration kRetryAfter = std::chrono::milliseconds(100);
+// A broken watch is re-opened this often; passes still run on the wake-up times meanwhile.
+constexpr Duration kWatchRetry = std::chrono::seconds(1);
+}  // namespace
+
+OrchestratorRunner::~OrchestratorRunner() { Stop(); }
+
+void OrchestratorRunner::Start() {
+  {
+    StateLock l(mu_);
+    stop_ = false;
+    dirty_ = true;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void OrchestratorRunner::Stop() {
+  {
+    StateLock l(mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void OrchestratorRunner::Poke() {
+  StateLock l(mu_);
+  dirty_ = true;
+  cv_.SignalAll();
+}
+
+uint64_t OrchestratorRunner::passes() const {
+  StateLock l(mu_);
+  return passes_;
+}
+
+bool OrchestratorRunner::Watch() {
+  watch_.reset();
+  StatusOr<std::unique_ptr<etcd::Watch>> w = store_.etcd().WatchPrefix(
+      Store::kSwarmPrefix, 0,
+      [this](const std::vector<etcd::WatchEvent>&, int64_t) { Poke(); },
+      [this](const Status& error) {
+        spdlog::warn("swarm: orchestrator watch: {}", error.ToString());
+        StateLock l(mu_);
+        watch_broken_ = true;
+        dirty_ = true;
+        cv_.SignalAll();
+      });
+  if (!w.ok()) return false;
+  watch_ = std::move(*w);
+  StateLock l(mu_);
+  watch_broken_ = false;
+  dirty_ = true;  // whatever happened before the watch began
+  return true;
+}
+
+void OrchestratorRunner::Loop() {
+  orch::IdSource ids = [] { return pki::NewTokenSecret(); };
+  for (;;) {
+    bool rewatch = false;
+    {
+      StateLock l(mu_);
+      for (;;) {
+        if (stop_) break;
+        if (dirty_ || watch_broken_) break;
+        if (wake_at_.has_value() && clock_.Now() >= *wake_at_) break;
+        Duration wait = wake_at_.has_value() ? *wake_at_ - clock_.Now() : std::chrono::seconds(5);
+        WaitFor(clock_, mu_, cv_, std::max<Duration>(wait, Duration::zero()),
+                [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || dirty_; });
+        if (!wake_at_.has_value() && !dirty_ && !stop_) break;  // a periodic pass, in case
+      }
+      if (stop_) break;
+      rewatch = watch_broken_;
+      dirty_ = false;
+      wake_at_.reset();
+    }
+    if (rewatch && !Watch()) {
+      StateLock l(mu_);
+      wake_at_ = clock_.Now() + kWatchRetry;
+    }
+    int64_t revision = 0;
+    StatusOr<orch::ClusterView> view = store_.ReadView(&revision);
+    Status applied = view.status();
+    orch::Plan plan;
+    if (view.ok()) {
+      plan = orch::Reconcile(*view, clock_.Now(), ids);
+      if (!plan.empty()) applied = store_.ApplyPlan(plan);
+    }
+    StateLock l(mu_);
+    ++passes_;
+    if (!applied.ok()) {
+      if (!absl::IsFailedPrecondition(applied))
+        spdlog::warn("swarm: orchestrator pass: {}", applied.ToString());
+      wake_at_ = clock_.Now() + kRetryAfter;
+    } else if (plan.wake_at.has_value() &&
+               (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
+      wake_at_ = plan.wake_at;
+    }
+  }
+  watch_.reset();
+}
+
+}  // namespace berth::cluster

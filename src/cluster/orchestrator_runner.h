@@ -1,0 +1,54 @@
+#pragma once
+// OrchestratorRunner: the swarm leader's loop around the pure orchestrator
+// (orchestrator/reconcile.h). It watches the cluster store's prefix; on every change, and at the
+// time the last plan asked for, it reads the view (services, tasks, nodes at one revision),
+// computes a plan and writes it (Store::ApplyPlan). A conflicting write only means another pass.
+// It runs only while this manager leads: a new leader's runner recomputes everything from the
+// store, so it carries on whatever the old one was doing (a rolling update included).
+//
+// Threading: one thread of its own; the watch's callback only sets a flag. The state lock is
+// never held across etcd.
+
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "cluster/etcd/client.h"
+#include "cluster/store.h"
+#include "common/clock.h"
+#include "common/sync.h"
+
+namespace berth::cluster {
+
+class OrchestratorRunner {
+ public:
+  OrchestratorRunner(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  ~OrchestratorRunner();  // Stop()
+
+  void Start();
+  // Waits for a pass in progress to end. Idempotent.
+  void Stop();
+  // Something changed that the watch may not show (e.g. leadership just taken): a pass soon.
+  void Poke();
+  // Passes run so far (for tests and the bench).
+  uint64_t passes() const;
+
+ private:
+  void Loop();
+  bool Watch();  // (re)opens the store watch; false when it cannot
+
+  Store& store_;
+  const Clock& clock_;
+  mutable StateMutex mu_;
+  absl::CondVar cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = true;
+  bool watch_broken_ ABSL_GUARDED_BY(mu_) = true;
+  std::optional<WallTime> wake_at_ ABSL_GUARDED_BY(mu_);
+  uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
+  std::thread thread_;
+};
+
+}  // namespace berth::cluster

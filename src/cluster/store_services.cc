@@ -1,0 +1,270 @@
+// The store's services, tasks, secrets and configs, and the orchestrator's view and plans
+// (store.h). Records are the API's JSON with Version.Index zeroed: the key's mod revision is the
+// version, set when a record is read.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "cluster/store.h"
+#include "cluster/store_internal.h"
+#include "spec/json/service_json.h"
+
+namespace berth::cluster {
+namespace {
+
+using etcd::Compare;
+using etcd::Op;
+
+constexpr char kSecretsPrefix[] = "/berth/swarm/secrets/";
+constexpr char kConfigsPrefix[] = "/berth/swarm/configs/";
+constexpr char kNamesPrefix[] = "/berth/swarm/names/";
+constexpr char kNameConflict[] =
+    "rpc error: code = AlreadyExists desc = name conflicts with an existing object";
+constexpr size_t kRecordsPerTxn = 500;
+
+// How each kind of record is keyed, named, encoded and decoded.
+template <typename T>
+struct Kind;
+
+template <>
+struct Kind<spec::Service> {
+  static constexpr const char* noun = "service";
+  static constexpr const char* prefix = Store::kServicesPrefix;
+  static const std::string& Name(const spec::Service& s) { return s.spec.annotations.name; }
+  static std::string Encode(spec::Service s) {
+    s.meta.version.index = 0;
+    s.service_status.reset();
+    return spec::RenderService(s).dump();
+  }
+  static StatusOr<spec::Service> Decode(std::string_view text) { return spec::ParseService(text); }
+};
+
+template <>
+struct Kind<spec::Task> {
+  static constexpr const char* noun = "task";
+  static constexpr const char* prefix = Store::kTasksPrefix;
+  static std::string Encode(spec::Task t) {
+    t.meta.version.index = 0;
+    return spec::RenderTask(t).dump();
+  }
+  static StatusOr<spec::Task> Decode(std::string_view text) { return spec::ParseTask(text); }
+};
+
+template <>
+struct Kind<spec::Secret> {
+  static constexpr const char* noun = "secret";
+  static constexpr const char* prefix = kSecretsPrefix;
+  static const std::string& Name(const spec::Secret& s) { return s.spec.annotations.name; }
+  static std::string Encode(spec::Secret s) {
+    s.meta.version.index = 0;
+    return spec::RenderSecret(s).dump();
+  }
+  static StatusOr<spec::Secret> Decode(std::string_view text) { return spec::ParseSecret(text); }
+};
+
+template <>
+struct Kind<spec::Config> {
+  static constexpr const char* noun = "config";
+  static constexpr const char* prefix = kConfigsPrefix;
+  static const std::string& Name(const spec::Config& c) { return c.spec.annotations.name; }
+  static std::string Encode(spec::Config c) {
+    c.meta.version.index = 0;
+    return spec::RenderConfig(c).dump();
+  }
+  static StatusOr<spec::Config> Decode(std::string_view text) { return spec::ParseConfig(text); }
+};
+
+template <typename T>
+std::string KeyOf(const std::string& id) {
+  return absl::StrCat(Kind<T>::prefix, id);
+}
+
+template <typename T>
+std::string NameKey(const std::string& name) {
+  return absl::StrCat(kNamesPrefix, Kind<T>::noun, "/", name);
+}
+
+template <typename T>
+StatusOr<T> DecodeRecord(const etcd::KeyValue& kv) {
+  StatusOr<T> v = Kind<T>::Decode(kv.value);
+  if (!v.ok())
+    return absl::DataLossError(
+        absl::StrCat(Kind<T>::noun, " record ", kv.key, ": ", v.status().message()));
+  v->meta.version.index = static_cast<uint64_t>(kv.mod_revision);
+  return v;
+}
+
+template <typename T>
+StatusOr<std::vector<T>> ListRecords(etcd::Client& etcd, int64_t revision = 0,
+                                     int64_t* read_at = nullptr) {
+  etcd::GetOptions o;
+  o.prefix = true;
+  o.revision = revision;
+  StatusOr<etcd::RangeResult> r = etcd.Get(Kind<T>::prefix, o);
+  if (!r.ok()) return StoreError(r.status(), absl::StrCat("list ", Kind<T>::noun, "s"));
+  if (read_at != nullptr) *read_at = r->header.revision;
+  std::vector<T> out;
+  out.reserve(r->kvs.size());
+  for (const etcd::KeyValue& kv : r->kvs) {
+    ASSIGN_OR_RETURN(T v, DecodeRecord<T>(kv));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+template <typename T>
+StatusOr<T> GetRecord(etcd::Client& etcd, const std::string& id) {
+  StatusOr<etcd::RangeResult> r = etcd.Get(KeyOf<T>(id));
+  if (!r.ok()) return StoreError(r.status(), absl::StrCat("read ", Kind<T>::noun));
+  if (r->kvs.empty())
+    return absl::NotFoundError(absl::StrCat(Kind<T>::noun, " ", id, " not found"));
+  return DecodeRecord<T>(r->kvs[0]);
+}
+
+// A named record and its name's index key, in one transaction; refused if either exists.
+template <typename T>
+Status CreateNamed(etcd::Client& etcd, const T& v) {
+  std::string key = KeyOf<T>(v.id);
+  std::string name_key = NameKey<T>(Kind<T>::Name(v));
+  StatusOr<etcd::TxnResult> r =
+      etcd.Txn({Compare::Missing(key), Compare::Missing(name_key)},
+               {Op::Put(key, Kind<T>::Encode(v)), Op::Put(name_key, v.id)});
+  if (!r.ok()) return StoreError(r.status(), absl::StrCat("create ", Kind<T>::noun));
+  if (!r->succeeded) return absl::AlreadyExistsError(kNameConflict);
+  return absl::OkStatus();
+}
+
+// A write at `version`; names do not change (Docker refuses renames before this).
+template <typename T>
+Status UpdateRecord(etcd::Client& etcd, const T& v, uint64_t version) {
+  std::string key = KeyOf<T>(v.id);
+  StatusOr<etcd::TxnResult> r =
+      etcd.Txn({Compare::ModRevisionIs(key, static_cast<int64_t>(version))},
+               {Op::Put(key, Kind<T>::Encode(v))}, {Op::Get(key)});
+  if (!r.ok()) return StoreError(r.status(), absl::StrCat("update ", Kind<T>::noun));
+  if (!r->succeeded) {
+    if (r->ranges.empty() || r->ranges[0].kvs.empty())
+      return absl::NotFoundError(absl::StrCat(Kind<T>::noun, " ", v.id, " not found"));
+    return OutOfSequence();
+  }
+  return absl::OkStatus();
+}
+
+// Deletes a named record and its name's index entry (if it still names this record).
+template <typename T>
+Status RemoveNamed(etcd::Client& etcd, const std::string& id) {
+  ASSIGN_OR_RETURN(T v, GetRecord<T>(etcd, id));
+  std::string key = KeyOf<T>(id);
+  std::string name_key = NameKey<T>(Kind<T>::Name(v));
+  StatusOr<etcd::TxnResult> r = etcd.Txn(
+      {Compare::ModRevisionIs(key, static_cast<int64_t>(v.meta.version.index))},
+      {Op::Delete(key), Op::Delete(name_key)});
+  if (!r.ok()) return StoreError(r.status(), absl::StrCat("remove ", Kind<T>::noun));
+  if (!r->succeeded) return OutOfSequence();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string Store::TaskKey(const std::string& id) { return KeyOf<spec::Task>(id); }
+
+StatusOr<std::vector<spec::Service>> Store::ListServices() {
+  return ListRecords<spec::Service>(*etcd_);
+}
+StatusOr<spec::Service> Store::GetService(const std::string& id) {
+  return GetRecord<spec::Service>(*etcd_, id);
+}
+Status Store::CreateService(const spec::Service& s) { return CreateNamed(*etcd_, s); }
+Status Store::UpdateService(const spec::Service& s, uint64_t version) {
+  return UpdateRecord(*etcd_, s, version);
+}
+Status Store::RemoveService(const std::string& id) {
+  return RemoveNamed<spec::Service>(*etcd_, id);
+}
+
+StatusOr<std::vector<spec::Task>> Store::ListTasks() { return ListRecords<spec::Task>(*etcd_); }
+StatusOr<spec::Task> Store::GetTask(const std::string& id) {
+  return GetRecord<spec::Task>(*etcd_, id);
+}
+Status Store::UpdateTask(const spec::Task& t, uint64_t version) {
+  Status s = UpdateRecord(*etcd_, t, version);
+  if (s.code() == absl::StatusCode::kUnknown)
+    return absl::FailedPreconditionError(absl::StrCat("task ", t.id, " changed meanwhile"));
+  return s;
+}
+
+StatusOr<std::vector<spec::Secret>> Store::ListSecrets() {
+  return ListRecords<spec::Secret>(*etcd_);
+}
+StatusOr<spec::Secret> Store::GetSecret(const std::string& id) {
+  return GetRecord<spec::Secret>(*etcd_, id);
+}
+Status Store::CreateSecret(const spec::Secret& s) { return CreateNamed(*etcd_, s); }
+Status Store::UpdateSecret(const spec::Secret& s, uint64_t version) {
+  return UpdateRecord(*etcd_, s, version);
+}
+Status Store::RemoveSecret(const std::string& id) { return RemoveNamed<spec::Secret>(*etcd_, id); }
+
+StatusOr<std::vector<spec::Config>> Store::ListConfigs() {
+  return ListRecords<spec::Config>(*etcd_);
+}
+StatusOr<spec::Config> Store::GetConfig(const std::string& id) {
+  return GetRecord<spec::Config>(*etcd_, id);
+}
+Status Store::CreateConfig(const spec::Config& c) { return CreateNamed(*etcd_, c); }
+Status Store::UpdateConfig(const spec::Config& c, uint64_t version) {
+  return UpdateRecord(*etcd_, c, version);
+}
+Status Store::RemoveConfig(const std::string& id) { return RemoveNamed<spec::Config>(*etcd_, id); }
+
+StatusOr<orch::ClusterView> Store::ReadView(int64_t* revision) {
+  orch::ClusterView view;
+  int64_t at = 0;
+  ASSIGN_OR_RETURN(view.services, ListRecords<spec::Service>(*etcd_, 0, &at));
+  ASSIGN_OR_RETURN(view.tasks, ListRecords<spec::Task>(*etcd_, at));
+  etcd::GetOptions o;
+  o.prefix = true;
+  o.revision = at;
+  StatusOr<etcd::RangeResult> nodes = etcd_->Get(kNodesPrefix, o);
+  if (!nodes.ok()) return StoreError(nodes.status(), "list nodes");
+  for (const etcd::KeyValue& kv : nodes->kvs) {
+    ASSIGN_OR_RETURN(spec::Node n, DecodeNode(kv));
+    view.nodes.push_back(std::move(n));
+  }
+  StatusOr<spec::ClusterInfo> cluster = GetCluster();
+  if (cluster.ok() && cluster->spec.orchestration.task_history_retention_limit.has_value())
+    view.task_history_limit = *cluster->spec.orchestration.task_history_retention_limit;
+  if (revision != nullptr) *revision = at;
+  return view;
+}
+
+Status Store::ApplyPlan(const orch::Plan& plan) {
+  // Every record of the plan as (compare, op); then transactions of kRecordsPerTxn records.
+  std::vector<std::pair<std::optional<Compare>, Op>> writes;
+  for (const spec::Task& t : plan.create)
+    writes.push_back({Compare::Missing(TaskKey(t.id)), Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
+  for (const spec::Task& t : plan.update)
+    writes.push_back({Compare::ModRevisionIs(TaskKey(t.id), static_cast<int64_t>(t.meta.version.index)),
+                      Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
+  for (const spec::Service& s : plan.services) {
+    std::string key = KeyOf<spec::Service>(s.id);
+    writes.push_back({Compare::ModRevisionIs(key, static_cast<int64_t>(s.meta.version.index)),
+                      Op::Put(key, Kind<spec::Service>::Encode(s))});
+  }
+  for (const std::string& id : plan.remove) writes.push_back({std::nullopt, Op::Delete(TaskKey(id))});
+  for (size_t at = 0; at < writes.size(); at += kRecordsPerTxn) {
+    std::vector<Compare> compares;
+    std::vector<Op> ops;
+    for (size_t i = at; i < std::min(writes.size(), at + kRecordsPerTxn); ++i) {
+      if (writes[i].first.has_value()) compares.push_back(*writes[i].first);
+      ops.push_back(writes[i].second);
+    }
+    StatusOr<etcd::TxnResult> r = etcd_->Txn(compares, ops);
+    if (!r.ok()) return StoreError(r.status(), "write the orchestrator's plan");
+    if (!r->succeeded)
+      return absl::FailedPreconditionError("the store changed while the plan was made");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace berth::cluster
