@@ -12,3 +12,4 @@ bin=$(cd "$bin" && pwd)
 "$bin/logs_bench" "$bin" "${LOG_ITERATIONS:-5}" "${LOG_MB:-100}"
 "$bin/registry_bench" "$bin" "${REGISTRY_ROUNDS:-5}" "${REGISTRY_MB:-200}"
 "$bin/swarm_bench" "$bin" "${SWARM_RUNS:-5}"
+"$bin/service_bench" "$bin" "${SERVICE_RUNS:-5}"

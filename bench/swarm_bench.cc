@@ -40,11 +40,13 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "lab_util.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
 namespace bb = berth::bench;
+using namespace berth::bench::lab;
 using bb::Clock;
 using bb::Median;
 using bb::Ms;
@@ -57,145 +59,13 @@ constexpr double kDockerJoinW1 = 0.174;
 constexpr double kDockerJoinW2 = 0.070;
 constexpr double kDockerFailover = 16.0;
 
-// Polling interval of the waits: small beside every figure measured, large enough not to load
-// the 2-core machine the cluster runs on.
-constexpr auto kPoll = std::chrono::milliseconds(10);
-
-// One request with a receive timeout: a manager waiting on a store without quorum must not hang
-// the bench. The status, or -1 (unreachable, timed out).
-int Call(const bb::Api& api, const std::string& method, const std::string& path,
-         const std::string& body, std::string* out, int timeout_s = 5) {
-  bb::CheckInterrupted();
-  int fd = api.Connect();
-  if (fd < 0) return -1;
-  timeval tv = {timeout_s, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int st = bb::Api::SendRequest(fd, method, path, body) ? bb::Api::ReadResponse(fd, out) : -1;
-  close(fd);
-  bb::CheckInterrupted();
-  return st;
-}
-
-json GetJson(const bb::Api& api, const std::string& path, int* status) {
-  std::string out;
-  *status = Call(api, "GET", path, "", &out);
-  if (*status != 200) return json();
-  return json::parse(out, nullptr, false);
-}
-
-// The lab's state, shared with the at-exit clean-up (which may outlive the Lab object).
-struct LabState {
-  std::string bin, name, subnet;
-  bool up = false;
-
-  // `berth lab down`, then by hand whatever a failed down left. Idempotent. `up` clears only at
-  // the end: a signal that interrupts the down run from ~Lab leaves through Fail(), and the
-  // at-exit clean-up then does all of it again, uninterrupted.
-  void Down() {
-    if (!up) return;
-    std::string bridge;
-    {
-      std::ifstream f("/run/berth-lab/" + name + "/lab.json");
-      std::stringstream ss;
-      ss << f.rdbuf();
-      json j = json::parse(ss.str(), nullptr, false);
-      if (j.is_object()) bridge = j.value("bridge", "");
-    }
-    std::string out, err;
-    struct stat st;
-    bool made = stat(("/run/berth-lab/" + name + "/lab.json").c_str(), &st) == 0;
-    if (made && bb::RunCapture({bin + "/berth", "lab", "down", "--name", name}, &out, &err) != 0)
-      std::fprintf(stderr, "lab down %s: %s%s\n", name.c_str(), out.c_str(), err.c_str());
-    bb::Run({"sh", "-c",
-             "for f in /run/netns/" + name +
-                 "-*; do [ -e \"$f\" ] && ip netns del \"${f##*/}\"; "
-                 "done; true"});
-    if (!bridge.empty()) bb::Run({"ip", "link", "del", bridge});
-    bb::Run({"rm", "-rf", "/run/berth-lab/" + name, "/var/lib/berth-lab/" + name});
-    bb::Run({"rmdir", "/run/berth-lab", "/var/lib/berth-lab"});
-    up = false;
-  }
-};
-
-class Lab {
- public:
-  Lab(const std::string& bin, const std::string& name, const std::string& net) {
-    s_->bin = bin;
-    s_->name = name;
-    s_->subnet = net;
-    bb::OnExit([s = s_] { s->Down(); });
-    std::string out, err;
-    s_->up = true;  // from here on, a failure leaves something for Down to sweep
-    if (bb::RunCapture({bin + "/berth", "lab", "up", "--name", name, "--subnet", net + ".0/24",
-                        "--managers", "3", "--workers", "1"},
-                       &out, &err) != 0)
-      bb::Fail("berth lab up %s: %s%s", name.c_str(), out.c_str(), err.c_str());
-  }
-  ~Lab() { s_->Down(); }
-
-  std::string Sock(const std::string& node) const {
-    return "/run/berth-lab/" + s_->name + "/" + node + "/berthd.sock";
-  }
-  bb::Api Api(const std::string& node) const { return bb::Api(Sock(node)); }
-  std::string Ip(const std::string& node) const {
-    // lab.md: managers .11 to .19, workers from .21.
-    int n = std::atoi(node.c_str() + 1);
-    return s_->subnet + "." + std::to_string((node[0] == 'm' ? 10 : 20) + n);
-  }
-  // docker -H <node's socket> ARGS; fails the run on a non-zero exit. Its stdout.
-  std::string Docker(const std::string& node, const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {"docker", "-H", "unix://" + Sock(node)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::string out, err;
-    if (bb::RunCapture(argv, &out, &err) != 0)
-      bb::Fail("docker %s on %s: %s%s", args.empty() ? "" : args[0].c_str(), node.c_str(),
-               out.c_str(), err.c_str());
-    return out;
-  }
-  void LabCmd(const std::string& cmd, const std::string& node) const {
-    bb::MustRun({s_->bin + "/berth", "lab", cmd, "--name", s_->name, node});
-  }
-
- private:
-  std::shared_ptr<LabState> s_ = std::make_shared<LabState>();
-};
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// The node of hostname host in a GET /nodes answer, or null.
-json FindNode(const json& nodes, const std::string& host) {
-  if (!nodes.is_array()) return json();
-  for (const json& n : nodes)
-    if (n.contains("Description") && n["Description"].value("Hostname", "") == host) return n;
-  return json();
-}
-
-std::string State(const json& node) {
-  return node.is_object() && node.contains("Status") ? node["Status"].value("State", "") : "";
-}
-
-// Waits, polling, until done() holds; fails the run after deadline_s seconds with what.
-template <typename F>
-void WaitFor(double deadline_s, const char* what, F done) {
-  auto t0 = Clock::now();
-  while (!done()) {
-    if (Ms(t0, Clock::now()) > deadline_s * 1000)
-      bb::Fail("%s: not within %.0f s", what, deadline_s);
-    bb::Sleep(kPoll);
-  }
-}
-
 struct Sample {
   double init_cli, init_usable, join_cli, join_ready, mgr_join_cli, cut_down, failover, new_leader;
 };
 
 Sample OneRun(const std::string& bin, const std::string& name, const std::string& net) {
   Sample s{};
-  Lab lab(bin, name, net);
+  Lab lab(bin, name, net, 3, 1);
   bb::Api m1 = lab.Api("m1"), m2 = lab.Api("m2");
 
   // 1. init to usable.

@@ -21,10 +21,9 @@ Status RequireManager(cluster::Cluster& cl) {
 StatusOr<uint64_t> VersionQuery(const Request& req, std::string_view what) {
   uint64_t v = 0;
   if (!absl::SimpleAtoi(req.Query("version"), &v))
-    return absl::InvalidArgumentError(absl::StrCat("invalid ", Av(what), " version '",
-                                                   req.Query("version"),
-                                                   "': strconv.ParseUint: parsing \"",
-                                                   req.Query("version"), "\": invalid syntax"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid ", Av(what), " version '", req.Query("version"),
+        "': strconv.ParseUint: parsing \"", req.Query("version"), "\": invalid syntax"));
   return v;
 }
 
@@ -87,8 +86,8 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     if (!body.ok()) return c.SendError(body.status());
     std::string rollback = req.Query("rollback");
     if (!rollback.empty() && rollback != "previous")
-      return c.SendError(absl::InvalidArgumentError(
-          absl::StrCat("unrecognized rollback option ", rollback)));
+      return c.SendError(
+          absl::InvalidArgumentError(absl::StrCat("unrecognized rollback option ", rollback)));
     StatusOr<spec::ServiceUpdateResponse> updated =
         cl->UpdateService(req.params["id"], *version, *body, rollback == "previous");
     if (!updated.ok()) return c.SendError(updated.status());
@@ -162,8 +161,8 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
 // /secrets and /configs share their shape.
 template <typename Spec, typename Obj>
 struct ObjectRoutes {
-  const char* base;     // "/secrets"
-  const char* noun;     // "secret"
+  const char* base;  // "/secrets"
+  const char* noun;  // "secret"
   StatusOr<Spec> (*parse)(std::string_view);
   nlohmann::ordered_json (*render)(const Obj&);
   StatusOr<std::string> (cluster::Cluster::*create)(const Spec&);
@@ -240,15 +239,25 @@ void AddServiceRoutes(Router& r, Backend& b) {
       c.SendError(absl::UnimplementedError("Berth cannot show service and task logs yet"));
     });
   }
-  ObjectRoutes<spec::SecretSpec, spec::Secret>{
-      "/secrets", "secret", spec::ParseSecretSpec, spec::RenderSecret,
-      &cluster::Cluster::CreateSecret, &cluster::Cluster::Secrets, &cluster::Cluster::GetSecret,
-      &cluster::Cluster::UpdateSecret, &cluster::Cluster::RemoveSecret}
+  ObjectRoutes<spec::SecretSpec, spec::Secret>{"/secrets",
+                                               "secret",
+                                               spec::ParseSecretSpec,
+                                               spec::RenderSecret,
+                                               &cluster::Cluster::CreateSecret,
+                                               &cluster::Cluster::Secrets,
+                                               &cluster::Cluster::GetSecret,
+                                               &cluster::Cluster::UpdateSecret,
+                                               &cluster::Cluster::RemoveSecret}
       .AddTo(r, cl);
-  ObjectRoutes<spec::ConfigSpec, spec::Config>{
-      "/configs", "config", spec::ParseConfigSpec, spec::RenderConfig,
-      &cluster::Cluster::CreateConfig, &cluster::Cluster::Configs, &cluster::Cluster::GetConfig,
-      &cluster::Cluster::UpdateConfig, &cluster::Cluster::RemoveConfig}
+  ObjectRoutes<spec::ConfigSpec, spec::Config>{"/configs",
+                                               "config",
+                                               spec::ParseConfigSpec,
+                                               spec::RenderConfig,
+                                               &cluster::Cluster::CreateConfig,
+                                               &cluster::Cluster::Configs,
+                                               &cluster::Cluster::GetConfig,
+                                               &cluster::Cluster::UpdateConfig,
+                                               &cluster::Cluster::RemoveConfig}
       .AddTo(r, cl);
 }
 

@@ -39,12 +39,12 @@ StatusOr<T> Resolve(std::vector<T> all, const std::string& ref, std::string_view
   }
   if (by_name.size() == 1) return std::move(*by_name[0]);
   if (by_name.size() > 1)
-    return absl::InvalidArgumentError(absl::StrCat(Av(noun), " ", ref, " is ambiguous (",
-                                                   by_name.size(), " matches found)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_name.size(), " matches found)"));
   if (by_prefix.size() == 1) return std::move(*by_prefix[0]);
   if (by_prefix.size() > 1)
-    return absl::InvalidArgumentError(absl::StrCat(Av(noun), " ", ref, " is ambiguous (",
-                                                   by_prefix.size(), " matches found)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_prefix.size(), " matches found)"));
   return absl::NotFoundError(absl::StrCat(Av(noun), " ", ref, " not found"));
 }
 
@@ -93,8 +93,8 @@ StatusOr<spec::Endpoint> MakeEndpoint(const spec::Service& self,
         if (ingress || p.publish_mode != "host")
           return absl::InvalidArgumentError(absl::StrCat(
               "rpc error: code = InvalidArgument desc = port '", p.published_port,
-              "' is already in use by service '", ServiceName(*it->second), "' (",
-              it->second->id, ") as ", ingress ? "an ingress port" : "a host-published port"));
+              "' is already in use by service '", ServiceName(*it->second), "' (", it->second->id,
+              ") as ", ingress ? "an ingress port" : "a host-published port"));
       }
     }
     // The previous allocation of this port, when the service had one.
@@ -128,9 +128,9 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
       bool found = std::any_of(all.begin(), all.end(),
                                [&](const spec::Secret& x) { return x.id == r.secret_id; });
       if (!found)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "rpc error: code = InvalidArgument desc = secret reference ", r.secret_name, " (",
-            r.secret_id, ") not found"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("rpc error: code = InvalidArgument desc = secret reference ",
+                         r.secret_name, " (", r.secret_id, ") not found"));
     }
   }
   if (!c.configs.empty()) {
@@ -139,9 +139,9 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
       bool found = std::any_of(all.begin(), all.end(),
                                [&](const spec::Config& x) { return x.id == r.config_id; });
       if (!found)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "rpc error: code = InvalidArgument desc = config reference ", r.config_name, " (",
-            r.config_id, ") not found"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("rpc error: code = InvalidArgument desc = config reference ",
+                         r.config_name, " (", r.config_id, ") not found"));
     }
   }
   return absl::OkStatus();
@@ -154,10 +154,12 @@ Status CheckConstraints(const spec::ServiceSpec& s) {
 
 // swarmkit's name rule for secrets and configs.
 Status CheckObjectName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name.front())) &&
+  bool ok = !name.empty() && name.size() <= 64 &&
+            std::isalnum(static_cast<unsigned char>(name.front())) &&
             std::isalnum(static_cast<unsigned char>(name.back()));
   for (char ch : name)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+    ok =
+        ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("rpc error: code = InvalidArgument desc = invalid name, only 64 "
@@ -230,9 +232,9 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
   int64_t now = UnixNanos(impl_->opts_.clock->Now());
   if (rollback) {
     if (!svc.previous_spec.has_value())
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rpc error: code = FailedPrecondition desc = service ", svc.id,
-          " does not have a previous spec"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("rpc error: code = FailedPrecondition desc = service ", svc.id,
+                       " does not have a previous spec"));
     std::swap(svc.spec, *svc.previous_spec);
     spec::UpdateStatus us;
     us.state = spec::kUpdateRollbackStarted;
@@ -284,7 +286,8 @@ StatusOr<std::string> Cluster::CreateSecret(const spec::SecretSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   RETURN_IF_ERROR(CheckObjectName(in.annotations.name));
   if (in.driver.has_value() && !in.driver->name.empty())
-    return absl::InvalidArgumentError("Berth has no secret drivers: the secret's data must be given");
+    return absl::InvalidArgumentError(
+        "Berth has no secret drivers: the secret's data must be given");
   const std::string data = in.data.value_or("");
   if (data.empty() || data.size() > kMaxSecretBytes)
     return absl::InvalidArgumentError(
@@ -311,12 +314,12 @@ StatusOr<std::vector<spec::Secret>> Cluster::Secrets() {
 
 StatusOr<spec::Secret> Cluster::GetSecret(const std::string& ref) {
   ASSIGN_OR_RETURN(std::vector<spec::Secret> all, Secrets());
-  return Resolve(std::move(all), ref, "secret",
-                 [](const spec::Secret& s) -> const std::string& { return s.spec.annotations.name; });
+  return Resolve(std::move(all), ref, "secret", [](const spec::Secret& s) -> const std::string& {
+    return s.spec.annotations.name;
+  });
 }
 
-Status Cluster::UpdateSecret(const std::string& ref, uint64_t version,
-                             const spec::SecretSpec& in) {
+Status Cluster::UpdateSecret(const std::string& ref, uint64_t version, const spec::SecretSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   ASSIGN_OR_RETURN(spec::Secret cur, GetSecret(ref));
   ASSIGN_OR_RETURN(spec::Secret stored, m->store().GetSecret(cur.id));
@@ -348,10 +351,10 @@ static Status InUse(const std::vector<spec::Service>& services, const std::strin
       }
   }
   if (users.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "rpc error: code = InvalidArgument desc = ", Av(noun), " '", name,
-      "' is in use by the following ", users.size() == 1 ? "service" : "services", ": ",
-      absl::StrJoin(users, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("rpc error: code = InvalidArgument desc = ", Av(noun), " '", name,
+                   "' is in use by the following ", users.size() == 1 ? "service" : "services",
+                   ": ", absl::StrJoin(users, ", ")));
 }
 
 Status Cluster::RemoveSecret(const std::string& ref) {
@@ -402,12 +405,12 @@ StatusOr<std::vector<spec::Config>> Cluster::Configs() {
 
 StatusOr<spec::Config> Cluster::GetConfig(const std::string& ref) {
   ASSIGN_OR_RETURN(std::vector<spec::Config> all, Configs());
-  return Resolve(std::move(all), ref, "config",
-                 [](const spec::Config& c) -> const std::string& { return c.spec.annotations.name; });
+  return Resolve(std::move(all), ref, "config", [](const spec::Config& c) -> const std::string& {
+    return c.spec.annotations.name;
+  });
 }
 
-Status Cluster::UpdateConfig(const std::string& ref, uint64_t version,
-                             const spec::ConfigSpec& in) {
+Status Cluster::UpdateConfig(const std::string& ref, uint64_t version, const spec::ConfigSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   ASSIGN_OR_RETURN(spec::Config cur, GetConfig(ref));
   if (in.annotations.name != cur.spec.annotations.name ||

@@ -78,8 +78,8 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
     for (const spec::Secret& s : all) {
       StatusOr<std::string> data = m.OpenSealed(s.spec.data.value_or(""), s.id);
       if (!data.ok()) return Annotate(data.status(), absl::StrCat("secret ", s.id));
-      secrets[s.id] = {{"id", s.id}, {"name", s.spec.annotations.name},
-                       {"data", absl::Base64Escape(*data)}};
+      secrets[s.id] = {
+          {"id", s.id}, {"name", s.spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
     }
   }
   if (wants_configs) {
@@ -87,8 +87,8 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
     for (const spec::Config& c : all) {
       StatusOr<std::string> data = m.OpenSealed(c.spec.data.value_or(""), c.id);
       if (!data.ok()) return Annotate(data.status(), absl::StrCat("config ", c.id));
-      configs[c.id] = {{"id", c.id}, {"name", c.spec.annotations.name},
-                       {"data", absl::Base64Escape(*data)}};
+      configs[c.id] = {
+          {"id", c.id}, {"name", c.spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
     }
   }
   nlohmann::json out = nlohmann::json::array();

@@ -45,8 +45,7 @@ uint64_t OrchestratorRunner::passes() const {
 bool OrchestratorRunner::Watch() {
   watch_.reset();
   StatusOr<std::unique_ptr<etcd::Watch>> w = store_.etcd().WatchPrefix(
-      Store::kSwarmPrefix, 0,
-      [this](const std::vector<etcd::WatchEvent>&, int64_t) { Poke(); },
+      Store::kSwarmPrefix, 0, [this](const std::vector<etcd::WatchEvent>&, int64_t) { Poke(); },
       [this](const Status& error) {
         spdlog::warn("swarm: orchestrator watch: {}", error.ToString());
         StateLock l(mu_);
@@ -100,8 +99,7 @@ void OrchestratorRunner::Loop() {
       if (!absl::IsFailedPrecondition(applied))
         spdlog::warn("swarm: orchestrator pass: {}", applied.ToString());
       wake_at_ = clock_.Now() + kRetryAfter;
-    } else if (plan.wake_at.has_value() &&
-               (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
+    } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
       wake_at_ = plan.wake_at;
     }
   }

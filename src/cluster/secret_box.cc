@@ -84,11 +84,13 @@ StatusOr<std::string> SecretBox::Open(std::string_view sealed, std::string_view 
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, U(key_), U(raw)) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(record_id),
                         static_cast<int>(record_id.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), U(plain), &len, U(raw) + kNonceBytes, static_cast<int>(n)) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), U(plain), &len, U(raw) + kNonceBytes, static_cast<int>(n)) !=
+          1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, U(tag)) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), U(plain) + len, &len) != 1)
-    return absl::DataLossError("a sealed value in the cluster store does not open with this "
-                               "manager's data key");
+    return absl::DataLossError(
+        "a sealed value in the cluster store does not open with this "
+        "manager's data key");
   return plain;
 }
 

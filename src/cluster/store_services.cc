@@ -156,9 +156,9 @@ Status RemoveNamed(etcd::Client& etcd, const std::string& id) {
   ASSIGN_OR_RETURN(T v, GetRecord<T>(etcd, id));
   std::string key = KeyOf<T>(id);
   std::string name_key = NameKey<T>(Kind<T>::Name(v));
-  StatusOr<etcd::TxnResult> r = etcd.Txn(
-      {Compare::ModRevisionIs(key, static_cast<int64_t>(v.meta.version.index))},
-      {Op::Delete(key), Op::Delete(name_key)});
+  StatusOr<etcd::TxnResult> r =
+      etcd.Txn({Compare::ModRevisionIs(key, static_cast<int64_t>(v.meta.version.index))},
+               {Op::Delete(key), Op::Delete(name_key)});
   if (!r.ok()) return StoreError(r.status(), absl::StrCat("remove ", Kind<T>::noun));
   if (!r->succeeded) return OutOfSequence();
   return absl::OkStatus();
@@ -242,16 +242,19 @@ Status Store::ApplyPlan(const orch::Plan& plan) {
   // Every record of the plan as (compare, op); then transactions of kRecordsPerTxn records.
   std::vector<std::pair<std::optional<Compare>, Op>> writes;
   for (const spec::Task& t : plan.create)
-    writes.push_back({Compare::Missing(TaskKey(t.id)), Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
+    writes.push_back(
+        {Compare::Missing(TaskKey(t.id)), Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
   for (const spec::Task& t : plan.update)
-    writes.push_back({Compare::ModRevisionIs(TaskKey(t.id), static_cast<int64_t>(t.meta.version.index)),
-                      Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
+    writes.push_back(
+        {Compare::ModRevisionIs(TaskKey(t.id), static_cast<int64_t>(t.meta.version.index)),
+         Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
   for (const spec::Service& s : plan.services) {
     std::string key = KeyOf<spec::Service>(s.id);
     writes.push_back({Compare::ModRevisionIs(key, static_cast<int64_t>(s.meta.version.index)),
                       Op::Put(key, Kind<spec::Service>::Encode(s))});
   }
-  for (const std::string& id : plan.remove) writes.push_back({std::nullopt, Op::Delete(TaskKey(id))});
+  for (const std::string& id : plan.remove)
+    writes.push_back({std::nullopt, Op::Delete(TaskKey(id))});
   for (size_t at = 0; at < writes.size(); at += kRecordsPerTxn) {
     std::vector<Compare> compares;
     std::vector<Op> ops;

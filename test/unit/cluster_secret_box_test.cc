@@ -1,12 +1,11 @@
 // SecretBox: secrets and configs sealed at rest with the swarm's data key (AES-256-GCM, bound to
 // the record's id), the key file private to its manager.
 
-#include "cluster/secret_box.h"
-
 #include <sys/stat.h>
 
 #include <filesystem>
 
+#include "cluster/secret_box.h"
 #include "gtest/gtest.h"
 
 namespace berth::cluster {

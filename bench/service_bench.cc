@@ -1,0 +1,239 @@
+// service_bench: swarm services' four latencies on a real `berth lab` cluster (1 manager m1, 2
+// workers; heartbeats every 1 s; web:latest and web:v2 = busybox httpd on :80, imported on every
+// node), RUNS times (default 5) on one lab, medians in ms beside Docker 20.10's figures
+// (../shared/reference/README.md, measured on this machine):
+//   1. create to running: POST /services/create of 2 replicas until GET /tasks on m1 shows 2
+//      tasks of it running (Docker: 0.53 s);
+//   2. scale 2 -> 20 over the 3 nodes until 20 run, and 20 -> 2 until only 2 tasks are desired
+//      running and running and the 18 others' containers are stopped (Docker: 2.3 s each);
+//   3. rolling update of 4 replicas, parallelism 1, delay 0, a 1 s stop grace (httpd ignores
+//      SIGTERM, so every stop takes the grace), stop-first and start-first: from the update
+//      until UpdateStatus says "completed" (Docker: 11.6 s and 6.7 s).
+// Each run creates its services afresh and removes them at the end (waiting for their
+// containers to go).
+//
+//   service_bench BIN_DIR [RUNS]      (RUNS also from $SERVICE_RUNS; root; needs etcd and docker)
+//
+// The lab is bt-svcbench-<pid> on a /24 of its own (10.14x.y.0/24 from the pid), taken down at
+// the end and, whatever way the program ends, at exit.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "lab_util.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+namespace bb = berth::bench;
+using namespace berth::bench::lab;
+using bb::Clock;
+using bb::Median;
+using bb::Ms;
+
+constexpr double kDockerCreate = 0.53;
+constexpr double kDockerScale = 2.3;
+constexpr double kDockerUpdateStopFirst = 11.6;
+constexpr double kDockerUpdateStartFirst = 6.7;
+
+// The tasks of a service desired running and running (GET /tasks on the manager).
+int RunningTasks(const bb::Api& api, const std::string& service_id) {
+  int st;
+  json tasks = GetJson(api,
+                       "/tasks?filters=" + UrlEncode(json{{"service", {{service_id, true}}},
+                                                          {"desired-state", {{"running", true}}}}
+                                                         .dump()),
+                       &st);
+  if (st != 200 || !tasks.is_array()) return -1;
+  int n = 0;
+  for (const json& t : tasks)
+    if (t.contains("Status") && t["Status"].value("State", "") == "running") ++n;
+  return n;
+}
+
+// Task containers of a service still running on any node.
+int LiveContainers(const Lab& lab, const std::string& service) {
+  int n = 0;
+  for (const char* node : {"m1", "w1", "w2"}) {
+    int st;
+    json list = GetJson(
+        lab.Api(node),
+        "/containers/json?filters=" +
+            UrlEncode(json{{"label", {{"com.docker.swarm.service.name=" + service, true}}}}.dump()),
+        &st);
+    if (st == 200 && list.is_array()) n += static_cast<int>(list.size());
+  }
+  return n;
+}
+
+std::string Create(const bb::Api& api, const std::string& name, int replicas,
+                   const json& update_config) {
+  json spec = {{"Name", name},
+               {"TaskTemplate",
+                {{"ContainerSpec", {{"Image", "web:latest"}, {"StopGracePeriod", 1000000000}}}}},
+               {"Mode", {{"Replicated", {{"Replicas", replicas}}}}}};
+  if (!update_config.is_null()) spec["UpdateConfig"] = update_config;
+  std::string out;
+  int st = Call(api, "POST", "/services/create", spec.dump(), &out);
+  if (st != 201) bb::Fail("service create %s: %d %s", name.c_str(), st, out.c_str());
+  return json::parse(out).value("ID", "");
+}
+
+json Inspect(const bb::Api& api, const std::string& id) {
+  int st;
+  json s = GetJson(api, "/services/" + id, &st);
+  if (st != 200) bb::Fail("service inspect %s: %d", id.c_str(), st);
+  return s;
+}
+
+// POST /services/{id}/update with f applied to the current spec.
+template <typename F>
+void Update(const bb::Api& api, const std::string& id, F f) {
+  json s = Inspect(api, id);
+  json spec = s["Spec"];
+  f(spec);
+  std::string out;
+  int st = Call(
+      api, "POST",
+      "/services/" + id + "/update?version=" + std::to_string(s["Version"].value("Index", 0ULL)),
+      spec.dump(), &out);
+  if (st != 200) bb::Fail("service update %s: %d %s", id.c_str(), st, out.c_str());
+}
+
+void Remove(const Lab& lab, const bb::Api& api, const std::string& id, const std::string& name) {
+  std::string out;
+  Call(api, "DELETE", "/services/" + id, "", &out);
+  WaitFor(60, "the service's containers gone", [&] { return LiveContainers(lab, name) == 0; });
+}
+
+struct Sample {
+  double create, scale_up, scale_down, stop_first, start_first;
+};
+
+Sample OneRun(const Lab& lab, int run) {
+  Sample s{};
+  bb::Api m1 = lab.Api("m1");
+  std::string name = "bench" + std::to_string(run);
+
+  // 1. create to 2 running.
+  auto t0 = Clock::now();
+  std::string id = Create(m1, name, 2, json());
+  WaitFor(30, "2 tasks running", [&] { return RunningTasks(m1, id) == 2; });
+  s.create = Ms(t0, Clock::now());
+
+  // 2. scale 2 -> 20 -> 2.
+  t0 = Clock::now();
+  Update(m1, id, [](json& spec) { spec["Mode"]["Replicated"]["Replicas"] = 20; });
+  WaitFor(60, "20 tasks running", [&] { return RunningTasks(m1, id) == 20; });
+  s.scale_up = Ms(t0, Clock::now());
+  t0 = Clock::now();
+  Update(m1, id, [](json& spec) { spec["Mode"]["Replicated"]["Replicas"] = 2; });
+  WaitFor(60, "2 tasks running and 18 containers stopped",
+          [&] { return RunningTasks(m1, id) == 2 && LiveContainers(lab, name) == 2; });
+  s.scale_down = Ms(t0, Clock::now());
+  Remove(lab, m1, id, name);
+
+  // 3. rolling updates of 4 replicas, parallelism 1, delay 0, grace 1 s.
+  for (const char* order : {"stop-first", "start-first"}) {
+    std::string uname = name + "-" + order;
+    json uc = {{"Parallelism", 1},
+               {"Order", order},
+               {"FailureAction", "pause"},
+               {"Monitor", 1000000000},
+               {"MaxFailureRatio", 0}};
+    std::string uid = Create(m1, uname, 4, uc);
+    WaitFor(30, "4 tasks running", [&] { return RunningTasks(m1, uid) == 4; });
+    t0 = Clock::now();
+    Update(m1, uid, [](json& spec) { spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:v2"; });
+    WaitFor(120, "the update completed", [&] {
+      json svc = Inspect(m1, uid);
+      return svc.contains("UpdateStatus") && svc["UpdateStatus"].value("State", "") == "completed";
+    });
+    (std::string(order) == "stop-first" ? s.stop_first : s.start_first) = Ms(t0, Clock::now());
+    Remove(lab, m1, uid, uname);
+  }
+  std::printf(
+      "  run %d: create->2 running %.0f, scale 2->20 %.0f, 20->2 %.0f, update stop-first "
+      "%.0f, start-first %.0f\n",
+      run, s.create, s.scale_up, s.scale_down, s.stop_first, s.start_first);
+  std::fflush(stdout);
+  return s;
+}
+
+void Line(const char* what, const std::vector<double>& v, const char* target, double docker_s) {
+  double m = Median(v);
+  std::printf("  %-36s %7.0f %13s  %-7s  Docker %6.0f  %5.2fx\n", what, m,
+              (std::to_string(static_cast<int>(*std::min_element(v.begin(), v.end()))) + "-" +
+               std::to_string(static_cast<int>(*std::max_element(v.begin(), v.end()))))
+                  .c_str(),
+              target, docker_s * 1000, m / (docker_s * 1000));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bb::InstallExitHandling();
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: service_bench BIN_DIR [RUNS]\n");
+    return 2;
+  }
+  std::string bin = argv[1];
+  const char* r = argc > 2 ? argv[2] : std::getenv("SERVICE_RUNS");
+  int runs = r && std::atoi(r) > 0 ? std::atoi(r) : 5;
+  if (geteuid() != 0) bb::Fail("service_bench needs root (berth lab)");
+  struct stat st;
+  if (stat("/usr/bin/etcd", &st) != 0) bb::Fail("service_bench needs etcd (etcd-server)");
+  pid_t pid = getpid();
+  std::string net = "10." + std::to_string(140 + pid % 10) + "." + std::to_string((pid / 10) % 250);
+  std::printf(
+      "service_bench: %d runs on a lab of 1 manager and 2 workers (%s.0/24), "
+      "heartbeat 1 s\n",
+      runs, net.c_str());
+  std::fflush(stdout);
+  Lab lab(bin, "bt-svcbench-" + std::to_string(pid), net, 1, 2);
+  // web:latest (httpd on :80 in the foreground) and web:v2 on every node.
+  std::string tar = "/tmp/bt-svcbench-" + std::to_string(pid) + ".tar";
+  bb::MustRun({"sh", "-c",
+               "set -e; d=$(mktemp -d); mkdir -p $d/bin $d/var/www; cp /bin/busybox $d/bin/; "
+               "for a in $(/bin/busybox --list); do [ $a = busybox ] || ln -sf busybox $d/bin/$a; "
+               "done; tar -C $d -cf " +
+                   tar + " .; rm -rf $d"});
+  for (const char* node : {"m1", "w1", "w2"}) {
+    lab.Docker(
+        node, {"import", "-c", "CMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/var/www\"]", tar,
+               "web:latest"});
+    lab.Docker(node, {"tag", "web:latest", "web:v2"});
+  }
+  bb::Run({"rm", "-f", tar});
+  lab.Docker("m1",
+             {"swarm", "init", "--advertise-addr", lab.Ip("m1"), "--dispatcher-heartbeat", "1s"});
+  std::string token = Trim(lab.Docker("m1", {"swarm", "join-token", "-q", "worker"}));
+  for (const char* w : {"w1", "w2"})
+    lab.Docker(w, {"swarm", "join", "--token", token, lab.Ip("m1") + ":2377"});
+
+  std::vector<double> create, up, down, stop_first, start_first;
+  for (int i = 0; i < runs; ++i) {
+    Sample s = OneRun(lab, i);
+    create.push_back(s.create);
+    up.push_back(s.scale_up);
+    down.push_back(s.scale_down);
+    stop_first.push_back(s.stop_first);
+    start_first.push_back(s.start_first);
+  }
+  std::printf(
+      "service_bench: medians of %d runs in ms (min-max beside), ratios Berth / Docker "
+      "20.10\n",
+      runs);
+  Line("create 2 replicas -> 2 running", create, "< 100", kDockerCreate);
+  Line("scale 2 -> 20 over 3 nodes", up, "< 300", kDockerScale);
+  Line("scale 20 -> 2 (18 stopped)", down, "< 300", kDockerScale);
+  Line("update 4, stop-first, grace 1 s", stop_first, "< 5000", kDockerUpdateStopFirst);
+  Line("update 4, start-first, grace 1 s", start_first, "< 1000", kDockerUpdateStartFirst);
+  return 0;
+}
