@@ -32,7 +32,8 @@ int StateOrder(const std::string& state) {
 
 // Whether a task's containers still need its secrets and configs.
 bool Live(const spec::Task& t) {
-  return t.desired_state == "running" && StateOrder(t.status.state) <= StateOrder("running");
+  return (t.desired_state == "running" || t.desired_state == "ready") &&
+         StateOrder(t.status.state) <= StateOrder("running");
 }
 
 nlohmann::json Payloads(const std::vector<std::pair<std::string, std::string>>& refs,

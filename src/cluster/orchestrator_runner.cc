@@ -91,7 +91,7 @@ void OrchestratorRunner::Loop() {
     orch::Plan plan;
     if (view.ok()) {
       plan = orch::Reconcile(*view, clock_.Now(), ids);
-      if (!plan.empty()) applied = store_.ApplyPlan(plan);
+      if (!plan.empty()) applied = store_.ApplyPlan(plan, *view);
     }
     StateLock l(mu_);
     ++passes_;

@@ -116,10 +116,10 @@ class Store {
   // The orchestrator's view: services, tasks and nodes at one revision (returned in *revision),
   // and the cluster's task history limit.
   StatusOr<orch::ClusterView> ReadView(int64_t* revision);
-  // Writes a plan, each record conditional on the version it was read at (creates on the key
-  // being absent), in transactions of at most 500 records. FAILED_PRECONDITION when a record
-  // moved on (the caller reads again); the records of earlier transactions stay written.
-  Status ApplyPlan(const orch::Plan& plan);
+  // Writes a plan made from `view` in one transaction, each record conditional on the version it
+  // was read at (creates on the key being absent), and so is every service whose tasks it
+  // touches. FAILED_PRECONDITION when anything moved on (the caller reads again).
+  Status ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view);
 
   static std::string NodeKey(const std::string& id);
   static std::string TaskKey(const std::string& id);

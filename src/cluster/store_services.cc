@@ -3,6 +3,8 @@
 // version, set when a record is read.
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "cluster/store.h"
@@ -20,7 +22,6 @@ constexpr char kConfigsPrefix[] = "/berth/swarm/configs/";
 constexpr char kNamesPrefix[] = "/berth/swarm/names/";
 constexpr char kNameConflict[] =
     "rpc error: code = AlreadyExists desc = name conflicts with an existing object";
-constexpr size_t kRecordsPerTxn = 500;
 
 // How each kind of record is keyed, named, encoded and decoded.
 template <typename T>
@@ -164,6 +165,11 @@ Status RemoveNamed(etcd::Client& etcd, const std::string& id) {
   return absl::OkStatus();
 }
 
+Compare ModRevisionIsService(const spec::Service& s) {
+  return Compare::ModRevisionIs(KeyOf<spec::Service>(s.id),
+                                static_cast<int64_t>(s.meta.version.index));
+}
+
 }  // namespace
 
 std::string Store::TaskKey(const std::string& id) { return KeyOf<spec::Task>(id); }
@@ -238,35 +244,47 @@ StatusOr<orch::ClusterView> Store::ReadView(int64_t* revision) {
   return view;
 }
 
-Status Store::ApplyPlan(const orch::Plan& plan) {
-  // Every record of the plan as (compare, op); then transactions of kRecordsPerTxn records.
-  std::vector<std::pair<std::optional<Compare>, Op>> writes;
-  for (const spec::Task& t : plan.create)
-    writes.push_back(
-        {Compare::Missing(TaskKey(t.id)), Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
-  for (const spec::Task& t : plan.update)
-    writes.push_back(
-        {Compare::ModRevisionIs(TaskKey(t.id), static_cast<int64_t>(t.meta.version.index)),
-         Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t))});
+Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view) {
+  // One transaction: every changed task and service at the version read, and every service whose
+  // tasks the plan creates or changes still at the version read (a concurrent update or rm of the
+  // service must fail the plan: its new tasks carry the spec that was read).
+  std::vector<Compare> compares;
+  std::vector<Op> ops;
+  std::set<std::string> services_written;
   for (const spec::Service& s : plan.services) {
     std::string key = KeyOf<spec::Service>(s.id);
-    writes.push_back({Compare::ModRevisionIs(key, static_cast<int64_t>(s.meta.version.index)),
-                      Op::Put(key, Kind<spec::Service>::Encode(s))});
+    compares.push_back(Compare::ModRevisionIs(key, static_cast<int64_t>(s.meta.version.index)));
+    ops.push_back(Op::Put(key, Kind<spec::Service>::Encode(s)));
+    services_written.insert(s.id);
   }
-  for (const std::string& id : plan.remove)
-    writes.push_back({std::nullopt, Op::Delete(TaskKey(id))});
-  for (size_t at = 0; at < writes.size(); at += kRecordsPerTxn) {
-    std::vector<Compare> compares;
-    std::vector<Op> ops;
-    for (size_t i = at; i < std::min(writes.size(), at + kRecordsPerTxn); ++i) {
-      if (writes[i].first.has_value()) compares.push_back(*writes[i].first);
-      ops.push_back(writes[i].second);
-    }
-    StatusOr<etcd::TxnResult> r = etcd_->Txn(compares, ops);
-    if (!r.ok()) return StoreError(r.status(), "write the orchestrator's plan");
-    if (!r->succeeded)
-      return absl::FailedPreconditionError("the store changed while the plan was made");
+  std::set<std::string> services_used;
+  for (const spec::Task& t : plan.create) {
+    compares.push_back(Compare::Missing(TaskKey(t.id)));
+    ops.push_back(Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t)));
+    services_used.insert(t.service_id);
   }
+  for (const spec::Task& t : plan.update) {
+    compares.push_back(
+        Compare::ModRevisionIs(TaskKey(t.id), static_cast<int64_t>(t.meta.version.index)));
+    ops.push_back(Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t)));
+    services_used.insert(t.service_id);
+  }
+  std::map<std::string, uint64_t> task_versions;
+  for (const spec::Task& t : view.tasks) task_versions[t.id] = t.meta.version.index;
+  for (const std::string& id : plan.remove) {
+    auto it = task_versions.find(id);
+    if (it != task_versions.end())
+      compares.push_back(Compare::ModRevisionIs(TaskKey(id), static_cast<int64_t>(it->second)));
+    ops.push_back(Op::Delete(TaskKey(id)));
+  }
+  for (const spec::Service& s : view.services) {
+    if (!services_used.count(s.id) || services_written.count(s.id)) continue;
+    compares.push_back(ModRevisionIsService(s));
+  }
+  StatusOr<etcd::TxnResult> r = etcd_->Txn(compares, ops);
+  if (!r.ok()) return StoreError(r.status(), "write the orchestrator's plan");
+  if (!r->succeeded)
+    return absl::FailedPreconditionError("the store changed while the plan was made");
   return absl::OkStatus();
 }
 

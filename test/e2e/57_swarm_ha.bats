@@ -113,3 +113,30 @@ control() { [ "$(d "$1" info --format '{{.Swarm.ControlAvailable}}')" = "$2" ]; 
   wait_for 10 d w2 node ls
   [[ "$(managers_seen w2)" == *"w2=Reachable"* || "$(managers_seen w2)" == *"w2=Leader"* ]]
 }
+
+@test "the leader killed in the middle of a rolling update: the new leader carries on, no slot duplicated or lost" {
+  lab_import_busybox
+  for n in $(lab_nodes); do
+    d "$n" import -c 'CMD ["httpd", "-f", "-p", "80", "-h", "/var/www"]' "$LAB_TMP/busybox.tar" web:latest >/dev/null
+    d "$n" tag web:latest web:v2
+  done
+  leader=$(leader_seen m1)
+  [ -n "$leader" ]
+  other=m1; [ "$leader" = m1 ] && other=m2
+  run d "$other" service create --detach --name roll --replicas 6 --stop-grace-period 1s \
+    --update-parallelism 1 --update-delay 2s web
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_for 30 bash -c "[ \"\$(docker -H $(lab_sock $other) service ps roll --filter desired-state=running --format '{{.CurrentState}}' | grep -c ^Running)\" = 6 ]"
+  d "$other" service update --detach --image web:v2 roll >/dev/null
+  # Some but not all slots updated, then the leader dies.
+  wait_for 30 bash -c "docker -H $(lab_sock $other) service ps roll --filter desired-state=running --format '{{.Image}} {{.CurrentState}}' | grep -q '^web:v2 Running'"
+  lab kill "$leader"
+  wait_for 60 bash -c "[ \"\$(docker -H $(lab_sock $other) service inspect roll --format '{{.UpdateStatus.State}}')\" = completed ]"
+  # Every slot 1..6 has exactly one task desired running, running the new image.
+  run d "$other" service ps roll --filter desired-state=running --format '{{.Name}} {{.Image}} {{.CurrentState}}'
+  [ "$(echo "$output" | awk '{print $1}' | sort | tr '\n' ' ')" = "roll.1 roll.2 roll.3 roll.4 roll.5 roll.6 " ] || { echo "$output"; false; }
+  [ "$(echo "$output" | awk '{print $2}' | sort -u)" = web:v2 ]
+  [ "$(echo "$output" | grep -c Running)" = 6 ]
+  lab start "$leader"
+  d "$other" service rm roll >/dev/null
+}

@@ -66,9 +66,10 @@ std::vector<std::string> Argv(const MemberConfig& c, const std::string& client_u
       // member's memory and disk small and a new member's catch-up short.
       "--quota-backend-bytes=268435456",
       "--snapshot-count=10000",
-      // The orchestrator writes a plan's task records in one transaction per 500 records.
-      "--max-txn-ops=1024",
-      "--max-request-bytes=8388608",
+      // The orchestrator writes a whole plan in one transaction (a thousand-task update is
+      // some 2000 operations and about 2 MB).
+      "--max-txn-ops=8192",
+      "--max-request-bytes=16777216",
       // Old revisions are of no use to the cluster once watchers have them.
       std::string("--strict-reconfig-check=") + (c.strict_reconfig_check ? "true" : "false"),
       "--auto-compaction-mode=periodic",
