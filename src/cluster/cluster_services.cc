@@ -147,6 +147,19 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
   return absl::OkStatus();
 }
 
+// Only swarm-scoped networks can carry services, and Berth has none until overlay networks
+// (issue 12): every network a spec names is refused with Docker's words for a local one.
+Status CheckNetworks(const spec::ServiceSpec& s) {
+  std::vector<spec::NetworkAttachmentConfig> all = s.networks;
+  all.insert(all.end(), s.task_template.networks.begin(), s.task_template.networks.end());
+  if (!all.empty())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rpc error: code = InvalidArgument desc = network ", all.front().target,
+        " cannot be used with services. Only networks scoped to the swarm can be used, such as "
+        "those created with the overlay driver."));
+  return absl::OkStatus();
+}
+
 Status CheckConstraints(const spec::ServiceSpec& s) {
   if (!s.task_template.placement.has_value()) return absl::OkStatus();
   return orch::ValidateConstraints(s.task_template.placement->constraints);
@@ -175,6 +188,7 @@ StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::Service
   if (s.annotations.name.empty()) s.annotations.name = engine::RandomName();
   RETURN_IF_ERROR(spec::ValidateServiceSpec(s));
   RETURN_IF_ERROR(CheckConstraints(s));
+  RETURN_IF_ERROR(CheckNetworks(s));
   ApplyStoredDefaults(s);
   Store& store = m->store();
   RETURN_IF_ERROR(CheckReferences(store, s));
@@ -248,6 +262,7 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
           "rpc error: code = Unimplemented desc = renaming services is not supported");
     RETURN_IF_ERROR(spec::ValidateServiceSpec(s));
     RETURN_IF_ERROR(CheckConstraints(s));
+    RETURN_IF_ERROR(CheckNetworks(s));
     ApplyStoredDefaults(s);
     if (s.mode.global != svc.spec.mode.global)
       return absl::InvalidArgumentError(
