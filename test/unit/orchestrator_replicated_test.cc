@@ -185,15 +185,15 @@ TEST(OrchestratorReplicated, RestartConditionsAndWindow) {
     Sim sim = ThreeNodes();
     spec::Service s = MakeService("job", "busybox", 1);
     if (!c.condition.empty()) {
-      s.spec.task_template.restart_policy = spec::ServiceRestartPolicy{c.condition};
+      s.spec.task_template.restart_policy = spec::ServiceRestartPolicy{c.condition, std::nullopt, std::nullopt, std::nullopt};
     }
     sim.AddService(s);
     sim.Converge();
-    spec::Task* t = sim.FindTask(sim.Running("job")[0]->id);
-    sim.SetState(*t, c.end_state, "started");
+    std::string id = sim.Running("job")[0]->id;
+    sim.SetState(*sim.FindTask(id), c.end_state, "started");
     const Plan& p = sim.Pass();
     EXPECT_EQ(p.create.size(), c.restarts ? 1u : 0u) << c.condition << " " << c.end_state;
-    EXPECT_EQ(sim.FindTask(t->id)->desired_state, "shutdown");
+    EXPECT_EQ(sim.FindTask(id)->desired_state, "shutdown");
   }
 
   // Max 1 attempt within a 10 s window: a failure long after the last restart restarts again.
@@ -218,7 +218,7 @@ TEST(OrchestratorReplicated, TaskHistoryIsPrunedToTheLimit) {
   Sim sim = ThreeNodes();
   sim.view.task_history_limit = 3;
   spec::Service s = MakeService("web", "nginx", 1);
-  s.spec.task_template.restart_policy = spec::ServiceRestartPolicy{"any", 0};
+  s.spec.task_template.restart_policy = spec::ServiceRestartPolicy{"any", 0, std::nullopt, std::nullopt};
   sim.AddService(s);
   sim.Converge();
   std::vector<std::string> ids;

@@ -6,7 +6,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "cluster/orchestrator/constraints.h"
 
 namespace berth::cluster::orch {
@@ -16,22 +16,24 @@ namespace {
 enum Filter { kReady, kResources, kConstraints, kPlatform, kHostPort, kMaxReplicas, kFilters };
 
 std::string Explain(Filter f, int nodes) {
-  auto plural = [nodes](const char* one, const char* many) {
-    return nodes == 1 ? std::string(one) : absl::StrFormat(many, nodes);
+  // "1 node ..." / "3 nodes ...", as swarmkit's Explain methods word it.
+  auto count = [nodes](const char* what) {
+    return nodes == 1 ? absl::StrCat("1 node", what) : absl::StrCat(nodes, " nodes", what);
+  };
+  auto on = [nodes](const char* what) {
+    return nodes == 1 ? absl::StrCat(what, " on 1 node") : absl::StrCat(what, " on ", nodes, " nodes");
   };
   switch (f) {
     case kReady:
-      return plural("1 node not available for new tasks", "%d nodes not available for new tasks");
+      return count(" not available for new tasks");
     case kResources:
-      return plural("insufficient resources on 1 node", "insufficient resources on %d nodes");
+      return on("insufficient resources");
     case kConstraints:
-      return plural("scheduling constraints not satisfied on 1 node",
-                    "scheduling constraints not satisfied on %d nodes");
+      return on("scheduling constraints not satisfied");
     case kPlatform:
-      return plural("unsupported platform on 1 node", "unsupported platform on %d nodes");
+      return on("unsupported platform");
     case kHostPort:
-      return plural("host-mode port already in use on 1 node",
-                    "host-mode port already in use on %d nodes");
+      return on("host-mode port already in use");
     case kMaxReplicas:
       return "max replicas per node limit exceed";
     case kFilters:
@@ -54,9 +56,9 @@ std::vector<HostPort> HostPorts(const spec::Service* s) {
 }
 
 struct NodeLoad {
-  const spec::Node* node;
-  int64_t cpus;    // available NanoCPUs
-  int64_t memory;  // available bytes
+  const spec::Node* node = nullptr;
+  int64_t cpus = 0;    // available NanoCPUs
+  int64_t memory = 0;  // available bytes
   int active = 0;
   std::unordered_map<std::string, int> by_service;
   std::set<HostPort> host_ports;
@@ -169,8 +171,11 @@ void Schedule(WorkingSet& ws) {
   std::unordered_map<std::string, size_t> load_index;
   for (const spec::Node* n : ws.nodes()) {
     load_index[n->id] = loads.size();
-    loads.push_back(NodeLoad{n, n->description.resources.nano_cpus,
-                             n->description.resources.memory_bytes});
+    NodeLoad load;
+    load.node = n;
+    load.cpus = n->description.resources.nano_cpus;
+    load.memory = n->description.resources.memory_bytes;
+    loads.push_back(std::move(load));
   }
   // What is on each node: tasks from assigned to running hold their reservations and ports;
   // those still wanted count as the node's tasks.

@@ -33,7 +33,7 @@ WorkingSet::WorkingSet(const ClusterView& view, int64_t now, const IdSource& new
   std::unordered_set<std::string> orphans;
   for (const spec::Task& t : view.tasks) {
     by_service_[t.service_id].push_back(tasks_.size());
-    tasks_.push_back(Entry{t});
+    tasks_.push_back(Entry{t, /*created=*/false, /*changed=*/false, /*removed=*/false});
     if (!t.service_id.empty() && !service_index_.count(t.service_id) &&
         orphans.insert(t.service_id).second) {
       orphan_services_.push_back(t.service_id);
