@@ -254,6 +254,20 @@ TEST(OrchestratorReplicated, ServiceRemovalShutsDownThenDeletes) {
   EXPECT_TRUE(sim.view.tasks.empty());
 }
 
+TEST(OrchestratorReplicated, UnschedulableTasksScaledAwayAreDeleted) {
+  Sim sim;  // no nodes at all
+  sim.AddService(MakeService("web", "nginx", 3));
+  sim.Pass();
+  ASSERT_EQ(sim.Tasks("web").size(), 3u);
+  sim.FindService("web")->spec.mode.replicas = 1;
+  const Plan& p = sim.Pass();
+  EXPECT_EQ(p.remove.size(), 2u);  // never reached a node: deleted at once
+  auto left = sim.Tasks("web");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0]->slot, 1);
+  EXPECT_EQ(left[0]->status.state, "pending");
+}
+
 TEST(OrchestratorGlobal, OneTaskPerNodeThenANewNodeGetsOne) {
   Sim sim = ThreeNodes();
   sim.AddService(MakeGlobal("agent", "node-exporter"));

@@ -291,6 +291,44 @@ TEST(OrchestratorUpdate, ForceUpdateReplacesTasksWithTheSameImage) {
   EXPECT_EQ(sim.Tasks("web").size(), 4u);
 }
 
+TEST(OrchestratorUpdate, GlobalServiceUpdatesNodeByNode) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  spec::Service s = testing::MakeGlobal("web", "v1");
+  s.spec.update_config = Config(1, 0, "stop-first");
+  sim.AddService(s);
+  sim.Converge();
+  ASSERT_EQ(sim.Running("web").size(), 3u);
+  SetImage(sim, "v2");
+  const Plan& first = sim.Pass();
+  ASSERT_EQ(first.create.size(), 1u);
+  EXPECT_EQ(first.create[0].node_id, "n1");
+  EXPECT_EQ(first.create[0].slot, 0);
+  Observed o = Drive(sim, [](Sim& s) { s.Agents(); });
+  EXPECT_EQ(UpdateState(sim), "completed");
+  EXPECT_LE(o.max_in_flight, 1u);
+  auto running = sim.Running("web");
+  ASSERT_EQ(running.size(), 3u);
+  for (const spec::Task* t : running) EXPECT_EQ(Image(*t), "v2");
+  EXPECT_EQ(sim.PerNode(running), (std::map<std::string, int>{{"n1", 1}, {"n2", 1}, {"n3", 1}}));
+}
+
+TEST(OrchestratorUpdate, AnOldTaskThatFailsDuringAPausedUpdateComesBackWithTheNewSpec) {
+  Sim sim = Deployed(3, Config(1, 0, "stop-first", "pause"));
+  SetImage(sim, "bad");
+  Drive(sim, AgentsRejectingBad);
+  ASSERT_EQ(UpdateState(sim), "paused");
+  // The user fixes the image: a new update (UpdateStatus cleared) takes every slot to v3,
+  // including the one whose bad task is in a restart loop.
+  SetImage(sim, "v3");
+  Observed o = Drive(sim, [](Sim& s) { s.Agents(); });
+  EXPECT_EQ(UpdateState(sim), "completed");
+  auto wanted = sim.Wanted("web");
+  ASSERT_EQ(wanted.size(), 3u);
+  for (const spec::Task* t : wanted) EXPECT_EQ(Image(*t), "v3");
+  EXPECT_FALSE(o.slot_doubled);
+}
+
 TEST(OrchestratorUpdate, ANewLeaderMidUpdateContinuesWithoutDuplicatingASlot) {
   Sim sim = Deployed(5, Config(2, 3 * kSec, "stop-first"));
   SetImage(sim, "v2");
