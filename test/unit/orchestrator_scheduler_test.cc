@@ -1,0 +1,238 @@
+// The orchestrator's scheduler and service reconciliation against fake nodes (reconcile.h).
+#include <gtest/gtest.h>
+
+#include "orchestrator_sim.h"
+
+namespace berth::cluster::orch {
+namespace {
+
+using testing::MakeNode;
+using testing::MakeService;
+using testing::Sim;
+
+TEST(OrchestratorScheduler, CreateTwoReplicasSpreadsThemOverTwoNodes) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2")};
+  sim.AddService(MakeService("web", "nginx", 2));
+
+  const Plan& plan = sim.Pass();
+  ASSERT_EQ(plan.create.size(), 2u);
+  EXPECT_TRUE(plan.update.empty());
+  std::set<std::string> nodes;
+  std::set<int64_t> slots;
+  for (const spec::Task& t : plan.create) {
+    EXPECT_EQ(t.service_id, "web");
+    EXPECT_EQ(t.desired_state, "running");
+    EXPECT_EQ(t.status.state, "assigned");
+    EXPECT_EQ(t.status.message, "scheduler assigned task to node");
+    EXPECT_EQ(t.status.timestamp, sim.now);
+    EXPECT_EQ(t.meta.created_at, sim.now);
+    EXPECT_EQ(t.meta.version.index, 0u);
+    EXPECT_EQ(testing::Image(t), "nginx");
+    EXPECT_EQ(t.id.size(), 25u);
+    nodes.insert(t.node_id);
+    slots.insert(t.slot);
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2"}));
+  EXPECT_EQ(slots, (std::set<int64_t>{1, 2}));
+
+  // Converged: the next pass has nothing to do, and nothing once the agents run them either.
+  EXPECT_TRUE(sim.Pass().empty());
+  sim.Agents();
+  EXPECT_TRUE(sim.Pass().empty());
+  EXPECT_EQ(sim.Running("web").size(), 2u);
+}
+
+TEST(OrchestratorScheduler, NoNodeLeavesTasksPendingUntilOneComes) {
+  Sim sim;
+  sim.AddService(MakeService("web", "nginx", 1));
+  const Plan& plan = sim.Pass();
+  ASSERT_EQ(plan.create.size(), 1u);
+  EXPECT_EQ(plan.create[0].status.state, "pending");
+  EXPECT_EQ(plan.create[0].status.message, "pending task scheduling");
+  EXPECT_EQ(plan.create[0].status.err, "no suitable node");
+  EXPECT_TRUE(sim.Pass().empty());  // the same error is not written again
+
+  sim.view.nodes = {MakeNode("n1")};
+  const Plan& later = sim.Pass();
+  ASSERT_EQ(later.update.size(), 1u);
+  EXPECT_EQ(later.update[0].status.state, "assigned");
+  EXPECT_EQ(later.update[0].node_id, "n1");
+  EXPECT_EQ(later.update[0].status.err, "");
+}
+
+TEST(OrchestratorScheduler, ConstraintsThatFitNowhereExplainWhy) {
+  struct Case {
+    std::vector<std::string> constraints;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{"node.labels.zone==east"},
+       "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
+      {{"node.hostname==nowhere"},
+       "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
+      {{"node.role==manager"}, "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
+      {{"engine.labels.gpu==true"},
+       "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
+  };
+  for (const Case& c : cases) {
+    Sim sim;
+    sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+    spec::Service s = MakeService("web", "nginx", 1);
+    s.spec.task_template.placement = spec::Placement{};
+    s.spec.task_template.placement->constraints = c.constraints;
+    sim.AddService(s);
+    const Plan& plan = sim.Pass();
+    ASSERT_EQ(plan.create.size(), 1u);
+    EXPECT_EQ(plan.create[0].status.state, "pending");
+    EXPECT_EQ(plan.create[0].status.err, c.err) << c.constraints[0];
+  }
+}
+
+TEST(OrchestratorScheduler, UnavailableNodesAndConstraintsTogether) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  sim.view.nodes[0].status.state = "down";
+  sim.view.nodes[1].spec.availability = "pause";
+  spec::Service s = MakeService("web", "nginx", 1);
+  s.spec.task_template.placement = spec::Placement{};
+  s.spec.task_template.placement->constraints = {"node.id==n1"};
+  sim.AddService(s);
+  const Plan& plan = sim.Pass();
+  ASSERT_EQ(plan.create.size(), 1u);
+  EXPECT_EQ(plan.create[0].status.err,
+            "no suitable node (2 nodes not available for new tasks; scheduling constraints not "
+            "satisfied on 1 node)");
+}
+
+TEST(OrchestratorScheduler, ConstraintsPickTheMatchingNodes) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  sim.view.nodes[1].spec.annotations.labels["zone"] = "East";
+  sim.view.nodes[2].spec.role = "manager";
+  sim.view.nodes[2].description.engine.labels = spec::StringMap{{"ssd", "yes"}};
+  struct Case {
+    std::string constraint;
+    std::set<std::string> nodes;
+  };
+  const std::vector<Case> cases = {
+      {"node.labels.zone==east", {"n2"}},  // values compare without case
+      {"node.labels.zone!=east", {"n1", "n3"}},
+      {"node.role==manager", {"n3"}},
+      {"node.role != manager", {"n1", "n2"}},
+      {"node.hostname==host-n1", {"n1"}},
+      {"node.id!=n1", {"n2", "n3"}},
+      {"engine.labels.ssd==yes", {"n3"}},
+      {"node.platform.os==linux", {"n1", "n2", "n3"}},
+      {"node.platform.arch==arm64", {}},
+  };
+  for (const Case& c : cases) {
+    std::set<std::string> matched;
+    for (const spec::Node& n : sim.view.nodes) {
+      if (NodeMatches(n, {c.constraint})) matched.insert(n.id);
+    }
+    EXPECT_EQ(matched, c.nodes) << c.constraint;
+  }
+
+  spec::Service s = MakeService("web", "nginx", 4);
+  s.spec.task_template.placement = spec::Placement{};
+  s.spec.task_template.placement->constraints = {"node.role!=manager"};
+  sim.AddService(s);
+  sim.Pass();
+  auto per_node = sim.PerNode(sim.Tasks("web"));
+  EXPECT_EQ(per_node, (std::map<std::string, int>{{"n1", 2}, {"n2", 2}}));
+}
+
+TEST(OrchestratorScheduler, ValidateConstraintsHasDockersWording) {
+  EXPECT_TRUE(ValidateConstraints({"node.labels.zone==east", "node.role!=manager"}).ok());
+  EXPECT_TRUE(ValidateConstraints({}).ok());
+  struct Case {
+    std::string expr, message;
+  };
+  const std::vector<Case> cases = {
+      {"node.labels.zone=east", "constraint expected one operator from ==, !="},
+      {"node.labels.zone", "constraint expected one operator from ==, !="},
+      {"==east", "key '' is invalid"},
+      {"1node==east", "key '1node' is invalid"},
+      {"node.labels.zone==", "value '' is invalid"},
+      {"node.labels.zone==ea,st", "value 'ea,st' is invalid"},
+  };
+  for (const Case& c : cases) {
+    Status st = ValidateConstraints({c.expr});
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << c.expr;
+    EXPECT_EQ(std::string(st.message()), c.message) << c.expr;
+  }
+}
+
+TEST(OrchestratorScheduler, MaxReplicasPerNode) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2")};
+  spec::Service s = MakeService("web", "nginx", 5);
+  s.spec.task_template.placement = spec::Placement{};
+  s.spec.task_template.placement->max_replicas = 2;
+  sim.AddService(s);
+  sim.Pass();
+  auto assigned = sim.Tasks("web", [](const spec::Task& t) { return t.status.state == "assigned"; });
+  auto pending = sim.Tasks("web", [](const spec::Task& t) { return t.status.state == "pending"; });
+  EXPECT_EQ(sim.PerNode(assigned), (std::map<std::string, int>{{"n1", 2}, {"n2", 2}}));
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0]->status.err, "no suitable node (max replicas per node limit exceed)");
+}
+
+TEST(OrchestratorScheduler, ReservationsAgainstNodeResources) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2")};
+  sim.view.nodes[0].description.resources = {2'000'000'000, 4LL << 30};  // 2 CPUs, 4 GiB
+  sim.view.nodes[1].description.resources = {1'000'000'000, 4LL << 30};  // 1 CPU
+  // Something else already holds one CPU on n1.
+  sim.AddService(MakeService("other", "busybox", 0));
+  spec::Task held;
+  held.id = "held";
+  held.service_id = "other";
+  held.slot = 1;
+  held.node_id = "n1";
+  held.desired_state = "running";
+  held.status.state = "running";
+  held.spec.resources = spec::ResourceRequirements{};
+  held.spec.resources->reservations = spec::NodeResources{1'000'000'000, 0};
+  sim.view.tasks.push_back(held);
+  sim.FindService("other")->spec.mode.replicas = 1;
+  sim.FindService("other")->spec.task_template = held.spec;
+
+  spec::Service s = MakeService("web", "nginx", 3);
+  s.spec.task_template.resources = spec::ResourceRequirements{};
+  s.spec.task_template.resources->reservations = spec::NodeResources{1'000'000'000, 1LL << 30};
+  sim.AddService(s);
+  sim.Pass();
+  auto assigned = sim.Tasks("web", [](const spec::Task& t) { return t.status.state == "assigned"; });
+  auto pending = sim.Tasks("web", [](const spec::Task& t) { return t.status.state == "pending"; });
+  EXPECT_EQ(sim.PerNode(assigned), (std::map<std::string, int>{{"n1", 1}, {"n2", 1}}));
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0]->status.err, "no suitable node (insufficient resources on 2 nodes)");
+
+  // The held task ends and its service goes: its CPU is free again.
+  sim.view.services.erase(sim.view.services.begin());
+  sim.FindTask("held")->status.state = "shutdown";
+  sim.Pass();
+  EXPECT_EQ(sim.FindTask("held"), nullptr);
+  EXPECT_EQ(sim.Tasks("web", [](const spec::Task& t) { return t.status.state == "assigned"; }).size(),
+            3u);
+}
+
+TEST(OrchestratorScheduler, SpreadPreferenceBalancesLabelValues) {
+  Sim sim;
+  // Three nodes in zone a, one in zone b: the spread puts half the tasks on the lone b node.
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3"), MakeNode("n4")};
+  for (int i = 0; i < 3; ++i) sim.view.nodes[i].spec.annotations.labels["zone"] = "a";
+  sim.view.nodes[3].spec.annotations.labels["zone"] = "b";
+  spec::Service s = MakeService("web", "nginx", 6);
+  s.spec.task_template.placement = spec::Placement{};
+  s.spec.task_template.placement->preferences = {spec::PlacementPreference{"node.labels.zone"}};
+  sim.AddService(s);
+  sim.Pass();
+  EXPECT_EQ(sim.PerNode(sim.Tasks("web")),
+            (std::map<std::string, int>{{"n1", 1}, {"n2", 1}, {"n3", 1}, {"n4", 3}}));
+}
+
+}  // namespace
+}  // namespace berth::cluster::orch
