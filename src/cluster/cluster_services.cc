@@ -162,7 +162,10 @@ Status CheckNetworks(const spec::ServiceSpec& s) {
 
 Status CheckConstraints(const spec::ServiceSpec& s) {
   if (!s.task_template.placement.has_value()) return absl::OkStatus();
-  return orch::ValidateConstraints(s.task_template.placement->constraints);
+  Status valid = orch::ValidateConstraints(s.task_template.placement->constraints);
+  if (valid.ok()) return valid;
+  return absl::InvalidArgumentError(
+      absl::StrCat("rpc error: code = InvalidArgument desc = ", valid.message()));
 }
 
 // swarmkit's name rule for secrets and configs.
