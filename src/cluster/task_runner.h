@@ -23,6 +23,15 @@
 //
 // Threading: Assign and Statuses from any thread; the container work runs on the runner's own
 // worker thread(s), never under its state lock.
+//
+// The states and messages are swarmkit's agent's (agent/exec/controller.go): accepted
+// "accepted", preparing "preparing", ready "prepared", starting "starting", running "started",
+// complete "finished", shutdown "shutdown"; a failure keeps the message of the state it happened
+// in, with Err set, and is "rejected" before starting and "failed" from starting on. A task with
+// a health check (its own or its image's) is running once healthy; an unhealthy one is stopped
+// and fails ("task: non-zero exit (137): unhealthy container"). A task desired "ready" is
+// prepared and waits there. The first Assign after Start decides about the containers Start
+// found: those of tasks it does not list are stopped and removed.
 
 #include <functional>
 #include <memory>
@@ -35,6 +44,8 @@
 #include "spec/service.h"
 
 namespace berth::cluster {
+
+class PayloadStore;
 
 // A secret or config a task uses, with its data (sent only to nodes that run such a task).
 struct TaskPayload {
@@ -65,6 +76,11 @@ struct TaskRunnerConfig {
   std::string run_root;
   // Status changes, in order, on the runner's thread; must not block.
   std::function<void(const std::vector<TaskStatusUpdate>&)> report;
+  // Where the payload files go (task_payloads.h); nullptr: a tmpfs per task (needs root).
+  PayloadStore* payloads = nullptr;
+  // Worker threads: tasks are worked on in parallel (a stop waits out its grace period), each
+  // task's steps in order.
+  int workers = 8;
 };
 
 class TaskRunner {
