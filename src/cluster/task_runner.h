@@ -70,7 +70,10 @@ struct TaskRunnerConfig {
   std::string node_id;
   engine::ContainerService* containers = nullptr;  // required
   const Clock* clock = nullptr;                    // required
-  // Makes sure `image` is on this node, pulling it when missing (the error rejects the task).
+  // Makes sure `image` ("nginx:latest", as the container is created with) is on this node,
+  // pulling it when missing. As Docker's agent, a failure is only logged: the create that
+  // follows rejects the task ("No such image: web:doesnotexist") when the image is really not
+  // here. Unset: no pulls. Runs on a worker thread; may take long.
   std::function<Status(const std::string& image)> ensure_image;
   // Where the per-task tmpfs of secrets and configs are mounted: <run_root>/<task id>.
   std::string run_root;
@@ -88,15 +91,18 @@ class TaskRunner {
   static StatusOr<std::unique_ptr<TaskRunner>> Create(TaskRunnerConfig cfg);
   ~TaskRunner();  // Stop()
 
-  // Adopts the task containers already on this node and starts the worker.
+  // Adopts the task containers already on this node and starts the workers (once; after the
+  // engine's Recover).
   Status Start();
-  // Stops the worker; containers keep running (a restarted berthd adopts them).
+  // Stops the workers for good; containers keep running (a restarted berthd adopts them).
   void Stop();
   // The node's whole assignment set (replaces the previous one).
   void Assign(std::vector<TaskAssignment> assignments);
   // The last status of every task the runner knows.
   std::vector<TaskStatusUpdate> Statuses() const;
-  // The node leaves the swarm: every task container is stopped and removed.
+  // The node leaves the swarm: every task container (every one with Docker's task label, known
+  // or not) is stopped and removed with its secrets; blocks until done (on the caller's thread
+  // when the workers are not running). No Assign meanwhile.
   void RemoveAll();
 
  private:
