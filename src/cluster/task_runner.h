@@ -23,6 +23,15 @@
 //
 // Threading: Assign and Statuses from any thread; the container work runs on the runner's own
 // worker thread(s), never under its state lock.
+//
+// The states and messages are swarmkit's agent's (agent/exec/controller.go): accepted
+// "accepted", preparing "preparing", ready "prepared", starting "starting", running "started",
+// complete "finished", shutdown "shutdown"; a failure keeps the message of the state it happened
+// in, with Err set, and is "rejected" before starting and "failed" from starting on. A task with
+// a health check (its own or its image's) is running once healthy; an unhealthy one is stopped
+// and fails ("task: non-zero exit (137): unhealthy container"). A task desired "ready" is
+// prepared and waits there. The first Assign after Start decides about the containers Start
+// found: those of tasks it does not list are stopped and removed.
 
 #include <functional>
 #include <memory>
@@ -35,6 +44,8 @@
 #include "spec/service.h"
 
 namespace berth::cluster {
+
+class PayloadStore;
 
 // A secret or config a task uses, with its data (sent only to nodes that run such a task).
 struct TaskPayload {
@@ -59,12 +70,20 @@ struct TaskRunnerConfig {
   std::string node_id;
   engine::ContainerService* containers = nullptr;  // required
   const Clock* clock = nullptr;                    // required
-  // Makes sure `image` is on this node, pulling it when missing (the error rejects the task).
+  // Makes sure `image` ("nginx:latest", as the container is created with) is on this node,
+  // pulling it when missing. As Docker's agent, a failure is only logged: the create that
+  // follows rejects the task ("No such image: web:doesnotexist") when the image is really not
+  // here. Unset: no pulls. Runs on a worker thread; may take long.
   std::function<Status(const std::string& image)> ensure_image;
   // Where the per-task tmpfs of secrets and configs are mounted: <run_root>/<task id>.
   std::string run_root;
   // Status changes, in order, on the runner's thread; must not block.
   std::function<void(const std::vector<TaskStatusUpdate>&)> report;
+  // Where the payload files go (task_payloads.h); nullptr: a tmpfs per task (needs root).
+  PayloadStore* payloads = nullptr;
+  // Worker threads: tasks are worked on in parallel (a stop waits out its grace period), each
+  // task's steps in order.
+  int workers = 8;
 };
 
 class TaskRunner {
@@ -72,15 +91,18 @@ class TaskRunner {
   static StatusOr<std::unique_ptr<TaskRunner>> Create(TaskRunnerConfig cfg);
   ~TaskRunner();  // Stop()
 
-  // Adopts the task containers already on this node and starts the worker.
+  // Adopts the task containers already on this node and starts the workers (once; after the
+  // engine's Recover).
   Status Start();
-  // Stops the worker; containers keep running (a restarted berthd adopts them).
+  // Stops the workers for good; containers keep running (a restarted berthd adopts them).
   void Stop();
   // The node's whole assignment set (replaces the previous one).
   void Assign(std::vector<TaskAssignment> assignments);
   // The last status of every task the runner knows.
   std::vector<TaskStatusUpdate> Statuses() const;
-  // The node leaves the swarm: every task container is stopped and removed.
+  // The node leaves the swarm: every task container (every one with Docker's task label, known
+  // or not) is stopped and removed with its secrets; blocks until done (on the caller's thread
+  // when the workers are not running). No Assign meanwhile.
   void RemoveAll();
 
  private:

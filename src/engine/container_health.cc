@@ -143,6 +143,7 @@ void ContainerManager::ProbeExited(const std::string& exec_id, bool has_code, in
   std::shared_ptr<Container> c;
   ContainerEvent die, health_ev;
   bool changed = false, record = false;
+  std::string status;  // the new health status, when changed
   Clock::TimerId timeout = 0;
   uint64_t epoch = 0;  // 0: nothing to arm
   Duration interval{};
@@ -172,7 +173,10 @@ void ContainerManager::ProbeExited(const std::string& exec_id, bool has_code, in
         HealthResult r{c->health_probe_start, UnixNanos(clock_.Now()), code, ValidUtf8(output)};
         changed = ApplyProbeResult(&c->health, *probe, c->started_at, std::move(r));
         record = true;
-        if (changed) health_ev = EventLocked(*c, "health_status: " + c->health.status);
+        if (changed) {
+          status = c->health.status;
+          health_ev = EventLocked(*c, "health_status: " + status);
+        }
       }
       c->health_timed_out = false;
     }
@@ -180,7 +184,10 @@ void ContainerManager::ProbeExited(const std::string& exec_id, bool has_code, in
   if (timeout) clock_.Cancel(timeout);
   if (record) (void)Save(c);
   Emit(std::move(die));
-  if (changed) Emit(std::move(health_ev));
+  if (changed) {
+    Emit(std::move(health_ev));
+    NotifyHealth(HealthEvent{c->id, status});
+  }
   if (epoch) ArmHealth(c->id, epoch, interval);
 }
 
@@ -189,6 +196,7 @@ void ContainerManager::ProbeTimedOut(const std::string& id, uint64_t epoch,
   std::shared_ptr<Container> c;
   ContainerEvent ev;
   bool changed;
+  std::string status;
   {
     StateLock l(mu_);
     auto it = containers_.find(id);
@@ -200,10 +208,16 @@ void ContainerManager::ProbeTimedOut(const std::string& id, uint64_t epoch,
     c->health_timed_out = true;
     changed = ApplyProbeResult(&c->health, *probe, c->started_at,
                                TimeoutResult(*probe, c->health_probe_start, UnixNanos(clock_.Now())));
-    if (changed) ev = EventLocked(*c, "health_status: " + c->health.status);
+    if (changed) {
+      status = c->health.status;
+      ev = EventLocked(*c, "health_status: " + status);
+    }
   }
   (void)Save(c);
-  if (changed) Emit(std::move(ev));
+  if (changed) {
+    Emit(std::move(ev));
+    NotifyHealth(HealthEvent{id, status});
+  }
   // As dockerd: SIGTERM now, SIGKILL if it is still there after the grace. The next probe is
   // armed once this one has exited (ProbeExited), so dying probes never pile up.
   KillProbe(id, exec_id, SIGTERM);

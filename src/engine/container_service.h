@@ -1,8 +1,8 @@
 #pragma once
 // ContainerService: the narrow view of the engine that the cluster's task agent needs (and all
 // it may use): create from a typed spec with labels, start, stop with a grace period, remove,
-// list by label, and exits as typed events. The container manager implements it; agent tests use
-// a fake.
+// list by label, exits and health changes as typed events, and a container's state. The container
+// manager implements it; the task runner's tests use a fake.
 
 #include <cstdint>
 #include <functional>
@@ -24,6 +24,12 @@ struct ExitEvent {
   bool restarting = false;   // its restart policy brings it back
 };
 
+// A health check changed its verdict (Docker's "health_status: X" event).
+struct HealthEvent {
+  std::string id;
+  std::string status;  // "starting", "healthy", "unhealthy"
+};
+
 class ContainerService {
  public:
   virtual ~ContainerService() = default;
@@ -39,6 +45,13 @@ class ContainerService {
   using ExitHandler = std::function<void(const ExitEvent&)>;
   virtual uint64_t WatchExits(ExitHandler handler) = 0;
   virtual void UnwatchExits(uint64_t id) = 0;
+  // Every health status change from now on, on the manager's health thread: must not block.
+  using HealthHandler = std::function<void(const HealthEvent&)>;
+  virtual uint64_t WatchHealth(HealthHandler handler) = 0;
+  virtual void UnwatchHealth(uint64_t id) = 0;
+  // Inspect's State of one container (by id or name): status, pid, exit code, health (present
+  // only when the container has a health check, the image's included). NotFound when gone.
+  virtual StatusOr<ContainerState> State(const std::string& id) = 0;
   // Docker's list with its filters (a `label` filter lists a service's tasks).
   virtual StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
                                                        int limit = 0, bool size = false) = 0;

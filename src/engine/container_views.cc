@@ -45,6 +45,29 @@ static std::string StatusText(const Container& c, int64_t now) {
   return "Created";
 }
 
+ContainerState ContainerManager::StateLocked(const Container& c) {
+  ContainerState st;
+  bool running = c.status == "running";
+  st.status = c.state();
+  st.paused = running && c.paused;
+  st.running = running || c.status == "restarting";
+  st.restarting = c.status == "restarting";
+  st.dead = c.status == "dead";
+  st.pid = running ? c.pid : 0;
+  st.exit_code = c.exit_code;
+  st.error = c.error;
+  st.started_at = c.started_at;
+  st.finished_at = c.finished_at;
+  if (!c.health.status.empty()) st.health = c.health;
+  return st;
+}
+
+StatusOr<ContainerState> ContainerManager::State(const std::string& name) {
+  ASSIGN_OR_RETURN(auto c, Find(name));
+  StateLock l(mu_);
+  return StateLocked(*c);
+}
+
 ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkSettings ns,
                                               const std::string& lower) {
   std::string dir = ContainerDir(c.id);
@@ -53,18 +76,7 @@ ContainerView ContainerManager::InspectLocked(const Container& c, spec::NetworkS
   v.created = c.created;
   v.path = c.path;
   v.args = c.args;
-  bool running = c.status == "running";
-  v.state.status = c.state();
-  v.state.paused = running && c.paused;
-  v.state.running = running || c.status == "restarting";
-  v.state.restarting = c.status == "restarting";
-  v.state.dead = c.status == "dead";
-  v.state.pid = running ? c.pid : 0;
-  v.state.exit_code = c.exit_code;
-  v.state.error = c.error;
-  v.state.started_at = c.started_at;
-  v.state.finished_at = c.finished_at;
-  if (!c.health.status.empty()) v.state.health = c.health;
+  v.state = StateLocked(c);
   v.image_id = c.image_id;
   v.resolv_conf_path = dir + "/resolv.conf";
   v.hostname_path = dir + "/hostname";

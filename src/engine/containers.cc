@@ -828,6 +828,23 @@ void ContainerManager::NotifyExit(const ExitEvent& e) {
   for (auto& [id, handler] : exit_watchers_) handler(e);
 }
 
+uint64_t ContainerManager::WatchHealth(HealthHandler handler) {
+  absl::MutexLock l(&watchers_mu_);
+  uint64_t id = next_watcher_++;
+  health_watchers_[id] = std::move(handler);
+  return id;
+}
+
+void ContainerManager::UnwatchHealth(uint64_t id) {
+  absl::MutexLock l(&watchers_mu_);
+  health_watchers_.erase(id);
+}
+
+void ContainerManager::NotifyHealth(const HealthEvent& e) {
+  absl::MutexLock l(&watchers_mu_);
+  for (auto& [id, handler] : health_watchers_) handler(e);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stop, kill, restart, wait
 

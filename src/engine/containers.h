@@ -77,6 +77,9 @@ class ContainerManager : public ContainerService {
   void UnwatchExits(uint64_t id) override;
   StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
                                                int limit = 0, bool size = false) override;
+  uint64_t WatchHealth(HealthHandler handler) override;
+  void UnwatchHealth(uint64_t id) override;
+  StatusOr<ContainerState> State(const std::string& name) override;
 
   // With SIGKILL (the default) it returns once the container has exited, as Docker does.
   Status Kill(const std::string& name, const std::string& signal);
@@ -222,9 +225,11 @@ class ContainerManager : public ContainerService {
   // Pure: the container's fields, with the network's settings and the image's layer dirs given.
   ContainerView InspectLocked(const Container& c, spec::NetworkSettings network_settings,
                               const std::string& lower_dirs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ContainerState StateLocked(const Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerSummary SummaryLocked(const Container& c, const spec::NetworkSettings& ns)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NotifyExit(const ExitEvent& e) ABSL_LOCKS_EXCLUDED(mu_);
+  void NotifyHealth(const HealthEvent& e) ABSL_LOCKS_EXCLUDED(mu_);
   std::string StateDir(const std::string& id) const;
   std::string ContainerDir(const std::string& id) const;
   void SetPaused(const std::shared_ptr<Container>& c, bool paused);
@@ -270,6 +275,7 @@ class ContainerManager : public ContainerService {
   void Changed() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Mutex watchers_mu_;  // a leaf: held while exit handlers run, never with mu_
   std::map<uint64_t, ExitHandler> exit_watchers_ ABSL_GUARDED_BY(watchers_mu_);
+  std::map<uint64_t, HealthHandler> health_watchers_ ABSL_GUARDED_BY(watchers_mu_);
   uint64_t next_watcher_ ABSL_GUARDED_BY(watchers_mu_) = 1;
 
   // Exit monitor: one epoll thread over every shim's WAIT connection and every detached exec's
