@@ -51,7 +51,12 @@ void Agent::Stop() {
     stop_ = true;
     cv_.SignalAll();
   }
-  poll_cancel_->Cancel();
+  std::shared_ptr<RpcCancel> poll;
+  {
+    StateLock l(mu_);
+    poll = poll_cancel_;
+  }
+  if (poll != nullptr) poll->Cancel();
   for (std::thread* t : {&thread_, &assign_thread_, &report_thread_})
     if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
   if (runner_ != nullptr) runner_->Stop();
@@ -73,7 +78,14 @@ std::vector<std::string> Agent::Targets() const {
 
 void Agent::QueueReports(const std::vector<TaskStatusUpdate>& updates) {
   StateLock l(mu_);
-  pending_.insert(pending_.end(), updates.begin(), updates.end());
+  // Only the latest status of a task matters (the leader takes states forward only), so the
+  // queue stays bounded by the number of tasks however long the leader is out of reach.
+  for (const TaskStatusUpdate& u : updates) {
+    auto it = std::find_if(pending_.begin(), pending_.end(),
+                           [&](const TaskStatusUpdate& p) { return p.task_id == u.task_id; });
+    if (it != pending_.end()) pending_.erase(it);
+    pending_.push_back(u);
+  }
   cv_.SignalAll();
 }
 
@@ -118,11 +130,25 @@ void Agent::AssignLoop() {
       opts.tls = tls_;
     }
     opts.timeout = std::chrono::seconds(25);  // the dispatcher answers within 15 s
-    opts.cancel = poll_cancel_;
     bool got = false;
     for (const std::string& target : targets) {
+      {
+        StateLock l(mu_);
+        if (stop_) return;
+        poll_cancel_ = std::make_shared<RpcCancel>();
+        poll_target_ = target;
+        opts.cancel = poll_cancel_;
+      }
+      MonoTime asked = cfg_.clock->Monotonic();
       StatusOr<RpcReply> r = Call(target, wire::kAssignments, {{"digest", digest}}, opts);
       if (!r.ok() || r->status >= 400 || !r->body.value("leader", false)) continue;
+      if (r->body.value("digest", "") == digest &&
+          cfg_.clock->Monotonic() - asked < std::chrono::seconds(1)) {
+        // An unchanged set at once (the dispatcher is stepping down): do not spin.
+        StateLock l(mu_);
+        WaitFor(*cfg_.clock, mu_, cv_, std::chrono::milliseconds(500),
+                [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+      }
       StatusOr<std::vector<TaskAssignment>> set = ParseAssignments(r->body["assignments"]);
       if (!set.ok()) {
         spdlog::warn("swarm: bad assignment set from {}: {}", target, set.status().ToString());
@@ -157,7 +183,9 @@ void Agent::ReportLoop() {
               [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || !pending_.empty(); });
       if (stop_) return;
       if (pending_.empty()) continue;
-      batch.swap(pending_);
+      size_t n = std::min<size_t>(pending_.size(), 200);
+      batch.assign(pending_.begin(), pending_.begin() + static_cast<long>(n));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
       opts.tls = tls_;
     }
     opts.timeout = std::chrono::seconds(5);
@@ -178,7 +206,13 @@ void Agent::ReportLoop() {
     }
     if (!sent) {
       StateLock l(mu_);
-      pending_.insert(pending_.begin(), batch.begin(), batch.end());
+      // Back in front, unless a newer status of the same task came meanwhile.
+      std::vector<TaskStatusUpdate> keep;
+      for (const TaskStatusUpdate& u : batch)
+        if (std::none_of(pending_.begin(), pending_.end(),
+                         [&](const TaskStatusUpdate& p) { return p.task_id == u.task_id; }))
+          keep.push_back(u);
+      pending_.insert(pending_.begin(), keep.begin(), keep.end());
       WaitFor(*cfg_.clock, mu_, cv_, std::chrono::milliseconds(500),
               [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
       if (stop_) return;
@@ -241,13 +275,18 @@ StatusOr<HeartbeatAnswer> Agent::HeartbeatOnce(bool leaving) {
       for (const auto& m : r->body["managers"])
         a.managers.push_back({m.value("node_id", ""), m.value("addr", "")});
     }
+    std::shared_ptr<RpcCancel> stale_poll;
     {
       StateLock l(mu_);
       leader_addr_ = a.leader_addr;
+      // A poll held by another manager than the leader gets no more assignments: end it.
+      if (poll_cancel_ != nullptr && !poll_target_.empty() && poll_target_ != a.leader_addr)
+        stale_poll = poll_cancel_;
       if (!a.managers.empty()) managers_ = a.managers;
       if (a.period > Duration::zero()) period_ = a.period;
       last_error_.clear();
     }
+    if (stale_poll != nullptr) stale_poll->Cancel();
     return a;
   }
   {

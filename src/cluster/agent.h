@@ -84,7 +84,9 @@ class Agent {
   Duration period_ ABSL_GUARDED_BY(mu_) = std::chrono::seconds(5);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::vector<TaskStatusUpdate> pending_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<RpcCancel> poll_cancel_ = std::make_shared<RpcCancel>();
+  // The long poll in flight (cancelled on Stop and when the leader changes).
+  std::shared_ptr<RpcCancel> poll_cancel_ ABSL_GUARDED_BY(mu_);
+  std::string poll_target_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<TaskRunner> runner_;
   std::thread thread_;
   std::thread assign_thread_;

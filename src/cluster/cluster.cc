@@ -286,6 +286,7 @@ Status Cluster::Impl::ChangeRole(const std::string& role) {
       if (manager != nullptr) manager->Stop();
       std::error_code ec;
       std::filesystem::remove_all(paths_.etcd_dir(), ec);
+      std::filesystem::remove(paths_.data_key(), ec);  // only managers keep the data key
     }
     RETURN_IF_ERROR(SaveNodeState(paths_, next));
     {
@@ -606,8 +607,8 @@ Status Cluster::Leave(bool force) {
     }
   }
   if (agent != nullptr) {
+    agent->Stop();  // first: a regular heartbeat must not follow the leaving one
     (void)agent->HeartbeatOnce(/*leaving=*/true);
-    agent->Stop();
     agent->RemoveAllTasks();  // Docker removes a leaving node's task containers
   }
   d.StopAll();

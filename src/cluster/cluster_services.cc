@@ -268,8 +268,8 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
     RETURN_IF_ERROR(CheckNetworks(s));
     ApplyStoredDefaults(s);
     if (s.mode.global != svc.spec.mode.global)
-      return absl::InvalidArgumentError(
-          "rpc error: code = InvalidArgument desc = service mode change is not allowed");
+      return absl::UnimplementedError(
+          "rpc error: code = Unimplemented desc = service mode change is not allowed");
     RETURN_IF_ERROR(CheckReferences(store, s));
     svc.previous_spec = std::move(svc.spec);
     svc.spec = std::move(s);
@@ -307,7 +307,7 @@ StatusOr<std::string> Cluster::CreateSecret(const spec::SecretSpec& in) {
     return absl::InvalidArgumentError(
         "Berth has no secret drivers: the secret's data must be given");
   const std::string data = in.data.value_or("");
-  if (data.empty() || data.size() > kMaxSecretBytes)
+  if (data.empty() || data.size() >= kMaxSecretBytes)
     return absl::InvalidArgumentError(
         "rpc error: code = InvalidArgument desc = secret data must be larger than 0 and less "
         "than 500 KB");
@@ -394,7 +394,7 @@ StatusOr<std::string> Cluster::CreateConfig(const spec::ConfigSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   RETURN_IF_ERROR(CheckObjectName(in.annotations.name));
   const std::string data = in.data.value_or("");
-  if (data.empty() || data.size() > kMaxConfigBytes)
+  if (data.empty() || data.size() >= kMaxConfigBytes)
     return absl::InvalidArgumentError(
         "rpc error: code = InvalidArgument desc = config data must be larger than 0 and less "
         "than 1000 KB");

@@ -61,36 +61,43 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
   std::sort(tasks.begin(), tasks.end(),
             [](const spec::Task& a, const spec::Task& b) { return a.id < b.id; });
   std::map<std::string, std::string> service_names;
-  bool wants_secrets = false, wants_configs = false;
-  for (const spec::Task& t : tasks) {
-    service_names[t.service_id];
-    if (Live(t) && t.spec.container_spec.has_value()) {
-      wants_secrets |= !t.spec.container_spec->secrets.empty();
-      wants_configs |= !t.spec.container_spec->configs.empty();
-    }
-  }
+  for (const spec::Task& t : tasks) service_names[t.service_id];
   for (auto& [id, name] : service_names) {
     StatusOr<spec::Service> s = store.GetService(id);
     if (s.ok()) name = s->spec.annotations.name;
   }
-  std::map<std::string, nlohmann::json> secrets, configs;
-  if (wants_secrets) {
-    ASSIGN_OR_RETURN(std::vector<spec::Secret> all, store.ListSecrets());
-    for (const spec::Secret& s : all) {
-      StatusOr<std::string> data = m.OpenSealed(s.spec.data.value_or(""), s.id);
-      if (!data.ok()) return Annotate(data.status(), absl::StrCat("secret ", s.id));
-      secrets[s.id] = {
-          {"id", s.id}, {"name", s.spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
-    }
+  // Only the secrets and configs live tasks use, opened one by one: one that cannot be opened
+  // is left out (the node rejects the tasks that need it), not the node's whole set.
+  std::set<std::string> secret_ids, config_ids;
+  for (const spec::Task& t : tasks) {
+    if (!Live(t) || !t.spec.container_spec.has_value()) continue;
+    for (const spec::SecretReference& r : t.spec.container_spec->secrets)
+      secret_ids.insert(r.secret_id);
+    for (const spec::ServiceConfigReference& r : t.spec.container_spec->configs)
+      config_ids.insert(r.config_id);
   }
-  if (wants_configs) {
-    ASSIGN_OR_RETURN(std::vector<spec::Config> all, store.ListConfigs());
-    for (const spec::Config& c : all) {
-      StatusOr<std::string> data = m.OpenSealed(c.spec.data.value_or(""), c.id);
-      if (!data.ok()) return Annotate(data.status(), absl::StrCat("config ", c.id));
-      configs[c.id] = {
-          {"id", c.id}, {"name", c.spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
+  std::map<std::string, nlohmann::json> secrets, configs;
+  for (const std::string& id : secret_ids) {
+    StatusOr<spec::Secret> s = store.GetSecret(id);
+    StatusOr<std::string> data =
+        s.ok() ? m.OpenSealed(s->spec.data.value_or(""), s->id) : StatusOr<std::string>(s.status());
+    if (!data.ok()) {
+      spdlog::warn("swarm: secret {} for node {}: {}", id, node_id, data.status().ToString());
+      continue;
     }
+    secrets[id] = {{"id", id}, {"name", s->spec.annotations.name},
+                   {"data", absl::Base64Escape(*data)}};
+  }
+  for (const std::string& id : config_ids) {
+    StatusOr<spec::Config> c = store.GetConfig(id);
+    StatusOr<std::string> data =
+        c.ok() ? m.OpenSealed(c->spec.data.value_or(""), c->id) : StatusOr<std::string>(c.status());
+    if (!data.ok()) {
+      spdlog::warn("swarm: config {} for node {}: {}", id, node_id, data.status().ToString());
+      continue;
+    }
+    configs[id] = {{"id", id}, {"name", c->spec.annotations.name},
+                   {"data", absl::Base64Escape(*data)}};
   }
   nlohmann::json out = nlohmann::json::array();
   for (const spec::Task& t : tasks) {
@@ -137,8 +144,12 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
               [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                 return shutdown_ || !leading_ || tasks_generation_ != generation;
               });
-      answer = shutdown_ || !leading_;
-      if (!answer) continue;
+      if (shutdown_ || !leading_) {
+        // Stepping down or stopping: the node looks for the leader elsewhere (and backs off).
+        conn.SendJson(200, {{"leader", false}, {"leader_addr", ""}});
+        return;
+      }
+      continue;
     }
     conn.SendJson(200, {{"leader", true}, {"digest", digest}, {"assignments", std::move(*set)}});
     return;
@@ -161,23 +172,26 @@ void Dispatcher::HandleTaskStatus(api::Request& req, api::Conn& conn) {
   for (const nlohmann::json& u : updates) {
     StatusOr<spec::Task> sent = spec::ParseTask(u.dump());
     if (!sent.ok()) return Fail(conn, sent.status());
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    bool recorded = false;
+    for (int attempt = 0; attempt < 5 && !recorded; ++attempt) {
       StatusOr<spec::Task> task = store.GetTask(sent->id);
-      if (absl::IsNotFound(task.status())) break;  // removed meanwhile: nothing to record
-      if (!task.ok()) return Fail(conn, task.status());
-      if (task->node_id != node->id) break;  // not this node's task (any more)
-      // A state never goes backwards (a late report after a newer one, a re-sent batch).
-      if (StateOrder(sent->status.state) < StateOrder(task->status.state)) break;
-      if (sent->status == task->status) break;
+      if (!task.ok() && !absl::IsNotFound(task.status())) return Fail(conn, task.status());
+      // Nothing to record: removed meanwhile, not this node's task (any more), or older than
+      // what is recorded (a state never goes backwards: a late report, a re-sent batch).
+      recorded = !task.ok() || task->node_id != node->id ||
+                 StateOrder(sent->status.state) < StateOrder(task->status.state) ||
+                 sent->status == task->status;
+      if (recorded) break;
       spec::Task want = *task;
       want.status = sent->status;
       want.meta.updated_at = UnixNanos(clock_.Now());
       Status s = store.UpdateTask(want, task->meta.version.index);
-      if (s.ok() || !absl::IsFailedPrecondition(s)) {
-        if (!s.ok()) return Fail(conn, s);
-        break;
-      }
+      if (!s.ok() && !absl::IsFailedPrecondition(s)) return Fail(conn, s);
+      recorded = s.ok();
     }
+    // Still conflicting after the retries: the node sends the batch again.
+    if (!recorded)
+      return Fail(conn, absl::UnavailableError(absl::StrCat("task ", sent->id, " is busy")));
   }
   conn.SendJson(200, {{"leader", true}});
 }

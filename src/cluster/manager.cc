@@ -232,7 +232,7 @@ void Manager::CampaignLoop() {
       if (w.ok()) tasks_watch_ = std::move(*w);
       else spdlog::warn("swarm: cannot watch the tasks: {}", w.status().ToString());
     }
-    orchestrator_->Start();
+    orchestrator_->Start(*lease);
     for (;;) {
       if (!wait(kKeepAliveEvery, [] { return false; })) break;
       StatusOr<int64_t> ttl = etcd_->LeaseKeepAlive(*lease);

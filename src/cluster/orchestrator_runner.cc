@@ -13,11 +13,14 @@ constexpr Duration kWatchRetry = std::chrono::seconds(1);
 
 OrchestratorRunner::~OrchestratorRunner() { Stop(); }
 
-void OrchestratorRunner::Start() {
+void OrchestratorRunner::Start(int64_t lease) {
   {
     StateLock l(mu_);
     stop_ = false;
     dirty_ = true;
+    watch_broken_ = true;  // every term opens its own watch
+    wake_at_.reset();
+    lease_ = lease;
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -65,25 +68,35 @@ void OrchestratorRunner::Loop() {
   orch::IdSource ids = [] { return pki::NewTokenSecret(); };
   for (;;) {
     bool rewatch = false;
+    int64_t lease = 0;
     {
       StateLock l(mu_);
       for (;;) {
         if (stop_) break;
-        if (dirty_ || watch_broken_) break;
-        if (wake_at_.has_value() && clock_.Now() >= *wake_at_) break;
-        Duration wait = wake_at_.has_value() ? *wake_at_ - clock_.Now() : std::chrono::seconds(5);
-        WaitFor(clock_, mu_, cv_, std::max<Duration>(wait, Duration::zero()),
-                [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || dirty_; });
-        if (!wake_at_.has_value() && !dirty_ && !stop_) break;  // a periodic pass, in case
+        MonoTime now = clock_.Monotonic();
+        bool due = wake_at_.has_value() && clock_.Now() >= *wake_at_;
+        if ((dirty_ || due) && now >= not_before_) break;
+        if (watch_broken_ && now >= rewatch_at_) break;
+        // Wake for the earliest of: the plan's time, the end of an error's back-off, a watch
+        // retry; at most 5 s (a periodic pass, and a clock jump costs no more).
+        Duration wait = std::chrono::seconds(5);
+        if (wake_at_.has_value()) wait = std::min<Duration>(wait, *wake_at_ - clock_.Now());
+        if (dirty_) wait = std::min<Duration>(wait, not_before_ - now);
+        if (watch_broken_) wait = std::min<Duration>(wait, rewatch_at_ - now);
+        bool woke = WaitFor(clock_, mu_, cv_, std::max<Duration>(wait, Duration::zero()),
+                            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+        (void)woke;
+        if (!stop_ && wait >= std::chrono::seconds(5)) dirty_ = true;  // the periodic pass
       }
       if (stop_) break;
-      rewatch = watch_broken_;
+      rewatch = watch_broken_ && clock_.Monotonic() >= rewatch_at_;
       dirty_ = false;
       wake_at_.reset();
+      lease = lease_;
     }
     if (rewatch && !Watch()) {
       StateLock l(mu_);
-      wake_at_ = clock_.Now() + kWatchRetry;
+      rewatch_at_ = clock_.Monotonic() + kWatchRetry;
     }
     int64_t revision = 0;
     StatusOr<orch::ClusterView> view = store_.ReadView(&revision);
@@ -91,15 +104,18 @@ void OrchestratorRunner::Loop() {
     orch::Plan plan;
     if (view.ok()) {
       plan = orch::Reconcile(*view, clock_.Now(), ids);
-      if (!plan.empty()) applied = store_.ApplyPlan(plan, *view);
+      if (!plan.empty()) applied = store_.ApplyPlan(plan, *view, lease);
     }
     StateLock l(mu_);
     ++passes_;
     if (!applied.ok()) {
       if (!absl::IsFailedPrecondition(applied))
         spdlog::warn("swarm: orchestrator pass: {}", applied.ToString());
-      wake_at_ = clock_.Now() + kRetryAfter;
-    } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
+      // Another pass soon, but not at once: a store without quorum must not be hammered.
+      dirty_ = true;
+      not_before_ = clock_.Monotonic() + kRetryAfter;
+    } else if (plan.wake_at.has_value() &&
+               (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
       wake_at_ = plan.wake_at;
     }
   }

@@ -26,7 +26,8 @@ class OrchestratorRunner {
   OrchestratorRunner(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
   ~OrchestratorRunner();  // Stop()
 
-  void Start();
+  // Starts passing, fenced by the leader's lease (Store::ApplyPlan).
+  void Start(int64_t lease);
   // Waits for a pass in progress to end. Idempotent.
   void Stop();
   // Something changed that the watch may not show (e.g. leadership just taken): a pass soon.
@@ -46,6 +47,9 @@ class OrchestratorRunner {
   bool dirty_ ABSL_GUARDED_BY(mu_) = true;
   bool watch_broken_ ABSL_GUARDED_BY(mu_) = true;
   std::optional<WallTime> wake_at_ ABSL_GUARDED_BY(mu_);
+  int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
+  MonoTime not_before_ ABSL_GUARDED_BY(mu_);  // after an error: the next pass not before
+  MonoTime rewatch_at_ ABSL_GUARDED_BY(mu_);  // a broken watch: the next try not before
   uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
   std::thread thread_;

@@ -38,13 +38,15 @@ bool SplitHostPort(const std::string& addr, std::string* host, std::string* port
   return !host->empty();
 }
 
+constexpr std::chrono::seconds kConnectTimeout{3};
+
 int MillisLeft(Deadline d) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - transport::SteadyClock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
 // A non-blocking connect that waits for the socket (poll on one descriptor, bounded by d).
-StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d) {
+StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d, RpcCancel* cancel) {
   std::string host, port;
   if (!SplitHostPort(addr, &host, &port))
     return absl::InvalidArgumentError(absl::StrCat("invalid address ", addr));
@@ -60,6 +62,19 @@ StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d) {
     ::freeaddrinfo(res);
     return ErrnoStatus(errno, "socket");
   }
+  // Cancellable from here on, the connect included (a shut-down socket ends the poll below).
+  if (cancel != nullptr && !cancel->Attach(fd.get())) {
+    ::freeaddrinfo(res);
+    return absl::CancelledError("the call was cancelled");
+  }
+  // On a failure the descriptor is detached before it closes (this is declared after it).
+  struct DetachOnFailure {
+    RpcCancel* c;
+    bool keep = false;
+    ~DetachOnFailure() {
+      if (c != nullptr && !keep) c->Detach();
+    }
+  } guard{cancel, false};
   int rc = ::connect(fd.get(), res->ai_addr, res->ai_addrlen);
   ::freeaddrinfo(res);
   if (rc != 0 && errno != EINPROGRESS)
@@ -80,6 +95,7 @@ StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d) {
   }
   int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  guard.keep = true;
   return fd;
 }
 
@@ -111,8 +127,11 @@ void RpcCancel::Detach() {
 StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nlohmann::json& body,
                         const RpcOptions& opts) {
   Deadline d = transport::After(opts.timeout);
-  ASSIGN_OR_RETURN(UniqueFd fd, Dial(addr, d));
-  int raw_fd = fd.get();
+  // A connect takes at most kConnectTimeout whatever the call's timeout (a long poll's is long).
+  Deadline connect_by = std::min(d, transport::After(kConnectTimeout));
+  StatusOr<UniqueFd> dialed = Dial(addr, connect_by, opts.cancel.get());
+  if (!dialed.ok()) return dialed.status();
+  UniqueFd fd = std::move(*dialed);
   transport::Stream stream(std::move(fd), opts.tls, opts.server_name);
   // Detached before the descriptor closes (declared after the stream that owns it), so Cancel never shuts down a
   // number reused by something else.
@@ -122,10 +141,7 @@ StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nl
       if (c != nullptr) c->Detach();
     }
   } attachment{nullptr};
-  if (opts.cancel != nullptr) {
-    if (!opts.cancel->Attach(raw_fd)) return absl::CancelledError("the call was cancelled");
-    attachment.c = opts.cancel.get();
-  }
+  attachment.c = opts.cancel.get();
   if (opts.tls != nullptr) {
     Status hs = stream.Handshake(d);
     if (!hs.ok())

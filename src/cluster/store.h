@@ -118,8 +118,9 @@ class Store {
   StatusOr<orch::ClusterView> ReadView(int64_t* revision);
   // Writes a plan made from `view` in one transaction, each record conditional on the version it
   // was read at (creates on the key being absent), and so is every service whose tasks it
-  // touches. FAILED_PRECONDITION when anything moved on (the caller reads again).
-  Status ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view);
+  // touches, and the leadership key still on `lease` (the leader's). FAILED_PRECONDITION when
+  // anything moved on (the caller reads again).
+  Status ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease);
 
   static std::string NodeKey(const std::string& id);
   static std::string TaskKey(const std::string& id);

@@ -20,8 +20,16 @@ using etcd::Op;
 constexpr char kSecretsPrefix[] = "/berth/swarm/secrets/";
 constexpr char kConfigsPrefix[] = "/berth/swarm/configs/";
 constexpr char kNamesPrefix[] = "/berth/swarm/names/";
-constexpr char kNameConflict[] =
-    "rpc error: code = AlreadyExists desc = name conflicts with an existing object";
+// swarmkit's answers to a name that is taken (controlapi: services keep the store's original
+// words in front for clients that match on them).
+std::string NameConflict(std::string_view noun, const std::string& name) {
+  if (noun == "service")
+    return absl::StrCat(
+        "rpc error: code = AlreadyExists desc = name conflicts with an existing object: service ",
+        name, " already exists");
+  return absl::StrCat("rpc error: code = AlreadyExists desc = ", Av(noun), " ", name,
+                      " already exists");
+}
 
 // How each kind of record is keyed, named, encoded and decoded.
 template <typename T>
@@ -131,7 +139,7 @@ Status CreateNamed(etcd::Client& etcd, const T& v) {
       etcd.Txn({Compare::Missing(key), Compare::Missing(name_key)},
                {Op::Put(key, Kind<T>::Encode(v)), Op::Put(name_key, v.id)});
   if (!r.ok()) return StoreError(r.status(), absl::StrCat("create ", Kind<T>::noun));
-  if (!r->succeeded) return absl::AlreadyExistsError(kNameConflict);
+  if (!r->succeeded) return absl::AlreadyExistsError(NameConflict(Kind<T>::noun, Kind<T>::Name(v)));
   return absl::OkStatus();
 }
 
@@ -244,12 +252,19 @@ StatusOr<orch::ClusterView> Store::ReadView(int64_t* revision) {
   return view;
 }
 
-Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view) {
+Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease) {
   // One transaction: every changed task and service at the version read, and every service whose
   // tasks the plan creates or changes still at the version read (a concurrent update or rm of the
   // service must fail the plan: its new tasks carry the spec that was read).
   std::vector<Compare> compares;
   std::vector<Op> ops;
+  // Fenced: only while the leadership key is still on this leader's lease (an old leader that
+  // has not noticed its lease expired must not write a plan beside the new leader's).
+  Compare fence;
+  fence.key = kLeaderKey;
+  fence.target = Compare::Target::kLease;
+  fence.number = lease;
+  compares.push_back(fence);
   std::set<std::string> services_written;
   for (const spec::Service& s : plan.services) {
     std::string key = KeyOf<spec::Service>(s.id);
