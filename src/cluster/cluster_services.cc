@@ -21,9 +21,6 @@ namespace {
 // Ports published without a number get one from here (Docker's dynamic ingress range).
 constexpr uint32_t kDynamicPortFirst = 30000;
 constexpr uint32_t kDynamicPortLast = 32767;
-// swarmkit's limits on secret and config data.
-constexpr size_t kMaxSecretBytes = 500 * 1024;
-constexpr size_t kMaxConfigBytes = 1000 * 1024;
 
 // Docker's lookup (daemon/cluster/helpers.go): the full id, then the exact name, then a unique
 // id prefix.
@@ -147,9 +144,12 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
   return absl::OkStatus();
 }
 
-// Only swarm-scoped networks can carry services, and Berth has none until overlay networks
-// (issue 12): every network a spec names is refused with Docker's words for a local one.
-Status CheckNetworks(const spec::ServiceSpec& s) {
+// What Berth cannot honour yet, refused: jobs, and networks (only swarm-scoped networks can
+// carry services, and Berth has none until overlay networks, issue 12: every network a spec
+// names is refused with Docker's words for a local one).
+Status CheckSupported(const spec::ServiceSpec& s) {
+  if (s.mode.replicated_job || s.mode.global_job)
+    return absl::UnimplementedError("Berth does not run swarm jobs (replicated-job, global-job) yet");
   std::vector<spec::NetworkAttachmentConfig> all = s.networks;
   all.insert(all.end(), s.task_template.networks.begin(), s.task_template.networks.end());
   if (!all.empty())
@@ -160,29 +160,6 @@ Status CheckNetworks(const spec::ServiceSpec& s) {
   return absl::OkStatus();
 }
 
-Status CheckConstraints(const spec::ServiceSpec& s) {
-  if (!s.task_template.placement.has_value()) return absl::OkStatus();
-  Status valid = orch::ValidateConstraints(s.task_template.placement->constraints);
-  if (valid.ok()) return valid;
-  return absl::InvalidArgumentError(
-      absl::StrCat("rpc error: code = InvalidArgument desc = ", valid.message()));
-}
-
-// swarmkit's name rule for secrets and configs.
-Status CheckObjectName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64 &&
-            std::isalnum(static_cast<unsigned char>(name.front())) &&
-            std::isalnum(static_cast<unsigned char>(name.back()));
-  for (char ch : name)
-    ok =
-        ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("rpc error: code = InvalidArgument desc = invalid name, only 64 "
-                   "[a-zA-Z0-9-_.] characters allowed, and the start and end character must be "
-                   "[a-zA-Z0-9]"));
-}
-
 }  // namespace
 
 StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::ServiceSpec& in) {
@@ -190,8 +167,7 @@ StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::Service
   spec::ServiceSpec s = in;
   if (s.annotations.name.empty()) s.annotations.name = engine::RandomName();
   RETURN_IF_ERROR(spec::ValidateServiceSpec(s));
-  RETURN_IF_ERROR(CheckConstraints(s));
-  RETURN_IF_ERROR(CheckNetworks(s));
+  RETURN_IF_ERROR(CheckSupported(s));
   ApplyStoredDefaults(s);
   Store& store = m->store();
   RETURN_IF_ERROR(CheckReferences(store, s));
@@ -260,16 +236,9 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
     svc.update_status = us;
   } else {
     spec::ServiceSpec s = in;
-    if (s.annotations.name != svc.spec.annotations.name)
-      return absl::UnimplementedError(
-          "rpc error: code = Unimplemented desc = renaming services is not supported");
-    RETURN_IF_ERROR(spec::ValidateServiceSpec(s));
-    RETURN_IF_ERROR(CheckConstraints(s));
-    RETURN_IF_ERROR(CheckNetworks(s));
+    RETURN_IF_ERROR(spec::ValidateServiceUpdate(svc.spec, s));
+    RETURN_IF_ERROR(CheckSupported(s));
     ApplyStoredDefaults(s);
-    if (s.mode.global != svc.spec.mode.global)
-      return absl::UnimplementedError(
-          "rpc error: code = Unimplemented desc = service mode change is not allowed");
     RETURN_IF_ERROR(CheckReferences(store, s));
     svc.previous_spec = std::move(svc.spec);
     svc.spec = std::move(s);
@@ -302,15 +271,10 @@ StatusOr<spec::Task> Cluster::GetTask(const std::string& ref) {
 
 StatusOr<std::string> Cluster::CreateSecret(const spec::SecretSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
-  RETURN_IF_ERROR(CheckObjectName(in.annotations.name));
-  if (in.driver.has_value() && !in.driver->name.empty())
-    return absl::InvalidArgumentError(
-        "Berth has no secret drivers: the secret's data must be given");
+  RETURN_IF_ERROR(spec::ValidateSecretSpec(in));
+  if (in.driver.has_value())
+    return absl::UnimplementedError("Berth has no secret drivers: the secret's data must be given");
   const std::string data = in.data.value_or("");
-  if (data.empty() || data.size() >= kMaxSecretBytes)
-    return absl::InvalidArgumentError(
-        "rpc error: code = InvalidArgument desc = secret data must be larger than 0 and less "
-        "than 500 KB");
   spec::Secret s;
   s.id = pki::NewTokenSecret();
   s.spec = in;
@@ -392,12 +356,8 @@ Status Cluster::RemoveSecret(const std::string& ref) {
 
 StatusOr<std::string> Cluster::CreateConfig(const spec::ConfigSpec& in) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
-  RETURN_IF_ERROR(CheckObjectName(in.annotations.name));
+  RETURN_IF_ERROR(spec::ValidateConfigSpec(in));
   const std::string data = in.data.value_or("");
-  if (data.empty() || data.size() >= kMaxConfigBytes)
-    return absl::InvalidArgumentError(
-        "rpc error: code = InvalidArgument desc = config data must be larger than 0 and less "
-        "than 1000 KB");
   spec::Config c;
   c.id = pki::NewTokenSecret();
   c.spec = in;

@@ -28,7 +28,7 @@ struct SecretReferenceFileTarget {
 };
 
 struct SecretReference {
-  std::optional<SecretReferenceFileTarget> file;  // "File"
+  std::optional<SecretReferenceFileTarget> file;  // "File"; null when unset (not omitempty)
   std::string secret_id;                          // "SecretID"
   std::string secret_name;                        // "SecretName"
   bool operator==(const SecretReference&) const = default;
@@ -49,10 +49,10 @@ struct DnsConfig {  // swarm.DNSConfig
   bool operator==(const DnsConfig&) const = default;
 };
 
-struct CredentialSpec {
-  std::string config;    // omitempty
-  std::string file;      // omitempty
-  std::string registry;  // omitempty
+struct CredentialSpec {  // all three always rendered (no omitempty in 20.10)
+  std::string config;
+  std::string file;
+  std::string registry;
   bool operator==(const CredentialSpec&) const = default;
 };
 
@@ -63,8 +63,8 @@ struct SELinuxContext {
 };
 
 struct Privileges {
-  std::optional<CredentialSpec> credential_spec;  // "CredentialSpec"
-  std::optional<SELinuxContext> selinux_context;  // "SELinuxContext"
+  std::optional<CredentialSpec> credential_spec;  // "CredentialSpec"; null when unset
+  std::optional<SELinuxContext> selinux_context;  // "SELinuxContext"; null when unset
   bool operator==(const Privileges&) const = default;
 };
 
@@ -129,7 +129,9 @@ struct ServiceRestartPolicy {  // swarm.RestartPolicy
 };
 
 struct PlacementPreference {
-  std::string spread_descriptor;  // {"Spread": {"SpreadDescriptor": ...}}
+  // {"Spread": {"SpreadDescriptor": ...}}. Go's Spread is a pointer; {"Spread": null} (which
+  // Docker ignores) reads as an empty descriptor here.
+  std::string spread_descriptor;
   bool operator==(const PlacementPreference&) const = default;
 };
 
@@ -148,6 +150,11 @@ struct NetworkAttachmentConfig {
   bool operator==(const NetworkAttachmentConfig&) const = default;
 };
 
+struct NetworkAttachmentSpec {
+  std::string container_id;  // "ContainerID"
+  bool operator==(const NetworkAttachmentSpec&) const = default;
+};
+
 // swarm.TaskSpec
 struct TaskSpec {
   std::optional<ServiceContainerSpec> container_spec;    // omitempty
@@ -158,16 +165,28 @@ struct TaskSpec {
   std::optional<LogDriver> log_driver;                   // omitempty
   uint64_t force_update = 0;                             // always
   std::string runtime;                                   // omitempty ("container" once stored)
+  // "NetworkAttachmentSpec" (omitempty; after ContainerSpec in Go's order): the tasks the
+  // engine creates for `docker run --network <attachable overlay>`. "PluginSpec" is not kept.
+  std::optional<NetworkAttachmentSpec> network_attachment_spec;
   bool operator==(const TaskSpec&) const = default;
 };
 
 // --- service -----------------------------------------------------------------------------------
+
+struct ReplicatedJob {  // swarm.ReplicatedJob (API 1.41 jobs)
+  std::optional<uint64_t> max_concurrent;     // omitempty
+  std::optional<uint64_t> total_completions;  // omitempty
+  bool operator==(const ReplicatedJob&) const = default;
+};
 
 struct ServiceMode {
   // Exactly one is set. Replicated: its Replicas (nullopt renders {"Replicated": {}}).
   bool replicated = false;
   std::optional<uint64_t> replicas;  // omitempty
   bool global = false;
+  // Jobs (1.41): "ReplicatedJob" and "GlobalJob" ({} when set), after Global in Go's order.
+  std::optional<ReplicatedJob> replicated_job;
+  bool global_job = false;
   bool operator==(const ServiceMode&) const = default;
 };
 
@@ -177,7 +196,7 @@ struct ServiceUpdateConfig {
   int64_t delay = 0;              // omitempty, nanoseconds
   std::string failure_action;     // "pause", "continue", "rollback"; omitempty
   int64_t monitor = 0;            // omitempty, nanoseconds
-  double max_failure_ratio = 0;   // always (float32 in Go)
+  double max_failure_ratio = 0;   // always; float32 in Go: the parser rounds to a float
   std::string order;              // "stop-first", "start-first"; always
   bool operator==(const ServiceUpdateConfig&) const = default;
 };
@@ -238,6 +257,12 @@ struct UpdateStatus {
   bool operator==(const UpdateStatus&) const = default;
 };
 
+struct JobStatus {  // swarm.JobStatus: job-mode services only
+  SwarmVersion job_iteration;  // "JobIteration"
+  int64_t last_execution = 0;  // "LastExecution", unix nanos (a time: always)
+  bool operator==(const JobStatus&) const = default;
+};
+
 struct ServiceStatus {  // ?status=true
   uint64_t running_tasks = 0;
   uint64_t desired_tasks = 0;
@@ -254,6 +279,7 @@ struct Service {
   Endpoint endpoint;                           // omitempty (a struct: always)
   std::optional<UpdateStatus> update_status;   // omitempty
   std::optional<ServiceStatus> service_status;  // omitempty; only when asked
+  std::optional<JobStatus> job_status;          // omitempty; job modes only
   bool operator==(const Service&) const = default;
 };
 
@@ -265,21 +291,65 @@ struct ServiceCreateResponse {
 };
 
 struct ServiceUpdateResponse {
-  std::vector<std::string> warnings;  // "Warnings", omitempty
+  // "Warnings": always rendered, null when empty (types.ServiceUpdateResponse has no
+  // omitempty; the daemon only ever appends, so [] never occurs).
+  std::vector<std::string> warnings;
   bool operator==(const ServiceUpdateResponse&) const = default;
 };
 
 // --- task --------------------------------------------------------------------------------------
+
+// swarm.Network, as a task's NetworksAttachments carry it (api/types/swarm/network.go).
+struct SwarmIpamConfig {  // swarm.IPAMConfig
+  std::string subnet;   // omitempty
+  std::string range;    // omitempty
+  std::string gateway;  // omitempty
+  bool operator==(const SwarmIpamConfig&) const = default;
+};
+
+struct SwarmIpamOptions {  // swarm.IPAMOptions
+  LogDriver driver;                      // "Driver" (swarm.Driver; a struct: always)
+  std::vector<SwarmIpamConfig> configs;  // omitempty
+  bool operator==(const SwarmIpamOptions&) const = default;
+};
+
+struct SwarmNetworkSpec {  // swarm.NetworkSpec
+  Annotations annotations;                         // embedded
+  std::optional<LogDriver> driver_configuration;   // omitempty
+  bool ipv6_enabled = false;                       // "IPv6Enabled", omitempty
+  bool internal = false;                           // omitempty
+  bool attachable = false;                         // omitempty
+  bool ingress = false;                            // omitempty
+  std::optional<SwarmIpamOptions> ipam_options;    // "IPAMOptions", omitempty
+  std::optional<std::string> config_from;          // "ConfigFrom": {"Network": ...}, omitempty
+  std::string scope;                               // omitempty
+  bool operator==(const SwarmNetworkSpec&) const = default;
+};
+
+struct SwarmNetwork {  // swarm.Network
+  std::string id;  // "ID"
+  SwarmMeta meta;
+  SwarmNetworkSpec spec;                         // a struct: always
+  LogDriver driver_state;                        // "DriverState" (swarm.Driver): always
+  std::optional<SwarmIpamOptions> ipam_options;  // "IPAMOptions", omitempty
+  bool operator==(const SwarmNetwork&) const = default;
+};
+
+struct NetworkAttachment {  // swarm.NetworkAttachment
+  SwarmNetwork network;                // a struct: always
+  std::vector<std::string> addresses;  // omitempty
+  bool operator==(const NetworkAttachment&) const = default;
+};
 
 // Task states in their order (a task only moves forward).
 inline constexpr const char* kTaskStates[] = {
     "new",     "allocated", "pending",  "assigned", "accepted", "preparing", "ready", "starting",
     "running", "complete",  "shutdown", "failed",   "rejected", "remove",    "orphaned"};
 
-struct ContainerStatus {
-  std::string container_id;  // "ContainerID", omitempty
-  int64_t pid = 0;           // "PID", omitempty
-  int64_t exit_code = 0;     // omitempty
+struct ContainerStatus {  // all three always rendered (the traces show "PID": 0, "ExitCode": 0)
+  std::string container_id;  // "ContainerID"
+  int64_t pid = 0;           // "PID"
+  int64_t exit_code = 0;
   bool operator==(const ContainerStatus&) const = default;
 };
 
@@ -309,7 +379,11 @@ struct Task {
   std::string node_id;                              // "NodeID", omitempty
   TaskStatus status;                                // omitempty (a struct: always)
   std::string desired_state;                        // omitempty
-  // NetworksAttachments come with overlay networks (issue 12).
+  // "NetworksAttachments" (omitempty): the ingress network of a task with published ports
+  // already (service-create-web trace); overlay networks fill it in issue 12.
+  std::vector<NetworkAttachment> networks_attachments;
+  std::optional<SwarmVersion> job_iteration;  // "JobIteration", omitempty; job tasks only
+  // Not kept: GenericResources (no generic resources in Berth).
   bool operator==(const Task&) const = default;
 };
 
@@ -318,6 +392,7 @@ struct Task {
 struct SecretSpec {
   Annotations annotations;
   std::optional<std::string> data;        // "Data", base64 in JSON (raw bytes here); omitempty
+                                          // ("" reads as unset: Go renders both alike)
   std::optional<LogDriver> driver;        // omitempty (swarm.Driver)
   std::optional<LogDriver> templating;    // omitempty
   bool operator==(const SecretSpec&) const = default;
@@ -332,7 +407,7 @@ struct Secret {
 
 struct ConfigSpec {
   Annotations annotations;
-  std::optional<std::string> data;      // base64 in JSON (raw bytes here); omitempty
+  std::optional<std::string> data;      // base64 in JSON (raw bytes here); omitempty ("": unset)
   std::optional<LogDriver> templating;  // omitempty
   bool operator==(const ConfigSpec&) const = default;
 };

@@ -22,6 +22,7 @@
 #include "spec/json/exec_json.h"
 #include "spec/json/filters_json.h"
 #include "spec/json/network_json.h"
+#include "spec/json/service_json.h"
 #include "spec/json/swarm_json.h"
 
 namespace berth::spec {
@@ -117,6 +118,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RoundTrip<Node>("ParseNode", body, ParseNode, RenderNode);
   RoundTrip<ClusterInfo>("ParseClusterInfo", body, ParseClusterInfo, RenderClusterInfo);
   RoundTrip<SwarmInfo>("ParseSwarmInfo", body, ParseSwarmInfo, RenderSwarmInfo);
+  // Services, tasks, secrets and configs: request bodies, answers and the store's records.
+  RoundTrip<ServiceSpec>("ParseServiceSpec", body, ParseServiceSpec, RenderServiceSpec);
+  RoundTrip<SecretSpec>("ParseSecretSpec", body, ParseSecretSpec, RenderSecretSpec);
+  RoundTrip<ConfigSpec>("ParseConfigSpec", body, ParseConfigSpec, RenderConfigSpec);
+  RoundTrip<Service>("ParseService", body, ParseService, RenderService);
+  RoundTrip<Task>("ParseTask", body, ParseTask, RenderTask);
+  RoundTrip<Secret>("ParseSecret", body, ParseSecret, RenderSecret);
+  RoundTrip<Config>("ParseConfig", body, ParseConfig, RenderConfig);
+  RoundTrip<ServiceUpdateResponse>("ParseServiceUpdateResponse", body,
+                                   ParseServiceUpdateResponse, RenderServiceUpdateResponse);
+  if (auto spec = ParseServiceSpec(body); spec.ok()) {
+    Status v = ValidateServiceSpec(*spec);  // must not crash; any refusal has words
+    FUZZ_CHECK(v.ok() || !v.message().empty(), "ValidateServiceSpec: empty message");
+  }
 
   StoreRoundTrip<ContainerCreateRequest>("DecodeContainerCreate", body, DecodeContainerCreate,
                                          EncodeContainerCreate);

@@ -13,6 +13,7 @@ namespace berth::spec::json {
 // container.Config's fields: the create body promotes them to its top level.
 const std::vector<FieldSpec<ContainerConfig>>& ContainerConfigFields();
 const Codec<ContainerConfig>& ContainerConfigCodec();
+const Codec<HealthConfig>& HealthConfigCodec();  // also swarm.ContainerSpec's Healthcheck
 const Codec<MountPoint>& MountPointCodec();
 
 const std::vector<FieldSpec<Resources>>& ResourcesFields();

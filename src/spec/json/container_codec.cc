@@ -8,13 +8,6 @@ namespace {
 
 std::vector<FieldSpec<ContainerConfig>> BuildContainerConfigFields() {
   using C = ContainerConfig;
-  auto health = Struct<HealthConfig>(
-      "HealthConfig", "container.HealthConfig",
-      {Field("Test", &HealthConfig::test, Slice(String()), true),
-       Field("Interval", &HealthConfig::interval, Int("time.Duration"), true),
-       Field("Timeout", &HealthConfig::timeout, Int("time.Duration"), true),
-       Field("StartPeriod", &HealthConfig::start_period, Int("time.Duration"), true),
-       Field("Retries", &HealthConfig::retries, Int("int"), true)});
   return {
       Field("Hostname", &C::hostname, String()),
       Field("Domainname", &C::domainname, String()),
@@ -28,7 +21,7 @@ std::vector<FieldSpec<ContainerConfig>> BuildContainerConfigFields() {
       Field("StdinOnce", &C::stdin_once, Bool()),
       Field("Env", &C::env, Optional(Slice(String()))),
       Field("Cmd", &C::cmd, Optional(StrSliceCodec())),
-      Field("Healthcheck", &C::healthcheck, Optional(health), true),
+      Field("Healthcheck", &C::healthcheck, Optional(HealthConfigCodec()), true),
       Field("ArgsEscaped", &C::args_escaped, Bool(), true),
       Field("Image", &C::image, String()),
       Field("Volumes", &C::volumes, Optional(KeySet("map[string]struct {}"))),
@@ -54,6 +47,17 @@ const std::vector<FieldSpec<ContainerConfig>>& ContainerConfigFields() {
 const Codec<ContainerConfig>& ContainerConfigCodec() {
   static const auto* codec = new Codec<ContainerConfig>(
       Struct<ContainerConfig>("Config", "container.Config", ContainerConfigFields()));
+  return *codec;
+}
+
+const Codec<HealthConfig>& HealthConfigCodec() {
+  static const auto* codec = new Codec<HealthConfig>(Struct<HealthConfig>(
+      "HealthConfig", "container.HealthConfig",
+      {Field("Test", &HealthConfig::test, Slice(String()), true),
+       Field("Interval", &HealthConfig::interval, Int("time.Duration"), true),
+       Field("Timeout", &HealthConfig::timeout, Int("time.Duration"), true),
+       Field("StartPeriod", &HealthConfig::start_period, Int("time.Duration"), true),
+       Field("Retries", &HealthConfig::retries, Int("int"), true)}));
   return *codec;
 }
 

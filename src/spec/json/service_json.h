@@ -30,9 +30,7 @@ StatusOr<Config> ParseConfig(std::string_view text);
 StatusOr<std::vector<Config>> ParseConfigs(std::string_view text);
 StatusOr<ServiceCreateResponse> ParseServiceCreateResponse(std::string_view text);
 StatusOr<ServiceUpdateResponse> ParseServiceUpdateResponse(std::string_view text);
-
-// swarmkit's checks of a service spec on create and update, with its messages (InvalidArgument).
-Status ValidateServiceSpec(const ServiceSpec& s);
+StatusOr<IdResponse> ParseIdResponse(std::string_view text);  // secret/config create answers
 
 nlohmann::ordered_json RenderServiceSpec(const ServiceSpec& s);
 nlohmann::ordered_json RenderTaskSpec(const TaskSpec& s);
@@ -44,5 +42,24 @@ nlohmann::ordered_json RenderConfigSpec(const ConfigSpec& s);
 nlohmann::ordered_json RenderConfig(const Config& c);
 nlohmann::ordered_json RenderServiceCreateResponse(const ServiceCreateResponse& r);
 nlohmann::ordered_json RenderServiceUpdateResponse(const ServiceUpdateResponse& r);
+nlohmann::ordered_json RenderIdResponse(const IdResponse& r);
+
+// What Docker 20.10 refuses before storing a spec (service_validate.cc), in its order and
+// words: the daemon's own checks as plain InvalidArgument ("invalid RestartCondition: \"x\"",
+// "must specify only one service mode"), swarmkit's as the API shows gRPC errors
+// ("rpc error: code = InvalidArgument desc = ContainerSpec: image reference must be
+// provided"; an invalid constraint is code Unknown, a 500, as in Docker). Checks that need the
+// store (published-port conflicts with other services, secrets and configs that exist, the
+// ingress network) are the caller's. An empty service name passes: the daemon names an
+// unnamed service before swarmkit sees it.
+Status ValidateServiceSpec(const ServiceSpec& spec);
+// POST /services/{id}/update: ValidateServiceSpec(next), then swarmkit's refusals of a
+// rename, a mode change and a change of the deprecated Spec.Networks alone (Unimplemented,
+// 501).
+Status ValidateServiceUpdate(const ServiceSpec& current, const ServiceSpec& next);
+// POST /secrets/create, /configs/create: the name ("invalid name, only 64 [a-zA-Z0-9-_.]
+// characters allowed, ..."), the data's size, a secret driver's name.
+Status ValidateSecretSpec(const SecretSpec& spec);
+Status ValidateConfigSpec(const ConfigSpec& spec);
 
 }  // namespace berth::spec

@@ -17,22 +17,6 @@ Codec<uint32_t> Uint32() {
   return Narrow<uint32_t>(Uint("uint32", std::numeric_limits<uint32_t>::max()));
 }
 
-// Meta's fields: "Version", "CreatedAt", "UpdatedAt" (a struct and two time.Time: never
-// omitted, whatever their omitempty tags say).
-std::vector<FieldSpec<SwarmMeta>> MetaFields() {
-  using M = SwarmMeta;
-  Codec<SwarmVersion> version = Struct<SwarmVersion>(
-      "Version", "swarm.Version", {Field("Index", &SwarmVersion::index, Uint("uint64"), true)});
-  return {Field("Version", &M::version, version, true),
-          Field("CreatedAt", &M::created_at, TimeCodec(), false),
-          Field("UpdatedAt", &M::updated_at, TimeCodec(), false)};
-}
-
-std::vector<FieldSpec<Annotations>> AnnotationsFields() {
-  return {Field("Name", &Annotations::name, String(), true),
-          Field("Labels", &Annotations::labels, StringMapCodec())};
-}
-
 Codec<TLSInfo> TlsInfoCodec() {
   return Struct<TLSInfo>(
       "TLSInfo", "swarm.TLSInfo",
@@ -87,13 +71,9 @@ Codec<CAConfig> CaConfigCodec() {
 }
 
 Codec<TaskDefaults> TaskDefaultsCodec() {
-  Codec<LogDriver> driver =
-      Struct<LogDriver>("Driver", "swarm.Driver",
-                        {Field("Name", &LogDriver::name, String(), true),
-                         Field("Options", &LogDriver::options, Optional(StringMapCodec()), true)});
   return Struct<TaskDefaults>(
       "TaskDefaults", "swarm.TaskDefaults",
-      {Field("LogDriver", &TaskDefaults::log_driver, Optional(driver), true)});
+      {Field("LogDriver", &TaskDefaults::log_driver, Optional(DriverCodec()), true)});
 }
 
 Codec<EncryptionConfig> EncryptionCodec() {
@@ -116,14 +96,6 @@ std::vector<FieldSpec<ClusterInfo>> ClusterInfoFields() {
 
 Codec<NodeDescription> NodeDescriptionCodec() {
   using D = NodeDescription;
-  Codec<Platform> platform =
-      Struct<Platform>("Platform", "swarm.Platform",
-                       {Field("Architecture", &Platform::architecture, String(), true),
-                        Field("OS", &Platform::os, String(), true)});
-  Codec<NodeResources> resources = Struct<NodeResources>(
-      "Resources", "swarm.Resources",
-      {Field("NanoCPUs", &NodeResources::nano_cpus, Int("int64"), true),
-       Field("MemoryBytes", &NodeResources::memory_bytes, Int("int64"), true)});
   Codec<PluginDescription> plugin =
       Struct<PluginDescription>("PluginDescription", "swarm.PluginDescription",
                                 {Field("Type", &PluginDescription::type, String(), true),
@@ -135,8 +107,8 @@ Codec<NodeDescription> NodeDescriptionCodec() {
        Field("Plugins", &EngineDescription::plugins, Optional(Slice(plugin)), true)});
   return Struct<D>("NodeDescription", "swarm.NodeDescription",
                    {Field("Hostname", &D::hostname, String(), true),
-                    Field("Platform", &D::platform, platform, true),
-                    Field("Resources", &D::resources, resources, true),
+                    Field("Platform", &D::platform, PlatformCodec(), true),
+                    Field("Resources", &D::resources, ResourcesCodec(), true),
                     Field("Engine", &D::engine, engine, true),
                     Field("TLSInfo", &D::tls_info, TlsInfoCodec(), true)});
 }
@@ -157,6 +129,45 @@ Codec<ManagerStatus> ManagerStatusCodec() {
 }
 
 }  // namespace
+
+Codec<SwarmVersion> VersionCodec() {
+  return Struct<SwarmVersion>("Version", "swarm.Version",
+                              {Field("Index", &SwarmVersion::index, Uint("uint64"), true)});
+}
+
+// Meta's fields: "Version", "CreatedAt", "UpdatedAt" (a struct and two time.Time: never
+// omitted, whatever their omitempty tags say).
+std::vector<FieldSpec<SwarmMeta>> MetaFields() {
+  using M = SwarmMeta;
+  return {Field("Version", &M::version, VersionCodec(), true),
+          Field("CreatedAt", &M::created_at, TimeCodec(), false),
+          Field("UpdatedAt", &M::updated_at, TimeCodec(), false)};
+}
+
+std::vector<FieldSpec<Annotations>> AnnotationsFields() {
+  return {Field("Name", &Annotations::name, String(), true),
+          Field("Labels", &Annotations::labels, StringMapCodec())};
+}
+
+Codec<LogDriver> DriverCodec() {
+  return Struct<LogDriver>(
+      "Driver", "swarm.Driver",
+      {Field("Name", &LogDriver::name, String(), true),
+       Field("Options", &LogDriver::options, Optional(Map(String())), true)});
+}
+
+Codec<Platform> PlatformCodec() {
+  return Struct<Platform>("Platform", "swarm.Platform",
+                          {Field("Architecture", &Platform::architecture, String(), true),
+                           Field("OS", &Platform::os, String(), true)});
+}
+
+Codec<NodeResources> ResourcesCodec() {
+  return Struct<NodeResources>(
+      "Resources", "swarm.Resources",
+      {Field("NanoCPUs", &NodeResources::nano_cpus, Int("int64"), true),
+       Field("MemoryBytes", &NodeResources::memory_bytes, Int("int64"), true)});
+}
 
 Codec<int64_t> TimeCodec() {
   return Codec<int64_t>{
