@@ -4,6 +4,7 @@
 // client answer.
 #include "cluster/task_logs.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +18,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "api/server.h"
+#include "cluster/node_state.h"
+#include "cluster/pki/pki.h"
 #include "common/clock.h"
 #include "engine/log_reader.h"
 #include "gmock/gmock.h"
@@ -532,6 +536,194 @@ TEST(TaskLogMerger, AClientThatCannotBeWrittenEndsTheMerge) {
     EXPECT_FALSE(m.Run(client.Sink(/*fail_after=*/0)));
   }
   EXPECT_EQ(nodes.cancels, 1);
+}
+
+// --- the wire: a node's server and a manager's client over mutual TLS on loopback -------------------
+
+// A node's engine with one task container, whose log is a file the test writes.
+class OneContainerEngine : public engine::ContainerService {
+ public:
+  OneContainerEngine(std::string log_path, std::string state_dir)
+      : log_path_(std::move(log_path)), state_dir_(std::move(state_dir)) {}
+  StatusOr<engine::CreateResult> Create(const spec::ContainerCreateRequest&) override {
+    return absl::UnimplementedError("create");
+  }
+  StatusOr<bool> Start(const std::string&) override { return absl::UnimplementedError("start"); }
+  StatusOr<bool> Stop(const std::string&, std::optional<int>, const std::string&) override {
+    return absl::UnimplementedError("stop");
+  }
+  Status Remove(const std::string&, bool) override { return absl::UnimplementedError("rm"); }
+  uint64_t WatchExits(ExitHandler) override { return 0; }
+  void UnwatchExits(uint64_t) override {}
+  StatusOr<std::vector<engine::ContainerSummary>> List(bool, const spec::Filters& f, int,
+                                                       bool) override {
+    std::vector<engine::ContainerSummary> out;
+    if (!f.ExactMatch("label", "com.docker.swarm.task.id=t1")) return out;
+    engine::ContainerSummary c;
+    c.id = "c1";
+    c.labels = {{"com.docker.swarm.task.id", "t1"}, {"com.docker.swarm.service.id", "s1"}};
+    out.push_back(c);
+    return out;
+  }
+  StatusOr<LogSource> Logs(const std::string& id) override {
+    if (id != "c1") return absl::NotFoundError(id);
+    return LogSource{"c1", log_path_, state_dir_, false, running_.load(), "json-file"};
+  }
+  bool Running(const std::string& id) override { return id == "c1" && running_.load(); }
+  std::atomic<bool> running_{false};
+
+ private:
+  std::string log_path_;
+  std::string state_dir_;
+};
+
+void AppendLog(const std::string& path, const std::string& line, const std::string& stream) {
+  std::ofstream f(path, std::ios::app);
+  f << R"({"log":")" << line << R"(\n","stream":")" << stream
+    << R"(","time":"2026-01-01T00:00:01Z"})" << "\n";
+}
+
+class TaskLogWireTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StatusOr<pki::RootCa> root = pki::RootCa::Create(clock_.Now());
+    ASSERT_TRUE(root.ok()) << root.status();
+    root_ = std::make_unique<pki::RootCa>(std::move(*root));
+    node_ = Paths("node", {"w1", pki::kWorkerRole, "cluster-a"});
+    manager_ = Paths("manager", {"m1", pki::kManagerRole, "cluster-a"});
+    worker_ = Paths("worker", {"w2", pki::kWorkerRole, "cluster-a"});
+    stranger_ = Paths("stranger", {"m9", pki::kManagerRole, "cluster-b"});
+    log_ = dir_.path() + "/c1-json.log";
+    state_ = dir_.path() + "/state";
+    ASSERT_EQ(::mkdir(state_.c_str(), 0700), 0);
+    engine_ = std::make_unique<OneContainerEngine>(log_, state_);
+    handler_ = std::make_unique<NodeTaskLogs>(*engine_, "w1", "cluster-a");
+    NodeTaskLogs* h = handler_.get();
+    router_.Add("POST", kTaskLogsPath, [h](api::Request& r, api::Conn& c) { h->Handle(r, c); });
+    StatusOr<std::shared_ptr<const transport::TlsContext>> tls = ServerTls(*node_);
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    api::ServerOptions so;
+    so.tls = *tls;
+    server_ = std::make_unique<api::ApiServer>(router_, so);
+    ASSERT_TRUE(server_->Listen("tcp://127.0.0.1:0").ok());
+    server_->Serve();
+    addr_ = server_->Addresses().at(0).substr(std::string("tcp://").size());
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+  }
+
+  // A node's certificate for 127.0.0.1 (every test node is on loopback), saved as a node does.
+  std::unique_ptr<NodePaths> Paths(const std::string& name, const pki::NodeIdentity& id) {
+    auto paths = std::make_unique<NodePaths>(dir_.path() + "/" + name);
+    StatusOr<pki::NodeKey> key = pki::NewNodeKey(id.node_id);
+    EXPECT_TRUE(key.ok());
+    StatusOr<std::string> cert =
+        root_->SignCsr(key->csr_pem, id, {"127.0.0.1"}, clock_.Now(), std::chrono::hours(1));
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    EXPECT_TRUE(SaveNodeCerts(*paths, root_->cert_pem(), *cert, key->key_pem).ok());
+    return paths;
+  }
+
+  NodeLogOpener OpenerAs(const NodePaths& who) {
+    StatusOr<std::shared_ptr<const transport::TlsContext>> tls = ClientTls(who);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    return DialNodeLogs(*tls, std::chrono::seconds(5));
+  }
+
+  // Reads a stream to its end.
+  static std::string ReadAll(NodeLogStream& s) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      StatusOr<size_t> n = s.Read(buf, sizeof buf);
+      EXPECT_TRUE(n.ok()) << n.status();
+      if (!n.ok() || *n == 0) return out;
+      out.append(buf, *n);
+    }
+  }
+
+  SystemClock clock_;
+  TempDir dir_;
+  std::unique_ptr<pki::RootCa> root_;
+  std::unique_ptr<NodePaths> node_, manager_, worker_, stranger_;
+  std::string log_, state_;
+  std::unique_ptr<OneContainerEngine> engine_;
+  std::unique_ptr<NodeTaskLogs> handler_;
+  api::Router router_;
+  std::unique_ptr<api::ApiServer> server_;
+  std::string addr_;
+  std::atomic<bool> no_cancel_{false};
+};
+
+TEST_F(TaskLogWireTest, AManagerReadsATasksLogWithItsDetails) {
+  AppendLog(log_, "one", "stdout");
+  AppendLog(log_, "two", "stderr");
+  AppendLog(log_, "three", "stdout");
+  NodeLogRequest req;
+  req.task_ids = {"t1", "t-not-here"};
+  req.tail = 2;
+  StatusOr<std::unique_ptr<NodeLogStream>> s =
+      OpenerAs(*manager_)({"w1", addr_, req.task_ids}, req, no_cancel_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::string d = RenderLogDetails({"w1", "s1", "t1"});
+  EXPECT_THAT(Frames(ReadAll(**s)), ElementsAre(LogFrame{StdStream::kStderr, d + " two\n"},
+                                                LogFrame{StdStream::kStdout, d + " three\n"}));
+}
+
+TEST_F(TaskLogWireTest, OnlyThisSwarmsManagersMayAsk) {
+  NodeLogRequest req;
+  req.task_ids = {"t1"};
+  StatusOr<std::unique_ptr<NodeLogStream>> w =
+      OpenerAs(*worker_)({"w1", addr_, req.task_ids}, req, no_cancel_);
+  EXPECT_TRUE(absl::IsPermissionDenied(w.status())) << w.status();
+  StatusOr<std::unique_ptr<NodeLogStream>> m =
+      OpenerAs(*stranger_)({"w1", addr_, req.task_ids}, req, no_cancel_);
+  // A manager's certificate of another swarm (the same root here, to reach the check).
+  EXPECT_TRUE(absl::IsPermissionDenied(m.status())) << m.status();
+}
+
+TEST_F(TaskLogWireTest, FollowGoesOnUntilTheContainerEnds) {
+  engine_->running_ = true;
+  AppendLog(log_, "before", "stdout");
+  NodeLogRequest req;
+  req.task_ids = {"t1"};
+  req.follow = true;
+  StatusOr<std::unique_ptr<NodeLogStream>> s =
+      OpenerAs(*manager_)({"w1", addr_, req.task_ids}, req, no_cancel_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::string d = RenderLogDetails({"w1", "s1", "t1"});
+  FrameParser parser;
+  auto next = [&]() -> std::optional<LogFrame> {
+    char buf[4096];
+    for (;;) {
+      if (std::optional<LogFrame> f = parser.Next()) return f;
+      StatusOr<size_t> n = (*s)->Read(buf, sizeof buf);
+      if (!n.ok() || *n == 0) return std::nullopt;
+      parser.Feed(std::string_view(buf, *n));
+    }
+  };
+  EXPECT_EQ(next(), (LogFrame{StdStream::kStdout, d + " before\n"}));
+  AppendLog(log_, "after", "stdout");  // inotify wakes the node's handler
+  EXPECT_EQ(next(), (LogFrame{StdStream::kStdout, d + " after\n"}));
+  engine_->running_ = false;
+  { std::ofstream(state_ + "/exit") << "0"; }
+  EXPECT_EQ(next(), std::nullopt);  // the answer ended with the container
+}
+
+TEST_F(TaskLogWireTest, TheMergeOverRealNodesAndAnUnreachableOne) {
+  AppendLog(log_, "hello", "stdout");
+  TaskLogOptions o;
+  o.details = true;
+  TaskLogMerger m(o, OpenerAs(*manager_), clock_);
+  m.Add({"w1", addr_, {"t1"}});
+  m.Add({"w9", "127.0.0.1:1", {"t9"}});  // nothing listens there
+  Captured client;
+  EXPECT_TRUE(m.Run(client.Sink()));
+  std::vector<LogFrame> got = Frames(client.data);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, RenderLogDetails({"w1", "s1", "t1"}) + " hello\n");
+  EXPECT_EQ(got[1].payload, IncompleteStreamMessage({"node w9 is not available"}));
 }
 
 }  // namespace
