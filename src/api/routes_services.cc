@@ -5,6 +5,8 @@
 #include "absl/strings/numbers.h"
 #include "api/routes.h"
 #include "cluster/cluster.h"
+#include "cluster/node_state.h"
+#include "cluster/task_logs.h"
 #include "spec/json/service_json.h"
 
 namespace berth::api {
@@ -228,17 +230,111 @@ struct ObjectRoutes {
   }
 };
 
+// "<seconds>.<nanoseconds>" as the CLI sends since and until (Go's GetTimestamp), or RFC 3339.
+bool ParseLogsTime(const std::string& s, int64_t* out) {
+  if (s.empty()) return true;
+  size_t dot = s.find('.');
+  int64_t secs = 0, frac = 0;
+  std::string f = dot == std::string::npos ? "" : s.substr(dot + 1);
+  if (absl::SimpleAtoi(s.substr(0, dot), &secs) && f.size() <= 9 &&
+      (f.empty() || absl::SimpleAtoi(f, &frac))) {
+    for (size_t i = f.size(); i < 9; ++i) frac *= 10;
+    *out = secs * 1000000000 + frac;
+    return true;
+  }
+  return ParseRfc3339(s, out);
+}
+
+// GET /services/{id}/logs, /tasks/{id}/logs: the tasks' logs, read on the nodes that ran them
+// (cluster/task_logs.h) and merged as dockerd's swarm log stream: stdcopy frames, one message
+// each, with the node, service and task ids in front when `details` (the CLI asks, and prints
+// them as "web.1.abc123@node"). The content type is raw-stream below API 1.42, as dockerd's.
+void ServiceLogs(Backend& b, Request& req, Conn& c, bool service) {
+  cluster::Cluster* cl = b.cluster;
+  if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+  cluster::TaskLogOptions o;
+  o.want_stdout = req.QueryBool("stdout");
+  o.want_stderr = req.QueryBool("stderr");
+  if (!o.want_stdout && !o.want_stderr)
+    return c.SendError(
+        absl::InvalidArgumentError("Bad parameters: you must choose at least one stream"));
+  o.follow = req.QueryBool("follow");
+  o.timestamps = req.QueryBool("timestamps");
+  o.details = req.QueryBool("details");
+  if (!ParseLogsTime(req.Query("since"), &o.since))
+    return c.SendError(absl::InvalidArgumentError(
+        absl::StrCat("could not parse since timestamp: ", req.Query("since"))));
+  if (!ParseLogsTime(req.Query("until"), &o.until))
+    return c.SendError(absl::InvalidArgumentError(
+        absl::StrCat("could not parse until timestamp: ", req.Query("until"))));
+  // dockerd's swarm logs refuse what container logs would read as "all".
+  std::string tail = req.Query("tail", "all");
+  if (tail != "all" && !tail.empty()) {
+    if (!absl::SimpleAtoi(tail, &o.tail))
+      return c.SendError(
+          absl::InvalidArgumentError("tail value must be a positive integer or \"all\""));
+    if (o.tail < 0)
+      return c.SendError(absl::InvalidArgumentError("negative tail values not supported"));
+  }
+
+  std::string service_id, task_id;
+  bool tty = false;
+  if (service) {
+    StatusOr<spec::Service> svc = cl->GetService(req.params["id"]);
+    if (!svc.ok()) return c.SendError(svc.status());
+    service_id = svc->id;
+    const auto& cs = svc->spec.task_template.container_spec;
+    tty = cs.has_value() && cs->tty;
+  } else {
+    StatusOr<spec::Task> t = cl->GetTask(req.params["id"]);
+    if (!t.ok()) return c.SendError(t.status());
+    task_id = t->id;
+    tty = t->spec.container_spec.has_value() && t->spec.container_spec->tty;
+  }
+  // A TTY's output has no streams to tell apart: the bare text, as dockerd sends it.
+  o.multiplexed = !tty;
+
+  cluster::TaskLogSelection selection(service_id, task_id, o.follow);
+  auto next = [&](std::vector<std::string>* unplaced) -> StatusOr<std::vector<cluster::NodeLogTarget>> {
+    ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, cl->Tasks());
+    ASSIGN_OR_RETURN(std::vector<spec::Node> nodes, cl->Nodes());
+    return cluster::GroupByNode(selection.Take(tasks), nodes, unplaced);
+  };
+  std::vector<std::string> unplaced;
+  StatusOr<std::vector<cluster::NodeLogTarget>> targets = next(&unplaced);
+  if (!targets.ok()) return c.SendError(targets.status());
+  StatusOr<std::shared_ptr<const transport::TlsContext>> tls =
+      cluster::ClientTls(cluster::NodePaths(b.info.data_root));
+  if (!tls.ok()) return c.SendError(tls.status());
+
+  cluster::TaskLogMerger merger(o, cluster::DialNodeLogs(*tls), b.clock);
+  for (const std::string& id : unplaced)
+    merger.AddReason(absl::StrCat("task ", id, " has not been scheduled"));
+  for (const cluster::NodeLogTarget& t : *targets) merger.Add(t);
+  if (!c.BeginStream(200, "application/vnd.docker.raw-stream")) return;
+  cluster::LogClientSink sink{[&c](std::string_view data) { return c.WriteChunk(data); },
+                              [&c] { return c.ClientGone(); }};
+  std::function<std::vector<cluster::NodeLogTarget>()> more;
+  if (o.follow) {
+    more = [&]() -> std::vector<cluster::NodeLogTarget> {
+      StatusOr<std::vector<cluster::NodeLogTarget>> t = next(nullptr);
+      return t.ok() ? std::move(*t) : std::vector<cluster::NodeLogTarget>{};
+    };
+  }
+  if (!merger.Run(sink, more)) return;  // the client left: the merger's nodes are let go
+  c.EndStream();
+  c.MarkClosed();
+}
+
 }  // namespace
 
 void AddServiceRoutes(Router& r, Backend& b) {
   cluster::Cluster* cl = b.cluster;
   AddServiceRoutesTo(r, cl);
-  for (const char* path : {"/services/{id}/logs", "/tasks/{id}/logs"}) {
-    r.Add("GET", path, [cl](Request&, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      c.SendError(absl::UnimplementedError("Berth cannot show service and task logs yet"));
-    });
-  }
+  r.Add("GET", "/services/{id}/logs",
+        [&b](Request& req, Conn& c) { ServiceLogs(b, req, c, /*service=*/true); });
+  r.Add("GET", "/tasks/{id}/logs",
+        [&b](Request& req, Conn& c) { ServiceLogs(b, req, c, /*service=*/false); });
   ObjectRoutes<spec::SecretSpec, spec::Secret>{"/secrets",
                                                "secret",
                                                spec::ParseSecretSpec,

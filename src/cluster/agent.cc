@@ -5,10 +5,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/manager.h"
+#include "cluster/pki/pki.h"
 #include "cluster/rpc.h"
 #include "spdlog/spdlog.h"
 #include "spec/json/service_json.h"
 #include "spec/json/swarm_json.h"
+#include "sys/fs.h"
 
 namespace berth::cluster {
 
@@ -30,9 +32,73 @@ Agent::~Agent() { Stop(); }
 
 Status Agent::ReloadTls() {
   ASSIGN_OR_RETURN(auto tls, ClientTls(cfg_.paths));
-  StateLock l(mu_);
-  tls_ = std::move(tls);
+  {
+    StateLock l(mu_);
+    tls_ = std::move(tls);
+  }
+  SyncLogServer();
   return absl::OkStatus();
+}
+
+void Agent::SyncLogServer(bool stop) {
+  engine::ContainerService* containers =
+      cfg_.tasks.has_value() ? cfg_.tasks->containers : nullptr;
+  std::string pem;
+  StatusOr<pki::CertInfo> cert = absl::NotFoundError("no certificate");
+  if (!stop && containers != nullptr) {
+    StatusOr<std::string> text = sys::ReadFile(cfg_.paths.node_cert());
+    if (text.ok()) {
+      pem = *text;
+      cert = pki::ParseCert(pem);
+    }
+  }
+  // The node's IP, as its certificate names it (a manager's also names 127.0.0.1).
+  std::string ip;
+  if (cert.ok())
+    for (const std::string& a : cert->ip_addresses)
+      if (ip.empty() && a != "127.0.0.1") ip = a;
+  bool want = cert.ok() && cert->identity.role == pki::kWorkerRole && !ip.empty();
+
+  absl::MutexLock l(&server_mu_);
+  if (stop) log_server_stopped_ = true;
+  if (log_server_ != nullptr && (!want || log_server_stopped_ || pem != log_server_cert_)) {
+    log_server_->Stop();
+    log_server_.reset();
+  }
+  if (!want || log_server_stopped_ || log_server_ != nullptr) return;
+  if (task_logs_ == nullptr) {
+    task_logs_ = std::make_unique<NodeTaskLogs>(*containers, cfg_.node_id,
+                                                cert->identity.cluster_id);
+    NodeTaskLogs* h = task_logs_.get();
+    log_router_.Add("POST", kTaskLogsPath,
+                    [h](api::Request& r, api::Conn& c) { h->Handle(r, c); });
+  }
+  std::unique_ptr<api::ApiServer> server;
+  StatusOr<std::shared_ptr<const transport::TlsContext>> tls = ServerTls(cfg_.paths);
+  Status started = tls.status();
+  if (tls.ok()) {
+    api::ServerOptions so;
+    so.tls = *tls;
+    so.max_connections = 32;
+    so.max_body = 1 << 20;
+    so.header_timeout = std::chrono::seconds(10);
+    so.idle_timeout = std::chrono::seconds(30);
+    server = std::make_unique<api::ApiServer>(log_router_, so);
+    started = server->Listen(ip.find(':') != std::string::npos
+                                 ? absl::StrCat("tcp://[", ip, "]:2377")
+                                 : absl::StrCat("tcp://", ip, ":2377"));
+  }
+  if (!started.ok()) {
+    // Once per cause: after a demotion the manager may hold the port for a while.
+    if (std::string(started.message()) != log_server_error_)
+      spdlog::warn("swarm: cannot serve task logs on the cluster port: {}", started.ToString());
+    log_server_error_ = std::string(started.message());
+    return;
+  }
+  server->Serve();
+  log_server_ = std::move(server);
+  log_server_cert_ = pem;
+  log_server_error_.clear();
 }
 
 void Agent::Run() {
@@ -59,6 +125,7 @@ void Agent::Stop() {
   if (poll != nullptr) poll->Cancel();
   for (std::thread* t : {&thread_, &assign_thread_, &report_thread_})
     if (t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
+  SyncLogServer(/*stop=*/true);
   if (runner_ != nullptr) runner_->Stop();
 }
 
@@ -300,6 +367,7 @@ StatusOr<HeartbeatAnswer> Agent::HeartbeatOnce(bool leaving) {
 void Agent::Loop() {
   bool failing = false;
   for (;;) {
+    SyncLogServer();  // after a demotion, the port is free once the manager stopped
     StatusOr<HeartbeatAnswer> a = HeartbeatOnce();
     if (a.ok()) {
       if (failing) spdlog::info("swarm: heartbeats reach the leader again ({})", a->leader_addr);

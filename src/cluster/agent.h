@@ -10,6 +10,12 @@
 // leader's dispatcher for the node's assignment set and hands each new set to the runner; the
 // other sends the runner's task status changes to the leader, in order, keeping what could not
 // be sent for the next try (and sending every status again after a leader change).
+//
+// A worker that runs tasks also serves its cluster port (its certificate's IP, 2377, mutual
+// TLS) for one call only: POST /task-logs from a manager (task_logs.h). A manager's own server
+// has that route, so the agent serves only while the node's certificate says "worker": it
+// stops at a promotion (ReloadTls, before the manager binds the port) and starts again after a
+// demotion once the port is free (the heartbeat thread tries each period).
 
 #include <functional>
 #include <memory>
@@ -19,9 +25,11 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "api/server.h"
 #include "api/transport/tls.h"
 #include "cluster/node_state.h"
 #include "cluster/rpc.h"
+#include "cluster/task_logs.h"
 #include "cluster/task_runner.h"
 #include "common/clock.h"
 #include "common/sync.h"
@@ -73,6 +81,9 @@ class Agent {
   void QueueReports(const std::vector<TaskStatusUpdate>& updates);
   // Where to send: the leader if known, then the other managers.
   std::vector<std::string> Targets() const;
+  // Starts, restarts (a new certificate) or stops the worker's log server to match the node's
+  // certificate; `stop` stops it whatever the certificate says.
+  void SyncLogServer(bool stop = false);
 
   AgentConfig cfg_;
   mutable StateMutex mu_;
@@ -91,6 +102,15 @@ class Agent {
   std::thread thread_;
   std::thread assign_thread_;
   std::thread report_thread_;
+  // The worker's cluster port (task logs only). server_mu_ serialises starting and stopping it;
+  // no handler takes it.
+  absl::Mutex server_mu_;
+  std::unique_ptr<NodeTaskLogs> task_logs_ ABSL_GUARDED_BY(server_mu_);
+  api::Router log_router_ ABSL_GUARDED_BY(server_mu_);
+  std::unique_ptr<api::ApiServer> log_server_ ABSL_GUARDED_BY(server_mu_);
+  std::string log_server_cert_ ABSL_GUARDED_BY(server_mu_);  // the certificate it serves with
+  std::string log_server_error_ ABSL_GUARDED_BY(server_mu_);  // logged once
+  bool log_server_stopped_ ABSL_GUARDED_BY(server_mu_) = false;  // Stop(): never again
 };
 
 }  // namespace berth::cluster

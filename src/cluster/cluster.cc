@@ -127,6 +127,7 @@ StatusOr<std::shared_ptr<Manager>> Cluster::Impl::StartManager(const NodeState& 
   mc.etcd_peer_port = opts_.etcd_peer_port;
   mc.new_cluster = new_cluster;
   mc.initial_cluster = initial;
+  mc.containers = opts_.containers;
   ASSIGN_OR_RETURN(std::unique_ptr<Manager> m, Manager::Start(std::move(mc)));
   return std::shared_ptr<Manager>(std::move(m));
 }

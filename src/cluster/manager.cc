@@ -284,6 +284,12 @@ void Manager::AddRoutes() {
               [d](api::Request& r, api::Conn& c) { d->HandleAssignments(r, c); });
   router_.Add("POST", wire::kTaskStatus,
               [d](api::Request& r, api::Conn& c) { d->HandleTaskStatus(r, c); });
+  if (cfg_.containers != nullptr) {
+    task_logs_ = std::make_unique<NodeTaskLogs>(*cfg_.containers, cfg_.state.node_id,
+                                                cfg_.state.cluster_id);
+    NodeTaskLogs* logs = task_logs_.get();
+    router_.Add("POST", kTaskLogsPath, [logs](api::Request& r, api::Conn& c) { logs->Handle(r, c); });
+  }
 }
 
 StatusOr<std::string> Manager::AddEtcdMember(const std::string& node_id, const std::string& ip) {

@@ -29,6 +29,7 @@
 #include "cluster/orchestrator_runner.h"
 #include "cluster/secret_box.h"
 #include "cluster/store.h"
+#include "cluster/task_logs.h"
 #include "common/clock.h"
 #include "common/sync.h"
 
@@ -45,6 +46,9 @@ struct ManagerConfig {
   // data already and resumes).
   bool new_cluster = false;
   std::string initial_cluster;
+  // The engine that runs this node's tasks: the cluster port serves their logs to the managers
+  // (POST /task-logs, task_logs.h). Null: the node runs no tasks, and the route is not served.
+  engine::ContainerService* containers = nullptr;
 };
 
 class Manager {
@@ -89,6 +93,7 @@ class Manager {
   api::Router router_;
   std::unique_ptr<api::ApiServer> server_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<NodeTaskLogs> task_logs_;  // with a ContainerService
   std::optional<SecretBox> secret_box_;  // set in Start, then read-only
   std::unique_ptr<OrchestratorRunner> orchestrator_;  // runs while leading
   std::unique_ptr<etcd::Watch> tasks_watch_;           // the campaign thread's, while leading

@@ -55,6 +55,22 @@ class ContainerService {
   // Docker's list with its filters (a `label` filter lists a service's tasks).
   virtual StatusOr<std::vector<ContainerSummary>> List(bool all, const spec::Filters& filters,
                                                        int limit = 0, bool size = false) = 0;
+
+  // Reading a container's log outside the engine (the cluster's task logs, with
+  // engine::LogReader as the container logs route reads it). Defaults for fakes that need none.
+  struct LogSource {
+    std::string id;
+    std::string log_path;
+    std::string state_dir;
+    bool tty = false;
+    bool running = false;
+    std::string driver;  // json-file, local or none (log_path empty: nothing to read)
+  };
+  virtual StatusOr<LogSource> Logs(const std::string& id) {
+    return absl::UnimplementedError("this engine cannot read container logs: " + id);
+  }
+  // Whether the container with this id is running now (a log follow ends when it is not).
+  virtual bool Running(const std::string& /*id*/) { return false; }
 };
 
 }  // namespace berth::engine

@@ -113,17 +113,10 @@ class ContainerManager : public ContainerService {
   // when it typed the detach keys.
   void StreamEvent(const std::string& id, const std::string& action);
 
-  struct LogSource {
-    std::string id;
-    std::string log_path;
-    std::string state_dir;
-    bool tty = false;
-    bool running = false;
-    std::string driver;  // json-file, local or none (log_path empty: nothing to read)
-  };
-  StatusOr<LogSource> Logs(const std::string& name);
+  // LogSource is ContainerService's.
+  StatusOr<LogSource> Logs(const std::string& name) override;
   // Whether the container with this id is running now (logs -f stops when it is not).
-  bool Running(const std::string& id);
+  bool Running(const std::string& id) override;
 
   StatusOr<std::string> ExecCreate(const std::string& name, const spec::ExecConfig& config);
   // Starts the exec; the stream ends with an exit frame. A detached exec's stream is drained by
