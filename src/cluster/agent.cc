@@ -41,8 +41,7 @@ Status Agent::ReloadTls() {
 }
 
 void Agent::SyncLogServer(bool stop) {
-  engine::ContainerService* containers =
-      cfg_.tasks.has_value() ? cfg_.tasks->containers : nullptr;
+  engine::ContainerService* containers = cfg_.tasks.has_value() ? cfg_.tasks->containers : nullptr;
   std::string pem;
   StatusOr<pki::CertInfo> cert = absl::NotFoundError("no certificate");
   if (!stop && containers != nullptr) {
@@ -67,11 +66,10 @@ void Agent::SyncLogServer(bool stop) {
   }
   if (!want || log_server_stopped_ || log_server_ != nullptr) return;
   if (task_logs_ == nullptr) {
-    task_logs_ = std::make_unique<NodeTaskLogs>(*containers, cfg_.node_id,
-                                                cert->identity.cluster_id);
+    task_logs_ =
+        std::make_unique<NodeTaskLogs>(*containers, cfg_.node_id, cert->identity.cluster_id);
     NodeTaskLogs* h = task_logs_.get();
-    log_router_.Add("POST", kTaskLogsPath,
-                    [h](api::Request& r, api::Conn& c) { h->Handle(r, c); });
+    log_router_.Add("POST", kTaskLogsPath, [h](api::Request& r, api::Conn& c) { h->Handle(r, c); });
   }
   std::unique_ptr<api::ApiServer> server;
   StatusOr<std::shared_ptr<const transport::TlsContext>> tls = ServerTls(cfg_.paths);
@@ -84,9 +82,9 @@ void Agent::SyncLogServer(bool stop) {
     so.header_timeout = std::chrono::seconds(10);
     so.idle_timeout = std::chrono::seconds(30);
     server = std::make_unique<api::ApiServer>(log_router_, so);
-    started = server->Listen(ip.find(':') != std::string::npos
-                                 ? absl::StrCat("tcp://[", ip, "]:2377")
-                                 : absl::StrCat("tcp://", ip, ":2377"));
+    started =
+        server->Listen(ip.find(':') != std::string::npos ? absl::StrCat("tcp://[", ip, "]:2377")
+                                                         : absl::StrCat("tcp://", ip, ":2377"));
   }
   if (!started.ok()) {
     // Once per cause: after a demotion the manager may hold the port for a while.

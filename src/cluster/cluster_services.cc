@@ -149,7 +149,8 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
 // names is refused with Docker's words for a local one).
 Status CheckSupported(const spec::ServiceSpec& s) {
   if (s.mode.replicated_job || s.mode.global_job)
-    return absl::UnimplementedError("Berth does not run swarm jobs (replicated-job, global-job) yet");
+    return absl::UnimplementedError(
+        "Berth does not run swarm jobs (replicated-job, global-job) yet");
   std::vector<spec::NetworkAttachmentConfig> all = s.networks;
   all.insert(all.end(), s.task_template.networks.begin(), s.task_template.networks.end());
   if (!all.empty())

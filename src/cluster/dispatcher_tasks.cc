@@ -85,8 +85,8 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
       spdlog::warn("swarm: secret {} for node {}: {}", id, node_id, data.status().ToString());
       continue;
     }
-    secrets[id] = {{"id", id}, {"name", s->spec.annotations.name},
-                   {"data", absl::Base64Escape(*data)}};
+    secrets[id] = {
+        {"id", id}, {"name", s->spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
   }
   for (const std::string& id : config_ids) {
     StatusOr<spec::Config> c = store.GetConfig(id);
@@ -96,8 +96,8 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
       spdlog::warn("swarm: config {} for node {}: {}", id, node_id, data.status().ToString());
       continue;
     }
-    configs[id] = {{"id", id}, {"name", c->spec.annotations.name},
-                   {"data", absl::Base64Escape(*data)}};
+    configs[id] = {
+        {"id", id}, {"name", c->spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
   }
   nlohmann::json out = nlohmann::json::array();
   for (const spec::Task& t : tasks) {

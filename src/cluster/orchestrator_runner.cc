@@ -114,8 +114,7 @@ void OrchestratorRunner::Loop() {
       // Another pass soon, but not at once: a store without quorum must not be hammered.
       dirty_ = true;
       not_before_ = clock_.Monotonic() + kRetryAfter;
-    } else if (plan.wake_at.has_value() &&
-               (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
+    } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
       wake_at_ = plan.wake_at;
     }
   }

@@ -41,7 +41,8 @@ bool SplitHostPort(const std::string& addr, std::string* host, std::string* port
 constexpr std::chrono::seconds kConnectTimeout{3};
 
 int MillisLeft(Deadline d) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d - transport::SteadyClock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(d - transport::SteadyClock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(left.count());
 }
 
@@ -56,7 +57,8 @@ StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d, RpcCancel* cancel) 
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
   addrinfo* res = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    return absl::InvalidArgumentError(absl::StrCat("invalid address ", addr, ": ", gai_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid address ", addr, ": ", gai_strerror(rc)));
   UniqueFd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) {
     ::freeaddrinfo(res);
@@ -85,8 +87,7 @@ StatusOr<UniqueFd> Dial(const std::string& addr, Deadline d, RpcCancel* cancel) 
     do {
       n = ::poll(&p, 1, MillisLeft(d));
     } while (n < 0 && errno == EINTR);
-    if (n == 0)
-      return absl::UnavailableError(absl::StrCat("dial tcp ", addr, ": i/o timeout"));
+    if (n == 0) return absl::UnavailableError(absl::StrCat("dial tcp ", addr, ": i/o timeout"));
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
@@ -133,8 +134,8 @@ StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nl
   if (!dialed.ok()) return dialed.status();
   UniqueFd fd = std::move(*dialed);
   transport::Stream stream(std::move(fd), opts.tls, opts.server_name);
-  // Detached before the descriptor closes (declared after the stream that owns it), so Cancel never shuts down a
-  // number reused by something else.
+  // Detached before the descriptor closes (declared after the stream that owns it), so Cancel never
+  // shuts down a number reused by something else.
   struct Attachment {
     RpcCancel* c;
     ~Attachment() {
@@ -159,17 +160,15 @@ StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nl
   beast::error_code ec;
   http::write(bs, req, ec);
   if (ec)
-    return absl::UnavailableError(absl::StrCat("send to ", addr, ": ",
-                                               bs.last_error().ok() ? ec.message()
-                                                                    : bs.last_error().message()));
+    return absl::UnavailableError(absl::StrCat(
+        "send to ", addr, ": ", bs.last_error().ok() ? ec.message() : bs.last_error().message()));
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(16 << 20);
   http::read(bs, buf, parser, ec);
   if (ec)
-    return absl::UnavailableError(absl::StrCat("read from ", addr, ": ",
-                                               bs.last_error().ok() ? ec.message()
-                                                                    : bs.last_error().message()));
+    return absl::UnavailableError(absl::StrCat(
+        "read from ", addr, ": ", bs.last_error().ok() ? ec.message() : bs.last_error().message()));
   RpcReply out;
   out.status = static_cast<int>(parser.get().result_int());
   const std::string& text = parser.get().body();
