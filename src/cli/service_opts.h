@@ -4,7 +4,8 @@
 // BuildServiceSpec is create's ToService, UpdateServiceSpec is update's merge into the spec the
 // daemon returned. Lookups the docker CLI makes while building (a network's ID, the IDs of
 // secrets and configs by name) go through ServiceLookups, so that the building is testable
-// without a daemon.
+// without a daemon. service_opts.cc registers, checks and builds; service_update.cc merges;
+// service_values.cc parses the single values (--publish, --secret, --mount...).
 
 #include <cstdint>
 #include <map>
