@@ -180,6 +180,30 @@ const CommandSpec kCommands[] = {
      CmdNodeRm},
     {"node update", "[OPTIONS] NODE", "Update a node", CmdNodeUpdate},
 
+    {"service create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new service", CmdServiceCreate},
+    {"service inspect", "[OPTIONS] SERVICE [SERVICE...]", "Display detailed information on one or more services", CmdServiceInspect},
+    {"service logs", "[OPTIONS] SERVICE|TASK", "Fetch the logs of a service or task", CmdServiceLogs},
+    {"service ls", "[OPTIONS]", "List services", CmdServiceLs},
+    {"service list", "[OPTIONS]", "List services", CmdServiceLs},
+    {"service ps", "[OPTIONS] SERVICE [SERVICE...]", "List the tasks of one or more services", CmdServicePs},
+    {"service rm", "SERVICE [SERVICE...]", "Remove one or more services", CmdServiceRm},
+    {"service remove", "SERVICE [SERVICE...]", "Remove one or more services", CmdServiceRm},
+    {"service rollback", "[OPTIONS] SERVICE", "Revert changes to a service's configuration", CmdServiceRollback},
+    {"service scale", "SERVICE=REPLICAS [SERVICE=REPLICAS...]", "Scale one or multiple replicated services", CmdServiceScale},
+    {"service update", "[OPTIONS] SERVICE", "Update a service", CmdServiceUpdate},
+    {"secret create", "[OPTIONS] SECRET [file|-]", "Create a secret from a file or STDIN as content", CmdSecretCreate},
+    {"secret inspect", "[OPTIONS] SECRET [SECRET...]", "Display detailed information on one or more secrets", CmdSecretInspect},
+    {"secret ls", "[OPTIONS]", "List secrets", CmdSecretLs},
+    {"secret list", "[OPTIONS]", "List secrets", CmdSecretLs},
+    {"secret rm", "SECRET [SECRET...]", "Remove one or more secrets", CmdSecretRm},
+    {"secret remove", "SECRET [SECRET...]", "Remove one or more secrets", CmdSecretRm},
+    {"config create", "[OPTIONS] CONFIG file|-", "Create a config from a file or STDIN", CmdConfigCreate},
+    {"config inspect", "[OPTIONS] CONFIG [CONFIG...]", "Display detailed information on one or more configs", CmdConfigInspect},
+    {"config ls", "[OPTIONS]", "List configs", CmdConfigLs},
+    {"config list", "[OPTIONS]", "List configs", CmdConfigLs},
+    {"config rm", "CONFIG [CONFIG...]", "Remove one or more configs", CmdConfigRm},
+    {"config remove", "CONFIG [CONFIG...]", "Remove one or more configs", CmdConfigRm},
+
     {"version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"system version", "[OPTIONS]", "Show the Docker version information", CmdVersion},
     {"info", "[OPTIONS]", "Display system-wide information", CmdInfo},
@@ -201,8 +225,9 @@ const CommandSpec kCommands[] = {
     {"lab down", "[OPTIONS]", "Remove a lab and everything it made", CmdLabDown},
 };
 
-const std::string_view kManagement[] = {"container", "image",  "network", "node",
-                                         "swarm",     "system", "volume",  "lab"};
+const std::string_view kManagement[] = {"container", "image",  "network", "node",   "swarm",
+                                         "system",    "volume", "lab",     "service", "secret",
+                                         "config"};
 
 std::string Usage(const Invocation& inv) {
   return absl::StrCat("Usage:  ", inv.path, " ", std::string(inv.spec->usage));
@@ -226,8 +251,10 @@ void PrintTopUsage(std::ostream& os) {
        << "\n";
   }
   os << "\nManagement Commands:\n  container   Manage containers\n  image       Manage images\n"
-        "  network     Manage networks\n  node        Manage Swarm nodes\n"
-        "  swarm       Manage Swarm\n  system      Manage Docker\n";
+        "  config      Manage Swarm configs\n  network     Manage networks\n"
+        "  node        Manage Swarm nodes\n  secret      Manage Swarm secrets\n"
+        "  service     Manage Swarm services\n  swarm       Manage Swarm\n"
+        "  system      Manage Docker\n";
 }
 
 }  // namespace

@@ -236,6 +236,25 @@ int CmdNodeUpdate(Cli&, const Invocation&);
 int CmdNodePromote(Cli&, const Invocation&);
 int CmdNodeDemote(Cli&, const Invocation&);
 
+// Services, secrets and configs (commands_service.cc, commands_secret.cc, commands_config.cc).
+int CmdServiceCreate(Cli&, const Invocation&);
+int CmdServiceLs(Cli&, const Invocation&);
+int CmdServicePs(Cli&, const Invocation&);
+int CmdServiceInspect(Cli&, const Invocation&);
+int CmdServiceScale(Cli&, const Invocation&);
+int CmdServiceUpdate(Cli&, const Invocation&);
+int CmdServiceRollback(Cli&, const Invocation&);
+int CmdServiceRm(Cli&, const Invocation&);
+int CmdServiceLogs(Cli&, const Invocation&);
+int CmdSecretCreate(Cli&, const Invocation&);
+int CmdSecretLs(Cli&, const Invocation&);
+int CmdSecretInspect(Cli&, const Invocation&);
+int CmdSecretRm(Cli&, const Invocation&);
+int CmdConfigCreate(Cli&, const Invocation&);
+int CmdConfigLs(Cli&, const Invocation&);
+int CmdConfigInspect(Cli&, const Invocation&);
+int CmdConfigRm(Cli&, const Invocation&);
+
 // berth lab (commands_lab.cc).
 int CmdLabUp(Cli&, const Invocation&);
 int CmdLabLs(Cli&, const Invocation&);
