@@ -295,7 +295,8 @@ void ServiceLogs(Backend& b, Request& req, Conn& c, bool service) {
   o.multiplexed = !tty;
 
   cluster::TaskLogSelection selection(service_id, task_id, o.follow);
-  auto next = [&](std::vector<std::string>* unplaced) -> StatusOr<std::vector<cluster::NodeLogTarget>> {
+  auto next =
+      [&](std::vector<std::string>* unplaced) -> StatusOr<std::vector<cluster::NodeLogTarget>> {
     ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, cl->Tasks());
     ASSIGN_OR_RETURN(std::vector<spec::Node> nodes, cl->Nodes());
     return cluster::GroupByNode(selection.Take(tasks), nodes, unplaced);

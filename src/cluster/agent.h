@@ -108,8 +108,8 @@ class Agent {
   std::unique_ptr<NodeTaskLogs> task_logs_ ABSL_GUARDED_BY(server_mu_);
   api::Router log_router_ ABSL_GUARDED_BY(server_mu_);
   std::unique_ptr<api::ApiServer> log_server_ ABSL_GUARDED_BY(server_mu_);
-  std::string log_server_cert_ ABSL_GUARDED_BY(server_mu_);  // the certificate it serves with
-  std::string log_server_error_ ABSL_GUARDED_BY(server_mu_);  // logged once
+  std::string log_server_cert_ ABSL_GUARDED_BY(server_mu_);      // the certificate it serves with
+  std::string log_server_error_ ABSL_GUARDED_BY(server_mu_);     // logged once
   bool log_server_stopped_ ABSL_GUARDED_BY(server_mu_) = false;  // Stop(): never again
 };
 

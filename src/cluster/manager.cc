@@ -285,10 +285,11 @@ void Manager::AddRoutes() {
   router_.Add("POST", wire::kTaskStatus,
               [d](api::Request& r, api::Conn& c) { d->HandleTaskStatus(r, c); });
   if (cfg_.containers != nullptr) {
-    task_logs_ = std::make_unique<NodeTaskLogs>(*cfg_.containers, cfg_.state.node_id,
-                                                cfg_.state.cluster_id);
+    task_logs_ =
+        std::make_unique<NodeTaskLogs>(*cfg_.containers, cfg_.state.node_id, cfg_.state.cluster_id);
     NodeTaskLogs* logs = task_logs_.get();
-    router_.Add("POST", kTaskLogsPath, [logs](api::Request& r, api::Conn& c) { logs->Handle(r, c); });
+    router_.Add("POST", kTaskLogsPath,
+                [logs](api::Request& r, api::Conn& c) { logs->Handle(r, c); });
   }
 }
 

@@ -93,7 +93,7 @@ class Manager {
   api::Router router_;
   std::unique_ptr<api::ApiServer> server_;
   std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<NodeTaskLogs> task_logs_;  // with a ContainerService
+  std::unique_ptr<NodeTaskLogs> task_logs_;           // with a ContainerService
   std::optional<SecretBox> secret_box_;  // set in Start, then read-only
   std::unique_ptr<OrchestratorRunner> orchestrator_;  // runs while leading
   std::unique_ptr<etcd::Watch> tasks_watch_;           // the campaign thread's, while leading

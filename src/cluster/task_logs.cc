@@ -48,9 +48,14 @@ void Fail(api::Conn& c, const Status& s) { c.SendJson(api::HttpStatusFor(s), Err
 
 void AppendFrame(std::string& out, StdStream stream, std::string_view payload) {
   uint32_t n = static_cast<uint32_t>(payload.size());
-  char header[kHeaderSize] = {static_cast<char>(stream), 0, 0, 0,
-                              static_cast<char>((n >> 24) & 0xff), static_cast<char>((n >> 16) & 0xff),
-                              static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
+  char header[kHeaderSize] = {static_cast<char>(stream),
+                              0,
+                              0,
+                              0,
+                              static_cast<char>((n >> 24) & 0xff),
+                              static_cast<char>((n >> 16) & 0xff),
+                              static_cast<char>((n >> 8) & 0xff),
+                              static_cast<char>(n & 0xff)};
   out.append(header, kHeaderSize);
   out.append(payload);
 }
@@ -77,16 +82,15 @@ std::optional<LogFrame> FrameParser::Next() {
   return f;
 }
 
-// --- details ---------------------------------------------------------------------------------------
+// --- details
+// ---------------------------------------------------------------------------------------
 
 std::string RenderLogDetails(const TaskLogContext& ctx) {
   // Sorted by key, as dockerd's attrsByteSlice sorts them.
-  return absl::StrCat(http::QueryEscape("com.docker.swarm.node.id"), "=",
-                      http::QueryEscape(ctx.node_id), ",",
-                      http::QueryEscape("com.docker.swarm.service.id"), "=",
-                      http::QueryEscape(ctx.service_id), ",",
-                      http::QueryEscape("com.docker.swarm.task.id"), "=",
-                      http::QueryEscape(ctx.task_id));
+  return absl::StrCat(
+      http::QueryEscape("com.docker.swarm.node.id"), "=", http::QueryEscape(ctx.node_id), ",",
+      http::QueryEscape("com.docker.swarm.service.id"), "=", http::QueryEscape(ctx.service_id), ",",
+      http::QueryEscape("com.docker.swarm.task.id"), "=", http::QueryEscape(ctx.task_id));
 }
 
 void DetailFramer::Frame(StdStream stream, std::string_view entry, std::string& out) const {
@@ -140,8 +144,10 @@ std::string ClientOutput(const LogFrame& frame, const TaskLogOptions& opts) {
     }
   }
   std::string out;
-  if (opts.multiplexed) AppendFrame(out, frame.stream, p);
-  else out.assign(p);
+  if (opts.multiplexed)
+    AppendFrame(out, frame.stream, p);
+  else
+    out.assign(p);
   return out;
 }
 
@@ -155,14 +161,15 @@ std::string IncompleteStreamMessage(const std::vector<std::string>& reasons) {
 // --- the request ---------------------------------------------------------------------------------
 
 std::string RenderNodeLogRequest(const NodeLogRequest& r) {
-  nlohmann::json j = {{"task_ids", r.task_ids}, {"follow", r.follow},   {"tail", r.tail},
-                      {"since", r.since},       {"until", r.until},     {"timestamps", r.timestamps}};
+  nlohmann::json j = {{"task_ids", r.task_ids}, {"follow", r.follow}, {"tail", r.tail},
+                      {"since", r.since},       {"until", r.until},   {"timestamps", r.timestamps}};
   return j.dump();
 }
 
 StatusOr<NodeLogRequest> ParseNodeLogRequest(std::string_view body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object()) return absl::InvalidArgumentError("task logs: the request is not a JSON object");
+  if (!j.is_object())
+    return absl::InvalidArgumentError("task logs: the request is not a JSON object");
   NodeLogRequest r;
   try {
     r.task_ids = j.value("task_ids", std::vector<std::string>{});
@@ -177,7 +184,8 @@ StatusOr<NodeLogRequest> ParseNodeLogRequest(std::string_view body) {
   return r;
 }
 
-// --- the node side ---------------------------------------------------------------------------------
+// --- the node side
+// ---------------------------------------------------------------------------------
 
 namespace {
 
@@ -220,8 +228,8 @@ void NodeTaskLogs::Handle(api::Request& req, api::Conn& conn) {
       log.src = std::move(*src);
       log.reader = std::make_unique<engine::LogReader>(log.src.log_path, o);
       if (Status s = log.reader->Open(); !s.ok()) {
-        spdlog::warn("swarm: task {}: cannot read the log of container {}: {}", task_id,
-                     log.src.id, s.ToString());
+        spdlog::warn("swarm: task {}: cannot read the log of container {}: {}", task_id, log.src.id,
+                     s.ToString());
         continue;
       }
       log.framer = std::make_unique<DetailFramer>(RenderLogDetails(ctx), r->timestamps);
@@ -247,8 +255,8 @@ void NodeTaskLogs::Handle(api::Request& req, api::Conn& conn) {
   auto read_all = [&](bool following) {
     for (ContainerLog& l : logs) {
       if (l.done) continue;
-      bool finished = !following || !l.src.running ||
-                      sys::Exists(l.src.state_dir + "/exit") || !containers_.Running(l.src.id);
+      bool finished = !following || !l.src.running || sys::Exists(l.src.state_dir + "/exit") ||
+                      !containers_.Running(l.src.id);
       bool ok = l.reader->ReadAvailable([&](std::string_view data) {
         out.clear();
         l.framer->Feed(data, out);
@@ -286,7 +294,8 @@ void NodeTaskLogs::Handle(api::Request& req, api::Conn& conn) {
   conn.MarkClosed();
 }
 
-// --- the manager side ------------------------------------------------------------------------------
+// --- the manager side
+// ------------------------------------------------------------------------------
 
 namespace {
 
@@ -309,10 +318,12 @@ NodeLogOpener DialNodeLogs(std::shared_ptr<const transport::TlsContext> tls,
                         .connect_timeout_ms = static_cast<int>(connect_timeout.count()),
                         .idle_timeout_ms = static_cast<int>(connect_timeout.count()),
                         .max_idle_per_host = 0},
-      [tls](const http::Url&) -> StatusOr<http::HostTls> { return http::HostTls{tls, true}; });
-  return [client, connect_timeout](const NodeLogTarget& target, const NodeLogRequest& request,
-                                   const std::atomic<bool>& cancel)
-             -> StatusOr<std::unique_ptr<NodeLogStream>> {
+      [tls](const http::Url&) -> StatusOr<http::HostTls> {
+        return http::HostTls{tls, true};
+      });
+  return [client, connect_timeout](
+             const NodeLogTarget& target, const NodeLogRequest& request,
+             const std::atomic<bool>& cancel) -> StatusOr<std::unique_ptr<NodeLogStream>> {
     if (target.addr.empty())
       return absl::UnavailableError(absl::StrCat("node ", target.node_id, " has no address"));
     // The node's certificate names its IP: dialled by address, it is checked for it.
@@ -443,8 +454,7 @@ void TaskLogMerger::ReadNode(Reader* r) {
       break;
     }
     if (*n == 0) {
-      if (parser.pending() > 0)
-        error = absl::UnavailableError("the stream ended inside a frame");
+      if (parser.pending() > 0) error = absl::UnavailableError("the stream ended inside a frame");
       break;
     }
     parser.Feed(std::string_view(buf.data(), *n));
@@ -503,13 +513,14 @@ bool TaskLogMerger::Run(const LogClientSink& client,
   }
 }
 
-// --- which tasks -------------------------------------------------------------------------------------
+// --- which tasks
+// -------------------------------------------------------------------------------------
 
 std::vector<spec::Task> TaskLogSelection::Take(const std::vector<spec::Task>& all) {
   std::vector<spec::Task> out;
   for (const spec::Task& t : all) {
     bool wanted = !service_id_.empty() ? t.service_id == service_id_ && HasRun(t)
-                                        : t.id == task_id_ && (!follow_ || HasRun(t));
+                                       : t.id == task_id_ && (!follow_ || HasRun(t));
     if (!wanted) continue;
     if (std::find(taken_.begin(), taken_.end(), t.id) != taken_.end()) continue;
     taken_.push_back(t.id);

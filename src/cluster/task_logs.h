@@ -81,7 +81,8 @@ class FrameParser {
   bool corrupt_ = false;
 };
 
-// --- the details prefix ----------------------------------------------------------------------------
+// --- the details prefix
+// ----------------------------------------------------------------------------
 
 struct TaskLogContext {
   std::string node_id;
@@ -114,9 +115,9 @@ class DetailFramer {
 // What the client of the manager's route asked for.
 struct TaskLogOptions {
   bool follow = false;
-  int tail = -1;        // per container; -1: all
-  int64_t since = 0;    // unix nanos; 0: from the start
-  int64_t until = 0;    // unix nanos; 0: no end
+  int tail = -1;      // per container; -1: all
+  int64_t since = 0;  // unix nanos; 0: from the start
+  int64_t until = 0;  // unix nanos; 0: no end
   bool timestamps = false;
   bool details = false;  // keep the details prefix (the CLI always asks, unless --raw)
   bool want_stdout = true;

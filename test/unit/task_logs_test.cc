@@ -71,9 +71,9 @@ TEST(TaskLogFrames, ParserTakesPiecesOfAnySize) {
     p.Feed(std::string_view(&c, 1));
     while (std::optional<LogFrame> f = p.Next()) got.push_back(*f);
   }
-  EXPECT_THAT(got, ElementsAre(LogFrame{StdStream::kStdout, "one\n"},
-                               LogFrame{StdStream::kStderr, ""},
-                               LogFrame{StdStream::kSystemErr, "three\n"}));
+  EXPECT_THAT(got,
+              ElementsAre(LogFrame{StdStream::kStdout, "one\n"}, LogFrame{StdStream::kStderr, ""},
+                          LogFrame{StdStream::kSystemErr, "three\n"}));
   EXPECT_EQ(p.pending(), 0u);
 }
 
@@ -101,7 +101,8 @@ TEST(TaskLogDetails, SortedKeysAsDockerdRendersThem) {
             "com.docker.swarm.task.id=k%3Dv");
 }
 
-// --- the node side's framing ----------------------------------------------------------------------
+// --- the node side's framing
+// ----------------------------------------------------------------------
 
 TEST(TaskLogDetailFramer, OneFramePerEntryWithDetailsFirst) {
   DetailFramer framer(kDetails, /*timestamps=*/false);
@@ -125,11 +126,10 @@ TEST(TaskLogDetailFramer, DetailsGoAfterTheTimestamp) {
               out);
   EXPECT_THAT(
       Frames(out),
-      ElementsAre(
-          LogFrame{StdStream::kStdout,
-                   absl::StrCat("2026-01-01T00:00:00.000000001Z ", kDetails, " hello world\n")},
-          LogFrame{StdStream::kStdout,
-                   absl::StrCat("2026-01-01T00:00:01.000000000Z ", kDetails, " no newline")}));
+      ElementsAre(LogFrame{StdStream::kStdout, absl::StrCat("2026-01-01T00:00:00.000000001Z ",
+                                                            kDetails, " hello world\n")},
+                  LogFrame{StdStream::kStdout, absl::StrCat("2026-01-01T00:00:01.000000000Z ",
+                                                            kDetails, " no newline")}));
 }
 
 class TempDir {
@@ -151,10 +151,14 @@ TEST(TaskLogDetailFramer, ReframesARealContainerLog) {
   std::string path = dir.path() + "/c-json.log";
   {
     std::ofstream f(path);
-    f << R"({"log":"first\n","stream":"stdout","time":"2026-01-01T00:00:01.5Z"})" << "\n"
-      << R"({"log":"second\n","stream":"stdout","time":"2026-01-01T00:00:02Z"})" << "\n"
-      << R"({"log":"oops\n","stream":"stderr","time":"2026-01-01T00:00:03Z"})" << "\n"
-      << R"({"log":"third\n","stream":"stdout","time":"2026-01-01T00:00:04Z"})" << "\n";
+    f << R"({"log":"first\n","stream":"stdout","time":"2026-01-01T00:00:01.5Z"})"
+      << "\n"
+      << R"({"log":"second\n","stream":"stdout","time":"2026-01-01T00:00:02Z"})"
+      << "\n"
+      << R"({"log":"oops\n","stream":"stderr","time":"2026-01-01T00:00:03Z"})"
+      << "\n"
+      << R"({"log":"third\n","stream":"stdout","time":"2026-01-01T00:00:04Z"})"
+      << "\n";
   }
   engine::LogReadOptions o;
   o.timestamps = true;
@@ -169,13 +173,12 @@ TEST(TaskLogDetailFramer, ReframesARealContainerLog) {
   }));
   EXPECT_THAT(
       Frames(out),
-      ElementsAre(
-          LogFrame{StdStream::kStdout,
-                   absl::StrCat("2026-01-01T00:00:02.000000000Z ", kDetails, " second\n")},
-          LogFrame{StdStream::kStderr,
-                   absl::StrCat("2026-01-01T00:00:03.000000000Z ", kDetails, " oops\n")},
-          LogFrame{StdStream::kStdout,
-                   absl::StrCat("2026-01-01T00:00:04.000000000Z ", kDetails, " third\n")}));
+      ElementsAre(LogFrame{StdStream::kStdout,
+                           absl::StrCat("2026-01-01T00:00:02.000000000Z ", kDetails, " second\n")},
+                  LogFrame{StdStream::kStderr,
+                           absl::StrCat("2026-01-01T00:00:03.000000000Z ", kDetails, " oops\n")},
+                  LogFrame{StdStream::kStdout,
+                           absl::StrCat("2026-01-01T00:00:04.000000000Z ", kDetails, " third\n")}));
 }
 
 // --- what the client gets ----------------------------------------------------------------------
@@ -229,7 +232,8 @@ TEST(TaskLogRequest, RoundTripsAndRefusesJunk) {
   EXPECT_FALSE(ParseNodeLogRequest(R"({"task_ids": "t1"})").ok());
 }
 
-// --- which tasks, which nodes ----------------------------------------------------------------------
+// --- which tasks, which nodes
+// ----------------------------------------------------------------------
 
 spec::Task MakeTask(std::string id, std::string service, std::string node, std::string state) {
   spec::Task t;
@@ -254,10 +258,9 @@ std::vector<std::string> Ids(const std::vector<spec::Task>& tasks) {
 }
 
 TEST(TaskLogSelection, ServiceTasksThatRanEachOnce) {
-  std::vector<spec::Task> all = {MakeTask("t1", "s1", "n1", "running"),
-                                 MakeTask("t2", "s1", "n2", "failed"),
-                                 MakeTask("t3", "s1", "n1", "preparing"),
-                                 MakeTask("t4", "s2", "n1", "running")};
+  std::vector<spec::Task> all = {
+      MakeTask("t1", "s1", "n1", "running"), MakeTask("t2", "s1", "n2", "failed"),
+      MakeTask("t3", "s1", "n1", "preparing"), MakeTask("t4", "s2", "n1", "running")};
   TaskLogSelection sel("s1", "", /*follow=*/true);
   EXPECT_THAT(Ids(sel.Take(all)), ElementsAre("t1", "t2"));
   EXPECT_TRUE(sel.Take(all).empty());
@@ -279,12 +282,10 @@ TEST(TaskLogSelection, ATaskByIdWhateverItsState) {
 }
 
 TEST(TaskLogGroupByNode, OneTargetPerNodeWithItsClusterPort) {
-  std::vector<spec::Task> tasks = {MakeTask("t1", "s", "n1", "running"),
-                                   MakeTask("t2", "s", "n2", "running"),
-                                   MakeTask("t3", "s", "n1", "running"),
-                                   MakeTask("t4", "s", "", "running"),
-                                   MakeTask("t5", "s", "gone", "running"),
-                                   MakeTask("t6", "s", "n6", "running")};
+  std::vector<spec::Task> tasks = {
+      MakeTask("t1", "s", "n1", "running"),   MakeTask("t2", "s", "n2", "running"),
+      MakeTask("t3", "s", "n1", "running"),   MakeTask("t4", "s", "", "running"),
+      MakeTask("t5", "s", "gone", "running"), MakeTask("t6", "s", "n6", "running")};
   std::vector<spec::Node> nodes = {MakeNode("n1", "10.0.0.1"), MakeNode("n2", "10.0.0.2"),
                                    MakeNode("n6", "fd00::6")};
   std::vector<std::string> unplaced;
@@ -300,7 +301,8 @@ TEST(TaskLogGroupByNode, OneTargetPerNodeWithItsClusterPort) {
   EXPECT_THAT(unplaced, ElementsAre("t4"));
 }
 
-// --- the merge ---------------------------------------------------------------------------------------
+// --- the merge
+// ---------------------------------------------------------------------------------------
 
 // A node's answer: its chunks, then the end (or, when `hold`, nothing until cancelled).
 class FakeStream : public NodeLogStream {
@@ -346,8 +348,8 @@ struct FakeNodes {
   std::vector<NodeLogRequest> requests ABSL_GUARDED_BY(mu);
 
   NodeLogOpener Opener() {
-    return [this](const NodeLogTarget& t, const NodeLogRequest& r, const std::atomic<bool>&)
-               -> StatusOr<std::unique_ptr<NodeLogStream>> {
+    return [this](const NodeLogTarget& t, const NodeLogRequest& r,
+                  const std::atomic<bool>&) -> StatusOr<std::unique_ptr<NodeLogStream>> {
       {
         absl::MutexLock l(&mu);
         requests.push_back(r);
@@ -356,7 +358,8 @@ struct FakeNodes {
         return absl::UnavailableError(absl::StrCat("dial tcp ", t.addr, ": connection refused"));
       ++opened;
       auto it = answers.find(t.node_id);  // read by several reader threads: no operator[]
-      std::vector<std::string> chunks = it == answers.end() ? std::vector<std::string>{} : it->second;
+      std::vector<std::string> chunks =
+          it == answers.end() ? std::vector<std::string>{} : it->second;
       return std::unique_ptr<NodeLogStream>(
           std::make_unique<FakeStream>(std::move(chunks), hold, &cancels));
     };
@@ -426,9 +429,8 @@ TEST(TaskLogMerger, WithoutDetailsTheClientGetsTheBareMessages) {
   TaskLogMerger m(o, nodes.Opener(), clock);
   m.Add({"n1", "10.0.0.1:2377", {"t1"}});
   EXPECT_TRUE(m.Run(client.Sink()));
-  EXPECT_THAT(Frames(client.data),
-              ElementsAre(LogFrame{StdStream::kStdout, "hello from n1\n"},
-                          LogFrame{StdStream::kStderr, "trouble on n1\n"}));
+  EXPECT_THAT(Frames(client.data), ElementsAre(LogFrame{StdStream::kStdout, "hello from n1\n"},
+                                               LogFrame{StdStream::kStderr, "trouble on n1\n"}));
 }
 
 TEST(TaskLogMerger, AnUnreachableNodeIsDockersErrorAtTheEnd) {
@@ -447,8 +449,8 @@ TEST(TaskLogMerger, AnUnreachableNodeIsDockersErrorAtTheEnd) {
   std::vector<LogFrame> got = Frames(client.data);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[2].stream, StdStream::kSystemErr);
-  EXPECT_EQ(got[2].payload, IncompleteStreamMessage({"task t9 has not been scheduled",
-                                                     "node n2 is not available"}));
+  EXPECT_EQ(got[2].payload, IncompleteStreamMessage(
+                                {"task t9 has not been scheduled", "node n2 is not available"}));
 }
 
 TEST(TaskLogMerger, ACutOrGarbledStreamIsAnError) {
@@ -538,7 +540,8 @@ TEST(TaskLogMerger, AClientThatCannotBeWrittenEndsTheMerge) {
   EXPECT_EQ(nodes.cancels, 1);
 }
 
-// --- the wire: a node's server and a manager's client over mutual TLS on loopback -------------------
+// --- the wire: a node's server and a manager's client over mutual TLS on loopback
+// -------------------
 
 // A node's engine with one task container, whose log is a file the test writes.
 class OneContainerEngine : public engine::ContainerService {
@@ -555,6 +558,11 @@ class OneContainerEngine : public engine::ContainerService {
   Status Remove(const std::string&, bool) override { return absl::UnimplementedError("rm"); }
   uint64_t WatchExits(ExitHandler) override { return 0; }
   void UnwatchExits(uint64_t) override {}
+  uint64_t WatchHealth(HealthHandler) override { return 0; }
+  void UnwatchHealth(uint64_t) override {}
+  StatusOr<engine::ContainerState> State(const std::string& id) override {
+    return absl::NotFoundError(id);
+  }
   StatusOr<std::vector<engine::ContainerSummary>> List(bool, const spec::Filters& f, int,
                                                        bool) override {
     std::vector<engine::ContainerSummary> out;
@@ -580,7 +588,8 @@ class OneContainerEngine : public engine::ContainerService {
 void AppendLog(const std::string& path, const std::string& line, const std::string& stream) {
   std::ofstream f(path, std::ios::app);
   f << R"({"log":")" << line << R"(\n","stream":")" << stream
-    << R"(","time":"2026-01-01T00:00:01Z"})" << "\n";
+    << R"(","time":"2026-01-01T00:00:01Z"})"
+    << "\n";
 }
 
 class TaskLogWireTest : public ::testing::Test {
