@@ -218,6 +218,21 @@ containers_on() { lab_docker "$1" ps -q --filter "label=com.docker.swarm.service
   [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "service logs: every task's lines with Docker's prefix, from every node, through both CLIs" {
+  run m1 service create --detach --name talker --replicas 2 busybox sh -c 'echo hi from $(hostname); sleep 1000'
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_for 20 running_is talker 2
+  wait_for 10 bash -c "[ \"\$(docker -H $(lab_sock m1) service logs talker 2>&1 | grep -c 'hi from')\" = 2 ]"
+  run m1 service logs talker
+  [[ "$output" == *"talker.1."*"@"*"| hi from "* ]] || { echo "$output"; false; }
+  [[ "$output" == *"talker.2."*"@"*"| hi from "* ]] || { echo "$output"; false; }
+  run m1 service logs --raw talker
+  [ "$(echo "$output" | grep -c '^hi from ')" = 2 ] || { echo "$output"; false; }
+  run bm1 service logs talker
+  [ "$(echo "$output" | grep -c '| hi from ')" = 2 ] || { echo "$output"; false; }
+  m1 service rm talker >/dev/null
+}
+
 @test "service rm removes the tasks' containers; rm of a missing service is Docker's 404" {
   run m1 service rm web
   [ "$output" = web ]
