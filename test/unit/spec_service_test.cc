@@ -536,7 +536,9 @@ TEST(SpecService, MaxFailureRatioIsAFloat32) {
 TEST(SpecService, ErrorsInGosWords) {
   auto msg = [](const StatusOr<ServiceSpec>& r) {
     EXPECT_FALSE(r.ok());
-    if (!r.ok()) EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    }
     return std::string(r.status().message());
   };
   EXPECT_EQ(msg(ParseServiceSpec("")), "got EOF while reading request body");
