@@ -180,7 +180,8 @@ struct ReplicatedJob {  // swarm.ReplicatedJob (API 1.41 jobs)
 };
 
 struct ServiceMode {
-  // Exactly one is set. Replicated: its Replicas (nullopt renders {"Replicated": {}}).
+  // One is set (ValidateServiceSpec refuses more; none reads as replicated, 1 replica).
+  // Replicated: its Replicas (nullopt renders {"Replicated": {}}).
   bool replicated = false;
   std::optional<uint64_t> replicas;  // omitempty
   bool global = false;

@@ -129,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RoundTrip<ServiceUpdateResponse>("ParseServiceUpdateResponse", body,
                                    ParseServiceUpdateResponse, RenderServiceUpdateResponse);
   if (auto spec = ParseServiceSpec(body); spec.ok()) {
-    Status v = ValidateServiceSpec(*spec);  // must not crash; any refusal has words
+    absl::Status v = ValidateServiceSpec(*spec);  // must not crash; any refusal has words
     FUZZ_CHECK(v.ok() || !v.message().empty(), "ValidateServiceSpec: empty message");
   }
 

@@ -445,7 +445,7 @@ TEST(SpecService, EveryTaskFieldRoundTripsInGoOrder) {
                               "NetworksAttachments", "JobIteration"}));
   EXPECT_EQ(j["Status"].dump(),
             R"({"Timestamp":"2026-11-28T03:28:13.409474798Z","State":"failed",)"
-            R"("Message":"started","Err":"task: non-zero exit (1)",)"
+            R"j("Message":"started","Err":"task: non-zero exit (1)",)j"
             R"("ContainerStatus":{"ContainerID":"c0ffee","PID":4242,"ExitCode":1},)"
             R"("PortStatus":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":30000,)"
             R"("PublishMode":"host"}]}})");
@@ -536,7 +536,9 @@ TEST(SpecService, MaxFailureRatioIsAFloat32) {
 TEST(SpecService, ErrorsInGosWords) {
   auto msg = [](const StatusOr<ServiceSpec>& r) {
     EXPECT_FALSE(r.ok());
-    if (!r.ok()) EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    }
     return std::string(r.status().message());
   };
   EXPECT_EQ(msg(ParseServiceSpec("")), "got EOF while reading request body");
@@ -563,8 +565,8 @@ TEST(SpecService, ErrorsInGosWords) {
   EXPECT_EQ(msg(ParseServiceSpec(R"({"UpdateConfig":{"MaxFailureRatio":1e39}})")),
             "json: cannot unmarshal number 1e39 into Go struct field UpdateConfig.UpdateConfig."
             "MaxFailureRatio of type float32");
-  EXPECT_EQ(msg(ParseServiceSpec(R"({"EndpointSpec":{"Ports":[{"TargetPort":70000}]}})")),
-            "json: cannot unmarshal number 70000 into Go struct field PortConfig.EndpointSpec."
+  EXPECT_EQ(msg(ParseServiceSpec(R"({"EndpointSpec":{"Ports":[{"TargetPort":4294967296}]}})")),
+            "json: cannot unmarshal number 4294967296 into Go struct field PortConfig.EndpointSpec."
             "Ports.TargetPort of type uint32");
   EXPECT_EQ(msg(ParseServiceSpec(R"({"TaskTemplate":{"ContainerSpec":{"Secrets":{}}}})")),
             "json: cannot unmarshal object into Go struct field ContainerSpec.TaskTemplate."
@@ -867,7 +869,7 @@ TEST(SpecService, ValidationOfSecretsAndConfigs) {
   EXPECT_TRUE(ValidateSecretSpec(s).ok());
   s.annotations.name = "";
   EXPECT_EQ(ValidateSecretSpec(s).message(), Rpc("name must be provided"));
-  for (std::string bad : {"-x", "x.", "a b", std::string(65, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"-x", "x.", "a b", std::string(65, 'a')}) {
     s.annotations.name = bad;
     EXPECT_EQ(ValidateSecretSpec(s).message(),
               Rpc("invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, and the start and "
