@@ -84,9 +84,12 @@ void OrchestratorRunner::Loop() {
         if (dirty_) wait = std::min<Duration>(wait, not_before_ - now);
         if (watch_broken_) wait = std::min<Duration>(wait, rewatch_at_ - now);
         bool woke = WaitFor(clock_, mu_, cv_, std::max<Duration>(wait, Duration::zero()),
-                            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
-        (void)woke;
-        if (!stop_ && wait >= std::chrono::seconds(5)) dirty_ = true;  // the periodic pass
+                            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                              MonoTime t = clock_.Monotonic();
+                              return stop_ || (dirty_ && t >= not_before_) ||
+                                     (watch_broken_ && t >= rewatch_at_);
+                            });
+        if (!woke && !stop_ && wait >= std::chrono::seconds(5)) dirty_ = true;  // periodic
       }
       if (stop_) break;
       rewatch = watch_broken_ && clock_.Monotonic() >= rewatch_at_;
