@@ -101,6 +101,10 @@ nlohmann::ordered_json RenderRegistryConfig(const registry::RegistryOptions& opt
 Status CheckRunnablePlatform(const engine::Image& img, const std::string& ref,
                              const std::string& platform);
 // /swarm and /nodes (routes_swarm.cc); the collections of later issues answer as empty.
+// Swarm routes' shared refusals: the cluster's state only on a manager (Docker's 503s outside a
+// swarm and on a worker), and ?version= of an update ("invalid <what> version ...").
+Status RequireSwarmManager(cluster::Cluster& cl);
+StatusOr<uint64_t> SwarmVersionQuery(const Request& req, std::string_view what);
 // /services, /tasks, /secrets, /configs (routes_services.cc).
 void AddServiceRoutes(Router& r, Backend& b);
 void AddSwarmRoutes(Router& r, Backend& b);

@@ -12,23 +12,6 @@
 namespace berth::api {
 namespace {
 
-Status RequireManager(cluster::Cluster& cl) {
-  if (cl.IsManager()) return absl::OkStatus();
-  spec::SwarmInfo info = cl.Info();
-  if (info.local_node_state != "active") return absl::UnavailableError(cluster::kNotInSwarm);
-  return absl::UnavailableError(cluster::kNotManager);
-}
-
-// ?version= of an update, with Docker's wording for each object.
-StatusOr<uint64_t> VersionQuery(const Request& req, std::string_view what) {
-  uint64_t v = 0;
-  if (!absl::SimpleAtoi(req.Query("version"), &v))
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid ", Av(what), " version '", req.Query("version"),
-        "': strconv.ParseUint: parsing \"", req.Query("version"), "\": invalid syntax"));
-  return v;
-}
-
 // A task as the API shows it: the task spec without the service's runtime.
 nlohmann::ordered_json RenderApiTask(spec::Task t) {
   t.spec.runtime.clear();
@@ -49,7 +32,7 @@ bool TaskUpToDate(const spec::Task& t, const std::vector<spec::Service>& service
 
 void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
   r.Add("GET", "/services", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Filters> filters = RequestFilters(req);
     if (!filters.ok()) return c.SendError(filters.status());
     if (Status v = filters->Validate({"id", "label", "mode", "name"}); !v.ok())
@@ -67,7 +50,7 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     c.SendJson(200, out);
   });
   r.Add("POST", "/services/create", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::ServiceSpec> body = spec::ParseServiceSpec(req.body);
     if (!body.ok()) return c.SendError(body.status());
     StatusOr<spec::ServiceCreateResponse> created = cl->CreateService(*body);
@@ -75,14 +58,14 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     c.SendJson(201, spec::RenderServiceCreateResponse(*created));
   });
   r.Add("GET", "/services/{id}", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Service> svc = cl->GetService(req.params["id"]);
     if (!svc.ok()) return c.SendError(svc.status());
     c.SendJson(200, spec::RenderService(*svc));
   });
   r.Add("POST", "/services/{id}/update", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-    StatusOr<uint64_t> version = VersionQuery(req, "service");
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
+    StatusOr<uint64_t> version = SwarmVersionQuery(req, "service");
     if (!version.ok()) return c.SendError(version.status());
     StatusOr<spec::ServiceSpec> body = spec::ParseServiceSpec(req.body);
     if (!body.ok()) return c.SendError(body.status());
@@ -96,14 +79,14 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     c.SendJson(200, spec::RenderServiceUpdateResponse(*updated));
   });
   r.Add("DELETE", "/services/{id}", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     Status s = cl->RemoveService(req.params["id"]);
     if (!s.ok()) return c.SendError(s);
     c.SendEmpty(200);
   });
 
   r.Add("GET", "/tasks", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Filters> filters = RequestFilters(req);
     if (!filters.ok()) return c.SendError(filters.status());
     if (Status v = filters->Validate(
@@ -153,7 +136,7 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     c.SendJson(200, out);
   });
   r.Add("GET", "/tasks/{id}", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Task> t = cl->GetTask(req.params["id"]);
     if (!t.ok()) return c.SendError(t.status());
     c.SendJson(200, RenderApiTask(*t));
@@ -177,7 +160,7 @@ struct ObjectRoutes {
     ObjectRoutes k = *this;
     std::string b = base;
     r.Add("GET", b, [cl, k](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
       StatusOr<spec::Filters> filters = RequestFilters(req);
       if (!filters.ok()) return c.SendError(filters.status());
       if (Status v = filters->Validate({"id", "label", "name", "names"}); !v.ok())
@@ -196,7 +179,7 @@ struct ObjectRoutes {
       c.SendJson(200, out);
     });
     r.Add("POST", b + "/create", [cl, k](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
       StatusOr<Spec> body = k.parse(req.body);
       if (!body.ok()) return c.SendError(body.status());
       StatusOr<std::string> id = (cl->*k.create)(*body);
@@ -206,14 +189,14 @@ struct ObjectRoutes {
       c.SendJson(201, out);
     });
     r.Add("GET", b + "/{id}", [cl, k](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
       StatusOr<Obj> o = (cl->*k.get)(req.params["id"]);
       if (!o.ok()) return c.SendError(o.status());
       c.SendJson(200, k.render(*o));
     });
     r.Add("POST", b + "/{id}/update", [cl, k](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      StatusOr<uint64_t> version = VersionQuery(req, k.noun);
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
+      StatusOr<uint64_t> version = SwarmVersionQuery(req, k.noun);
       if (!version.ok()) return c.SendError(version.status());
       StatusOr<Spec> body = k.parse(req.body);
       if (!body.ok()) return c.SendError(body.status());
@@ -222,7 +205,7 @@ struct ObjectRoutes {
       c.SendEmpty(200);
     });
     r.Add("DELETE", b + "/{id}", [cl, k](Request& req, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
       Status s = (cl->*k.remove)(req.params["id"]);
       if (!s.ok()) return c.SendError(s);
       c.SendEmpty(204);
@@ -251,7 +234,7 @@ bool ParseLogsTime(const std::string& s, int64_t* out) {
 // them as "web.1.abc123@node"). The content type is raw-stream below API 1.42, as dockerd's.
 void ServiceLogs(Backend& b, Request& req, Conn& c, bool service) {
   cluster::Cluster* cl = b.cluster;
-  if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+  if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
   cluster::TaskLogOptions o;
   o.want_stdout = req.QueryBool("stdout");
   o.want_stderr = req.QueryBool("stderr");

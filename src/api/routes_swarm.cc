@@ -9,28 +9,25 @@
 #include "spec/json/swarm_json.h"
 
 namespace berth::api {
-namespace {
-
 // ?version= of an update: Docker's "invalid swarm version" / "invalid node version" otherwise.
-StatusOr<uint64_t> VersionQuery(const Request& req, const char* what) {
+StatusOr<uint64_t> SwarmVersionQuery(const Request& req, std::string_view what) {
   uint64_t v = 0;
   if (!absl::SimpleAtoi(req.Query("version"), &v))
-    return absl::InvalidArgumentError(absl::StrCat("invalid ", what, " version '",
-                                                   req.Query("version"), "': strconv.ParseUint: "
-                                                   "parsing \"", req.Query("version"),
-                                                   "\": invalid syntax"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", Av(what), " version '",
+                                                   req.Query("version"),
+                                                   "': strconv.ParseUint: "
+                                                   "parsing \"",
+                                                   req.Query("version"), "\": invalid syntax"));
   return v;
 }
 
 // The cluster's state for a read or write: refused on a node outside a swarm or a worker.
-Status RequireManager(cluster::Cluster& cl) {
+Status RequireSwarmManager(cluster::Cluster& cl) {
   if (cl.IsManager()) return absl::OkStatus();
   spec::SwarmInfo info = cl.Info();
   if (info.local_node_state != "active") return absl::UnavailableError(cluster::kNotInSwarm);
   return absl::UnavailableError(cluster::kNotManager);
 }
-
-}  // namespace
 
 void AddSwarmRoutes(Router& r, Backend& b) {
   cluster::Cluster* cl = b.cluster;
@@ -54,14 +51,14 @@ void AddSwarmRoutes(Router& r, Backend& b) {
     c.SendEmpty(200);
   });
   r.Add("GET", "/swarm", [cl](Request&, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Swarm> sw = cl->Inspect();
     if (!sw.ok()) return c.SendError(sw.status());
     c.SendJson(200, spec::RenderSwarm(*sw));
   });
   r.Add("POST", "/swarm/update", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-    StatusOr<uint64_t> version = VersionQuery(req, "swarm");
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
+    StatusOr<uint64_t> version = SwarmVersionQuery(req, "swarm");
     if (!version.ok()) return c.SendError(version.status());
     StatusOr<spec::SwarmSpec> spec = spec::ParseSwarmSpec(req.body);
     if (!spec.ok()) return c.SendError(spec.status());
@@ -75,17 +72,18 @@ void AddSwarmRoutes(Router& r, Backend& b) {
   });
   for (const char* path : {"/swarm/unlockkey"}) {
     r.Add("GET", path, [cl](Request&, Conn& c) {
-      if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-      c.SendError(absl::UnimplementedError("Berth does not support autolock, so there is no unlock key"));
+      if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
+      c.SendError(
+          absl::UnimplementedError("Berth does not support autolock, so there is no unlock key"));
     });
   }
   r.Add("POST", "/swarm/unlock", [cl](Request&, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     c.SendError(absl::FailedPreconditionError("swarm is not locked"));
   });
 
   r.Add("GET", "/nodes", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Filters> filters = RequestFilters(req);
     if (!filters.ok()) return c.SendError(filters.status());
     Status valid = filters->Validate({"id", "label", "name", "membership", "role", "node.label"});
@@ -106,14 +104,14 @@ void AddSwarmRoutes(Router& r, Backend& b) {
     c.SendJson(200, out);
   });
   r.Add("GET", "/nodes/{id}", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::Node> n = cl->GetNode(req.params["id"]);
     if (!n.ok()) return c.SendError(n.status());
     c.SendJson(200, spec::RenderNode(*n));
   });
   r.Add("POST", "/nodes/{id}/update", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
-    StatusOr<uint64_t> version = VersionQuery(req, "node");
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
+    StatusOr<uint64_t> version = SwarmVersionQuery(req, "node");
     if (!version.ok()) return c.SendError(version.status());
     StatusOr<spec::NodeSpec> spec = spec::ParseNodeSpec(req.body);
     if (!spec.ok()) return c.SendError(spec.status());
@@ -122,7 +120,7 @@ void AddSwarmRoutes(Router& r, Backend& b) {
     c.SendEmpty(200);
   });
   r.Add("DELETE", "/nodes/{id}", [cl](Request& req, Conn& c) {
-    if (Status s = RequireManager(*cl); !s.ok()) return c.SendError(s);
+    if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     Status s = cl->RemoveNode(req.params["id"], req.QueryBool("force"));
     if (!s.ok()) return c.SendError(s);
     c.SendEmpty(200);

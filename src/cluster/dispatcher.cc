@@ -100,8 +100,11 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
     ms.addr = advertise;
     node.manager_status = ms;
   }
-  nlohmann::json reply = {{"node_id", node.id},   {"cluster_id", cluster->id}, {"role", role},
-                          {"cert", *cert},        {"root", ca->cert_pem}};
+  nlohmann::json reply = {{"node_id", node.id},
+                          {"cluster_id", cluster->id},
+                          {"role", role},
+                          {"cert", *cert},
+                          {"root", ca->cert_pem}};
   Status created = store.CreateNode(node);
   if (!created.ok()) return Fail(conn, created);
   StatusOr<std::vector<spec::Node>> nodes = store.ListNodes();
@@ -121,12 +124,15 @@ void Dispatcher::HandleJoin(api::Request& req, api::Conn& conn) {
   conn.SendJson(200, reply);
 }
 
+bool Dispatcher::RedirectToLeader(api::Conn& conn) {
+  if (manager_.IsLeader()) return false;
+  std::optional<LeaderRecord> leader = manager_.Leader();
+  conn.SendJson(200, {{"leader", false}, {"leader_addr", leader ? leader->addr : ""}});
+  return true;
+}
+
 void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
-  if (!manager_.IsLeader()) {
-    std::optional<LeaderRecord> leader = manager_.Leader();
-    conn.SendJson(200, {{"leader", false}, {"leader_addr", leader ? leader->addr : ""}});
-    return;
-  }
+  if (RedirectToLeader(conn)) return;
   StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
   if (!node.ok()) return Fail(conn, node.status());
   StatusOr<nlohmann::json> body = req.Json();
@@ -134,8 +140,10 @@ void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
   bool leaving = body->value("leaving", false);
   {
     StateLock l(mu_);
-    if (leaving) last_seen_.erase(node->id);
-    else last_seen_[node->id] = clock_.Monotonic();
+    if (leaving)
+      last_seen_.erase(node->id);
+    else
+      last_seen_[node->id] = clock_.Monotonic();
   }
   Store& store = manager_.store();
   std::optional<spec::NodeDescription> desc;

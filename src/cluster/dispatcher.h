@@ -59,6 +59,9 @@ class Dispatcher {
   void CheckDown(Duration period);
 
  private:
+  // On a follower: answers where the leader is (the node goes there) and returns true.
+  bool RedirectToLeader(api::Conn& conn);
+
   Manager& manager_;
   const Clock& clock_;
   StateMutex mu_;

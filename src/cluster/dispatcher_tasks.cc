@@ -21,19 +21,10 @@ constexpr Duration kAssignmentPoll = std::chrono::seconds(15);
 
 void Fail(api::Conn& c, const Status& s) { c.SendJson(api::HttpStatusFor(s), ErrorBody(s)); }
 
-int StateOrder(const std::string& state) {
-  int i = 0;
-  for (const char* s : spec::kTaskStates) {
-    if (state == s) return i;
-    ++i;
-  }
-  return -1;
-}
-
 // Whether a task's containers still need its secrets and configs.
 bool Live(const spec::Task& t) {
   return (t.desired_state == "running" || t.desired_state == "ready") &&
-         StateOrder(t.status.state) <= StateOrder("running");
+         spec::TaskStateRank(t.status.state) <= spec::TaskStateRank("running");
 }
 
 nlohmann::json Payloads(const std::vector<std::pair<std::string, std::string>>& refs,
@@ -49,6 +40,28 @@ nlohmann::json Payloads(const std::vector<std::pair<std::string, std::string>>& 
 }
 
 }  // namespace
+
+// The payloads of these secrets or configs (`get` reads one), opened with the data key. One that
+// cannot be read or opened is left out with a warning.
+template <typename Get>
+static std::map<std::string, nlohmann::json> OpenPayloads(Manager& m, const std::string& node_id,
+                                                          const std::set<std::string>& ids,
+                                                          const char* noun, Get get) {
+  std::map<std::string, nlohmann::json> out;
+  for (const std::string& id : ids) {
+    auto record = get(id);
+    StatusOr<std::string> data = record.ok()
+                                     ? m.OpenSealed(record->spec.data.value_or(""), record->id)
+                                     : StatusOr<std::string>(record.status());
+    if (!data.ok()) {
+      spdlog::warn("swarm: {} {} for node {}: {}", noun, id, node_id, data.status().ToString());
+      continue;
+    }
+    out[id] = {
+        {"id", id}, {"name", record->spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
+  }
+  return out;
+}
 
 // The node's assignment set: every task record on the node with its service's name, and the
 // secrets and configs of its live tasks (opened: the node keeps them in memory only).
@@ -76,29 +89,10 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
     for (const spec::ServiceConfigReference& r : t.spec.container_spec->configs)
       config_ids.insert(r.config_id);
   }
-  std::map<std::string, nlohmann::json> secrets, configs;
-  for (const std::string& id : secret_ids) {
-    StatusOr<spec::Secret> s = store.GetSecret(id);
-    StatusOr<std::string> data =
-        s.ok() ? m.OpenSealed(s->spec.data.value_or(""), s->id) : StatusOr<std::string>(s.status());
-    if (!data.ok()) {
-      spdlog::warn("swarm: secret {} for node {}: {}", id, node_id, data.status().ToString());
-      continue;
-    }
-    secrets[id] = {
-        {"id", id}, {"name", s->spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
-  }
-  for (const std::string& id : config_ids) {
-    StatusOr<spec::Config> c = store.GetConfig(id);
-    StatusOr<std::string> data =
-        c.ok() ? m.OpenSealed(c->spec.data.value_or(""), c->id) : StatusOr<std::string>(c.status());
-    if (!data.ok()) {
-      spdlog::warn("swarm: config {} for node {}: {}", id, node_id, data.status().ToString());
-      continue;
-    }
-    configs[id] = {
-        {"id", id}, {"name", c->spec.annotations.name}, {"data", absl::Base64Escape(*data)}};
-  }
+  std::map<std::string, nlohmann::json> secrets = OpenPayloads(
+      m, node_id, secret_ids, "secret", [&](const std::string& id) { return store.GetSecret(id); });
+  std::map<std::string, nlohmann::json> configs = OpenPayloads(
+      m, node_id, config_ids, "config", [&](const std::string& id) { return store.GetConfig(id); });
   nlohmann::json out = nlohmann::json::array();
   for (const spec::Task& t : tasks) {
     std::vector<std::pair<std::string, std::string>> secret_refs, config_refs;
@@ -117,11 +111,7 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
 }
 
 void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
-  if (!manager_.IsLeader()) {
-    std::optional<LeaderRecord> leader = manager_.Leader();
-    conn.SendJson(200, {{"leader", false}, {"leader_addr", leader ? leader->addr : ""}});
-    return;
-  }
+  if (RedirectToLeader(conn)) return;
   StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
   if (!node.ok()) return Fail(conn, node.status());
   StatusOr<nlohmann::json> body = req.Json();
@@ -157,11 +147,7 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
 }
 
 void Dispatcher::HandleTaskStatus(api::Request& req, api::Conn& conn) {
-  if (!manager_.IsLeader()) {
-    std::optional<LeaderRecord> leader = manager_.Leader();
-    conn.SendJson(200, {{"leader", false}, {"leader_addr", leader ? leader->addr : ""}});
-    return;
-  }
+  if (RedirectToLeader(conn)) return;
   StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
   if (!node.ok()) return Fail(conn, node.status());
   StatusOr<nlohmann::json> body = req.Json();
@@ -178,9 +164,10 @@ void Dispatcher::HandleTaskStatus(api::Request& req, api::Conn& conn) {
       if (!task.ok() && !absl::IsNotFound(task.status())) return Fail(conn, task.status());
       // Nothing to record: removed meanwhile, not this node's task (any more), or older than
       // what is recorded (a state never goes backwards: a late report, a re-sent batch).
-      recorded = !task.ok() || task->node_id != node->id ||
-                 StateOrder(sent->status.state) < StateOrder(task->status.state) ||
-                 sent->status == task->status;
+      recorded =
+          !task.ok() || task->node_id != node->id ||
+          spec::TaskStateRank(sent->status.state) < spec::TaskStateRank(task->status.state) ||
+          sent->status == task->status;
       if (recorded) break;
       spec::Task want = *task;
       want.status = sent->status;

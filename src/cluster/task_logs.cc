@@ -29,16 +29,9 @@ constexpr size_t kMaxQueued = 4u << 20;
 constexpr char kTaskLabel[] = "com.docker.swarm.task.id";
 constexpr char kServiceLabel[] = "com.docker.swarm.service.id";
 
-int StateOrder(const std::string& state) {
-  int i = 0;
-  for (const char* s : spec::kTaskStates) {
-    if (state == s) return i;
-    ++i;
-  }
-  return -1;
+bool HasRun(const spec::Task& t) {
+  return spec::TaskStateRank(t.status.state) >= spec::TaskStateRank("running");
 }
-
-bool HasRun(const spec::Task& t) { return StateOrder(t.status.state) >= StateOrder("running"); }
 
 void Fail(api::Conn& c, const Status& s) { c.SendJson(api::HttpStatusFor(s), ErrorBody(s)); }
 

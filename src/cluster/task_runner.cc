@@ -1,5 +1,6 @@
 #include "cluster/task_runner.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -15,23 +16,14 @@ namespace berth::cluster {
 namespace {
 
 // A task state's place in spec::kTaskStates (states only move forward); "" counts as "new".
-int Rank(std::string_view state) {
-  int i = 0;
-  for (const char* s : spec::kTaskStates) {
-    if (state == s) return i;
-    ++i;
-  }
-  return 0;
-}
+int Rank(std::string_view state) { return std::max(spec::TaskStateRank(state), 0); }
 
 const int kAccepted = Rank("accepted");
 const int kStarting = Rank("starting");
 const int kComplete = Rank("complete");
 const int kShutdown = Rank("shutdown");
 
-bool Exited(const engine::ContainerState& s) {
-  return s.status == "exited" || s.status == "dead";
-}
+bool Exited(const engine::ContainerState& s) { return s.status == "exited" || s.status == "dead"; }
 
 // moby's exitError text.
 std::string ExitMessage(int code, bool unhealthy) {
@@ -127,8 +119,8 @@ class TaskRunner::Impl {
   std::unique_ptr<PayloadStore> own_payloads_;
 
   mutable StateMutex mu_;
-  absl::CondVar cv_;  // an entry went idle or was erased
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);             // by task id
+  absl::CondVar cv_;                                           // an entry went idle or was erased
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by task id
   std::map<std::string, std::string> by_container_ ABSL_GUARDED_BY(mu_);  // container -> task
   bool running_ ABSL_GUARDED_BY(mu_) = false;   // Start was called, Stop not yet
   bool removing_ ABSL_GUARDED_BY(mu_) = false;  // RemoveAll runs
@@ -460,7 +452,8 @@ void TaskRunner::Impl::Prepare(const Entry& e, Outcome& o) {
       spec::Filters f;
       f.Add("label", absl::StrCat(kTaskIdLabel, "=", task_id));
       auto rows = cfg_.containers->List(true, f);
-      if (!rows.ok() || rows->empty()) return Fatal(e, o, std::string(created.status().message()), {});
+      if (!rows.ok() || rows->empty())
+        return Fatal(e, o, std::string(created.status().message()), {});
       id = rows->front().id;
     } else {
       return Fatal(e, o, std::string(created.status().message()), {});
@@ -499,8 +492,9 @@ void TaskRunner::Impl::StartContainer(const Entry& e, Outcome& o) {
   if (st->health->status == "unhealthy" && !e.unhealthy) {
     // As Docker: stop it, and fail the task with the cause when it has exited.
     Status s = StopContainer(e);
-    if (!s.ok()) return Fatal(e, o, "unhealthy container shutdown failed: " + std::string(s.message()),
-                              ContainerStatusOf(id));
+    if (!s.ok())
+      return Fatal(e, o, "unhealthy container shutdown failed: " + std::string(s.message()),
+                   ContainerStatusOf(id));
     o.unhealthy = true;
     o.progress = true;
   }
@@ -519,7 +513,8 @@ void TaskRunner::Impl::WatchRunning(const Entry& e, Outcome& o) {
   }
   if (st->health && st->health->status == "unhealthy" && !e.unhealthy) {
     Status s = StopContainer(e);
-    if (!s.ok()) spdlog::warn("swarm: task {}: stop unhealthy container: {}", e.a.task.id, s.ToString());
+    if (!s.ok())
+      spdlog::warn("swarm: task {}: stop unhealthy container: {}", e.a.task.id, s.ToString());
     o.unhealthy = true;
     o.progress = true;
   }
@@ -542,7 +537,8 @@ void TaskRunner::Impl::RemoveTask(const Entry& e, Outcome& o) {
     if (!s.ok()) spdlog::warn("swarm: stop container {}: {}", id, s.ToString());
     s = cfg_.containers->Remove(id, /*force=*/true);
     // Left behind, it is found at the next Start and removed then.
-    if (!s.ok() && !absl::IsNotFound(s)) spdlog::warn("swarm: remove container {}: {}", id, s.ToString());
+    if (!s.ok() && !absl::IsNotFound(s))
+      spdlog::warn("swarm: remove container {}: {}", id, s.ToString());
   }
   if (e.payloads && !task_id.empty()) {
     Status s = cfg_.payloads->Remove(PayloadDir(task_id));
@@ -565,7 +561,8 @@ void TaskRunner::Impl::Transition(const Entry& e, Outcome& o, const char* state,
   o.progress = true;
 }
 
-void TaskRunner::Impl::Fatal(const Entry& e, Outcome& o, std::string err, spec::ContainerStatus cs) {
+void TaskRunner::Impl::Fatal(const Entry& e, Outcome& o, std::string err,
+                             spec::ContainerStatus cs) {
   spdlog::info("swarm: task {}: {}", e.a.task.id, err);
   spec::TaskStatus s;
   s.timestamp = UnixNanos(cfg_.clock->Now());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spec/container.h"
@@ -20,9 +21,9 @@ namespace berth::spec {
 // --- task spec ---------------------------------------------------------------------------------
 
 struct SecretReferenceFileTarget {
-  std::string name;  // "Name"
-  std::string uid;   // "UID"
-  std::string gid;   // "GID"
+  std::string name;   // "Name"
+  std::string uid;    // "UID"
+  std::string gid;    // "GID"
   uint32_t mode = 0;  // "Mode" (os.FileMode, decimal in JSON)
   bool operator==(const SecretReferenceFileTarget&) const = default;
 };
@@ -42,7 +43,7 @@ struct ServiceConfigReference {
   bool operator==(const ServiceConfigReference&) const = default;
 };
 
-struct DnsConfig {  // swarm.DNSConfig
+struct DnsConfig {                       // swarm.DNSConfig
   std::vector<std::string> nameservers;  // omitempty
   std::vector<std::string> search;       // omitempty
   std::vector<std::string> options;      // omitempty
@@ -77,37 +78,37 @@ struct ServiceUlimit {  // units.Ulimit
 
 // swarm.ContainerSpec
 struct ServiceContainerSpec {
-  std::string image;                                // omitempty
-  StringMap labels;                                 // omitempty
-  std::vector<std::string> command;                 // omitempty
-  std::vector<std::string> args;                    // omitempty
-  std::string hostname;                             // omitempty
-  std::vector<std::string> env;                     // omitempty
-  std::string dir;                                  // omitempty
-  std::string user;                                 // omitempty
-  std::vector<std::string> groups;                  // omitempty
-  std::optional<Privileges> privileges;             // omitempty
-  std::optional<bool> init;                         // omitempty
-  std::string stop_signal;                          // omitempty
-  bool tty = false;                                 // "TTY", omitempty
-  bool open_stdin = false;                          // omitempty
-  bool read_only = false;                           // omitempty
-  std::vector<Mount> mounts;                        // omitempty
-  std::optional<int64_t> stop_grace_period;         // omitempty, nanoseconds
-  std::optional<HealthConfig> healthcheck;          // omitempty
-  std::vector<std::string> hosts;                   // omitempty
-  std::optional<DnsConfig> dns_config;              // "DNSConfig", omitempty
-  std::vector<SecretReference> secrets;             // omitempty
-  std::vector<ServiceConfigReference> configs;             // omitempty
-  std::string isolation;                            // omitempty ("default" once stored)
-  StringMap sysctls;                                // omitempty
-  std::vector<std::string> capability_add;          // omitempty
-  std::vector<std::string> capability_drop;         // omitempty
-  std::vector<ServiceUlimit> ulimits;               // omitempty
+  std::string image;                            // omitempty
+  StringMap labels;                             // omitempty
+  std::vector<std::string> command;             // omitempty
+  std::vector<std::string> args;                // omitempty
+  std::string hostname;                         // omitempty
+  std::vector<std::string> env;                 // omitempty
+  std::string dir;                              // omitempty
+  std::string user;                             // omitempty
+  std::vector<std::string> groups;              // omitempty
+  std::optional<Privileges> privileges;         // omitempty
+  std::optional<bool> init;                     // omitempty
+  std::string stop_signal;                      // omitempty
+  bool tty = false;                             // "TTY", omitempty
+  bool open_stdin = false;                      // omitempty
+  bool read_only = false;                       // omitempty
+  std::vector<Mount> mounts;                    // omitempty
+  std::optional<int64_t> stop_grace_period;     // omitempty, nanoseconds
+  std::optional<HealthConfig> healthcheck;      // omitempty
+  std::vector<std::string> hosts;               // omitempty
+  std::optional<DnsConfig> dns_config;          // "DNSConfig", omitempty
+  std::vector<SecretReference> secrets;         // omitempty
+  std::vector<ServiceConfigReference> configs;  // omitempty
+  std::string isolation;                        // omitempty ("default" once stored)
+  StringMap sysctls;                            // omitempty
+  std::vector<std::string> capability_add;      // omitempty
+  std::vector<std::string> capability_drop;     // omitempty
+  std::vector<ServiceUlimit> ulimits;           // omitempty
   bool operator==(const ServiceContainerSpec&) const = default;
 };
 
-struct ServiceLimit {  // swarm.Limit
+struct ServiceLimit {        // swarm.Limit
   int64_t nano_cpus = 0;     // "NanoCPUs", omitempty
   int64_t memory_bytes = 0;  // omitempty
   int64_t pids = 0;          // omitempty
@@ -120,11 +121,11 @@ struct ResourceRequirements {
   bool operator==(const ResourceRequirements&) const = default;
 };
 
-struct ServiceRestartPolicy {  // swarm.RestartPolicy
-  std::string condition;                // "none", "on-failure", "any"; omitempty
-  std::optional<int64_t> delay;         // omitempty, nanoseconds
+struct ServiceRestartPolicy {            // swarm.RestartPolicy
+  std::string condition;                 // "none", "on-failure", "any"; omitempty
+  std::optional<int64_t> delay;          // omitempty, nanoseconds
   std::optional<uint64_t> max_attempts;  // omitempty
-  std::optional<int64_t> window;        // omitempty, nanoseconds
+  std::optional<int64_t> window;         // omitempty, nanoseconds
   bool operator==(const ServiceRestartPolicy&) const = default;
 };
 
@@ -144,9 +145,9 @@ struct Placement {
 };
 
 struct NetworkAttachmentConfig {
-  std::string target;                  // omitempty
-  std::vector<std::string> aliases;    // omitempty
-  StringMap driver_opts;               // omitempty
+  std::string target;                // omitempty
+  std::vector<std::string> aliases;  // omitempty
+  StringMap driver_opts;             // omitempty
   bool operator==(const NetworkAttachmentConfig&) const = default;
 };
 
@@ -157,14 +158,14 @@ struct NetworkAttachmentSpec {
 
 // swarm.TaskSpec
 struct TaskSpec {
-  std::optional<ServiceContainerSpec> container_spec;    // omitempty
-  std::optional<ResourceRequirements> resources;         // omitempty
-  std::optional<ServiceRestartPolicy> restart_policy;           // omitempty
-  std::optional<Placement> placement;                    // omitempty
-  std::vector<NetworkAttachmentConfig> networks;         // omitempty
-  std::optional<LogDriver> log_driver;                   // omitempty
-  uint64_t force_update = 0;                             // always
-  std::string runtime;                                   // omitempty ("container" once stored)
+  std::optional<ServiceContainerSpec> container_spec;  // omitempty
+  std::optional<ResourceRequirements> resources;       // omitempty
+  std::optional<ServiceRestartPolicy> restart_policy;  // omitempty
+  std::optional<Placement> placement;                  // omitempty
+  std::vector<NetworkAttachmentConfig> networks;       // omitempty
+  std::optional<LogDriver> log_driver;                 // omitempty
+  uint64_t force_update = 0;                           // always
+  std::string runtime;                                 // omitempty ("container" once stored)
   // "NetworkAttachmentSpec" (omitempty; after ContainerSpec in Go's order): the tasks the
   // engine creates for `docker run --network <attachable overlay>`. "PluginSpec" is not kept.
   std::optional<NetworkAttachmentSpec> network_attachment_spec;
@@ -173,7 +174,7 @@ struct TaskSpec {
 
 // --- service -----------------------------------------------------------------------------------
 
-struct ReplicatedJob {  // swarm.ReplicatedJob (API 1.41 jobs)
+struct ReplicatedJob {                        // swarm.ReplicatedJob (API 1.41 jobs)
   std::optional<uint64_t> max_concurrent;     // omitempty
   std::optional<uint64_t> total_completions;  // omitempty
   bool operator==(const ReplicatedJob&) const = default;
@@ -193,26 +194,26 @@ struct ServiceMode {
 
 // swarm.UpdateConfig
 struct ServiceUpdateConfig {
-  uint64_t parallelism = 0;       // always
-  int64_t delay = 0;              // omitempty, nanoseconds
-  std::string failure_action;     // "pause", "continue", "rollback"; omitempty
-  int64_t monitor = 0;            // omitempty, nanoseconds
-  double max_failure_ratio = 0;   // always; float32 in Go: the parser rounds to a float
-  std::string order;              // "stop-first", "start-first"; always
+  uint64_t parallelism = 0;      // always
+  int64_t delay = 0;             // omitempty, nanoseconds
+  std::string failure_action;    // "pause", "continue", "rollback"; omitempty
+  int64_t monitor = 0;           // omitempty, nanoseconds
+  double max_failure_ratio = 0;  // always; float32 in Go: the parser rounds to a float
+  std::string order;             // "stop-first", "start-first"; always
   bool operator==(const ServiceUpdateConfig&) const = default;
 };
 
 struct ServicePortConfig {
-  std::string name;            // omitempty
-  std::string protocol;        // "tcp", "udp", "sctp"; omitempty
-  uint32_t target_port = 0;    // omitempty
+  std::string name;             // omitempty
+  std::string protocol;         // "tcp", "udp", "sctp"; omitempty
+  uint32_t target_port = 0;     // omitempty
   uint32_t published_port = 0;  // omitempty
-  std::string publish_mode;    // "ingress", "host"; omitempty
+  std::string publish_mode;     // "ingress", "host"; omitempty
   bool operator==(const ServicePortConfig&) const = default;
 };
 
 struct EndpointSpec {
-  std::string mode;               // "vip", "dnsrr"; omitempty
+  std::string mode;                      // "vip", "dnsrr"; omitempty
   std::vector<ServicePortConfig> ports;  // omitempty
   bool operator==(const EndpointSpec&) const = default;
 };
@@ -225,7 +226,7 @@ struct EndpointVirtualIP {
 
 struct Endpoint {
   EndpointSpec spec;                           // omitempty (always rendered by moby: a struct)
-  std::vector<ServicePortConfig> ports;               // omitempty
+  std::vector<ServicePortConfig> ports;        // omitempty
   std::vector<EndpointVirtualIP> virtual_ips;  // "VirtualIPs", omitempty
   bool operator==(const Endpoint&) const = default;
 };
@@ -233,12 +234,12 @@ struct Endpoint {
 // swarm.ServiceSpec
 struct ServiceSpec {
   Annotations annotations;
-  TaskSpec task_template;                          // omitempty (a struct: always)
-  ServiceMode mode;                                // omitempty (a struct: always)
-  std::optional<ServiceUpdateConfig> update_config;       // omitempty
-  std::optional<ServiceUpdateConfig> rollback_config;     // omitempty
-  std::vector<NetworkAttachmentConfig> networks;   // omitempty (deprecated place)
-  std::optional<EndpointSpec> endpoint_spec;       // omitempty
+  TaskSpec task_template;                              // omitempty (a struct: always)
+  ServiceMode mode;                                    // omitempty (a struct: always)
+  std::optional<ServiceUpdateConfig> update_config;    // omitempty
+  std::optional<ServiceUpdateConfig> rollback_config;  // omitempty
+  std::vector<NetworkAttachmentConfig> networks;       // omitempty (deprecated place)
+  std::optional<EndpointSpec> endpoint_spec;           // omitempty
   bool operator==(const ServiceSpec&) const = default;
 };
 
@@ -251,14 +252,14 @@ inline constexpr char kUpdateRollbackPaused[] = "rollback_paused";
 inline constexpr char kUpdateRollbackCompleted[] = "rollback_completed";
 
 struct UpdateStatus {
-  std::string state;                   // omitempty
-  std::optional<int64_t> started_at;   // omitempty, unix nanos
+  std::string state;                    // omitempty
+  std::optional<int64_t> started_at;    // omitempty, unix nanos
   std::optional<int64_t> completed_at;  // omitempty, unix nanos
-  std::string message;                 // omitempty
+  std::string message;                  // omitempty
   bool operator==(const UpdateStatus&) const = default;
 };
 
-struct JobStatus {  // swarm.JobStatus: job-mode services only
+struct JobStatus {             // swarm.JobStatus: job-mode services only
   SwarmVersion job_iteration;  // "JobIteration"
   int64_t last_execution = 0;  // "LastExecution", unix nanos (a time: always)
   bool operator==(const JobStatus&) const = default;
@@ -276,9 +277,9 @@ struct Service {
   std::string id;  // "ID"
   SwarmMeta meta;
   ServiceSpec spec;
-  std::optional<ServiceSpec> previous_spec;    // omitempty
-  Endpoint endpoint;                           // omitempty (a struct: always)
-  std::optional<UpdateStatus> update_status;   // omitempty
+  std::optional<ServiceSpec> previous_spec;     // omitempty
+  Endpoint endpoint;                            // omitempty (a struct: always)
+  std::optional<UpdateStatus> update_status;    // omitempty
   std::optional<ServiceStatus> service_status;  // omitempty; only when asked
   std::optional<JobStatus> job_status;          // omitempty; job modes only
   bool operator==(const Service&) const = default;
@@ -302,33 +303,33 @@ struct ServiceUpdateResponse {
 
 // swarm.Network, as a task's NetworksAttachments carry it (api/types/swarm/network.go).
 struct SwarmIpamConfig {  // swarm.IPAMConfig
-  std::string subnet;   // omitempty
-  std::string range;    // omitempty
-  std::string gateway;  // omitempty
+  std::string subnet;     // omitempty
+  std::string range;      // omitempty
+  std::string gateway;    // omitempty
   bool operator==(const SwarmIpamConfig&) const = default;
 };
 
-struct SwarmIpamOptions {  // swarm.IPAMOptions
+struct SwarmIpamOptions {                // swarm.IPAMOptions
   LogDriver driver;                      // "Driver" (swarm.Driver; a struct: always)
   std::vector<SwarmIpamConfig> configs;  // omitempty
   bool operator==(const SwarmIpamOptions&) const = default;
 };
 
-struct SwarmNetworkSpec {  // swarm.NetworkSpec
-  Annotations annotations;                         // embedded
-  std::optional<LogDriver> driver_configuration;   // omitempty
-  bool ipv6_enabled = false;                       // "IPv6Enabled", omitempty
-  bool internal = false;                           // omitempty
-  bool attachable = false;                         // omitempty
-  bool ingress = false;                            // omitempty
-  std::optional<SwarmIpamOptions> ipam_options;    // "IPAMOptions", omitempty
-  std::optional<std::string> config_from;          // "ConfigFrom": {"Network": ...}, omitempty
-  std::string scope;                               // omitempty
+struct SwarmNetworkSpec {                         // swarm.NetworkSpec
+  Annotations annotations;                        // embedded
+  std::optional<LogDriver> driver_configuration;  // omitempty
+  bool ipv6_enabled = false;                      // "IPv6Enabled", omitempty
+  bool internal = false;                          // omitempty
+  bool attachable = false;                        // omitempty
+  bool ingress = false;                           // omitempty
+  std::optional<SwarmIpamOptions> ipam_options;   // "IPAMOptions", omitempty
+  std::optional<std::string> config_from;         // "ConfigFrom": {"Network": ...}, omitempty
+  std::string scope;                              // omitempty
   bool operator==(const SwarmNetworkSpec&) const = default;
 };
 
 struct SwarmNetwork {  // swarm.Network
-  std::string id;  // "ID"
+  std::string id;      // "ID"
   SwarmMeta meta;
   SwarmNetworkSpec spec;                         // a struct: always
   LogDriver driver_state;                        // "DriverState" (swarm.Driver): always
@@ -336,7 +337,7 @@ struct SwarmNetwork {  // swarm.Network
   bool operator==(const SwarmNetwork&) const = default;
 };
 
-struct NetworkAttachment {  // swarm.NetworkAttachment
+struct NetworkAttachment {             // swarm.NetworkAttachment
   SwarmNetwork network;                // a struct: always
   std::vector<std::string> addresses;  // omitempty
   bool operator==(const NetworkAttachment&) const = default;
@@ -344,10 +345,20 @@ struct NetworkAttachment {  // swarm.NetworkAttachment
 
 // Task states in their order (a task only moves forward).
 inline constexpr const char* kTaskStates[] = {
-    "new",     "allocated", "pending",  "assigned", "accepted", "preparing", "ready", "starting",
+    "new",     "allocated", "pending",  "assigned", "accepted", "preparing", "ready",   "starting",
     "running", "complete",  "shutdown", "failed",   "rejected", "remove",    "orphaned"};
 
-struct ContainerStatus {  // all three always rendered (the traces show "PID": 0, "ExitCode": 0)
+// A task state's place in kTaskStates; -1 for an unknown one ("" included).
+inline int TaskStateRank(std::string_view state) {
+  int rank = 0;
+  for (const char* s : kTaskStates) {
+    if (state == s) return rank;
+    ++rank;
+  }
+  return -1;
+}
+
+struct ContainerStatus {     // all three always rendered (the traces show "PID": 0, "ExitCode": 0)
   std::string container_id;  // "ContainerID"
   int64_t pid = 0;           // "PID"
   int64_t exit_code = 0;
@@ -360,12 +371,12 @@ struct PortStatus {
 };
 
 struct TaskStatus {
-  int64_t timestamp = 0;                             // omitempty (a time: always)
-  std::string state;                                 // omitempty
-  std::string message;                               // omitempty
-  std::string err;                                   // omitempty
-  std::optional<ContainerStatus> container_status;   // omitempty
-  PortStatus port_status;                            // omitempty (a struct: always)
+  int64_t timestamp = 0;                            // omitempty (a time: always)
+  std::string state;                                // omitempty
+  std::string message;                              // omitempty
+  std::string err;                                  // omitempty
+  std::optional<ContainerStatus> container_status;  // omitempty
+  PortStatus port_status;                           // omitempty (a struct: always)
   bool operator==(const TaskStatus&) const = default;
 };
 
@@ -373,13 +384,13 @@ struct TaskStatus {
 struct Task {
   std::string id;  // "ID"
   SwarmMeta meta;
-  Annotations annotations;                          // embedded ("Labels" always)
-  TaskSpec spec;                                    // omitempty (a struct: always)
-  std::string service_id;                           // "ServiceID", omitempty
-  int64_t slot = 0;                                 // omitempty (global tasks have none)
-  std::string node_id;                              // "NodeID", omitempty
-  TaskStatus status;                                // omitempty (a struct: always)
-  std::string desired_state;                        // omitempty
+  Annotations annotations;    // embedded ("Labels" always)
+  TaskSpec spec;              // omitempty (a struct: always)
+  std::string service_id;     // "ServiceID", omitempty
+  int64_t slot = 0;           // omitempty (global tasks have none)
+  std::string node_id;        // "NodeID", omitempty
+  TaskStatus status;          // omitempty (a struct: always)
+  std::string desired_state;  // omitempty
   // "NetworksAttachments" (omitempty): the ingress network of a task with published ports
   // already (service-create-web trace); overlay networks fill it in issue 12.
   std::vector<NetworkAttachment> networks_attachments;
@@ -392,10 +403,10 @@ struct Task {
 
 struct SecretSpec {
   Annotations annotations;
-  std::optional<std::string> data;        // "Data", base64 in JSON (raw bytes here); omitempty
-                                          // ("" reads as unset: Go renders both alike)
-  std::optional<LogDriver> driver;        // omitempty (swarm.Driver)
-  std::optional<LogDriver> templating;    // omitempty
+  std::optional<std::string> data;      // "Data", base64 in JSON (raw bytes here); omitempty
+                                        // ("" reads as unset: Go renders both alike)
+  std::optional<LogDriver> driver;      // omitempty (swarm.Driver)
+  std::optional<LogDriver> templating;  // omitempty
   bool operator==(const SecretSpec&) const = default;
 };
 

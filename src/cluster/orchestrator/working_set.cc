@@ -7,14 +7,7 @@
 
 namespace berth::cluster::orch {
 
-int StateRank(std::string_view state) {
-  int rank = 0;
-  for (const char* s : spec::kTaskStates) {
-    if (state == s) return rank;
-    ++rank;
-  }
-  return kStateUnknown;
-}
+int StateRank(std::string_view state) { return spec::TaskStateRank(state); }
 
 WorkingSet::WorkingSet(const ClusterView& view, int64_t now, const IdSource& new_id)
     : now_(now), new_id_(new_id), history_limit_(view.task_history_limit) {
@@ -120,8 +113,8 @@ Plan WorkingSet::TakePlan() {
     if (service_changed_[i]) plan.services.push_back(services_[i]);
   }
   if (wake_at_) {
-    plan.wake_at = WallTime(std::chrono::duration_cast<WallTime::duration>(
-        std::chrono::nanoseconds(*wake_at_)));
+    plan.wake_at = WallTime(
+        std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(*wake_at_)));
   }
   return plan;
 }
