@@ -171,4 +171,27 @@ void WaitFor(double deadline_s, const char* what, F done) {
   }
 }
 
+// The command line of a bench on labs: "NAME BIN_DIR [RUNS]" (RUNS also from $runs_env, default
+// 5); exits with the usage, or fails unless root with etcd and berth at hand.
+struct LabBenchArgs {
+  std::string bin;
+  int runs = 5;
+};
+inline LabBenchArgs ParseLabBenchArgs(int argc, char** argv, const char* name,
+                                      const char* runs_env) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s BIN_DIR [RUNS]\n", name);
+    std::exit(2);
+  }
+  LabBenchArgs a;
+  a.bin = argv[1];
+  const char* r = argc > 2 ? argv[2] : std::getenv(runs_env);
+  if (r != nullptr && std::atoi(r) > 0) a.runs = std::atoi(r);
+  if (geteuid() != 0) Fail("%s needs root (berth lab)", name);
+  struct stat st;
+  if (stat("/usr/bin/etcd", &st) != 0) Fail("%s needs etcd (etcd-server)", name);
+  if (stat((a.bin + "/berth").c_str(), &st) != 0) Fail("no berth in %s", a.bin.c_str());
+  return a;
+}
+
 }  // namespace berth::bench::lab

@@ -179,16 +179,9 @@ void Line(const char* what, const std::vector<double>& v, const char* target, do
 
 int main(int argc, char** argv) {
   bb::InstallExitHandling();
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: service_bench BIN_DIR [RUNS]\n");
-    return 2;
-  }
-  std::string bin = argv[1];
-  const char* r = argc > 2 ? argv[2] : std::getenv("SERVICE_RUNS");
-  int runs = r && std::atoi(r) > 0 ? std::atoi(r) : 5;
-  if (geteuid() != 0) bb::Fail("service_bench needs root (berth lab)");
-  struct stat st;
-  if (stat("/usr/bin/etcd", &st) != 0) bb::Fail("service_bench needs etcd (etcd-server)");
+  LabBenchArgs args = ParseLabBenchArgs(argc, argv, "service_bench", "SERVICE_RUNS");
+  const std::string& bin = args.bin;
+  int runs = args.runs;
   pid_t pid = getpid();
   std::string net = "10." + std::to_string(140 + pid % 10) + "." + std::to_string((pid / 10) % 250);
   std::printf(

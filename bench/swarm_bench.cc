@@ -201,17 +201,9 @@ std::string LoadAverage() {
 
 int main(int argc, char** argv) {
   bb::InstallExitHandling();
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: swarm_bench BIN_DIR [RUNS]\n");
-    return 2;
-  }
-  std::string bin = argv[1];
-  const char* r = argc > 2 ? argv[2] : std::getenv("SWARM_RUNS");
-  int runs = r && std::atoi(r) > 0 ? std::atoi(r) : 5;
-  if (geteuid() != 0) bb::Fail("swarm_bench needs root (berth lab)");
-  struct stat st;
-  if (stat("/usr/bin/etcd", &st) != 0) bb::Fail("swarm_bench needs etcd (etcd-server)");
-  if (stat((bin + "/berth").c_str(), &st) != 0) bb::Fail("no berth in %s", bin.c_str());
+  LabBenchArgs args = ParseLabBenchArgs(argc, argv, "swarm_bench", "SWARM_RUNS");
+  const std::string& bin = args.bin;
+  int runs = args.runs;
 
   pid_t pid = getpid();
   // 10.120-139.y: away from the e2e labs' 10.80-99 and the lab default 10.77.
