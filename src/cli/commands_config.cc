@@ -30,39 +30,18 @@ int CmdConfigCreate(Cli& cli, const Invocation& inv) {
   spec.annotations.labels = LabelMap(labels);
   spec.data = *data;
   if (!template_driver.empty()) spec.templating = spec::LogDriver{template_driver, std::nullopt};
-  auto api = cli.Api();
-  if (!api.ok()) return PrintError(cli, api.status());
-  auto r = (*api)->Call("POST", "/configs/create", spec::json::Dump(spec::RenderConfigSpec(spec)));
-  if (!r.ok()) return PrintError(cli, r.status());
-  auto id = CreatedId(*r);
-  if (!id.ok()) return PrintError(cli, id.status());
-  cli.out() << *id << "\n";
-  return 0;
+  return CreateSwarmObject(cli, "configs", spec::json::Dump(spec::RenderConfigSpec(spec)));
 }
 
 int CmdConfigLs(Cli& cli, const Invocation& inv) {
-  bool quiet = false;
-  std::string format;
-  std::vector<std::string> filters;
-  FlagSet f;
-  f.Bool("quiet", 'q', &quiet);
-  f.String("format", 0, &format);
-  f.StringList("filter", 'f', &filters);
-  std::vector<std::string> pos;
-  int rc = 0;
-  if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
-  if (!CheckArgs(cli, inv, pos, 0, 0, &rc)) return rc;
-  auto fm = ParseFilters(filters);
-  if (!fm.ok()) return PrintError(cli, fm.status());
-  auto api = cli.Api();
-  if (!api.ok()) return PrintError(cli, api.status());
-  auto configs = ListConfigs(**api, *fm);
-  if (!configs.ok()) return PrintError(cli, configs.status());
-  auto out = FormatConfigList(std::move(*configs), format, quiet,
-                              UnixNanos(std::chrono::system_clock::now()));
-  if (!out.ok()) return PrintError(cli, out.status());
-  cli.out() << *out;
-  return 0;
+  return ListSwarmObjects(
+      cli, inv,
+      [](const client::Client& api, const Filters& filters, std::string_view format, bool quiet,
+         int64_t now) -> StatusOr<std::string> {
+        auto configs = ListConfigs(api, filters);
+        if (!configs.ok()) return configs.status();
+        return FormatConfigList(std::move(*configs), format, quiet, now);
+      });
 }
 
 int CmdConfigInspect(Cli& cli, const Invocation& inv) {

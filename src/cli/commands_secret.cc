@@ -35,7 +35,8 @@ StatusOr<std::string> ReadSecretData(const std::string& file, std::string_view r
   std::stringstream ss;
   ss << in.rdbuf();
   data = ss.str();
-  if (data.empty()) return absl::InvalidArgumentError("error reading from " + file + ": data is empty");
+  if (data.empty())
+    return absl::InvalidArgumentError("error reading from " + file + ": data is empty");
   return data;
 }
 
@@ -75,8 +76,8 @@ int CmdSecretCreate(Cli& cli, const Invocation& inv) {
   std::string file = pos.size() == 2 ? pos[1] : "";
   if (!driver.empty()) {
     if (!file.empty()) {
-      return PrintError(cli, absl::InvalidArgumentError(
-                                 "When using secret driver secret data must be empty"));
+      return PrintError(
+          cli, absl::InvalidArgumentError("When using secret driver secret data must be empty"));
     }
     spec.driver = spec::LogDriver{driver, std::nullopt};
   } else {
@@ -85,9 +86,13 @@ int CmdSecretCreate(Cli& cli, const Invocation& inv) {
     spec.data = *data;
   }
   if (!template_driver.empty()) spec.templating = spec::LogDriver{template_driver, std::nullopt};
+  return CreateSwarmObject(cli, "secrets", spec::json::Dump(spec::RenderSecretSpec(spec)));
+}
+
+int CreateSwarmObject(Cli& cli, const std::string& kind, const std::string& body) {
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  auto r = (*api)->Call("POST", "/secrets/create", spec::json::Dump(spec::RenderSecretSpec(spec)));
+  auto r = (*api)->Call("POST", "/" + kind + "/create", body);
   if (!r.ok()) return PrintError(cli, r.status());
   auto id = CreatedId(*r);
   if (!id.ok()) return PrintError(cli, id.status());
@@ -95,7 +100,7 @@ int CmdSecretCreate(Cli& cli, const Invocation& inv) {
   return 0;
 }
 
-int CmdSecretLs(Cli& cli, const Invocation& inv) {
+int ListSwarmObjects(Cli& cli, const Invocation& inv, const SwarmObjectLister& list) {
   bool quiet = false;
   std::string format;
   std::vector<std::string> filters;
@@ -111,13 +116,21 @@ int CmdSecretLs(Cli& cli, const Invocation& inv) {
   if (!fm.ok()) return PrintError(cli, fm.status());
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());
-  auto secrets = ListSecrets(**api, *fm);
-  if (!secrets.ok()) return PrintError(cli, secrets.status());
-  auto out = FormatSecretList(std::move(*secrets), format, quiet,
-                              UnixNanos(std::chrono::system_clock::now()));
+  auto out = list(**api, *fm, format, quiet, UnixNanos(std::chrono::system_clock::now()));
   if (!out.ok()) return PrintError(cli, out.status());
   cli.out() << *out;
   return 0;
+}
+
+int CmdSecretLs(Cli& cli, const Invocation& inv) {
+  return ListSwarmObjects(
+      cli, inv,
+      [](const client::Client& api, const Filters& filters, std::string_view format, bool quiet,
+         int64_t now) -> StatusOr<std::string> {
+        auto secrets = ListSecrets(api, filters);
+        if (!secrets.ok()) return secrets.status();
+        return FormatSecretList(std::move(*secrets), format, quiet, now);
+      });
 }
 
 // secret/config inspect: JSON, -f, or --pretty (all or nothing, as docker's formatter).
@@ -133,7 +146,8 @@ int InspectSwarmObjects(Cli& cli, const Invocation& inv, const std::string& kind
   if (!ParseFlags(cli, inv, f, &pos, &rc)) return rc;
   if (!CheckArgs(cli, inv, pos, 1, -1, &rc)) return rc;
   if (pretty_flag && !format.empty()) {
-    return PrintError(cli, absl::InvalidArgumentError("--format is incompatible with human friendly format"));
+    return PrintError(
+        cli, absl::InvalidArgumentError("--format is incompatible with human friendly format"));
   }
   auto api = cli.Api();
   if (!api.ok()) return PrintError(cli, api.status());

@@ -2,6 +2,7 @@
 // Plumbing shared by the secret and config commands (commands_secret.cc, commands_config.cc):
 // they read their data, create, inspect and remove the same way.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 
 #include "api/client/client.h"
 #include "cli/cli.h"
+#include "cli/service_client.h"
 #include "common/status.h"
 #include "spec/container.h"
 
@@ -25,6 +27,13 @@ StatusOr<std::string> CreatedId(const client::Response& r);
 // "configs"); pretty renders one raw answer (or sets the error): all or nothing, as docker.
 int InspectSwarmObjects(Cli& cli, const Invocation& inv, const std::string& kind,
                         const std::function<std::string(const std::string& raw, Status*)>& pretty);
+// POST /<kind>/create of a rendered spec ("secrets", "configs"), printing the new id.
+int CreateSwarmObject(Cli& cli, const std::string& kind, const std::string& body);
+// `<kind> ls [-q] [--format F] [--filter K=V]...`: `list` reads and formats the objects.
+using SwarmObjectLister =
+    std::function<StatusOr<std::string>(const client::Client& api, const Filters& filters,
+                                        std::string_view format, bool quiet, int64_t now)>;
+int ListSwarmObjects(Cli& cli, const Invocation& inv, const SwarmObjectLister& list);
 // `<kind> rm NAME...`: each removed name printed, the errors after (exit 1).
 int RemoveSwarmObjects(Cli& cli, const Invocation& inv, const std::string& kind);
 
