@@ -149,6 +149,8 @@ Status Cluster::Impl::StartAgent(const NodeState& state, Duration wait) {
     rc.run_root = opts_.run_root;
     ac.tasks = std::move(rc);
   }
+  ac.networks = opts_.networks;
+  ac.vtep = HostOf(state.data_path_addr.empty() ? state.advertise_addr : state.data_path_addr);
   ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent, Agent::Create(std::move(ac)));
   std::shared_ptr<Agent> shared(std::move(agent));
   if (wait > Duration::zero()) {
@@ -429,6 +431,7 @@ StatusOr<std::string> Cluster::Init(const spec::SwarmInitRequest& req) {
   node.manager_status = spec::ManagerStatus{false, "", advertise};
   TokenSecrets tokens{pki::NewTokenSecret(), pki::NewTokenSecret()};
   Status boot = (*manager)->store().Bootstrap(info, {root.cert_pem(), root.key_pem()}, tokens, node);
+  if (boot.ok()) boot = CreateIngressNetwork((*manager)->store(), *d.opts_.clock);
   if (boot.ok()) boot = SaveNodeState(d.paths_, st);
   if (!boot.ok()) {
     (*manager)->Stop();
@@ -611,6 +614,11 @@ Status Cluster::Leave(bool force) {
     agent->Stop();  // first: a regular heartbeat must not follow the leaving one
     (void)agent->HeartbeatOnce(/*leaving=*/true);
     agent->RemoveAllTasks();  // Docker removes a leaving node's task containers
+  }
+  // The swarm's networks leave with it (each once nothing of this node is on it any more).
+  if (d.opts_.networks != nullptr) {
+    if (Status s = d.opts_.networks->SetSwarmNetworks({}); !s.ok())
+      spdlog::warn("swarm: removing the swarm networks: {}", s.ToString());
   }
   d.StopAll();
   Status wiped = WipeNodeState(d.paths_);

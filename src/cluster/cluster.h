@@ -26,6 +26,9 @@
 #include "common/clock.h"
 #include "engine/container_service.h"
 #include "common/status.h"
+#include "cluster/networks.h"
+#include "network/swarm.h"
+#include "spec/network.h"
 #include "spec/service.h"
 #include "spec/swarm.h"
 
@@ -45,6 +48,14 @@ struct ClusterOptions {
   std::function<Status(const std::string& image)> ensure_image;
   // Where tasks' secrets and configs are mounted (a tmpfs each): <exec-root>/swarm/tasks.
   std::string run_root;
+  // The node's swarm networks go here (the network controller); null: nowhere.
+  network::SwarmNetworks* networks = nullptr;
+};
+
+// A container's attachment to an attachable swarm network: the network and its address there.
+struct ContainerAttachment {
+  network::SwarmNetworkSpec network;
+  std::string ip;
 };
 
 // Query flags of POST /swarm/update.
@@ -109,6 +120,21 @@ class Cluster {
   StatusOr<spec::Config> GetConfig(const std::string& ref);
   Status UpdateConfig(const std::string& ref, uint64_t version, const spec::ConfigSpec& spec);
   Status RemoveConfig(const std::string& ref);
+
+  // Swarm networks (cluster_networks.cc): POST /networks/create of an overlay on a manager (the
+  // new id), the records, one by id, name or unique id prefix, and DELETE (refused while a
+  // service uses it, with swarmkit's words).
+  StatusOr<std::string> CreateNetwork(const spec::NetworkCreateRequest& req);
+  StatusOr<std::vector<NetworkRecord>> Networks();
+  StatusOr<NetworkRecord> GetNetwork(const std::string& ref);
+  Status RemoveNetwork(const std::string& ref);
+
+  // A container of this node joins an attachable swarm network (any active node: the leader
+  // gives the address), and leaves all of them (best effort).
+  StatusOr<ContainerAttachment> AttachContainer(const std::string& network,
+                                                const std::string& container_id,
+                                                const std::string& container_name);
+  Status DetachContainer(const std::string& container_id);
 
   // The "Swarm" section of GET /info.
   spec::SwarmInfo Info();

@@ -49,4 +49,7 @@ class Cluster::Impl {
   std::optional<WallTime> renew_at_ ABSL_GUARDED_BY(mu_);
 };
 
+// The ingress network of a new swarm, written right after its first records (cluster_networks.cc).
+Status CreateIngressNetwork(Store& store, const Clock& clock);
+
 }  // namespace berth::cluster

@@ -144,20 +144,39 @@ Status CheckReferences(Store& store, const spec::ServiceSpec& s) {
   return absl::OkStatus();
 }
 
-// What Berth cannot honour yet, refused: jobs, and networks (only swarm-scoped networks can
-// carry services, and Berth has none until overlay networks, issue 12: every network a spec
-// names is refused with Docker's words for a local one).
-Status CheckSupported(const spec::ServiceSpec& s) {
+// What Berth cannot honour yet, refused: jobs. Networks must be the swarm's (overlay) networks,
+// named by id or name, and not the ingress network; each is stored by its id, as swarmkit does.
+Status CheckNetworks(Store& store, spec::ServiceSpec& s) {
   if (s.mode.replicated_job || s.mode.global_job)
     return absl::UnimplementedError(
         "Berth does not run swarm jobs (replicated-job, global-job) yet");
-  std::vector<spec::NetworkAttachmentConfig> all = s.networks;
-  all.insert(all.end(), s.task_template.networks.begin(), s.task_template.networks.end());
-  if (!all.empty())
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rpc error: code = InvalidArgument desc = network ", all.front().target,
-        " cannot be used with services. Only networks scoped to the swarm can be used, such as "
-        "those created with the overlay driver."));
+  if (!s.networks.empty()) {  // the deprecated top-level field: the task template's now
+    s.task_template.networks.insert(s.task_template.networks.end(), s.networks.begin(),
+                                    s.networks.end());
+    s.networks.clear();
+  }
+  if (s.task_template.networks.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, store.ListNetworks());
+  std::set<std::string> seen;
+  for (spec::NetworkAttachmentConfig& a : s.task_template.networks) {
+    const NetworkRecord* found = nullptr;
+    for (const NetworkRecord& n : networks)
+      if (n.id == a.target || n.name == a.target) found = &n;
+    if (found == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rpc error: code = InvalidArgument desc = network ", a.target,
+          " cannot be used with services. Only networks scoped to the swarm can be used, such as "
+          "those created with the overlay driver."));
+    if (found->ingress)
+      return absl::InvalidArgumentError(
+          "rpc error: code = InvalidArgument desc = Service cannot be explicitly attached to the "
+          "ingress network \"ingress\"");
+    if (!seen.insert(found->id).second)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rpc error: code = InvalidArgument desc = service spec has duplicate network ",
+          found->name));
+    a.target = found->id;
+  }
   return absl::OkStatus();
 }
 
@@ -168,7 +187,7 @@ StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::Service
   spec::ServiceSpec s = in;
   if (s.annotations.name.empty()) s.annotations.name = engine::RandomName();
   RETURN_IF_ERROR(spec::ValidateServiceSpec(s));
-  RETURN_IF_ERROR(CheckSupported(s));
+  RETURN_IF_ERROR(CheckNetworks(m->store(), s));
   ApplyStoredDefaults(s);
   Store& store = m->store();
   RETURN_IF_ERROR(CheckReferences(store, s));
@@ -238,7 +257,7 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
   } else {
     spec::ServiceSpec s = in;
     RETURN_IF_ERROR(spec::ValidateServiceUpdate(svc.spec, s));
-    RETURN_IF_ERROR(CheckSupported(s));
+    RETURN_IF_ERROR(CheckNetworks(m->store(), s));
     ApplyStoredDefaults(s);
     RETURN_IF_ERROR(CheckReferences(store, s));
     svc.previous_spec = std::move(svc.spec);

@@ -11,8 +11,12 @@
 //   /berth/swarm/tasks/<id>        a spec::Task
 //   /berth/swarm/secrets/<id>      a spec::Secret, its Data sealed (cluster/secret_box.h)
 //   /berth/swarm/configs/<id>      a spec::Config, its Data sealed
-//   /berth/swarm/names/<kind>/<name>  the id of the service, secret or config of that name (names
-//                                  are unique per kind: created and deleted with the record)
+//   /berth/swarm/networks/<id>     a swarm network (cluster/networks.h; store_networks.cc)
+//   /berth/swarm/vnis/<vni>, /berth/swarm/pools/<subnet>  the VNI and pooled subnet a network holds
+//   /berth/swarm/attachments/<id>  a container attached to an attachable swarm network
+//   /berth/swarm/addrs/<network>/<ip>  who holds that address on that swarm network
+//   /berth/swarm/names/<kind>/<name>  the id of the service, secret, config or network of that
+//                                  name (unique per kind: created and deleted with the record)
 // A record's Version.Index is its key's etcd mod_revision, so an update names the revision it
 // read and is refused if another write came between ("update out of sequence", as swarmkit).
 //
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "cluster/etcd/client.h"
+#include "cluster/networks.h"
 #include "cluster/orchestrator/reconcile.h"
 #include "common/status.h"
 #include "spec/service.h"
@@ -113,6 +118,26 @@ class Store {
   Status UpdateConfig(const spec::Config& c, uint64_t version);
   Status RemoveConfig(const std::string& id);
 
+  // Swarm networks (store_networks.cc). CreateNetwork allocates the VNI, and the subnet when the
+  // record has none (from `pools`, `subnet_size` bits), and returns the record as written; a name
+  // that is taken is swarmkit's AlreadyExists. RemoveNetwork is conditional on n.version.
+  StatusOr<std::vector<NetworkRecord>> ListNetworks();
+  StatusOr<NetworkRecord> GetNetwork(const std::string& id);
+  StatusOr<NetworkRecord> CreateNetwork(NetworkRecord n, const std::vector<std::string>& pools,
+                                        uint32_t subnet_size);
+  Status RemoveNetwork(const NetworkRecord& n);
+  // Containers attached to attachable swarm networks. CreateAttachment gives `a` the lowest free
+  // address of n (an address key per network holds each one: /berth/swarm/addrs/<net>/<ip>),
+  // conditional on n being still at n.version; NOT_FOUND once n is gone.
+  StatusOr<std::vector<AttachmentRecord>> ListAttachments();
+  StatusOr<AttachmentRecord> CreateAttachment(AttachmentRecord a, const NetworkRecord& n);
+  Status RemoveAttachment(const AttachmentRecord& a);
+  // Gives each new task an address on every swarm network its spec names (the lowest free one,
+  // NetworksAttachments as swarmkit's), adding the address keys to the plan's transaction, each
+  // conditional on being free. A task's addresses are held as long as its record exists.
+  Status AddTaskAddresses(std::vector<spec::Task>* create, std::vector<etcd::Compare>* compares,
+                          std::vector<etcd::Op>* ops);
+
   // The orchestrator's view: services, tasks and nodes at one revision (returned in *revision),
   // and the cluster's task history limit.
   StatusOr<orch::ClusterView> ReadView(int64_t* revision);
@@ -133,6 +158,9 @@ class Store {
  private:
   std::shared_ptr<etcd::Client> etcd_;
 };
+
+// The ops that free a task's network addresses (with its record).
+void ReleaseTaskAddresses(const spec::Task& t, std::vector<etcd::Op>* ops);
 
 // etcd's errors as the API shows them (no quorum: Docker's 503 message).
 Status StoreError(const Status& s, std::string_view what);

@@ -273,7 +273,9 @@ Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, i
     services_written.insert(s.id);
   }
   std::set<std::string> services_used;
-  for (const spec::Task& t : plan.create) {
+  std::vector<spec::Task> create = plan.create;
+  RETURN_IF_ERROR(AddTaskAddresses(&create, &compares, &ops));
+  for (const spec::Task& t : create) {
     compares.push_back(Compare::Missing(TaskKey(t.id)));
     ops.push_back(Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t)));
     services_used.insert(t.service_id);
@@ -284,12 +286,15 @@ Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, i
     ops.push_back(Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t)));
     services_used.insert(t.service_id);
   }
-  std::map<std::string, uint64_t> task_versions;
-  for (const spec::Task& t : view.tasks) task_versions[t.id] = t.meta.version.index;
+  std::map<std::string, const spec::Task*> read;
+  for (const spec::Task& t : view.tasks) read[t.id] = &t;
   for (const std::string& id : plan.remove) {
-    auto it = task_versions.find(id);
-    if (it != task_versions.end())
-      compares.push_back(Compare::ModRevisionIs(TaskKey(id), static_cast<int64_t>(it->second)));
+    auto it = read.find(id);
+    if (it != read.end()) {
+      compares.push_back(Compare::ModRevisionIs(
+          TaskKey(id), static_cast<int64_t>(it->second->meta.version.index)));
+      ReleaseTaskAddresses(*it->second, &ops);
+    }
     ops.push_back(Op::Delete(TaskKey(id)));
   }
   for (const spec::Service& s : view.services) {

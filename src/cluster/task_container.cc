@@ -115,9 +115,29 @@ StatusOr<TaskContainer> TaskContainerFor(const TaskAssignment& a, const std::str
   c.labels = std::move(labels);
 
   spec::HostConfig& hc = req.host_config.emplace();
-  // TODO(issue 12): the task's network attachments (overlays, the ingress network, the VIP's
-  // service binding) go here; until then every task runs on the default bridge.
+  // The task's swarm networks, at the addresses the managers gave it, with the service's name as
+  // an alias (the ingress network and service VIPs come with the routing mesh). A task on no
+  // swarm network runs on the default bridge.
   hc.network_mode = "default";
+  if (!t.networks_attachments.empty()) {
+    std::map<std::string, spec::EndpointSettings> eps;
+    for (const spec::NetworkAttachment& na : t.networks_attachments) {
+      spec::EndpointSettings ep;
+      if (!na.addresses.empty()) {
+        spec::EndpointIPAMConfig ipam;
+        ipam.ipv4_address = na.addresses.front().substr(0, na.addresses.front().find('/'));
+        ep.ipam_config = ipam;
+      }
+      std::vector<std::string> aliases = {a.service_name};
+      for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
+        if (want.target == na.network.id || want.target == na.network.spec.annotations.name)
+          aliases.insert(aliases.end(), want.aliases.begin(), want.aliases.end());
+      ep.aliases = std::move(aliases);
+      eps[na.network.id] = std::move(ep);
+    }
+    hc.network_mode = t.networks_attachments.front().network.id;
+    req.networking_config = spec::NetworkingConfig{std::move(eps)};
+  }
   // No restart policy on the container: swarm restarts a task by replacing it.
   hc.restart_policy = spec::RestartPolicy{};
   if (!cs.groups.empty()) hc.group_add = cs.groups;

@@ -132,6 +132,66 @@ certs() { echo "/var/lib/berth-lab/$LAB_NAME/$1/swarm/certificates"; }
   [ "$(echo "$output" | jq -r .role)" = worker ]
 }
 
+@test "swarm networks: ingress at init; overlays made, listed, inspected and removed on managers" {
+  run m1 network ls --format '{{.Name}} {{.Driver}} {{.Scope}}'
+  [[ "$output" == *"ingress overlay swarm"* ]] || { echo "$output"; false; }
+  fmt='{{.Scope}} {{.Driver}} {{.Ingress}} {{.Attachable}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}'
+  run m1 network inspect ingress --format "$fmt"
+  [ "$output" = "swarm overlay true false 10.0.0.0/24 10.0.0.1 4096" ] || { echo "$output"; false; }
+  # The first overlay gets the next /24 of the default pool and VNI 4097, as in Docker.
+  run m1 network create -d overlay --attachable ov1
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "${#output}" -eq 25 ]
+  id=$output
+  run m1 network inspect ov1 --format "$fmt"
+  [ "$output" = "swarm overlay false true 10.0.1.0/24 10.0.1.1 4097" ] || { echo "$output"; false; }
+  # A subnet the user names may overlap another overlay's (each has its own namespace on a node).
+  run m1 network create -d overlay --subnet 10.0.1.0/24 --label team=a ov2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run m1 network inspect ov2 --format "$fmt"
+  [ "$output" = "swarm overlay false false 10.0.1.0/24 10.0.1.1 4098" ] || { echo "$output"; false; }
+  run m1 network ls --filter driver=overlay --filter label=team=a --format '{{.Name}}'
+  [ "$output" = "ov2" ]
+  run bm1 network ls
+  [[ "$output" == *"${id:0:12}   ov1 "*"overlay   swarm"* ]] || { echo "$output"; false; }
+  # Refusals: a taken name, encryption (no IPsec here), a worker, a service on the ingress
+  # network, a name that is no network.
+  run m1 network create -d overlay ov1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"network ov1 already exists"* ]] || { echo "$output"; false; }
+  run m1 network create -d overlay -o encrypted sec
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"IPsec"* ]] || { echo "$output"; false; }
+  run w1 network create -d overlay wov
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"This node is not a swarm manager."* ]] || { echo "$output"; false; }
+  run w1 network ls --format '{{.Name}}'
+  [[ "$output" != *ov1* ]]
+  run m1 service create --detach --name oning --network ingress busybox sleep 100
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Service cannot be explicitly attached to the ingress network"* ]] || { echo "$output"; false; }
+  # A network a service uses stays (swarmkit's words), and the service names it by id.
+  m1 service create --detach --name onov --network ov1 busybox sleep 100 >/dev/null
+  run m1 service inspect onov --format '{{range .Spec.TaskTemplate.Networks}}{{.Target}}{{end}}'
+  [ "$output" = "$id" ] || { echo "$output"; false; }
+  run m1 network rm ov1
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"network $id is in use by service "* ]] || { echo "$output"; false; }
+  m1 service rm onov >/dev/null
+  run m1 network inspect nosuchnet
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"network nosuchnet not found"* ]] || { echo "$output"; false; }
+  # Removed, the VNI and the pooled subnet are free again.
+  run m1 network rm ov1 ov2
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run m1 network ls --format '{{.Name}}'
+  [[ "$output" != *ov1* && "$output" != *ov2* ]]
+  m1 network create -d overlay ov3 >/dev/null
+  run m1 network inspect ov3 --format "$fmt"
+  [ "$output" = "swarm overlay false false 10.0.1.0/24 10.0.1.1 4097" ] || { echo "$output"; false; }
+  m1 network rm ov3
+}
+
 @test "a node cut off goes Down within 3 heartbeats and comes back Ready when healed" {
   lab cut w1
   start=$(date +%s%N)
