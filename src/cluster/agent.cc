@@ -183,6 +183,72 @@ StatusOr<std::vector<TaskAssignment>> ParseAssignments(const nlohmann::json& lis
 
 }  // namespace
 
+void Agent::ApplyNetworks(const nlohmann::json& networks) {
+  if (cfg_.networks == nullptr || !networks.is_array()) return;
+  std::vector<network::SwarmNetworkSpec> wanted;
+  std::vector<std::pair<std::string, std::vector<network::OverlayPeer>>> peers;
+  for (const nlohmann::json& n : networks) {
+    wanted.push_back(ParseSwarmNetworkSpec(n.value("network", nlohmann::json::object())));
+    std::vector<network::OverlayPeer> list;
+    for (const nlohmann::json& p : n.value("peers", nlohmann::json::array()))
+      list.push_back({p.value("ip", ""), p.value("mac", ""), p.value("vtep", ""),
+                      p.value("names", std::vector<std::string>{})});
+    peers.emplace_back(wanted.back().id, std::move(list));
+  }
+  if (Status s = cfg_.networks->SetVtep(cfg_.vtep); !s.ok())
+    spdlog::warn("swarm: overlay underlay address {}: {}", cfg_.vtep, s.ToString());
+  if (Status s = cfg_.networks->SetSwarmNetworks(wanted); !s.ok())
+    spdlog::warn("swarm: swarm networks: {}", s.ToString());
+  for (const auto& [id, list] : peers)
+    if (Status s = cfg_.networks->SetPeers(id, list); !s.ok())
+      spdlog::warn("swarm: peers of network {}: {}", id, s.ToString());
+}
+
+StatusOr<RpcReply> Agent::CallLeader(std::string_view path, const nlohmann::json& body) {
+  RpcOptions opts;
+  {
+    StateLock l(mu_);
+    opts.tls = tls_;
+  }
+  opts.timeout = std::chrono::seconds(10);
+  Status last = absl::UnavailableError(kNoLeaderMessage);
+  for (const std::string& target : Targets()) {
+    StatusOr<RpcReply> r = Call(target, path, body, opts);
+    if (!r.ok()) {
+      last = r.status();
+      continue;
+    }
+    if (r->status >= 400) return ReplyError(*r);
+    if (r->body.value("leader", false)) return r;
+    std::string leader = r->body.value("leader_addr", "");
+    if (!leader.empty()) {
+      StatusOr<RpcReply> again = Call(leader, path, body, opts);
+      if (again.ok() && again->status >= 400) return ReplyError(*again);
+      if (again.ok() && again->body.value("leader", false)) return again;
+    }
+  }
+  return last;
+}
+
+StatusOr<SwarmAttachment> Agent::Attach(const std::string& network,
+                                        const std::string& container_id,
+                                        const std::string& container_name) {
+  ASSIGN_OR_RETURN(RpcReply r, CallLeader(wire::kAttach, {{"network", network},
+                                                           {"container_id", container_id},
+                                                           {"container_name", container_name}}));
+  SwarmAttachment a;
+  a.network = ParseSwarmNetworkSpec(r.body.value("network", nlohmann::json::object()));
+  a.attachment_id = r.body.value("attachment_id", "");
+  a.ip = r.body.value("ip", "");
+  if (a.network.id.empty() || a.ip.empty())
+    return absl::InternalError("attach: the leader's answer has no network or address");
+  return a;
+}
+
+Status Agent::Detach(const std::string& container_id) {
+  return CallLeader(wire::kDetach, {{"container_id", container_id}}).status();
+}
+
 void Agent::AssignLoop() {
   std::string digest;
   std::string last_leader;
@@ -220,6 +286,7 @@ void Agent::AssignLoop() {
         continue;
       }
       digest = r->body.value("digest", "");
+      ApplyNetworks(r->body.value("networks", nlohmann::json::array()));
       runner_->Assign(std::move(*set));
       if (target != last_leader) {
         // A new leader: it gets every status again (a report to the old one may be lost).

@@ -33,6 +33,7 @@
 #include "cluster/task_runner.h"
 #include "common/clock.h"
 #include "common/sync.h"
+#include "network/swarm.h"
 #include "spec/swarm.h"
 
 namespace berth::cluster {
@@ -54,6 +55,17 @@ struct AgentConfig {
   std::function<void(const HeartbeatAnswer&)> on_answer;
   // The node's task runner, when it runs tasks (its `report` is the agent's); null: none.
   std::optional<TaskRunnerConfig> tasks;
+  // Where the swarm networks this node needs, and their peers, go (the network controller);
+  // null: nowhere (tests). `vtep`: this node's underlay address for VXLAN.
+  network::SwarmNetworks* networks = nullptr;
+  std::string vtep;
+};
+
+// What the leader answers a node's attach: the network and the container's address on it.
+struct SwarmAttachment {
+  network::SwarmNetworkSpec network;
+  std::string attachment_id;
+  std::string ip;
 };
 
 class Agent {
@@ -72,6 +84,12 @@ class Agent {
   std::vector<ManagerPeer> managers() const;
   // The last heartbeat's error ("" when it succeeded).
   std::string last_error() const;
+  // A container of this node joins an attachable swarm network (id or name): the leader records
+  // it and gives it an address. Docker's refusals (not found, not attachable).
+  StatusOr<SwarmAttachment> Attach(const std::string& network, const std::string& container_id,
+                                   const std::string& container_name);
+  // The container's attachments are released (best effort: the leader may be out of reach).
+  Status Detach(const std::string& container_id);
 
  private:
   explicit Agent(AgentConfig cfg) : cfg_(std::move(cfg)) {}
@@ -79,6 +97,10 @@ class Agent {
   void AssignLoop();
   void ReportLoop();
   void QueueReports(const std::vector<TaskStatusUpdate>& updates);
+  // Hands the assignment's `networks` to cfg_.networks (before the tasks that need them start).
+  void ApplyNetworks(const nlohmann::json& networks);
+  // One call to the leader (the other managers redirect), as the assignments' long poll does.
+  StatusOr<RpcReply> CallLeader(std::string_view path, const nlohmann::json& body);
   // Where to send: the leader if known, then the other managers.
   std::vector<std::string> Targets() const;
   // Starts, restarts (a new certificate) or stops the worker's log server to match the node's

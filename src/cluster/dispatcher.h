@@ -14,6 +14,11 @@
 //   set the node has (`digest`), or after kAssignmentPoll with the same set.
 // - POST /task-status {updates: [{task}]}: the node's agent reports task states; the leader
 //   writes them to the store (a state never goes backwards; only the node's own tasks).
+// - POST /attach {network, container_id}: a node's container joins an attachable swarm network
+//   (dispatcher_networks.cc); the leader records the attachment with an address and answers the
+//   network and the address. POST /detach {container_id} removes the container's attachments.
+// The assignments also carry `networks`: the swarm networks the node needs (those something on it
+// uses) with their peer tables (the other nodes' endpoints, with their underlay addresses).
 // A node whose certificate is not from this cluster, or was removed, is refused.
 //
 // The leader's dispatcher also watches the heartbeats: a node silent for 2.5 periods is marked
@@ -28,11 +33,18 @@
 #include "api/http.h"
 #include "common/clock.h"
 #include "common/sync.h"
+#include "network/swarm.h"
+#include "spec/service.h"
 #include "spec/swarm.h"
 
 namespace berth::cluster {
 
 class Manager;
+
+// The `networks` of a node's assignments (dispatcher_networks.cc), and their parser on the node.
+StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_id,
+                                           const std::vector<spec::Task>& all_tasks);
+network::SwarmNetworkSpec ParseSwarmNetworkSpec(const nlohmann::json& j);
 
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).
@@ -47,6 +59,8 @@ class Dispatcher {
   void HandleRenew(api::Request& req, api::Conn& conn);
   void HandleAssignments(api::Request& req, api::Conn& conn);
   void HandleTaskStatus(api::Request& req, api::Conn& conn);
+  void HandleAttach(api::Request& req, api::Conn& conn);
+  void HandleDetach(api::Request& req, api::Conn& conn);
   // The tasks changed (the leader's watch): long polls look again.
   void TasksChanged();
   // The manager is stopping: long polls answer at once and no new one waits.

@@ -64,10 +64,12 @@ static std::map<std::string, nlohmann::json> OpenPayloads(Manager& m, const std:
 }
 
 // The node's assignment set: every task record on the node with its service's name, and the
-// secrets and configs of its live tasks (opened: the node keeps them in memory only).
+// secrets and configs of its live tasks (opened: the node keeps them in memory only); and the
+// swarm networks the node needs with their peers. {"tasks": [...], "networks": [...]}
 static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& node_id) {
   Store& store = m.store();
   ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, store.ListTasks());
+  ASSIGN_OR_RETURN(nlohmann::json networks, BuildNodeNetworks(m, node_id, tasks));
   tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
                              [&](const spec::Task& t) { return t.node_id != node_id; }),
               tasks.end());
@@ -107,7 +109,7 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
                    {"secrets", Payloads(secret_refs, secrets)},
                    {"configs", Payloads(config_refs, configs)}});
   }
-  return out;
+  return nlohmann::json{{"tasks", std::move(out)}, {"networks", std::move(networks)}};
 }
 
 void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
@@ -141,7 +143,10 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
       }
       continue;
     }
-    conn.SendJson(200, {{"leader", true}, {"digest", digest}, {"assignments", std::move(*set)}});
+    conn.SendJson(200, {{"leader", true},
+                        {"digest", digest},
+                        {"assignments", std::move((*set)["tasks"])},
+                        {"networks", std::move((*set)["networks"])}});
     return;
   }
 }

@@ -284,6 +284,8 @@ void Manager::AddRoutes() {
               [d](api::Request& r, api::Conn& c) { d->HandleAssignments(r, c); });
   router_.Add("POST", wire::kTaskStatus,
               [d](api::Request& r, api::Conn& c) { d->HandleTaskStatus(r, c); });
+  router_.Add("POST", wire::kAttach, [d](api::Request& r, api::Conn& c) { d->HandleAttach(r, c); });
+  router_.Add("POST", wire::kDetach, [d](api::Request& r, api::Conn& c) { d->HandleDetach(r, c); });
   if (cfg_.containers != nullptr) {
     task_logs_ =
         std::make_unique<NodeTaskLogs>(*cfg_.containers, cfg_.state.node_id, cfg_.state.cluster_id);

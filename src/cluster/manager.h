@@ -119,6 +119,8 @@ inline constexpr char kHeartbeat[] = "/heartbeat";
 inline constexpr char kRenew[] = "/renew";
 inline constexpr char kAssignments[] = "/assignments";
 inline constexpr char kTaskStatus[] = "/task-status";
+inline constexpr char kAttach[] = "/attach";
+inline constexpr char kDetach[] = "/detach";
 }  // namespace wire
 
 }  // namespace berth::cluster

@@ -43,6 +43,8 @@ struct OverlayPeer {
   std::string ip;    // its address on the overlay, "10.0.1.2"
   std::string mac;   // "02:42:0a:00:01:02" (Docker derives it from the address)
   std::string vtep;  // the underlay IPv4 address of the node it lives on
+  // The names the embedded DNS answers with this address on this network (a container's name).
+  std::vector<std::string> names = {};
 };
 
 // The MAC Docker gives an overlay endpoint: 02:42 followed by the four bytes of its IPv4 address.
