@@ -11,6 +11,7 @@
 #include "cluster/networks.h"
 #include "cluster/pki/pki.h"
 #include "cluster/rpc.h"
+#include "cluster/task_container.h"
 #include "network/ipam/ipam.h"
 #include "spdlog/spdlog.h"
 
@@ -72,11 +73,27 @@ StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_i
     std::vector<std::string> names;  // what other nodes' DNS answers with this address
   };
   std::map<std::string, std::vector<Ep>> eps;
+  std::map<std::string, std::string> service_names;
+  bool any_task = false;
+  for (const spec::Task& t : all_tasks) any_task |= !t.networks_attachments.empty();
+  if (any_task) {
+    ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
+    for (const spec::Service& s : services) service_names[s.id] = s.spec.annotations.name;
+  }
   for (const spec::Task& t : all_tasks) {
     if (t.node_id.empty() || !HasEndpoints(t)) continue;
-    for (const spec::NetworkAttachment& a : t.networks_attachments)
+    // What other nodes' DNS answers with a task's address: its container's name, its service's
+    // name and tasks.<service> (every task's address: Berth has no service VIPs yet), and the
+    // aliases its spec gives on that network.
+    const std::string& svc = service_names[t.service_id];
+    for (const spec::NetworkAttachment& a : t.networks_attachments) {
+      std::vector<std::string> names = {TaskContainerName(t, svc), svc, "tasks." + svc};
+      for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
+        if (want.target == a.network.id)
+          names.insert(names.end(), want.aliases.begin(), want.aliases.end());
       for (const std::string& addr : a.addresses)
-        eps[a.network.id].push_back({t.node_id, HostPart(addr), {}});
+        eps[a.network.id].push_back({t.node_id, HostPart(addr), names});
+    }
   }
   for (const AttachmentRecord& a : attachments) {
     Ep e{a.node_id, a.ip, {}};

@@ -128,7 +128,9 @@ StatusOr<TaskContainer> TaskContainerFor(const TaskAssignment& a, const std::str
         ipam.ipv4_address = na.addresses.front().substr(0, na.addresses.front().find('/'));
         ep.ipam_config = ipam;
       }
-      std::vector<std::string> aliases = {a.service_name};
+      // Berth has no service VIPs yet: the service's name and tasks.<service> answer with every
+      // task's address (other nodes' tasks come from the peer table).
+      std::vector<std::string> aliases = {a.service_name, "tasks." + a.service_name};
       for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
         if (want.target == na.network.id || want.target == na.network.spec.annotations.name)
           aliases.insert(aliases.end(), want.aliases.begin(), want.aliases.end());
