@@ -185,9 +185,9 @@ StatusOr<uint32_t> OverlayVni(const std::map<std::string, std::string>& options)
   auto it = options.find(kVxlanIdOption);
   if (it == options.end() || it->second.empty())
     return absl::InvalidArgumentError(std::string("overlay network without a VNI (") + kVxlanIdOption + ")");
-  std::string first(*absl::StrSplit(it->second, ',').begin());
+  std::vector<std::string> vnis = absl::StrSplit(it->second, ',');
   uint32_t vni = 0;
-  if (!absl::SimpleAtoi(first, &vni) || vni == 0 || vni >= (1u << 24))
+  if (!absl::SimpleAtoi(vnis[0], &vni) || vni == 0 || vni >= (1u << 24))
     return absl::InvalidArgumentError("invalid VNI \"" + it->second + "\": want 1..16777215");
   return vni;
 }

@@ -42,15 +42,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
-#define ASSERT_OK(e)                                      \
-  do {                                                    \
-    auto s_ = (e);                                        \
-    ASSERT_TRUE(s_.ok()) << #e << ": " << StatusOf(s_);   \
+#define ASSERT_OK(e)                                    \
+  do {                                                  \
+    const auto& s_ = (e);                               \
+    ASSERT_TRUE(s_.ok()) << #e << ": " << StatusOf(s_); \
   } while (0)
-#define EXPECT_OK(e)                                      \
-  do {                                                    \
-    auto s_ = (e);                                        \
-    EXPECT_TRUE(s_.ok()) << #e << ": " << StatusOf(s_);   \
+#define EXPECT_OK(e)                                    \
+  do {                                                  \
+    const auto& s_ = (e);                               \
+    EXPECT_TRUE(s_.ok()) << #e << ": " << StatusOf(s_); \
   } while (0)
 Status StatusOf(const Status& s) { return s; }
 template <class T>
@@ -470,12 +470,15 @@ TEST_F(OverlayTest, IperfOverlayAgainstUnderlay) {
   ASSERT_OK(n2->SetPeers({{"10.0.1.2", e1.mac, nodes_[0].vtep}}));
   const char* secs = std::getenv("OVERLAY_IPERF_SECONDS");
   auto measure = [&](const std::string& server_ns, const std::string& client_ns, const std::string& ip) -> double {
-    std::string out;
-    int rc = RunIn(server_ns, {"iperf3", "-s", "-1", "-D", "-B", ip, "-p", "5211"}, &out);
-    EXPECT_EQ(rc, 0) << out;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    rc = RunIn(client_ns, {"iperf3", "-c", ip, "-p", "5211", "-t", secs ? secs : "5", "-f", "m"}, &out);
-    EXPECT_EQ(rc, 0) << out;
+    std::string out, server_out;
+    // One client, then the server exits; `timeout` ends it should the client never come.
+    std::thread server([&] {
+      RunIn(server_ns, {"timeout", "60", "iperf3", "-s", "-1", "-B", ip, "-p", "5211"}, &server_out);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    int rc = RunIn(client_ns, {"iperf3", "-c", ip, "-p", "5211", "-t", secs ? secs : "5", "-f", "m"}, &out);
+    server.join();
+    EXPECT_EQ(rc, 0) << out << server_out;
     // The receiver's summary: "... 1234 Mbits/sec ... receiver".
     double mbps = 0;
     for (auto line : absl::StrSplit(out, '\n'))
