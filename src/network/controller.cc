@@ -89,7 +89,9 @@ std::shared_ptr<const NameIndex> Controller::NameIndexLocked() {
   std::map<std::string, NameIndex::Asker> askers;
   std::map<std::string, std::string> names;
   for (auto& [id, n] : networks_)
-    if (n->UserDefined()) names[id] = n->spec.name;
+    // docker_gwbridge carries every overlay container's way out, not names (Docker's gateway
+    // endpoints disable resolution).
+    if (n->UserDefined() && n->spec.name != "docker_gwbridge") names[id] = n->spec.name;
   for (auto& [cid, sb] : sandboxes_) {
     auto cit = containers_.find(cid);
     if (cit == containers_.end()) continue;
@@ -341,6 +343,9 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
   if (auto files = sys::ListDir(opts_.exec_root + "/netns"); files.ok())
     for (auto& f : *files) {
       std::string p = opts_.exec_root + "/netns/" + f;
+      // ov-<vni>: an overlay's namespace, which the overlay driver adopts or removes when the
+      // agent says which swarm networks this node needs (SetSwarmNetworks).
+      if (absl::StartsWith(f, "ov-")) continue;
       if (!paths.count(p)) (void)kernel_.RemoveSandbox(p);
     }
   return Publish(gen, std::move(model), std::move(names));
@@ -522,6 +527,20 @@ StatusOr<NetworkCreateResult> Controller::CreateNetwork(const spec::NetworkCreat
 }
 
 Status Controller::RemoveNetwork(const std::string& name) {
+  std::string swarm_id;
+  {
+    StateLock l(mu_);
+    Status st;
+    Network* n = FindNetworkLocked(name, &st);
+    if (n != nullptr && n->swarm) swarm_id = n->spec.id;
+  }
+  if (!swarm_id.empty()) {
+    // This node's copy of a swarm network (on a manager the API removes it from the cluster
+    // instead): refused while a container is attached, else removed here until the agent lists
+    // it again, as Docker's worker does.
+    absl::MutexLock op(&swarm_ops_);
+    return RemoveSwarmNetworkHeld(swarm_id);
+  }
   Network* n;
   std::unique_ptr<DriverNetwork> kernel;
   {
@@ -568,7 +587,7 @@ StatusOr<std::vector<std::string>> Controller::PruneNetworks(const spec::Filters
   {
     StateLock l(mu_);
     for (auto& [id, n] : networks_) {
-      if (n->builtin || n->phase != Network::Phase::kReady) continue;
+      if (n->builtin || n->swarm || n->phase != Network::Phase::kReady) continue;
       bool used = false;
       for (auto& [cid, c] : containers_)
         for (auto& a : c->attachments) used |= a.network_id == id;
@@ -601,6 +620,7 @@ NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
   v.ipam.config = n.ipam_config;
   v.internal = n.spec.internal;
   v.attachable = n.attachable;
+  v.ingress = n.ingress;
   if (with_containers)
     for (auto& [cid, sb] : sandboxes_)
       for (auto& e : sb->endpoints) {

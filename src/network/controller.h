@@ -38,6 +38,7 @@
 #include "network/ipam/ipam.h"
 #include "network/name_index.h"
 #include "network/network_service.h"
+#include "network/swarm.h"
 #include "spec/container.h"
 #include "spec/host_config.h"
 
@@ -65,7 +66,9 @@ struct ContainerRef {
 };
 using ContainerLookup = std::function<StatusOr<ContainerRef>(const std::string& name_or_id)>;
 
-class Controller : public engine::NetworkAttacher, public NetworkService {
+class SwarmDriver;
+
+class Controller : public engine::NetworkAttacher, public NetworkService, public SwarmNetworks {
  public:
   // The kernel and the drivers are given (tests give fakes); dns may be null (no embedded DNS).
   Controller(engine::Store& store, engine::EventBus& events, const Clock& clock,
@@ -106,6 +109,14 @@ class Controller : public engine::NetworkAttacher, public NetworkService {
   // Embedded DNS: the addresses `name` has on the user-defined networks of container `id`. Reads
   // the current NameIndex snapshot only: never waits for the controller.
   std::vector<std::string> Resolve(const std::string& container_id, const std::string& name);
+
+  // SwarmNetworks (controller_swarm.cc): swarm networks live in memory only (the managers hand
+  // them out again after a restart), are made by the driver named by their spec (a SwarmDriver,
+  // "overlay"), and are listed, inspected and joined like local ones while present. Each has an
+  // address allocator of its own, so overlays may overlap each other and local networks.
+  Status SetVtep(const std::string& local_ip) override;
+  Status SetSwarmNetworks(const std::vector<SwarmNetworkSpec>& wanted) override;
+  Status SetPeers(const std::string& network_id, const std::vector<OverlayPeer>& peers) override;
 
  private:
   struct Network;
@@ -155,6 +166,22 @@ class Controller : public engine::NetworkAttacher, public NetworkService {
   // Teardown with the container's operation lock held by the caller.
   void TeardownHeld(const std::string& id);
 
+  // ---- swarm networks (controller_swarm.cc) ----
+  SwarmDriver* SwarmDriverFor(const std::string& driver);
+  // The allocator of a network's addresses: its own for a swarm network, else the shared one.
+  ipam::Allocator& AllocatorForLocked(const std::string& network_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the swarm networks that are no longer wanted and that no container is attached to.
+  // Takes swarm_ops_; callers may hold a container's operation lock (container -> network order).
+  void ReapSwarmNetworks() ABSL_LOCKS_EXCLUDED(swarm_ops_);
+  // Removes swarm network `id` if no container is attached (else PermissionDenied with Docker's
+  // "has active endpoints" text), with swarm_ops_ held.
+  Status RemoveSwarmNetworkHeld(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(swarm_ops_);
+  // docker_gwbridge, made on first need: the network id, or "" when a container on `attachments`
+  // needs none (it has a network that gives it a default route, or only internal ones).
+  StatusOr<std::string> GatewayBridgeFor(const std::vector<std::string>& attached_network_ids);
+  bool NeedsGatewayBridgeLocked(const std::vector<std::string>& attached_network_ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   engine::Store& store_;
   engine::EventBus& events_;
   const Clock& clock_;
@@ -176,6 +203,14 @@ class Controller : public engine::NetworkAttacher, public NetworkService {
   std::map<std::string, std::unique_ptr<SandboxState>> sandboxes_ ABSL_GUARDED_BY(mu_);  // by container id
   uint64_t firewall_generation_ ABSL_GUARDED_BY(mu_) = 0;
   Snapshot<NameIndex> names_;
+
+  // Swarm networks: an operation lock serialising the agent's calls, reaping and a local rm of
+  // one (taken after a container's operation lock, before mu_); each network's allocator; the
+  // last peer table the agent gave per network id (applied when the network is made).
+  absl::Mutex swarm_ops_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool swarm_orphans_checked_ ABSL_GUARDED_BY(swarm_ops_) = false;
+  std::map<std::string, std::unique_ptr<ipam::Allocator>> swarm_ipam_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<OverlayPeer>> swarm_peers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::network

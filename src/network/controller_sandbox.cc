@@ -178,6 +178,7 @@ void Controller::Detach(const std::string& id) {
     containers_.erase(id);
   }
   (void)store_.Delete("netattach", id);
+  ReapSwarmNetworks();  // a swarm network no longer wanted may have lost its last container
 }
 
 void Controller::Rename(const std::string& id, const std::string& name) {
@@ -207,8 +208,12 @@ std::string Controller::DefaultGatewayLocked() const {
 
 void Controller::ReleaseAddressesLocked(const std::vector<Endpoint>& eps) {
   for (auto& e : eps) {
-    if (!e.pool_id.empty() && !e.spec.ip.empty()) (void)ipam_->ReleaseAddress(e.pool_id, e.spec.ip);
-    if (!e.pool6_id.empty() && !e.spec.ip6.empty()) (void)ipam_->ReleaseAddress(e.pool6_id, e.spec.ip6);
+    // A swarm network's pool lives in an allocator of its own, which goes with the network (and
+    // its pool id may name another network's pool in the shared one).
+    if (!networks_.count(e.network_id)) continue;
+    ipam::Allocator& alloc = AllocatorForLocked(e.network_id);
+    if (!e.pool_id.empty() && !e.spec.ip.empty()) (void)alloc.ReleaseAddress(e.pool_id, e.spec.ip);
+    if (!e.pool6_id.empty() && !e.spec.ip6.empty()) (void)alloc.ReleaseAddress(e.pool6_id, e.spec.ip6);
   }
 }
 
@@ -224,17 +229,18 @@ StatusOr<Controller::Endpoint> Controller::PlanEndpointLocked(SandboxState& sb, 
     if (e.network_id == n.spec.id)
       return absl::PermissionDeniedError("endpoint with name " + c.name + " already exists in network " +
                                          n.spec.name);
-  ASSIGN_OR_RETURN(std::string ip, ipam_->RequestAddress(n.pool_id, a.static_ip, n.spec.name, n.spec.id));
+  ipam::Allocator& alloc = AllocatorForLocked(n.spec.id);
+  ASSIGN_OR_RETURN(std::string ip, alloc.RequestAddress(n.pool_id, a.static_ip, n.spec.name, n.spec.id));
   std::string ip6;
   if (!n.pool6_id.empty()) {
-    auto got = ipam_->RequestAddress(n.pool6_id, a.static_ip6, n.spec.name, n.spec.id);
+    auto got = alloc.RequestAddress(n.pool6_id, a.static_ip6, n.spec.name, n.spec.id);
     if (!got.ok()) {
-      (void)ipam_->ReleaseAddress(n.pool_id, ip);
+      (void)alloc.ReleaseAddress(n.pool_id, ip);
       return got.status();
     }
     ip6 = *got;
   } else if (!a.static_ip6.empty()) {
-    (void)ipam_->ReleaseAddress(n.pool_id, ip);
+    (void)alloc.ReleaseAddress(n.pool_id, ip);
     return absl::InvalidArgumentError("Invalid address " + a.static_ip6 +
                                       ": It does not belong to any of this network's subnets");
   }
@@ -307,6 +313,15 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   const std::string host_resolv_text = host_resolv.ok() ? *host_resolv : "";
   KeyedLock op(ops_, id);
   TeardownHeld(id);  // a restart reuses nothing of the last run
+  // A container on overlays only gets an endpoint on docker_gwbridge too (controller_swarm.cc),
+  // made before anything is planned: making it takes the controller's lock.
+  std::vector<std::string> attached;
+  {
+    StateLock l(mu_);
+    if (auto cit = containers_.find(id); cit != containers_.end())
+      for (auto& a : cit->second->attachments) attached.push_back(a.network_id);
+  }
+  ASSIGN_OR_RETURN(std::string gateway_bridge, GatewayBridgeFor(attached));
 
   Sandbox out;
   out.resolv_conf = host_resolv_text;
@@ -382,6 +397,20 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
       }
       eps.push_back(std::move(*ep));
       first = false;
+    }
+    if (!gateway_bridge.empty() && networks_.count(gateway_bridge)) {
+      // The default route and the published ports go through it; no name is served there.
+      Attachment gw;
+      gw.network_id = gateway_bridge;
+      auto ep = PlanEndpointLocked(*sb, c, gw, /*first=*/true);
+      if (!ep.ok()) {
+        ReleaseAddressesLocked(eps);
+        return ep.status();
+      }
+      const Network& n = *networks_.at(gateway_bridge);
+      if (!ports_to)
+        ports_to = PortTarget{ep->spec.ip, ep->spec.ip6, n.spec.ifname, n.spec.id, "", c.name, ep->spec.id};
+      eps.push_back(std::move(*ep));
     }
     upstreams = c.dns;
   }
@@ -662,6 +691,7 @@ Status Controller::Disconnect(const std::string& network, const spec::NetworkDis
     StateLock l(mu_);
     ReleaseAddressesLocked({*gone});
   }
+  ReapSwarmNetworks();
   return st;
 }
 
@@ -678,7 +708,9 @@ spec::EndpointSettings Controller::EndpointSettingsLocked(const Attachment& a, c
   if (ep != nullptr) {
     auto nit = networks_.find(a.network_id);
     s.endpoint_id = ep->spec.id;
-    s.gateway = nit != networks_.end() ? nit->second->spec.gateway : "";
+    // An overlay's gateway address is in the overlay's own namespace, not a route of the
+    // container's: Docker shows none.
+    s.gateway = nit != networks_.end() && !nit->second->swarm ? nit->second->spec.gateway : "";
     s.ip_address = ep->spec.ip;
     s.ip_prefix_len = ep->spec.prefix;
     s.mac_address = ep->spec.mac;

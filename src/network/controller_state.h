@@ -27,6 +27,11 @@ struct Controller::Network {
   spec::StringMap labels;
   bool attachable = false;
   bool builtin = false;
+  // A swarm network (controller_swarm.cc): in memory only, never stored; `wanted` while the
+  // agent lists it.
+  bool swarm = false;
+  bool ingress = false;
+  bool wanted = false;
   // Only kReady networks are found by name, listed, joined or removed; the others are in the
   // middle of a create or remove whose kernel work runs without the controller's lock.
   Phase phase = Phase::kReady;

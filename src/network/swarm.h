@@ -12,11 +12,16 @@
 // Threading: called from the agent's thread, never with a lock of the caller held; the
 // implementation follows the controller's rules (plan under its lock, kernel work without).
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "common/status.h"
 
 namespace berth::network {
@@ -47,8 +52,38 @@ struct OverlayPeer {
   std::vector<std::string> names = {};
 };
 
-// The MAC Docker gives an overlay endpoint: 02:42 followed by the four bytes of its IPv4 address.
-std::string OverlayMac(const std::string& ipv4);
+// The two helpers below are inline so that the cluster's managers (which compute peers' MACs and
+// check a create) need not link the network library.
+
+// The MAC Docker gives an overlay endpoint: 02:42 followed by the four bytes of its IPv4 address
+// ("10.0.1.2" -> "02:42:0a:00:01:02"); "" when ipv4 is not an IPv4 address.
+inline std::string OverlayMac(const std::string& ipv4) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, ipv4.c_str(), &a) != 1) return "";
+  const auto* b = reinterpret_cast<const unsigned char*>(&a.s_addr);  // network order
+  char out[18];
+  std::snprintf(out, sizeof out, "02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+  return out;
+}
+
+// The options of a swarm network this node can build, checked the same on the managers (before a
+// create is accepted) and on every node (before the kernel objects are made): InvalidArgument for
+// an MTU that is not a number in 68..65535, Unimplemented for `--opt encrypted` (this kernel has
+// neither IPsec nor WireGuard).
+inline Status ValidateSwarmNetworkOptions(const std::map<std::string, std::string>& options) {
+  if (options.count("encrypted"))
+    return absl::UnimplementedError(
+        "encrypted overlay networks (--opt encrypted) are not supported: Docker encrypts VXLAN "
+        "traffic with IPsec ESP in transport mode, and this kernel has no IPsec (CONFIG_XFRM_USER, "
+        "CONFIG_INET_ESP) nor WireGuard (CONFIG_WIREGUARD) to do it with; create the network "
+        "without --opt encrypted");
+  if (auto m = options.find("com.docker.network.driver.mtu"); m != options.end()) {
+    int mtu = 0;
+    if (!absl::SimpleAtoi(m->second, &mtu) || mtu < 68 || mtu > 65535)
+      return absl::InvalidArgumentError("invalid MTU \"" + m->second + "\"");
+  }
+  return absl::OkStatus();
+}
 
 class SwarmNetworks {
  public:

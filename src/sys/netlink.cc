@@ -519,32 +519,46 @@ Status Rtnl::CreateMacvlan(const std::string& name, const std::string& parent, c
 
 Status Rtnl::CreateVxlan(const std::string& name, uint32_t vni, const std::string& local_ip, int dst_port,
                          const std::string& dev, bool learning, int mtu) {
+  VxlanSpec spec;
+  spec.name = name;
+  spec.vni = vni;
+  spec.local_ip = local_ip;
+  spec.dst_port = dst_port;
+  spec.dev = dev;
+  spec.learning = learning;
+  spec.mtu = mtu;
+  return CreateVxlan(spec);
+}
+
+Status Rtnl::CreateVxlan(const VxlanSpec& spec) {
   std::optional<IpAddr> local;
-  if (!local_ip.empty()) {
-    ASSIGN_OR_RETURN(local, ParseIp(local_ip));
+  if (!spec.local_ip.empty()) {
+    ASSIGN_OR_RETURN(local, ParseIp(spec.local_ip));
   }
-  if (dst_port < 0 || dst_port > 65535)
-    return absl::InvalidArgumentError(absl::StrCat("vxlan port ", dst_port, " out of range"));
+  if (spec.dst_port < 0 || spec.dst_port > 65535)
+    return absl::InvalidArgumentError(absl::StrCat("vxlan port ", spec.dst_port, " out of range"));
   int dev_index = 0;
-  if (!dev.empty()) {
-    ASSIGN_OR_RETURN(dev_index, Index(dev));
+  if (!spec.dev.empty()) {
+    ASSIGN_OR_RETURN(dev_index, Index(spec.dev));
   }
   Request req(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
   req.Header<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  req.Str(IFLA_IFNAME, name);
-  if (mtu > 0) req.U32(IFLA_MTU, static_cast<uint32_t>(mtu));
+  req.Str(IFLA_IFNAME, spec.name);
+  if (spec.mtu > 0) req.U32(IFLA_MTU, static_cast<uint32_t>(spec.mtu));
+  if (spec.target_ns != nullptr) req.U32(IFLA_NET_NS_FD, static_cast<uint32_t>(spec.target_ns->fd()));
   nlattr* info = req.Nest(IFLA_LINKINFO);
   req.Str(IFLA_INFO_KIND, "vxlan");
   nlattr* data = req.Nest(IFLA_INFO_DATA);
   // The VNI is not range-checked here on purpose: the kernel's refusal says why in its own words.
-  req.U32(IFLA_VXLAN_ID, vni);
+  req.U32(IFLA_VXLAN_ID, spec.vni);
   if (local) req.Ip(local->family == AF_INET ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, *local);
   if (dev_index > 0) req.U32(IFLA_VXLAN_LINK, static_cast<uint32_t>(dev_index));
-  if (dst_port > 0) req.U16(IFLA_VXLAN_PORT, htons(static_cast<uint16_t>(dst_port)));  // __be16
-  req.U8(IFLA_VXLAN_LEARNING, learning ? 1 : 0);
+  if (spec.dst_port > 0) req.U16(IFLA_VXLAN_PORT, htons(static_cast<uint16_t>(spec.dst_port)));  // __be16
+  req.U8(IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0);
+  if (spec.proxy) req.U8(IFLA_VXLAN_PROXY, 1);
   req.End(data);
   req.End(info);
-  return NewLink(req, name);
+  return NewLink(req, spec.name);
 }
 
 Status Rtnl::DeleteLink(const std::string& name) {

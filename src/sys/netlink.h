@@ -81,6 +81,24 @@ struct NeighInfo {  // an ARP/NDP entry, or an FDB entry (then ip is the VXLAN r
   bool permanent = false;
 };
 
+// A VXLAN device as CreateVxlan makes it.
+struct VxlanSpec {
+  std::string name;
+  uint32_t vni = 0;
+  std::string local_ip;  // "" = none
+  int dst_port = 0;      // 0 = the kernel's default
+  std::string dev;       // underlay link of this namespace, "" = none
+  int mtu = 0;
+  bool learning = false;
+  // ARP/ND reduction: the device answers ARP requests from its own neighbour table instead of
+  // sending them out (IFLA_VXLAN_PROXY).
+  bool proxy = false;
+  // Born in target_ns (nullptr: this namespace). The device's UDP socket stays in the namespace of
+  // the socket that made it (the kernel's link net), so a device made in the daemon's namespace
+  // and born in another still sends and receives on the daemon's underlay.
+  const NetNs* target_ns = nullptr;
+};
+
 class Rtnl {
  public:
   // nullptr: the caller's namespace. The socket is created on a thread inside ns and stays bound to it.
@@ -105,6 +123,7 @@ class Rtnl {
   // local_ip and dev may be empty; dst_port 0 leaves the kernel default.
   Status CreateVxlan(const std::string& name, uint32_t vni, const std::string& local_ip, int dst_port,
                      const std::string& dev, bool learning = false, int mtu = 0);
+  Status CreateVxlan(const VxlanSpec& spec);
   Status DeleteLink(const std::string& name);  // NotFound if missing
 
   Status SetUp(const std::string& name, bool up = true);
