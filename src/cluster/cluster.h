@@ -140,6 +140,8 @@ class Cluster {
   spec::SwarmInfo Info();
   // Whether this node is a manager (the API refuses cluster reads on others).
   bool IsManager();
+  // Whether this node is in a swarm (cheap: its in-memory state only).
+  bool Active();
 
  private:
   class Impl;

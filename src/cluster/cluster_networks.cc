@@ -137,6 +137,11 @@ StatusOr<ContainerAttachment> Cluster::AttachContainer(const std::string& networ
   return ContainerAttachment{std::move(a.network), std::move(a.ip)};
 }
 
+bool Cluster::Active() {
+  StateLock l(impl_->mu_);
+  return impl_->state_.has_value();
+}
+
 Status Cluster::DetachContainer(const std::string& container_id) {
   std::shared_ptr<Agent> agent;
   {

@@ -24,6 +24,7 @@
 #include "engine/runtime.h"
 #include "engine/store.h"
 #include "network/controller.h"
+#include "network/overlay_driver.h"
 #include "network/dns/server.h"
 #include "engine/log_config.h"
 #include "network/firewall/applier.h"
@@ -283,6 +284,9 @@ Status Daemon::Start() {
                                                     *d.net_kernel, *d.firewall, d.dns.get());
   d.network->AddDriver(std::make_unique<network::BridgeDriver>(*d.host_rtnl, nopts.default_bridge));
   d.network->AddDriver(std::make_unique<network::MacvlanDriver>(*d.host_rtnl));
+  // Swarm overlays: their namespaces beside the sandboxes' (<exec-root>/netns/ov-<vni>).
+  d.network->AddDriver(
+      std::make_unique<network::OverlayDriver>(*d.host_rtnl, cfg.exec_root + "/netns"));
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
   // --init binds a static init into the container: Debian's tini-static unless --init-path says.
   if (cfg.init_path.empty())
@@ -355,7 +359,22 @@ Status Daemon::Start() {
       }
       return absl::NotFoundError(absl::StrCat("No such image: ", image));
     };
+    co.networks = d.network.get();
     d.cluster = std::make_unique<cluster::Cluster>(std::move(co));
+    // `docker run --net ov1` on any node of a swarm: the leader gives the address.
+    cluster::Cluster* cl = d.cluster.get();
+    network::Controller::SwarmAttacher attacher;
+    attacher.attach = [cl](const std::string& net, const std::string& id, const std::string& name)
+        -> StatusOr<std::pair<network::SwarmNetworkSpec, std::string>> {
+      ASSIGN_OR_RETURN(cluster::ContainerAttachment a, cl->AttachContainer(net, id, name));
+      return std::make_pair(std::move(a.network), std::move(a.ip));
+    };
+    attacher.detach = [cl](const std::string& id) {
+      if (Status s = cl->DetachContainer(id); !s.ok())
+        spdlog::warn("swarm: releasing container {}'s overlay addresses: {}", id, s.ToString());
+    };
+    attacher.in_swarm = [cl] { return cl->Active(); };
+    d.network->SetSwarmAttacher(std::move(attacher));
     d.cluster->Start();
     d.backend->cluster = d.cluster.get();
   }

@@ -116,6 +116,12 @@ std::shared_ptr<const NameIndex> Controller::NameIndexLocked() {
     }
     askers[cid] = std::move(asker);
   }
+  // Other nodes' endpoints on the swarm networks here, by the names their peer table gives.
+  for (auto& [net_id, peers] : swarm_peers_) {
+    if (!names.count(net_id)) continue;
+    for (const OverlayPeer& p : peers)
+      if (!p.names.empty()) entries.push_back(NameIndex::Entry{"peer/" + p.ip, net_id, p.names, p.ip});
+  }
   return std::make_shared<const NameIndex>(entries, std::move(askers), names);
 }
 

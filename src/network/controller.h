@@ -117,6 +117,22 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
   Status SetVtep(const std::string& local_ip) override;
   Status SetSwarmNetworks(const std::vector<SwarmNetworkSpec>& wanted) override;
   Status SetPeers(const std::string& network_id, const std::vector<OverlayPeer>& peers) override;
+  // One more swarm network wanted now, beside the agent's set (a container attaching to an
+  // attachable network the leader just gave it an address on).
+  Status AddSwarmNetwork(const SwarmNetworkSpec& network);
+
+  // How a container joins an attachable swarm network this node does not have yet: `attach` asks
+  // the managers (the cluster's agent) for the network and the container's address on it;
+  // `detach` releases a container's addresses when it is removed. Set once, before the API
+  // serves; unset outside a swarm-capable daemon.
+  struct SwarmAttacher {
+    std::function<StatusOr<std::pair<SwarmNetworkSpec, std::string>>(
+        const std::string& network, const std::string& container_id, const std::string& name)>
+        attach;
+    std::function<void(const std::string& container_id)> detach;
+    std::function<bool()> in_swarm;  // whether asking makes sense now (the node is in a swarm)
+  };
+  void SetSwarmAttacher(SwarmAttacher a) { attacher_ = std::move(a); }
 
  private:
   struct Network;
@@ -167,6 +183,12 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
   void TeardownHeld(const std::string& id);
 
   // ---- swarm networks (controller_swarm.cc) ----
+  Status SetSwarmNetworksHeld(const std::vector<SwarmNetworkSpec>& wanted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(swarm_ops_);
+  // Asks the attacher for the networks of `net` that are not on this node (attachable swarm
+  // networks), makes them here and puts the addresses given into the endpoint configs. No lock held.
+  Status AttachSwarmNetworks(const std::string& id, const std::string& name,
+                             const std::string& primary, spec::NetworkingConfig* net);
   SwarmDriver* SwarmDriverFor(const std::string& driver);
   // The allocator of a network's addresses: its own for a swarm network, else the shared one.
   ipam::Allocator& AllocatorForLocked(const std::string& network_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -211,6 +233,8 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
   bool swarm_orphans_checked_ ABSL_GUARDED_BY(swarm_ops_) = false;
   std::map<std::string, std::unique_ptr<ipam::Allocator>> swarm_ipam_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<OverlayPeer>> swarm_peers_ ABSL_GUARDED_BY(mu_);
+  std::vector<SwarmNetworkSpec> swarm_wanted_ ABSL_GUARDED_BY(swarm_ops_);  // the agent's set and additions
+  SwarmAttacher attacher_;  // set before the API serves, then only read
 };
 
 }  // namespace berth::network

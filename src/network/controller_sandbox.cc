@@ -60,6 +60,8 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
           "conflicting options: port publishing and the container type network mode");
     return absl::OkStatus();
   }
+  // Asked before taking mu_: the cluster has locks of its own.
+  const bool may_attach = attacher_.in_swarm && attacher_.in_swarm();
   StateLock l(mu_);
   std::string primary = mode == "default" ? "bridge" : mode;
   Status st;
@@ -67,6 +69,9 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
   // the image. Docker itself creates the container and fails its start; we create nothing.
   auto bad_request = [](const Status& st) { return absl::InvalidArgumentError(st.message()); };
   Network* n = FindNetworkLocked(primary, &st);
+  // A network this node does not have may be an attachable swarm network: Attach asks the
+  // managers, and refuses what they do not know.
+  if (!n && may_attach && absl::IsNotFound(st) && bindings.empty()) return absl::OkStatus();
   if (!n) return bad_request(st);
   if (n->spec.driver == "null" && !bindings.empty())
     return absl::InvalidArgumentError("conflicting options: port publishing and the container type network mode");
@@ -125,9 +130,45 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
   return absl::OkStatus();
 }
 
+Status Controller::AttachSwarmNetworks(const std::string& id, const std::string& name,
+                                       const std::string& primary, spec::NetworkingConfig* net) {
+  std::vector<std::string> missing;
+  {
+    StateLock l(mu_);
+    std::vector<std::string> wanted = {primary};
+    for (auto& [k, v] : spec::OrEmpty(net->endpoints_config))
+      if (k != primary && k != "default") wanted.push_back(k);
+    for (const std::string& w : wanted) {
+      Status st;
+      if (FindNetworkLocked(w, &st) == nullptr && absl::IsNotFound(st)) missing.push_back(w);
+    }
+  }
+  for (const std::string& m : missing) {
+    StatusOr<std::pair<SwarmNetworkSpec, std::string>> got = attacher_.attach(m, id, name);
+    if (!got.ok()) {
+      if (!missing.empty() && m != missing.front()) attacher_.detach(id);
+      return absl::IsNotFound(got.status()) ? absl::InvalidArgumentError(got.status().message())
+                                            : got.status();
+    }
+    if (Status st = AddSwarmNetwork(got->first); !st.ok()) {
+      attacher_.detach(id);
+      return st;
+    }
+    if (!net->endpoints_config.has_value()) net->endpoints_config.emplace();
+    spec::EndpointSettings& cfg = (*net->endpoints_config)[m];
+    if (!cfg.ipam_config.has_value()) cfg.ipam_config.emplace();
+    cfg.ipam_config->ipv4_address = got->second;
+  }
+  return absl::OkStatus();
+}
+
 Status Controller::Attach(const std::string& id, const std::string& name, const spec::HostConfig& hc,
-                          const spec::NetworkingConfig& net) {
+                          const spec::NetworkingConfig& given) {
   std::string mode = hc.network_mode.empty() ? "default" : hc.network_mode;
+  spec::NetworkingConfig net = given;
+  if (attacher_.attach && attacher_.in_swarm && !absl::StartsWith(mode, "container:") &&
+      mode != "host" && mode != "none" && attacher_.in_swarm())
+    RETURN_IF_ERROR(AttachSwarmNetworks(id, name, mode == "default" ? "bridge" : mode, &net));
   auto c = std::make_unique<ContainerNet>();
   c->id = id;
   c->name = name;
@@ -173,10 +214,17 @@ Status Controller::Attach(const std::string& id, const std::string& name, const 
 void Controller::Detach(const std::string& id) {
   KeyedLock op(ops_, id);
   TeardownHeld(id);
+  bool swarm = false;
   {
     StateLock l(mu_);
+    if (auto it = containers_.find(id); it != containers_.end())
+      for (auto& a : it->second->attachments)
+        if (auto n = networks_.find(a.network_id); n != networks_.end()) swarm |= n->second->swarm;
     containers_.erase(id);
   }
+  // Its addresses on swarm networks go back to the managers (best effort); a network nothing
+  // here uses any more leaves when the agent's next set no longer names it.
+  if (swarm && attacher_.detach) attacher_.detach(id);
   (void)store_.Delete("netattach", id);
   ReapSwarmNetworks();  // a swarm network no longer wanted may have lost its last container
 }

@@ -52,6 +52,19 @@ Status Controller::SetVtep(const std::string& local_ip) {
 
 Status Controller::SetSwarmNetworks(const std::vector<SwarmNetworkSpec>& wanted) {
   absl::MutexLock op(&swarm_ops_);
+  swarm_wanted_ = wanted;
+  return SetSwarmNetworksHeld(wanted);
+}
+
+Status Controller::AddSwarmNetwork(const SwarmNetworkSpec& network) {
+  absl::MutexLock op(&swarm_ops_);
+  bool known = false;
+  for (const SwarmNetworkSpec& w : swarm_wanted_) known |= w.id == network.id;
+  if (!known) swarm_wanted_.push_back(network);
+  return SetSwarmNetworksHeld(swarm_wanted_);
+}
+
+Status Controller::SetSwarmNetworksHeld(const std::vector<SwarmNetworkSpec>& wanted) {
   Status first;
   // Plan: new networks enter the table as kCreating with their pool; the others are marked
   // wanted or not.
@@ -192,8 +205,17 @@ Status Controller::SetPeers(const std::string& network_id, const std::vector<Ove
   absl::MutexLock op(&swarm_ops_);
   OverlayNetwork* ov = nullptr;
   {
+    // The peers' names are the embedded DNS's at once (other nodes' containers and tasks).
+    std::shared_ptr<const NameIndex> names;
+    {
+      StateLock l(mu_);
+      swarm_peers_[network_id] = peers;
+      names = NameIndexLocked();
+    }
+    names_.Set(std::move(names));
+  }
+  {
     StateLock l(mu_);
-    swarm_peers_[network_id] = peers;
     auto it = networks_.find(network_id);
     // Kept for when the network is made (the agent may send its peers first).
     if (it == networks_.end() || !it->second->swarm || it->second->phase != Network::Phase::kReady)

@@ -118,6 +118,15 @@ vxlans_on() {
     run m1 exec ovc1 wget -q -O - -T 2 "http://$ip/"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
   done
+  # By name across nodes: a task's container name, tasks.<service> and the service's name (every
+  # task's address: no VIPs yet).
+  task=$(m1 service ps web -q | head -1)
+  tname=$(m1 inspect "$task" --format 'web.{{.Slot}}.{{.ID}}')
+  wait_for 10 m1 exec ovc1 ping -c 1 -W 1 "$tname"
+  run m1 exec ovc1 nslookup tasks.web
+  [ "$(echo "$output" | grep -c 'Address.*10\.0\.1\.')" -ge 2 ] || { echo "$output"; false; }
+  run m1 exec ovc1 wget -q -O - -T 2 http://web/
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
   m1 service rm web >/dev/null
 }
 
