@@ -556,11 +556,15 @@ Status Controller::RemoveNetwork(const std::string& name) {
     if (!n) return st;
     if (n->builtin)
       return absl::PermissionDeniedError(n->spec.name + " is a pre-defined network and cannot be removed");
+    bool used = false;
     for (auto& [cid, c] : containers_)
-      for (auto& a : c->attachments)
-        if (a.network_id == n->spec.id)
-          return absl::PermissionDeniedError("error while removing network: network " + n->spec.name +
-                                             " id " + n->spec.id + " has active endpoints");
+      for (auto& a : c->attachments) used |= a.network_id == n->spec.id;
+    // docker_gwbridge's endpoints belong to no attachment.
+    for (auto& [cid, sb] : sandboxes_)
+      for (auto& e : sb->endpoints) used |= e.network_id == n->spec.id;
+    if (used)
+      return absl::PermissionDeniedError("error while removing network: network " + n->spec.name + " id " +
+                                         n->spec.id + " has active endpoints");
     n->phase = Network::Phase::kRemoving;  // no one finds, joins or removes it from now on
     kernel = std::move(n->kernel);
   }

@@ -275,6 +275,14 @@ TEST_F(SwarmControllerTest, AContainerJoinsWithTheManagersAddressAndGetsTheGatew
   EXPECT_EQ(v->containers.size(), 2u);
   // The address is taken on this node.
   EXPECT_FALSE(Run(Id('c'), "ov1", "10.0.1.7").ok());
+  // docker_gwbridge stays while its endpoints do.
+  Status st = ctl_->RemoveNetwork("docker_gwbridge");
+  EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(st.message(), HasSubstr("has active endpoints"));
+  ctl_->Teardown(Id('a'));
+  ctl_->Teardown(Id('b'));
+  EXPECT_THAT(Joins("docker_gwbridge"), IsEmpty());
+  EXPECT_TRUE(ctl_->RemoveNetwork("docker_gwbridge").ok());
 }
 
 TEST_F(SwarmControllerTest, ContainersOnABridgeNetworkNeedNoGatewayBridge) {
