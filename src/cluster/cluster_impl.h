@@ -5,7 +5,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cluster/agent.h"
 #include "cluster/cluster.h"
@@ -48,6 +52,29 @@ class Cluster::Impl {
   std::string error_ ABSL_GUARDED_BY(mu_);  // why the swarm could not be resumed
   std::optional<WallTime> renew_at_ ABSL_GUARDED_BY(mu_);
 };
+
+// Docker's lookup (daemon/cluster/helpers.go): the full id, then the exact name, then a unique
+// id prefix.
+template <typename T, typename NameFn>
+StatusOr<T> Resolve(std::vector<T> all, const std::string& ref, std::string_view noun,
+                    NameFn name) {
+  for (T& v : all)
+    if (v.id == ref) return std::move(v);
+  std::vector<T*> by_name, by_prefix;
+  for (T& v : all) {
+    if (!ref.empty() && name(v) == ref) by_name.push_back(&v);
+    if (!ref.empty() && absl::StartsWith(v.id, ref)) by_prefix.push_back(&v);
+  }
+  if (by_name.size() == 1) return std::move(*by_name[0]);
+  if (by_name.size() > 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_name.size(), " matches found)"));
+  if (by_prefix.size() == 1) return std::move(*by_prefix[0]);
+  if (by_prefix.size() > 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_prefix.size(), " matches found)"));
+  return absl::NotFoundError(absl::StrCat(Av(noun), " ", ref, " not found"));
+}
 
 // The ingress network of a new swarm, written right after its first records (cluster_networks.cc).
 Status CreateIngressNetwork(Store& store, const Clock& clock);

@@ -15,22 +15,9 @@ bool Predefined(const std::string& name) {
   return name == "bridge" || name == "host" || name == "none" || name == "default";
 }
 
-// Docker's lookup order: the full id, the exact name, then a unique id prefix.
 StatusOr<NetworkRecord> Find(std::vector<NetworkRecord> all, const std::string& ref) {
-  for (NetworkRecord& n : all)
-    if (n.id == ref) return std::move(n);
-  std::vector<NetworkRecord*> by_name, by_prefix;
-  for (NetworkRecord& n : all) {
-    if (n.name == ref) by_name.push_back(&n);
-    if (!ref.empty() && n.id.rfind(ref, 0) == 0) by_prefix.push_back(&n);
-  }
-  if (by_name.size() == 1) return std::move(*by_name[0]);
-  if (by_prefix.size() == 1 && by_name.empty()) return std::move(*by_prefix[0]);
-  if (by_name.size() > 1 || by_prefix.size() > 1)
-    return absl::InvalidArgumentError(absl::StrCat("network ", ref, " is ambiguous (",
-                                                   std::max(by_name.size(), by_prefix.size()),
-                                                   " matches found on name)"));
-  return absl::NotFoundError(absl::StrCat("network ", ref, " not found"));
+  return Resolve(std::move(all), ref, "network",
+                 [](const NetworkRecord& n) -> const std::string& { return n.name; });
 }
 
 StatusOr<NetworkRecord> Create(Store& store, NetworkRecord n, const Clock& clock) {

@@ -22,29 +22,6 @@ namespace {
 constexpr uint32_t kDynamicPortFirst = 30000;
 constexpr uint32_t kDynamicPortLast = 32767;
 
-// Docker's lookup (daemon/cluster/helpers.go): the full id, then the exact name, then a unique
-// id prefix.
-template <typename T, typename NameFn>
-StatusOr<T> Resolve(std::vector<T> all, const std::string& ref, std::string_view noun,
-                    NameFn name) {
-  for (T& v : all)
-    if (v.id == ref) return std::move(v);
-  std::vector<T*> by_name, by_prefix;
-  for (T& v : all) {
-    if (!ref.empty() && name(v) == ref) by_name.push_back(&v);
-    if (!ref.empty() && absl::StartsWith(v.id, ref)) by_prefix.push_back(&v);
-  }
-  if (by_name.size() == 1) return std::move(*by_name[0]);
-  if (by_name.size() > 1)
-    return absl::InvalidArgumentError(
-        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_name.size(), " matches found)"));
-  if (by_prefix.size() == 1) return std::move(*by_prefix[0]);
-  if (by_prefix.size() > 1)
-    return absl::InvalidArgumentError(
-        absl::StrCat(Av(noun), " ", ref, " is ambiguous (", by_prefix.size(), " matches found)"));
-  return absl::NotFoundError(absl::StrCat(Av(noun), " ", ref, " not found"));
-}
-
 const std::string& ServiceName(const spec::Service& s) { return s.spec.annotations.name; }
 
 // What swarmkit fills in when it stores a spec.

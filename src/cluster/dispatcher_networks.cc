@@ -61,8 +61,8 @@ StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_i
                                            const std::vector<spec::Task>& all_tasks) {
   Store& store = m.store();
   ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, store.ListNetworks());
-  ASSIGN_OR_RETURN(std::vector<AttachmentRecord> attachments, store.ListAttachments());
   if (networks.empty()) return nlohmann::json::array();
+  ASSIGN_OR_RETURN(std::vector<AttachmentRecord> attachments, store.ListAttachments());
   ASSIGN_OR_RETURN(std::vector<spec::Node> nodes, store.ListNodes());
   std::map<std::string, std::string> vtep;  // node id -> underlay address
   for (const spec::Node& n : nodes) vtep[n.id] = n.status.addr;

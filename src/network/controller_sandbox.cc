@@ -146,7 +146,7 @@ Status Controller::AttachSwarmNetworks(const std::string& id, const std::string&
   for (const std::string& m : missing) {
     StatusOr<std::pair<SwarmNetworkSpec, std::string>> got = attacher_.attach(m, id, name);
     if (!got.ok()) {
-      if (!missing.empty() && m != missing.front()) attacher_.detach(id);
+      if (m != missing.front()) attacher_.detach(id);  // the ones attached before this one
       return absl::IsNotFound(got.status()) ? absl::InvalidArgumentError(got.status().message())
                                             : got.status();
     }
