@@ -1,0 +1,300 @@
+// Model -> Plan -> nft script. The layout of the table is written out once, in Render below;
+// what varies with the tasks is elements of maps and sets only.
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "network/mesh/mesh.h"
+#include "network/mesh/plan.h"
+
+namespace berth::network::mesh {
+namespace {
+
+constexpr int kSlots = 65536;         // numgen random mod kSlots, split among the backends
+constexpr size_t kMaxIdLength = 64;   // swarmkit's ids are 25 characters
+
+bool ParseIpv4(const std::string& s, uint32_t* out) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
+  *out = ntohl(a.s_addr);
+  return true;
+}
+
+std::string FormatIpv4(uint32_t v) {
+  in_addr a{};
+  a.s_addr = htonl(v);
+  char buf[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+// "10.0.0.0/24" -> (network address, prefix length); host bits cleared.
+bool ParseCidr(const std::string& s, uint32_t* addr, int* len) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  std::string n = s.substr(slash + 1);
+  if (n.empty() || n.size() > 2 || !std::all_of(n.begin(), n.end(), ::isdigit)) return false;
+  *len = std::stoi(n);
+  if (*len > 32 || !ParseIpv4(s.substr(0, slash), addr)) return false;
+  *addr &= *len == 0 ? 0 : ~uint32_t{0} << (32 - *len);
+  return true;
+}
+
+// Ids name chains and maps ("be_<id>"): letters and digits only, so nothing needs quoting.
+bool ValidId(const std::string& id) {
+  return !id.empty() && id.size() <= kMaxIdLength &&
+         std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+}
+
+bool IsIngress(const Port& p) { return p.mode.empty() || p.mode == "ingress"; }
+
+std::string Who(const Service& s) {
+  return absl::StrCat("service '", s.name.empty() ? s.id : s.name, "' (", s.id, ")");
+}
+
+std::vector<std::string> SortedAddresses(const std::set<uint32_t>& v) {
+  std::vector<std::string> out;
+  for (uint32_t a : v) out.push_back(FormatIpv4(a));
+  return out;
+}
+
+// A set or map declaration; nft wants no `elements` clause at all when there are none.
+std::string Declare(const std::string& kind, const std::string& name, const std::string& type,
+                    const std::string& flags, const std::string& elements, const std::string& comment) {
+  std::string out = absl::StrCat("\t# ", comment, "\n\t", kind, " ", name, " {\n\t\t", type, "\n");
+  if (!flags.empty()) absl::StrAppend(&out, "\t\tflags ", flags, "\n");
+  if (!elements.empty()) absl::StrAppend(&out, "\t\telements = { ", elements, " }\n");
+  out += "\t}\n";
+  return out;
+}
+
+std::string Elements(const std::vector<std::string>& v) { return absl::StrJoin(v, ", "); }
+
+std::string VipChain(const std::string& id) { return "vip_" + id; }
+std::string PortChain(const std::string& id, const internal::PlannedPort& p) {
+  return absl::StrCat("ing_", id, "_", p.proto, "_", p.published);
+}
+
+}  // namespace
+
+Status Validate(const Model& m) {
+  std::set<std::string> ids;
+  std::map<uint32_t, const Service*> vips;
+  std::map<uint32_t, std::pair<bool, const Service*>> locality;  // backend -> (local, first seen in)
+  std::map<std::pair<std::string, int>, const Service*> ingress_ports;
+  for (const Service& s : m.services) {
+    if (!ValidId(s.id))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "service id \"", s.id, "\": want 1 to ", kMaxIdLength, " letters and digits"));
+    if (!ids.insert(s.id).second)
+      return absl::InvalidArgumentError(absl::StrCat("service id ", s.id, " listed twice"));
+    uint32_t a = 0;
+    if (!s.vip.empty()) {
+      if (!ParseIpv4(s.vip, &a))
+        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": VIP \"", s.vip, "\" is not an IPv4 address"));
+      auto [it, fresh] = vips.emplace(a, &s);
+      if (!fresh)
+        return absl::InvalidArgumentError(
+            absl::StrCat(Who(s), ": VIP ", s.vip, " is already the VIP of ", Who(*it->second)));
+    }
+    std::set<std::pair<std::string, int>> own;
+    for (const Port& p : s.ports) {
+      std::string what = absl::StrCat(Who(s), ": port ", p.published, ":", p.target, "/", p.proto);
+      if (p.proto != "tcp" && p.proto != "udp")
+        return absl::InvalidArgumentError(absl::StrCat(what, ": protocol must be tcp or udp"));
+      if (p.published < 1 || p.published > 65535 || p.target < 1 || p.target > 65535)
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ports must be in 1..65535"));
+      if (!p.mode.empty() && p.mode != "ingress" && p.mode != "host")
+        return absl::InvalidArgumentError(absl::StrCat(what, ": publish mode must be ingress or host"));
+      if (!own.emplace(p.proto, p.published).second)
+        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": EndpointSpec: duplicate published ports provided"));
+      if (!IsIngress(p)) continue;
+      auto [it, fresh] = ingress_ports.emplace(std::make_pair(p.proto, p.published), &s);
+      if (!fresh)  // swarmkit's allocator, word for word
+        return absl::InvalidArgumentError(absl::StrCat(
+            "port '", p.published, "' is already in use by service '", it->second->name, "' (",
+            it->second->id, ") as an ingress port"));
+    }
+    if (s.backends.size() > static_cast<size_t>(kSlots))
+      return absl::InvalidArgumentError(
+          absl::StrCat(Who(s), ": ", s.backends.size(), " backends, at most ", kSlots, " are balanced"));
+    std::set<uint32_t> seen;
+    for (const Backend& b : s.backends) {
+      if (!ParseIpv4(b.ip, &a))
+        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend \"", b.ip, "\" is not an IPv4 address"));
+      if (!seen.insert(a).second)
+        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend ", b.ip, " listed twice"));
+      auto [it, fresh] = locality.emplace(a, std::make_pair(b.local, &s));
+      if (!fresh && it->second.first != b.local)
+        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend ", b.ip, " is ",
+                                                       b.local ? "local" : "remote", " here but ",
+                                                       it->second.first ? "local" : "remote", " in ",
+                                                       Who(*it->second.second)));
+    }
+  }
+  if (m.ingress.has_value()) {
+    uint32_t a = 0;
+    int len = 0;
+    if (!ParseIpv4(m.ingress->snat_address, &a))
+      return absl::InvalidArgumentError(absl::StrCat("ingress: SNAT address \"", m.ingress->snat_address,
+                                                     "\" is not an IPv4 address"));
+    for (const std::string& c : m.ingress->hairpin_subnets)
+      if (!ParseCidr(c, &a, &len))
+        return absl::InvalidArgumentError(absl::StrCat("ingress: hairpin subnet \"", c, "\" is not an IPv4 CIDR"));
+  }
+  return absl::OkStatus();
+}
+
+namespace internal {
+
+std::string BackendMap(const std::string& id) { return "be_" + id; }
+
+std::string BackendElements(const std::vector<std::string>& backends) {
+  std::vector<std::string> el;
+  const uint64_t n = backends.size();
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t first = i * kSlots / n, last = (i + 1) * kSlots / n - 1;
+    std::string range = first == last ? absl::StrCat(first) : absl::StrCat(first, "-", last);
+    el.push_back(absl::StrCat(range, " : ", backends[i]));
+  }
+  return Elements(el);
+}
+
+Plan MakePlan(const Model& m) {
+  Plan plan;
+  plan.ingress = m.ingress.has_value();
+  std::set<uint32_t> all, remote;
+  for (const Service& s : m.services) {
+    PlannedService ps;
+    ps.id = s.id;
+    uint32_t a = 0;
+    if (!s.vip.empty() && ParseIpv4(s.vip, &a)) ps.vip = FormatIpv4(a);
+    if (plan.ingress)
+      for (const Port& p : s.ports)
+        if (IsIngress(p)) ps.ports.push_back({p.proto, p.published, p.target});
+    if (ps.vip.empty() && ps.ports.empty()) continue;  // nothing of it lives in this namespace
+    std::sort(ps.ports.begin(), ps.ports.end(), [](const PlannedPort& x, const PlannedPort& y) {
+      return std::tie(x.proto, x.published) < std::tie(y.proto, y.published);
+    });
+    std::set<uint32_t> mine;
+    for (const Backend& b : s.backends) {
+      if (!ParseIpv4(b.ip, &a)) continue;
+      mine.insert(a);
+      all.insert(a);
+      if (!b.local) remote.insert(a);
+    }
+    ps.backends = SortedAddresses(mine);
+    plan.services.push_back(std::move(ps));
+  }
+  std::sort(plan.services.begin(), plan.services.end(),
+            [](const PlannedService& x, const PlannedService& y) { return x.id < y.id; });
+  if (plan.ingress) {
+    uint32_t a = 0;
+    ParseIpv4(m.ingress->snat_address, &a);
+    plan.snat_address = FormatIpv4(a);
+    std::set<std::pair<uint32_t, int>> nets;
+    for (const std::string& c : m.ingress->hairpin_subnets) {
+      int len = 0;
+      if (ParseCidr(c, &a, &len)) nets.emplace(a, len);
+    }
+    // CIDRs overlap only by containment: in address order, one inside the last kept is dropped
+    // (an interval set refuses overlapping elements).
+    uint64_t kept_end = 0;  // one past the last address of the last subnet kept; 0: none yet
+    for (auto [addr, len] : nets) {
+      uint64_t end = uint64_t{addr} + (uint64_t{1} << (32 - len));
+      if (kept_end != 0 && end <= kept_end) continue;
+      kept_end = end;
+      plan.hairpin_subnets.push_back(absl::StrCat(FormatIpv4(addr), "/", len));
+    }
+    plan.backends = SortedAddresses(all);
+    plan.remote_backends = SortedAddresses(remote);
+  }
+  return plan;
+}
+
+}  // namespace internal
+
+std::string Render(const Model& m) {
+  internal::Plan plan = internal::MakePlan(m);
+  std::vector<std::string> vips, ports;
+  for (const internal::PlannedService& s : plan.services) {
+    if (!s.vip.empty()) vips.push_back(absl::StrCat(s.vip, " : goto ", VipChain(s.id)));
+    for (const internal::PlannedPort& p : s.ports)
+      ports.push_back(absl::StrCat(p.proto, " . ", p.published, " : goto ", PortChain(s.id, p)));
+  }
+
+  std::string out = absl::StrCat(
+      "# Generated by berthd from the services it balances here and replaced whole when one comes\n"
+      "# or goes (tasks coming and going change elements only): do not edit.\n"
+      "# Creating the table first makes the delete succeed when it does not exist yet.\n"
+      "table ip ", kTableName, " {}\ndelete table ip ", kTableName, "\ntable ip ", kTableName, " {\n");
+  out += Declare("map", "vips", "type ipv4_addr : verdict", "", Elements(vips),
+                 "Each service's VIP, to the service's chain: every TCP and UDP port, kept.");
+  if (plan.ingress) {
+    out += Declare("map", "ingress_ports", "type inet_proto . inet_service : verdict", "", Elements(ports),
+                   "Ports published on every address of this node (the routing mesh), to their chain.");
+    out += Declare("set", "backends", "type ipv4_addr", "", Elements(plan.backends),
+                   "Every backend of the services below.");
+    out += Declare("set", "remote_backends", "type ipv4_addr", "", Elements(plan.remote_backends),
+                   "The backends on other nodes: their replies must come back through this node.");
+    out += Declare("set", "hairpin_subnets", "type ipv4_addr", "interval", Elements(plan.hairpin_subnets),
+                   "Clients a local backend would answer directly, not through this node.");
+  }
+  for (const internal::PlannedService& s : plan.services) {
+    std::string map = internal::BackendMap(s.id);
+    out += Declare("map", map, absl::StrCat("typeof numgen random mod ", kSlots, " : ip daddr"), "interval",
+                   internal::BackendElements(s.backends),
+                   absl::StrCat("Service ", s.id, ": 0..", kSlots - 1, " split evenly, one range per backend."));
+    std::string pick = absl::StrCat("dnat ip to numgen random mod ", kSlots, " map @", map);
+    // No backend: the lookup finds nothing, the dnat rule does not match, and the next refuses.
+    if (!s.vip.empty())
+      absl::StrAppend(&out, "\tchain ", VipChain(s.id), " {\n\t\tmeta l4proto { tcp, udp } ", pick,
+                      "\n\t\tmeta l4proto tcp reject with tcp reset\n\t\tmeta l4proto udp reject\n\t}\n");
+    for (const internal::PlannedPort& p : s.ports)
+      absl::StrAppend(&out, "\tchain ", PortChain(s.id, p), " {\n\t\tmeta l4proto ", p.proto, " ", pick,
+                      " : ", p.target, "\n\t\tmeta l4proto ", p.proto,
+                      p.proto == "tcp" ? " reject with tcp reset" : " reject", "\n\t}\n");
+  }
+
+  // The base chains. Published ports are matched on any local address, as Docker's routing mesh
+  // does; from this node itself (output) too, 127.0.0.1 included.
+  std::string ingress_rule =
+      plan.ingress ? "\t\tfib daddr type local meta l4proto . th dport vmap @ingress_ports\n" : "";
+  absl::StrAppend(&out,
+                  "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+                  "\t\tip daddr vmap @vips\n",
+                  ingress_rule,
+                  "\t}\n\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n"
+                  "\t\tip daddr vmap @vips\n",
+                  ingress_rule, "\t}\n");
+  if (plan.ingress)
+    absl::StrAppend(
+        &out,
+        "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+        "\t\t# A backend on another node would answer the client straight: make it answer us.\n"
+        "\t\tct status dnat ip daddr @remote_backends snat ip to ", plan.snat_address, "\n"
+        "\t\t# A local backend cannot answer a loopback address, nor route a hairpin back through us.\n"
+        "\t\tct status dnat ip daddr @backends ip saddr 127.0.0.0/8 masquerade\n"
+        "\t\tct status dnat ip daddr @backends ip saddr @hairpin_subnets masquerade\n"
+        "\t}\n");
+  out += "}\n";
+  return out;
+}
+
+std::string RenderDelete() {
+  return absl::StrCat("# Creating the table first makes the delete succeed when it does not exist.\n",
+                      "table ip ", kTableName, " {}\ndelete table ip ", kTableName, "\n");
+}
+
+}  // namespace berth::network::mesh
