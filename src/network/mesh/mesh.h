@@ -27,6 +27,15 @@
 // (Validate, Render, RenderDelta, RenderDelete). The kernel is reached through the GPL-2 helper
 // program berth-nft (src/nft_helper), never through libnftables linked into berthd.
 //
+// What the caller sets up around the table (the network driver's job, as for the firewall):
+// route_localnet=1 on the node's interface towards the backends (a connection from the node's
+// own 127.0.0.1 leaves over it, masqueraded); and where hairpin subnets are used, send_redirects=0
+// there and in `all` (without br_netfilter a hairpin is routed out the interface it came in on,
+// and the ICMP redirect the kernel would send makes the client route the node's address to the
+// backend's MAC, so its later connections time out) and hairpin mode on the bridge ports (with
+// br_netfilter the DNAT happens while the frame is bridged, and a task reaching itself needs its
+// frame sent back out its own port).
+//
 // Who calls what (see NewHelperTable): one Table per namespace. On a node, the node's namespace
 // gets a Model with `ingress` set and every service that publishes ingress ports (VIPs optional);
 // in a container's namespace, a Model without `ingress` and the services of the networks that
