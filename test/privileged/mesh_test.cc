@@ -268,13 +268,17 @@ class Servers {
 };
 
 // One datagram from a new socket of ns (so a new conntrack flow) to ip:port: "<backend> <peer>",
-// or "refused" when an ICMP port unreachable came back, "" on silence.
+// "refused" when an ICMP port unreachable came back, "send refused" when the datagram was
+// dropped on its way out of this very namespace (a reject in the output hook: send() fails with
+// EPERM, and the ICMP error follows), "" on silence.
 std::string UdpAsk(const std::string& ns, const std::string& ip, int port) {
   int fd = SocketIn(ns, SOCK_DGRAM);
   sockaddr_in a = Addr(ip, port);
   std::string answer;
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::send(fd, "?", 1, 0) == 1 && WaitFd(fd, POLLIN, kTimeoutMs)) {
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::send(fd, "?", 1, 0) != 1 &&
+      errno == EPERM) {
+    answer = "send refused";
+  } else if (fd >= 0 && WaitFd(fd, POLLIN, kTimeoutMs)) {
     char buf[256];
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n > 0) answer.assign(buf, static_cast<size_t>(n) - 1);  // without the newline
@@ -567,13 +571,20 @@ TEST_F(MeshNet, VipBalancesInsideAContainerNamespace) {
   Conn c = Connect(names_["c"], kVip, 80);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.peer_seen, "10.233.0.20") << "no SNAT inside a container: the backend sees the container";
+  std::string udp = UdpAsk(names_["c"], kVip, 53);  // every port of the VIP, UDP too
+  EXPECT_EQ(udp.substr(udp.find(' ') + 1), "10.233.0.20") << udp;
   EXPECT_EQ(Connect(names_["client"], kVip, 80).error != 0, true) << "the VIP is the container's only";
 
   ASSERT_TRUE((*table)->Apply(ContainerModel({{"10.233.0.12", true}})).ok());
   auto by = Spread(names_["c"], kVip, 80, 20);
   EXPECT_EQ(by["b2"], 20);
   ASSERT_TRUE((*table)->Apply(ContainerModel({})).ok());
-  EXPECT_EQ(Connect(names_["c"], kVip, 80).error, ECONNREFUSED);
+  EXPECT_EQ(Connect(names_["c"], kVip, 80).error, ECONNREFUSED) << NftList(names_["c"]);
+  // The same from a whole table with no dnat in it at all (conntrack must stay on: render.cc).
+  ASSERT_TRUE((*table)->Remove().ok());
+  ASSERT_TRUE((*table)->Apply(ContainerModel({})).ok());
+  EXPECT_EQ(Connect(names_["c"], kVip, 80).error, ECONNREFUSED) << NftList(names_["c"]);
+  EXPECT_EQ(UdpAsk(names_["c"], kVip, 53), "send refused");
 
   ASSERT_TRUE((*table)->Remove().ok());
   EXPECT_EQ(NftList(names_["c"]), "");

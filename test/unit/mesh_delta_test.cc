@@ -43,7 +43,14 @@ TEST(MeshDelta, ALocalTaskLeaves) {
   to.services[0].backends.erase(to.services[0].backends.begin() + 1);  // 10.0.0.8
   EXPECT_EQ(Delta(Node(), to),
             "flush map ip berth-mesh be_web1\n"
-            "add element ip berth-mesh be_web1 { 0-32767 : 10.0.0.7, 32768-65535 : 10.0.0.9 }\n"
+            "add element ip berth-mesh be_web1 { 0 : 10.0.0.7, 1 : 10.0.0.9 }\n"
+            "flush chain ip berth-mesh vip_web1\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto { tcp, udp } dnat ip to numgen random mod 2 map @be_web1\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto tcp reject with tcp reset\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto udp reject\n"
+            "flush chain ip berth-mesh ing_web1_tcp_8080\n"
+            "add rule ip berth-mesh ing_web1_tcp_8080 meta l4proto tcp dnat ip to numgen random mod 2 map @be_web1 : 80\n"
+            "add rule ip berth-mesh ing_web1_tcp_8080 meta l4proto tcp reject with tcp reset\n"
             "delete element ip berth-mesh backends { 10.0.0.8 }\n");
 }
 
@@ -52,7 +59,10 @@ TEST(MeshDelta, ARemoteTaskComes) {
   to.services[1].backends.push_back({"10.0.0.19", false});
   EXPECT_EQ(Delta(Node(), to),
             "flush map ip berth-mesh be_api1\n"
-            "add element ip berth-mesh be_api1 { 0-32767 : 10.0.0.19, 32768-65535 : 10.0.0.20 }\n"
+            "add element ip berth-mesh be_api1 { 0 : 10.0.0.19, 1 : 10.0.0.20 }\n"
+            "flush chain ip berth-mesh ing_api1_tcp_9000\n"
+            "add rule ip berth-mesh ing_api1_tcp_9000 meta l4proto tcp dnat ip to numgen random mod 2 map @be_api1 : 9000\n"
+            "add rule ip berth-mesh ing_api1_tcp_9000 meta l4proto tcp reject with tcp reset\n"
             "add element ip berth-mesh backends { 10.0.0.19 }\n"
             "add element ip berth-mesh remote_backends { 10.0.0.19 }\n");
 }
@@ -62,13 +72,30 @@ TEST(MeshDelta, TheLastTaskLeavesAndComesBack) {
   empty.services[1].backends.clear();
   EXPECT_EQ(Delta(Node(), empty),
             "flush map ip berth-mesh be_api1\n"
+            "flush chain ip berth-mesh ing_api1_tcp_9000\n"
+            "add rule ip berth-mesh ing_api1_tcp_9000 meta l4proto tcp reject with tcp reset\n"
             "delete element ip berth-mesh backends { 10.0.0.20 }\n"
             "delete element ip berth-mesh remote_backends { 10.0.0.20 }\n");
   EXPECT_EQ(Delta(empty, Node()),
             "flush map ip berth-mesh be_api1\n"
-            "add element ip berth-mesh be_api1 { 0-65535 : 10.0.0.20 }\n"
+            "add element ip berth-mesh be_api1 { 0 : 10.0.0.20 }\n"
+            "flush chain ip berth-mesh ing_api1_tcp_9000\n"
+            "add rule ip berth-mesh ing_api1_tcp_9000 meta l4proto tcp dnat ip to numgen random mod 1 map @be_api1 : 9000\n"
+            "add rule ip berth-mesh ing_api1_tcp_9000 meta l4proto tcp reject with tcp reset\n"
             "add element ip berth-mesh backends { 10.0.0.20 }\n"
             "add element ip berth-mesh remote_backends { 10.0.0.20 }\n");
+}
+
+// A task rescheduled (one leaves, another comes, the count stays): elements only, the rules stay.
+TEST(MeshDelta, ATaskReplacedByAnotherIsElementsOnly) {
+  Model to = Node();
+  to.services[0].backends[1] = {"10.0.0.30", false};
+  EXPECT_EQ(Delta(Node(), to),
+            "flush map ip berth-mesh be_web1\n"
+            "add element ip berth-mesh be_web1 { 0 : 10.0.0.7, 1 : 10.0.0.9, 2 : 10.0.0.30 }\n"
+            "delete element ip berth-mesh backends { 10.0.0.8 }\n"
+            "add element ip berth-mesh backends { 10.0.0.30 }\n"
+            "add element ip berth-mesh remote_backends { 10.0.0.30 }\n");
 }
 
 TEST(MeshDelta, AnAddressThatMovesFromRemoteToLocal) {
@@ -84,8 +111,8 @@ TEST(MeshDelta, OrderAndSpellingDoNotMakeAChange) {
   EXPECT_EQ(Delta(Node(), to), "");
 }
 
-// Every element a delta writes is the very text Render writes for the same model.
-TEST(MeshDelta, ElementsAreRendersOwn) {
+// Every element and rule a delta writes is the very text Render writes for the same model.
+TEST(MeshDelta, ElementsAndRulesAreRendersOwn) {
   Model to = Node();
   to.services[0].backends.push_back({"10.0.0.100", true});
   to.services[0].backends.push_back({"10.0.0.11", false});
@@ -94,6 +121,16 @@ TEST(MeshDelta, ElementsAreRendersOwn) {
   ASSERT_NE(at, std::string::npos) << d;
   std::string elements = d.substr(at + 10, d.find(" }\n", at) - at - 10);
   EXPECT_NE(whole.find("elements = { " + elements + " }\n"), std::string::npos) << elements << "\n" << whole;
+  int rules = 0;
+  for (size_t pos = 0; (pos = d.find("add rule ip berth-mesh ", pos)) != std::string::npos; ++rules) {
+    pos += 23;
+    size_t sp = d.find(' ', pos), nl = d.find('\n', pos);
+    std::string chain = d.substr(pos, sp - pos), rule = d.substr(sp + 1, nl - sp - 1);
+    size_t in = whole.find("\tchain " + chain + " {\n");
+    ASSERT_NE(in, std::string::npos) << chain;
+    EXPECT_LT(whole.find("\t\t" + rule + "\n", in), whole.find("\t}\n", in)) << chain << ": " << rule;
+  }
+  EXPECT_EQ(rules, 5);
 }
 
 TEST(MeshDelta, AContainerNamespaceHasNoSets) {
@@ -103,7 +140,11 @@ TEST(MeshDelta, AContainerNamespaceHasNoSets) {
   to.services[0].backends.pop_back();
   EXPECT_EQ(Delta(from, to),
             "flush map ip berth-mesh be_web1\n"
-            "add element ip berth-mesh be_web1 { 0-32767 : 10.0.0.7, 32768-65535 : 10.0.0.8 }\n");
+            "add element ip berth-mesh be_web1 { 0 : 10.0.0.7, 1 : 10.0.0.8 }\n"
+            "flush chain ip berth-mesh vip_web1\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto { tcp, udp } dnat ip to numgen random mod 2 map @be_web1\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto tcp reject with tcp reset\n"
+            "add rule ip berth-mesh vip_web1 meta l4proto udp reject\n");
   // Without ingress, api (no VIP) is not rendered at all: its tasks change nothing.
   to.services[1].backends.clear();
   from.services[0].backends.pop_back();

@@ -15,7 +15,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "network/mesh/mesh.h"
 #include "network/mesh/plan.h"
@@ -143,40 +142,27 @@ TEST(MeshRender, NestedHairpinSubnetsAreMerged) {
   ExpectKernelAccepts(s, "nested hairpin subnets");
 }
 
-// The ranges of a backend map cover 0..65535 exactly once, in order, and differ in size by at most one.
-void ExpectEvenSplit(size_t n) {
-  std::vector<std::string> backends;
-  for (size_t i = 0; i < n; ++i) backends.push_back(absl::StrCat("10.1.", i / 250, ".", i % 250 + 1));
-  std::string el = internal::BackendElements(backends);
-  std::vector<std::string> parts = absl::StrSplit(el, ", ");
-  ASSERT_EQ(parts.size(), n);
-  long next = 0, smallest = 1 << 20, largest = 0;
-  for (size_t i = 0; i < n; ++i) {
-    std::vector<std::string> kv = absl::StrSplit(parts[i], " : ");
-    ASSERT_EQ(kv.size(), 2u) << parts[i];
-    EXPECT_EQ(kv[1], backends[i]);
-    std::vector<std::string> range = absl::StrSplit(kv[0], "-");
-    long first = std::stol(range[0]), last = std::stol(range.back());
-    EXPECT_EQ(first, next) << "n=" << n << " range " << i;
-    next = last + 1;
-    smallest = std::min(smallest, last - first + 1);
-    largest = std::max(largest, last - first + 1);
-  }
-  EXPECT_EQ(next, 65536) << "n=" << n;
-  EXPECT_LE(largest - smallest, 1) << "n=" << n;
+TEST(MeshRender, BackendsAreNumberedForNumgen) {
+  EXPECT_EQ(internal::BackendElements({}), "");
+  EXPECT_EQ(internal::BackendElements({"10.0.0.7"}), "0 : 10.0.0.7");
+  EXPECT_EQ(internal::BackendElements({"10.0.0.7", "10.0.0.9", "10.0.0.10"}),
+            "0 : 10.0.0.7, 1 : 10.0.0.9, 2 : 10.0.0.10");
+  std::string s = Render(NodeModel());
+  EXPECT_NE(s.find("dnat ip to numgen random mod 3 map @be_wjkr1d6qbqaasu2k6wd4jygt1 : 80\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("dnat ip to numgen random mod 3 map @be_wjkr1d6qbqaasu2k6wd4jygt1\n"), std::string::npos) << s;
 }
 
-TEST(MeshRender, BackendRangesSplitEvenly) {
-  EXPECT_EQ(internal::BackendElements({}), "");
-  EXPECT_EQ(internal::BackendElements({"10.0.0.7"}), "0-65535 : 10.0.0.7");
-  EXPECT_EQ(internal::BackendElements({"10.0.0.7", "10.0.0.9", "10.0.0.10"}),
-            "0-21844 : 10.0.0.7, 21845-43689 : 10.0.0.9, 43690-65535 : 10.0.0.10");
-  for (size_t n : {1, 2, 3, 7, 10, 100, 1000}) ExpectEvenSplit(n);
+// Without backends there is nothing to draw from: no DNAT rule, only the refusals.
+TEST(MeshRender, NoBackendsOnlyRefuses) {
+  std::string s = Render(NodeModel());
+  std::string idle = "chain ing_q93ipkwudti2wy4r4m0qdyuph_tcp_9090 {\n\t\tmeta l4proto tcp reject with tcp reset\n\t}\n";
+  EXPECT_NE(s.find(idle), std::string::npos) << s;
+  EXPECT_EQ(s.find("mod 0"), std::string::npos);
 }
 
 TEST(MeshRender, BackendsAreSortedNumerically) {
   std::string s = Render(NodeModel());
-  EXPECT_NE(s.find("0-21844 : 10.0.0.7, 21845-43689 : 10.0.0.9, 43690-65535 : 10.0.0.10"), std::string::npos) << s;
+  EXPECT_NE(s.find("0 : 10.0.0.7, 1 : 10.0.0.9, 2 : 10.0.0.10"), std::string::npos) << s;
   EXPECT_NE(s.find("elements = { 10.0.0.7, 10.0.0.9, 10.0.0.10, 10.0.0.12 }"), std::string::npos) << s;
   EXPECT_NE(s.find("elements = { 10.0.0.9, 10.0.0.12 }"), std::string::npos) << s;  // remote
 }

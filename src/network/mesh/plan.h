@@ -42,11 +42,18 @@ struct Plan {
 // Assumes Validate(m) passed.
 Plan MakePlan(const Model& m);
 
-// The name of a service's backend map, "be_<id>".
+// The names of a service's backend map and chains: "be_<id>", "vip_<id>", "ing_<id>_tcp_8080".
 std::string BackendMap(const std::string& id);
+std::string VipChain(const std::string& id);
+std::string PortChain(const std::string& id, const PlannedPort& p);
 
-// A backend map's elements: 0..65535 split into backends.size() ranges as even as can be
-// ("0-21844 : 10.0.0.3, 21845-43689 : 10.0.0.4, 43690-65535 : 10.0.0.5"); "" for none.
+// A backend map's elements: "0 : 10.0.0.3, 1 : 10.0.0.4, 2 : 10.0.0.5"; "" for none.
 std::string BackendElements(const std::vector<std::string>& backends);
+
+// The rules of a service's VIP chain and of one of its port chains, in order, as `add rule`
+// takes them and Render writes them (the first draws among the backends; there is none without
+// backends, and the rest refuse).
+std::vector<std::string> VipRules(const PlannedService& s);
+std::vector<std::string> PortRules(const PlannedService& s, const PlannedPort& p);
 
 }  // namespace berth::network::mesh::internal

@@ -21,7 +21,7 @@
 namespace berth::network::mesh {
 namespace {
 
-constexpr int kSlots = 65536;         // numgen random mod kSlots, split among the backends
+constexpr size_t kMaxBackends = 65536;  // a sane bound on one service's map
 constexpr size_t kMaxIdLength = 64;   // swarmkit's ids are 25 characters
 
 bool ParseIpv4(const std::string& s, uint32_t* out) {
@@ -81,10 +81,6 @@ std::string Declare(const std::string& kind, const std::string& name, const std:
 
 std::string Elements(const std::vector<std::string>& v) { return absl::StrJoin(v, ", "); }
 
-std::string VipChain(const std::string& id) { return "vip_" + id; }
-std::string PortChain(const std::string& id, const internal::PlannedPort& p) {
-  return absl::StrCat("ing_", id, "_", p.proto, "_", p.published);
-}
 
 }  // namespace
 
@@ -126,9 +122,9 @@ Status Validate(const Model& m) {
             "port '", p.published, "' is already in use by service '", it->second->name, "' (",
             it->second->id, ") as an ingress port"));
     }
-    if (s.backends.size() > static_cast<size_t>(kSlots))
+    if (s.backends.size() > kMaxBackends)
       return absl::InvalidArgumentError(
-          absl::StrCat(Who(s), ": ", s.backends.size(), " backends, at most ", kSlots, " are balanced"));
+          absl::StrCat(Who(s), ": ", s.backends.size(), " backends, at most ", kMaxBackends, " are balanced"));
     std::set<uint32_t> seen;
     for (const Backend& b : s.backends) {
       if (!ParseIpv4(b.ip, &a))
@@ -160,15 +156,35 @@ namespace internal {
 
 std::string BackendMap(const std::string& id) { return "be_" + id; }
 
+std::string VipChain(const std::string& id) { return "vip_" + id; }
+std::string PortChain(const std::string& id, const PlannedPort& p) {
+  return absl::StrCat("ing_", id, "_", p.proto, "_", p.published);
+}
+
 std::string BackendElements(const std::vector<std::string>& backends) {
   std::vector<std::string> el;
-  const uint64_t n = backends.size();
-  for (uint64_t i = 0; i < n; ++i) {
-    uint64_t first = i * kSlots / n, last = (i + 1) * kSlots / n - 1;
-    std::string range = first == last ? absl::StrCat(first) : absl::StrCat(first, "-", last);
-    el.push_back(absl::StrCat(range, " : ", backends[i]));
-  }
+  for (size_t i = 0; i < backends.size(); ++i) el.push_back(absl::StrCat(i, " : ", backends[i]));
   return Elements(el);
+}
+
+// No backend, no draw: `mod 0` is not a thing, and the chain's refusals take the connection.
+std::vector<std::string> VipRules(const PlannedService& s) {
+  std::vector<std::string> rules;
+  if (!s.backends.empty())
+    rules.push_back(absl::StrCat("meta l4proto { tcp, udp } dnat ip to numgen random mod ", s.backends.size(),
+                                 " map @", BackendMap(s.id)));
+  rules.push_back("meta l4proto tcp reject with tcp reset");
+  rules.push_back("meta l4proto udp reject");
+  return rules;
+}
+
+std::vector<std::string> PortRules(const PlannedService& s, const PlannedPort& p) {
+  std::vector<std::string> rules;
+  if (!s.backends.empty())
+    rules.push_back(absl::StrCat("meta l4proto ", p.proto, " dnat ip to numgen random mod ", s.backends.size(),
+                                 " map @", BackendMap(s.id), " : ", p.target));
+  rules.push_back(absl::StrCat("meta l4proto ", p.proto, p.proto == "tcp" ? " reject with tcp reset" : " reject"));
+  return rules;
 }
 
 Plan MakePlan(const Model& m) {
@@ -229,9 +245,9 @@ std::string Render(const Model& m) {
   internal::Plan plan = internal::MakePlan(m);
   std::vector<std::string> vips, ports;
   for (const internal::PlannedService& s : plan.services) {
-    if (!s.vip.empty()) vips.push_back(absl::StrCat(s.vip, " : goto ", VipChain(s.id)));
+    if (!s.vip.empty()) vips.push_back(absl::StrCat(s.vip, " : goto ", internal::VipChain(s.id)));
     for (const internal::PlannedPort& p : s.ports)
-      ports.push_back(absl::StrCat(p.proto, " . ", p.published, " : goto ", PortChain(s.id, p)));
+      ports.push_back(absl::StrCat(p.proto, " . ", p.published, " : goto ", internal::PortChain(s.id, p)));
   }
 
   std::string out = absl::StrCat(
@@ -251,32 +267,32 @@ std::string Render(const Model& m) {
     out += Declare("set", "hairpin_subnets", "type ipv4_addr", "interval", Elements(plan.hairpin_subnets),
                    "Clients a local backend would answer directly, not through this node.");
   }
+  auto chain = [&out](const std::string& name, const std::vector<std::string>& rules) {
+    absl::StrAppend(&out, "\tchain ", name, " {\n");
+    for (const std::string& r : rules) absl::StrAppend(&out, "\t\t", r, "\n");
+    out += "\t}\n";
+  };
   for (const internal::PlannedService& s : plan.services) {
-    std::string map = internal::BackendMap(s.id);
-    out += Declare("map", map, absl::StrCat("typeof numgen random mod ", kSlots, " : ip daddr"), "interval",
+    out += Declare("map", internal::BackendMap(s.id), "typeof numgen random mod 65536 : ip daddr", "",
                    internal::BackendElements(s.backends),
-                   absl::StrCat("Service ", s.id, ": 0..", kSlots - 1, " split evenly, one range per backend."));
-    std::string pick = absl::StrCat("dnat ip to numgen random mod ", kSlots, " map @", map);
-    // No backend: the lookup finds nothing, the dnat rule does not match, and the next refuses.
-    if (!s.vip.empty())
-      absl::StrAppend(&out, "\tchain ", VipChain(s.id), " {\n\t\tmeta l4proto { tcp, udp } ", pick,
-                      "\n\t\tmeta l4proto tcp reject with tcp reset\n\t\tmeta l4proto udp reject\n\t}\n");
-    for (const internal::PlannedPort& p : s.ports)
-      absl::StrAppend(&out, "\tchain ", PortChain(s.id, p), " {\n\t\tmeta l4proto ", p.proto, " ", pick,
-                      " : ", p.target, "\n\t\tmeta l4proto ", p.proto,
-                      p.proto == "tcp" ? " reject with tcp reset" : " reject", "\n\t}\n");
+                   absl::StrCat("Service ", s.id, ": its backends, numbered from 0 for numgen random mod N."));
+    if (!s.vip.empty()) chain(internal::VipChain(s.id), internal::VipRules(s));
+    for (const internal::PlannedPort& p : s.ports) chain(internal::PortChain(s.id, p), internal::PortRules(s, p));
   }
 
   // The base chains. Published ports are matched on any local address, as Docker's routing mesh
-  // does; from this node itself (output) too, 127.0.0.1 included.
+  // does; from this node itself (output) too, 127.0.0.1 included. The `ct state new` is needed,
+  // not decoration: the kernel tracks connections in a namespace only while some rule there uses
+  // conntrack (a dnat, snat or ct expression), and NAT chains see no packet without it, so in a
+  // container whose services have all lost their backends the refusals would never run.
   std::string ingress_rule =
-      plan.ingress ? "\t\tfib daddr type local meta l4proto . th dport vmap @ingress_ports\n" : "";
+      plan.ingress ? "\t\tct state new fib daddr type local meta l4proto . th dport vmap @ingress_ports\n" : "";
   absl::StrAppend(&out,
                   "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-                  "\t\tip daddr vmap @vips\n",
+                  "\t\tct state new ip daddr vmap @vips\n",
                   ingress_rule,
                   "\t}\n\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n"
-                  "\t\tip daddr vmap @vips\n",
+                  "\t\tct state new ip daddr vmap @vips\n",
                   ingress_rule, "\t}\n");
   if (plan.ingress)
     absl::StrAppend(

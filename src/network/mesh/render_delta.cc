@@ -1,6 +1,6 @@
-// Model -> Model as element changes: what a task starting or stopping changes, in one small
-// transaction instead of the whole table. Built from the same Plan as Render (plan.h), so the
-// elements are Render's own text.
+// Model -> Model as a small transaction: what a task starting or stopping changes (one service's
+// map and, when its backend count changed, its chains), instead of the whole table. Built from the
+// same Plan and rule text as Render (plan.h), so what it writes is Render's own text.
 
 #include <optional>
 #include <set>
@@ -42,9 +42,10 @@ std::optional<std::string> RenderDelta(const Model& from, const Model& to) {
     if (!a.services[i].SameShape(b.services[i])) return std::nullopt;
 
   std::string out;
-  // Every range of a service's map moves when its backend count changes, so the map is refilled
-  // whole: a flush and one add, a few dozen bytes per backend. The sets' stale elements go before
-  // the new ones come (an address may move from remote to local).
+  // A service's map is refilled whole (a flush and one add: numbers shift when a backend in the
+  // middle leaves), and when the count changed, its chains are written again with the new
+  // `mod N`. The sets' stale elements go before the new ones come (an address may move from
+  // remote to local).
   for (size_t i = 0; i < a.services.size(); ++i) {
     const internal::PlannedService &x = a.services[i], &y = b.services[i];
     if (x.backends == y.backends) continue;
@@ -53,6 +54,13 @@ std::optional<std::string> RenderDelta(const Model& from, const Model& to) {
     if (!y.backends.empty())
       absl::StrAppend(&out, "add element ip ", kTableName, " ", map, " { ", internal::BackendElements(y.backends),
                       " }\n");
+    if (x.backends.size() == y.backends.size()) continue;
+    auto rewrite = [&out](const std::string& chain, const std::vector<std::string>& rules) {
+      absl::StrAppend(&out, "flush chain ip ", kTableName, " ", chain, "\n");
+      for (const std::string& r : rules) absl::StrAppend(&out, "add rule ip ", kTableName, " ", chain, " ", r, "\n");
+    };
+    if (!y.vip.empty()) rewrite(internal::VipChain(y.id), internal::VipRules(y));
+    for (const internal::PlannedPort& p : y.ports) rewrite(internal::PortChain(y.id, p), internal::PortRules(y, p));
   }
   if (b.ingress) {
     std::string deletes, adds;
