@@ -20,6 +20,7 @@
 #include "common/sync.h"
 #include "network/mesh/mesh.h"
 #include "network/mesh/nft_channel.h"
+#include "network/mesh/plan.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::network::mesh {
@@ -75,13 +76,14 @@ class HelperTable final : public Table {
 
  private:
   Status ApplyLocked(const Model& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    // The common change, a task coming or going, as element changes only.
+    internal::Plan plan = internal::MakePlan(m);
+    // The common change, a task coming or going, as element changes (and a service's chains).
     if (in_kernel_.has_value()) {
-      if (std::optional<std::string> delta = RenderDelta(*in_kernel_, m)) {
+      if (std::optional<std::string> delta = internal::RenderPlanDelta(*in_kernel_, plan)) {
         if (delta->empty()) return absl::OkStatus();
         Status st = channel_.Apply(*delta);
         if (st.ok()) {
-          in_kernel_ = m;
+          in_kernel_ = std::move(plan);
           return st;
         }
         // Not the table we made last (changed behind our back, or the repeat of a delta that
@@ -90,17 +92,17 @@ class HelperTable final : public Table {
       }
     }
     in_kernel_.reset();
-    Status st = channel_.Apply(Render(m));
-    if (st.ok()) in_kernel_ = m;
+    Status st = channel_.Apply(internal::RenderPlan(plan));
+    if (st.ok()) in_kernel_ = std::move(plan);
     return st;
   }
 
   NftChannel channel_;
   const bool keep_helper_;
   absl::Mutex mu_;
-  // The model of the last transaction that went through, so the next can be a delta. Unknown
+  // The plan of the last transaction that went through, so the next can be a delta. Unknown
   // (nullopt) at first, after Remove and after any failure.
-  std::optional<Model> in_kernel_ ABSL_GUARDED_BY(mu_);
+  std::optional<internal::Plan> in_kernel_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -42,6 +42,13 @@ struct Plan {
 // Assumes Validate(m) passed.
 Plan MakePlan(const Model& m);
 
+// RenderDelta on plans: what Table keeps of the kernel's state is the plan, so each change plans
+// only the new model.
+std::optional<std::string> RenderPlanDelta(const Plan& from, const Plan& to);
+
+// Render of a plan made by MakePlan.
+std::string RenderPlan(const Plan& plan);
+
 // The names of a service's backend map and chains: "be_<id>", "vip_<id>", "ing_<id>_tcp_8080".
 std::string BackendMap(const std::string& id);
 std::string VipChain(const std::string& id);

@@ -241,8 +241,9 @@ Plan MakePlan(const Model& m) {
 
 }  // namespace internal
 
-std::string Render(const Model& m) {
-  internal::Plan plan = internal::MakePlan(m);
+std::string Render(const Model& m) { return internal::RenderPlan(internal::MakePlan(m)); }
+
+std::string internal::RenderPlan(const Plan& plan) {
   std::vector<std::string> vips, ports;
   for (const internal::PlannedService& s : plan.services) {
     if (!s.vip.empty()) vips.push_back(absl::StrCat(s.vip, " : goto ", internal::VipChain(s.id)));

@@ -34,7 +34,12 @@ void DiffSet(const std::string& set, const std::vector<std::string>& from, const
 }  // namespace
 
 std::optional<std::string> RenderDelta(const Model& from, const Model& to) {
-  internal::Plan a = internal::MakePlan(from), b = internal::MakePlan(to);
+  return internal::RenderPlanDelta(internal::MakePlan(from), internal::MakePlan(to));
+}
+
+namespace internal {
+
+std::optional<std::string> RenderPlanDelta(const Plan& a, const Plan& b) {
   if (a.ingress != b.ingress || a.snat_address != b.snat_address || a.hairpin_subnets != b.hairpin_subnets ||
       a.services.size() != b.services.size())
     return std::nullopt;
@@ -71,4 +76,5 @@ std::optional<std::string> RenderDelta(const Model& from, const Model& to) {
   return out;
 }
 
+}  // namespace internal
 }  // namespace berth::network::mesh
