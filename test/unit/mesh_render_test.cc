@@ -144,9 +144,10 @@ TEST(MeshRender, NestedHairpinSubnetsAreMerged) {
 
 TEST(MeshRender, BackendsAreNumberedForNumgen) {
   EXPECT_EQ(internal::BackendElements({}), "");
-  EXPECT_EQ(internal::BackendElements({"10.0.0.7"}), "0 : 10.0.0.7");
-  EXPECT_EQ(internal::BackendElements({"10.0.0.7", "10.0.0.9", "10.0.0.10"}),
+  EXPECT_EQ(internal::BackendElements({0x0a000007}), "0 : 10.0.0.7");
+  EXPECT_EQ(internal::BackendElements({0x0a000007, 0x0a000009, 0x0a00000a}),
             "0 : 10.0.0.7, 1 : 10.0.0.9, 2 : 10.0.0.10");
+  EXPECT_EQ(internal::AddressElements({0x0a000007, 0xac120001}), "10.0.0.7, 172.18.0.1");
   std::string s = Render(NodeModel());
   EXPECT_NE(s.find("dnat ip to numgen random mod 3 map @be_wjkr1d6qbqaasu2k6wd4jygt1 : 80\n"), std::string::npos) << s;
   EXPECT_NE(s.find("dnat ip to numgen random mod 3 map @be_wjkr1d6qbqaasu2k6wd4jygt1\n"), std::string::npos) << s;

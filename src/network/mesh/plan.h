@@ -1,6 +1,7 @@
 #pragma once
 // What Render and RenderDelta both read: the model reduced to what the table holds, in the order
-// and spelling the script uses. Both build their text from one Plan, so an element written by a
+// the script uses (addresses stay numbers until they are written: a task's change plans 1000
+// backends and writes a dozen). Both build their text from one Plan, so an element written by a
 // delta is byte for byte the element Render writes. Internal to this directory.
 
 #include <cstdint>
@@ -23,7 +24,7 @@ struct PlannedService {
   std::string id;
   std::string vip;                   // canonical, "" for none
   std::vector<PlannedPort> ports;    // ingress ports, by (proto, published); none without ingress
-  std::vector<std::string> backends; // canonical, numerically sorted, unique
+  std::vector<uint32_t> backends;    // IPv4 in host order, sorted, unique (formatted only when written)
   // Everything but the backends: what the rules and the vmaps hold for this service.
   bool SameShape(const PlannedService& o) const {
     return id == o.id && vip == o.vip && ports == o.ports;
@@ -35,8 +36,8 @@ struct Plan {
   bool ingress = false;
   std::string snat_address;                  // canonical
   std::vector<std::string> hairpin_subnets;  // canonical CIDRs, numerically sorted
-  std::vector<std::string> backends;         // with ingress: every backend of the services above
-  std::vector<std::string> remote_backends;  // with ingress: those on other nodes
+  std::vector<uint32_t> backends;         // with ingress: every backend of the services above
+  std::vector<uint32_t> remote_backends;  // with ingress: those on other nodes
 };
 
 // Assumes Validate(m) passed.
@@ -54,8 +55,14 @@ std::string BackendMap(const std::string& id);
 std::string VipChain(const std::string& id);
 std::string PortChain(const std::string& id, const PlannedPort& p);
 
+// "10.0.0.3" for 0x0a000003.
+std::string FormatIpv4(uint32_t v);
+
+// A set's elements: "10.0.0.3, 10.0.0.4"; "" for none.
+std::string AddressElements(const std::vector<uint32_t>& addresses);
+
 // A backend map's elements: "0 : 10.0.0.3, 1 : 10.0.0.4, 2 : 10.0.0.5"; "" for none.
-std::string BackendElements(const std::vector<std::string>& backends);
+std::string BackendElements(const std::vector<uint32_t>& backends);
 
 // The rules of a service's VIP chain and of one of its port chains, in order, as `add rule`
 // takes them and Render writes them (the first draws among the backends; there is none without

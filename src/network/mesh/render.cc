@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "network/mesh/mesh.h"
@@ -31,13 +32,7 @@ bool ParseIpv4(const std::string& s, uint32_t* out) {
   return true;
 }
 
-std::string FormatIpv4(uint32_t v) {
-  in_addr a{};
-  a.s_addr = htonl(v);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
+using internal::FormatIpv4;
 
 // "10.0.0.0/24" -> (network address, prefix length); host bits cleared.
 bool ParseCidr(const std::string& s, uint32_t* addr, int* len) {
@@ -63,10 +58,9 @@ std::string Who(const Service& s) {
   return absl::StrCat("service '", s.name.empty() ? s.id : s.name, "' (", s.id, ")");
 }
 
-std::vector<std::string> SortedAddresses(const std::set<uint32_t>& v) {
-  std::vector<std::string> out;
-  for (uint32_t a : v) out.push_back(FormatIpv4(a));
-  return out;
+void SortUnique(std::vector<uint32_t>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
 }
 
 // A set or map declaration; nft wants no `elements` clause at all when there are none.
@@ -87,7 +81,9 @@ std::string Elements(const std::vector<std::string>& v) { return absl::StrJoin(v
 Status Validate(const Model& m) {
   std::set<std::string> ids;
   std::map<uint32_t, const Service*> vips;
-  std::map<uint32_t, std::pair<bool, const Service*>> locality;  // backend -> (local, first seen in)
+  // backend -> (local, first seen in); a hash map: a node's model holds a thousand backends and is
+  // checked on every change
+  absl::flat_hash_map<uint32_t, std::pair<bool, const Service*>> locality;
   std::map<std::pair<std::string, int>, const Service*> ingress_ports;
   for (const Service& s : m.services) {
     if (!ValidId(s.id))
@@ -125,19 +121,22 @@ Status Validate(const Model& m) {
     if (s.backends.size() > kMaxBackends)
       return absl::InvalidArgumentError(
           absl::StrCat(Who(s), ": ", s.backends.size(), " backends, at most ", kMaxBackends, " are balanced"));
-    std::set<uint32_t> seen;
+    std::vector<uint32_t> mine;
+    mine.reserve(s.backends.size());
     for (const Backend& b : s.backends) {
       if (!ParseIpv4(b.ip, &a))
         return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend \"", b.ip, "\" is not an IPv4 address"));
-      if (!seen.insert(a).second)
-        return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend ", b.ip, " listed twice"));
+      mine.push_back(a);
       auto [it, fresh] = locality.emplace(a, std::make_pair(b.local, &s));
-      if (!fresh && it->second.first != b.local)
+      if (!fresh && it->second.second != &s && it->second.first != b.local)
         return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend ", b.ip, " is ",
                                                        b.local ? "local" : "remote", " here but ",
                                                        it->second.first ? "local" : "remote", " in ",
                                                        Who(*it->second.second)));
     }
+    std::sort(mine.begin(), mine.end());
+    if (auto dup = std::adjacent_find(mine.begin(), mine.end()); dup != mine.end())
+      return absl::InvalidArgumentError(absl::StrCat(Who(s), ": backend ", FormatIpv4(*dup), " listed twice"));
   }
   if (m.ingress.has_value()) {
     uint32_t a = 0;
@@ -161,10 +160,25 @@ std::string PortChain(const std::string& id, const PlannedPort& p) {
   return absl::StrCat("ing_", id, "_", p.proto, "_", p.published);
 }
 
-std::string BackendElements(const std::vector<std::string>& backends) {
-  std::vector<std::string> el;
-  for (size_t i = 0; i < backends.size(); ++i) el.push_back(absl::StrCat(i, " : ", backends[i]));
-  return Elements(el);
+std::string FormatIpv4(uint32_t v) {
+  in_addr a{};
+  a.s_addr = htonl(v);
+  char buf[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+std::string AddressElements(const std::vector<uint32_t>& addresses) {
+  std::string out;
+  for (uint32_t a : addresses) absl::StrAppend(&out, out.empty() ? "" : ", ", FormatIpv4(a));
+  return out;
+}
+
+std::string BackendElements(const std::vector<uint32_t>& backends) {
+  std::string out;
+  for (size_t i = 0; i < backends.size(); ++i)
+    absl::StrAppend(&out, i == 0 ? "" : ", ", i, " : ", FormatIpv4(backends[i]));
+  return out;
 }
 
 // No backend, no draw: `mod 0` is not a thing, and the chain's refusals take the connection.
@@ -190,7 +204,7 @@ std::vector<std::string> PortRules(const PlannedService& s, const PlannedPort& p
 Plan MakePlan(const Model& m) {
   Plan plan;
   plan.ingress = m.ingress.has_value();
-  std::set<uint32_t> all, remote;
+  std::vector<uint32_t> all, remote;
   for (const Service& s : m.services) {
     PlannedService ps;
     ps.id = s.id;
@@ -203,14 +217,15 @@ Plan MakePlan(const Model& m) {
     std::sort(ps.ports.begin(), ps.ports.end(), [](const PlannedPort& x, const PlannedPort& y) {
       return std::tie(x.proto, x.published) < std::tie(y.proto, y.published);
     });
-    std::set<uint32_t> mine;
+    ps.backends.reserve(s.backends.size());
     for (const Backend& b : s.backends) {
       if (!ParseIpv4(b.ip, &a)) continue;
-      mine.insert(a);
-      all.insert(a);
-      if (!b.local) remote.insert(a);
+      ps.backends.push_back(a);
+      if (!plan.ingress) continue;
+      all.push_back(a);
+      if (!b.local) remote.push_back(a);
     }
-    ps.backends = SortedAddresses(mine);
+    SortUnique(&ps.backends);
     plan.services.push_back(std::move(ps));
   }
   std::sort(plan.services.begin(), plan.services.end(),
@@ -233,8 +248,10 @@ Plan MakePlan(const Model& m) {
       kept_end = end;
       plan.hairpin_subnets.push_back(absl::StrCat(FormatIpv4(addr), "/", len));
     }
-    plan.backends = SortedAddresses(all);
-    plan.remote_backends = SortedAddresses(remote);
+    SortUnique(&all);
+    SortUnique(&remote);
+    plan.backends = std::move(all);
+    plan.remote_backends = std::move(remote);
   }
   return plan;
 }
@@ -261,9 +278,9 @@ std::string internal::RenderPlan(const Plan& plan) {
   if (plan.ingress) {
     out += Declare("map", "ingress_ports", "type inet_proto . inet_service : verdict", "", Elements(ports),
                    "Ports published on every address of this node (the routing mesh), to their chain.");
-    out += Declare("set", "backends", "type ipv4_addr", "", Elements(plan.backends),
+    out += Declare("set", "backends", "type ipv4_addr", "", internal::AddressElements(plan.backends),
                    "Every backend of the services below.");
-    out += Declare("set", "remote_backends", "type ipv4_addr", "", Elements(plan.remote_backends),
+    out += Declare("set", "remote_backends", "type ipv4_addr", "", internal::AddressElements(plan.remote_backends),
                    "The backends on other nodes: their replies must come back through this node.");
     out += Declare("set", "hairpin_subnets", "type ipv4_addr", "interval", Elements(plan.hairpin_subnets),
                    "Clients a local backend would answer directly, not through this node.");

@@ -2,33 +2,31 @@
 // map and, when its backend count changed, its chains), instead of the whole table. Built from the
 // same Plan and rule text as Render (plan.h), so what it writes is Render's own text.
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "network/mesh/mesh.h"
 #include "network/mesh/plan.h"
 
 namespace berth::network::mesh {
 namespace {
 
-// `delete element` for what leaves a set, `add element` for what comes, in the Plan's (numeric)
-// order: it does not matter to nft, only to the golden tests.
-void DiffSet(const std::string& set, const std::vector<std::string>& from, const std::vector<std::string>& to,
+// `delete element` for what leaves a set, `add element` for what comes: a linear walk of the two
+// sorted address lists.
+void DiffSet(const std::string& set, const std::vector<uint32_t>& from, const std::vector<uint32_t>& to,
              std::string* deletes, std::string* adds) {
-  std::set<std::string> in_from(from.begin(), from.end()), in_to(to.begin(), to.end());
-  std::vector<std::string> gone, come;
-  for (const std::string& e : from)
-    if (!in_to.count(e)) gone.push_back(e);
-  for (const std::string& e : to)
-    if (!in_from.count(e)) come.push_back(e);
+  std::vector<uint32_t> gone, come;
+  std::set_difference(from.begin(), from.end(), to.begin(), to.end(), std::back_inserter(gone));
+  std::set_difference(to.begin(), to.end(), from.begin(), from.end(), std::back_inserter(come));
   if (!gone.empty())
-    absl::StrAppend(deletes, "delete element ip ", kTableName, " ", set, " { ", absl::StrJoin(gone, ", "), " }\n");
+    absl::StrAppend(deletes, "delete element ip ", kTableName, " ", set, " { ", internal::AddressElements(gone), " }\n");
   if (!come.empty())
-    absl::StrAppend(adds, "add element ip ", kTableName, " ", set, " { ", absl::StrJoin(come, ", "), " }\n");
+    absl::StrAppend(adds, "add element ip ", kTableName, " ", set, " { ", internal::AddressElements(come), " }\n");
 }
 
 }  // namespace
