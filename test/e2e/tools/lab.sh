@@ -4,7 +4,8 @@
 #
 #   lab_up TAG [berth lab up flags...]   makes the lab (e.g. lab_up swarm --managers 3 --workers 2);
 #                                        exports LAB_NAME, BERTH_LAB (so `berth lab` commands find
-#                                        it), LAB_NET (its first three octets), LAB_TMP (a temp dir).
+#                                        it), LAB_NET (its first three octets: a /24 no other lab
+#                                        on the host has), LAB_TMP (a temp dir).
 #                                        On failure prints berth's output and returns 1.
 #   lab CMD ARGS...                      berth lab CMD ARGS (the lab of lab_up)
 #   lab_sock NODE                        unix:///run/berth-lab/<lab>/NODE/berthd.sock
@@ -20,16 +21,45 @@
 lab() { "$BIN/berth" lab "$@" 3>&-; }
 
 lab_up() {
-  local tag=$1
+  local tag=$1 lock rc=0
   shift
   export LAB_NAME="bt-$tag-$$"
   export BERTH_LAB="$LAB_NAME"
-  export LAB_NET="10.$(( 80 + $$ % 20 )).$(( ($$ / 20) % 250 ))"
   export LAB_TMP=$(mktemp -d /tmp/bt-lab.XXXXXX)
-  if ! lab up --name "$LAB_NAME" --subnet "$LAB_NET.0/24" "$@" > "$LAB_TMP/up.out" 2>&1; then
+  # Test files run side by side (ctest -j): the subnet is chosen, and the lab that takes it made,
+  # under one machine-wide lock, so two labs never get the same one. The lock's fd is closed for
+  # `lab up`: the node daemons it starts must not inherit (and so hold) the lock.
+  exec {lock}>/run/lock/bt-e2e-lab.lock
+  flock "$lock"
+  export LAB_NET
+  if LAB_NET=$(lab_free_net); then
+    lab up --name "$LAB_NAME" --subnet "$LAB_NET.0/24" "$@" > "$LAB_TMP/up.out" 2>&1 {lock}>&- || rc=1
+  else
+    echo "no free lab subnet in 10.80.0.0/12" > "$LAB_TMP/up.out"
+    rc=1
+  fi
+  exec {lock}>&-
+  if [ "$rc" != 0 ]; then
     cat "$LAB_TMP/up.out" >&2
     return 1
   fi
+}
+
+# The first three octets of a /24 in 10.80.0.0-10.99.255.0 that no address on the host is in,
+# with an even third octet whose odd neighbour is free too (55_lab makes a second lab there).
+# Starts at a place taken from the pid, so that concurrent runs rarely even compare the same ones.
+lab_free_net() {
+  local used i n a b
+  used=$(ip -4 -o addr show | awk '{split($4, p, "."); print p[1] "." p[2] "." p[3]}')
+  for ((i = 0; i < 2500; i++)); do
+    n=$(( ($$ + i) % 2500 ))
+    a=$(( 80 + n / 125 )) b=$(( (n % 125) * 2 ))
+    if ! grep -qxF -e "10.$a.$b" -e "10.$a.$((b + 1))" <<<"$used"; then
+      echo "10.$a.$b"
+      return 0
+    fi
+  done
+  return 1
 }
 
 lab_sock() { echo "unix:///run/berth-lab/$LAB_NAME/$1/berthd.sock"; }
@@ -46,7 +76,7 @@ lab_import_busybox() {
   if [ ! -f "$LAB_TMP/busybox.tar" ]; then
     mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/var/www"
     cp /bin/busybox "$root/bin/busybox"
-    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
+    berth_busybox_links "$root/bin"
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
     tar -C "$root" -cf "$LAB_TMP/busybox.tar" .
