@@ -32,10 +32,23 @@ build:
 run: deps build
 	$(BUILD)/bin/berthd
 
-# The fuzz build (clang, libFuzzer, only the libraries the targets exercise) comes first so that
-# ctest's short fuzz pass (label fuzz, BERTH_FUZZ_SECONDS each) runs rather than skips.
-test: deps build fuzz-build
-	cd $(BUILD) && ctest --output-on-failure -j 1
+# Tests run side by side (TEST_JOBS at once): most of an e2e file's time is spent waiting on
+# heartbeats, sleeps and timeouts, not computing. The fuzz build (clang, libFuzzer, only the
+# libraries the targets exercise) runs meanwhile at the lowest CPU priority, so it takes only the
+# CPU the tests leave idle; ctest's short fuzz pass (label fuzz, BERTH_FUZZ_SECONDS each) comes
+# once it is built.
+TEST_JOBS ?= 4
+test: deps build
+	@cmake --preset fuzz >/dev/null
+	@nice -n 19 cmake --build build-fuzz --target fuzzers -j $(JOBS) >build-fuzz/build.log 2>&1 </dev/null & \
+	fuzz=$$!; rc=0; \
+	(cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) -LE fuzz) || rc=1; \
+	if wait $$fuzz; then \
+	  (cd $(BUILD) && ctest --output-on-failure -L fuzz) || rc=1; \
+	else \
+	  tail -n 40 build-fuzz/build.log; echo "the fuzz build failed: build-fuzz/build.log"; rc=1; \
+	fi; \
+	exit $$rc
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -44,7 +57,7 @@ privileged: build
 	cd $(BUILD) && ctest --output-on-failure -L privileged
 
 e2e: build
-	cd $(BUILD) && ctest --output-on-failure -L e2e
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) -L e2e
 
 asan:
 	cmake --preset asan >/dev/null
