@@ -117,6 +117,8 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
   Status SetVtep(const std::string& local_ip) override;
   Status SetSwarmNetworks(const std::vector<SwarmNetworkSpec>& wanted) override;
   Status SetPeers(const std::string& network_id, const std::vector<OverlayPeer>& peers) override;
+  // The routing mesh and VIPs (controller_mesh.cc).
+  Status SetMesh(const MeshSpec& mesh) override;
   // One more swarm network wanted now, beside the agent's set (a container attaching to an
   // attachable network the leader just gave it an address on).
   Status AddSwarmNetwork(const SwarmNetworkSpec& network);

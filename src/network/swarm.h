@@ -85,6 +85,56 @@ inline Status ValidateSwarmNetworkOptions(const std::map<std::string, std::strin
   return absl::OkStatus();
 }
 
+// ---- The routing mesh and service VIPs (network/mesh balances; the managers decide) ----
+
+// A running task of a service, as a load-balancing backend on one network.
+struct MeshBackend {
+  std::string ip;      // its address on that network, "10.0.0.7" (no prefix)
+  bool local = false;  // the task runs on this node
+};
+
+// A service on one swarm network it joins (the ingress network included, when it publishes
+// ingress ports).
+struct MeshServiceNetwork {
+  std::string network_id;
+  // Its virtual IP there ("10.0.1.2", no prefix; Endpoint.VirtualIPs); "" in dnsrr mode and on
+  // the ingress network when it has no VIP there.
+  std::string vip;
+  // The names the embedded DNS answers with the VIP on this network (the service's name and its
+  // aliases on the network); empty without a VIP (dnsrr: the tasks answer those names).
+  std::vector<std::string> names;
+  // Its tasks that are Running (healthy where they have a health check) with an address here;
+  // a task is gone from this list as soon as the managers want it stopped.
+  std::vector<MeshBackend> backends;
+};
+
+// A port published in ingress mode (--publish published=8080,target=80): answers on every node.
+struct MeshPort {
+  std::string proto = "tcp";  // "tcp" | "udp"
+  int published = 0;
+  int target = 0;
+};
+
+struct MeshService {
+  std::string id;    // swarmkit service id
+  std::string name;  // "web"
+  std::vector<MeshPort> ingress_ports;
+  std::vector<MeshServiceNetwork> networks;
+};
+
+// All that the routing mesh and the VIPs need on one node, whole each time (the node applies only
+// what changed).
+struct MeshSpec {
+  std::string ingress_network_id;  // the swarm's ingress network ("" before swarm init)
+  // This node's own endpoint on the ingress network ("10.0.0.2", Docker's ingress-endpoint), ""
+  // when no service publishes an ingress port: then the node has no ingress endpoint and no
+  // published port of the mesh. When set, the ingress network is among SetSwarmNetworks' wanted.
+  std::string ingress_address;
+  // Services with ingress ports (every node needs those) and services with a VIP on a swarm
+  // network this node has (for its containers' namespaces).
+  std::vector<MeshService> services;
+};
+
 class SwarmNetworks {
  public:
   virtual ~SwarmNetworks() = default;
@@ -96,6 +146,12 @@ class SwarmNetworks {
   // The whole peer table of one network (this node's own endpoints excluded): FDB and neighbour
   // entries are added and removed so the kernel matches it. Idempotent.
   virtual Status SetPeers(const std::string& network_id, const std::vector<OverlayPeer>& peers) = 0;
+  // The routing mesh and the VIPs as they are now (called after SetSwarmNetworks and SetPeers of
+  // the same assignments): the node's ingress endpoint made or removed, its published ports
+  // balanced across `services`' ingress backends, each local container's namespace balancing the
+  // VIPs of the networks it is on, and the VIPs' names in the embedded DNS. Idempotent; a call
+  // with an empty spec removes all of it (swarm leave).
+  virtual Status SetMesh(const MeshSpec& mesh) = 0;
 };
 
 }  // namespace berth::network
