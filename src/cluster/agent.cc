@@ -174,6 +174,15 @@ StatusOr<std::vector<TaskAssignment>> ParseAssignments(const nlohmann::json& lis
     TaskAssignment ta;
     ta.task = std::move(task);
     ta.service_name = a.value("service_name", "");
+    ta.dnsrr = a.value("endpoint_mode", "vip") == "dnsrr";
+    for (const nlohmann::json& p : a.value("host_ports", nlohmann::json::array())) {
+      spec::ServicePortConfig pc;
+      pc.protocol = p.value("protocol", "tcp");
+      pc.target_port = p.value("target", 0u);
+      pc.published_port = p.value("published", 0u);
+      pc.publish_mode = "host";
+      ta.host_ports.push_back(std::move(pc));
+    }
     ta.secrets = payloads(a.value("secrets", nlohmann::json()));
     ta.configs = payloads(a.value("configs", nlohmann::json()));
     out.push_back(std::move(ta));
@@ -183,7 +192,7 @@ StatusOr<std::vector<TaskAssignment>> ParseAssignments(const nlohmann::json& lis
 
 }  // namespace
 
-void Agent::ApplyNetworks(const nlohmann::json& networks) {
+void Agent::ApplyNetworks(const nlohmann::json& networks, const nlohmann::json& mesh) {
   if (cfg_.networks == nullptr || !networks.is_array()) return;
   std::vector<network::SwarmNetworkSpec> wanted;
   std::vector<std::pair<std::string, std::vector<network::OverlayPeer>>> peers;
@@ -202,6 +211,9 @@ void Agent::ApplyNetworks(const nlohmann::json& networks) {
   for (const auto& [id, list] : peers)
     if (Status s = cfg_.networks->SetPeers(id, list); !s.ok())
       spdlog::warn("swarm: peers of network {}: {}", id, s.ToString());
+  // After the networks and their peers: the ingress endpoint sits on the ingress network.
+  if (Status s = cfg_.networks->SetMesh(ParseMeshSpec(mesh)); !s.ok())
+    spdlog::warn("swarm: routing mesh: {}", s.ToString());
 }
 
 StatusOr<RpcReply> Agent::CallLeader(std::string_view path, const nlohmann::json& body) {
@@ -286,7 +298,8 @@ void Agent::AssignLoop() {
         continue;
       }
       digest = r->body.value("digest", "");
-      ApplyNetworks(r->body.value("networks", nlohmann::json::array()));
+      ApplyNetworks(r->body.value("networks", nlohmann::json::array()),
+                    r->body.value("mesh", nlohmann::json::object()));
       runner_->Assign(std::move(*set));
       if (target != last_leader) {
         // A new leader: it gets every status again (a report to the old one may be lost).

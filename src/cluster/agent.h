@@ -97,8 +97,9 @@ class Agent {
   void AssignLoop();
   void ReportLoop();
   void QueueReports(const std::vector<TaskStatusUpdate>& updates);
-  // Hands the assignment's `networks` to cfg_.networks (before the tasks that need them start).
-  void ApplyNetworks(const nlohmann::json& networks);
+  // Hands the assignment's `networks` and `mesh` to cfg_.networks (before the tasks that need them
+  // start).
+  void ApplyNetworks(const nlohmann::json& networks, const nlohmann::json& mesh);
   // One call to the leader (the other managers redirect), as the assignments' long poll does.
   StatusOr<RpcReply> CallLeader(std::string_view path, const nlohmann::json& body);
   // Where to send: the leader if known, then the other managers.

@@ -617,6 +617,8 @@ Status Cluster::Leave(bool force) {
   }
   // The swarm's networks leave with it (each once nothing of this node is on it any more).
   if (d.opts_.networks != nullptr) {
+    if (Status s = d.opts_.networks->SetMesh({}); !s.ok())
+      spdlog::warn("swarm: removing the routing mesh: {}", s.ToString());
     if (Status s = d.opts_.networks->SetSwarmNetworks({}); !s.ok())
       spdlog::warn("swarm: removing the swarm networks: {}", s.ToString());
   }

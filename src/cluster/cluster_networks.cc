@@ -4,9 +4,11 @@
 #include "absl/strings/str_cat.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_impl.h"
+#include "cluster/dispatcher.h"
 #include "cluster/networks.h"
 #include "cluster/pki/pki.h"
 #include "cluster/store.h"
+#include "spdlog/spdlog.h"
 
 namespace berth::cluster {
 namespace {
@@ -103,12 +105,22 @@ Status Cluster::RemoveNetwork(const std::string& ref) {
                          " is in use by service ", s.id));
   }
   ASSIGN_OR_RETURN(std::vector<AttachmentRecord> attachments, store.ListAttachments());
-  for (const AttachmentRecord& a : attachments)
-    if (a.network_id == n.id)
-      return absl::FailedPreconditionError(
-          absl::StrCat("rpc error: code = FailedPrecondition desc = network ", n.id,
-                       " is in use by task ", a.id));
-  return store.RemoveNetwork(n);
+  std::vector<AttachmentRecord> sboxes;  // the nodes' own ingress endpoints go with the network
+  for (const AttachmentRecord& a : attachments) {
+    if (a.network_id != n.id) continue;
+    if (a.container_id == kIngressSbox) {
+      sboxes.push_back(a);
+      continue;
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("rpc error: code = FailedPrecondition desc = network ", n.id,
+                     " is in use by task ", a.id));
+  }
+  RETURN_IF_ERROR(store.RemoveNetwork(n));
+  for (const AttachmentRecord& a : sboxes)
+    if (Status s = store.RemoveAttachment(a); !s.ok())
+      spdlog::warn("swarm: ingress endpoint {} of node {}: {}", a.ip, a.node_id, s.ToString());
+  return absl::OkStatus();
 }
 
 StatusOr<ContainerAttachment> Cluster::AttachContainer(const std::string& network,

@@ -49,6 +49,13 @@ StatusOr<spec::Endpoint> MakeEndpoint(const spec::Service& self,
                                       const std::vector<spec::Service>& others) {
   spec::Endpoint ep;
   if (self.spec.endpoint_spec.has_value()) ep.spec = *self.spec.endpoint_spec;
+  ep.virtual_ips = self.endpoint.virtual_ips;  // kept where still wanted (Store::PlanServiceVips)
+  if (ep.spec.mode == "dnsrr")
+    for (const spec::ServicePortConfig& p : ep.spec.ports)
+      if (p.publish_mode != "host")
+        return absl::InvalidArgumentError(
+            "rpc error: code = InvalidArgument desc = EndpointSpec: port published with ingress "
+            "mode can't be used with dnsrr mode");
   std::map<std::pair<std::string, uint32_t>, const spec::Service*> used;
   for (const spec::Service& o : others) {
     if (o.id == self.id) continue;

@@ -27,6 +27,7 @@
 // thread; mu_ guards the heartbeat table only and is never held across etcd.
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -41,10 +42,29 @@ namespace berth::cluster {
 
 class Manager;
 
-// The `networks` of a node's assignments (dispatcher_networks.cc), and their parser on the node.
-StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_id,
-                                           const std::vector<spec::Task>& all_tasks);
+// The swarm networking of a node's assignments (dispatcher_networks.cc): `networks`, the swarm
+// networks the node needs with their peer tables, and `mesh` (swarm.h's MeshSpec: the node's
+// ingress endpoint, the services it balances, their VIPs and running tasks). While a service
+// publishes an ingress port every node needs the ingress network and an endpoint of its own on it
+// (the container id kIngressSbox in the attachments), made by the first call that needs it (the
+// leader's). Their parsers on the node.
+inline constexpr char kIngressSbox[] = "ingress-sbox";
+struct NodeNetworking {
+  nlohmann::json networks;  // [{"network": {...}, "peers": [...]}]
+  nlohmann::json mesh;      // {} when the node has neither ingress nor VIPs
+};
+StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_id,
+                                           const std::vector<spec::Task>& all_tasks,
+                                           const std::vector<spec::Service>& services);
 network::SwarmNetworkSpec ParseSwarmNetworkSpec(const nlohmann::json& j);
+network::MeshSpec ParseMeshSpec(const nlohmann::json& j);
+nlohmann::json MeshJson(const network::MeshSpec& m);
+// The mesh part, pure: `networks_here` are the swarm networks the node has; ingress_address is
+// the node's endpoint on the ingress network, "" when no service publishes an ingress port.
+network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::Service>& services,
+                           const std::vector<spec::Task>& all_tasks,
+                           const std::set<std::string>& networks_here,
+                           const std::string& ingress_id, const std::string& ingress_address);
 
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).

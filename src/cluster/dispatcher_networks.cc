@@ -11,6 +11,7 @@
 #include "cluster/networks.h"
 #include "cluster/pki/pki.h"
 #include "cluster/rpc.h"
+#include "cluster/store.h"
 #include "cluster/task_container.h"
 #include "network/ipam/ipam.h"
 #include "spdlog/spdlog.h"
@@ -57,12 +58,142 @@ network::SwarmNetworkSpec ParseSwarmNetworkSpec(const nlohmann::json& j) {
   return s;
 }
 
-StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_id,
-                                           const std::vector<spec::Task>& all_tasks) {
+nlohmann::json MeshJson(const network::MeshSpec& m) {
+  nlohmann::json services = nlohmann::json::array();
+  for (const network::MeshService& s : m.services) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (const network::MeshPort& p : s.ingress_ports)
+      ports.push_back({{"proto", p.proto}, {"published", p.published}, {"target", p.target}});
+    nlohmann::json nets = nlohmann::json::array();
+    for (const network::MeshServiceNetwork& n : s.networks) {
+      nlohmann::json backends = nlohmann::json::array();
+      for (const network::MeshBackend& b : n.backends)
+        backends.push_back({{"ip", b.ip}, {"local", b.local}});
+      nets.push_back({{"network_id", n.network_id},
+                      {"vip", n.vip},
+                      {"names", n.names},
+                      {"backends", std::move(backends)}});
+    }
+    services.push_back({{"id", s.id},
+                        {"name", s.name},
+                        {"ingress_ports", std::move(ports)},
+                        {"networks", std::move(nets)}});
+  }
+  return {{"ingress_network_id", m.ingress_network_id},
+          {"ingress_address", m.ingress_address},
+          {"services", std::move(services)}};
+}
+
+network::MeshSpec ParseMeshSpec(const nlohmann::json& j) {
+  network::MeshSpec m;
+  if (!j.is_object()) return m;
+  m.ingress_network_id = j.value("ingress_network_id", "");
+  m.ingress_address = j.value("ingress_address", "");
+  for (const nlohmann::json& s : j.value("services", nlohmann::json::array())) {
+    network::MeshService ms;
+    ms.id = s.value("id", "");
+    ms.name = s.value("name", "");
+    for (const nlohmann::json& p : s.value("ingress_ports", nlohmann::json::array()))
+      ms.ingress_ports.push_back(
+          {p.value("proto", "tcp"), p.value("published", 0), p.value("target", 0)});
+    for (const nlohmann::json& n : s.value("networks", nlohmann::json::array())) {
+      network::MeshServiceNetwork mn;
+      mn.network_id = n.value("network_id", "");
+      mn.vip = n.value("vip", "");
+      mn.names = n.value("names", std::vector<std::string>{});
+      for (const nlohmann::json& b : n.value("backends", nlohmann::json::array()))
+        mn.backends.push_back({b.value("ip", ""), b.value("local", false)});
+      ms.networks.push_back(std::move(mn));
+    }
+    m.services.push_back(std::move(ms));
+  }
+  return m;
+}
+
+network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::Service>& services,
+                           const std::vector<spec::Task>& all_tasks,
+                           const std::set<std::string>& networks_here,
+                           const std::string& ingress_id, const std::string& ingress_address) {
+  // Every service with an ingress port (when the mesh is on), and every service with a VIP on a
+  // network this node has; each with its running tasks as backends on each of those networks.
+  network::MeshSpec ms;
+  ms.ingress_network_id = ingress_id;
+  ms.ingress_address = ingress_address;
+  bool mesh = !ingress_address.empty();
+  for (const spec::Service& s : services) {
+    network::MeshService x;
+    x.id = s.id;
+    x.name = s.spec.annotations.name;
+    bool publishes = mesh && PublishesIngress(s);
+    if (publishes)
+      for (const spec::ServicePortConfig& p : s.endpoint.ports)
+        if (p.publish_mode != "host")
+          x.ingress_ports.push_back({p.protocol, static_cast<int>(p.published_port),
+                                     static_cast<int>(p.target_port)});
+    for (const spec::EndpointVirtualIP& v : s.endpoint.virtual_ips) {
+      bool on_ingress = !ingress_id.empty() && v.network_id == ingress_id;
+      if (on_ingress ? !publishes : !networks_here.count(v.network_id)) continue;
+      network::MeshServiceNetwork n;
+      n.network_id = v.network_id;
+      n.vip = HostPart(v.addr);
+      if (!on_ingress) {
+        n.names.push_back(x.name);
+        for (const spec::NetworkAttachmentConfig& a : s.spec.task_template.networks)
+          if (a.target == v.network_id)
+            n.names.insert(n.names.end(), a.aliases.begin(), a.aliases.end());
+      }
+      for (const spec::Task& t : all_tasks) {
+        // A backend from the moment it runs until the managers want it stopped.
+        if (t.service_id != s.id || t.desired_state != "running" || t.status.state != "running")
+          continue;
+        for (const spec::NetworkAttachment& a : t.networks_attachments)
+          if (a.network.id == v.network_id && !a.addresses.empty())
+            n.backends.push_back({HostPart(a.addresses.front()), t.node_id == node_id});
+      }
+      x.networks.push_back(std::move(n));
+    }
+    if (!x.networks.empty()) ms.services.push_back(std::move(x));
+  }
+  return ms;
+}
+
+StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_id,
+                                           const std::vector<spec::Task>& all_tasks,
+                                           const std::vector<spec::Service>& services) {
+  NodeNetworking out;
+  out.networks = nlohmann::json::array();
+  out.mesh = nlohmann::json::object();
   Store& store = m.store();
   ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, store.ListNetworks());
-  if (networks.empty()) return nlohmann::json::array();
+  if (networks.empty()) return out;
   ASSIGN_OR_RETURN(std::vector<AttachmentRecord> attachments, store.ListAttachments());
+  const NetworkRecord* ingress = nullptr;
+  for (const NetworkRecord& n : networks)
+    if (n.ingress) ingress = &n;
+  // The routing mesh is on every node while some service publishes an ingress port: each node
+  // then has an endpoint of its own on the ingress network (Docker's ingress-sbox), made here the
+  // first time this node needs one and kept (as Docker keeps it) until the node goes.
+  bool mesh = false;
+  for (const spec::Service& s : services) mesh |= PublishesIngress(s);
+  mesh &= ingress != nullptr;
+  std::string ingress_address;
+  if (mesh) {
+    for (const AttachmentRecord& a : attachments)
+      if (a.node_id == node_id && a.network_id == ingress->id && a.container_id == kIngressSbox)
+        ingress_address = a.ip;
+    if (ingress_address.empty()) {
+      AttachmentRecord a;
+      a.id = pki::NewTokenSecret();
+      a.network_id = ingress->id;
+      a.node_id = node_id;
+      a.container_id = kIngressSbox;
+      a.container_name = "";
+      a.created_at = 0;
+      ASSIGN_OR_RETURN(AttachmentRecord made, store.CreateAttachment(std::move(a), *ingress));
+      ingress_address = made.ip;
+      attachments.push_back(std::move(made));
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<spec::Node> nodes, store.ListNodes());
   std::map<std::string, std::string> vtep;  // node id -> underlay address
   for (const spec::Node& n : nodes) vtep[n.id] = n.status.addr;
@@ -73,39 +204,47 @@ StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_i
     std::vector<std::string> names;  // what other nodes' DNS answers with this address
   };
   std::map<std::string, std::vector<Ep>> eps;
-  std::map<std::string, std::string> service_names;
-  bool any_task = false;
-  for (const spec::Task& t : all_tasks) any_task |= !t.networks_attachments.empty();
-  if (any_task) {
-    ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
-    for (const spec::Service& s : services) service_names[s.id] = s.spec.annotations.name;
-  }
+  std::map<std::string, const spec::Service*> by_id;
+  for (const spec::Service& s : services) by_id[s.id] = &s;
+  auto dnsrr = [](const spec::Service* s) {
+    return s != nullptr && s->spec.endpoint_spec.has_value() && s->spec.endpoint_spec->mode == "dnsrr";
+  };
   for (const spec::Task& t : all_tasks) {
     if (t.node_id.empty() || !HasEndpoints(t)) continue;
-    // What other nodes' DNS answers with a task's address: its container's name, its service's
-    // name and tasks.<service> (every task's address: Berth has no service VIPs yet), and the
-    // aliases its spec gives on that network.
-    const std::string& svc = service_names[t.service_id];
+    // What other nodes' DNS answers with a task's address: its container's name and
+    // tasks.<service>; in dnsrr mode its service's name and the aliases its spec gives on that
+    // network too (in vip mode those answer with the VIP: the mesh's names). Nothing on ingress.
+    auto it = by_id.find(t.service_id);
+    const spec::Service* svc = it == by_id.end() ? nullptr : it->second;
+    std::string name = svc == nullptr ? "" : svc->spec.annotations.name;
     for (const spec::NetworkAttachment& a : t.networks_attachments) {
-      std::vector<std::string> names = {TaskContainerName(t, svc), svc, "tasks." + svc};
-      for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
-        if (want.target == a.network.id)
-          names.insert(names.end(), want.aliases.begin(), want.aliases.end());
+      std::vector<std::string> names;
+      if (!a.network.spec.ingress) {
+        names = {TaskContainerName(t, name), "tasks." + name};
+        if (dnsrr(svc)) {
+          names.push_back(name);
+          for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
+            if (want.target == a.network.id)
+              names.insert(names.end(), want.aliases.begin(), want.aliases.end());
+        }
+      }
       for (const std::string& addr : a.addresses)
         eps[a.network.id].push_back({t.node_id, HostPart(addr), names});
     }
   }
   for (const AttachmentRecord& a : attachments) {
+    if (a.container_id == kIngressSbox && !mesh) continue;
     Ep e{a.node_id, a.ip, {}};
     if (!a.container_name.empty()) e.names.push_back(a.container_name);
     eps[a.network_id].push_back(std::move(e));
   }
-  nlohmann::json out = nlohmann::json::array();
+  std::set<std::string> here_networks;
   for (const NetworkRecord& n : networks) {
     const std::vector<Ep>& list = eps[n.id];
-    bool here = false;
+    bool here = mesh && n.ingress;
     for (const Ep& e : list) here |= e.node == node_id;
     if (!here) continue;  // a network appears on a node only while something of it runs there
+    here_networks.insert(n.id);
     nlohmann::json peers = nlohmann::json::array();
     for (const Ep& e : list) {
       if (e.node == node_id || vtep[e.node].empty()) continue;
@@ -117,8 +256,11 @@ StatusOr<nlohmann::json> BuildNodeNetworks(Manager& m, const std::string& node_i
                        {"vtep", vtep[e.node]},
                        {"names", e.names}});
     }
-    out.push_back({{"network", SpecJson(SwarmSpecOf(n))}, {"peers", std::move(peers)}});
+    out.networks.push_back({{"network", SpecJson(SwarmSpecOf(n))}, {"peers", std::move(peers)}});
   }
+  network::MeshSpec ms = NodeMesh(node_id, services, all_tasks, here_networks,
+                                  ingress == nullptr ? "" : ingress->id, mesh ? ingress_address : "");
+  if (!ms.ingress_address.empty() || !ms.services.empty()) out.mesh = MeshJson(ms);
   return out;
 }
 

@@ -69,18 +69,15 @@ static std::map<std::string, nlohmann::json> OpenPayloads(Manager& m, const std:
 static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& node_id) {
   Store& store = m.store();
   ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, store.ListTasks());
-  ASSIGN_OR_RETURN(nlohmann::json networks, BuildNodeNetworks(m, node_id, tasks));
+  ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
+  ASSIGN_OR_RETURN(NodeNetworking networking, BuildNodeNetworks(m, node_id, tasks, services));
   tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
                              [&](const spec::Task& t) { return t.node_id != node_id; }),
               tasks.end());
   std::sort(tasks.begin(), tasks.end(),
             [](const spec::Task& a, const spec::Task& b) { return a.id < b.id; });
-  std::map<std::string, std::string> service_names;
-  for (const spec::Task& t : tasks) service_names[t.service_id];
-  for (auto& [id, name] : service_names) {
-    StatusOr<spec::Service> s = store.GetService(id);
-    if (s.ok()) name = s->spec.annotations.name;
-  }
+  std::map<std::string, const spec::Service*> by_id;
+  for (const spec::Service& s : services) by_id[s.id] = &s;
   // Only the secrets and configs live tasks use, opened one by one: one that cannot be opened
   // is left out (the node rejects the tasks that need it), not the node's whole set.
   std::set<std::string> secret_ids, config_ids;
@@ -104,12 +101,29 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
       for (const spec::ServiceConfigReference& r : t.spec.container_spec->configs)
         config_refs.emplace_back(r.config_id, r.config_name);
     }
+    auto svc = by_id.find(t.service_id);
+    std::string service_name, endpoint_mode = "vip";
+    nlohmann::json host_ports = nlohmann::json::array();
+    if (svc != by_id.end()) {
+      const spec::Service& s = *svc->second;
+      service_name = s.spec.annotations.name;
+      if (s.spec.endpoint_spec.has_value() && s.spec.endpoint_spec->mode == "dnsrr")
+        endpoint_mode = "dnsrr";
+      for (const spec::ServicePortConfig& p : s.endpoint.ports)
+        if (p.publish_mode == "host")
+          host_ports.push_back(
+              {{"protocol", p.protocol}, {"target", p.target_port}, {"published", p.published_port}});
+    }
     out.push_back({{"task", nlohmann::json::parse(spec::RenderTask(t).dump())},
-                   {"service_name", service_names[t.service_id]},
+                   {"service_name", service_name},
+                   {"endpoint_mode", endpoint_mode},
+                   {"host_ports", std::move(host_ports)},
                    {"secrets", Payloads(secret_refs, secrets)},
                    {"configs", Payloads(config_refs, configs)}});
   }
-  return nlohmann::json{{"tasks", std::move(out)}, {"networks", std::move(networks)}};
+  return nlohmann::json{{"tasks", std::move(out)},
+                        {"networks", std::move(networking.networks)},
+                        {"mesh", std::move(networking.mesh)}};
 }
 
 void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
@@ -146,7 +160,8 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
     conn.SendJson(200, {{"leader", true},
                         {"digest", digest},
                         {"assignments", std::move((*set)["tasks"])},
-                        {"networks", std::move((*set)["networks"])}});
+                        {"networks", std::move((*set)["networks"])},
+                        {"mesh", std::move((*set)["mesh"])}});
     return;
   }
 }

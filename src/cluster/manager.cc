@@ -225,12 +225,14 @@ void Manager::CampaignLoop() {
     dispatcher_->BecomeLeader();
     {
       Dispatcher* d = dispatcher_.get();
-      StatusOr<std::unique_ptr<etcd::Watch>> w = etcd_->WatchPrefix(
-          Store::kTasksPrefix, 0,
-          [d](const std::vector<etcd::WatchEvent>&, int64_t) { d->TasksChanged(); },
-          [d](const Status&) { d->TasksChanged(); });
-      if (w.ok()) tasks_watch_ = std::move(*w);
-      else spdlog::warn("swarm: cannot watch the tasks: {}", w.status().ToString());
+      for (const char* prefix : {Store::kTasksPrefix, Store::kServicesPrefix,
+                                 Store::kNetworksPrefix, Store::kAttachmentsPrefix}) {
+        StatusOr<std::unique_ptr<etcd::Watch>> w = etcd_->WatchPrefix(
+            prefix, 0, [d](const std::vector<etcd::WatchEvent>&, int64_t) { d->TasksChanged(); },
+            [d](const Status&) { d->TasksChanged(); });
+        if (w.ok()) tasks_watch_.push_back(std::move(*w));
+        else spdlog::warn("swarm: cannot watch {}: {}", prefix, w.status().ToString());
+      }
     }
     orchestrator_->Start(*lease);
     for (;;) {
@@ -243,7 +245,7 @@ void Manager::CampaignLoop() {
       }
     }
     orchestrator_->Stop();
-    tasks_watch_.reset();
+    tasks_watch_.clear();
     dispatcher_->LoseLeadership();
     {
       StateLock l(mu_);

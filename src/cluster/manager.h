@@ -96,7 +96,9 @@ class Manager {
   std::unique_ptr<NodeTaskLogs> task_logs_;           // with a ContainerService
   std::optional<SecretBox> secret_box_;  // set in Start, then read-only
   std::unique_ptr<OrchestratorRunner> orchestrator_;  // runs while leading
-  std::unique_ptr<etcd::Watch> tasks_watch_;           // the campaign thread's, while leading
+  // What the nodes' assignments are made of (tasks, services, networks, attachments), watched
+  // to wake their long polls: the campaign thread's, while leading.
+  std::vector<std::unique_ptr<etcd::Watch>> tasks_watch_;
 
   mutable StateMutex mu_;
   absl::CondVar cv_;

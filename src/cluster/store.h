@@ -135,8 +135,17 @@ class Store {
   // Gives each new task an address on every swarm network its spec names (the lowest free one,
   // NetworksAttachments as swarmkit's), adding the address keys to the plan's transaction, each
   // conditional on being free. A task's addresses are held as long as its record exists.
-  Status AddTaskAddresses(std::vector<spec::Task>* create, std::vector<etcd::Compare>* compares,
-                          std::vector<etcd::Op>* ops);
+  // A task of a service that publishes a port in ingress mode is on the ingress network too
+  // (first, as in swarmkit). `services` is the view the tasks were planned from.
+  Status AddTaskAddresses(std::vector<spec::Task>* create, const std::vector<spec::Service>& services,
+                          std::vector<etcd::Compare>* compares, std::vector<etcd::Op>* ops);
+  // A service's virtual IPs (Endpoint.VirtualIPs): one on the ingress network when it publishes
+  // an ingress port, and one on each network of its tasks unless its endpoint mode is dnsrr.
+  // s->endpoint.virtual_ips holds what the service had (kept where still wanted) and becomes what
+  // it has; the address keys of new ones are added to the transaction (each conditional on being
+  // free) and those of dropped ones deleted. FAILED_PRECONDITION for a network that is gone.
+  Status PlanServiceVips(spec::Service* s, std::vector<etcd::Compare>* compares,
+                         std::vector<etcd::Op>* ops);
 
   // The orchestrator's view: services, tasks and nodes at one revision (returned in *revision),
   // and the cluster's task history limit.
@@ -154,6 +163,8 @@ class Store {
   static constexpr char kTasksPrefix[] = "/berth/swarm/tasks/";
   static constexpr char kLeaderKey[] = "/berth/swarm/leader";
   static constexpr char kNodesPrefix[] = "/berth/swarm/nodes/";
+  static constexpr char kNetworksPrefix[] = "/berth/swarm/networks/";
+  static constexpr char kAttachmentsPrefix[] = "/berth/swarm/attachments/";
 
  private:
   std::shared_ptr<etcd::Client> etcd_;
@@ -161,6 +172,10 @@ class Store {
 
 // The ops that free a task's network addresses (with its record).
 void ReleaseTaskAddresses(const spec::Task& t, std::vector<etcd::Op>* ops);
+// The ops that free a service's virtual IPs (with its record).
+void ReleaseServiceVips(const spec::Service& s, std::vector<etcd::Op>* ops);
+// Whether a service publishes a port in ingress mode (and so is on the ingress network).
+bool PublishesIngress(const spec::Service& s);
 
 // etcd's errors as the API shows them (no quorum: Docker's 503 message).
 Status StoreError(const Status& s, std::string_view what);

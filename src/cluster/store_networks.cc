@@ -4,7 +4,9 @@
 // they are absent, so two managers creating networks at once can never hand out one VNI or one
 // pooled subnet twice (the loser reads again and takes the next).
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -17,11 +19,11 @@ namespace {
 using etcd::Compare;
 using etcd::Op;
 
-constexpr char kNetworksPrefix[] = "/berth/swarm/networks/";
+constexpr const char* kNetworksPrefix = Store::kNetworksPrefix;
 constexpr char kVnisPrefix[] = "/berth/swarm/vnis/";
 constexpr char kPoolsPrefix[] = "/berth/swarm/pools/";
 constexpr char kNetworkNamesPrefix[] = "/berth/swarm/names/network/";
-constexpr char kAttachmentsPrefix[] = "/berth/swarm/attachments/";
+constexpr const char* kAttachmentsPrefix = Store::kAttachmentsPrefix;
 constexpr char kAddrsPrefix[] = "/berth/swarm/addrs/";
 
 std::string AttachmentKey(const std::string& id) { return absl::StrCat(kAttachmentsPrefix, id); }
@@ -173,43 +175,150 @@ spec::SwarmNetwork TaskNetworkOf(const NetworkRecord& n) {
   return out;
 }
 
-Status Store::AddTaskAddresses(std::vector<spec::Task>* create, std::vector<Compare>* compares,
-                               std::vector<Op>* ops) {
+namespace {
+
+// The addresses held on network n (from its address keys), read once per network per call.
+class AddressBook {
+ public:
+  explicit AddressBook(etcd::Client& etcd) : etcd_(etcd) {}
+  // The lowest free address of n, now held in this book.
+  StatusOr<std::string> Take(const NetworkRecord& n) {
+    auto [it, fresh] = used_.try_emplace(n.id);
+    if (fresh) {
+      etcd::GetOptions o;
+      o.prefix = true;
+      o.keys_only = true;
+      StatusOr<etcd::RangeResult> r = etcd_.Get(AddrPrefix(n.id), o);
+      if (!r.ok()) return StoreError(r.status(), "read network addresses");
+      for (const etcd::KeyValue& kv : r->kvs)
+        it->second.push_back(kv.key.substr(AddrPrefix(n.id).size()));
+    }
+    ASSIGN_OR_RETURN(std::string ip, NextAddress(n, it->second));
+    it->second.push_back(ip);
+    return ip;
+  }
+
+ private:
+  etcd::Client& etcd_;
+  std::map<std::string, std::vector<std::string>> used_;  // network id -> addresses held
+};
+
+const NetworkRecord* FindNetwork(const std::vector<NetworkRecord>& all, const std::string& ref) {
+  for (const NetworkRecord& r : all)
+    if (r.id == ref || r.name == ref) return &r;
+  return nullptr;
+}
+
+const NetworkRecord* IngressOf(const std::vector<NetworkRecord>& all) {
+  for (const NetworkRecord& r : all)
+    if (r.ingress) return &r;
+  return nullptr;
+}
+
+std::string WithPrefix(const std::string& ip, const NetworkRecord& n) {
+  return absl::StrCat(ip, n.subnet.substr(n.subnet.find('/')));
+}
+
+}  // namespace
+
+bool PublishesIngress(const spec::Service& s) {
+  for (const spec::ServicePortConfig& p : s.endpoint.ports)
+    if (p.publish_mode != "host") return true;
+  return false;
+}
+
+Status Store::AddTaskAddresses(std::vector<spec::Task>* create,
+                               const std::vector<spec::Service>& services,
+                               std::vector<Compare>* compares, std::vector<Op>* ops) {
+  std::set<std::string> ingress_services;
+  for (const spec::Service& s : services)
+    if (PublishesIngress(s)) ingress_services.insert(s.id);
   bool any = false;
-  for (const spec::Task& t : *create) any |= !t.spec.networks.empty();
+  for (const spec::Task& t : *create)
+    any |= !t.spec.networks.empty() || ingress_services.count(t.service_id);
   if (!any) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, ListNetworks());
-  std::map<std::string, std::vector<std::string>> used;  // network id -> addresses held
+  AddressBook book(*etcd_);
   for (spec::Task& t : *create) {
     t.networks_attachments.clear();
+    std::vector<const NetworkRecord*> on;
+    if (ingress_services.count(t.service_id)) {
+      const NetworkRecord* ingress = IngressOf(networks);
+      if (ingress == nullptr)
+        return absl::FailedPreconditionError(absl::StrCat(
+            "task ", t.id, ": the service publishes a port and the swarm has no ingress network"));
+      on.push_back(ingress);
+    }
     for (const spec::NetworkAttachmentConfig& want : t.spec.networks) {
-      const NetworkRecord* n = nullptr;
-      for (const NetworkRecord& r : networks)
-        if (r.id == want.target || r.name == want.target) n = &r;
+      const NetworkRecord* n = FindNetwork(networks, want.target);
       if (n == nullptr)
         return absl::FailedPreconditionError(
             absl::StrCat("task ", t.id, ": network ", want.target, " not found"));
-      auto [it, fresh] = used.try_emplace(n->id);
-      if (fresh) {
-        etcd::GetOptions o;
-        o.prefix = true;
-        o.keys_only = true;
-        StatusOr<etcd::RangeResult> r = etcd_->Get(AddrPrefix(n->id), o);
-        if (!r.ok()) return StoreError(r.status(), "read network addresses");
-        for (const etcd::KeyValue& kv : r->kvs)
-          it->second.push_back(kv.key.substr(AddrPrefix(n->id).size()));
-      }
-      ASSIGN_OR_RETURN(std::string ip, NextAddress(*n, it->second));
-      it->second.push_back(ip);
+      on.push_back(n);
+    }
+    for (const NetworkRecord* n : on) {
+      ASSIGN_OR_RETURN(std::string ip, book.Take(*n));
       compares->push_back(Compare::Missing(AddrKey(n->id, ip)));
       ops->push_back(Op::Put(AddrKey(n->id, ip), t.id));
       spec::NetworkAttachment a;
       a.network = TaskNetworkOf(*n);
-      a.addresses.push_back(absl::StrCat(ip, n->subnet.substr(n->subnet.find('/'))));
+      a.addresses.push_back(WithPrefix(ip, *n));
       t.networks_attachments.push_back(std::move(a));
     }
   }
   return absl::OkStatus();
+}
+
+Status Store::PlanServiceVips(spec::Service* s, std::vector<Compare>* compares,
+                              std::vector<Op>* ops) {
+  std::vector<std::string> wanted;  // network ids, in Docker's order (ingress first)
+  bool ingress = PublishesIngress(*s);
+  bool vip_mode = !s->spec.endpoint_spec.has_value() || s->spec.endpoint_spec->mode != "dnsrr";
+  std::vector<spec::EndpointVirtualIP> had = std::move(s->endpoint.virtual_ips);
+  s->endpoint.virtual_ips.clear();
+  if (ingress || (vip_mode && !s->spec.task_template.networks.empty())) {
+    ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, ListNetworks());
+    if (ingress) {
+      const NetworkRecord* n = IngressOf(networks);
+      if (n == nullptr)
+        return absl::FailedPreconditionError(
+            "rpc error: code = FailedPrecondition desc = the swarm has no ingress network");
+      wanted.push_back(n->id);
+    }
+    if (vip_mode) {
+      for (const spec::NetworkAttachmentConfig& a : s->spec.task_template.networks) {
+        const NetworkRecord* n = FindNetwork(networks, a.target);
+        if (n == nullptr)
+          return absl::FailedPreconditionError(absl::StrCat(
+              "rpc error: code = FailedPrecondition desc = network ", a.target, " not found"));
+        wanted.push_back(n->id);
+      }
+    }
+    AddressBook book(*etcd_);
+    for (const std::string& id : wanted) {
+      auto kept = std::find_if(had.begin(), had.end(), [&](const spec::EndpointVirtualIP& v) {
+        return v.network_id == id;
+      });
+      if (kept != had.end()) {
+        s->endpoint.virtual_ips.push_back(*kept);
+        continue;
+      }
+      const NetworkRecord& n = *FindNetwork(networks, id);
+      ASSIGN_OR_RETURN(std::string ip, book.Take(n));
+      compares->push_back(Compare::Missing(AddrKey(n.id, ip)));
+      ops->push_back(Op::Put(AddrKey(n.id, ip), s->id));
+      s->endpoint.virtual_ips.push_back({n.id, WithPrefix(ip, n)});
+    }
+  }
+  for (const spec::EndpointVirtualIP& v : had)
+    if (std::find(wanted.begin(), wanted.end(), v.network_id) == wanted.end())
+      ops->push_back(Op::Delete(AddrKey(v.network_id, v.addr.substr(0, v.addr.find('/')))));
+  return absl::OkStatus();
+}
+
+void ReleaseServiceVips(const spec::Service& s, std::vector<Op>* ops) {
+  for (const spec::EndpointVirtualIP& v : s.endpoint.virtual_ips)
+    ops->push_back(Op::Delete(AddrKey(v.network_id, v.addr.substr(0, v.addr.find('/')))));
 }
 
 void ReleaseTaskAddresses(const spec::Task& t, std::vector<Op>* ops) {

@@ -188,12 +188,55 @@ StatusOr<std::vector<spec::Service>> Store::ListServices() {
 StatusOr<spec::Service> Store::GetService(const std::string& id) {
   return GetRecord<spec::Service>(*etcd_, id);
 }
-Status Store::CreateService(const spec::Service& s) { return CreateNamed(*etcd_, s); }
-Status Store::UpdateService(const spec::Service& s, uint64_t version) {
-  return UpdateRecord(*etcd_, s, version);
+// A service's writes hold its virtual IPs' address keys in the same transaction (a few rounds: a
+// lost race for an address reads again).
+Status Store::CreateService(const spec::Service& in) {
+  std::string key = KeyOf<spec::Service>(in.id);
+  std::string name_key = NameKey<spec::Service>(in.spec.annotations.name);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    spec::Service s = in;
+    std::vector<Compare> cmp = {Compare::Missing(key), Compare::Missing(name_key)};
+    std::vector<Op> ops;
+    RETURN_IF_ERROR(PlanServiceVips(&s, &cmp, &ops));
+    ops.push_back(Op::Put(key, Kind<spec::Service>::Encode(s)));
+    ops.push_back(Op::Put(name_key, s.id));
+    StatusOr<etcd::TxnResult> r = etcd_->Txn(cmp, ops, {Op::Get(key), Op::Get(name_key)});
+    if (!r.ok()) return StoreError(r.status(), "create service");
+    if (r->succeeded) return absl::OkStatus();
+    if (r->ranges.size() == 2 && (!r->ranges[0].kvs.empty() || !r->ranges[1].kvs.empty()))
+      return absl::AlreadyExistsError(NameConflict("service", s.spec.annotations.name));
+  }
+  return absl::AbortedError("create service: the store kept changing; try again");
 }
+
+Status Store::UpdateService(const spec::Service& in, uint64_t version) {
+  std::string key = KeyOf<spec::Service>(in.id);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    spec::Service s = in;
+    std::vector<Compare> cmp = {Compare::ModRevisionIs(key, static_cast<int64_t>(version))};
+    std::vector<Op> ops;
+    RETURN_IF_ERROR(PlanServiceVips(&s, &cmp, &ops));
+    ops.push_back(Op::Put(key, Kind<spec::Service>::Encode(s)));
+    StatusOr<etcd::TxnResult> r = etcd_->Txn(cmp, ops, {Op::Get(key)});
+    if (!r.ok()) return StoreError(r.status(), "update service");
+    if (r->succeeded) return absl::OkStatus();
+    if (r->ranges.empty() || r->ranges[0].kvs.empty())
+      return absl::NotFoundError(absl::StrCat("service ", s.id, " not found"));
+    if (r->ranges[0].kvs[0].mod_revision != static_cast<int64_t>(version)) return OutOfSequence();
+  }
+  return absl::AbortedError("update service: the store kept changing; try again");
+}
+
 Status Store::RemoveService(const std::string& id) {
-  return RemoveNamed<spec::Service>(*etcd_, id);
+  ASSIGN_OR_RETURN(spec::Service s, GetRecord<spec::Service>(*etcd_, id));
+  std::string key = KeyOf<spec::Service>(id);
+  std::vector<Op> ops = {Op::Delete(key), Op::Delete(NameKey<spec::Service>(s.spec.annotations.name))};
+  ReleaseServiceVips(s, &ops);
+  StatusOr<etcd::TxnResult> r = etcd_->Txn(
+      {Compare::ModRevisionIs(key, static_cast<int64_t>(s.meta.version.index))}, ops);
+  if (!r.ok()) return StoreError(r.status(), "remove service");
+  if (!r->succeeded) return OutOfSequence();
+  return absl::OkStatus();
 }
 
 StatusOr<std::vector<spec::Task>> Store::ListTasks() { return ListRecords<spec::Task>(*etcd_); }
@@ -274,7 +317,7 @@ Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, i
   }
   std::set<std::string> services_used;
   std::vector<spec::Task> create = plan.create;
-  RETURN_IF_ERROR(AddTaskAddresses(&create, &compares, &ops));
+  RETURN_IF_ERROR(AddTaskAddresses(&create, view.services, &compares, &ops));
   for (const spec::Task& t : create) {
     compares.push_back(Compare::Missing(TaskKey(t.id)));
     ops.push_back(Op::Put(TaskKey(t.id), Kind<spec::Task>::Encode(t)));

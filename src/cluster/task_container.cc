@@ -115,9 +115,10 @@ StatusOr<TaskContainer> TaskContainerFor(const TaskAssignment& a, const std::str
   c.labels = std::move(labels);
 
   spec::HostConfig& hc = req.host_config.emplace();
-  // The task's swarm networks, at the addresses the managers gave it, with the service's name as
-  // an alias (the ingress network and service VIPs come with the routing mesh). A task on no
-  // swarm network runs on the default bridge.
+  // The task's swarm networks (the ingress network first when its service publishes an ingress
+  // port), at the addresses the managers gave it, with tasks.<service> and the spec's aliases as
+  // its names there, and the service's name too in dnsrr mode (in vip mode the node's DNS answers
+  // the service's name with its VIP). A task on no swarm network runs on the default bridge.
   hc.network_mode = "default";
   if (!t.networks_attachments.empty()) {
     std::map<std::string, spec::EndpointSettings> eps;
@@ -128,17 +129,35 @@ StatusOr<TaskContainer> TaskContainerFor(const TaskAssignment& a, const std::str
         ipam.ipv4_address = na.addresses.front().substr(0, na.addresses.front().find('/'));
         ep.ipam_config = ipam;
       }
-      // Berth has no service VIPs yet: the service's name and tasks.<service> answer with every
-      // task's address (other nodes' tasks come from the peer table).
-      std::vector<std::string> aliases = {a.service_name, "tasks." + a.service_name};
-      for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
-        if (want.target == na.network.id || want.target == na.network.spec.annotations.name)
-          aliases.insert(aliases.end(), want.aliases.begin(), want.aliases.end());
-      ep.aliases = std::move(aliases);
+      if (!na.network.spec.ingress) {  // nothing resolves on the ingress network
+        std::vector<std::string> aliases = {"tasks." + a.service_name};
+        if (a.dnsrr) {
+          aliases.insert(aliases.begin(), a.service_name);
+          for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
+            if (want.target == na.network.id || want.target == na.network.spec.annotations.name)
+              aliases.insert(aliases.end(), want.aliases.begin(), want.aliases.end());
+        }
+        ep.aliases = std::move(aliases);
+      }
       eps[na.network.id] = std::move(ep);
     }
     hc.network_mode = t.networks_attachments.front().network.id;
     req.networking_config = spec::NetworkingConfig{std::move(eps)};
+  }
+  // Ports published in host mode: this node's, as `docker run -p [published:]target/proto`
+  // (no published port: one the node picks).
+  if (!a.host_ports.empty()) {
+    spec::PortMap bindings;
+    for (const spec::ServicePortConfig& p : a.host_ports) {
+      std::string key = absl::StrCat(p.target_port, "/", p.protocol.empty() ? "tcp" : p.protocol);
+      c.exposed_ports.insert(key);
+      spec::PortBinding b;
+      if (p.published_port != 0) b.host_port = std::to_string(p.published_port);
+      auto& list = bindings[key];
+      if (!list.has_value()) list.emplace();
+      list->push_back(b);
+    }
+    hc.port_bindings = std::move(bindings);
   }
   // No restart policy on the container: swarm restarts a task by replacing it.
   hc.restart_policy = spec::RestartPolicy{};

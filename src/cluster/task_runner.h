@@ -57,6 +57,11 @@ struct TaskPayload {
 struct TaskAssignment {
   spec::Task task;
   std::string service_name;  // for the container's name and labels
+  // The service's endpoint as the task needs it: dnsrr (its name answers with the tasks'
+  // addresses; in vip mode the node's DNS answers it with the VIP), and the ports it publishes in
+  // host mode (bound on this node only, as a container's -p).
+  bool dnsrr = false;
+  std::vector<spec::ServicePortConfig> host_ports;
   std::vector<TaskPayload> secrets;
   std::vector<TaskPayload> configs;
 };
