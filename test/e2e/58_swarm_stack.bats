@@ -90,7 +90,7 @@ deploy() { (cd "$LAB_TMP/stack" && m1 stack deploy -c compose.yml app); }
 @test "stack ls, services and ps" {
   run m1 stack ls
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ "$(sed -n 2p <<<"$output")" =~ ^app\ +2\  ]] || { echo "$output"; false; }
+  [[ "$(sed -n 2p <<<"$output")" =~ ^app\ +2\ *$ ]] || { echo "$output"; false; }
   run m1 stack services app --format '{{.Name}} {{.Replicas}}'
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"app_web 2/2"* && "$output" == *"app_api 1/1"* ]] || { echo "$output"; false; }
