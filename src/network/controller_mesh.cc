@@ -152,11 +152,14 @@ Status Controller::SetMesh(const MeshSpec& mesh) {
   // The node's table: applied when its model changed (the table turns a change of backends into
   // a delta), removed when nothing is published.
   std::optional<mesh::Model> node = ingress ? mesh::NodeModel(mesh, hairpin, refused) : std::nullopt;
-  if (node) {
+  Status valid = node ? mesh::Validate(*node) : absl::OkStatus();
+  if (!valid.ok()) {
+    Keep(&first, Annotate(valid, "the node's routing mesh"));  // the table stays as it was
+  } else if (node) {
     std::string rendered = mesh::Render(*node);
     if (rendered != mesh_rendered_) {
-      Status st = mesh::Validate(*node);
-      if (st.ok() && !mesh_table_) {
+      Status st;
+      if (!mesh_table_) {
         auto t = NewMeshTable(mesh::TableOptions{mesh_opts_.nft_helper, "", /*keep_helper=*/true});
         if (t.ok()) mesh_table_ = std::move(*t);
         else st = t.status();
@@ -301,17 +304,23 @@ Status Controller::ApplyContainerMeshesHeld(const std::vector<MeshTarget>& targe
       }
     }
     mesh::Model m = mesh::ContainerModel(mesh_spec_, t.networks);
+    if (Status valid = mesh::Validate(m); !valid.ok()) {  // its table stays as it was
+      Keep(&first, Annotate(valid, "VIPs of container " + t.container_id.substr(0, 12)));
+      continue;
+    }
     std::string rendered = m.services.empty() ? "" : mesh::Render(m);
     if (rendered == c.rendered) continue;
-    Status st = rendered.empty() ? absl::OkStatus() : mesh::Validate(m);
-    if (st.ok() && !c.table) {
+    Status st;
+    if (!c.table) {
       auto table = NewMeshTable(mesh::TableOptions{mesh_opts_.nft_helper, t.netns_path, /*keep_helper=*/false});
       if (table.ok()) c.table = std::move(*table);
       else st = table.status();
     }
     if (st.ok()) st = rendered.empty() ? c.table->Remove() : c.table->Apply(m);
     if (st.ok()) c.rendered = std::move(rendered);
-    Keep(&first, Annotate(st, "VIPs of container " + t.container_id.substr(0, 12)));
+    // A namespace that went meanwhile (the container stopped) is no error: its entry goes at the
+    // next full pass.
+    if (!absl::IsNotFound(st)) Keep(&first, Annotate(st, "VIPs of container " + t.container_id.substr(0, 12)));
   }
   if (all)
     for (auto it = mesh_containers_.begin(); it != mesh_containers_.end();) {
