@@ -25,6 +25,7 @@
 // operation lock over the mesh's kernel state; mu_ only to read and commit; berth-nft runs with
 // no state lock held.
 
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -261,6 +262,8 @@ Status Controller::SyncIngressEndpointHeld(const std::string& network_id, const 
   if (st.ok()) st = sys::WriteSysctl(nullptr, "net.ipv4.conf.all.send_redirects", "0");
   if (st.ok()) st = sys::WriteSysctl(nullptr, conf + "rp_filter", "2");
   if (st.ok()) st = IgnoreNotFound(sys::WriteSysctl(nullptr, std::string("net.ipv4.conf.") + kGatewayBridge + ".rp_filter", "2"));
+  // IPv4 only, as the overlay's own interfaces: no link-local address, no MLD (best effort).
+  (void)sys::WriteSysctl(nullptr, std::string("net.ipv6.conf.") + kIngressLink + ".disable_ipv6", "1");
   StateLock l(mu_);
   mesh_ingress_network_ = network_id;
   mesh_ingress_ep_ = NetworkView::Endpoint{"ingress-endpoint", endpoint_id, mac, cidr, ""};
