@@ -296,7 +296,8 @@ Status Controller::ApplyContainerMeshesHeld(const std::vector<MeshTarget>& targe
     if (c.sandbox_id != t.sandbox_id) c = MeshContainer{t.sandbox_id, "", {}, nullptr};  // a new sandbox
     // Loose reverse-path checks on its overlay interfaces (see the file comment).
     std::vector<std::string> loosen;
-    for (const std::string& ifname : t.swarm_ifnames)
+    const bool active = !mesh_spec_.ingress_address.empty() || !mesh_spec_.services.empty();
+    for (const std::string& ifname : active ? t.swarm_ifnames : std::vector<std::string>{})
       if (!c.loose_ifnames.count(ifname)) loosen.push_back(ifname);
     if (!loosen.empty()) {
       auto ns = sys::NetNs::Open(t.netns_path);

@@ -87,7 +87,7 @@ void InNs(const std::string& path, const std::function<void()>& fn) {
 }
 
 // argv, output and exit code; failures are the caller's to assert.
-int Run(std::vector<std::string> argv, std::string* out = nullptr) {
+int Exec(std::vector<std::string> argv, std::string* out = nullptr) {
   auto r = sys::Run(argv);
   if (!r.ok()) return -1;
   if (out) *out = r->out + r->err;
@@ -95,7 +95,7 @@ int Run(std::vector<std::string> argv, std::string* out = nullptr) {
 }
 void Must(std::vector<std::string> argv) {
   std::string out;
-  ASSERT_EQ(Run(argv, &out), 0) << absl::StrJoin(argv, " ") << ": " << out;
+  ASSERT_EQ(Exec(argv, &out), 0) << absl::StrJoin(argv, " ") << ": " << out;
 }
 std::string In(const std::string& netns_path) { return "--net=" + netns_path; }
 
@@ -306,7 +306,7 @@ class MeshNodeTest : public ::testing::Test {
       n.store.reset();
       (void)sys::RemoveAll(n.dir);
     }
-    for (const std::string& ns : made_) (void)Run({"ip", "netns", "del", ns});
+    for (const std::string& ns : made_) (void)Exec({"ip", "netns", "del", ns});
   }
 
   // The agent's calls for both nodes: networks, the peer tables of everything on the other node,
@@ -379,7 +379,7 @@ class MeshNodeTest : public ::testing::Test {
   }
   std::string Nft(const std::string& netns_path) {
     std::string out;
-    Run({"nsenter", In(netns_path), "--", "nft", "list", "tables"}, &out);
+    Exec({"nsenter", In(netns_path), "--", "nft", "list", "tables"}, &out);
     return out;
   }
 
@@ -413,9 +413,9 @@ TEST_F(MeshNodeTest, APublishedPortAnswersOnEveryNodeAndALocalTaskSeesTheClient)
   // The ingress endpoint, as Docker's ingress-sbox.
   for (Node& n : nodes_) {
     std::string out;
-    ASSERT_EQ(Run({"ip", "-n", n.name, "-br", "addr", "show", "berth_ingress"}, &out), 0) << out;
+    ASSERT_EQ(Exec({"ip", "-n", n.name, "-br", "addr", "show", "berth_ingress"}, &out), 0) << out;
     EXPECT_THAT(out, HasSubstr(n.ingress + "/24"));
-    ASSERT_EQ(Run({"ip", "-n", n.name, "-br", "link", "show", "berth_ingress"}, &out), 0);
+    ASSERT_EQ(Exec({"ip", "-n", n.name, "-br", "link", "show", "berth_ingress"}, &out), 0);
     EXPECT_THAT(out, HasSubstr(OverlayMac(n.ingress)));
     StatusOr<NetworkView> v = absl::UnknownError("");
     (void)n.Do([&](Controller& c) {
@@ -543,8 +543,8 @@ TEST_F(MeshNodeTest, AnEmptySpecLeavesNothingBehind) {
   EXPECT_THAT(Nft(a.path), Not(HasSubstr("berth-mesh")));
   EXPECT_THAT(Nft(client), Not(HasSubstr("berth-mesh")));
   std::string out;
-  EXPECT_NE(Run({"ip", "-n", a.name, "link", "show", "berth_ingress"}, &out), 0) << out;
-  Run({"ip", "-n", a.name, "-br", "addr"}, &out);
+  EXPECT_NE(Exec({"ip", "-n", a.name, "link", "show", "berth_ingress"}, &out), 0) << out;
+  Exec({"ip", "-n", a.name, "-br", "addr"}, &out);
   EXPECT_THAT(out, Not(HasSubstr("10.0.0.2")));
   // The port is free again on the node.
   int bound = -1;
