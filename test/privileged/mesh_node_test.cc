@@ -265,26 +265,32 @@ class MeshNodeTest : public ::testing::Test {
       n.store = std::move(*store);
       n.events = std::make_unique<engine::EventBus>(n.clock);
       n.applier = std::make_unique<firewall::Applier>(std::make_unique<FakeFirewall>());
-      Status st;
-      InNs(n.path, [&] {
-        auto rtnl = sys::Rtnl::Open(nullptr);
-        if (!rtnl.ok()) {
-          st = rtnl.status();
-          return;
-        }
-        n.rtnl = std::move(*rtnl);
-        n.kernel = NewLinuxNetKernel(*n.rtnl);
-        ControllerOptions opts;
-        opts.exec_root = n.dir + "/exec";
-        n.ctl = std::make_unique<Controller>(*n.store, *n.events, n.clock, opts, *n.kernel, *n.applier, nullptr);
-        n.ctl->AddDriver(std::make_unique<BridgeDriver>(*n.rtnl, opts.default_bridge));
-        n.ctl->AddDriver(std::make_unique<OverlayDriver>(*n.rtnl, opts.exec_root + "/netns"));
-        n.ctl->SetMeshOptions({helper_, nullptr});
-        st = n.ctl->Recover();
-        if (st.ok()) st = n.ctl->SetVtep(n.address);
-      });
+      Status st = StartController(n);
       ASSERT_TRUE(st.ok()) << st;
     }
+  }
+
+  // berthd's start on node n: a controller on its store and exec root, recovered, with its VTEP.
+  Status StartController(Node& n) {
+    Status st;
+    InNs(n.path, [&] {
+      auto rtnl = sys::Rtnl::Open(nullptr);
+      if (!rtnl.ok()) {
+        st = rtnl.status();
+        return;
+      }
+      n.rtnl = std::move(*rtnl);
+      n.kernel = NewLinuxNetKernel(*n.rtnl);
+      ControllerOptions opts;
+      opts.exec_root = n.dir + "/exec";
+      n.ctl = std::make_unique<Controller>(*n.store, *n.events, n.clock, opts, *n.kernel, *n.applier, nullptr);
+      n.ctl->AddDriver(std::make_unique<BridgeDriver>(*n.rtnl, opts.default_bridge));
+      n.ctl->AddDriver(std::make_unique<OverlayDriver>(*n.rtnl, opts.exec_root + "/netns"));
+      n.ctl->SetMeshOptions({helper_, nullptr});
+      st = n.ctl->Recover();
+      if (st.ok()) st = n.ctl->SetVtep(n.address);
+    });
+    return st;
   }
 
   void TearDown() override {
@@ -445,6 +451,44 @@ TEST_F(MeshNodeTest, APublishedPortAnswersOnEveryNodeAndALocalTaskSeesTheClient)
   // The same assignment again changes nothing and still answers.
   Assign({Ingress()}, {Web()}, {{"10.0.0.5", 1}});
   EXPECT_EQ(Fetch(client_path(), "192.168.214.1", 8080), "web.1 10.0.0.2\n");
+}
+
+// berthd restarting on node A (its namespaces and links stay, its helper and sockets go): the next
+// assignment adopts the ingress endpoint and the overlay's namespace, and the port answers again.
+TEST_F(MeshNodeTest, ARestartAdoptsTheIngressEndpoint) {
+  MakeIngress();
+  std::string task = Start(1, Id('w'), "ingress", "10.0.0.5");
+  Serve(task, "web.1");
+  Assign({Ingress()}, {Web()}, {{"10.0.0.5", 1}});
+  ASSERT_EQ(Fetch(client_path(), "192.168.214.1", 8080), "web.1 10.0.0.2\n");
+  Node& a = nodes_[0];
+  auto index = [&] {
+    int i = -1;
+    InNs(a.path, [&] {
+      auto r = sys::Rtnl::Open(nullptr);
+      if (!r.ok()) return;
+      auto l = (*r)->GetLink("berth_ingress");
+      if (l.ok()) i = l->index;
+    });
+    return i;
+  };
+  const int before = index();
+  ASSERT_GT(before, 0);
+  InNs(a.path, [&] { a.ctl.reset(); });
+  a.kernel.reset();
+  a.rtnl.reset();
+  ASSERT_TRUE(StartController(a).ok());
+  Assign({Ingress()}, {Web()}, {{"10.0.0.5", 1}});
+  EXPECT_EQ(index(), before);  // the same link, kept
+  EXPECT_EQ(Fetch(client_path(), "192.168.214.1", 8080), "web.1 10.0.0.2\n");
+  // A new address for the node: replaced.
+  a.ingress = "10.0.0.12";
+  Assign({Ingress()}, {Web()}, {{"10.0.0.5", 1}});
+  std::string out;
+  Exec({"ip", "-n", a.name, "-br", "addr", "show", "berth_ingress"}, &out);
+  EXPECT_THAT(out, HasSubstr("10.0.0.12/24"));
+  EXPECT_THAT(out, Not(HasSubstr("10.0.0.2/")));
+  EXPECT_EQ(Fetch(client_path(), "192.168.214.1", 8080), "web.1 10.0.0.12\n");
 }
 
 // A port the mesh publishes is refused to a container (and changes nothing); a port a container
