@@ -577,6 +577,24 @@ TEST_F(MeshNodeTest, AVipInAContainerBalancesAndItsNameResolvesOnItsNetworkOnly)
   EXPECT_THAT(a, ElementsAre("10.0.1.2"));
   EXPECT_THAT(b, ElementsAre("10.0.1.2"));
   EXPECT_THAT(o, IsEmpty());  // on ingress only
+
+  // api.2 leaves: node A's containers' tables change (the client's only), nothing else runs.
+  MeshSpec m;
+  m.ingress_network_id = kIngressId;
+  m.ingress_address = nodes_[0].ingress;
+  m.services = {api};
+  m.services[0].networks[0].backends = {{"10.0.1.5", true}, {"10.0.1.6", false}};
+  auto time = [&](const MeshSpec& spec) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(nodes_[0].Do([&](Controller& c) { return c.SetMesh(spec); }).ok());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  double same = time(m);
+  m.services[0].networks[0].backends = {{"10.0.1.5", true}};
+  double changed = time(m);
+  std::printf("[ measured ] SetMesh on node A: unchanged %.2f ms, one backend gone (one container's table) %.2f ms\n",
+              same, changed);
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(Fetch(client, "10.0.1.2", 80), "api.1 10.0.1.9\n");
 }
 
 // (e) swarm leave: no table, no ingress endpoint, no address, no held port, no VIP table.
