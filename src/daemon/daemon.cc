@@ -287,6 +287,7 @@ Status Daemon::Start() {
   // Swarm overlays: their namespaces beside the sandboxes' (<exec-root>/netns/ov-<vni>).
   d.network->AddDriver(
       std::make_unique<network::OverlayDriver>(*d.host_rtnl, cfg.exec_root + "/netns"));
+  d.network->SetMeshOptions({cfg.nft_helper, nullptr});  // the routing mesh's tables, through berth-nft
   RETURN_IF_ERROR(Annotate(d.network->Recover(), "recover networks"));
   // --init binds a static init into the container: Debian's tini-static unless --init-path says.
   if (cfg.init_path.empty())

@@ -122,6 +122,7 @@ std::shared_ptr<const NameIndex> Controller::NameIndexLocked() {
     for (const OverlayPeer& p : peers)
       if (!p.names.empty()) entries.push_back(NameIndex::Entry{"peer/" + p.ip, net_id, p.names, p.ip});
   }
+  MeshNameEntriesLocked(names, &entries);  // the services' VIPs (controller_mesh.cc)
   return std::make_shared<const NameIndex>(entries, std::move(askers), names);
 }
 
@@ -640,6 +641,7 @@ NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
                              e.spec.ip + "/" + std::to_string(e.spec.prefix),
                              e.spec.ip6.empty() ? "" : e.spec.ip6 + "/" + std::to_string(e.spec.prefix6)};
       }
+  if (with_containers) MeshViewLocked(n, &v);  // the node's ingress-sbox (controller_mesh.cc)
   v.options = n.spec.options;
   v.labels = n.labels;
   return v;

@@ -36,6 +36,7 @@
 #include "network/kernel.h"
 #include "network/firewall/applier.h"
 #include "network/ipam/ipam.h"
+#include "network/mesh/mesh.h"
 #include "network/name_index.h"
 #include "network/network_service.h"
 #include "network/swarm.h"
@@ -135,6 +136,18 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
     std::function<bool()> in_swarm;  // whether asking makes sense now (the node is in a swarm)
   };
   void SetSwarmAttacher(SwarmAttacher a) { attacher_ = std::move(a); }
+
+  // What SetMesh needs beyond the spec (controller_mesh.cc). Set once, before the agent runs.
+  // The node's own namespace (its mesh table, its ingress endpoint `berth_ingress`, the ports the
+  // mesh holds) is the namespace of the thread calling SetMesh: berthd's.
+  struct MeshOptions {
+    std::string nft_helper;  // berth-nft
+    // How a namespace's table is made (tests give a fake); mesh::NewHelperTable when unset.
+    std::function<StatusOr<std::unique_ptr<mesh::Table>>(const mesh::TableOptions&)> new_table;
+  };
+  void SetMeshOptions(MeshOptions o) ABSL_LOCKS_EXCLUDED(mesh_ops_);
+  // The name of the node's ingress endpoint in its own namespace (Docker's ingress-endpoint).
+  static constexpr char kIngressLink[] = "berth_ingress";
 
  private:
   struct Network;
@@ -237,6 +250,51 @@ class Controller : public engine::NetworkAttacher, public NetworkService, public
   std::map<std::string, std::vector<OverlayPeer>> swarm_peers_ ABSL_GUARDED_BY(mu_);
   std::vector<SwarmNetworkSpec> swarm_wanted_ ABSL_GUARDED_BY(swarm_ops_);  // the agent's set and additions
   SwarmAttacher attacher_;  // set before the API serves, then only read
+
+  // ---- the routing mesh and VIPs (controller_mesh.cc) ----
+  // The VIP names of the mesh as NameIndex entries on the networks in `dns_networks`.
+  void MeshNameEntriesLocked(const std::map<std::string, std::string>& dns_networks,
+                             std::vector<NameIndex::Entry>* entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ingress-sbox entry of network n's Containers map, when n is this node's ingress network.
+  void MeshViewLocked(const Network& n, NetworkView* v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After container `id` joined or left a network (its operation lock held, no other lock): its
+  // namespace balances the VIPs of the swarm networks it is on now.
+  void MeshContainerChanged(const std::string& id) ABSL_LOCKS_EXCLUDED(mesh_ops_, mu_);
+  struct MeshTarget;
+  // Applies each target's Model where it changed since the last apply; forgets containers that
+  // are gone (when `all`: every target is listed).
+  Status ApplyContainerMeshesHeld(const std::vector<MeshTarget>& targets, bool all)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mesh_ops_);
+  std::vector<MeshTarget> MeshTargetsLocked(const std::string& only_container) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status SyncIngressEndpointHeld(const std::string& network_id, const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mesh_ops_);
+  StatusOr<std::unique_ptr<mesh::Table>> NewMeshTable(const mesh::TableOptions& o)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mesh_ops_);
+
+  // An operation lock over the mesh's kernel state: taken after swarm_ops_ and after a
+  // container's operation lock, before mu_; held while berth-nft applies tables.
+  absl::Mutex mesh_ops_ ABSL_ACQUIRED_AFTER(swarm_ops_) ABSL_ACQUIRED_BEFORE(mu_);
+  MeshOptions mesh_opts_ ABSL_GUARDED_BY(mesh_ops_);
+  MeshSpec mesh_spec_ ABSL_GUARDED_BY(mesh_ops_);
+  std::unique_ptr<mesh::Table> mesh_table_ ABSL_GUARDED_BY(mesh_ops_);  // the node's namespace
+  std::string mesh_rendered_ ABSL_GUARDED_BY(mesh_ops_);  // what it holds (mesh::Render), "" none
+  bool mesh_orphan_checked_ ABSL_GUARDED_BY(mesh_ops_) = false;  // a table an earlier run left
+  // Per container: its sandbox id, the rendered Model its namespace holds, its table.
+  struct MeshContainer {
+    std::string sandbox_id;
+    std::string rendered;
+    std::set<std::string> loose_ifnames;  // its interfaces whose rp_filter is loose already
+    std::unique_ptr<mesh::Table> table;
+  };
+  std::map<std::string, MeshContainer> mesh_containers_ ABSL_GUARDED_BY(mesh_ops_);
+  // The sockets holding the mesh's published ports on the node, by (proto, port).
+  std::map<std::pair<std::string, int>, UniqueFd> mesh_port_fds_ ABSL_GUARDED_BY(mesh_ops_);
+  // Read by Validate, the DNS snapshot and inspect:
+  std::set<std::pair<std::string, int>> mesh_ports_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::pair<std::string, std::vector<std::string>>>> mesh_names_
+      ABSL_GUARDED_BY(mu_);
+  std::string mesh_ingress_network_ ABSL_GUARDED_BY(mu_);  // "" without an ingress endpoint
+  NetworkView::Endpoint mesh_ingress_ep_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::network

@@ -83,6 +83,11 @@ Status Controller::Validate(const spec::HostConfig& hc, const spec::NetworkingCo
       int hp = 0;
       if (!absl::SimpleAtoi(b.host_port, &hp) || hp == 0) continue;
       const std::string& ip = b.host_ip;
+      // A port the routing mesh publishes (on every address of the node) is taken as well.
+      if (mesh_ports_.count({proto, hp}))
+        return absl::AlreadyExistsError("driver failed programming external connectivity: Bind for " +
+                                        std::string(ip.empty() ? "0.0.0.0" : ip) + ":" + std::to_string(hp) +
+                                        " failed: port is already allocated");
       for (auto& [cid, sb] : sandboxes_)
         for (auto& p : sb->ports) {
           bool ip_overlap = ip.empty() || ip == "0.0.0.0" || p.host_ip.empty() ||
@@ -521,6 +526,7 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
   if (Status st = ServeDns(s, upstreams); !st.ok()) return fail(st);
   for (auto& [nid, nname, ndriver] : joined)
     events_.Publish("network", "connect", nid, {{"container", id}, {"name", nname}, {"type", ndriver}});
+  MeshContainerChanged(id);  // the VIPs of its swarm networks (controller_mesh.cc)
   out.resolv_conf = ContainerResolvConf({host_resolv_text, s.dns, false}, hc);
   const std::string& hostname = config.hostname;
   for (auto& e : s.endpoints) {
@@ -664,6 +670,7 @@ Status Controller::Connect(const std::string& network, const spec::NetworkConnec
   }
   events_.Publish("network", "connect", planned->network_id,
                   {{"container", ref.id}, {"name", net_name}, {"type", net_driver}});
+  MeshContainerChanged(ref.id);
   return st;
 }
 
@@ -739,6 +746,7 @@ Status Controller::Disconnect(const std::string& network, const spec::NetworkDis
     StateLock l(mu_);
     ReleaseAddressesLocked({*gone});
   }
+  if (gone) MeshContainerChanged(ref.id);
   ReapSwarmNetworks();
   return st;
 }
