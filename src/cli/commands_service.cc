@@ -22,6 +22,7 @@
 #include "cli/registry_auth.h"
 #include "cli/service_client.h"
 #include "cli/service_format.h"
+#include "cli/service_logs.h"
 #include "cli/service_opts.h"
 #include "cli/service_progress.h"
 #include "cli/stream.h"
@@ -497,35 +498,6 @@ int CmdServiceRm(Cli& cli, const Invocation& inv) {
 
 namespace {
 
-// logdetails.Parse: "k=v,k2=v2" with query-escaped values.
-std::map<std::string, std::string> ParseLogDetails(std::string_view s) {
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    char l = static_cast<char>(c | 0x20);
-    return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
-  };
-  auto unescape = [&](std::string_view v) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
-        out += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
-        i += 2;
-        continue;
-      }
-      out += v[i] == '+' ? ' ' : v[i];
-    }
-    return out;
-  };
-  std::map<std::string, std::string> out;
-  for (absl::string_view part : absl::StrSplit(Av(s), ',', absl::SkipEmpty())) {
-    std::string_view kv(part.data(), part.size());
-    size_t eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    out[unescape(kv.substr(0, eq))] = unescape(kv.substr(eq + 1));
-  }
-  return out;
-}
-
 size_t Digits(int64_t n) { return std::to_string(n).size(); }
 
 }  // namespace
@@ -620,41 +592,12 @@ int CmdServiceLogs(Cli& cli, const Invocation& inv) {
     prefix_cache[key] = formatted;
     return formatted;
   };
-  Status line_error;
-  auto write_line = [&](int fd, std::string_view line) {
-    if (raw) {
-      WriteAll(fd, line);
-      return;
-    }
-    // "[timestamp ]details message"
-    size_t parts = timestamps ? 3 : 2;
-    std::vector<std::string> split =
-        absl::StrSplit(Av(line), absl::MaxSplits(' ', static_cast<int>(parts - 1)));
-    if (split.size() != parts) {
-      line_error = absl::InvalidArgumentError("invalid context in log message: " + std::string(line));
-      return;
-    }
-    auto d = ParseLogDetails(split[timestamps ? 1 : 0]);
-    std::string node = d["com.docker.swarm.node.id"], svc = d["com.docker.swarm.service.id"],
-                task = d["com.docker.swarm.task.id"];
-    d.erase("com.docker.swarm.node.id");
-    d.erase("com.docker.swarm.service.id");
-    d.erase("com.docker.swarm.task.id");
-    std::string out;
-    if (timestamps) out += split[0] + " ";
-    out += prefix_of(node, svc, task) + "    | ";
-    if (details) {
-      std::vector<std::string> kv;
-      for (const auto& [k, v] : d) kv.push_back(k + "=" + v);
-      out += absl::StrJoin(kv, ",") + " ";
-    }
-    out += split.back();
-    WriteAll(fd, out);
-  };
   cli.out().flush();
-  client::StdcopyDemuxer demux([&](client::StdStream s, std::string_view payload) {
-    write_line(s == client::StdStream::kStderr ? cli.err_fd() : cli.out_fd(), payload);
-  });
+  ServiceLogPrinter printer({.raw = raw, .timestamps = timestamps, .details = details}, prefix_of,
+                            [&](client::StdStream s, std::string_view text) {
+                              WriteAll(s == client::StdStream::kStderr ? cli.err_fd() : cli.out_fd(),
+                                       text);
+                            });
   Status feed_error;
   auto r = (*api)->Stream("GET", SortedQuery("/" + kind + "/" + client::QueryEscape(target) + "/logs" + q),
                           "", [&](std::string_view d) {
@@ -662,12 +605,11 @@ int CmdServiceLogs(Cli& cli, const Invocation& inv) {
                               WriteAll(cli.out_fd(), d);
                               return true;
                             }
-                            feed_error = demux.Feed(d);
-                            return feed_error.ok() && line_error.ok();
+                            feed_error = printer.Feed(d);
+                            return feed_error.ok();
                           });
   if (!r.ok()) return PrintError(cli, r.status());
   if (!feed_error.ok()) return PrintError(cli, feed_error);
-  if (!line_error.ok()) return PrintError(cli, line_error);
   return 0;
 }
 

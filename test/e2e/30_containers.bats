@@ -77,8 +77,12 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
 }
 
 @test "logs: --tail, -t, and -f that ends when the container exits" {
-  docker run -d --name lg busybox sh -c 'for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2; sleep 1; echo late'
-  sleep 0.5
+  # "late" waits for the test's go-ahead, not for a second to pass: under load the lines before
+  # it could take longer than any fixed sleep, and --tail 2 must still see line5 and oops.
+  docker run -d --name lg busybox sh -c 'for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2; until [ -e /tmp/go ]; do sleep 0.05; done; echo late'
+  local i seen=
+  for i in $(seq 1 100); do docker logs lg 2>&1 | grep -q oops && { seen=1; break; }; sleep 0.1; done
+  [ -n "$seen" ] || { echo "no oops in the log after 10 s"; docker logs lg; false; }
   for cli in $CLIS; do
     run $cli logs --tail 2 lg
     [[ "$output" == *line5* ]]
@@ -87,8 +91,14 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
     run $cli logs -t lg
     [[ "${lines[0]}" =~ ^20[0-9-]+T[0-9:.]+Z\ line1$ ]]
   done
-  run timeout 10 docker logs -f lg
-  [ "$status" -eq 0 ]
+  # -f follows while the container runs: started before "late" is written (it has printed oops:
+  # it is attached), it shows "late" and ends when the container exits.
+  timeout 10 docker logs -f lg >"$BT_DIR/follow.out" 2>&1 &
+  local follow=$!
+  for i in $(seq 1 100); do grep -q oops "$BT_DIR/follow.out" && break; sleep 0.1; done
+  docker exec lg touch /tmp/go
+  wait "$follow" || { echo "logs -f ended with $?"; cat "$BT_DIR/follow.out"; false; }
+  run cat "$BT_DIR/follow.out"
   [[ "$output" == *late* ]]
   # The log is Docker's json-file format on disk.
   local path=$(docker inspect -f '{{.LogPath}}' lg)
