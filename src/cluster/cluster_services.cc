@@ -30,10 +30,10 @@ void ApplyStoredDefaults(spec::ServiceSpec& s) {
       s.task_template.container_spec->isolation.empty())
     s.task_template.container_spec->isolation = "default";
   if (s.task_template.runtime.empty()) s.task_template.runtime = "container";
-  if (!s.mode.replicated && !s.mode.global) {
-    s.mode.replicated = true;
-    s.mode.replicas = 1;
-  }
+  // No mode is replicated; replicated without a count is one replica (moby's conversion does
+  // this before swarmkit sees it; the CLI's progress display and `stack services` rely on it).
+  if (!s.mode.replicated && !s.mode.global) s.mode.replicated = true;
+  if (s.mode.replicated && !s.mode.replicas.has_value()) s.mode.replicas = 1;
   if (s.endpoint_spec.has_value()) {
     for (spec::ServicePortConfig& p : s.endpoint_spec->ports) {
       if (p.protocol.empty()) p.protocol = "tcp";

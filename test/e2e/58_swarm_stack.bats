@@ -100,7 +100,8 @@ deploy() { (cd "$LAB_TMP/stack" && m1 stack deploy -c compose.yml app); }
 }
 
 @test "the stack works: its port through the mesh, names on its network, secret and config" {
-  wait_for 15 busybox wget -q -T 3 -O /dev/null "http://$(lab_ip w1):8080/"
+  # Any HTTP answer is the task's (busybox httpd: 404 for /, which has no index here).
+  wait_for 15 curl -sS -m 3 -o /dev/null "http://$(lab_ip w1):8080/"
   task=$(m1 service ps app_web -q --filter desired-state=running | head -1)
   node=$(m1 inspect --type task --format '{{.NodeID}}' "$task")
   host=$(m1 node inspect --format '{{.Description.Hostname}}' "$node")
@@ -110,7 +111,7 @@ deploy() { (cd "$LAB_TMP/stack" && m1 stack deploy -c compose.yml app); }
   # web's short name is an alias on app_front (the compose service name).
   run lab_docker "$host" exec "$cid" nslookup api
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  run lab_docker "$host" exec "$cid" wget -q -T 3 -O /dev/null http://api/
+  run lab_docker "$host" exec "$cid" timeout 5 wget -q -O /dev/null http://api/
   [ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 

@@ -44,10 +44,16 @@ wait_for() {
 running_is() {
   [ "$(m1 service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running')" = "$2" ]
 }
-# GET http://HOST:PORT/cgi-bin/who from the host (outside the cluster): "<hostname> <client>".
-who() { busybox wget -q -T 3 -O - "http://$1/cgi-bin/who"; }
+# GET http://HOST:PORT/cgi-bin/who from the host (outside the cluster): "<hostname> <client>"
+# (httpd listens on IPv6 too: the client's IPv4 address comes as [::ffff:a.b.c.d]). curl, as
+# busybox's wget crashes here when given -T.
+who() {
+  local out
+  out=$(curl -sSf -m 3 "http://$1/cgi-bin/who") || return 1
+  sed 's/\[::ffff:\(.*\)\]/\1/' <<<"$out"
+}
 # The same from inside node NODE's own namespace.
-who_from_node() { nsenter --net="/run/netns/$LAB_NAME-$1" busybox wget -q -T 3 -O - "http://$2/cgi-bin/who"; }
+who_from_node() { nsenter --net="/run/netns/$LAB_NAME-$1" curl -sSf -m 3 "http://$2/cgi-bin/who"; }
 # The node a task container (by its hostname, the container's short id) runs on.
 node_of() {
   local n
@@ -168,7 +174,7 @@ mesh_tables() { nsenter --net="/run/netns/$LAB_NAME-$1" nft list tables 2>/dev/n
   run cli nslookup rrweb
   [ "$(grep -c 'Address: 10\.' <<<"$output")" = 2 ] || { echo "$output"; false; }
   # The VIP balances across both tasks from inside the client's namespace.
-  for _ in $(seq 1 40); do cli wget -q -T 3 -O - http://vipweb/cgi-bin/who | awk '{print $1}'; done | sort -u > "$LAB_TMP/vipspread"
+  for _ in $(seq 1 40); do cli timeout 5 wget -q -O - http://vipweb/cgi-bin/who | awk '{print $1}'; done | sort -u > "$LAB_TMP/vipspread"
   cat "$LAB_TMP/vipspread"
   [ "$(wc -l < "$LAB_TMP/vipspread")" = 2 ]
   run lab_docker w2 rm -f client
@@ -187,6 +193,8 @@ mesh_tables() { nsenter --net="/run/netns/$LAB_NAME-$1" nft list tables 2>/dev/n
 }
 
 @test "service rm and swarm leave leave no mesh table, ingress endpoint or overlay behind" {
+  lab_docker w2 rm -f client >/dev/null 2>&1 || true  # an earlier test's, had it failed
+  m1 service rm vipweb rrweb hostweb >/dev/null 2>&1 || true
   run m1 service rm web
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   gone() { ! who "$(lab_ip w1):8080"; }
