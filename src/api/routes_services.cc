@@ -110,7 +110,11 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
       node_ids.push_back(n->id);
     }
     std::map<std::string, std::string> service_names;
-    for (const spec::Service& s : *services) service_names[s.id] = s.spec.annotations.name;
+    std::map<std::string, const spec::StringMap*> service_labels;
+    for (const spec::Service& s : *services) {
+      service_names[s.id] = s.spec.annotations.name;
+      service_labels[s.id] = &s.spec.annotations.labels;
+    }
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const spec::Task& t : *tasks) {
       if (!filters->FuzzyMatch("id", t.id)) continue;
@@ -129,7 +133,12 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
                                         t.slot != 0 ? std::to_string(t.slot) : t.node_id);
         if (!filters->Match("name", name)) continue;
       }
-      if (!filters->MatchKVList("label", t.annotations.labels)) continue;
+      // swarmkit matches a task's label filter against its service's labels
+      // (ServiceAnnotations): `docker stack ps` finds a stack's tasks by its namespace label.
+      auto labels = service_labels.find(t.service_id);
+      if (!filters->MatchKVList("label", labels != service_labels.end() ? *labels->second
+                                                                         : t.annotations.labels))
+        continue;
       if (filters->Contains("_up-to-date") && !TaskUpToDate(t, *services)) continue;
       out.push_back(RenderApiTask(t));
     }

@@ -141,11 +141,24 @@ Status Controller::AttachSwarmNetworks(const std::string& id, const std::string&
   {
     StateLock l(mu_);
     std::vector<std::string> wanted = {primary};
-    for (auto& [k, v] : spec::OrEmpty(net->endpoints_config))
+    const auto& eps = spec::OrEmpty(net->endpoints_config);
+    for (auto& [k, v] : eps)
       if (k != primary && k != "default") wanted.push_back(k);
     for (const std::string& w : wanted) {
       Status st;
-      if (FindNetworkLocked(w, &st) == nullptr && absl::IsNotFound(st)) missing.push_back(w);
+      Network* n = FindNetworkLocked(w, &st);
+      if (n == nullptr) {
+        if (absl::IsNotFound(st)) missing.push_back(w);
+        continue;
+      }
+      // On a swarm network this node has already, a container without an address from the
+      // managers (a plain container, not a task) asks them too: only they know every address in
+      // use (other nodes' endpoints, the services' VIPs), and only what they record reaches the
+      // other nodes' peer tables.
+      auto ep = eps.find(w);
+      bool given = ep != eps.end() && ep->second.ipam_config.has_value() &&
+                   !ep->second.ipam_config->ipv4_address.empty();
+      if (n->swarm && !given) missing.push_back(w);
     }
   }
   for (const std::string& m : missing) {
