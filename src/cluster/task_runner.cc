@@ -521,6 +521,12 @@ void TaskRunner::Impl::WatchRunning(const Entry& e, Outcome& o) {
 }
 
 void TaskRunner::Impl::Shutdown(const Entry& e, Outcome& o) {
+  if (!e.container_id.empty() && !e.a.task.networks_attachments.empty() &&
+      e.status.state == "running" && cfg_.backend_drain > Duration::zero()) {
+    StateLock l(mu_);
+    WaitFor(*cfg_.clock, mu_, cv_, cfg_.backend_drain,
+            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !running_ && !removing_; });
+  }
   if (!e.container_id.empty()) {
     Status s = StopContainer(e);
     if (!s.ok()) return Fatal(e, o, std::string(s.message()), ContainerStatusOf(e.container_id));

@@ -89,6 +89,11 @@ struct TaskRunnerConfig {
   // Worker threads: tasks are worked on in parallel (a stop waits out its grace period), each
   // task's steps in order.
   int workers = 8;
+  // How long a running task on a swarm network (a backend of its service's VIPs or published
+  // ports) goes on after it is wanted stopped, before its stop signal: the managers take it out
+  // of every node's balancing maps at once, and this gives the nodes time to apply that, so that
+  // no new connection reaches a task that is going away (Docker waits 2 s for its gossip).
+  Duration backend_drain = std::chrono::milliseconds(500);
 };
 
 class TaskRunner {

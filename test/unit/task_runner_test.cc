@@ -8,6 +8,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "absl/synchronization/mutex.h"
@@ -665,6 +666,28 @@ TEST(TaskRunner, DesiredShutdownStopsWithTheGraceAndSignal) {
   EXPECT_EQ(h.Sequence("t1").size(), kToRunning.size() + 1);
   // Still assigned: the container stays.
   EXPECT_TRUE(h.containers.Removes().empty());
+}
+
+TEST(TaskRunner, ABackendOnASwarmNetworkDrainsBeforeItsStop) {
+  // A running task with an address on a swarm network is a backend of its service: it is stopped
+  // only once the nodes have had backend_drain to take it out of their balancing maps.
+  Harness h;
+  h.StartRunner();
+  TaskAssignment a = Web("t1", 1);
+  spec::NetworkAttachment on;
+  on.network.id = "ov1";
+  on.addresses = {"10.0.1.3/24"};
+  a.task.networks_attachments = {on};
+  h.runner->Assign({a});
+  ASSERT_TRUE(h.Await("t1", "running"));
+  a.task.desired_state = "shutdown";
+  a.task.status.state = "running";
+  h.runner->Assign({a});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(h.containers.Stops().empty());  // still draining on the (fake) clock
+  h.clock.Advance(std::chrono::milliseconds(500));
+  ASSERT_TRUE(h.Await("t1", "shutdown"));
+  EXPECT_EQ(h.containers.Stops().size(), 1u);
 }
 
 TEST(TaskRunner, AnUnassignedTaskIsStoppedAndRemoved) {
