@@ -86,7 +86,7 @@ mesh_tables() { nsenter --net="/run/netns/$LAB_NAME-$1" nft list tables 2>/dev/n
   done
   # 300 requests to one node reach both tasks, neither starved.
   for _ in $(seq 1 300); do who "$(lab_ip w2):8080" | awk '{print $1}'; done | sort | uniq -c > "$LAB_TMP/spread"
-  cat "$LAB_TMP/spread"
+  echo "# 300 requests through w2: $(awk '{printf "%s%s", sep, $1; sep=" / "}' "$LAB_TMP/spread")" >&3
   [ "$(wc -l < "$LAB_TMP/spread")" = 2 ]
   [ "$(awk '{s += $1} END {print s}' "$LAB_TMP/spread")" = 300 ]
   awk '$1 < 60 {exit 1}' "$LAB_TMP/spread"
