@@ -165,7 +165,11 @@ void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
     if (want.status == node->status && want.description == node->description) break;
     want.meta.updated_at = UnixNanos(clock_.Now());
     StatusOr<uint64_t> v = store.UpdateNode(want, node->meta.version.index);
-    if (v.ok()) break;
+    if (v.ok()) {
+      // Up or down changes which tasks every node balances to (the mesh's backends).
+      if (want.status.state != node->status.state) TasksChanged();
+      break;
+    }
     StatusOr<spec::Node> again = store.GetNode(node->id);
     if (!again.ok()) return Fail(conn, again.status());
     node = std::move(again);
@@ -261,7 +265,11 @@ void Dispatcher::CheckDown(Duration period) {
     n.status.message = "heartbeat failure";
     n.meta.updated_at = UnixNanos(clock_.Now());
     StatusOr<uint64_t> v = store.UpdateNode(n, version);
-    if (v.ok()) spdlog::info("swarm: node {} is down (no heartbeat)", n.id);
+    if (v.ok()) {
+      spdlog::info("swarm: node {} is down (no heartbeat)", n.id);
+      // Its tasks leave every node's balancing maps now, not when they are rescheduled.
+      TasksChanged();
+    }
   }
 }
 

@@ -60,11 +60,14 @@ network::SwarmNetworkSpec ParseSwarmNetworkSpec(const nlohmann::json& j);
 network::MeshSpec ParseMeshSpec(const nlohmann::json& j);
 nlohmann::json MeshJson(const network::MeshSpec& m);
 // The mesh part, pure: `networks_here` are the swarm networks the node has; ingress_address is
-// the node's endpoint on the ingress network, "" when no service publishes an ingress port.
+// the node's endpoint on the ingress network, "" when no service publishes an ingress port. Tasks
+// on `down_nodes` are no backends (they leave the maps when their node is Down, before they are
+// rescheduled).
 network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::Service>& services,
                            const std::vector<spec::Task>& all_tasks,
                            const std::set<std::string>& networks_here,
-                           const std::string& ingress_id, const std::string& ingress_address);
+                           const std::string& ingress_id, const std::string& ingress_address,
+                           const std::set<std::string>& down_nodes = {});
 
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).

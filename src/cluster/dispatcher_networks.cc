@@ -113,7 +113,8 @@ network::MeshSpec ParseMeshSpec(const nlohmann::json& j) {
 network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::Service>& services,
                            const std::vector<spec::Task>& all_tasks,
                            const std::set<std::string>& networks_here,
-                           const std::string& ingress_id, const std::string& ingress_address) {
+                           const std::string& ingress_id, const std::string& ingress_address,
+                           const std::set<std::string>& down_nodes) {
   // Every service with an ingress port (when the mesh is on), and every service with a VIP on a
   // network this node has; each with its running tasks as backends on each of those networks.
   network::MeshSpec ms;
@@ -144,7 +145,8 @@ network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::S
       }
       for (const spec::Task& t : all_tasks) {
         // A backend from the moment it runs until the managers want it stopped.
-        if (t.service_id != s.id || t.desired_state != "running" || t.status.state != "running")
+        if (t.service_id != s.id || t.desired_state != "running" || t.status.state != "running" ||
+            down_nodes.count(t.node_id))
           continue;
         for (const spec::NetworkAttachment& a : t.networks_attachments)
           if (a.network.id == v.network_id && !a.addresses.empty())
@@ -196,7 +198,11 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
   }
   ASSIGN_OR_RETURN(std::vector<spec::Node> nodes, store.ListNodes());
   std::map<std::string, std::string> vtep;  // node id -> underlay address
-  for (const spec::Node& n : nodes) vtep[n.id] = n.status.addr;
+  std::set<std::string> down;
+  for (const spec::Node& n : nodes) {
+    vtep[n.id] = n.status.addr;
+    if (n.status.state == "down") down.insert(n.id);
+  }
   // Every endpoint of every swarm network: (network, node, address).
   struct Ep {
     std::string node;
@@ -258,8 +264,9 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
     }
     out.networks.push_back({{"network", SpecJson(SwarmSpecOf(n))}, {"peers", std::move(peers)}});
   }
-  network::MeshSpec ms = NodeMesh(node_id, services, all_tasks, here_networks,
-                                  ingress == nullptr ? "" : ingress->id, mesh ? ingress_address : "");
+  network::MeshSpec ms =
+      NodeMesh(node_id, services, all_tasks, here_networks, ingress == nullptr ? "" : ingress->id,
+               mesh ? ingress_address : "", down);
   if (!ms.ingress_address.empty() || !ms.services.empty()) out.mesh = MeshJson(ms);
   return out;
 }

@@ -216,9 +216,25 @@ mesh_tables() { nsenter --net="/run/netns/$LAB_NAME-$1" nft list tables 2>/dev/n
   run m1 service rm hostweb
 }
 
+@test "a node cut: its tasks leave every node's balancing once it is Down" {
+  run m1 service create --name gweb --mode global --publish published=8082,target=80 -d nginx
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_for 30 running_is gweb 3
+  lab cut w2
+  down() { [ "$(m1 node inspect w2 --format '{{.Status.State}}')" = down ]; }
+  wait_for 15 down
+  # From then on every request through m1 is answered (none goes to w2's task any more).
+  all_ok() { for _ in $(seq 1 30); do who "$(lab_ip m1):8082" >/dev/null || return 1; done; }
+  wait_for 5 all_ok
+  lab heal w2
+  ready() { [ "$(m1 node inspect w2 --format '{{.Status.State}}')" = ready ]; }
+  wait_for 15 ready
+  run m1 service rm gweb
+}
+
 @test "service rm and swarm leave leave no mesh table, ingress endpoint or overlay behind" {
   lab_docker w2 rm -f client >/dev/null 2>&1 || true  # an earlier test's, had it failed
-  m1 service rm vipweb rrweb hostweb >/dev/null 2>&1 || true
+  m1 service rm vipweb rrweb hostweb gweb >/dev/null 2>&1 || true
   run m1 service rm web
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   gone() { ! who "$(lab_ip w1):8080"; }

@@ -97,6 +97,13 @@ TEST_F(NodeMeshTest, VipsOfTheNetworksTheNodeHasWithTheirNames) {
   EXPECT_TRUE(api.networks[0].backends[0].local);
 }
 
+TEST_F(NodeMeshTest, TasksOfADownNodeAreNoBackends) {
+  network::MeshSpec m = NodeMesh("n1", services_, tasks_, {"ing"}, "ing", "10.0.0.2", {"n2"});
+  ASSERT_EQ(m.services.size(), 1u);
+  ASSERT_EQ(m.services[0].networks[0].backends.size(), 1u);
+  EXPECT_EQ(m.services[0].networks[0].backends[0].ip, "10.0.0.6");
+}
+
 TEST_F(NodeMeshTest, NoIngressEndpointMeansNoPublishedPorts) {
   network::MeshSpec m = NodeMesh("n1", services_, tasks_, {"ov"}, "ing", "");
   EXPECT_EQ(m.ingress_address, "");
