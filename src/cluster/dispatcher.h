@@ -66,6 +66,12 @@ network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::S
                            const std::set<std::string>& networks_here,
                            const std::string& ingress_id, const std::string& ingress_address);
 
+// The digest a node's long poll compares, of its assignment set ({"tasks", "networks", "mesh"}
+// as BuildAssignments makes it): of what the node acts on only. A task's status, version and
+// update time are left out: the node's own reports coming back must not wake its poll and resend
+// the whole set (swarmkit's dispatcher skips those updates too: TasksEqualStable).
+std::string AssignmentDigest(const nlohmann::json& set);
+
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).
 StatusOr<spec::Node> AuthenticateNode(Manager& m, const api::Conn& conn);

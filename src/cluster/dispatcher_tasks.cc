@@ -126,6 +126,17 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
                         {"mesh", std::move(networking.mesh)}};
 }
 
+std::string AssignmentDigest(const nlohmann::json& set) {
+  nlohmann::json stable = set;
+  nlohmann::json& tasks = stable["tasks"];
+  if (tasks.is_array())
+    for (nlohmann::json& a : tasks) {
+      if (!a.is_object() || !a.contains("task") || !a["task"].is_object()) continue;
+      for (const char* key : {"Status", "Version", "UpdatedAt"}) a["task"].erase(key);
+    }
+  return absl::StrCat(std::hash<std::string>()(stable.dump()));
+}
+
 void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
   if (RedirectToLeader(conn)) return;
   StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
@@ -142,7 +153,7 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
     }
     StatusOr<nlohmann::json> set = BuildAssignments(manager_, node->id);
     if (!set.ok()) return Fail(conn, set.status());
-    std::string digest = absl::StrCat(std::hash<std::string>()(set->dump()));
+    std::string digest = AssignmentDigest(*set);
     bool answer = digest != have || clock_.Monotonic() >= until;
     if (!answer) {
       StateLock l(mu_);
