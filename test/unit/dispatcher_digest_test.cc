@@ -42,5 +42,31 @@ TEST(DispatcherDigest, WhatTheNodeActsOnChangesIt) {
   EXPECT_NE(AssignmentDigest(nlohmann::json::object()), before);
 }
 
+std::string Record(const std::string& state, uint64_t version, const std::string& desired,
+                   bool attached = false) {
+  nlohmann::json t = Set(state, version, desired)["tasks"][0]["task"];
+  if (attached)
+    t["NetworksAttachments"] = {{{"Network", {{"ID", "n1"}}}, {"Addresses", {"10.0.1.3/24"}}}};
+  return t.dump();
+}
+
+TEST(DispatcherTaskShape, AStatusReportAloneKeepsItsShape) {
+  std::optional<std::string> assigned = TaskShape(Record("assigned", 10, "running"));
+  ASSERT_TRUE(assigned.has_value());
+  EXPECT_EQ(TaskShape(Record("starting", 13, "running")), assigned);
+  EXPECT_EQ(TaskShape(Record("running", 14, "running")), assigned);
+}
+
+TEST(DispatcherTaskShape, WhatANodeSeesChangesIt) {
+  std::optional<std::string> running = TaskShape(Record("running", 14, "running"));
+  ASSERT_TRUE(running.has_value());
+  EXPECT_NE(TaskShape(Record("running", 15, "shutdown")), running);
+  // Past running its secrets and configs are no longer sent.
+  EXPECT_NE(TaskShape(Record("failed", 15, "running")), running);
+  // A task on a network: its state decides other nodes' peers.
+  EXPECT_FALSE(TaskShape(Record("running", 14, "running", /*attached=*/true)).has_value());
+  EXPECT_FALSE(TaskShape("not json").has_value());
+}
+
 }  // namespace
 }  // namespace berth::cluster
