@@ -24,7 +24,8 @@
 // The leader's dispatcher also watches the heartbeats: a node silent for 2.5 periods is marked
 // Down (so within 3 periods of its last heartbeat).
 // Threading: handlers on the server's connection threads, CheckDown on the manager's checker
-// thread; mu_ guards the heartbeat table only and is never held across etcd.
+// thread; mu_ guards the heartbeat table and the long polls' wake-up state, and is never held
+// across etcd.
 
 #include <map>
 #include <optional>
