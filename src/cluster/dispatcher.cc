@@ -231,12 +231,14 @@ void Dispatcher::BecomeLeader() {
   leading_ = true;
   leading_since_ = clock_.Monotonic();
   last_seen_.clear();
+  task_shapes_.clear();
 }
 
 void Dispatcher::LoseLeadership() {
   StateLock l(mu_);
   leading_ = false;
   last_seen_.clear();
+  task_shapes_.clear();
   tasks_cv_.SignalAll();
 }
 

@@ -24,14 +24,19 @@
 // The leader's dispatcher also watches the heartbeats: a node silent for 2.5 periods is marked
 // Down (so within 3 periods of its last heartbeat).
 // Threading: handlers on the server's connection threads, CheckDown on the manager's checker
-// thread; mu_ guards the heartbeat table only and is never held across etcd.
+// thread; mu_ guards the heartbeat table and the long polls' wake-up state, and is never held
+// across etcd.
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "api/http.h"
+#include "cluster/etcd/client.h"
 #include "common/clock.h"
 #include "common/sync.h"
 #include "network/swarm.h"
@@ -69,6 +74,17 @@ network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::S
                            const std::string& ingress_id, const std::string& ingress_address,
                            const std::set<std::string>& down_nodes = {});
 
+// The digest a node's long poll compares, of its assignment set ({"tasks", "networks", "mesh"}
+// as BuildAssignments makes it): of what the node acts on only. A task's status, version and
+// update time are left out: the node's own reports coming back must not wake its poll and resend
+// the whole set (swarmkit's dispatcher skips those updates too: TasksEqualStable).
+std::string AssignmentDigest(const nlohmann::json& set);
+// What of a stored task (its record's JSON) any node's assignment set depends on: the task
+// without its status, version and update time, and whether it is live (its secrets and configs
+// are sent while it is). nullopt when every change of it matters (it has network attachments:
+// its state decides the peers and backends other nodes see) or it cannot be read.
+std::optional<std::string> TaskShape(std::string_view record);
+
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).
 StatusOr<spec::Node> AuthenticateNode(Manager& m, const api::Conn& conn);
@@ -86,6 +102,9 @@ class Dispatcher {
   void HandleDetach(api::Request& req, api::Conn& conn);
   // The tasks changed (the leader's watch): long polls look again.
   void TasksChanged();
+  // The leader's watch of the tasks: long polls look again unless only the status of tasks
+  // without network attachments changed (a node's own reports: TaskShape).
+  void TaskEvents(const std::vector<etcd::WatchEvent>& events);
   // The manager is stopping: long polls answer at once and no new one waits.
   void Shutdown();
 
@@ -107,6 +126,7 @@ class Dispatcher {
   std::map<std::string, MonoTime> last_seen_ ABSL_GUARDED_BY(mu_);
   absl::CondVar tasks_cv_;
   uint64_t tasks_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::string> task_shapes_ ABSL_GUARDED_BY(mu_);  // by task key
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -126,6 +126,17 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
                         {"mesh", std::move(networking.mesh)}};
 }
 
+std::string AssignmentDigest(const nlohmann::json& set) {
+  nlohmann::json stable = set;
+  nlohmann::json& tasks = stable["tasks"];
+  if (tasks.is_array())
+    for (nlohmann::json& a : tasks) {
+      if (!a.is_object() || !a.contains("task") || !a["task"].is_object()) continue;
+      for (const char* key : {"Status", "Version", "UpdatedAt"}) a["task"].erase(key);
+    }
+  return absl::StrCat(std::hash<std::string>()(stable.dump()));
+}
+
 void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
   if (RedirectToLeader(conn)) return;
   StatusOr<spec::Node> node = AuthenticateNode(manager_, conn);
@@ -142,7 +153,7 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
     }
     StatusOr<nlohmann::json> set = BuildAssignments(manager_, node->id);
     if (!set.ok()) return Fail(conn, set.status());
-    std::string digest = absl::StrCat(std::hash<std::string>()(set->dump()));
+    std::string digest = AssignmentDigest(*set);
     bool answer = digest != have || clock_.Monotonic() >= until;
     if (!answer) {
       StateLock l(mu_);
@@ -205,6 +216,39 @@ void Dispatcher::HandleTaskStatus(api::Request& req, api::Conn& conn) {
 
 void Dispatcher::TasksChanged() {
   StateLock l(mu_);
+  task_shapes_.clear();  // a change not seen here (a broken watch): compare afresh
+  ++tasks_generation_;
+  tasks_cv_.SignalAll();
+}
+
+std::optional<std::string> TaskShape(std::string_view record) {
+  nlohmann::json t = nlohmann::json::parse(record, nullptr, /*allow_exceptions=*/false);
+  if (!t.is_object()) return std::nullopt;
+  const nlohmann::json& attachments = t.value("NetworksAttachments", nlohmann::json());
+  if (attachments.is_array() && !attachments.empty()) return std::nullopt;
+  std::string state;
+  if (t.contains("Status") && t["Status"].is_object()) state = t["Status"].value("State", "");
+  bool live = spec::TaskStateRank(state) <= spec::TaskStateRank("running");
+  for (const char* key : {"Status", "Version", "UpdatedAt"}) t.erase(key);
+  return absl::StrCat(live ? "live " : "done ", t.dump());
+}
+
+void Dispatcher::TaskEvents(const std::vector<etcd::WatchEvent>& events) {
+  StateLock l(mu_);
+  bool changed = false;
+  for (const etcd::WatchEvent& ev : events) {
+    const std::string& key = ev.kv.key;
+    std::optional<std::string> shape;
+    if (ev.type == etcd::WatchEvent::Type::kPut) shape = TaskShape(ev.kv.value);
+    auto it = task_shapes_.find(key);
+    if (shape.has_value() && it != task_shapes_.end() && it->second == *shape) continue;
+    changed = true;
+    if (shape.has_value())
+      task_shapes_[key] = std::move(*shape);
+    else if (it != task_shapes_.end())
+      task_shapes_.erase(it);
+  }
+  if (!changed) return;
   ++tasks_generation_;
   tasks_cv_.SignalAll();
 }

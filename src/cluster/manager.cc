@@ -227,8 +227,15 @@ void Manager::CampaignLoop() {
       Dispatcher* d = dispatcher_.get();
       for (const char* prefix : {Store::kTasksPrefix, Store::kServicesPrefix,
                                  Store::kNetworksPrefix, Store::kAttachmentsPrefix}) {
+        bool tasks = std::string_view(prefix) == Store::kTasksPrefix;
         StatusOr<std::unique_ptr<etcd::Watch>> w = etcd_->WatchPrefix(
-            prefix, 0, [d](const std::vector<etcd::WatchEvent>&, int64_t) { d->TasksChanged(); },
+            prefix, 0,
+            [d, tasks](const std::vector<etcd::WatchEvent>& events, int64_t) {
+              if (tasks)
+                d->TaskEvents(events);
+              else
+                d->TasksChanged();
+            },
             [d](const Status&) { d->TasksChanged(); });
         if (w.ok()) tasks_watch_.push_back(std::move(*w));
         else spdlog::warn("swarm: cannot watch {}: {}", prefix, w.status().ToString());

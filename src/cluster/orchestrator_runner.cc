@@ -5,8 +5,12 @@
 
 namespace berth::cluster {
 namespace {
-// After an error (no quorum, a conflict), the next pass waits this long at least.
+// After an error (no quorum), the next pass waits this long at least.
 constexpr Duration kRetryAfter = std::chrono::milliseconds(100);
+// A plan refused because the store changed since it was read (a node's status report came
+// between) is made again at once from the newer store, this many times in a row; then with the
+// back-off above (a plan that can never apply must not spin).
+constexpr int kConflictsAtOnce = 3;
 // A broken watch is re-opened this often; passes still run on the wake-up times meanwhile.
 constexpr Duration kWatchRetry = std::chrono::seconds(1);
 }  // namespace
@@ -111,12 +115,17 @@ void OrchestratorRunner::Loop() {
     }
     StateLock l(mu_);
     ++passes_;
+    bool conflict = absl::IsFailedPrecondition(applied);
+    conflicts_ = conflict ? conflicts_ + 1 : 0;
     if (!applied.ok()) {
-      if (!absl::IsFailedPrecondition(applied))
-        spdlog::warn("swarm: orchestrator pass: {}", applied.ToString());
-      // Another pass soon, but not at once: a store without quorum must not be hammered.
+      if (!conflict) spdlog::warn("swarm: orchestrator pass: {}", applied.ToString());
+      // Another pass soon; not at once after an error (a store without quorum must not be
+      // hammered), but at once after a conflict: the change that caused it is already in the
+      // store, and waiting would only delay the plan (during a scale, every status report can
+      // cause one, 100 ms each).
       dirty_ = true;
-      not_before_ = clock_.Monotonic() + kRetryAfter;
+      if (!conflict || conflicts_ > kConflictsAtOnce)
+        not_before_ = clock_.Monotonic() + kRetryAfter;
     } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {
       wake_at_ = plan.wake_at;
     }

@@ -51,6 +51,7 @@ class OrchestratorRunner {
   MonoTime not_before_ ABSL_GUARDED_BY(mu_);  // after an error: the next pass not before
   MonoTime rewatch_at_ ABSL_GUARDED_BY(mu_);  // a broken watch: the next try not before
   uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
+  int conflicts_ ABSL_GUARDED_BY(mu_) = 0;  // plans refused in a row for a changed store
   std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
   std::thread thread_;
 };
