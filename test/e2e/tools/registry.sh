@@ -76,7 +76,8 @@ reg_restart() {
     >>"$d/registry.log" 2>&1 3>&- &
   echo $! > "$d/pid"
   local delay=0.01
-  for _ in $(seq 1 60); do
+  # Up to ~30 s: with tests running side by side (ctest -j 4) a TLS registry can start slowly.
+  for _ in $(seq 1 160); do
     local code
     code=$(reg_curl "$1" -s -o /dev/null -w '%{http_code}' /v2/ 2>/dev/null)
     case "$code" in 200|401) return 0 ;; esac
