@@ -87,11 +87,7 @@ Status Cluster::RemoveNetwork(const std::string& ref) {
   ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
   for (const spec::Service& s : services) {
     if (n.ingress) {
-      bool publishes = false;
-      if (s.spec.endpoint_spec.has_value())
-        for (const spec::ServicePortConfig& p : s.spec.endpoint_spec->ports)
-          publishes |= p.publish_mode.empty() || p.publish_mode == "ingress";
-      if (publishes)
+      if (PublishesIngress(s))
         return absl::FailedPreconditionError(absl::StrCat(
             "rpc error: code = FailedPrecondition desc = ingress network cannot be removed "
             "because service ",

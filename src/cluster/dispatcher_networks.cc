@@ -121,6 +121,11 @@ network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::S
   ms.ingress_network_id = ingress_id;
   ms.ingress_address = ingress_address;
   bool mesh = !ingress_address.empty();
+  // Each service's backends: its tasks wanted and reported running, not on a Down node.
+  std::map<std::string, std::vector<const spec::Task*>> running;
+  for (const spec::Task& t : all_tasks)
+    if (t.desired_state == "running" && t.status.state == "running" && !down_nodes.count(t.node_id))
+      running[t.service_id].push_back(&t);
   for (const spec::Service& s : services) {
     network::MeshService x;
     x.id = s.id;
@@ -143,15 +148,11 @@ network::MeshSpec NodeMesh(const std::string& node_id, const std::vector<spec::S
           if (a.target == v.network_id)
             n.names.insert(n.names.end(), a.aliases.begin(), a.aliases.end());
       }
-      for (const spec::Task& t : all_tasks) {
-        // A backend from the moment it runs until the managers want it stopped.
-        if (t.service_id != s.id || t.desired_state != "running" || t.status.state != "running" ||
-            down_nodes.count(t.node_id))
-          continue;
-        for (const spec::NetworkAttachment& a : t.networks_attachments)
+      // A backend from the moment it runs until the managers want it stopped.
+      for (const spec::Task* t : running[s.id])
+        for (const spec::NetworkAttachment& a : t->networks_attachments)
           if (a.network.id == v.network_id && !a.addresses.empty())
-            n.backends.push_back({HostPart(a.addresses.front()), t.node_id == node_id});
-      }
+            n.backends.push_back({HostPart(a.addresses.front()), t->node_id == node_id});
       x.networks.push_back(std::move(n));
     }
     if (!x.networks.empty()) ms.services.push_back(std::move(x));
@@ -212,9 +213,6 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
   std::map<std::string, std::vector<Ep>> eps;
   std::map<std::string, const spec::Service*> by_id;
   for (const spec::Service& s : services) by_id[s.id] = &s;
-  auto dnsrr = [](const spec::Service* s) {
-    return s != nullptr && s->spec.endpoint_spec.has_value() && s->spec.endpoint_spec->mode == "dnsrr";
-  };
   for (const spec::Task& t : all_tasks) {
     if (t.node_id.empty() || !HasEndpoints(t)) continue;
     // What other nodes' DNS answers with a task's address: its container's name and
@@ -227,7 +225,7 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
       std::vector<std::string> names;
       if (!a.network.spec.ingress) {
         names = {TaskContainerName(t, name), "tasks." + name};
-        if (dnsrr(svc)) {
+        if (svc != nullptr && Dnsrr(*svc)) {
           names.push_back(name);
           for (const spec::NetworkAttachmentConfig& want : t.spec.networks)
             if (want.target == a.network.id)

@@ -107,8 +107,7 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
     if (svc != by_id.end()) {
       const spec::Service& s = *svc->second;
       service_name = s.spec.annotations.name;
-      if (s.spec.endpoint_spec.has_value() && s.spec.endpoint_spec->mode == "dnsrr")
-        endpoint_mode = "dnsrr";
+      if (Dnsrr(s)) endpoint_mode = "dnsrr";
       for (const spec::ServicePortConfig& p : s.endpoint.ports)
         if (p.publish_mode == "host")
           host_ports.push_back(

@@ -176,6 +176,8 @@ void ReleaseTaskAddresses(const spec::Task& t, std::vector<etcd::Op>* ops);
 void ReleaseServiceVips(const spec::Service& s, std::vector<etcd::Op>* ops);
 // Whether a service publishes a port in ingress mode (and so is on the ingress network).
 bool PublishesIngress(const spec::Service& s);
+// Whether a service's endpoint mode is dnsrr (no VIPs: its name answers with its tasks).
+bool Dnsrr(const spec::Service& s);
 
 // etcd's errors as the API shows them (no quorum: Docker's 503 message).
 Status StoreError(const Status& s, std::string_view what);

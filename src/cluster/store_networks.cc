@@ -221,6 +221,10 @@ std::string WithPrefix(const std::string& ip, const NetworkRecord& n) {
 
 }  // namespace
 
+bool Dnsrr(const spec::Service& s) {
+  return s.spec.endpoint_spec.has_value() && s.spec.endpoint_spec->mode == "dnsrr";
+}
+
 bool PublishesIngress(const spec::Service& s) {
   for (const spec::ServicePortConfig& p : s.endpoint.ports)
     if (p.publish_mode != "host") return true;
@@ -273,7 +277,7 @@ Status Store::PlanServiceVips(spec::Service* s, std::vector<Compare>* compares,
                               std::vector<Op>* ops) {
   std::vector<std::string> wanted;  // network ids, in Docker's order (ingress first)
   bool ingress = PublishesIngress(*s);
-  bool vip_mode = !s->spec.endpoint_spec.has_value() || s->spec.endpoint_spec->mode != "dnsrr";
+  bool vip_mode = !Dnsrr(*s);
   std::vector<spec::EndpointVirtualIP> had = std::move(s->endpoint.virtual_ips);
   s->endpoint.virtual_ips.clear();
   if (ingress || (vip_mode && !s->spec.task_template.networks.empty())) {
