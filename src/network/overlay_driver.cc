@@ -176,6 +176,13 @@ Status Build(sys::Rtnl& host, sys::Rtnl& ov, const sys::NetNs& ns, const Network
     RETURN_IF_ERROR(Annotate(host.CreateVxlan(vx), "vxlan (VNI " + std::to_string(vni) + ")"));
   }
   RETURN_IF_ERROR(Annotate(ov.SetMaster(kVxlan, kBridge), "vxlan"));
+  // The bridge learns no MAC on the VXLAN port either: the device's own table (the peers) says
+  // where a remote MAC is, and a learned entry would outlive its endpoint. Addresses are reused
+  // (with the MAC made from them), so a MAC learned from a remote task that left would send the
+  // frames of a local task that got its address to the VXLAN port, where they are dropped, until
+  // the entry aged out (300 s). Frames to a MAC not on a local port are flooded, to the VXLAN
+  // port among others, which sends them where its table says.
+  RETURN_IF_ERROR(Annotate(ov.SetBridgePortLearning(kVxlan, false), "vxlan"));
   return Annotate(ov.SetUp(kVxlan), "vxlan");
 }
 

@@ -623,7 +623,7 @@ Status Rtnl::MoveToNs(const std::string& name, const NetNs& ns) {
   return ChangeLink(name, "netns", [&](Request& r) { r.U32(IFLA_NET_NS_FD, static_cast<uint32_t>(ns.fd())); });
 }
 
-Status Rtnl::SetBridgePortHairpin(const std::string& port, bool on) {
+Status Rtnl::SetBridgePortFlag(const std::string& port, uint16_t attr, uint8_t value, const std::string& what) {
   // The bridge's own RTM_SETLINK handler (family AF_BRIDGE) only looks links up by index.
   ASSIGN_OR_RETURN(int index, Index(port));
   Request req(RTM_SETLINK, 0);
@@ -631,31 +631,45 @@ Status Rtnl::SetBridgePortHairpin(const std::string& port, bool on) {
   ifm->ifi_family = AF_BRIDGE;
   ifm->ifi_index = index;
   nlattr* proto = req.Nest(IFLA_PROTINFO);
-  req.U8(IFLA_BRPORT_MODE, on ? BRIDGE_MODE_HAIRPIN : BRIDGE_MODE_VEB);
+  req.U8(attr, value);
   req.End(proto);
-  return Transact(req, "RTM_SETLINK " + port + (on ? " hairpin on" : " hairpin off"));
+  return Transact(req, "RTM_SETLINK " + port + " " + what);
 }
 
-StatusOr<bool> Rtnl::GetBridgePortHairpin(const std::string& port) {
+Status Rtnl::SetBridgePortHairpin(const std::string& port, bool on) {
+  return SetBridgePortFlag(port, IFLA_BRPORT_MODE, on ? BRIDGE_MODE_HAIRPIN : BRIDGE_MODE_VEB,
+                           on ? "hairpin on" : "hairpin off");
+}
+
+Status Rtnl::SetBridgePortLearning(const std::string& port, bool on) {
+  return SetBridgePortFlag(port, IFLA_BRPORT_LEARNING, on ? 1 : 0, on ? "learning on" : "learning off");
+}
+
+StatusOr<bool> Rtnl::GetBridgePortFlag(const std::string& port, uint16_t attr) {
   ASSIGN_OR_RETURN(int index, Index(port));
   // Bridge port state is only reported by the AF_BRIDGE dump, which strict checking will not filter.
   Request req(RTM_GETLINK, 0);
   req.Header<ifinfomsg>()->ifi_family = AF_BRIDGE;
-  std::optional<bool> hairpin;
-  RETURN_IF_ERROR(Dump(req, "RTM_GETLINK bridge dump", [&] { hairpin.reset(); }, [&](const nlmsghdr* h) {
+  std::optional<bool> value;
+  RETURN_IF_ERROR(Dump(req, "RTM_GETLINK bridge dump", [&] { value.reset(); }, [&](const nlmsghdr* h) {
     if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(ifinfomsg)) return absl::OkStatus();
     if (static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(h))->ifi_index != index) return absl::OkStatus();
     ForEachMsgAttr(h, sizeof(ifinfomsg), [&](const nlattr* a) {
       if (mnl_attr_get_type(a) != IFLA_PROTINFO) return;
       ForEachNested(a, [&](const nlattr* in) {
-        if (mnl_attr_get_type(in) == IFLA_BRPORT_MODE && mnl_attr_get_payload_len(in) >= 1)
-          hairpin = mnl_attr_get_u8(in) != 0;
+        if (mnl_attr_get_type(in) == attr && mnl_attr_get_payload_len(in) >= 1) value = mnl_attr_get_u8(in) != 0;
       });
     });
     return absl::OkStatus();
   }));
-  if (!hairpin) return absl::NotFoundError("link " + port + " is not a bridge port");
-  return *hairpin;
+  if (!value) return absl::NotFoundError("link " + port + " is not a bridge port");
+  return *value;
+}
+
+StatusOr<bool> Rtnl::GetBridgePortHairpin(const std::string& port) { return GetBridgePortFlag(port, IFLA_BRPORT_MODE); }
+
+StatusOr<bool> Rtnl::GetBridgePortLearning(const std::string& port) {
+  return GetBridgePortFlag(port, IFLA_BRPORT_LEARNING);
 }
 
 // ---------------------------------------------------------------------------------------------------------

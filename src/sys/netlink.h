@@ -135,6 +135,9 @@ class Rtnl {
   // IFLA_PROTINFO/IFLA_BRPORT_MODE on a bridge port.
   Status SetBridgePortHairpin(const std::string& port, bool on);
   StatusOr<bool> GetBridgePortHairpin(const std::string& port);
+  // IFLA_PROTINFO/IFLA_BRPORT_LEARNING: whether the bridge learns source MACs on this port.
+  Status SetBridgePortLearning(const std::string& port, bool on);
+  StatusOr<bool> GetBridgePortLearning(const std::string& port);
 
   // EEXIST -> AlreadyExists. no_dad (IFA_F_NODAD, IPv6): usable at once instead of tentative for the
   // ~1 s duplicate address detection takes; Docker adds its IPv6 addresses so.
@@ -172,6 +175,9 @@ class Rtnl {
   Status ChangeLink(const std::string& name, const std::string& what,
                     const std::function<void(Request&)>& fill);
   StatusOr<std::vector<NeighInfo>> ListNeighTable(const std::string& link, int family);
+  // One u8 attribute of a bridge port's IFLA_PROTINFO.
+  Status SetBridgePortFlag(const std::string& port, uint16_t attr, uint8_t value, const std::string& what);
+  StatusOr<bool> GetBridgePortFlag(const std::string& port, uint16_t attr);
 
   std::mutex mu_;
   mnl_socket* nl_;  // guarded by mu_

@@ -41,6 +41,7 @@ namespace berth::network {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 #define ASSERT_OK(e)                                    \
   do {                                                  \
@@ -298,6 +299,7 @@ TEST_F(OverlayTest, ContainersOnTwoNodesTalkOverVxlan) {
   EXPECT_THAT(out, HasSubstr("local 192.168.213.1"));
   EXPECT_THAT(out, HasSubstr("dstport 4789"));
   EXPECT_THAT(out, HasSubstr("nolearning"));
+  EXPECT_THAT(out, HasSubstr(" learning off "));  // the bridge's, on its VXLAN port
   EXPECT_THAT(out, HasSubstr("proxy"));
   EXPECT_THAT(out, HasSubstr("master br0"));
   EXPECT_THAT(out, HasSubstr("mtu 1450"));
@@ -319,6 +321,12 @@ TEST_F(OverlayTest, ContainersOnTwoNodesTalkOverVxlan) {
   ASSERT_OK(n2->SetPeers({{"10.0.1.2", e1.mac, nodes_[0].vtep}}));
   EXPECT_EQ(Fetch(nodes_[0].sandbox->ns(), "10.0.1.3", 8080), "hello from node 2");
   EXPECT_EQ(RunIn(nodes_[0].sandbox->path(), {"ping", "-c", "1", "-W", "2", "10.0.1.3"}, &out), 0) << out;
+
+  // The bridge learned nothing from the frames that came in on the VXLAN port: a learned MAC
+  // would outlive its endpoint, and a local endpoint that got the address (and so the MAC) later
+  // would be cut off until the entry aged out.
+  ASSERT_EQ(RunIn(OvPath(0, 4097), {"bridge", "fdb", "show", "dev", "vxlan0"}, &out), 0) << out;
+  EXPECT_THAT(out, Not(HasSubstr("02:42:0a:00:01:03 dev vxlan0 master br0"))) << out;
 
   std::map<std::string, std::string> fdb, neigh;
   Entries(0, 4097, &fdb, &neigh);
