@@ -30,6 +30,8 @@ namespace {
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 constexpr absl::Duration kStopTimeout = absl::Seconds(15);
+// How long processes of the lab that were killed may take to be gone.
+constexpr absl::Duration kKillWait = absl::Seconds(30);
 
 // The last lines of a node's log, for an error about its daemon.
 std::string LogTail(const Node& n, int lines = 5) {
@@ -220,6 +222,10 @@ DownReport TearDown(Lab& lab, const Traces& before) {
   // What the daemons did not take with them: processes inside the lab's namespaces (shims of a
   // node that was killed, a `lab exec` still running) and containers whose root is under the
   // lab. They belong to the lab by where they are, so they are ended.
+  // All are signalled first, then awaited together: a process in an uninterruptible kernel wait
+  // (a netlink call queued behind a busy rtnl lock on a loaded machine) takes the SIGKILL only
+  // when that wait ends, which has taken more than 5 s under a full test run.
+  std::vector<pid_t> killed;
   for (const LabProcess& p : FindLabProcesses(lab, traces)) {
     bool in_lab = p.why.find("namespace") != std::string::npos || p.why.rfind("root", 0) == 0 ||
                   p.why.find("cgroup") != std::string::npos || p.comm == "berth-shim" ||
@@ -227,8 +233,10 @@ DownReport TearDown(Lab& lab, const Traces& before) {
     if (!in_lab) continue;
     if (!SignalProcess(p.pid, p.comm, SIGKILL)) continue;
     report.notes.push_back(absl::StrCat("killed process ", p.pid, " (", p.comm, "): ", p.why));
-    WaitExit(p.pid, absl::Seconds(5));
+    killed.push_back(p.pid);
   }
+  const absl::Time deadline = absl::Now() + kKillWait;
+  for (pid_t pid : killed) WaitExit(pid, std::max(deadline - absl::Now(), absl::ZeroDuration()));
   // Cgroups of containers whose processes were ended above (their daemon would have removed
   // them); a cgroup directory that still has processes refuses rmdir and shows in the census.
   for (const std::string& c : traces.cgroups) ::rmdir(c.c_str());
