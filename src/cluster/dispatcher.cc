@@ -232,6 +232,9 @@ void Dispatcher::BecomeLeader() {
   leading_since_ = clock_.Monotonic();
   last_seen_.clear();
   task_shapes_.clear();
+  answered_.clear();
+  applied_.clear();
+  leaving_since_.clear();
 }
 
 void Dispatcher::LoseLeadership() {
@@ -239,6 +242,9 @@ void Dispatcher::LoseLeadership() {
   leading_ = false;
   last_seen_.clear();
   task_shapes_.clear();
+  answered_.clear();
+  applied_.clear();
+  leaving_since_.clear();
   tasks_cv_.SignalAll();
 }
 

@@ -11,7 +11,8 @@
 // - POST /assignments {digest}: a node's long poll for its tasks (dispatcher_tasks.cc): the
 //   leader answers the node's whole assignment set (every task record on that node, its
 //   service's name, the secrets and configs its live tasks use) as soon as it differs from the
-//   set the node has (`digest`), or after kAssignmentPoll with the same set.
+//   set the node has (`digest`), or after kAssignmentPoll with the same set. Asking with the
+//   digest last answered tells the leader the node applied that set (the drain, below).
 // - POST /task-status {updates: [{task}]}: the node's agent reports task states; the leader
 //   writes them to the store (a state never goes backwards; only the node's own tasks).
 // - POST /attach {network, container_id}: a node's container joins an attachable swarm network
@@ -85,6 +86,26 @@ std::string AssignmentDigest(const nlohmann::json& set);
 // its state decides the peers and backends other nodes see) or it cannot be read.
 std::optional<std::string> TaskShape(std::string_view record);
 
+// Draining a backend before its stop. A task the managers want stopped leaves every node's mesh
+// at once, but its own node is told to stop it only once every other node has applied a mesh
+// without it (its next long poll names the digest of that set), or kDrainLimit after the
+// dispatcher first saw it leave (a node that is Down or slow does not hold it longer; Docker
+// waits a fixed 2 s). Until then its node's set shows it still wanted running.
+inline constexpr Duration kDrainLimit = std::chrono::seconds(2);
+// The backends a mesh (its JSON, as in the assignment set) balances to, as "<network id>/<ip>".
+std::set<std::string> MeshBackendKeys(const nlohmann::json& mesh);
+// The same keys for a task: its addresses on its networks.
+std::set<std::string> TaskBackendKeys(const spec::Task& t);
+// Whether a task is a backend leaving: wanted stopped (or removed) while still running, with an
+// address on some network.
+bool LeavingBackend(const spec::Task& t);
+// Of `tasks` (one node's), the leaving backends still held: some other node's applied mesh
+// (`applied`, by node id) still has one of its addresses, and less than kDrainLimit has passed
+// since `since` (by task id; a task not in it counts from now).
+std::set<std::string> HeldBackends(const std::string& node_id, const std::vector<spec::Task>& tasks,
+                                   const std::map<std::string, std::set<std::string>>& applied,
+                                   const std::map<std::string, MonoTime>& since, MonoTime now);
+
 // The node a connection's certificate names, after checking its swarm and that it was not
 // removed (PERMISSION_DENIED otherwise).
 StatusOr<spec::Node> AuthenticateNode(Manager& m, const api::Conn& conn);
@@ -127,6 +148,17 @@ class Dispatcher {
   absl::CondVar tasks_cv_;
   uint64_t tasks_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> task_shapes_ ABSL_GUARDED_BY(mu_);  // by task key
+  // The drain (kDrainLimit): by node, the digest last answered and the backends of that set's
+  // mesh; the backends of the set each node has applied (it polled with that digest); and when
+  // each leaving backend was first seen leaving.
+  struct Answered {
+    std::string digest;
+    std::set<std::string> backends;
+  };
+  std::map<std::string, Answered> answered_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> applied_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, MonoTime>> leaving_since_  // by node, task
+      ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 

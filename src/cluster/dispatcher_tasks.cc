@@ -2,6 +2,7 @@
 // their task status reports.
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -66,7 +67,11 @@ static std::map<std::string, nlohmann::json> OpenPayloads(Manager& m, const std:
 // The node's assignment set: every task record on the node with its service's name, and the
 // secrets and configs of its live tasks (opened: the node keeps them in memory only); and the
 // swarm networks the node needs with their peers. {"tasks": [...], "networks": [...]}
-static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& node_id) {
+// `hold` names, of the node's tasks, the leaving backends still draining: they are sent as still
+// wanted running (their node's own mesh, made from the stored tasks, has dropped them already).
+static StatusOr<nlohmann::json> BuildAssignments(
+    Manager& m, const std::string& node_id,
+    const std::function<std::set<std::string>(const std::vector<spec::Task>&)>& hold) {
   Store& store = m.store();
   ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, store.ListTasks());
   ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
@@ -76,6 +81,9 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
               tasks.end());
   std::sort(tasks.begin(), tasks.end(),
             [](const spec::Task& a, const spec::Task& b) { return a.id < b.id; });
+  const std::set<std::string> held = hold(tasks);
+  for (spec::Task& t : tasks)
+    if (held.count(t.id)) t.desired_state = "running";
   std::map<std::string, const spec::Service*> by_id;
   for (const spec::Service& s : services) by_id[s.id] = &s;
   // Only the secrets and configs live tasks use, opened one by one: one that cannot be opened
@@ -125,6 +133,47 @@ static StatusOr<nlohmann::json> BuildAssignments(Manager& m, const std::string& 
                         {"mesh", std::move(networking.mesh)}};
 }
 
+std::set<std::string> MeshBackendKeys(const nlohmann::json& mesh) {
+  std::set<std::string> out;
+  if (!mesh.is_object() || mesh.empty()) return out;
+  for (const network::MeshService& s : ParseMeshSpec(mesh).services)
+    for (const network::MeshServiceNetwork& n : s.networks)
+      for (const network::MeshBackend& b : n.backends) out.insert(n.network_id + "/" + b.ip);
+  return out;
+}
+
+std::set<std::string> TaskBackendKeys(const spec::Task& t) {
+  std::set<std::string> out;
+  for (const spec::NetworkAttachment& a : t.networks_attachments)
+    for (const std::string& addr : a.addresses)
+      out.insert(a.network.id + "/" + addr.substr(0, addr.find('/')));
+  return out;
+}
+
+bool LeavingBackend(const spec::Task& t) {
+  return t.desired_state != "running" && t.desired_state != "ready" &&
+         t.status.state == "running" && !TaskBackendKeys(t).empty();
+}
+
+std::set<std::string> HeldBackends(const std::string& node_id, const std::vector<spec::Task>& tasks,
+                                   const std::map<std::string, std::set<std::string>>& applied,
+                                   const std::map<std::string, MonoTime>& since, MonoTime now) {
+  std::set<std::string> out;
+  for (const spec::Task& t : tasks) {
+    if (!LeavingBackend(t)) continue;
+    auto s = since.find(t.id);
+    if (s != since.end() && now - s->second >= kDrainLimit) continue;
+    std::set<std::string> keys = TaskBackendKeys(t);
+    bool in_use = false;
+    for (const auto& [node, backends] : applied) {
+      if (node == node_id) continue;  // the node applies its own mesh before it acts on its tasks
+      for (const std::string& k : keys) in_use = in_use || backends.count(k) > 0;
+    }
+    if (in_use) out.insert(t.id);
+  }
+  return out;
+}
+
 std::string AssignmentDigest(const nlohmann::json& set) {
   nlohmann::json stable = set;
   nlohmann::json& tasks = stable["tasks"];
@@ -143,6 +192,22 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
   StatusOr<nlohmann::json> body = req.Json();
   if (!body.ok()) return Fail(conn, body.status());
   std::string have = body->value("digest", "");
+  const std::string& id = node->id;
+  {
+    // Asking with the digest last answered: the node has applied that set (the agent applies the
+    // networks and the mesh before it polls again). A backend draining elsewhere may be released.
+    StateLock l(mu_);
+    auto it = answered_.find(id);
+    if (it != answered_.end() && it->second.digest == have && applied_[id] != it->second.backends) {
+      applied_[id] = it->second.backends;
+      bool draining = false;
+      for (const auto& [n, leaving] : leaving_since_) draining = draining || !leaving.empty();
+      if (draining) {
+        ++tasks_generation_;
+        tasks_cv_.SignalAll();
+      }
+    }
+  }
   MonoTime until = clock_.Monotonic() + kAssignmentPoll;
   for (;;) {
     uint64_t generation;
@@ -150,13 +215,26 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
       StateLock l(mu_);
       generation = tasks_generation_;
     }
-    StatusOr<nlohmann::json> set = BuildAssignments(manager_, node->id);
+    MonoTime release = until;  // when the first backend held here is let go regardless
+    auto hold = [&](const std::vector<spec::Task>& mine) {
+      StateLock l(mu_);
+      MonoTime now = clock_.Monotonic();
+      std::map<std::string, MonoTime>& since = leaving_since_[id];
+      std::map<std::string, MonoTime> still;
+      for (const spec::Task& t : mine)
+        if (LeavingBackend(t)) still[t.id] = since.count(t.id) ? since[t.id] : now;
+      since = std::move(still);
+      std::set<std::string> held = HeldBackends(id, mine, applied_, since, now);
+      for (const std::string& t : held) release = std::min(release, since[t] + kDrainLimit);
+      return held;
+    };
+    StatusOr<nlohmann::json> set = BuildAssignments(manager_, id, hold);
     if (!set.ok()) return Fail(conn, set.status());
     std::string digest = AssignmentDigest(*set);
     bool answer = digest != have || clock_.Monotonic() >= until;
     if (!answer) {
       StateLock l(mu_);
-      WaitFor(clock_, mu_, tasks_cv_, until - clock_.Monotonic(),
+      WaitFor(clock_, mu_, tasks_cv_, std::min(until, release) - clock_.Monotonic(),
               [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                 return shutdown_ || !leading_ || tasks_generation_ != generation;
               });
@@ -166,6 +244,10 @@ void Dispatcher::HandleAssignments(api::Request& req, api::Conn& conn) {
         return;
       }
       continue;
+    }
+    {
+      StateLock l(mu_);
+      answered_[id] = {digest, MeshBackendKeys((*set)["mesh"])};
     }
     conn.SendJson(200, {{"leader", true},
                         {"digest", digest},
