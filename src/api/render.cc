@@ -233,7 +233,7 @@ J RenderNetwork(const network::NetworkView& n) {
                       {"MacAddress", e.mac_address},
                       {"IPv4Address", e.ipv4_address},
                       {"IPv6Address", e.ipv6_address}};
-  return {{"Name", n.name},
+  J out = {{"Name", n.name},
           {"Id", n.id},
           {"Created", n.created},
           {"Scope", n.scope},
@@ -248,6 +248,12 @@ J RenderNetwork(const network::NetworkView& n) {
           {"Containers", containers},
           {"Options", n.options},
           {"Labels", n.labels}};
+  if (!n.peers.empty()) {
+    J peers = J::array();
+    for (const auto& [name, ip] : n.peers) peers.push_back({{"Name", name}, {"IP", ip}});
+    out["Peers"] = std::move(peers);
+  }
+  return out;
 }
 
 J RenderEvent(const engine::Event& e) {

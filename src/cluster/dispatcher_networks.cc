@@ -13,6 +13,7 @@
 #include "cluster/rpc.h"
 #include "cluster/store.h"
 #include "cluster/task_container.h"
+#include "common/ids.h"
 #include "network/ipam/ipam.h"
 #include "spdlog/spdlog.h"
 
@@ -30,12 +31,18 @@ bool HasEndpoints(const spec::Task& t) {
 
 std::string HostPart(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
+nlohmann::json PeerNodesJson(const std::vector<network::SwarmNetworkSpec::PeerNode>& nodes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& n : nodes) out.push_back({{"name", n.name}, {"ip", n.ip}});
+  return out;
+}
+
 nlohmann::json SpecJson(const network::SwarmNetworkSpec& s) {
   return {{"id", s.id},           {"name", s.name},         {"created", s.created},
           {"driver", s.driver},   {"vni", s.vni},           {"subnet", s.subnet},
           {"gateway", s.gateway}, {"mtu", s.mtu},           {"attachable", s.attachable},
           {"ingress", s.ingress}, {"internal", s.internal}, {"options", s.options},
-          {"labels", s.labels}};
+          {"labels", s.labels},   {"peer_nodes", PeerNodesJson(s.peer_nodes)}};
 }
 
 }  // namespace
@@ -55,6 +62,9 @@ network::SwarmNetworkSpec ParseSwarmNetworkSpec(const nlohmann::json& j) {
   s.internal = j.value("internal", false);
   s.options = j.value("options", std::map<std::string, std::string>{});
   s.labels = j.value("labels", std::map<std::string, std::string>{});
+  if (const auto it = j.find("peer_nodes"); it != j.end() && it->is_array())
+    for (const nlohmann::json& n : *it)
+      if (n.is_object()) s.peer_nodes.push_back({n.value("name", ""), n.value("ip", "")});
   return s;
 }
 
@@ -249,6 +259,17 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
     for (const Ep& e : list) here |= e.node == node_id;
     if (!here) continue;  // a network appears on a node only while something of it runs there
     here_networks.insert(n.id);
+    // The nodes that have it (as Docker's networkdb lists them in inspect's Peers): a name of
+    // 12 hex digits made from the node id, and the underlay address.
+    network::SwarmNetworkSpec spec = SwarmSpecOf(n);
+    std::map<std::string, std::string> peer_nodes;  // address -> name
+    for (const Ep& e : list)
+      if (!vtep[e.node].empty() && !down.count(e.node))
+        peer_nodes[vtep[e.node]] = Sha256Hex(e.node).substr(0, 12);
+    if (mesh && n.ingress)  // every node has ingress then; its own endpoint may be made later
+      peer_nodes[vtep[node_id]] = Sha256Hex(node_id).substr(0, 12);
+    for (const auto& [ip, name] : peer_nodes)
+      if (!ip.empty()) spec.peer_nodes.push_back({name, ip});
     nlohmann::json peers = nlohmann::json::array();
     for (const Ep& e : list) {
       if (e.node == node_id || vtep[e.node].empty()) continue;
@@ -260,7 +281,7 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
                        {"vtep", vtep[e.node]},
                        {"names", e.names}});
     }
-    out.networks.push_back({{"network", SpecJson(SwarmSpecOf(n))}, {"peers", std::move(peers)}});
+    out.networks.push_back({{"network", SpecJson(spec)}, {"peers", std::move(peers)}});
   }
   network::MeshSpec ms =
       NodeMesh(node_id, services, all_tasks, here_networks, ingress == nullptr ? "" : ingress->id,

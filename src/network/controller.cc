@@ -642,6 +642,8 @@ NetworkView Controller::ViewLocked(const Network& n, bool with_containers) {
                              e.spec.ip6.empty() ? "" : e.spec.ip6 + "/" + std::to_string(e.spec.prefix6)};
       }
   if (with_containers) MeshViewLocked(n, &v);  // the node's ingress-sbox (controller_mesh.cc)
+  if (with_containers)
+    for (const SwarmNetworkSpec::PeerNode& p : n.peer_nodes) v.peers.emplace_back(p.name, p.ip);
   v.options = n.spec.options;
   v.labels = n.labels;
   return v;

@@ -32,6 +32,7 @@ struct Controller::Network {
   bool swarm = false;
   bool ingress = false;
   bool wanted = false;
+  std::vector<SwarmNetworkSpec::PeerNode> peer_nodes;  // as the agent last listed them
   // Only kReady networks are found by name, listed, joined or removed; the others are in the
   // middle of a create or remove whose kernel work runs without the controller's lock.
   Phase phase = Phase::kReady;

@@ -75,8 +75,12 @@ Status Controller::SetSwarmNetworksHeld(const std::vector<SwarmNetworkSpec>& wan
     for (const SwarmNetworkSpec& w : wanted) {
       ids.insert(w.id);
       if (auto it = networks_.find(w.id); it != networks_.end()) {
-        if (it->second->swarm) it->second->wanted = true;
-        else Keep(&first, absl::AlreadyExistsError("swarm network " + w.name + ": id " + w.id + " is a local network's"));
+        if (it->second->swarm) {
+          it->second->wanted = true;
+          it->second->peer_nodes = w.peer_nodes;
+        } else {
+          Keep(&first, absl::AlreadyExistsError("swarm network " + w.name + ": id " + w.id + " is a local network's"));
+        }
         continue;
       }
       if (w.id.empty() || w.name.empty()) {
@@ -108,6 +112,7 @@ Status Controller::SetSwarmNetworksHeld(const std::vector<SwarmNetworkSpec>& wan
       n->ingress = w.ingress;
       n->swarm = true;
       n->wanted = true;
+      n->peer_nodes = w.peer_nodes;
       spec::IPAMConfig cfg;
       cfg.subnet = w.subnet;
       cfg.gateway = w.gateway;

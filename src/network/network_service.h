@@ -34,6 +34,8 @@ struct NetworkView {
     std::string ipv6_address;
   };
   std::map<std::string, Endpoint> containers;  // by container id; list leaves it empty
+  // A swarm network present on this node: the nodes that have it (inspect only; "Peers").
+  std::vector<std::pair<std::string, std::string>> peers;  // name, underlay address
   spec::StringMap options;
   spec::StringMap labels;
 };

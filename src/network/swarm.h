@@ -41,6 +41,14 @@ struct SwarmNetworkSpec {
   bool internal = false;
   std::map<std::string, std::string> options;
   std::map<std::string, std::string> labels;
+  // The nodes that have the network now, this one included, as `network inspect` shows them
+  // ("Peers": Docker's networkdb names, 12 hex digits, and the nodes' underlay addresses).
+  struct PeerNode {
+    std::string name;
+    std::string ip;
+    bool operator==(const PeerNode&) const = default;
+  };
+  std::vector<PeerNode> peer_nodes = {};
 };
 
 // An endpoint of another node on a swarm network.

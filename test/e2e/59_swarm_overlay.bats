@@ -77,6 +77,14 @@ no_vxlans() { [ "$(vxlans_on "$1")" = 0 ]; }
   # On w1 the network shows with its container; w2 runs nothing of it and does not have it.
   run w1 network inspect ov1 --format '{{.Scope}} {{index .Options "com.docker.network.driver.overlay.vxlanid_list"}} {{range .Containers}}{{.Name}}{{end}}'
   [ "$output" = "swarm 4097 ovc2" ] || { echo "$output"; false; }
+  # Where the network is, inspect shows the nodes that have it (Docker's Peers): m1 and w1, each
+  # with a name of 12 hex digits and its underlay address.
+  want="$(printf '%s\n' "$(lab_ip m1)" "$(lab_ip w1)" | sort | tr '\n' ' ')"
+  peers() { w1 network inspect ov1 --format '{{range .Peers}}{{.IP}} {{end}}'; }
+  peers_are() { [ "$(peers)" = "$want" ]; }
+  wait_for 10 peers_are || { echo "want $want, got $(peers)"; false; }
+  run m1 network inspect ov1 --format '{{range .Peers}}{{.Name}} {{.IP}} {{end}}'
+  [[ "$output" =~ ^[0-9a-f]{12}\ [0-9.]+\ [0-9a-f]{12}\ [0-9.]+\ $ ]] || { echo "$output"; false; }
   run w2 network ls --filter name=ov1 --format '{{.Name}}'
   [ "$output" = "" ]
   [ "$(vxlans_on w2)" = 0 ]

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "api/render.h"
+#include "cluster/dispatcher.h"
+
 namespace berth::cluster {
 namespace {
 
@@ -115,6 +118,9 @@ TEST(ClusterNetworks, ViewAndNodeSpecShowTheAllocation) {
   EXPECT_EQ(v.ipam.config->front().subnet, "10.0.0.0/24");
   EXPECT_EQ(v.ipam.config->front().gateway, "10.0.0.1");
   EXPECT_EQ(v.created, "2025-11-28T03:28:06.301782079Z");
+  // A manager's view of the record has no Peers (Docker shows them only where the network is).
+  EXPECT_TRUE(v.peers.empty());
+  EXPECT_FALSE(api::RenderNetwork(v).contains("Peers"));
 
   n.options = {{"com.docker.network.driver.mtu", "1400"}};
   network::SwarmNetworkSpec s = SwarmSpecOf(n);
@@ -122,6 +128,30 @@ TEST(ClusterNetworks, ViewAndNodeSpecShowTheAllocation) {
   EXPECT_EQ(s.mtu, 1400);
   EXPECT_EQ(s.subnet, "10.0.0.0/24");
   EXPECT_TRUE(s.ingress);
+}
+
+// The nodes that have a network come to each node with the network (assignments) and show as
+// inspect's Peers there, after Labels as in Docker's answer (overlay-inspect-with-peers.md).
+TEST(ClusterNetworks, PeerNodesTravelWithTheNetworkAndShowAsPeers) {
+  nlohmann::json wire = {{"id", "y1tws34967acwg1wik748l7ou"},
+                         {"name", "ov1"},
+                         {"vni", 4097},
+                         {"peer_nodes",
+                          {{{"name", "dd6bedf51325"}, {"ip", "192.168.77.11"}},
+                           {{"name", "7beacd45b307"}, {"ip", "192.168.77.12"}}}}};
+  network::SwarmNetworkSpec s = ParseSwarmNetworkSpec(wire);
+  ASSERT_EQ(s.peer_nodes.size(), 2u);
+  EXPECT_EQ(s.peer_nodes[1].name, "7beacd45b307");
+  EXPECT_EQ(s.peer_nodes[1].ip, "192.168.77.12");
+  EXPECT_TRUE(ParseSwarmNetworkSpec({{"id", "x"}}).peer_nodes.empty());
+
+  network::NetworkView v;
+  v.name = "ov1";
+  for (const auto& p : s.peer_nodes) v.peers.emplace_back(p.name, p.ip);
+  api::OrderedJson out = api::RenderNetwork(v);
+  EXPECT_EQ(out.back().dump(),
+            R"([{"Name":"dd6bedf51325","IP":"192.168.77.11"},{"Name":"7beacd45b307","IP":"192.168.77.12"}])");
+  EXPECT_EQ(std::prev(out.end()).key(), "Peers");
 }
 
 }  // namespace
