@@ -97,7 +97,10 @@ class OverlayNet : public OverlayNetwork {
     // MAC, in the same message as the side on br0.
     RETURN_IF_ERROR(Annotate(ov.CreateVeth(ep->host_ifname, ep->ifname, spec_.mtu, &sb.ns(), ep->mac),
                              "join " + spec_.name + ": veth " + ep->host_ifname));
-    Status st = ov.SetMaster(ep->host_ifname, kBridge);
+    // The address (and so the MAC) may have been a peer's on another node until just now: the
+    // bridge must not keep sending it to the VXLAN port (the next peer table drops the rest).
+    Status st = IgnoreNotFound(ov.DelBridgeFdb(kVxlan, ep->mac));
+    if (st.ok()) st = ov.SetMaster(ep->host_ifname, kBridge);
     if (st.ok()) st = ov.SetUp(ep->host_ifname);
     if (st.ok()) st = sb.rtnl().AddAddr(ep->ifname, ep->ip + "/" + std::to_string(ep->prefix));
     if (st.ok()) st = sb.rtnl().SetUp(ep->ifname);
@@ -135,10 +138,13 @@ class OverlayNet : public OverlayNetwork {
     auto note = [&](Status st) {
       if (!st.ok() && first.ok()) first = Annotate(st, "peers of " + spec_.name);
     };
+    for (const std::string& mac : plan.bridge_del) note(IgnoreNotFound(ov.DelBridgeFdb(kVxlan, mac)));
     for (auto& [mac, vtep] : plan.fdb_del) note(IgnoreNotFound(ov.DelFdb(kVxlan, mac, vtep)));
     for (auto& [ip, mac] : plan.neigh_del) note(IgnoreNotFound(ov.DelNeigh(kVxlan, ip)));
     for (auto& [mac, vtep] : plan.fdb_add) note(IgnoreExists(ov.AddFdb(kVxlan, mac, vtep)));
     for (auto& [ip, mac] : plan.neigh_add) note(IgnoreExists(ov.AddNeigh(kVxlan, ip, mac)));
+    // Last: the bridge sends a peer's frames to the VXLAN port once the device knows its node.
+    for (const std::string& mac : plan.bridge_add) note(IgnoreExists(ov.AddBridgeFdb(kVxlan, mac)));
     return first;
   }
 
@@ -180,8 +186,8 @@ Status Build(sys::Rtnl& host, sys::Rtnl& ov, const sys::NetNs& ns, const Network
   // where a remote MAC is, and a learned entry would outlive its endpoint. Addresses are reused
   // (with the MAC made from them), so a MAC learned from a remote task that left would send the
   // frames of a local task that got its address to the VXLAN port, where they are dropped, until
-  // the entry aged out (300 s). Frames to a MAC not on a local port are flooded, to the VXLAN
-  // port among others, which sends them where its table says.
+  // the entry aged out (300 s). SetPeers gives the bridge a static entry per peer instead, so a
+  // peer's frames go to the VXLAN port only; and a local endpoint's Join drops its MAC's.
   RETURN_IF_ERROR(Annotate(ov.SetBridgePortLearning(kVxlan, false), "vxlan"));
   return Annotate(ov.SetUp(kVxlan), "vxlan");
 }
@@ -213,10 +219,16 @@ PeerPlan PlanPeers(const std::vector<OverlayPeer>& wanted, const std::string& lo
   }
   PeerPlan plan;
   std::map<std::string, std::string> have_fdb, have_neigh;
+  std::set<std::string> have_bridge;
   for (const sys::NeighInfo& e : fdb) {
     // The VXLAN device's own entries carry a remote (NDA_DST); the bridge's entries for the port
-    // (its learnt and own MACs) do not, and are not ours to manage.
-    if (e.ip.empty()) continue;
+    // do not: its static ones are ours, its own MAC (permanent) and any learnt one are not.
+    if (e.ip.empty()) {
+      if (!e.bridge || !e.is_static || e.permanent) continue;
+      if (want_fdb.count(e.mac)) have_bridge.insert(e.mac);
+      else plan.bridge_del.push_back(e.mac);
+      continue;
+    }
     auto w = want_fdb.find(e.mac);
     if (w == want_fdb.end() || w->second != e.ip || !e.permanent) plan.fdb_del.emplace_back(e.mac, e.ip);
     else have_fdb[e.mac] = e.ip;
@@ -231,6 +243,8 @@ PeerPlan PlanPeers(const std::vector<OverlayPeer>& wanted, const std::string& lo
     if (!have_fdb.count(mac)) plan.fdb_add.emplace_back(mac, vtep);
   for (auto& [ip, mac] : want_neigh)
     if (!have_neigh.count(ip)) plan.neigh_add.emplace_back(ip, mac);
+  for (auto& [mac, vtep] : want_fdb)
+    if (!have_bridge.count(mac)) plan.bridge_add.push_back(mac);
   return plan;
 }
 

@@ -68,10 +68,17 @@ StatusOr<uint32_t> OverlayVni(const std::map<std::string, std::string>& options)
 
 // What SetPeers changes: FDB entries (mac -> vtep) and neighbour entries (ip -> mac) to delete,
 // then to add. `fdb` and `neighs` are what the kernel holds on the VXLAN device now.
+// The bridge's static entries for the VXLAN port (bridge_del, bridge_add: MACs) follow the
+// device's own: the bridge sends a remote peer's frames to the VXLAN port only, instead of
+// flooding them to every local port (it learns nothing on that port).
 struct PeerPlan {
   std::vector<std::pair<std::string, std::string>> fdb_del, fdb_add;      // mac, vtep
   std::vector<std::pair<std::string, std::string>> neigh_del, neigh_add;  // ip, mac
-  bool empty() const { return fdb_del.empty() && fdb_add.empty() && neigh_del.empty() && neigh_add.empty(); }
+  std::vector<std::string> bridge_del, bridge_add;                        // mac
+  bool empty() const {
+    return fdb_del.empty() && fdb_add.empty() && neigh_del.empty() && neigh_add.empty() && bridge_del.empty() &&
+           bridge_add.empty();
+  }
 };
 PeerPlan PlanPeers(const std::vector<OverlayPeer>& wanted, const std::string& local_vtep,
                    const std::vector<sys::NeighInfo>& fdb, const std::vector<sys::NeighInfo>& neighs);

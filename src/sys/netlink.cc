@@ -908,6 +908,31 @@ Status Rtnl::DelFdb(const std::string& link, const std::string& mac, const std::
   return Transact(req, "RTM_DELNEIGH fdb " + mac + " dst " + dst_ip + " dev " + link);
 }
 
+Status Rtnl::AddBridgeFdb(const std::string& port, const std::string& mac) {
+  ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
+  ASSIGN_OR_RETURN(int index, Index(port));
+  Request req(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL);
+  auto* nd = req.Header<ndmsg>();
+  nd->ndm_family = AF_BRIDGE;
+  nd->ndm_ifindex = index;
+  nd->ndm_state = NUD_NOARP;  // static
+  nd->ndm_flags = NTF_MASTER;
+  req.MacAttr(NDA_LLADDR, m);
+  return Transact(req, "RTM_NEWNEIGH bridge fdb " + mac + " dev " + port);
+}
+
+Status Rtnl::DelBridgeFdb(const std::string& port, const std::string& mac) {
+  ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
+  ASSIGN_OR_RETURN(int index, Index(port));
+  Request req(RTM_DELNEIGH, 0);
+  auto* nd = req.Header<ndmsg>();
+  nd->ndm_family = AF_BRIDGE;
+  nd->ndm_ifindex = index;
+  nd->ndm_flags = NTF_MASTER;
+  req.MacAttr(NDA_LLADDR, m);
+  return Transact(req, "RTM_DELNEIGH bridge fdb " + mac + " dev " + port);
+}
+
 StatusOr<std::vector<NeighInfo>> Rtnl::ListNeighTable(const std::string& link, int family) {
   int index = 0;
   std::map<int, std::string> names;
@@ -933,8 +958,10 @@ StatusOr<std::vector<NeighInfo>> Rtnl::ListNeighTable(const std::string& link, i
     n.index = nd->ndm_ifindex;
     n.link = names.count(n.index) ? names[n.index] : "";
     n.permanent = nd->ndm_state & NUD_PERMANENT;
+    n.is_static = nd->ndm_state & NUD_NOARP;
     ForEachMsgAttr(h, sizeof(ndmsg), [&](const nlattr* a) {
       if (mnl_attr_get_type(a) == NDA_LLADDR) n.mac = AttrMac(a);
+      if (mnl_attr_get_type(a) == NDA_MASTER) n.bridge = true;
       if (mnl_attr_get_type(a) == NDA_DST) {
         // A VXLAN FDB entry's NDA_DST is the remote endpoint, of either family.
         int f = mnl_attr_get_payload_len(a) == 4 ? AF_INET : AF_INET6;

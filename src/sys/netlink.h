@@ -79,6 +79,10 @@ struct NeighInfo {  // an ARP/NDP entry, or an FDB entry (then ip is the VXLAN r
   std::string ip;
   std::string mac;
   bool permanent = false;
+  // FDB entries: one of the bridge the link is a port of (NDA_MASTER), added as static
+  // (NUD_NOARP: not learned, not the port's own address).
+  bool bridge = false;
+  bool is_static = false;
 };
 
 // A VXLAN device as CreateVxlan makes it.
@@ -159,6 +163,11 @@ class Rtnl {
   Status AddFdb(const std::string& link, const std::string& mac, const std::string& dst_ip);
   Status DelFdb(const std::string& link, const std::string& mac, const std::string& dst_ip);
   StatusOr<std::vector<NeighInfo>> ListFdb(const std::string& link);
+  // A static entry in the FDB of the bridge `port` belongs to (`bridge fdb add MAC dev PORT
+  // master static`): frames to mac go out of that port. EEXIST -> AlreadyExists; NotFound if
+  // missing on delete.
+  Status AddBridgeFdb(const std::string& port, const std::string& mac);
+  Status DelBridgeFdb(const std::string& port, const std::string& mac);
 
  private:
   class Request;

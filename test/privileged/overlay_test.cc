@@ -280,6 +280,17 @@ class OverlayTest : public ::testing::Test {
     }
   }
 
+  // The MACs the bridge has static entries for on the VXLAN port, as `bridge fdb` shows them
+  // (the netlink listing is the code under test's own).
+  std::set<std::string> BridgeStatic(int i, uint32_t vni) {
+    std::string out;
+    EXPECT_EQ(RunIn(OvPath(i, vni), {"bridge", "fdb", "show", "dev", "vxlan0"}, &out), 0) << out;
+    std::set<std::string> macs;
+    for (absl::string_view line : absl::StrSplit(out, '\n'))
+      if (absl::StrContains(line, " master br0 static")) macs.insert(std::string(line.substr(0, line.find(' '))));
+    return macs;
+  }
+
   Node nodes_[2];
   std::vector<std::unique_ptr<DriverNetwork>> networks_;
 };
@@ -332,6 +343,8 @@ TEST_F(OverlayTest, ContainersOnTwoNodesTalkOverVxlan) {
   Entries(0, 4097, &fdb, &neigh);
   EXPECT_EQ(fdb, (std::map<std::string, std::string>{{"02:42:0a:00:01:03", "192.168.213.2"}}));
   EXPECT_EQ(neigh, (std::map<std::string, std::string>{{"10.0.1.3", "02:42:0a:00:01:03"}}));
+  // The bridge sends the peer's frames to the VXLAN port only (no flooding to local ports).
+  EXPECT_EQ(BridgeStatic(0, 4097), (std::set<std::string>{"02:42:0a:00:01:03"}));
 
   // Idempotent; a changed table is applied as a diff (a new peer, one on this node skipped).
   ASSERT_OK(n1->SetPeers({{"10.0.1.3", e2.mac, nodes_[1].vtep},
@@ -343,6 +356,7 @@ TEST_F(OverlayTest, ContainersOnTwoNodesTalkOverVxlan) {
   EXPECT_EQ(fdb, (std::map<std::string, std::string>{{"02:42:0a:00:01:03", "192.168.213.2"},
                                                      {"02:42:0a:00:01:09", "192.168.213.7"}}));
   EXPECT_EQ(neigh.size(), 2u);
+  EXPECT_EQ(BridgeStatic(0, 4097), (std::set<std::string>{"02:42:0a:00:01:03", "02:42:0a:00:01:09"}));
 
   // A peer that leaves takes its entries with it, and with them the path.
   ASSERT_OK(n1->SetPeers({{"10.0.1.9", OverlayMac("10.0.1.9"), "192.168.213.7"}}));
@@ -351,10 +365,34 @@ TEST_F(OverlayTest, ContainersOnTwoNodesTalkOverVxlan) {
   Entries(0, 4097, &fdb, &neigh);
   EXPECT_EQ(fdb, (std::map<std::string, std::string>{{"02:42:0a:00:01:09", "192.168.213.7"}}));
   EXPECT_EQ(neigh, (std::map<std::string, std::string>{{"10.0.1.9", "02:42:0a:00:01:09"}}));
+  EXPECT_EQ(BridgeStatic(0, 4097), (std::set<std::string>{"02:42:0a:00:01:09"}));
   EXPECT_EQ(Fetch(nodes_[0].sandbox->ns(), "10.0.1.3", 8080, 1500), "");
 
   ASSERT_OK(n1->Leave(e1, nodes_[0].sandbox.get(), false));
   EXPECT_TRUE(absl::IsNotFound(nodes_[0].sandbox->rtnl().GetLink("eth0").status()));
+}
+
+// Addresses are reused, with their MACs: a container here that takes the address a peer on
+// another node had until just now is reached at once, before the next peer table says so.
+TEST_F(OverlayTest, ALocalEndpointTakingAPeersAddressIsReachedAtOnce) {
+  OverlayNetwork* n1 = Create(0, Spec("ov1", 4097));
+  ASSERT_TRUE(n1);
+  EndpointSpec e1 = Ep("10.0.1.2");
+  ASSERT_OK(n1->Join(&e1, *nodes_[0].sandbox));
+  ASSERT_OK(n1->SetPeers({{"10.0.1.7", OverlayMac("10.0.1.7"), nodes_[1].vtep}}));
+  EXPECT_EQ(BridgeStatic(0, 4097), (std::set<std::string>{OverlayMac("10.0.1.7")}));
+  auto other = Ns::Make("c3-");
+  ASSERT_NE(other, nullptr);
+  EndpointSpec e7 = Ep("10.0.1.7");
+  ASSERT_OK(n1->Join(&e7, *other));
+  EXPECT_TRUE(BridgeStatic(0, 4097).empty());
+  {
+    EchoServer server(other->ns(), "10.0.1.7", 8080, "here");
+    EXPECT_EQ(Fetch(nodes_[0].sandbox->ns(), "10.0.1.7", 8080), "here");
+  }
+  ASSERT_OK(n1->SetPeers({}));
+  ASSERT_OK(n1->Leave(e7, other.get(), false));
+  ASSERT_OK(n1->Leave(e1, nodes_[0].sandbox.get(), false));
 }
 
 TEST_F(OverlayTest, TwoOverlaysWithTheSameSubnetOnOneNode) {

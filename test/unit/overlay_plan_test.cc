@@ -55,6 +55,13 @@ sys::NeighInfo Fdb(const std::string& mac, const std::string& dst, bool permanen
   n.permanent = permanent;
   return n;
 }
+// An entry of the bridge's FDB on the VXLAN port: static (ours), learnt, or the port's own.
+sys::NeighInfo Bridge(const std::string& mac, bool is_static = true, bool permanent = false) {
+  sys::NeighInfo n = Fdb(mac, "", permanent);
+  n.bridge = true;
+  n.is_static = is_static;
+  return n;
+}
 sys::NeighInfo Neigh(const std::string& ip, const std::string& mac, bool permanent = true) {
   return Fdb(mac, ip, permanent);
 }
@@ -66,14 +73,28 @@ TEST(PlanPeers, AddsWhatIsMissingFromAnEmptyDevice) {
   EXPECT_THAT(p.fdb_add, ElementsAre(Pair("02:42:0a:00:01:03", "192.168.77.12"),
                                      Pair("02:42:0a:00:01:04", "192.168.77.13")));  // MACs lower-cased
   EXPECT_THAT(p.neigh_add, ElementsAre(Pair("10.0.1.3", "02:42:0a:00:01:03"), Pair("10.0.1.4", "02:42:0a:00:01:04")));
+  EXPECT_THAT(p.bridge_add, ElementsAre("02:42:0a:00:01:03", "02:42:0a:00:01:04"));
   EXPECT_THAT(p.fdb_del, IsEmpty());
   EXPECT_THAT(p.neigh_del, IsEmpty());
 }
 
 TEST(PlanPeers, IsEmptyWhenTheKernelAlreadyMatches) {
   PeerPlan p = PlanPeers({{"10.0.1.3", "02:42:0a:00:01:03", "192.168.77.12"}}, "192.168.77.11",
-                         {Fdb("02:42:0a:00:01:03", "192.168.77.12")}, {Neigh("10.0.1.3", "02:42:0a:00:01:03")});
+                         {Fdb("02:42:0a:00:01:03", "192.168.77.12"), Bridge("02:42:0a:00:01:03")},
+                         {Neigh("10.0.1.3", "02:42:0a:00:01:03")});
   EXPECT_TRUE(p.empty());
+}
+
+TEST(PlanPeers, TheBridgesStaticEntriesFollowThePeersAndItsOthersAreLeftAlone) {
+  PeerPlan p = PlanPeers({{"10.0.1.3", "02:42:0a:00:01:03", "192.168.77.12"}}, "192.168.77.11",
+                         {Fdb("02:42:0a:00:01:03", "192.168.77.12"), Bridge("02:42:0a:00:01:09"),
+                          Bridge("02:42:0a:00:01:0a", /*is_static=*/false),
+                          Bridge("4e:11:22:33:44:55", /*is_static=*/false, /*permanent=*/true)},
+                         {Neigh("10.0.1.3", "02:42:0a:00:01:03")});
+  EXPECT_THAT(p.bridge_del, ElementsAre("02:42:0a:00:01:09"));  // a peer that left
+  EXPECT_THAT(p.bridge_add, ElementsAre("02:42:0a:00:01:03"));
+  EXPECT_THAT(p.fdb_del, IsEmpty());
+  EXPECT_THAT(p.fdb_add, IsEmpty());
 }
 
 TEST(PlanPeers, RemovesLeftPeersAndMovesOnesThatChangedNode) {
