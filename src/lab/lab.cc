@@ -81,6 +81,26 @@ Status CheckSubnetFree(const Lab& lab, sys::Rtnl& host) {
   return absl::OkStatus();
 }
 
+// The IPv4 name servers of the host's /etc/resolv.conf that are neither in the lab's subnet nor
+// loopback (a node's own loopback refuses at once).
+std::vector<std::string> NameServersOutside(const Lab& lab) {
+  std::vector<std::string> out;
+  auto text = sys::ReadFile("/etc/resolv.conf");
+  if (!text.ok()) return out;
+  uint32_t mask = lab.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - lab.prefix_len);
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (f.size() < 2 || f[0] != "nameserver") continue;
+    std::string ip(f[1]);
+    in_addr a{};
+    if (::inet_pton(AF_INET, ip.c_str(), &a) != 1) continue;
+    uint32_t host = ntohl(a.s_addr);
+    if ((host >> 24) == 127 || (host & mask) == (Ipv4(lab.gateway) & mask)) continue;
+    out.push_back(ip);
+  }
+  return out;
+}
+
 // The node's namespace, its veth on the bridge, eth0's address and a default route via the bridge
 // (so the node is like a host on a LAN: swarm's advertise address is found on eth0).
 Status PlumbNode(const Lab& lab, const Node& n, sys::Rtnl& host) {
@@ -92,6 +112,14 @@ Status PlumbNode(const Lab& lab, const Node& n, sys::Rtnl& host) {
   RETURN_IF_ERROR(inner->AddAddr("eth0", absl::StrCat(n.ip, "/", lab.prefix_len)));
   RETURN_IF_ERROR(inner->SetUp("eth0"));
   RETURN_IF_ERROR(inner->AddRoute("default", lab.gateway, "eth0"));
+  // The host does not forward (nothing of a lab leaves the machine), so a DNS query to the
+  // host's name servers would wait out the resolver's timeouts: 20 s for every `docker service
+  // create` of a Docker Hub image, whose digest the CLI asks the node to resolve. Unreachable
+  // routes to them make a lookup fail at once instead.
+  for (const std::string& ns : NameServersOutside(lab)) {
+    Status st = inner->AddUnreachableRoute(ns + "/32");
+    if (!st.ok() && !absl::IsAlreadyExists(st)) return st;  // a server listed twice
+  }
   return absl::OkStatus();
 }
 

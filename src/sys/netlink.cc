@@ -799,6 +799,20 @@ Status Rtnl::AddRoute(const std::string& dst_cidr, const std::string& gateway, c
                            (link.empty() ? "" : " dev " + link));
 }
 
+Status Rtnl::AddUnreachableRoute(const std::string& dst_cidr) {
+  ASSIGN_OR_RETURN(RouteSpec r, ParseRoute(dst_cidr, ""));
+  Request req(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  auto* rtm = req.Header<rtmsg>();
+  rtm->rtm_family = static_cast<uint8_t>(r.dst.addr.family);
+  rtm->rtm_dst_len = static_cast<uint8_t>(r.dst.len);
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_BOOT;
+  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+  rtm->rtm_type = RTN_UNREACHABLE;
+  if (r.dst.len > 0) req.Ip(RTA_DST, r.dst.addr);
+  return Transact(req, "RTM_NEWROUTE unreachable " + dst_cidr);
+}
+
 Status Rtnl::DelRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link) {
   ASSIGN_OR_RETURN(RouteSpec r, ParseRoute(dst_cidr, gateway));
   int index = 0;

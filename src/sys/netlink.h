@@ -152,6 +152,8 @@ class Rtnl {
 
   // dst_cidr "default" or a prefix; gateway "" = on-link (scope link); link "" = let the kernel choose.
   Status AddRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link);
+  // `ip route add unreachable DST`: sending there fails at once (EHOSTUNREACH).
+  Status AddUnreachableRoute(const std::string& dst_cidr);
   Status DelRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link);
   // Routes of the main table.
   StatusOr<std::vector<RouteInfo>> ListRoutes(int family = AF_INET);
