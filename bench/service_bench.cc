@@ -53,15 +53,21 @@ constexpr double kDockerScale = 2.3;
 constexpr double kDockerUpdateStopFirst = 11.6;
 constexpr double kDockerUpdateStartFirst = 6.7;
 
-// The tasks of a service desired running and running (GET /tasks on the manager).
-int RunningTasks(const bb::Api& api, const std::string& service_id) {
+// The tasks of a service desired running (GET /tasks on the manager); null on an error.
+json WantedTasks(const bb::Api& api, const std::string& service_id) {
   int st;
   json tasks = GetJson(api,
                        "/tasks?filters=" + UrlEncode(json{{"service", {{service_id, true}}},
                                                           {"desired-state", {{"running", true}}}}
                                                          .dump()),
                        &st);
-  if (st != 200 || !tasks.is_array()) return -1;
+  return st == 200 && tasks.is_array() ? tasks : json();
+}
+
+// Of those, the ones running.
+int RunningTasks(const bb::Api& api, const std::string& service_id) {
+  json tasks = WantedTasks(api, service_id);
+  if (tasks.is_null()) return -1;
   int n = 0;
   for (const json& t : tasks)
     if (t.contains("Status") && t["Status"].value("State", "") == "running") ++n;
@@ -224,14 +230,9 @@ Sample OneRun(const Lab& lab, int run) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (connected < 0) bb::Fail("no connection through w1:8080 within 30 s of the scale to 1");
-    int tst;
-    json tasks = GetJson(m1,
-                         "/tasks?filters=" + UrlEncode(json{{"service", {{pid, true}}},
-                                                            {"desired-state", {{"running", true}}}}
-                                                           .dump()),
-                         &tst);
+    json tasks = WantedTasks(m1, pid);
     double running = -1;
-    if (tst == 200 && tasks.is_array() && tasks.size() == 1 && tasks[0].contains("Status") &&
+    if (tasks.is_array() && tasks.size() == 1 && tasks[0].contains("Status") &&
         tasks[0]["Status"].value("State", "") == "running")
       running = UnixSeconds(tasks[0]["Status"].value("Timestamp", ""));
     if (running < 0) bb::Fail("the mesh service's task is not running with a timestamp");

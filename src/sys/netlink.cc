@@ -778,7 +778,8 @@ StatusOr<RouteSpec> ParseRoute(const std::string& dst_cidr, const std::string& g
 
 }  // namespace
 
-Status Rtnl::AddRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link) {
+Status Rtnl::NewRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link,
+                      uint8_t type) {
   ASSIGN_OR_RETURN(RouteSpec r, ParseRoute(dst_cidr, gateway));
   int index = 0;
   if (!link.empty()) {
@@ -790,28 +791,20 @@ Status Rtnl::AddRoute(const std::string& dst_cidr, const std::string& gateway, c
   rtm->rtm_dst_len = static_cast<uint8_t>(r.dst.len);
   rtm->rtm_table = RT_TABLE_MAIN;
   rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-  rtm->rtm_type = RTN_UNICAST;
+  rtm->rtm_scope = r.gateway || type != RTN_UNICAST ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  rtm->rtm_type = type;
   if (r.dst.len > 0) req.Ip(RTA_DST, r.dst.addr);
   if (r.gateway) req.Ip(RTA_GATEWAY, *r.gateway);
   if (index > 0) req.U32(RTA_OIF, static_cast<uint32_t>(index));
-  return Transact(req, "RTM_NEWROUTE " + dst_cidr + (gateway.empty() ? "" : " via " + gateway) +
-                           (link.empty() ? "" : " dev " + link));
+  return Transact(req, std::string("RTM_NEWROUTE ") + (type == RTN_UNREACHABLE ? "unreachable " : "") + dst_cidr +
+                           (gateway.empty() ? "" : " via " + gateway) + (link.empty() ? "" : " dev " + link));
 }
 
-Status Rtnl::AddUnreachableRoute(const std::string& dst_cidr) {
-  ASSIGN_OR_RETURN(RouteSpec r, ParseRoute(dst_cidr, ""));
-  Request req(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-  auto* rtm = req.Header<rtmsg>();
-  rtm->rtm_family = static_cast<uint8_t>(r.dst.addr.family);
-  rtm->rtm_dst_len = static_cast<uint8_t>(r.dst.len);
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-  rtm->rtm_type = RTN_UNREACHABLE;
-  if (r.dst.len > 0) req.Ip(RTA_DST, r.dst.addr);
-  return Transact(req, "RTM_NEWROUTE unreachable " + dst_cidr);
+Status Rtnl::AddRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link) {
+  return NewRoute(dst_cidr, gateway, link, RTN_UNICAST);
 }
+
+Status Rtnl::AddUnreachableRoute(const std::string& dst_cidr) { return NewRoute(dst_cidr, "", "", RTN_UNREACHABLE); }
 
 Status Rtnl::DelRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link) {
   ASSIGN_OR_RETURN(RouteSpec r, ParseRoute(dst_cidr, gateway));
@@ -893,58 +886,42 @@ Status Rtnl::DelNeigh(const std::string& link, const std::string& ip) {
   return Transact(req, "RTM_DELNEIGH " + ip + " dev " + link);
 }
 
-Status Rtnl::AddFdb(const std::string& link, const std::string& mac, const std::string& dst_ip) {
+Status Rtnl::ChangeFdb(bool add, uint8_t table, const std::string& link, const std::string& mac,
+                       const std::string& dst_ip) {
   ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
-  ASSIGN_OR_RETURN(IpAddr dst, ParseIp(dst_ip));
+  std::optional<IpAddr> dst;
+  if (!dst_ip.empty()) {
+    ASSIGN_OR_RETURN(dst, ParseIp(dst_ip));
+  }
   ASSIGN_OR_RETURN(int index, Index(link));
-  Request req(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL);
+  Request req(add ? RTM_NEWNEIGH : RTM_DELNEIGH, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
   auto* nd = req.Header<ndmsg>();
   nd->ndm_family = AF_BRIDGE;
   nd->ndm_ifindex = index;
-  nd->ndm_state = NUD_PERMANENT;
-  nd->ndm_flags = NTF_SELF;  // the vxlan device's own table, not a bridge master's
+  // The VXLAN device's own entries are permanent; the bridge's that Berth adds are static.
+  if (add) nd->ndm_state = table == NTF_SELF ? NUD_PERMANENT : NUD_NOARP;
+  nd->ndm_flags = table;
   req.MacAttr(NDA_LLADDR, m);
-  req.Ip(NDA_DST, dst);
-  return Transact(req, "RTM_NEWNEIGH fdb " + mac + " dst " + dst_ip + " dev " + link);
+  if (dst) req.Ip(NDA_DST, *dst);
+  return Transact(req, std::string(add ? "RTM_NEWNEIGH " : "RTM_DELNEIGH ") +
+                           (table == NTF_SELF ? "fdb " : "bridge fdb ") + mac +
+                           (dst ? " dst " + dst_ip : "") + " dev " + link);
+}
+
+Status Rtnl::AddFdb(const std::string& link, const std::string& mac, const std::string& dst_ip) {
+  return ChangeFdb(true, NTF_SELF, link, mac, dst_ip);
 }
 
 Status Rtnl::DelFdb(const std::string& link, const std::string& mac, const std::string& dst_ip) {
-  ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
-  ASSIGN_OR_RETURN(IpAddr dst, ParseIp(dst_ip));
-  ASSIGN_OR_RETURN(int index, Index(link));
-  Request req(RTM_DELNEIGH, 0);
-  auto* nd = req.Header<ndmsg>();
-  nd->ndm_family = AF_BRIDGE;
-  nd->ndm_ifindex = index;
-  nd->ndm_flags = NTF_SELF;
-  req.MacAttr(NDA_LLADDR, m);
-  req.Ip(NDA_DST, dst);
-  return Transact(req, "RTM_DELNEIGH fdb " + mac + " dst " + dst_ip + " dev " + link);
+  return ChangeFdb(false, NTF_SELF, link, mac, dst_ip);
 }
 
 Status Rtnl::AddBridgeFdb(const std::string& port, const std::string& mac) {
-  ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
-  ASSIGN_OR_RETURN(int index, Index(port));
-  Request req(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL);
-  auto* nd = req.Header<ndmsg>();
-  nd->ndm_family = AF_BRIDGE;
-  nd->ndm_ifindex = index;
-  nd->ndm_state = NUD_NOARP;  // static
-  nd->ndm_flags = NTF_MASTER;
-  req.MacAttr(NDA_LLADDR, m);
-  return Transact(req, "RTM_NEWNEIGH bridge fdb " + mac + " dev " + port);
+  return ChangeFdb(true, NTF_MASTER, port, mac, "");
 }
 
 Status Rtnl::DelBridgeFdb(const std::string& port, const std::string& mac) {
-  ASSIGN_OR_RETURN(Mac m, ParseMac(mac));
-  ASSIGN_OR_RETURN(int index, Index(port));
-  Request req(RTM_DELNEIGH, 0);
-  auto* nd = req.Header<ndmsg>();
-  nd->ndm_family = AF_BRIDGE;
-  nd->ndm_ifindex = index;
-  nd->ndm_flags = NTF_MASTER;
-  req.MacAttr(NDA_LLADDR, m);
-  return Transact(req, "RTM_DELNEIGH bridge fdb " + mac + " dev " + port);
+  return ChangeFdb(false, NTF_MASTER, port, mac, "");
 }
 
 StatusOr<std::vector<NeighInfo>> Rtnl::ListNeighTable(const std::string& link, int family) {

@@ -186,6 +186,12 @@ class Rtnl {
   Status ChangeLink(const std::string& name, const std::string& what,
                     const std::function<void(Request&)>& fill);
   StatusOr<std::vector<NeighInfo>> ListNeighTable(const std::string& link, int family);
+  // RTM_NEWROUTE of a type (RTN_UNICAST, RTN_UNREACHABLE) in the main table.
+  Status NewRoute(const std::string& dst_cidr, const std::string& gateway, const std::string& link, uint8_t type);
+  // Adds or deletes an FDB entry of `link`'s: the device's own table (NTF_SELF: a VXLAN device's,
+  // with its remote dst_ip) or the bridge's it is a port of (NTF_MASTER, no dst_ip).
+  Status ChangeFdb(bool add, uint8_t table, const std::string& link, const std::string& mac,
+                   const std::string& dst_ip);
   // One u8 attribute of a bridge port's IFLA_PROTINFO.
   Status SetBridgePortFlag(const std::string& port, uint16_t attr, uint8_t value, const std::string& what);
   StatusOr<bool> GetBridgePortFlag(const std::string& port, uint16_t attr);
