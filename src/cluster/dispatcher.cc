@@ -140,10 +140,12 @@ void Dispatcher::HandleHeartbeat(api::Request& req, api::Conn& conn) {
   bool leaving = body->value("leaving", false);
   {
     StateLock l(mu_);
-    if (leaving)
+    if (leaving) {
       last_seen_.erase(node->id);
-    else
+      ForgetMeshLocked(node->id);
+    } else {
       last_seen_[node->id] = clock_.Monotonic();
+    }
   }
   Store& store = manager_.store();
   std::optional<spec::NodeDescription> desc;
@@ -226,6 +228,11 @@ void Dispatcher::HandleRenew(api::Request& req, api::Conn& conn) {
   conn.SendJson(200, reply);
 }
 
+void Dispatcher::ForgetMeshLocked(const std::string& node_id) {
+  answered_.erase(node_id);
+  applied_.erase(node_id);
+}
+
 void Dispatcher::BecomeLeader() {
   StateLock l(mu_);
   leading_ = true;
@@ -275,6 +282,10 @@ void Dispatcher::CheckDown(Duration period) {
     StatusOr<uint64_t> v = store.UpdateNode(n, version);
     if (v.ok()) {
       spdlog::info("swarm: node {} is down (no heartbeat)", n.id);
+      {
+        StateLock l(mu_);
+        ForgetMeshLocked(n.id);  // a backend leaving does not wait for a node that is gone
+      }
       // Its tasks leave every node's balancing maps now, not when they are rescheduled.
       TasksChanged();
     }

@@ -138,6 +138,8 @@ class Dispatcher {
  private:
   // On a follower: answers where the leader is (the node goes there) and returns true.
   bool RedirectToLeader(api::Conn& conn);
+  // A node that left or is Down: what it applied holds no leaving backend any more.
+  void ForgetMeshLocked(const std::string& node_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Manager& manager_;
   const Clock& clock_;
