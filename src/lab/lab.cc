@@ -216,6 +216,13 @@ bool TerminateDaemon(const Node& n, absl::Duration timeout) {
 DownReport TearDown(Lab& lab, const Traces& before) {
   DownReport report;
   Traces traces = before;
+  // The nodes' network namespaces, held open until the census: the census finds a process of
+  // the lab by its namespace's inode number, and the kernel reuses the number of a namespace that
+  // is gone, for instance for a container another test starts meanwhile.
+  std::vector<UniqueFd> namespaces;
+  for (const Node& n : lab.nodes)
+    if (UniqueFd fd(::open(n.NetnsPath().c_str(), O_RDONLY | O_CLOEXEC)); fd.valid())
+      namespaces.push_back(std::move(fd));
   // Daemons first, all at once: containers out through each API, then SIGTERM.
   std::vector<std::string> notes(lab.nodes.size());
   auto stop_node = [&lab, &notes](size_t i) {
