@@ -13,6 +13,7 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -82,9 +83,12 @@ Status CheckSubnetFree(const Lab& lab, sys::Rtnl& host) {
 }
 
 // The IPv4 name servers of the host's /etc/resolv.conf that are neither in the lab's subnet nor
-// loopback (a node's own loopback refuses at once).
+// loopback (a node's own loopback refuses at once); none when the host forwards IPv4 (then a
+// node may reach them, through whatever NAT the host has).
 std::vector<std::string> NameServersOutside(const Lab& lab) {
   std::vector<std::string> out;
+  auto forward = sys::ReadFile("/proc/sys/net/ipv4/ip_forward");
+  if (!forward.ok() || absl::StripAsciiWhitespace(*forward) != "0") return out;
   auto text = sys::ReadFile("/etc/resolv.conf");
   if (!text.ok()) return out;
   uint32_t mask = lab.prefix_len == 0 ? 0 : ~uint32_t{0} << (32 - lab.prefix_len);
@@ -112,7 +116,7 @@ Status PlumbNode(const Lab& lab, const Node& n, sys::Rtnl& host) {
   RETURN_IF_ERROR(inner->AddAddr("eth0", absl::StrCat(n.ip, "/", lab.prefix_len)));
   RETURN_IF_ERROR(inner->SetUp("eth0"));
   RETURN_IF_ERROR(inner->AddRoute("default", lab.gateway, "eth0"));
-  // The host does not forward (nothing of a lab leaves the machine), so a DNS query to the
+  // When the host does not forward, nothing of a lab leaves the machine, and a DNS query to the
   // host's name servers would wait out the resolver's timeouts: 20 s for every `docker service
   // create` of a Docker Hub image, whose digest the CLI asks the node to resolve. Unreachable
   // routes to them make a lookup fail at once instead.
