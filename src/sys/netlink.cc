@@ -5,8 +5,11 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_bridge.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -970,5 +973,64 @@ StatusOr<std::vector<NeighInfo>> Rtnl::ListNeighs(const std::string& link, int f
 }
 
 StatusOr<std::vector<NeighInfo>> Rtnl::ListFdb(const std::string& link) { return ListNeighTable(link, AF_BRIDGE); }
+
+// ---------------------------------------------------------------------------------------------------------
+// Traffic control
+
+Status Rtnl::AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name) {
+  ASSIGN_OR_RETURN(int index, Index(link));
+  {
+    Request req(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
+    auto* tc = req.Header<tcmsg>();
+    tc->tcm_family = AF_UNSPEC;
+    tc->tcm_ifindex = index;
+    tc->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+    tc->tcm_parent = TC_H_CLSACT;
+    req.Str(TCA_KIND, "clsact");
+    Status st = Transact(req, "RTM_NEWQDISC clsact dev " + link);
+    if (!st.ok() && !absl::IsAlreadyExists(st)) return st;
+  }
+  Request req(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_REPLACE);
+  auto* tc = req.Header<tcmsg>();
+  tc->tcm_family = AF_UNSPEC;
+  tc->tcm_ifindex = index;
+  tc->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+  tc->tcm_handle = 1;
+  tc->tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL));
+  req.Str(TCA_KIND, "bpf");
+  nlattr* opts = req.Nest(TCA_OPTIONS);
+  req.U32(TCA_BPF_FD, static_cast<uint32_t>(prog_fd));
+  req.Str(TCA_BPF_NAME, name);
+  req.U32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+  req.End(opts);
+  return Transact(req, "RTM_NEWTFILTER ingress bpf " + name + " dev " + link);
+}
+
+StatusOr<std::vector<std::string>> Rtnl::IngressBpfNames(const std::string& link) {
+  ASSIGN_OR_RETURN(int index, Index(link));
+  Request req(RTM_GETTFILTER, NLM_F_DUMP);
+  auto* tc = req.Header<tcmsg>();
+  tc->tcm_family = AF_UNSPEC;
+  tc->tcm_ifindex = index;
+  tc->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+  std::vector<std::string> names;
+  Status st = Dump(req, "RTM_GETTFILTER dev " + link, [&] { names.clear(); }, [&](const nlmsghdr* h) {
+    bool bpf = false;
+    std::string prog;
+    ForEachMsgAttr(h, sizeof(tcmsg), [&](const nlattr* a) {
+      if (mnl_attr_get_type(a) == TCA_KIND) bpf = std::strcmp(mnl_attr_get_str(a), "bpf") == 0;
+      if (mnl_attr_get_type(a) != TCA_OPTIONS) return;
+      ForEachNested(a, [&](const nlattr* in) {
+        if (mnl_attr_get_type(in) == TCA_BPF_NAME) prog = mnl_attr_get_str(in);
+      });
+    });
+    if (bpf && !prog.empty()) names.push_back(prog);
+    return absl::OkStatus();
+  });
+  // No clsact qdisc: no filter.
+  if (absl::IsInvalidArgument(st) || absl::IsNotFound(st)) return names;
+  RETURN_IF_ERROR(st);
+  return names;
+}
 
 }  // namespace berth::sys

@@ -171,6 +171,13 @@ class Rtnl {
   Status AddBridgeFdb(const std::string& port, const std::string& mac);
   Status DelBridgeFdb(const std::string& port, const std::string& mac);
 
+  // Traffic control: a clsact qdisc on `link` (kept when it is there) and, at its ingress, one
+  // direct-action cls_bpf filter running prog_fd (`tc filter replace dev LINK ingress prio 1
+  // handle 1 bpf da fd PROG`): a second call replaces the program.
+  Status AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name);
+  // The names of the cls_bpf programs at `link`'s ingress (none: no clsact qdisc, or no filter).
+  StatusOr<std::vector<std::string>> IngressBpfNames(const std::string& link);
+
  private:
   class Request;
   explicit Rtnl(mnl_socket* nl);

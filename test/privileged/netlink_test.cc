@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sys/bpf.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
 
@@ -151,7 +152,8 @@ std::pair<UniqueFd, int> UdpSocketIn(const NetNs& ns, const std::string& ip) {
 // Sends `payload` from a socket of `from` to ip:port and waits for it on `rx`, retrying while the veth
 // carrier comes up. Returns the payload received and the sender's address, or "" on timeout.
 std::pair<std::string, std::string> SendAndReceive(const NetNs& from, const std::string& ip, int port, int rx,
-                                                   const std::string& payload, int* send_errno = nullptr) {
+                                                   const std::string& payload, int* send_errno = nullptr,
+                                                   int attempts = 30) {
   UniqueFd tx;
   Status st = from.Run([&]() -> Status {
     tx.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -162,7 +164,7 @@ std::pair<std::string, std::string> SendAndReceive(const NetNs& from, const std:
   dst.sin_family = AF_INET;
   dst.sin_port = htons(static_cast<uint16_t>(port));
   ::inet_pton(AF_INET, ip.c_str(), &dst.sin_addr);
-  for (int attempt = 0; attempt < 30; ++attempt) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     if (::sendto(tx.get(), payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) < 0) {
       if (send_errno != nullptr) *send_errno = errno;
       return {"", ""};
@@ -681,6 +683,73 @@ TEST_F(NetlinkTest, Ipv6AddressWithoutDadRoutesAndTraffic) {
   EXPECT_EQ(got, "over v6");
   EXPECT_EQ(from, "fd00:66::2");
   a_rtnl->reset();
+}
+
+// The bridge driver's same-bridge shortcut (sys/bpf.h), with no bridge at all: two "containers"
+// joined to a "host" namespace by veth pairs whose host ends are not connected to anything. Frames
+// from one can reach the other only through the program at the host ends' ingress.
+TEST_F(NetlinkTest, PeerRedirectCarriesFramesBetweenVethPeers) {
+  ScratchNs* host = NewNs();
+  ScratchNs* a = NewNs();
+  ScratchNs* b = NewNs();
+  ASSERT_TRUE(host && a && b);
+  auto redirect = PeerRedirect::Load();
+  ASSERT_OK(redirect);
+  Rtnl& h = host->rtnl();
+  const std::string mac_a = "02:42:0a:61:00:02", mac_b = "02:42:0a:61:00:03";
+  ASSERT_OK(h.CreateVeth("rda", "eth0", 0, &a->ns(), mac_a));
+  ASSERT_OK(h.CreateVeth("rdb", "eth0", 0, &b->ns(), mac_b));
+  for (const char* l : {"rda", "rdb"}) ASSERT_OK(h.SetUp(l));
+  ASSERT_OK(a->rtnl().AddAddr("eth0", "10.97.0.2/24"));
+  ASSERT_OK(b->rtnl().AddAddr("eth0", "10.97.0.3/24"));
+  ASSERT_OK(a->rtnl().SetUp("eth0"));
+  ASSERT_OK(b->rtnl().SetUp("eth0"));
+  // No ARP: the host ends would drop the broadcasts.
+  ASSERT_OK(a->rtnl().AddNeigh("eth0", "10.97.0.3", mac_b));
+  ASSERT_OK(b->rtnl().AddNeigh("eth0", "10.97.0.2", mac_a));
+  auto [rx_b, port_b] = UdpSocketIn(b->ns(), "10.97.0.3");
+  auto [rx_a, port_a] = UdpSocketIn(a->ns(), "10.97.0.2");
+  ASSERT_TRUE(rx_a.valid() && rx_b.valid());
+
+  // Unattached: nothing crosses.
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "lost", nullptr, 3).first, "");
+  auto names = h.IngressBpfNames("rda");
+  ASSERT_OK(names);
+  EXPECT_TRUE(names->empty());
+
+  ASSERT_OK(h.AttachIngressBpf("rda", redirect->prog_fd(), "berth_peer"));
+  ASSERT_OK(h.AttachIngressBpf("rdb", redirect->prog_fd(), "berth_peer"));
+  auto ia = h.GetLink("rda");
+  auto ib = h.GetLink("rdb");
+  ASSERT_OK(ia);
+  ASSERT_OK(ib);
+  ASSERT_OK(redirect->Set(*ParseMac(mac_a), static_cast<uint32_t>(ia->index)));
+  ASSERT_OK(redirect->Set(*ParseMac(mac_b), static_cast<uint32_t>(ib->index)));
+  auto entries = redirect->Entries();
+  ASSERT_OK(entries);
+  EXPECT_EQ(entries->size(), 2u);
+
+  auto [got, from] = SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "a to b");
+  EXPECT_EQ(got, "a to b");
+  EXPECT_EQ(from, "10.97.0.2");
+  EXPECT_EQ(SendAndReceive(b->ns(), "10.97.0.2", port_a, rx_a.get(), "b to a").first, "b to a");
+
+  // Attaching again replaces the filter (a restarted daemon's new program), never adds one.
+  auto second = PeerRedirect::Load();
+  ASSERT_OK(second);
+  ASSERT_OK(h.AttachIngressBpf("rda", second->prog_fd(), "berth_peer"));
+  names = h.IngressBpfNames("rda");
+  ASSERT_OK(names);
+  EXPECT_EQ(*names, std::vector<std::string>{"berth_peer"});
+  // rda now looks up the second map, which is empty: a's frames go nowhere until it is filled.
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "lost again", nullptr, 3).first, "");
+  ASSERT_OK(second->Set(*ParseMac(mac_b), static_cast<uint32_t>(ib->index)));
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "refilled").first, "refilled");
+
+  // An erased entry stops the shortcut at once; erasing it twice is fine.
+  ASSERT_OK(second->Erase(*ParseMac(mac_b)));
+  ASSERT_OK(second->Erase(*ParseMac(mac_b)));
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "erased", nullptr, 3).first, "");
 }
 
 }  // namespace
