@@ -25,6 +25,10 @@ int Prefix(const std::string& subnet) {
   return slash == std::string::npos ? 32 : std::atoi(subnet.c_str() + slash + 1);
 }
 
+// A bridge network's option: "false" keeps frames between its containers on the bridge (through
+// netfilter), as Docker has them.
+constexpr char kRedirectOption[] = "berth.bridge.redirect";
+
 bool BoolOption(const std::map<std::string, std::string>& opts, const std::string& key, bool def) {
   auto it = opts.find(key);
   if (it == opts.end()) return def;
@@ -58,8 +62,9 @@ namespace {
 
 class BridgeNetwork : public DriverNetwork {
  public:
-  BridgeNetwork(BridgeDriver& driver, sys::Rtnl& host, NetworkSpec spec)
-      : driver_(driver), host_(host), spec_(std::move(spec)) {}
+  BridgeNetwork(BridgeDriver& driver, sys::Rtnl& host, NetworkSpec spec,
+                std::shared_ptr<const sys::PeerRedirect> redirect)
+      : driver_(driver), host_(host), spec_(std::move(spec)), redirect_(std::move(redirect)) {}
 
   Status Join(EndpointSpec* ep, SandboxKernel& sb) override {
     const sys::NetNs& sandbox = sb.ns();
@@ -84,10 +89,19 @@ class BridgeNetwork : public DriverNetwork {
       (void)host_.DeleteLink(ep->host_ifname);
       return Annotate(st, "join " + spec_.name);
     }
+    AddShortcut(*ep);
     return absl::OkStatus();
   }
 
+  void Adopt(const EndpointSpec& ep) override { AddShortcut(ep); }
+
   Status Leave(const EndpointSpec& ep, SandboxKernel* sandbox, bool sandbox_going) override {
+    // First: a frame on its way to this MAC must not be sent to a veth that is going (a reused
+    // MAC's new container would get none until its own join).
+    if (auto mac = sys::ParseMac(ep.mac); redirect_ && mac.ok()) {
+      if (Status st = redirect_->Erase(*mac); !st.ok())
+        spdlog::warn("network {}: endpoint {}: shortcut: {}", spec_.name, ep.host_ifname, st.ToString());
+    }
     if (sandbox_going) {
       // Nobody needs to wait for the ~8 ms the kernel takes (a stopped container's run --rm,
       // rm -f): the reaper deletes it.
@@ -129,9 +143,24 @@ class BridgeNetwork : public DriverNetwork {
   std::vector<std::string> OwnedLinks() const override { return {spec_.ifname}; }
 
  private:
+  // The endpoint's frames to other containers of the network, and theirs to it, skip the bridge.
+  // A failure leaves it on the bridge path, which works as before: logged, not fatal.
+  void AddShortcut(const EndpointSpec& ep) {
+    if (!redirect_) return;
+    auto mac = sys::ParseMac(ep.mac);
+    auto link = host_.GetLink(ep.host_ifname);
+    Status st = !mac.ok() ? mac.status() : link.status();
+    if (st.ok()) st = host_.AttachIngressBpf(ep.host_ifname, redirect_->prog_fd(), "berth_peer");
+    if (st.ok()) st = redirect_->Set(*mac, static_cast<uint32_t>(link->index));
+    if (!st.ok())
+      spdlog::warn("network {}: endpoint {}: same-bridge shortcut: {} (its frames go through the bridge)",
+                   spec_.name, ep.host_ifname, st.ToString());
+  }
+
   BridgeDriver& driver_;
   sys::Rtnl& host_;
   const NetworkSpec spec_;
+  const std::shared_ptr<const sys::PeerRedirect> redirect_;  // null: no shortcut
 };
 
 }  // namespace
@@ -157,6 +186,10 @@ StatusOr<std::unique_ptr<DriverNetwork>> BridgeDriver::CreateNetwork(NetworkSpec
     if (!absl::SimpleAtoi(m->second, &n->mtu) || n->mtu < 68 || n->mtu > 65535)
       return absl::InvalidArgumentError("invalid MTU \"" + m->second + "\"");
   }
+  if (auto r = n->options.find(kRedirectOption); r != n->options.end() && r->second != "true" &&
+      r->second != "false")
+    return absl::InvalidArgumentError("invalid " + std::string(kRedirectOption) + " \"" + r->second +
+                                      "\": want true or false");
   auto existing = host_.GetLink(n->ifname);
   if (existing.ok() && existing->kind != "bridge")
     return absl::AlreadyExistsError("interface " + n->ifname + " exists and is not a bridge");
@@ -179,7 +212,22 @@ StatusOr<std::unique_ptr<DriverNetwork>> BridgeDriver::CreateNetwork(NetworkSpec
   if (!st.ok()) return undo(Annotate(st, "bridge " + n->ifname));
   // 127.0.0.1-published ports: the host's own loopback traffic is DNATed onto the bridge.
   (void)sys::WriteSysctl(nullptr, "net.ipv4.conf." + n->ifname + ".route_localnet", "1");
-  return std::unique_ptr<DriverNetwork>(std::make_unique<BridgeNetwork>(*this, host_, *n));
+  std::shared_ptr<const sys::PeerRedirect> redirect;
+  if (BoolOption(n->options, "com.docker.network.bridge.enable_icc", true) &&
+      BoolOption(n->options, kRedirectOption, true))
+    redirect = LoadRedirect();
+  return std::unique_ptr<DriverNetwork>(std::make_unique<BridgeNetwork>(*this, host_, *n, std::move(redirect)));
+}
+
+std::shared_ptr<const sys::PeerRedirect> BridgeDriver::LoadRedirect() {
+  auto r = sys::PeerRedirect::Load();
+  if (r.ok()) return std::make_shared<const sys::PeerRedirect>(std::move(*r));
+  absl::MutexLock l(&mu_);
+  if (!redirect_warned_)
+    spdlog::warn("bridge networks: no same-bridge shortcut, frames between containers go through the bridge: {}",
+                 r.status().ToString());
+  redirect_warned_ = true;
+  return nullptr;
 }
 
 bool BridgeDriver::NamedByUs(const sys::LinkInfo& l) const {

@@ -294,13 +294,19 @@ Status Controller::Reconcile(const std::set<std::string>& running) {
   for (auto& cid : dead) Teardown(cid);
   // The adopted containers' published ports are held again, and their names served.
   std::vector<std::pair<SandboxState*, std::vector<std::string>>> serve;
+  std::vector<std::pair<DriverNetwork*, EndpointSpec>> adopt;
   {
     StateLock l(mu_);
     for (auto& [cid, sb] : sandboxes_) {
       auto cit = containers_.find(cid);
       serve.emplace_back(sb.get(), cit == containers_.end() ? std::vector<std::string>{} : cit->second->dns);
+      for (auto& e : sb->endpoints)
+        if (auto nit = networks_.find(e.network_id); nit != networks_.end() && nit->second->kernel)
+          adopt.emplace_back(nit->second->kernel.get(), e.spec);
     }
   }
+  // Networks were made afresh by Recover; their endpoints' in-memory state is made again.
+  for (auto& [kernel, ep] : adopt) kernel->Adopt(ep);
   for (auto& [sb, upstreams] : serve) {
     // No one else touches these sandboxes before Reconcile returns (the API is not serving yet).
     for (auto& p : sb->ports) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "network/firewall/firewall.h"
+#include "sys/bpf.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
 
@@ -86,6 +87,9 @@ class DriverNetwork {
   // Removes what Join made. sandbox is null when it is already gone; sandbox_going: the whole
   // sandbox goes next, so what dies with it need not be removed now.
   virtual Status Leave(const EndpointSpec& ep, SandboxKernel* sandbox, bool sandbox_going) = 0;
+  // An endpoint Join made before the daemon restarted, still there: what the driver keeps of it
+  // in memory (the bridge's same-bridge shortcut) is made again. Failures are logged, not fatal.
+  virtual void Adopt(const EndpointSpec& ep) {}
   // Removes the network's kernel objects (no endpoint is left).
   virtual Status Delete() = 0;
   // The bridge the firewall guards for this network, if it has one.
@@ -109,6 +113,12 @@ class Driver {
 
 // Bridge: a Linux bridge per network, a veth pair per endpoint.
 //
+// Same-bridge shortcut: where containers of a network may talk freely (enable_icc on, the default)
+// and the network's "berth.bridge.redirect" option is not "false", each endpoint's host-side veth
+// gets the sys::PeerRedirect program at its ingress and its MAC goes into the network's map, so a
+// frame from one container to another's MAC skips the bridge and netfilter. The kernel lacking
+// it (no bpf(2), no bpf_redirect_peer) leaves the bridge path, with one warning.
+//
 // Deleting a link takes the kernel long (a bridge ~40 ms, a veth ~8 ms: netdev unregistration waits
 // for RCU grace periods), longer than a whole `network rm` or `run --rm` otherwise. So a removed
 // network's bridge is taken down and renamed br-gone<8 hex> (the name is free again at once, the
@@ -127,9 +137,12 @@ class BridgeDriver : public Driver {
 
  private:
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
+  // A network's shortcut program and map; null (after one warning) where the kernel has none.
+  std::shared_ptr<const sys::PeerRedirect> LoadRedirect() ABSL_LOCKS_EXCLUDED(mu_);
 
   sys::Rtnl& host_;
   const std::string default_bridge_;
+  bool redirect_warned_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex mu_;
   std::deque<std::string> doomed_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -111,3 +111,44 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   run in_ns nft list table inet berth
   [ "$status" -eq 0 ]
 }
+
+# The host-side veth of a container's eth0 (its iflink is that veth's index in berthd's namespace).
+host_veth() {
+  local idx
+  idx=$(docker exec "$1" cat /sys/class/net/eth0/iflink)
+  in_ns ip -o link | awk -F': ' -v i="$idx" '$1 == i { split($2, n, "@"); print n[1] }'
+}
+
+@test "same-bridge shortcut: on by default, off by option, taken over by a restarted berthd" {
+  docker network create --subnet 10.231.0.0/24 snet
+  docker network create --subnet 10.232.0.0/24 -o berth.bridge.redirect=false pnet
+  docker run -d -it --name sa --net snet busybox
+  docker run -d -it --name sb --net snet --ip 10.231.0.3 busybox
+  docker network create --subnet 10.233.0.0/24 -o com.docker.network.bridge.enable_icc=false inet
+  docker run -d -it --name pa --net pnet busybox
+  docker run -d -it --name ia --net inet busybox
+  run in_ns tc filter show dev "$(host_veth sa)" ingress
+  [[ "$output" == *berth_peer* ]]
+  run in_ns tc filter show dev "$(host_veth pa)" ingress
+  [[ "$output" != *berth_peer* ]]
+  run in_ns tc filter show dev "$(host_veth ia)" ingress
+  [[ "$output" != *berth_peer* ]]
+  run docker network create -o berth.bridge.redirect=yes badnet
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'invalid berth.bridge.redirect "yes": want true or false'* ]]
+  run docker network inspect badnet
+  [ "$status" -ne 0 ]
+  docker exec sa ping -c 1 -W 2 10.231.0.3
+  docker exec sb ping -c 1 -W 2 sa
+  # After a kill -9 the new berthd's program and map take over every endpoint: sb leaves, and sc,
+  # given sb's address (so its MAC too), is reached at once; a stale entry would drop sa's frames.
+  berth_kill_daemon
+  berth_start_daemon
+  docker rm -f sb
+  docker run -d -it --name sc --net snet --ip 10.231.0.3 busybox
+  docker exec sa ping -c 1 -W 2 10.231.0.3
+  run in_ns tc filter show dev "$(host_veth sc)" ingress
+  [[ "$output" == *berth_peer* ]]
+  docker rm -f sa sc pa ia
+  docker network rm snet pnet inet
+}
