@@ -41,7 +41,22 @@ StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host
       return absl::InvalidArgumentError("invalid host IP " + ip);
     len = sizeof(sockaddr_in);
   }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  if (bound != 0 && errno == EADDRINUSE && proto != "udp") {
+    // A TCP port whose last server has gone may still have connections in TIME_WAIT, which only
+    // SO_REUSEADDR binds past (as every server does; Docker's proxy too). It does not bind past a
+    // listener or a socket without it. Off again once bound: a later SO_REUSEADDR bind (someone
+    // else's server) must still find the port taken.
+    int one = 1, zero = 0;
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0) {
+      bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+      if (bound == 0 && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero) != 0)
+        return ErrnoStatus(errno, "setsockopt SO_REUSEADDR");
+    } else {
+      errno = EADDRINUSE;
+    }
+  }
+  if (bound != 0) {
     int e = errno;
     if (e == EADDRINUSE)
       return absl::AlreadyExistsError("Bind for " + ip + ":" + std::to_string(port) +

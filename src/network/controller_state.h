@@ -135,7 +135,8 @@ struct Controller::Removal {
 
 // Holds host_ip:port for a published port: ports in use on the host are refused, as with Docker's
 // proxy, and nothing else can take the port while the mapping lives. The socket is bound, never
-// listening: the kernel's DNAT sends the traffic to the container.
+// listening: the kernel's DNAT sends the traffic to the container. A TCP port with only
+// connections in TIME_WAIT on it (a server that just stopped) is free, as for any server.
 // host_ip "" or "0.0.0.0" (every IPv4 address), an IPv4 address, "::" (every IPv6 address, IPv6
 // only) or an IPv6 address.
 StatusOr<UniqueFd> ReservePort(const std::string& proto, const std::string& host_ip, int port);
