@@ -1,5 +1,5 @@
 #pragma once
-// What the benches that run on `berth lab` clusters share (swarm_bench, service_bench): a lab of
+// What the benches that run on `berth lab` clusters share (swarm_bench, service_bench, overlay_bench): a lab of
 // their own taken down whatever way the program ends, API calls with a timeout, polling waits.
 
 #include <sys/socket.h>

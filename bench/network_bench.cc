@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "iperf_util.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -52,8 +53,6 @@ constexpr char kNetBridged[] = "bt-bench-net-bridged";
 constexpr int kManyContainers = 200;
 constexpr int kDnsQueries = 2000;
 constexpr int kWarmup = 50;
-constexpr int kIperfRuns = 3;
-constexpr int kIperfPort = 5201;
 constexpr double kPingTimeoutMs = 5000;
 
 const std::string kTag = std::to_string(getpid());  // suffix of every namespace and link made here
@@ -172,76 +171,6 @@ double PingUntilReply(int fd, const std::string& ip, uint16_t ident, Clock::time
 }
 
 // ---- 4. iperf3 ----------------------------------------------------------------------------------
-
-// True once the process pid (in whatever namespace it is) listens on TCP port: its
-// /proc/PID/net/tcp* show that namespace's sockets. Reading them sends no packet, so a one-shot
-// server is not disturbed.
-bool Listening(pid_t pid, int port) {
-  char want[8];
-  std::snprintf(want, sizeof want, ":%04X", port);
-  for (const char* f : {"/net/tcp", "/net/tcp6"}) {
-    std::ifstream in("/proc/" + std::to_string(pid) + f);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string sl, local, remote, state;
-      fields >> sl >> local >> remote >> state;
-      if (state == "0A" && local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0)
-        return true;
-    }
-  }
-  return false;
-}
-
-struct Throughput {
-  std::vector<double> gbps;
-  std::string error;  // non-empty: the scenario failed, and this says how
-};
-
-// kIperfRuns iperf3 runs of `seconds` each: the server inside server_ns, the client inside
-// client_ns connecting to addr:kIperfPort. Gbit/s received, as iperf3 -J reports end.sum_received.
-Throughput IperfSeries(const std::string& dir, const std::string& server_ns,
-                       const std::string& client_ns, const std::string& addr, int seconds) {
-  Throughput t;
-  int log =
-      open((dir + "/iperf3-server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t srv =
-      bb::Spawn({"nsenter", "--net=" + server_ns, "iperf3", "-s", "-p", std::to_string(kIperfPort)},
-                log, log);
-  close(log);
-  auto t0 = Clock::now();
-  while (!Listening(srv, kIperfPort) && Ms(t0, Clock::now()) < 5000)
-    bb::Sleep(std::chrono::milliseconds(2));
-  if (!Listening(srv, kIperfPort)) {
-    t.error = "iperf3 server in " + server_ns + " did not listen on " + std::to_string(kIperfPort) +
-              " within 5 s";
-    bb::KillAndReap(srv);
-    return t;
-  }
-  for (int r = 0; r < kIperfRuns && t.error.empty(); ++r) {
-    std::string out, err;
-    // timeout: a datapath that lets the handshake through and then drops data must not hang the
-    // run.
-    int rc = bb::RunCapture(
-        {"timeout", "-k", "5", std::to_string(seconds + 20), "nsenter", "--net=" + client_ns,
-         "iperf3", "-c", addr, "-p", std::to_string(kIperfPort), "-t", std::to_string(seconds),
-         "-J", "--connect-timeout", "3000"},
-        &out, &err);
-    json j = json::parse(out, nullptr, false);
-    if (!j.is_discarded() && j.contains("error")) {
-      t.error = "iperf3 -c " + addr + ":" + std::to_string(kIperfPort) + ": " +
-                j["error"].get<std::string>();
-    } else if (rc != 0 || j.is_discarded()) {
-      t.error = "iperf3 -c " + addr + ":" + std::to_string(kIperfPort) + " exited " +
-                std::to_string(rc) + (rc == 124 ? " (timed out)" : "") + ": " + err;
-    } else {
-      t.gbps.push_back(j["end"]["sum_received"].value("bits_per_second", 0.0) / 1e9);
-    }
-  }
-  bb::KillAndReap(srv);
-  return t;
-}
 
 // ---- 5. DNS -------------------------------------------------------------------------------------
 
@@ -583,12 +512,12 @@ int main(int argc, char** argv) {
   bb::MustRun({"ip", "-n", vb, "addr", "add", "10.198.0.2/30", "dev", "btvb" + kTag});
   bb::MustRun({"ip", "-n", va, "link", "set", "btva" + kTag, "up"});
   bb::MustRun({"ip", "-n", vb, "link", "set", "btvb" + kTag, "up"});
-  Throughput veth = IperfSeries(dir, va_path, vb_path, "10.198.0.1", iperf_seconds);
+  bb::Throughput veth = bb::IperfSeries(dir, va_path, vb_path, "10.198.0.1", iperf_seconds);
 
   // (a) container to container on kNet; the host's iperf3 inside the containers' namespaces.
   Container srv = RunSleeper(api, "bt-bench-iperf-s");
   Container cli = RunSleeper(api, "bt-bench-iperf-c");
-  Throughput c2c = IperfSeries(dir, srv.sandbox, cli.sandbox, srv.ip, iperf_seconds);
+  bb::Throughput c2c = bb::IperfSeries(dir, srv.sandbox, cli.sandbox, srv.ip, iperf_seconds);
   RemoveContainer(api, cli.id);
   RemoveContainer(api, srv.id);
   // (a') the same on a network whose frames go through the bridge and netfilter (as Docker's).
@@ -598,7 +527,7 @@ int main(int argc, char** argv) {
                201);
   srv = RunSleeper(api, "bt-bench-iperf-bs", SleeperSpec({{"NetworkMode", kNetBridged}}));
   cli = RunSleeper(api, "bt-bench-iperf-bc", SleeperSpec({{"NetworkMode", kNetBridged}}));
-  Throughput c2c_bridged = IperfSeries(dir, srv.sandbox, cli.sandbox, srv.ip, iperf_seconds);
+  bb::Throughput c2c_bridged = bb::IperfSeries(dir, srv.sandbox, cli.sandbox, srv.ip, iperf_seconds);
   RemoveContainer(api, cli.id);
   RemoveContainer(api, srv.id);
   api.Must("DELETE", std::string("/networks/") + kNetBridged, "", 204);
@@ -614,12 +543,12 @@ int main(int argc, char** argv) {
   bb::MustRun({"ip", "-n", ext, "addr", "add", "10.199.0.2/30", "dev", "btxe" + kTag});
   bb::MustRun({"ip", "-n", host, "link", "set", "btxd" + kTag, "up"});
   bb::MustRun({"ip", "-n", ext, "link", "set", "btxe" + kTag, "up"});
-  std::string port = std::to_string(kIperfPort);
+  std::string port = std::to_string(bb::kIperfPort);
   Container pub = RunSleeper(
       api, "bt-bench-iperf-p",
       SleeperSpec({{"PortBindings", {{port + "/tcp", {{{"HostIp", ""}, {"HostPort", port}}}}}}},
                   {{port + "/tcp", json::object()}}));
-  Throughput published = IperfSeries(dir, pub.sandbox, ext_path, "10.199.0.1", iperf_seconds);
+  bb::Throughput published = bb::IperfSeries(dir, pub.sandbox, ext_path, "10.199.0.1", iperf_seconds);
   RemoveContainer(api, pub.id);
 
   // 3. 200 containers on one bridge: start them all, RSS, remove them all.
@@ -665,7 +594,7 @@ int main(int argc, char** argv) {
       Fmt("%.2fx", static_cast<double>(rss_many) / static_cast<double>(rss_start)));
 
   bool measurement_failed = false;
-  auto iperf_row = [&](const std::string& label, const Throughput& t, double base,
+  auto iperf_row = [&](const std::string& label, const bb::Throughput& t, double base,
                        const std::string& note) {
     if (!t.error.empty()) {
       measurement_failed = true;
@@ -676,7 +605,7 @@ int main(int argc, char** argv) {
     Row(label, Fmt("%.2f Gbit/s", g), base > 0 ? Fmt("%.2fx veth", g / base) : "1.00x", note);
   };
   double veth_g = veth.error.empty() ? Median(veth.gbps) : 0;
-  std::string runs = std::to_string(kIperfRuns) + " x " + std::to_string(iperf_seconds) + " s";
+  std::string runs = std::to_string(bb::kIperfRuns) + " x " + std::to_string(iperf_seconds) + " s";
   iperf_row("iperf3 veth pair, two netns (baseline)", veth, 0, runs);
   iperf_row("iperf3 container -> container, one bridge", c2c, veth_g,
             "target >= 0.95x; Docker here 0.92x");
@@ -711,7 +640,7 @@ int main(int argc, char** argv) {
       "  berthd's 10.199.0.1:%d from namespace %s (DNAT by berthd's nftables).\n"
       "  DNS queries run unpinned; the echo baselines pinned (a cross-CPU wake-up dominates "
       "here).\n",
-      kIperfPort, ext.c_str());
+      bb::kIperfPort, ext.c_str());
   if (measurement_failed) {
     bb::MarkFailed();
     std::fprintf(stderr, "FAILED: some measurements did not complete (above)\n");

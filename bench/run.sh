@@ -9,6 +9,7 @@ bin=$(cd "$bin" && pwd)
 "$bin/network_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/firewall_bench" "$bin" "${ITERATIONS:-30}"
 "$bin/mesh_bench" "$bin" "${ITERATIONS:-30}"
+"$bin/overlay_bench" "$bin" "${OVERLAY_SECONDS:-4}"
 "$bin/soak_bench" "$bin" "${SOAK_RUNS:-5000}" "${SOAK_DETACHED:-500}"
 "$bin/logs_bench" "$bin" "${LOG_ITERATIONS:-5}" "${LOG_MB:-100}"
 "$bin/registry_bench" "$bin" "${REGISTRY_ROUNDS:-5}" "${REGISTRY_MB:-200}"

@@ -1,6 +1,6 @@
 #pragma once
 // The one eBPF program Berth loads: a bridge network's same-bridge shortcut (no libbpf, no ELF,
-// no compiler at build time: eleven instructions written out in bpf.cc, loaded with bpf(2)).
+// no compiler at build time: 23 instructions written out in bpf.cc, loaded with bpf(2)).
 //
 // Attached at tc ingress of each container's host-side veth, it looks the frame's destination MAC
 // up in the network's map (a container's MAC -> the ifindex of that container's host-side veth)
