@@ -235,9 +235,14 @@ void Controller::Detach(const std::string& id) {
   bool swarm = false;
   {
     StateLock l(mu_);
+    // A network this node does not know is a swarm network (local ones are all stored, swarm
+    // ones live in memory only): after a restart it is back only when the agent next names it,
+    // and a container removed before then still holds its address at the managers.
     if (auto it = containers_.find(id); it != containers_.end())
-      for (auto& a : it->second->attachments)
-        if (auto n = networks_.find(a.network_id); n != networks_.end()) swarm |= n->second->swarm;
+      for (auto& a : it->second->attachments) {
+        auto n = networks_.find(a.network_id);
+        swarm |= n == networks_.end() || n->second->swarm;
+      }
     containers_.erase(id);
   }
   // Its addresses on swarm networks go back to the managers (best effort); a network nothing

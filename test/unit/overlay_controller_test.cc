@@ -228,6 +228,34 @@ TEST_F(SwarmControllerTest, ANetworkNoLongerWantedGoesWithItsLastContainer) {
   EXPECT_FALSE(ctl_->InspectNetwork("ov1").ok());
 }
 
+// A restarted berthd knows no swarm network until the agent names them again; a container on
+// one removed before that must still give its address back to the managers.
+TEST_F(SwarmControllerTest, AContainerRemovedBeforeItsSwarmNetworkIsBackAfterARestartIsDetached) {
+  ASSERT_TRUE(ctl_->SetSwarmNetworks({Ov("ov1", 4097)}).ok());
+  ASSERT_TRUE(Run(Id('a'), "ov1").ok());
+  ASSERT_TRUE(Run(Id('b'), "bridge").ok());
+  ctl_->Teardown(Id('a'));
+  ctl_->Teardown(Id('b'));
+  // The restart: a new controller over the same store.
+  ctl_.reset();
+  ControllerOptions opts;
+  opts.exec_root = dir_ + "/exec";
+  ctl_ = std::make_unique<Controller>(*store_, *events_, clock_, opts, kernel_, *applier_, nullptr);
+  ctl_->AddDriver(std::make_unique<FakeBridge>(rec_));
+  ctl_->AddDriver(std::make_unique<FakeOverlay>(rec_));
+  ASSERT_TRUE(ctl_->Recover().ok());
+  std::vector<std::string> detached;
+  Controller::SwarmAttacher at;
+  at.detach = [&](const std::string& id) { detached.push_back(id); };
+  at.in_swarm = [] { return true; };
+  ctl_->SetSwarmAttacher(at);
+  EXPECT_FALSE(ctl_->InspectNetwork("ov1").ok());  // not back yet
+  ctl_->Detach(Id('b'));
+  EXPECT_THAT(detached, IsEmpty());  // only on a local network: nothing to ask
+  ctl_->Detach(Id('a'));
+  EXPECT_THAT(detached, ElementsAre(Id('a')));
+}
+
 TEST_F(SwarmControllerTest, LocalRemovalIsRefusedWhileUsedAndOverlaysAreNotCreatedLocally) {
   ASSERT_TRUE(ctl_->SetSwarmNetworks({Ov("ov1", 4097), Ov("ov2", 4098, "10.0.2.0/24", "10.0.2.1")}).ok());
   ASSERT_TRUE(Run(Id('a'), "ov1").ok());
