@@ -44,10 +44,11 @@ struct Throughput {
   std::string error;  // non-empty: the scenario failed, and this says how
 };
 
-// kIperfRuns iperf3 runs of `seconds` each: the server inside server_ns, the client inside
+// `runs` iperf3 runs of `seconds` each: the server inside server_ns, the client inside
 // client_ns connecting to addr:kIperfPort. Gbit/s received, as iperf3 -J reports end.sum_received.
 inline Throughput IperfSeries(const std::string& dir, const std::string& server_ns,
-                       const std::string& client_ns, const std::string& addr, int seconds) {
+                              const std::string& client_ns, const std::string& addr, int seconds,
+                              int runs = kIperfRuns) {
   Throughput t;
   int log =
       open((dir + "/iperf3-server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -64,7 +65,7 @@ inline Throughput IperfSeries(const std::string& dir, const std::string& server_
     KillAndReap(srv);
     return t;
   }
-  for (int r = 0; r < kIperfRuns && t.error.empty(); ++r) {
+  for (int r = 0; r < runs && t.error.empty(); ++r) {
     std::string out, err;
     // timeout: a datapath that lets the handshake through and then drops data must not hang the
     // run.

@@ -11,7 +11,10 @@
 // --net), the same datapath as a binary in their image.
 //
 //   overlay_bench BIN_DIR [SECONDS]     (SECONDS of each iperf3 run, also from $OVERLAY_SECONDS;
-//                                        default 4; 3 runs each; root; needs etcd and iperf3)
+//                                        default 4; root; needs etcd and iperf3)
+//
+// Each path is measured in 5 turns with its baseline, one run of each in turn, and its ratio is
+// the median of the turns' ratios: the lab's throughput drifts by several per cent between runs.
 //
 // The lab is bt-ovlbench-<pid> on a /24 of its own, taken down at the end and, whatever way the
 // program ends, at exit.
@@ -36,6 +39,7 @@ using bb::Median;
 
 constexpr char kOverlay[] = "bt-ovlbench";
 constexpr char kService[] = "bt-ovlbench-mesh";
+constexpr int kRuns = 5;  // turns of each pair
 
 // A container's sandbox (its namespace file) and its address on `network`, from inspect on node.
 struct Endpoint {
@@ -61,8 +65,34 @@ std::string NodeNs(const std::string& lab, const std::string& node) {
   return "/run/netns/" + lab + "-" + node;
 }
 
-void Row(const std::string& label, const bb::Throughput& t, double base, const std::string& vs,
-         const std::string& note) {
+// One iperf3 path: the server's namespace, the client's, the address the client connects to.
+struct Path {
+  std::string server, client, addr;
+};
+
+// A path and its baseline measured alternately, one run each in turn (the machine's drift hits
+// both alike); the ratio is the median of each turn's ratio.
+struct Pair {
+  bb::Throughput base, path;
+  std::vector<double> ratios;
+};
+Pair Alternate(const std::string& dir, const Path& base, const Path& path, int seconds) {
+  Pair p;
+  for (int r = 0; r < kRuns; ++r) {
+    bb::Throughput b = bb::IperfSeries(dir, base.server, base.client, base.addr, seconds, 1);
+    bb::Throughput t = bb::IperfSeries(dir, path.server, path.client, path.addr, seconds, 1);
+    if (!b.error.empty()) p.base.error = b.error;
+    if (!t.error.empty()) p.path.error = t.error;
+    if (!b.error.empty() || !t.error.empty()) break;
+    p.base.gbps.push_back(b.gbps[0]);
+    p.path.gbps.push_back(t.gbps[0]);
+    p.ratios.push_back(t.gbps[0] / b.gbps[0]);
+  }
+  return p;
+}
+
+void Row(const std::string& label, const bb::Throughput& t, const std::vector<double>* ratios,
+         const std::string& vs, const std::string& note) {
   if (!t.error.empty()) {
     std::printf("  %-44s FAILED: %s\n", label.c_str(), t.error.c_str());
     bb::MarkFailed();
@@ -70,8 +100,15 @@ void Row(const std::string& label, const bb::Throughput& t, double base, const s
   }
   double g = Median(t.gbps);
   char ratio[64] = "1.00x";
-  if (base > 0) std::snprintf(ratio, sizeof ratio, "%.2fx %s", g / base, vs.c_str());
+  if (ratios != nullptr && !ratios->empty())
+    std::snprintf(ratio, sizeof ratio, "%.2fx %s", Median(*ratios), vs.c_str());
   std::printf("  %-44s %6.2f Gbit/s  %-18s %s\n", label.c_str(), g, ratio, note.c_str());
+}
+
+void Rows(const std::string& base_label, const std::string& base_note, const std::string& label,
+          const Pair& p, const std::string& vs, const std::string& note) {
+  Row(base_label, p.base, nullptr, "", base_note);
+  Row(label, p.path, &p.ratios, vs, note);
 }
 
 }  // namespace
@@ -93,7 +130,7 @@ int main(int argc, char** argv) {
   std::string net = "10." + std::to_string(150 + pid % 10) + "." + std::to_string((pid / 10) % 250);
   const std::string name = "bt-ovlbench-" + std::to_string(pid);
   std::printf("overlay_bench: a lab of m1 and w1 (%s.0/24), iperf3 %d x %d s per path\n", net.c_str(),
-              bb::kIperfRuns, seconds);
+              kRuns, seconds);
   std::fflush(stdout);
   Lab lab(bin, name, net, 1, 1);
   std::string dir = bb::MakeBenchDir();
@@ -112,17 +149,15 @@ int main(int argc, char** argv) {
   std::string token = Trim(lab.Docker("m1", {"swarm", "join-token", "-q", "worker"}));
   lab.Docker("w1", {"swarm", "join", "--token", token, lab.Ip("m1") + ":2377"});
 
-  // 1. The underlay: w1's namespace -> m1's.
-  bb::Throughput underlay =
-      bb::IperfSeries(dir, NodeNs(name, "m1"), NodeNs(name, "w1"), lab.Ip("m1"), seconds);
-
-  // 2. An attachable overlay, a container on each node.
+  // 1-2. The underlay (w1's namespace -> m1's) and an attachable overlay, a container on each
+  // node, in turns.
   lab.Docker("m1", {"network", "create", "-d", "overlay", "--attachable", kOverlay});
   lab.Docker("m1", {"run", "-d", "--name", "ovl-m1", "--net", kOverlay, "web:latest"});
   lab.Docker("w1", {"run", "-d", "--name", "ovl-w1", "--net", kOverlay, "web:latest"});
   Endpoint server = EndpointOf(lab, "m1", "ovl-m1", kOverlay);
   Endpoint client = EndpointOf(lab, "w1", "ovl-w1", kOverlay);
-  bb::Throughput overlay = bb::IperfSeries(dir, server.sandbox, client.sandbox, server.ip, seconds);
+  Pair overlay = Alternate(dir, {NodeNs(name, "m1"), NodeNs(name, "w1"), lab.Ip("m1")},
+                           {server.sandbox, client.sandbox, server.ip}, seconds);
   lab.Docker("w1", {"rm", "-f", "ovl-w1"});
   lab.Docker("m1", {"rm", "-f", "ovl-m1"});
 
@@ -139,27 +174,22 @@ int main(int argc, char** argv) {
     return !task.empty();
   });
   Endpoint backend = EndpointOf(lab, "w1", task, "ingress");
-  bb::Throughput mesh_local =
-      bb::IperfSeries(dir, backend.sandbox, NodeNs(name, "w1"), lab.Ip("w1"), seconds);
-  bb::Throughput direct_local =
-      bb::IperfSeries(dir, backend.sandbox, NodeNs(name, "w1"), backend.ip, seconds);
-  bb::Throughput mesh_remote =
-      bb::IperfSeries(dir, backend.sandbox, NodeNs(name, "m1"), lab.Ip("m1"), seconds);
-  bb::Throughput direct_remote =
-      bb::IperfSeries(dir, backend.sandbox, NodeNs(name, "m1"), backend.ip, seconds);
+  Pair local = Alternate(dir, {backend.sandbox, NodeNs(name, "w1"), backend.ip},
+                         {backend.sandbox, NodeNs(name, "w1"), lab.Ip("w1")}, seconds);
+  Pair remote = Alternate(dir, {backend.sandbox, NodeNs(name, "m1"), backend.ip},
+                          {backend.sandbox, NodeNs(name, "m1"), lab.Ip("m1")}, seconds);
   lab.Docker("m1", {"service", "rm", kService});
 
-  std::printf("overlay_bench: medians of %d runs, each ratio against the row named\n", bb::kIperfRuns);
-  double u = underlay.error.empty() ? Median(underlay.gbps) : 0;
-  Row("underlay: w1 node -> m1 node (baseline)", underlay, 0, "", "veths and the lab's bridge");
-  Row("overlay: container on w1 -> container on m1", overlay, u, "underlay",
-      "target >= 0.85x; Docker here 0.74x");
-  double dl = direct_local.error.empty() ? Median(direct_local.gbps) : 0;
-  double dr = direct_remote.error.empty() ? Median(direct_remote.gbps) : 0;
-  Row("w1 node -> the task's ingress address", direct_local, 0, "", "the task is on w1; no DNAT");
-  Row("w1 node -> w1:5201 (mesh, local task)", mesh_local, dl, "direct", "DNAT on w1");
-  Row("m1 node -> the task's ingress address", direct_remote, u, "underlay", "over the ingress overlay");
-  Row("m1 node -> m1:5201 (mesh, task on w1)", mesh_remote, dr, "direct",
-      "DNAT + SNAT on m1, then the overlay; Docker here: refused (no IPVS)");
+  std::printf("overlay_bench: medians of %d turns; a ratio is the median of each turn's ratio to\n"
+              "the row above it, measured just before it\n",
+              kRuns);
+  Rows("underlay: w1 node -> m1 node", "veths and the lab's bridge",
+       "overlay: container on w1 -> container on m1", overlay, "underlay",
+       "target >= 0.85x; Docker here 0.74x");
+  Rows("w1 node -> the task's ingress address", "the task is on w1; no DNAT",
+       "w1 node -> w1:5201 (mesh, local task)", local, "direct", "DNAT on w1");
+  Rows("m1 node -> the task's ingress address", "over the ingress overlay",
+       "m1 node -> m1:5201 (mesh, task on w1)", remote, "direct",
+       "DNAT + SNAT on m1, then the overlay; Docker here: refused (no IPVS)");
   return bb::Failed() ? 1 : 0;
 }
