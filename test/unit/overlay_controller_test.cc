@@ -34,13 +34,18 @@ class SwarmControllerTest : public ::testing::Test {
     store_ = *engine::Store::Open(dir_ + "/berth.db");
     events_ = std::make_unique<engine::EventBus>(clock_);
     applier_ = std::make_unique<firewall::Applier>(std::make_unique<FakeFirewall>());
+    ASSERT_TRUE(MakeController().ok());
+    ASSERT_TRUE(ctl_->SetVtep("192.168.77.11").ok());
+  }
+  // A controller over the store, recovered from it (again: a restarted berthd).
+  Status MakeController() {
+    ctl_.reset();
     ControllerOptions opts;
     opts.exec_root = dir_ + "/exec";
     ctl_ = std::make_unique<Controller>(*store_, *events_, clock_, opts, kernel_, *applier_, nullptr);
     ctl_->AddDriver(std::make_unique<FakeBridge>(rec_));
     ctl_->AddDriver(std::make_unique<FakeOverlay>(rec_));
-    ASSERT_TRUE(ctl_->Recover().ok());
-    ASSERT_TRUE(ctl_->SetVtep("192.168.77.11").ok());
+    return ctl_->Recover();
   }
   void TearDown() override {
     ctl_.reset();
@@ -236,14 +241,7 @@ TEST_F(SwarmControllerTest, AContainerRemovedBeforeItsSwarmNetworkIsBackAfterARe
   ASSERT_TRUE(Run(Id('b'), "bridge").ok());
   ctl_->Teardown(Id('a'));
   ctl_->Teardown(Id('b'));
-  // The restart: a new controller over the same store.
-  ctl_.reset();
-  ControllerOptions opts;
-  opts.exec_root = dir_ + "/exec";
-  ctl_ = std::make_unique<Controller>(*store_, *events_, clock_, opts, kernel_, *applier_, nullptr);
-  ctl_->AddDriver(std::make_unique<FakeBridge>(rec_));
-  ctl_->AddDriver(std::make_unique<FakeOverlay>(rec_));
-  ASSERT_TRUE(ctl_->Recover().ok());
+  ASSERT_TRUE(MakeController().ok());  // the restart
   std::vector<std::string> detached;
   Controller::SwarmAttacher at;
   at.detach = [&](const std::string& id) { detached.push_back(id); };
