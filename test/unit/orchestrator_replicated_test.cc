@@ -170,6 +170,44 @@ TEST(OrchestratorReplicated, RestartPolicyDelayAndMaxAttempts) {
   EXPECT_TRUE(sim.Pass().empty());  // the slot stays stopped: no new task
 }
 
+// A replacement rejected before its restart delay is over (an image no node can have: the agent
+// rejects it while preparing, in milliseconds) is replaced once that delay is over, not at once:
+// one attempt per delay, as swarmkit's restart supervisor (waitRestart), never a tight loop.
+TEST(OrchestratorReplicated, ARejectedReplacementWaitsForItsDelay) {
+  Sim sim = ThreeNodes();
+  sim.AddService(MakeService("web", "nginx", 1));
+  sim.Converge();
+  ASSERT_EQ(sim.Running("web").size(), 1u);
+  spec::Task* first = sim.FindTask(sim.Running("web")[0]->id);
+  sim.SetState(*first, "failed", "started", "task: non-zero exit (1)");
+
+  // Each replacement is assigned, then rejected at once; nothing new until its delay is over.
+  std::string current;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    sim.Pass();  // the replacement (desired "ready"), then its node
+    sim.Pass();
+    auto wanted = sim.Tasks("web", [](const spec::Task& t) { return t.desired_state == "ready"; });
+    ASSERT_EQ(wanted.size(), 1u) << attempt;
+    ASSERT_NE(wanted[0]->id, current) << attempt;
+    current = wanted[0]->id;
+    ASSERT_FALSE(wanted[0]->node_id.empty()) << attempt;
+    int64_t created = wanted[0]->meta.created_at;
+    sim.SetState(*sim.FindTask(current), "rejected", "preparing", "No such image: nginx");
+    for (int64_t t = 0; t < 4; ++t) {
+      sim.Advance(kSec);
+      const Plan& p = sim.Pass();
+      EXPECT_TRUE(p.create.empty()) << attempt << " after " << t + 1 << " s";
+      EXPECT_EQ(sim.FindTask(current)->desired_state, "ready");  // as Docker shows it
+      ASSERT_TRUE(p.wake_at) << attempt;
+      EXPECT_EQ(UnixNanos(*p.wake_at), created + 5 * kSec);
+    }
+    sim.now = created + 5 * kSec;
+  }
+  const Plan& fifth = sim.Pass();
+  EXPECT_EQ(fifth.create.size(), 1u);  // the fifth attempt, 5 s after the fourth
+  EXPECT_EQ(sim.FindTask(current)->desired_state, "shutdown");
+}
+
 TEST(OrchestratorReplicated, RestartConditionsAndWindow) {
   struct Case {
     std::string condition;

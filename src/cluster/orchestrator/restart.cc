@@ -25,6 +25,34 @@ std::vector<Constraint> ServiceConstraints(const spec::Service& s) {
   return parsed.ok() ? *parsed : std::vector<Constraint>{};
 }
 
+// When the delayed start of task i (desired "ready") ends: its restart delay after it was created
+// (none when it replaces a task of another spec, an update, or one of a drained node), and not
+// before the tasks of its slot being shut down on a live node have stopped (or a minute has
+// passed), as swarmkit's DelayStart.
+int64_t DelayedStartAt(const WorkingSet& ws, const std::vector<size_t>& slot, size_t i) {
+  const spec::Task& t = ws.task(i);
+  int64_t delay = RestartDelay(t.spec);
+  auto before = Predecessor(ws, slot, i);
+  if (before) {
+    const spec::Task& p = ws.task(*before);
+    const spec::Node* pn = p.node_id.empty() ? nullptr : ws.FindNode(p.node_id);
+    if (p.spec != t.spec || (pn && pn->spec.availability == "drain")) delay = 0;
+  }
+  bool waiting = false;
+  for (size_t j : slot) {
+    if (j == i) continue;
+    const spec::Task& o = ws.task(j);
+    int rank = StateRank(o.status.state);
+    if (Live(o) || o.node_id.empty() || rank < kStateAssigned || rank > kStateRunning) continue;
+    const spec::Node* on = ws.FindNode(o.node_id);
+    if (on == nullptr || on->status.state == "down") continue;
+    waiting = true;
+  }
+  int64_t start_at = t.meta.created_at + delay;
+  if (waiting) start_at = std::max(start_at, t.meta.created_at + kOldTaskTimeout);
+  return start_at;
+}
+
 }  // namespace
 
 bool ShouldRestart(const WorkingSet& ws, const spec::Service& service,
@@ -72,6 +100,17 @@ void RestartEnded(WorkingSet& ws, const spec::Service& service) {
       bool ended = StateRank(t.status.state) > kStateRunning;
       bool node_gone = !t.node_id.empty() && InvalidNode(node);
       if (!ended && !node_gone) continue;
+      // A replacement that ended before its own delayed start was over (an image that cannot be
+      // had is rejected at once) is replaced only when that delay is over, not at once: one
+      // attempt per restart delay, not a tight loop (swarmkit's waitRestart). It stays desired
+      // "ready" meanwhile, as Docker shows it.
+      if (t.desired_state == "ready") {
+        int64_t start_at = DelayedStartAt(ws, slot, i);
+        if (ws.now() < start_at) {
+          ws.WakeAt(start_at);
+          continue;
+        }
+      }
 
       if (global) {
         // The global orchestrator: a task of a deleted node goes with it, one of a down or
@@ -102,31 +141,8 @@ void PromoteReady(WorkingSet& ws, const spec::Service& service) {
   Slots slots = ws.SlotsOf(service);
   for (auto& [key, slot] : slots) {
     for (size_t i : slot) {
-      const spec::Task& t = ws.task(i);
-      if (t.desired_state != "ready") continue;
-      // The delay: the restart policy's, except when replacing a task of another spec (an
-      // update: swarmkit's updater starts with no delay) or of a drained node (no delay either).
-      int64_t delay = RestartDelay(t.spec);
-      auto before = Predecessor(ws, slot, i);
-      if (before) {
-        const spec::Task& p = ws.task(*before);
-        const spec::Node* pn = p.node_id.empty() ? nullptr : ws.FindNode(p.node_id);
-        if (p.spec != t.spec || (pn && pn->spec.availability == "drain")) delay = 0;
-      }
-      // Wait for the tasks of the slot being shut down that still run on a live node.
-      bool waiting = false;
-      for (size_t j : slot) {
-        if (j == i) continue;
-        const spec::Task& o = ws.task(j);
-        int rank = StateRank(o.status.state);
-        if (Live(o) || o.node_id.empty() || rank < kStateAssigned || rank > kStateRunning) continue;
-        const spec::Node* on = ws.FindNode(o.node_id);
-        if (on == nullptr || on->status.state == "down") continue;
-        waiting = true;
-      }
-      int64_t created = t.meta.created_at;
-      int64_t start_at = created + delay;
-      if (waiting) start_at = std::max(start_at, created + kOldTaskTimeout);
+      if (ws.task(i).desired_state != "ready") continue;
+      int64_t start_at = DelayedStartAt(ws, slot, i);
       if (ws.now() >= start_at) {
         ws.Mutable(i).desired_state = "running";
       } else {
