@@ -2,7 +2,8 @@
 # Swarm mode, services (issue 11): the tutorial's service commands verbatim on a real swarm in a
 # `berth lab` (1 manager, 3 workers; w3 joins late), through the official docker CLI and berth:
 # create/ls/ps/inspect, scale keeping slot 1, global mode, drain and a node cut, rolling updates
-# (start-first, a failing one rolled back, pause), rollback, placement that fits nowhere, a worker
+# (start-first, a failing one rolled back, pause), rollback, placement that fits nowhere, an image
+# no node can get (rejected, retried once per restart delay), a worker
 # killed and restarted with running tasks, secrets in memory only. Heartbeats every 2 s (a node
 # starting twenty containers on this 2-core machine must not be taken for Down).
 
@@ -152,6 +153,22 @@ containers_on() { lab_docker "$1" ps -q --filter "label=com.docker.swarm.service
   wait_for 15 running_is nowhere 1
   [ "$(m1 service ps nowhere --filter desired-state=running --format '{{.Node}}')" = w2 ]
   m1 service rm nowhere >/dev/null
+}
+
+@test "an image no node can get: rejected with Docker's message, one attempt per restart delay" {
+  # A registry on a closed local port: every pull is refused at once, nothing leaves the lab.
+  img=127.0.0.1:1/nosuch:v1
+  run m1 service create --detach --name noimage --restart-delay 2s "$img"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_for 20 bash -c "docker -H $(lab_sock m1) service ps noimage --no-trunc --format '{{.CurrentState}} {{.Error}}' | grep -q 'Rejected.*No such image: $img'"
+  # Every task id seen over 7 s: the first, its replacement, then one per 2 s (swarmkit waits for
+  # a rejected replacement's own delay before the next; a loop would make hundreds).
+  seen=$(for _ in $(seq 1 20); do m1 service ps noimage -q --no-trunc; sleep 0.35; done | sort -u | wc -l)
+  echo "tasks seen: $seen"
+  [ "$seen" -ge 3 ] && [ "$seen" -le 7 ]
+  # The current one waits for its delay desired Ready, as Docker shows it.
+  [ "$(m1 service ps noimage --format '{{.DesiredState}}' | head -1)" = Ready ]
+  m1 service rm noimage >/dev/null
 }
 
 @test "global mode: one task per node, and a node that joins gets one" {
