@@ -176,7 +176,9 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
   NodeNetworking out;
   out.networks = nlohmann::json::array();
   out.mesh = nlohmann::json::object();
-  Store& store = m.store();
+  // Read from the leader's copy of the store when it has one (store.h, Reading); a write and
+  // what it depends on go to etcd.
+  Store store = m.ReadStore();
   ASSIGN_OR_RETURN(std::vector<NetworkRecord> networks, store.ListNetworks());
   if (networks.empty()) return out;
   ASSIGN_OR_RETURN(std::vector<AttachmentRecord> attachments, store.ListAttachments());
@@ -195,6 +197,15 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
       if (a.node_id == node_id && a.network_id == ingress->id && a.container_id == kIngressSbox)
         ingress_address = a.ip;
     if (ingress_address.empty()) {
+      // Not in the copy: perhaps made a moment ago by this node's previous poll, so etcd decides.
+      ASSIGN_OR_RETURN(std::vector<AttachmentRecord> stored, m.store().ListAttachments());
+      for (const AttachmentRecord& a : stored)
+        if (a.node_id == node_id && a.network_id == ingress->id && a.container_id == kIngressSbox) {
+          ingress_address = a.ip;
+          attachments.push_back(a);
+        }
+    }
+    if (ingress_address.empty()) {
       AttachmentRecord a;
       a.id = pki::NewTokenSecret();
       a.network_id = ingress->id;
@@ -202,7 +213,7 @@ StatusOr<NodeNetworking> BuildNodeNetworks(Manager& m, const std::string& node_i
       a.container_id = kIngressSbox;
       a.container_name = "";
       a.created_at = 0;
-      ASSIGN_OR_RETURN(AttachmentRecord made, store.CreateAttachment(std::move(a), *ingress));
+      ASSIGN_OR_RETURN(AttachmentRecord made, m.store().CreateAttachment(std::move(a), *ingress));
       ingress_address = made.ip;
       attachments.push_back(std::move(made));
     }

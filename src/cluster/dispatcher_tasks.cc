@@ -72,7 +72,9 @@ static std::map<std::string, nlohmann::json> OpenPayloads(Manager& m, const std:
 static StatusOr<nlohmann::json> BuildAssignments(
     Manager& m, const std::string& node_id,
     const std::function<std::set<std::string>(const std::vector<spec::Task>&)>& hold) {
-  Store& store = m.store();
+  // Tasks, services and payloads from the leader's copy of the store when it has one (the polls
+  // are woken by its changes, so what woke them is in it); the networks from etcd.
+  Store store = m.ReadStore();
   ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, store.ListTasks());
   ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());
   ASSIGN_OR_RETURN(NodeNetworking networking, BuildNodeNetworks(m, node_id, tasks, services));

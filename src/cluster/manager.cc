@@ -157,6 +157,16 @@ std::string Manager::DataKey() const {
   return secret_box_.has_value() ? secret_box_->key() : std::string();
 }
 
+Store Manager::ReadStore() const {
+  std::shared_ptr<StoreMirror> mirror;
+  {
+    StateLock l(mu_);
+    mirror = mirror_;
+  }
+  std::shared_ptr<MirrorSnapshot> snapshot = mirror ? mirror->snapshot() : nullptr;
+  return snapshot != nullptr ? store_->Reading(std::move(snapshot)) : *store_;
+}
+
 bool Manager::IsLeader() const {
   StateLock l(mu_);
   return leader_;
@@ -223,25 +233,33 @@ void Manager::CampaignLoop() {
     }
     spdlog::info("swarm: this manager ({}) is the leader", me.node_id);
     dispatcher_->BecomeLeader();
+    std::shared_ptr<StoreMirror> mirror;
     {
       Dispatcher* d = dispatcher_.get();
-      for (const char* prefix : {Store::kTasksPrefix, Store::kServicesPrefix,
-                                 Store::kNetworksPrefix, Store::kAttachmentsPrefix}) {
-        bool tasks = std::string_view(prefix) == Store::kTasksPrefix;
-        StatusOr<std::unique_ptr<etcd::Watch>> w = etcd_->WatchPrefix(
-            prefix, 0,
-            [d, tasks](const std::vector<etcd::WatchEvent>& events, int64_t) {
-              if (tasks)
-                d->TaskEvents(events);
-              else
-                d->TasksChanged();
-            },
-            [d](const Status&) { d->TasksChanged(); });
-        if (w.ok()) tasks_watch_.push_back(std::move(*w));
-        else spdlog::warn("swarm: cannot watch {}: {}", prefix, w.status().ToString());
-      }
+      OrchestratorRunner* o = orchestrator_.get();
+      mirror = std::make_shared<StoreMirror>(
+          etcd_, Store::kSwarmPrefix, *cfg_.clock,
+          [d, o](const std::vector<etcd::WatchEvent>& events, bool everything) {
+            o->Poke();
+            if (everything) return d->TasksChanged();
+            std::vector<etcd::WatchEvent> tasks;
+            bool other = false;
+            for (const etcd::WatchEvent& ev : events) {
+              if (absl::StartsWith(ev.kv.key, Store::kTasksPrefix)) {
+                tasks.push_back(ev);
+              } else {
+                for (const char* p : {Store::kServicesPrefix, Store::kNetworksPrefix,
+                                      Store::kAttachmentsPrefix, Store::kNodesPrefix})
+                  other = other || absl::StartsWith(ev.kv.key, p);
+              }
+            }
+            if (!tasks.empty()) d->TaskEvents(tasks);
+            if (other) d->TasksChanged();
+          });
+      StateLock l(mu_);
+      mirror_ = mirror;
     }
-    orchestrator_->Start(*lease);
+    orchestrator_->Start(*lease, mirror);
     for (;;) {
       if (!wait(kKeepAliveEvery, [] { return false; })) break;
       StatusOr<int64_t> ttl = etcd_->LeaseKeepAlive(*lease);
@@ -252,7 +270,11 @@ void Manager::CampaignLoop() {
       }
     }
     orchestrator_->Stop();
-    tasks_watch_.clear();
+    {
+      StateLock l(mu_);
+      mirror_.reset();
+    }
+    mirror.reset();  // the last reference (the runner has let go of its own): its threads end
     dispatcher_->LoseLeadership();
     {
       StateLock l(mu_);

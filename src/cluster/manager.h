@@ -28,6 +28,7 @@
 #include "cluster/node_state.h"
 #include "cluster/orchestrator_runner.h"
 #include "cluster/secret_box.h"
+#include "cluster/mirror.h"
 #include "cluster/store.h"
 #include "cluster/task_logs.h"
 #include "common/clock.h"
@@ -60,6 +61,10 @@ class Manager {
   void Stop();
 
   Store& store() { return *store_; }
+  // The store whose plain reads come from the leader's copy of the swarm's records (mirror.h)
+  // while this manager leads and the copy is up to date; store() otherwise. For the hot readers
+  // that are woken by the copy's changes (the nodes' assignment sets).
+  Store ReadStore() const;
   std::shared_ptr<etcd::Client> etcd() { return etcd_; }
   const ManagerConfig& config() const { return cfg_; }
   bool IsLeader() const;
@@ -96,14 +101,15 @@ class Manager {
   std::unique_ptr<NodeTaskLogs> task_logs_;           // with a ContainerService
   std::optional<SecretBox> secret_box_;  // set in Start, then read-only
   std::unique_ptr<OrchestratorRunner> orchestrator_;  // runs while leading
-  // What the nodes' assignments are made of (tasks, services, networks, attachments), watched
-  // to wake their long polls: the campaign thread's, while leading.
-  std::vector<std::unique_ptr<etcd::Watch>> tasks_watch_;
 
   mutable StateMutex mu_;
   absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
+  // While leading: the swarm's records in memory, whose changes wake the orchestrator and the
+  // nodes' long polls (what their assignments are made of: tasks, services, networks,
+  // attachments, nodes).
+  std::shared_ptr<StoreMirror> mirror_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<LeaderRecord> seen_leader_ ABSL_GUARDED_BY(mu_);
   // The store revision seen_leader_ is from: the watch and a campaign's answer race, and the

@@ -17,15 +17,17 @@ constexpr Duration kWatchRetry = std::chrono::seconds(1);
 
 OrchestratorRunner::~OrchestratorRunner() { Stop(); }
 
-void OrchestratorRunner::Start(int64_t lease) {
+void OrchestratorRunner::Start(int64_t lease, std::shared_ptr<StoreMirror> mirror) {
   {
     StateLock l(mu_);
     stop_ = false;
     dirty_ = true;
-    watch_broken_ = true;  // every term opens its own watch
+    watch_broken_ = mirror == nullptr;  // every term opens its own watch, unless it has a mirror
     wake_at_.reset();
     lease_ = lease;
+    mirror_ = std::move(mirror);
   }
+  planned_revision_ = 0;
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -36,6 +38,8 @@ void OrchestratorRunner::Stop() {
     cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
+  StateLock l(mu_);
+  mirror_.reset();
 }
 
 void OrchestratorRunner::Poke() {
@@ -73,6 +77,7 @@ void OrchestratorRunner::Loop() {
   for (;;) {
     bool rewatch = false;
     int64_t lease = 0;
+    std::shared_ptr<StoreMirror> mirror;
     {
       StateLock l(mu_);
       for (;;) {
@@ -100,18 +105,27 @@ void OrchestratorRunner::Loop() {
       dirty_ = false;
       wake_at_.reset();
       lease = lease_;
+      mirror = mirror_;
     }
+    // The mirror's snapshot, once it holds this runner's last plan; until then the mirror's
+    // next change pokes again (dirty_ was cleared before the snapshot is looked at, so that
+    // change is not missed). Without a snapshot (the mirror reloading): etcd itself.
+    std::shared_ptr<MirrorSnapshot> snapshot = mirror ? mirror->snapshot() : nullptr;
+    if (snapshot && snapshot->revision() < planned_revision_) continue;
+    Store reader = snapshot ? store_.Reading(snapshot) : store_;
     if (rewatch && !Watch()) {
       StateLock l(mu_);
       rewatch_at_ = clock_.Monotonic() + kWatchRetry;
     }
     int64_t revision = 0;
-    StatusOr<orch::ClusterView> view = store_.ReadView(&revision);
+    StatusOr<orch::ClusterView> view = reader.ReadView(&revision);
     Status applied = view.status();
     orch::Plan plan;
     if (view.ok()) {
       plan = orch::Reconcile(*view, clock_.Now(), ids);
-      if (!plan.empty()) applied = store_.ApplyPlan(plan, *view, lease);
+      int64_t written_at = 0;
+      if (!plan.empty()) applied = store_.ApplyPlan(plan, *view, lease, &written_at);
+      if (applied.ok() && !plan.empty()) planned_revision_ = written_at;
     }
     StateLock l(mu_);
     ++passes_;
@@ -123,7 +137,11 @@ void OrchestratorRunner::Loop() {
       // hammered), but at once after a conflict: the change that caused it is already in the
       // store, and waiting would only delay the plan (during a scale, every status report can
       // cause one, 100 ms each).
-      dirty_ = true;
+      // From a snapshot, the change that caused a conflict is on its way to the mirror, whose
+      // change pokes: a pass now would read the same snapshot. (The periodic pass is the
+      // backstop.)
+      bool from_snapshot = snapshot != nullptr && mirror->revision() == snapshot->revision();
+      if (!conflict || !from_snapshot) dirty_ = true;
       if (!conflict || conflicts_ > kConflictsAtOnce)
         not_before_ = clock_.Monotonic() + kRetryAfter;
     } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {

@@ -1,8 +1,12 @@
 #pragma once
 // OrchestratorRunner: the swarm leader's loop around the pure orchestrator
-// (orchestrator/reconcile.h). It watches the cluster store's prefix; on every change, and at the
-// time the last plan asked for, it reads the view (services, tasks, nodes at one revision),
-// computes a plan and writes it (Store::ApplyPlan). A conflicting write only means another pass.
+// (orchestrator/reconcile.h). On every change of the cluster store's prefix, and at the time the
+// last plan asked for, it reads the view (services, tasks, nodes at one revision), computes a
+// plan and writes it (Store::ApplyPlan). A conflicting write only means another pass.
+// With a StoreMirror (the leader's), the view is read from its snapshot and the mirror's
+// changes Poke the runner; a pass waits for a snapshot that holds the runner's own last plan
+// (else it would plan again what it has just written). Without one, or while the mirror has no
+// snapshot, the runner reads etcd and watches the prefix itself.
 // It runs only while this manager leads: a new leader's runner recomputes everything from the
 // store, so it carries on whatever the old one was doing (a rolling update included).
 //
@@ -15,6 +19,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "cluster/etcd/client.h"
+#include "cluster/mirror.h"
 #include "cluster/store.h"
 #include "common/clock.h"
 #include "common/sync.h"
@@ -26,8 +31,9 @@ class OrchestratorRunner {
   OrchestratorRunner(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
   ~OrchestratorRunner();  // Stop()
 
-  // Starts passing, fenced by the leader's lease (Store::ApplyPlan).
-  void Start(int64_t lease);
+  // Starts passing, fenced by the leader's lease (Store::ApplyPlan); reading from `mirror` if
+  // given (whose on_change must call Poke).
+  void Start(int64_t lease, std::shared_ptr<StoreMirror> mirror = nullptr);
   // Waits for a pass in progress to end. Idempotent.
   void Stop();
   // Something changed that the watch may not show (e.g. leadership just taken): a pass soon.
@@ -52,6 +58,8 @@ class OrchestratorRunner {
   MonoTime rewatch_at_ ABSL_GUARDED_BY(mu_);  // a broken watch: the next try not before
   uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
   int conflicts_ ABSL_GUARDED_BY(mu_) = 0;  // plans refused in a row for a changed store
+  std::shared_ptr<StoreMirror> mirror_ ABSL_GUARDED_BY(mu_);
+  int64_t planned_revision_ = 0;  // of the last plan written; the loop's thread only
   std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
   std::thread thread_;
 };

@@ -81,7 +81,7 @@ Status Store::Bootstrap(const spec::ClusterInfo& cluster, const CaRecord& ca,
 }
 
 StatusOr<spec::ClusterInfo> Store::GetCluster() {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kClusterKey);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kClusterKey);
   if (!r.ok()) return StoreError(r.status(), "read the swarm");
   if (r->kvs.empty()) return absl::NotFoundError("the cluster store holds no swarm");
   StatusOr<spec::ClusterInfo> c = spec::ParseClusterInfo(r->kvs[0].value);
@@ -102,7 +102,7 @@ Status Store::UpdateCluster(const spec::ClusterInfo& cluster, uint64_t version) 
 }
 
 StatusOr<CaRecord> Store::GetCa() {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kCaKey);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kCaKey);
   if (!r.ok()) return StoreError(r.status(), "read the swarm's CA");
   if (r->kvs.empty()) return absl::NotFoundError("the cluster store holds no CA");
   ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(r->kvs[0].value, "CA"));
@@ -110,7 +110,7 @@ StatusOr<CaRecord> Store::GetCa() {
 }
 
 StatusOr<TokenSecrets> Store::GetTokens() {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kTokensKey);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kTokensKey);
   if (!r.ok()) return StoreError(r.status(), "read the join tokens");
   if (r->kvs.empty()) return absl::NotFoundError("the cluster store holds no join tokens");
   ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(r->kvs[0].value, "tokens"));
@@ -126,7 +126,7 @@ Status Store::PutTokens(const TokenSecrets& tokens) {
 StatusOr<std::vector<spec::Node>> Store::ListNodes() {
   etcd::GetOptions o;
   o.prefix = true;
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kNodesPrefix, o);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kNodesPrefix, o);
   if (!r.ok()) return StoreError(r.status(), "list nodes");
   std::vector<spec::Node> out;
   for (const etcd::KeyValue& kv : r->kvs) {
@@ -137,7 +137,7 @@ StatusOr<std::vector<spec::Node>> Store::ListNodes() {
 }
 
 StatusOr<spec::Node> Store::GetNode(const std::string& id) {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(NodeKey(id));
+  StatusOr<etcd::RangeResult> r = reader_->Get(NodeKey(id));
   if (!r.ok()) return StoreError(r.status(), "read node");
   if (r->kvs.empty()) return absl::NotFoundError(absl::StrCat("node ", id, " not found"));
   return DecodeNode(r->kvs[0]);
@@ -175,13 +175,13 @@ Status Store::RemoveNode(const std::string& id) {
 StatusOr<bool> Store::IsRemoved(const std::string& id) {
   etcd::GetOptions o;
   o.keys_only = true;
-  StatusOr<etcd::RangeResult> r = etcd_->Get(absl::StrCat(kRemovedPrefix, id), o);
+  StatusOr<etcd::RangeResult> r = reader_->Get(absl::StrCat(kRemovedPrefix, id), o);
   if (!r.ok()) return StoreError(r.status(), "read removed nodes");
   return !r->kvs.empty();
 }
 
 StatusOr<std::optional<LeaderRecord>> Store::GetLeader() {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kLeaderKey);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kLeaderKey);
   if (!r.ok()) return StoreError(r.status(), "read the leader");
   if (r->kvs.empty()) return std::optional<LeaderRecord>();
   ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(r->kvs[0].value, "leader"));

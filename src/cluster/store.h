@@ -23,7 +23,7 @@
 // Errors: etcd's "no quorum" becomes Docker's 503 "The swarm does not have a leader. ..." for
 // reads and writes alike; everything else keeps its code with the operation named.
 //
-// Threading: stateless beyond the client; any thread.
+// Threading: stateless beyond the client (and the snapshot it may read); any thread.
 
 #include <memory>
 #include <optional>
@@ -60,7 +60,13 @@ struct LeaderRecord {
 
 class Store {
  public:
-  explicit Store(std::shared_ptr<etcd::Client> etcd) : etcd_(std::move(etcd)) {}
+  explicit Store(std::shared_ptr<etcd::Client> etcd) : etcd_(etcd), reader_(std::move(etcd)) {}
+  // The same store whose plain reads (the List*, Get* and ReadView calls below) come from
+  // `reader` (a StoreMirror's snapshot: no round trip, at the snapshot's revision); writes, and
+  // the reads a write depends on, still go to etcd.
+  Store Reading(std::shared_ptr<etcd::KvReader> reader) const {
+    return Store(etcd_, std::move(reader));
+  }
   etcd::Client& etcd() { return *etcd_; }
 
   // The first records of a new swarm, in one transaction (refused if a cluster exists).
@@ -153,8 +159,10 @@ class Store {
   // Writes a plan made from `view` in one transaction, each record conditional on the version it
   // was read at (creates on the key being absent), and so is every service whose tasks it
   // touches, and the leadership key still on `lease` (the leader's). FAILED_PRECONDITION when
-  // anything moved on (the caller reads again).
-  Status ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease);
+  // anything moved on (the caller reads again). *revision: the store's revision after the
+  // transaction (written or not), so that the next view can be read at least that new.
+  Status ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease,
+                   int64_t* revision = nullptr);
 
   static std::string NodeKey(const std::string& id);
   static std::string TaskKey(const std::string& id);
@@ -167,7 +175,11 @@ class Store {
   static constexpr char kAttachmentsPrefix[] = "/berth/swarm/attachments/";
 
  private:
+  Store(std::shared_ptr<etcd::Client> etcd, std::shared_ptr<etcd::KvReader> reader)
+      : etcd_(std::move(etcd)), reader_(std::move(reader)) {}
+
   std::shared_ptr<etcd::Client> etcd_;
+  std::shared_ptr<etcd::KvReader> reader_;  // etcd_, or a snapshot of it
 };
 
 // The ops that free a task's network addresses (with its record).

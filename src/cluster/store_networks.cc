@@ -54,7 +54,7 @@ StatusOr<NetworkRecord> Decode(const etcd::KeyValue& kv) {
 StatusOr<std::vector<NetworkRecord>> Store::ListNetworks() {
   etcd::GetOptions o;
   o.prefix = true;
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kNetworksPrefix, o);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kNetworksPrefix, o);
   if (!r.ok()) return StoreError(r.status(), "list networks");
   std::vector<NetworkRecord> out;
   for (const etcd::KeyValue& kv : r->kvs) {
@@ -65,7 +65,7 @@ StatusOr<std::vector<NetworkRecord>> Store::ListNetworks() {
 }
 
 StatusOr<NetworkRecord> Store::GetNetwork(const std::string& id) {
-  StatusOr<etcd::RangeResult> r = etcd_->Get(NetworkKey(id));
+  StatusOr<etcd::RangeResult> r = reader_->Get(NetworkKey(id));
   if (!r.ok()) return StoreError(r.status(), "read network");
   if (r->kvs.empty()) return absl::NotFoundError(absl::StrCat("network ", id, " not found"));
   return Decode(r->kvs[0]);
@@ -108,7 +108,7 @@ StatusOr<NetworkRecord> Store::CreateNetwork(NetworkRecord n, const std::vector<
 StatusOr<std::vector<AttachmentRecord>> Store::ListAttachments() {
   etcd::GetOptions o;
   o.prefix = true;
-  StatusOr<etcd::RangeResult> r = etcd_->Get(kAttachmentsPrefix, o);
+  StatusOr<etcd::RangeResult> r = reader_->Get(kAttachmentsPrefix, o);
   if (!r.ok()) return StoreError(r.status(), "list network attachments");
   std::vector<AttachmentRecord> out;
   for (const etcd::KeyValue& kv : r->kvs) {

@@ -104,7 +104,7 @@ StatusOr<T> DecodeRecord(const etcd::KeyValue& kv) {
 }
 
 template <typename T>
-StatusOr<std::vector<T>> ListRecords(etcd::Client& etcd, int64_t revision = 0,
+StatusOr<std::vector<T>> ListRecords(etcd::KvReader& etcd, int64_t revision = 0,
                                      int64_t* read_at = nullptr) {
   etcd::GetOptions o;
   o.prefix = true;
@@ -122,7 +122,7 @@ StatusOr<std::vector<T>> ListRecords(etcd::Client& etcd, int64_t revision = 0,
 }
 
 template <typename T>
-StatusOr<T> GetRecord(etcd::Client& etcd, const std::string& id) {
+StatusOr<T> GetRecord(etcd::KvReader& etcd, const std::string& id) {
   StatusOr<etcd::RangeResult> r = etcd.Get(KeyOf<T>(id));
   if (!r.ok()) return StoreError(r.status(), absl::StrCat("read ", Kind<T>::noun));
   if (r->kvs.empty())
@@ -183,10 +183,10 @@ Compare ModRevisionIsService(const spec::Service& s) {
 std::string Store::TaskKey(const std::string& id) { return KeyOf<spec::Task>(id); }
 
 StatusOr<std::vector<spec::Service>> Store::ListServices() {
-  return ListRecords<spec::Service>(*etcd_);
+  return ListRecords<spec::Service>(*reader_);
 }
 StatusOr<spec::Service> Store::GetService(const std::string& id) {
-  return GetRecord<spec::Service>(*etcd_, id);
+  return GetRecord<spec::Service>(*reader_, id);
 }
 // A service's writes hold its virtual IPs' address keys in the same transaction (a few rounds: a
 // lost race for an address reads again).
@@ -239,9 +239,9 @@ Status Store::RemoveService(const std::string& id) {
   return absl::OkStatus();
 }
 
-StatusOr<std::vector<spec::Task>> Store::ListTasks() { return ListRecords<spec::Task>(*etcd_); }
+StatusOr<std::vector<spec::Task>> Store::ListTasks() { return ListRecords<spec::Task>(*reader_); }
 StatusOr<spec::Task> Store::GetTask(const std::string& id) {
-  return GetRecord<spec::Task>(*etcd_, id);
+  return GetRecord<spec::Task>(*reader_, id);
 }
 Status Store::UpdateTask(const spec::Task& t, uint64_t version) {
   Status s = UpdateRecord(*etcd_, t, version);
@@ -251,10 +251,10 @@ Status Store::UpdateTask(const spec::Task& t, uint64_t version) {
 }
 
 StatusOr<std::vector<spec::Secret>> Store::ListSecrets() {
-  return ListRecords<spec::Secret>(*etcd_);
+  return ListRecords<spec::Secret>(*reader_);
 }
 StatusOr<spec::Secret> Store::GetSecret(const std::string& id) {
-  return GetRecord<spec::Secret>(*etcd_, id);
+  return GetRecord<spec::Secret>(*reader_, id);
 }
 Status Store::CreateSecret(const spec::Secret& s) { return CreateNamed(*etcd_, s); }
 Status Store::UpdateSecret(const spec::Secret& s, uint64_t version) {
@@ -263,10 +263,10 @@ Status Store::UpdateSecret(const spec::Secret& s, uint64_t version) {
 Status Store::RemoveSecret(const std::string& id) { return RemoveNamed<spec::Secret>(*etcd_, id); }
 
 StatusOr<std::vector<spec::Config>> Store::ListConfigs() {
-  return ListRecords<spec::Config>(*etcd_);
+  return ListRecords<spec::Config>(*reader_);
 }
 StatusOr<spec::Config> Store::GetConfig(const std::string& id) {
-  return GetRecord<spec::Config>(*etcd_, id);
+  return GetRecord<spec::Config>(*reader_, id);
 }
 Status Store::CreateConfig(const spec::Config& c) { return CreateNamed(*etcd_, c); }
 Status Store::UpdateConfig(const spec::Config& c, uint64_t version) {
@@ -277,12 +277,12 @@ Status Store::RemoveConfig(const std::string& id) { return RemoveNamed<spec::Con
 StatusOr<orch::ClusterView> Store::ReadView(int64_t* revision) {
   orch::ClusterView view;
   int64_t at = 0;
-  ASSIGN_OR_RETURN(view.services, ListRecords<spec::Service>(*etcd_, 0, &at));
-  ASSIGN_OR_RETURN(view.tasks, ListRecords<spec::Task>(*etcd_, at));
+  ASSIGN_OR_RETURN(view.services, ListRecords<spec::Service>(*reader_, 0, &at));
+  ASSIGN_OR_RETURN(view.tasks, ListRecords<spec::Task>(*reader_, at));
   etcd::GetOptions o;
   o.prefix = true;
   o.revision = at;
-  StatusOr<etcd::RangeResult> nodes = etcd_->Get(kNodesPrefix, o);
+  StatusOr<etcd::RangeResult> nodes = reader_->Get(kNodesPrefix, o);
   if (!nodes.ok()) return StoreError(nodes.status(), "list nodes");
   for (const etcd::KeyValue& kv : nodes->kvs) {
     ASSIGN_OR_RETURN(spec::Node n, DecodeNode(kv));
@@ -295,7 +295,8 @@ StatusOr<orch::ClusterView> Store::ReadView(int64_t* revision) {
   return view;
 }
 
-Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease) {
+Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, int64_t lease,
+                        int64_t* revision) {
   // One transaction: every changed task and service at the version read, and every service whose
   // tasks the plan creates or changes still at the version read (a concurrent update or rm of the
   // service must fail the plan: its new tasks carry the spec that was read).
@@ -346,6 +347,7 @@ Status Store::ApplyPlan(const orch::Plan& plan, const orch::ClusterView& view, i
   }
   StatusOr<etcd::TxnResult> r = etcd_->Txn(compares, ops);
   if (!r.ok()) return StoreError(r.status(), "write the orchestrator's plan");
+  if (revision != nullptr) *revision = r->header.revision;
   if (!r->succeeded)
     return absl::FailedPreconditionError("the store changed while the plan was made");
   return absl::OkStatus();

@@ -32,6 +32,8 @@
 #include "api/transport/tls.h"
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/member.h"
+#include "cluster/mirror.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -464,6 +466,116 @@ TEST_F(EtcdTest, WatchResumesAcrossRestartAndSupervision) {
   pid_t last = m->pid();
   m->Stop();
   EXPECT_FALSE(Alive(last));
+}
+
+// The leader's copy of the store (cluster/mirror.h) against a real member: made before etcd
+// answers (no snapshot, then the first load once it does), then following puts and deletes
+// under its prefix only, each change reported after its snapshot is published; a snapshot once
+// taken never changes.
+TEST_F(EtcdTest, StoreMirrorLoadsThenFollowsItsPrefix) {
+  std::string ns = nets_.Add("m");
+  ASSERT_FALSE(ns.empty());
+  ASSERT_TRUE(certs_.Node("m1", "127.0.0.1"));
+  std::shared_ptr<Client> c = ClientFor(certs_, "m1");
+  SystemClock clock;
+  absl::Mutex mu;
+  int loads = 0;
+  size_t events = 0;
+  int64_t seen_at_change = -1;  // the mirror's revision when on_change ran
+  std::unique_ptr<cluster::StoreMirror> mirror;
+  cluster::StoreMirror* self = nullptr;
+  // Made on a thread inside the namespace: its threads (and the watch's) inherit it.
+  ASSERT_TRUE(In(ns, [&] {
+                mirror = std::make_unique<cluster::StoreMirror>(
+                    c, "/s/", clock, [&](const std::vector<WatchEvent>& evs, bool everything) {
+                      absl::MutexLock l(&mu);
+                      if (everything) ++loads;
+                      events += evs.size();
+                      seen_at_change = self->revision();
+                    });
+                self = mirror.get();
+                return absl::OkStatus();
+              }).ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(mirror->snapshot(), nullptr);  // nothing to copy yet
+  EXPECT_EQ(mirror->revision(), 0);
+
+  auto m = StartIn(ns, ConfigFor(certs_, "m1", "127.0.0.1"));
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(In(ns, [&] { return c->Put("/s/a", "1"); }).ok());
+  ASSERT_TRUE(In(ns, [&] { return c->Put("/s/b", "2"); }).ok());
+  ASSERT_TRUE(In(ns, [&] { return c->Put("/x/o", "other"); }).ok());
+  auto loaded = [&] {
+    absl::MutexLock l(&mu);
+    return loads > 0;
+  };
+  auto t0 = Clock::now();
+  while (!loaded() && Clock::now() - t0 < 5s) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(loaded());
+  // The load and the puts race: wait until both keys are in.
+  t0 = Clock::now();
+  std::shared_ptr<cluster::MirrorSnapshot> snap;
+  do {
+    std::this_thread::sleep_for(10ms);
+    snap = mirror->snapshot();
+  } while ((snap == nullptr || snap->kvs().size() < 2) && Clock::now() - t0 < 5s);
+  ASSERT_NE(snap, nullptr);
+  GetOptions prefix;
+  prefix.prefix = true;
+  auto all = snap->Get("/s/", prefix);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->kvs.size(), 2u);  // /x/o is not under the prefix
+  EXPECT_EQ(all->kvs[0].key, "/s/a");
+  EXPECT_EQ(all->kvs[1].value, "2");
+  EXPECT_EQ(all->header.revision, snap->revision());
+
+  // Follows: a put and a delete, each reported once its snapshot is out.
+  auto put = In(ns, [&] { return c->Put("/s/c", "3"); });
+  ASSERT_TRUE(put.ok());
+  auto del = In(ns, [&] { return c->Delete("/s/a"); });
+  ASSERT_TRUE(del.ok());
+  auto last = In(ns, [&] { return c->Put("/s/b", "22"); });
+  ASSERT_TRUE(last.ok());
+  auto reported = [&] {
+    absl::MutexLock l(&mu);
+    return seen_at_change >= last->revision;
+  };
+  t0 = Clock::now();
+  while (!reported() && Clock::now() - t0 < 5s) std::this_thread::sleep_for(5ms);
+  {
+    absl::MutexLock l(&mu);
+    ASSERT_GE(seen_at_change, last->revision);  // the snapshot was out when it was reported
+    EXPECT_GE(events, 3u);
+  }
+  std::shared_ptr<cluster::MirrorSnapshot> now = mirror->snapshot();
+  ASSERT_NE(now, nullptr);
+  EXPECT_EQ(now->revision(), last->revision);
+  auto got = now->Get("/s/", prefix);
+  ASSERT_TRUE(got.ok());
+  std::vector<std::string> kv;
+  for (const KeyValue& k : got->kvs) kv.push_back(k.key + "=" + k.value);
+  EXPECT_THAT(kv, ::testing::ElementsAre("/s/b=22", "/s/c=3"));
+  EXPECT_EQ(got->kvs[0].mod_revision, last->revision);
+  // The snapshot taken before is as it was.
+  EXPECT_EQ(snap->Get("/s/", prefix)->kvs.size(), 2u);
+  EXPECT_EQ(snap->Get("/s/b")->kvs[0].value, "2");
+  // Its reads agree with etcd's.
+  auto from_etcd = In(ns, [&] { return c->Get("/s/", prefix); });
+  ASSERT_TRUE(from_etcd.ok());
+  ASSERT_EQ(from_etcd->kvs.size(), got->kvs.size());
+  for (size_t i = 0; i < got->kvs.size(); ++i) {
+    EXPECT_EQ(from_etcd->kvs[i].key, got->kvs[i].key);
+    EXPECT_EQ(from_etcd->kvs[i].value, got->kvs[i].value);
+    EXPECT_EQ(from_etcd->kvs[i].mod_revision, got->kvs[i].mod_revision);
+  }
+  {
+    absl::MutexLock l(&mu);
+    EXPECT_EQ(loads, 1);
+  }
+  t0 = Clock::now();
+  mirror.reset();  // stops its watch and thread promptly
+  EXPECT_LT(Clock::now() - t0, 1s);
+  m->Stop();
 }
 
 TEST_F(EtcdTest, EtcdDiesWithItsParent) {

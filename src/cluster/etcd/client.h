@@ -134,14 +134,22 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{5000};
 };
 
-class Client {
+// What reads keys: the client itself (from etcd), or a copy of part of the keyspace held in
+// memory (cluster/mirror.h), which answers at the revision it holds.
+class KvReader {
+ public:
+  virtual ~KvReader() = default;
+  virtual StatusOr<RangeResult> Get(std::string_view key, const GetOptions& opts = {}) = 0;
+};
+
+class Client : public KvReader {
  public:
   explicit Client(ClientOptions opts);
-  ~Client();
+  ~Client() override;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  StatusOr<RangeResult> Get(std::string_view key, const GetOptions& opts = {});
+  StatusOr<RangeResult> Get(std::string_view key, const GetOptions& opts = {}) override;
   StatusOr<ResponseHeader> Put(std::string_view key, std::string_view value, int64_t lease = 0);
   // The number of keys deleted.
   StatusOr<int64_t> Delete(std::string_view key, bool prefix = false);
