@@ -150,7 +150,8 @@ class BridgeNetwork : public DriverNetwork {
     auto mac = sys::ParseMac(ep.mac);
     auto link = host_.GetLink(ep.host_ifname);
     Status st = !mac.ok() ? mac.status() : link.status();
-    if (st.ok()) st = host_.AttachIngressBpf(ep.host_ifname, redirect_->prog_fd(), "berth_peer");
+    if (st.ok())
+      st = host_.AttachIngressBpf(link->index, ep.host_ifname, redirect_->prog_fd(), "berth_peer");
     if (st.ok()) st = redirect_->Set(*mac, static_cast<uint32_t>(link->index));
     if (!st.ok())
       spdlog::warn("network {}: endpoint {}: same-bridge shortcut: {} (its frames go through the bridge)",

@@ -979,6 +979,11 @@ StatusOr<std::vector<NeighInfo>> Rtnl::ListFdb(const std::string& link) { return
 
 Status Rtnl::AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name) {
   ASSIGN_OR_RETURN(int index, Index(link));
+  return AttachIngressBpf(index, link, prog_fd, name);
+}
+
+Status Rtnl::AttachIngressBpf(int index, const std::string& link, int prog_fd,
+                              const std::string& name) {
   {
     Request req(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
     auto* tc = req.Header<tcmsg>();

@@ -175,6 +175,8 @@ class Rtnl {
   // direct-action cls_bpf filter running prog_fd (`tc filter replace dev LINK ingress prio 1
   // handle 1 bpf da fd PROG`): a second call replaces the program.
   Status AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name);
+  // The same for a link whose index the caller has (`link` names it in errors only).
+  Status AttachIngressBpf(int index, const std::string& link, int prog_fd, const std::string& name);
   // The names of the cls_bpf programs at `link`'s ingress (none: no clsact qdisc, or no filter).
   StatusOr<std::vector<std::string>> IngressBpfNames(const std::string& link);
 

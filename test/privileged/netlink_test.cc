@@ -717,12 +717,13 @@ TEST_F(NetlinkTest, PeerRedirectCarriesFramesBetweenVethPeers) {
   ASSERT_OK(names);
   EXPECT_TRUE(names->empty());
 
-  ASSERT_OK(h.AttachIngressBpf("rda", redirect->prog_fd(), "berth_peer"));
-  ASSERT_OK(h.AttachIngressBpf("rdb", redirect->prog_fd(), "berth_peer"));
   auto ia = h.GetLink("rda");
   auto ib = h.GetLink("rdb");
   ASSERT_OK(ia);
   ASSERT_OK(ib);
+  // By name, and by the index the caller has (the bridge driver's way).
+  ASSERT_OK(h.AttachIngressBpf("rda", redirect->prog_fd(), "berth_peer"));
+  ASSERT_OK(h.AttachIngressBpf(ib->index, "rdb", redirect->prog_fd(), "berth_peer"));
   ASSERT_OK(redirect->Set(*ParseMac(mac_a), static_cast<uint32_t>(ia->index)));
   ASSERT_OK(redirect->Set(*ParseMac(mac_b), static_cast<uint32_t>(ib->index)));
   auto entries = redirect->Entries();
