@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +18,80 @@ namespace berth::sys {
 
 extern "C" char** environ;
 
+namespace {
+
+// posix_spawn: the child shares the parent's memory until it execs (glibc's clone with CLONE_VM
+// and CLONE_VFORK), so a spawn costs berthd no page-table copy and no copy-on-write faults and
+// TLB shootdowns on its other threads afterwards (fork's cost: a few % of all CPU while a node
+// starts twenty tasks). No PR_SET_PDEATHSIG this way: Spawn forks for that.
+StatusOr<pid_t> SpawnShared(const std::vector<std::string>& argv, const SpawnOptions& opts) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  int maxfd = 2;
+  for (auto [child, parent] : opts.fds) {
+    BERTH_CHECK(child >= 0 && child < 256);
+    if (child > maxfd) maxfd = child;
+  }
+  // Sources among the child's numbers are copied above them first, so that no dup2 below
+  // overwrites a source another one still needs (the copies close at exec, and here after).
+  std::vector<UniqueFd> lifted;
+  std::vector<std::pair<int, int>> fds = opts.fds;
+  for (auto& [child, parent] : fds) {
+    if (parent < 0 || parent > maxfd) continue;
+    int high = ::fcntl(parent, F_DUPFD_CLOEXEC, maxfd + 1);
+    if (high < 0) return ErrnoStatus(errno, "fcntl F_DUPFD");
+    lifted.emplace_back(high);
+    parent = high;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  int err = 0;
+  auto check = [&err](int rc) {
+    if (err == 0 && rc != 0) err = rc;
+  };
+  bool given[256] = {};
+  for (auto [child, parent] : fds) {
+    given[child] = true;
+    // dup2 onto itself would keep close-on-exec; never the case after the lift above.
+    if (parent < 0) {
+      check(posix_spawn_file_actions_addopen(&fa, child, "/dev/null", O_RDWR, 0));
+    } else {
+      check(posix_spawn_file_actions_adddup2(&fa, parent, child));
+    }
+  }
+  for (int i = 0; i <= maxfd; ++i) {
+    if (given[i]) continue;
+    if (i <= 2) check(posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0));
+    else check(posix_spawn_file_actions_addclose(&fa, i));
+  }
+  check(posix_spawn_file_actions_addclosefrom_np(&fa, maxfd + 1));
+  if (!opts.cwd.empty()) check(posix_spawn_file_actions_addchdir_np(&fa, opts.cwd.c_str()));
+  sigset_t none;
+  sigemptyset(&none);
+  check(posix_spawnattr_setsigmask(&attr, &none));
+  check(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK));
+  pid_t pid = -1;
+  if (err == 0)
+    err = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(),
+                         opts.env.empty() ? environ : envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return ErrnoStatus(err, "exec " + argv[0]);
+  return pid;
+}
+
+}  // namespace
+
 StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
   CheckNoStateLock("sys::Spawn");
   BERTH_CHECK(!argv.empty());
+  if (opts.parent_death_signal == 0) return SpawnShared(argv, opts);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

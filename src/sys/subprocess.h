@@ -20,7 +20,10 @@ struct SpawnOptions {
   int parent_death_signal = 0;
 };
 
-// fork+exec; returns the child's pid. The child gets exactly the fds listed (and 0-2).
+// Starts argv[0] (looked up in PATH) and returns the child's pid; an exec failure is an error
+// here. The child gets exactly the fds listed (and 0-2), an empty signal mask, and inherits
+// ignored signals. posix_spawn (vfork-like: nothing of the parent is copied), or fork+exec
+// when a parent death signal is asked for.
 StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts = {});
 
 struct RunResult {
