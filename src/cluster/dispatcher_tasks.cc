@@ -73,7 +73,8 @@ static StatusOr<nlohmann::json> BuildAssignments(
     Manager& m, const std::string& node_id,
     const std::function<std::set<std::string>(const std::vector<spec::Task>&)>& hold) {
   // Tasks, services and payloads from the leader's copy of the store when it has one (the polls
-  // are woken by its changes, so what woke them is in it); the networks from etcd.
+  // are woken by its changes, so what woke them is in it), and so are the networks, nodes and
+  // attachments (BuildNodeNetworks; a later snapshot, perhaps: the next change wakes the poll).
   Store store = m.ReadStore();
   ASSIGN_OR_RETURN(std::vector<spec::Task> tasks, store.ListTasks());
   ASSIGN_OR_RETURN(std::vector<spec::Service> services, store.ListServices());

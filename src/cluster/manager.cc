@@ -158,12 +158,13 @@ std::string Manager::DataKey() const {
 }
 
 Store Manager::ReadStore() const {
-  std::shared_ptr<StoreMirror> mirror;
+  std::shared_ptr<MirrorSnapshot> snapshot;
   {
+    // The mirror's own lock nests inside (it never takes this one), so that a reader never
+    // holds the last reference to the mirror, whose destructor joins threads.
     StateLock l(mu_);
-    mirror = mirror_;
+    if (mirror_ != nullptr) snapshot = mirror_->snapshot();
   }
-  std::shared_ptr<MirrorSnapshot> snapshot = mirror ? mirror->snapshot() : nullptr;
   return snapshot != nullptr ? store_->Reading(std::move(snapshot)) : *store_;
 }
 

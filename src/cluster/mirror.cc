@@ -81,9 +81,15 @@ void StoreMirror::Loop() {
       if (stop_) return;
     }
     watch_.reset();  // a broken one: its thread is joined here, not in its own callback
-    if (Load()) continue;
-    StateLock l(mu_);
-    WaitFor(clock_, mu_, cv_, kRetryEvery, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+    // At most one load a second, whether the last one failed or its watch broke at once.
+    if (loaded_at_.has_value() && clock_.Monotonic() - *loaded_at_ < kRetryEvery) {
+      Duration left = kRetryEvery - (clock_.Monotonic() - *loaded_at_);
+      StateLock l(mu_);
+      WaitFor(clock_, mu_, cv_, left, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+      if (stop_) return;
+    }
+    loaded_at_ = clock_.Monotonic();
+    (void)Load();  // on failure still broken: the loop comes back here
   }
 }
 

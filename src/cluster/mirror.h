@@ -11,10 +11,12 @@
 // Whoever acts on what it read from a snapshot writes conditionally (on the versions read), as
 // with any read.
 //
-// While the watch is broken (etcd unreachable, or its revision compacted) there is no snapshot
-// (snapshot() is null: callers read etcd directly); the mirror's own thread reads everything
-// again and watches from there, once a second until that works, then calls on_change with
-// `everything` set.
+// While the member is unreachable the watch reconnects by itself (etcd/client.h) and the
+// snapshot just stops advancing: a reader that must see something newer bounds its wait
+// (the orchestrator reads etcd after a second). When the watch stops for good (its revision
+// compacted) there is no snapshot (snapshot() is null: callers read etcd directly); the
+// mirror's own thread reads everything again and watches from there, at most once a second,
+// then calls on_change with `everything` set.
 //
 // Threading: snapshot() and revision() from any thread. on_change runs on the watch's thread
 // (events, in order) or the mirror's own (after a load), after the snapshot it reports is
@@ -24,6 +26,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -94,6 +97,7 @@ class StoreMirror {
   std::shared_ptr<MirrorSnapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> revision_{0};
   std::unique_ptr<etcd::Watch> watch_;  // the mirror's thread only
+  std::optional<MonoTime> loaded_at_;   // the mirror's thread only
   std::thread thread_;
 };
 

@@ -11,6 +11,8 @@ constexpr Duration kRetryAfter = std::chrono::milliseconds(100);
 // between) is made again at once from the newer store, this many times in a row; then with the
 // back-off above (a plan that can never apply must not spin).
 constexpr int kConflictsAtOnce = 3;
+// How long a pass waits for the mirror's snapshot to hold what it must see before reading etcd.
+constexpr Duration kMirrorPatience = std::chrono::seconds(1);
 // A broken watch is re-opened this often; passes still run on the wake-up times meanwhile.
 constexpr Duration kWatchRetry = std::chrono::seconds(1);
 }  // namespace
@@ -27,7 +29,9 @@ void OrchestratorRunner::Start(int64_t lease, std::shared_ptr<StoreMirror> mirro
     lease_ = lease;
     mirror_ = std::move(mirror);
   }
-  planned_revision_ = 0;
+  need_revision_ = 0;
+  uncertain_ = false;
+  behind_since_.reset();
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -38,8 +42,14 @@ void OrchestratorRunner::Stop() {
     cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
-  StateLock l(mu_);
-  mirror_.reset();
+  std::shared_ptr<StoreMirror> mirror;
+  {
+    StateLock l(mu_);
+    mirror = std::move(mirror_);
+  }
+  // Released with no lock held: were it the last reference, its watch's thread is joined here,
+  // and that thread's on_change calls Poke.
+  mirror.reset();
 }
 
 void OrchestratorRunner::Poke() {
@@ -107,11 +117,28 @@ void OrchestratorRunner::Loop() {
       lease = lease_;
       mirror = mirror_;
     }
-    // The mirror's snapshot, once it holds this runner's last plan; until then the mirror's
-    // next change pokes again (dirty_ was cleared before the snapshot is looked at, so that
-    // change is not missed). Without a snapshot (the mirror reloading): etcd itself.
-    std::shared_ptr<MirrorSnapshot> snapshot = mirror ? mirror->snapshot() : nullptr;
-    if (snapshot && snapshot->revision() < planned_revision_) continue;
+    // What to read: the mirror's snapshot once it holds all this runner must see (its own last
+    // plan, or what etcd last showed it); until then the mirror's next change pokes again
+    // (dirty_ was cleared before the snapshot is looked at, so that change is not missed).
+    // etcd itself when there is no snapshot (the mirror reloading), after a write whose outcome
+    // is unknown (it may have landed: the view must show it, or the plan would be made twice),
+    // and when the snapshot has stayed behind for kMirrorPatience (a stalled watch must not
+    // stall the orchestrator).
+    std::shared_ptr<MirrorSnapshot> snapshot =
+        mirror != nullptr && !uncertain_ ? mirror->snapshot() : nullptr;
+    if (snapshot != nullptr && snapshot->revision() < need_revision_) {
+      MonoTime now = clock_.Monotonic();
+      if (!behind_since_.has_value()) behind_since_ = now;
+      if (now - *behind_since_ < kMirrorPatience) {
+        StateLock l(mu_);
+        WallTime at = clock_.Now() + (kMirrorPatience - (now - *behind_since_));
+        if (!wake_at_.has_value() || at < *wake_at_) wake_at_ = at;
+        continue;
+      }
+      snapshot = nullptr;
+    } else if (snapshot != nullptr) {
+      behind_since_.reset();
+    }
     Store reader = snapshot ? store_.Reading(snapshot) : store_;
     if (rewatch && !Watch()) {
       StateLock l(mu_);
@@ -119,13 +146,23 @@ void OrchestratorRunner::Loop() {
     }
     int64_t revision = 0;
     StatusOr<orch::ClusterView> view = reader.ReadView(&revision);
+    if (view.ok() && snapshot == nullptr) {
+      // Read from etcd: a snapshot is used again once it is at least this new.
+      need_revision_ = std::max(need_revision_, revision);
+      uncertain_ = false;
+    }
     Status applied = view.status();
     orch::Plan plan;
     if (view.ok()) {
       plan = orch::Reconcile(*view, clock_.Now(), ids);
       int64_t written_at = 0;
       if (!plan.empty()) applied = store_.ApplyPlan(plan, *view, lease, &written_at);
-      if (applied.ok() && !plan.empty()) planned_revision_ = written_at;
+      if (applied.ok() && !plan.empty()) need_revision_ = std::max(need_revision_, written_at);
+      if (!applied.ok() && !plan.empty() && !absl::IsFailedPrecondition(applied))
+        uncertain_ = true;
+      // Refused for a change the snapshot did not have yet: it is on its way to the mirror.
+      if (absl::IsFailedPrecondition(applied) && snapshot != nullptr)
+        need_revision_ = std::max(need_revision_, snapshot->revision() + 1);
     }
     StateLock l(mu_);
     ++passes_;
@@ -137,11 +174,8 @@ void OrchestratorRunner::Loop() {
       // hammered), but at once after a conflict: the change that caused it is already in the
       // store, and waiting would only delay the plan (during a scale, every status report can
       // cause one, 100 ms each).
-      // From a snapshot, the change that caused a conflict is on its way to the mirror, whose
-      // change pokes: a pass now would read the same snapshot. (The periodic pass is the
-      // backstop.)
-      bool from_snapshot = snapshot != nullptr && mirror->revision() == snapshot->revision();
-      if (!conflict || !from_snapshot) dirty_ = true;
+      // (After a conflict from a snapshot, that pass waits for a newer one, above.)
+      dirty_ = true;
       if (!conflict || conflicts_ > kConflictsAtOnce)
         not_before_ = clock_.Monotonic() + kRetryAfter;
     } else if (plan.wake_at.has_value() && (!wake_at_.has_value() || *plan.wake_at < *wake_at_)) {

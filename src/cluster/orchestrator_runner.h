@@ -5,8 +5,9 @@
 // plan and writes it (Store::ApplyPlan). A conflicting write only means another pass.
 // With a StoreMirror (the leader's), the view is read from its snapshot and the mirror's
 // changes Poke the runner; a pass waits for a snapshot that holds the runner's own last plan
-// (else it would plan again what it has just written). Without one, or while the mirror has no
-// snapshot, the runner reads etcd and watches the prefix itself.
+// (else it would plan again what it has just written), for at most a second, then reads etcd.
+// It reads etcd too while the mirror has no snapshot and after a write whose outcome is unknown.
+// Without a mirror the runner reads etcd and watches the prefix itself.
 // It runs only while this manager leads: a new leader's runner recomputes everything from the
 // store, so it carries on whatever the old one was doing (a rolling update included).
 //
@@ -59,7 +60,12 @@ class OrchestratorRunner {
   uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
   int conflicts_ ABSL_GUARDED_BY(mu_) = 0;  // plans refused in a row for a changed store
   std::shared_ptr<StoreMirror> mirror_ ABSL_GUARDED_BY(mu_);
-  int64_t planned_revision_ = 0;  // of the last plan written; the loop's thread only
+  // The loop's thread only: the revision a snapshot must have reached to be read (of the last
+  // plan written, or of the last view read from etcd); whether the last write's outcome is
+  // unknown (then etcd is read); since when the snapshot has been behind.
+  int64_t need_revision_ = 0;
+  bool uncertain_ = false;
+  std::optional<MonoTime> behind_since_;
   std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
   std::thread thread_;
 };

@@ -38,9 +38,12 @@ StatusOr<pid_t> SpawnShared(const std::vector<std::string>& argv, const SpawnOpt
   }
   // Sources among the child's numbers are copied above them first, so that no dup2 below
   // overwrites a source another one still needs (the copies close at exec, and here after).
+  // As the fork path: -1 is /dev/null; any other negative number, or a descriptor that is not
+  // open here (a daemon started with stderr closed), leaves the child's number closed (-2).
   std::vector<UniqueFd> lifted;
   std::vector<std::pair<int, int>> fds = opts.fds;
   for (auto& [child, parent] : fds) {
+    if (parent < -1 || (parent >= 0 && ::fcntl(parent, F_GETFD) < 0)) parent = -2;
     if (parent < 0 || parent > maxfd) continue;
     int high = ::fcntl(parent, F_DUPFD_CLOEXEC, maxfd + 1);
     if (high < 0) return ErrnoStatus(errno, "fcntl F_DUPFD");
@@ -59,8 +62,10 @@ StatusOr<pid_t> SpawnShared(const std::vector<std::string>& argv, const SpawnOpt
   for (auto [child, parent] : fds) {
     given[child] = true;
     // dup2 onto itself would keep close-on-exec; never the case after the lift above.
-    if (parent < 0) {
+    if (parent == -1) {
       check(posix_spawn_file_actions_addopen(&fa, child, "/dev/null", O_RDWR, 0));
+    } else if (parent < 0) {
+      check(posix_spawn_file_actions_addclose(&fa, child));
     } else {
       check(posix_spawn_file_actions_adddup2(&fa, parent, child));
     }

@@ -23,7 +23,7 @@ struct SpawnOptions {
 // Starts argv[0] (looked up in PATH) and returns the child's pid; an exec failure is an error
 // here. The child gets exactly the fds listed (and 0-2), an empty signal mask, and inherits
 // ignored signals. posix_spawn (vfork-like: nothing of the parent is copied), or fork+exec
-// when a parent death signal is asked for.
+// when a parent death signal is asked for. A file without a #! line is not run by /bin/sh.
 StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts = {});
 
 struct RunResult {

@@ -341,6 +341,43 @@ TEST(OrchestratorGlobal, OneTaskPerNodeThenANewNodeGetsOne) {
   EXPECT_EQ(back.create[0].node_id, "n2");
 }
 
+// A global task waiting out its restart delay whose node is paused, or goes, is dealt with at
+// once (swarmkit's global orchestrator does not go through the restart supervisor for that).
+TEST(OrchestratorGlobal, AReplacementInItsDelayGoesAtOnceWithItsNode) {
+  Sim sim = ThreeNodes();
+  sim.AddService(MakeGlobal("agent", "node-exporter"));
+  sim.Converge();
+  for (const char* node : {"n1", "n2"}) {
+    auto on = sim.Tasks("agent", [&](const spec::Task& t) {
+      return t.node_id == node && t.desired_state == "running";
+    });
+    ASSERT_EQ(on.size(), 1u);
+    sim.SetState(*sim.FindTask(on[0]->id), "failed", "started", "task: non-zero exit (1)");
+  }
+  sim.Pass();  // replacements on n1 and n2, desired "ready" for 5 s
+  sim.Pass();
+  for (const char* node : {"n1", "n2"}) {
+    auto ready = sim.Tasks("agent", [&](const spec::Task& t) {
+      return t.node_id == node && t.desired_state == "ready";
+    });
+    ASSERT_EQ(ready.size(), 1u) << node;
+    sim.SetState(*sim.FindTask(ready[0]->id), "rejected", "preparing", "No such image");
+  }
+  sim.Advance(kSec);
+  sim.FindNode("n1")->spec.availability = "pause";
+  sim.view.nodes.erase(std::remove_if(sim.view.nodes.begin(), sim.view.nodes.end(),
+                                      [](const spec::Node& n) { return n.id == "n2"; }),
+                       sim.view.nodes.end());
+  sim.Pass();
+  // Nothing wanted is left on either (the old, ended tasks are the reaper's).
+  for (const char* node : {"n1", "n2"})
+    EXPECT_TRUE(sim.Tasks("agent", [&](const spec::Task& t) {
+                     return t.node_id == node &&
+                            (t.desired_state == "ready" || t.desired_state == "running");
+                   }).empty())
+        << node;
+}
+
 TEST(OrchestratorGlobal, ConstraintsAndPause) {
   Sim sim = ThreeNodes();
   sim.view.nodes[0].spec.annotations.labels["monitor"] = "yes";

@@ -107,6 +107,27 @@ TEST(Subprocess, ASourceAmongTheChildsNumbersIsNotOverwritten) {
   EXPECT_EQ(lines[1].rfind("pipe:", 0), 0u) << lines[1];
 }
 
+TEST(Subprocess, ASourceThatIsNotOpenLeavesTheChildsNumberClosed) {
+  // As a daemon started with stderr closed passes its fd 2 on: the child starts, without it.
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  int closed = ::fcntl(r.get(), F_DUPFD_CLOEXEC, 300);
+  ASSERT_GE(closed, 300);
+  ::close(closed);
+  for (int pdeath : {0, SIGKILL}) {
+    SpawnOptions o;
+    o.fds = {{1, w.get()}, {4, closed}};
+    o.parent_death_signal = pdeath;
+    auto pid = Spawn({"sh", "-c", "if [ -e /proc/self/fd/4 ]; then echo open; else echo closed; fi"}, o);
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    char buf[64] = {};
+    ASSERT_GT(::read(r.get(), buf, sizeof buf - 1), 0);
+    EXPECT_STREQ(buf, "closed\n") << pdeath;
+    ASSERT_TRUE(Wait(*pid).ok());
+  }
+}
+
 TEST(Subprocess, CwdAndAnEmptySignalMask) {
   sigset_t term, old;
   sigemptyset(&term);

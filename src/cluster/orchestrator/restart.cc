@@ -100,17 +100,6 @@ void RestartEnded(WorkingSet& ws, const spec::Service& service) {
       bool ended = StateRank(t.status.state) > kStateRunning;
       bool node_gone = !t.node_id.empty() && InvalidNode(node);
       if (!ended && !node_gone) continue;
-      // A replacement that ended before its own delayed start was over (an image that cannot be
-      // had is rejected at once) is replaced only when that delay is over, not at once: one
-      // attempt per restart delay, not a tight loop (swarmkit's waitRestart). It stays desired
-      // "ready" meanwhile, as Docker shows it.
-      if (t.desired_state == "ready") {
-        int64_t start_at = DelayedStartAt(ws, slot, i);
-        if (ws.now() < start_at) {
-          ws.WakeAt(start_at);
-          continue;
-        }
-      }
 
       if (global) {
         // The global orchestrator: a task of a deleted node goes with it, one of a down or
@@ -123,6 +112,18 @@ void RestartEnded(WorkingSet& ws, const spec::Service& service) {
         if (node_gone || node->spec.availability == "pause" ||
             !NodeMatches(constraints, *node)) {
           ws.RaiseDesired(i, "shutdown");
+          continue;
+        }
+      }
+      // A replacement that ended before its own delayed start was over (an image that cannot be
+      // had is rejected at once) is replaced only when that delay is over, not at once: one
+      // attempt per restart delay, not a tight loop (swarmkit's waitRestart). It stays desired
+      // "ready" meanwhile, as Docker shows it. (A global task whose node went or stopped
+      // matching was dealt with above at once, as swarmkit's global orchestrator does.)
+      if (t.desired_state == "ready") {
+        int64_t start_at = DelayedStartAt(ws, slot, i);
+        if (ws.now() < start_at) {
+          ws.WakeAt(start_at);
           continue;
         }
       }
