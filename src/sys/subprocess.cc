@@ -20,17 +20,21 @@ extern "C" char** environ;
 
 namespace {
 
+// The strings as exec wants them: pointers into `v`, then a null.
+std::vector<char*> CStrings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
 // posix_spawn: the child shares the parent's memory until it execs (glibc's clone with CLONE_VM
 // and CLONE_VFORK), so a spawn costs berthd no page-table copy and no copy-on-write faults and
 // TLB shootdowns on its other threads afterwards (fork's cost: a few % of all CPU while a node
 // starts twenty tasks). No PR_SET_PDEATHSIG this way: Spawn forks for that.
 StatusOr<pid_t> SpawnShared(const std::vector<std::string>& argv, const SpawnOptions& opts) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> args = CStrings(argv);
+  std::vector<char*> envp = CStrings(opts.env);
   int maxfd = 2;
   for (auto [child, parent] : opts.fds) {
     BERTH_CHECK(child >= 0 && child < 256);
@@ -97,12 +101,8 @@ StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& 
   CheckNoStateLock("sys::Spawn");
   BERTH_CHECK(!argv.empty());
   if (opts.parent_death_signal == 0) return SpawnShared(argv, opts);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  std::vector<char*> args = CStrings(argv);
+  std::vector<char*> envp = CStrings(opts.env);
   int map[256];
   int maxfd = 2;
   for (int i = 0; i < 256; ++i) map[i] = i <= 2 ? -1 : -2;  // -2: close

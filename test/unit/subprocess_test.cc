@@ -17,6 +17,15 @@
 namespace berth::sys {
 namespace {
 
+// Everything until end of file.
+std::string ReadAll(int fd) {
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  return got;
+}
+
 std::string Out(const std::vector<std::string>& argv, std::string_view input = {}) {
   auto r = sys::Run(argv, input);
   EXPECT_TRUE(r.ok()) << r.status();
@@ -66,10 +75,7 @@ TEST(Subprocess, TheChildGetsExactlyTheFdsGiven) {
   auto pid = Spawn({"sh", "-c", "ls /proc/self/fd >&3; readlink /proc/self/fd/0"}, o);
   ASSERT_TRUE(pid.ok()) << pid.status();
   w.reset();
-  std::string got;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(r.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  std::string got = ReadAll(r.get());
   auto code = Wait(*pid);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
@@ -96,10 +102,7 @@ TEST(Subprocess, ASourceAmongTheChildsNumbersIsNotOverwritten) {
   auto pid = Spawn({"sh", "-c", "readlink /proc/self/fd/3; readlink /proc/self/fd/0"}, o);
   ASSERT_TRUE(pid.ok()) << pid.status();
   out_w.reset();
-  std::string got;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(out_r.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  std::string got = ReadAll(out_r.get());
   ASSERT_TRUE(Wait(*pid).ok());
   std::vector<std::string> lines = absl::StrSplit(got, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << got;
@@ -144,10 +147,7 @@ TEST(Subprocess, CwdAndAnEmptySignalMask) {
     auto pid = Spawn({"sh", "-c", "pwd; grep SigBlk /proc/self/status"}, o);
     ASSERT_TRUE(pid.ok()) << pid.status();
     w.reset();
-    std::string got;
-    char buf[512];
-    ssize_t n;
-    while ((n = ::read(r.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    std::string got = ReadAll(r.get());
     ASSERT_TRUE(Wait(*pid).ok());
     EXPECT_EQ(got, "/tmp\nSigBlk:\t0000000000000000\n") << pdeath;
   }
