@@ -13,18 +13,16 @@ constexpr Duration kRetryAfter = std::chrono::milliseconds(100);
 constexpr int kConflictsAtOnce = 3;
 // How long a pass waits for the mirror's snapshot to hold what it must see before reading etcd.
 constexpr Duration kMirrorPatience = std::chrono::seconds(1);
-// A broken watch is re-opened this often; passes still run on the wake-up times meanwhile.
-constexpr Duration kWatchRetry = std::chrono::seconds(1);
 }  // namespace
 
 OrchestratorRunner::~OrchestratorRunner() { Stop(); }
 
 void OrchestratorRunner::Start(int64_t lease, std::shared_ptr<StoreMirror> mirror) {
+  BERTH_CHECK(mirror != nullptr);
   {
     StateLock l(mu_);
     stop_ = false;
     dirty_ = true;
-    watch_broken_ = mirror == nullptr;  // every term opens its own watch, unless it has a mirror
     wake_at_.reset();
     lease_ = lease;
     mirror_ = std::move(mirror);
@@ -63,29 +61,9 @@ uint64_t OrchestratorRunner::passes() const {
   return passes_;
 }
 
-bool OrchestratorRunner::Watch() {
-  watch_.reset();
-  StatusOr<std::unique_ptr<etcd::Watch>> w = store_.etcd().WatchPrefix(
-      Store::kSwarmPrefix, 0, [this](const std::vector<etcd::WatchEvent>&, int64_t) { Poke(); },
-      [this](const Status& error) {
-        spdlog::warn("swarm: orchestrator watch: {}", error.ToString());
-        StateLock l(mu_);
-        watch_broken_ = true;
-        dirty_ = true;
-        cv_.SignalAll();
-      });
-  if (!w.ok()) return false;
-  watch_ = std::move(*w);
-  StateLock l(mu_);
-  watch_broken_ = false;
-  dirty_ = true;  // whatever happened before the watch began
-  return true;
-}
-
 void OrchestratorRunner::Loop() {
   orch::IdSource ids = [] { return pki::NewTokenSecret(); };
   for (;;) {
-    bool rewatch = false;
     int64_t lease = 0;
     std::shared_ptr<StoreMirror> mirror;
     {
@@ -95,23 +73,19 @@ void OrchestratorRunner::Loop() {
         MonoTime now = clock_.Monotonic();
         bool due = wake_at_.has_value() && clock_.Now() >= *wake_at_;
         if ((dirty_ || due) && now >= not_before_) break;
-        if (watch_broken_ && now >= rewatch_at_) break;
-        // Wake for the earliest of: the plan's time, the end of an error's back-off, a watch
-        // retry; at most 5 s (a periodic pass, and a clock jump costs no more).
+        // Wake for the earliest of: the plan's time, the end of an error's back-off; at most 5 s
+        // (a periodic pass, and a clock jump costs no more).
         Duration wait = std::chrono::seconds(5);
         if (wake_at_.has_value()) wait = std::min<Duration>(wait, *wake_at_ - clock_.Now());
         if (dirty_) wait = std::min<Duration>(wait, not_before_ - now);
-        if (watch_broken_) wait = std::min<Duration>(wait, rewatch_at_ - now);
         bool woke = WaitFor(clock_, mu_, cv_, std::max<Duration>(wait, Duration::zero()),
                             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                               MonoTime t = clock_.Monotonic();
-                              return stop_ || (dirty_ && t >= not_before_) ||
-                                     (watch_broken_ && t >= rewatch_at_);
+                              return stop_ || (dirty_ && t >= not_before_);
                             });
         if (!woke && !stop_ && wait >= std::chrono::seconds(5)) dirty_ = true;  // periodic
       }
       if (stop_) break;
-      rewatch = watch_broken_ && clock_.Monotonic() >= rewatch_at_;
       dirty_ = false;
       wake_at_.reset();
       lease = lease_;
@@ -124,8 +98,7 @@ void OrchestratorRunner::Loop() {
     // is unknown (it may have landed: the view must show it, or the plan would be made twice),
     // and when the snapshot has stayed behind for kMirrorPatience (a stalled watch must not
     // stall the orchestrator).
-    std::shared_ptr<MirrorSnapshot> snapshot =
-        mirror != nullptr && !uncertain_ ? mirror->snapshot() : nullptr;
+    std::shared_ptr<MirrorSnapshot> snapshot = uncertain_ ? nullptr : mirror->snapshot();
     if (snapshot != nullptr && snapshot->revision() < need_revision_) {
       MonoTime now = clock_.Monotonic();
       if (!behind_since_.has_value()) behind_since_ = now;
@@ -140,10 +113,6 @@ void OrchestratorRunner::Loop() {
       behind_since_.reset();
     }
     Store reader = snapshot ? store_.Reading(snapshot) : store_;
-    if (rewatch && !Watch()) {
-      StateLock l(mu_);
-      rewatch_at_ = clock_.Monotonic() + kWatchRetry;
-    }
     int64_t revision = 0;
     StatusOr<orch::ClusterView> view = reader.ReadView(&revision);
     if (view.ok() && snapshot == nullptr) {
@@ -182,7 +151,6 @@ void OrchestratorRunner::Loop() {
       wake_at_ = plan.wake_at;
     }
   }
-  watch_.reset();
 }
 
 }  // namespace berth::cluster

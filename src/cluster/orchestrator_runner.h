@@ -3,16 +3,15 @@
 // (orchestrator/reconcile.h). On every change of the cluster store's prefix, and at the time the
 // last plan asked for, it reads the view (services, tasks, nodes at one revision), computes a
 // plan and writes it (Store::ApplyPlan). A conflicting write only means another pass.
-// With a StoreMirror (the leader's), the view is read from its snapshot and the mirror's
-// changes Poke the runner; a pass waits for a snapshot that holds the runner's own last plan
-// (else it would plan again what it has just written), for at most a second, then reads etcd.
-// It reads etcd too while the mirror has no snapshot and after a write whose outcome is unknown.
-// Without a mirror the runner reads etcd and watches the prefix itself.
+// The view is read from the leader's StoreMirror, whose changes Poke the runner; a pass waits for
+// a snapshot that holds the runner's own last plan (else it would plan again what it has just
+// written), for at most a second, then reads etcd. It reads etcd too while the mirror has no
+// snapshot and after a write whose outcome is unknown.
 // It runs only while this manager leads: a new leader's runner recomputes everything from the
 // store, so it carries on whatever the old one was doing (a rolling update included).
 //
-// Threading: one thread of its own; the watch's callback only sets a flag. The state lock is
-// never held across etcd.
+// Threading: one thread of its own; Poke (the mirror's on_change) only sets a flag. The state
+// lock is never held across etcd.
 
 #include <memory>
 #include <optional>
@@ -32,19 +31,18 @@ class OrchestratorRunner {
   OrchestratorRunner(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
   ~OrchestratorRunner();  // Stop()
 
-  // Starts passing, fenced by the leader's lease (Store::ApplyPlan); reading from `mirror` if
-  // given (whose on_change must call Poke).
-  void Start(int64_t lease, std::shared_ptr<StoreMirror> mirror = nullptr);
+  // Starts passing, fenced by the leader's lease (Store::ApplyPlan), reading from `mirror`
+  // (whose on_change must call Poke).
+  void Start(int64_t lease, std::shared_ptr<StoreMirror> mirror);
   // Waits for a pass in progress to end. Idempotent.
   void Stop();
-  // Something changed that the watch may not show (e.g. leadership just taken): a pass soon.
+  // Something changed (the mirror's on_change): a pass soon.
   void Poke();
   // Passes run so far (for tests and the bench).
   uint64_t passes() const;
 
  private:
   void Loop();
-  bool Watch();  // (re)opens the store watch; false when it cannot
 
   Store& store_;
   const Clock& clock_;
@@ -52,11 +50,9 @@ class OrchestratorRunner {
   absl::CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = true;
-  bool watch_broken_ ABSL_GUARDED_BY(mu_) = true;
   std::optional<WallTime> wake_at_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   MonoTime not_before_ ABSL_GUARDED_BY(mu_);  // after an error: the next pass not before
-  MonoTime rewatch_at_ ABSL_GUARDED_BY(mu_);  // a broken watch: the next try not before
   uint64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
   int conflicts_ ABSL_GUARDED_BY(mu_) = 0;  // plans refused in a row for a changed store
   std::shared_ptr<StoreMirror> mirror_ ABSL_GUARDED_BY(mu_);
@@ -66,7 +62,6 @@ class OrchestratorRunner {
   int64_t need_revision_ = 0;
   bool uncertain_ = false;
   std::optional<MonoTime> behind_since_;
-  std::unique_ptr<etcd::Watch> watch_;  // the loop's thread only
   std::thread thread_;
 };
 
