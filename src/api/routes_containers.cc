@@ -403,8 +403,14 @@ void AddContainerRoutes(Router& r, Backend& b) {
     }
     int rows = 0, cols = 0;
     if (tty) {
+      // The docker CLI refuses -it without a terminal, so an exec with a TTY and stdin has a
+      // terminal whose size is on its way: wait for it longer (a loaded machine delays the CLI's
+      // second connection past 300 ms). A TTY without stdin may come from a script that never
+      // sends a size, so that wait stays short.
+      auto patience = info->config.attach_stdin ? std::chrono::milliseconds(2000)
+                                                : std::chrono::milliseconds(300);
       std::unique_lock<std::mutex> lock(entry->mu);
-      entry->cv.wait_for(lock, std::chrono::milliseconds(300), [&] { return entry->rows > 0; });
+      entry->cv.wait_for(lock, patience, [&] { return entry->rows > 0; });
       rows = entry->rows;
       cols = entry->cols;
     }

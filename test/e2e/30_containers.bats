@@ -133,8 +133,10 @@ teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
   [[ "$output" == */dev/pts/0* ]]
   docker run -d -it --name tt busybox
   run script -qec "stty rows 33 cols 101; docker exec -it tt stty size" /dev/null
+  echo "docker exec -it: $output"
   [[ "$output" == *"33 101"* ]]
   run script -qec "stty rows 33 cols 101; $BIN/berth exec -it tt stty size" /dev/null
+  echo "berth exec -it: $output"
   [[ "$output" == *"33 101"* ]]
 }
 
