@@ -123,7 +123,9 @@ void OrchestratorRunner::Loop() {
     Status applied = view.status();
     orch::Plan plan;
     if (view.ok()) {
-      plan = orch::Reconcile(*view, clock_.Now(), ids);
+      WallTime now = clock_.Now();
+      failures_.Fill(*view, now);
+      plan = orch::Reconcile(*view, now, ids);
       int64_t written_at = 0;
       if (!plan.empty()) applied = store_.ApplyPlan(plan, *view, lease, &written_at);
       if (applied.ok() && !plan.empty()) need_revision_ = std::max(need_revision_, written_at);

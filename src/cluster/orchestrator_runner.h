@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cluster/etcd/client.h"
 #include "cluster/mirror.h"
+#include "cluster/orchestrator/reconcile.h"
 #include "cluster/store.h"
 #include "common/clock.h"
 #include "common/sync.h"
@@ -62,6 +63,8 @@ class OrchestratorRunner {
   int64_t need_revision_ = 0;
   bool uncertain_ = false;
   std::optional<MonoTime> behind_since_;
+  // The loop's thread only: failures seen, kept after the reaper deletes their records.
+  orch::FailureMemory failures_;
   std::thread thread_;
 };
 

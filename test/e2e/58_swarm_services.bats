@@ -3,7 +3,8 @@
 # `berth lab` (1 manager, 3 workers; w3 joins late), through the official docker CLI and berth:
 # create/ls/ps/inspect, scale keeping slot 1, global mode, drain and a node cut, rolling updates
 # (start-first, a failing one rolled back, pause), rollback, placement that fits nowhere, an image
-# no node can get (rejected, retried once per restart delay), a worker
+# no node can get (rejected, retried once per restart delay), an image only one node has (the
+# scheduler puts nodes where the service keeps failing last), a worker
 # killed and restarted with running tasks, secrets in memory only. Heartbeats every 2 s (a node
 # starting twenty containers on this 2-core machine must not be taken for Down).
 
@@ -171,6 +172,25 @@ containers_on() { lab_docker "$1" ps -q --filter "label=com.docker.swarm.service
   # The current one waits for its delay desired Ready, as Docker shows it.
   [ "$(m1 service ps noimage --format '{{.DesiredState}}' | head -1)" = Ready ]
   m1 service rm noimage >/dev/null
+}
+
+@test "an image only one node has: after 5 rejections on each other node the task goes there" {
+  # No registry (a closed local port): only w2 has the image. A task on w2 already makes w2 the
+  # last choice, so the service starts elsewhere; swarmkit's scheduler puts a node after the
+  # others once 5 of the service's tasks failed there within 5 minutes, so it comes to w2.
+  img=127.0.0.1:1/onlyw2:v1
+  lab_docker w2 tag web:latest "$img"
+  m1 service create --detach --name filler --constraint node.hostname==w2 web >/dev/null
+  wait_for 20 running_is filler 1
+  run m1 service create --detach --name onlyw2 --restart-delay 200ms "$img"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  wait_for 60 running_is onlyw2 1
+  m1 service ps onlyw2 --format '{{.Node}} {{.CurrentState}} {{.Error}}'
+  [ "$(m1 service ps onlyw2 --filter desired-state=running --format '{{.Node}}')" = w2 ]
+  # It was rejected elsewhere first (the history keeps the slot's last 5 tasks).
+  m1 service ps onlyw2 --format '{{.Node}} {{.CurrentState}}' | grep -v '^w2 ' | grep -q Rejected
+  m1 service rm onlyw2 filler >/dev/null
+  lab_docker w2 rmi "$img" >/dev/null
 }
 
 @test "global mode: one task per node, and a node that joins gets one" {

@@ -8,6 +8,8 @@ namespace {
 
 using testing::MakeNode;
 using testing::MakeService;
+using testing::Image;
+using testing::kSec;
 using testing::Sim;
 
 TEST(OrchestratorScheduler, CreateTwoReplicasSpreadsThemOverTwoNodes) {
@@ -232,6 +234,61 @@ TEST(OrchestratorScheduler, SpreadPreferenceBalancesLabelValues) {
   sim.Pass();
   EXPECT_EQ(sim.PerNode(sim.Tasks("web")),
             (std::map<std::string, int>{{"n1", 1}, {"n2", 1}, {"n3", 1}, {"n4", 3}}));
+}
+
+// swarmkit's scheduler puts a node where 5 tasks of the service (of its current spec) failed or
+// were rejected within 5 minutes after every node with fewer: an image only some nodes have
+// (no registry) ends up on those, instead of a slot failing on one node for ever.
+TEST(OrchestratorScheduler, ANodeThatKeepsFailingTheServiceGoesLast) {
+  Sim sim;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  spec::Service s = MakeService("web", "nginx", 1);
+  s.spec.task_template.restart_policy = spec::ServiceRestartPolicy{"any", 0, std::nullopt, std::nullopt};
+  sim.AddService(s);
+  sim.Pass();
+  // Rejects the slot's current task on its node; returns the node its replacement is given.
+  auto reject_current = [&] {
+    auto wanted = sim.Wanted("web");
+    EXPECT_EQ(wanted.size(), 1u);
+    if (wanted.size() != 1) return std::string();
+    sim.SetState(*sim.FindTask(wanted[0]->id), "rejected", "preparing", "No such image: nginx");
+    sim.Advance(kSec);
+    for (int i = 0; i < 3; ++i) sim.Pass();  // replaced, its delay over, placed
+    auto next = sim.Wanted("web");
+    EXPECT_EQ(next.size(), 1u);
+    return next.size() == 1 ? next[0]->node_id : std::string();
+  };
+  ASSERT_EQ(sim.Wanted("web")[0]->node_id, "n1");
+  // Four failures on n1: still the least loaded node first, so n1 again.
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(reject_current(), "n1") << "failure " << i;
+  // The fifth: n1 goes last.
+  EXPECT_EQ(reject_current(), "n2");
+  // Five on n2 too: n1's are no longer in the slot's history (5 tasks kept), but the leader
+  // remembers them (FailureMemory), so the task goes to n3, not back to n1.
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(reject_current(), "n2") << "failure " << i << " on n2";
+  EXPECT_EQ(reject_current(), "n3");
+  EXPECT_EQ(sim.failures.size(), 10u);
+
+  // Failures older than 5 minutes no longer count (and are forgotten): n1 and n2 are as good as
+  // n3 again.
+  sim.Advance(6 * 60 * kSec);
+  EXPECT_EQ(reject_current(), "n1");
+  EXPECT_EQ(sim.failures.size(), 1u);
+
+  // A new spec starts with a clean record: failures of the old one do not count.
+  for (int i = 1; i <= 4; ++i) reject_current();
+  EXPECT_EQ(reject_current(), "n2");  // n1 has five of this spec now
+  sim.UpdateService("web", [](spec::ServiceSpec& spec) {
+    spec.task_template.container_spec->image = "nginx:2";
+  });
+  sim.FindService("web")->spec.update_config = spec::ServiceUpdateConfig{};
+  spec::Task* current = sim.FindTask(sim.Wanted("web")[0]->id);
+  sim.SetState(*current, "running", "started");
+  sim.Converge();
+  auto updated = sim.Wanted("web");
+  ASSERT_EQ(updated.size(), 1u);
+  EXPECT_EQ(Image(*updated[0]), "nginx:2");
+  EXPECT_EQ(updated[0]->node_id, "n1");
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ class Sim {
   int next_id = 0;
   uint64_t revision = 1;
   Plan last;
+  FailureMemory failures;
 
   IdSource ids() {
     return [this] {
@@ -77,8 +78,9 @@ class Sim {
 
   void Advance(int64_t nanos) { now += nanos; }
 
-  // One pass, applied.
+  // One pass, applied (with the leader's memory of failures, as the runner).
   const Plan& Pass() {
+    failures.Fill(view, At(now));
     last = Reconcile(view, At(now), ids());
     Apply(last);
     return last;

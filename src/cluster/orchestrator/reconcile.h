@@ -14,7 +14,8 @@
 //   max-attempts, window) when a task ends; tasks of a Down node replaced; drain moves tasks off,
 //   pause places no new ones; scale-down keeps the lowest slots and removes the newest, balancing
 //   nodes; task history per slot pruned to the cluster's TaskHistoryRetentionLimit;
-// - the scheduler: spread by node (fewest tasks of the service, then fewest tasks), constraints
+// - the scheduler: spread by node (a node where the service keeps failing last, then fewest
+//   tasks of the service, then fewest tasks), constraints
 //   (node.id, node.hostname, node.role, node.platform.os/arch, node.labels.*, engine.labels.*,
 //   == and !=), spread preferences, MaxReplicas per node, CPU and memory reservations;
 // - rolling updates and rollbacks: UpdateConfig/RollbackConfig (parallelism, delay, order,
@@ -25,8 +26,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -36,6 +39,16 @@
 
 namespace berth::cluster::orch {
 
+// A task that failed or was rejected on a node, as the leader saw it. The scheduler puts a node
+// where a service's tasks of one spec keep failing after the others (scheduler.h).
+struct TaskFailure {
+  std::string task_id;
+  std::string service_id;
+  std::string node_id;
+  std::shared_ptr<const spec::TaskSpec> spec;
+  int64_t at = 0;  // the failure's status time, unix nanos
+};
+
 // What the store holds, as read at one revision. Every record's meta.version.index is the etcd
 // mod revision it was read at (0 for records the plan creates).
 struct ClusterView {
@@ -44,6 +57,24 @@ struct ClusterView {
   std::vector<spec::Node> nodes;
   // spec.Orchestration.TaskHistoryRetentionLimit (Docker's default 5).
   int64_t task_history_limit = 5;
+  // Recent failures, including those of tasks the reaper has deleted since (FailureMemory);
+  // the failed and rejected tasks among `tasks` count whether or not they are here.
+  std::vector<TaskFailure> failures;
+};
+
+// The leader's memory of recent task failures (swarmkit's scheduler keeps one too, and a new
+// leader starts it afresh from the records). A slot keeps only its last few tasks, so without it
+// a service failing on two nodes would forget the first node's failures and go back to it.
+// Threading: one owner (the orchestrator's loop).
+class FailureMemory {
+ public:
+  // Remembers the view's failed and rejected tasks not yet known, forgets those past the
+  // scheduler's window, and sets view.failures to what is left.
+  void Fill(ClusterView& view, WallTime now);
+  size_t size() const { return by_task_.size(); }
+
+ private:
+  std::unordered_map<std::string, TaskFailure> by_task_;
 };
 
 struct Plan {

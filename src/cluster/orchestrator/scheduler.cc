@@ -4,7 +4,9 @@
 #include <array>
 #include <map>
 #include <set>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "cluster/orchestrator/constraints.h"
@@ -148,6 +150,48 @@ void Place(NodeLoad& n, const Demand& d, bool active) {
   for (const HostPort& p : d.host_ports) n.host_ports.insert(p);
 }
 
+// A node where the service's tasks of this spec failed or were rejected this often within the
+// window goes after every node with fewer such failures (swarmkit's scheduler: maxFailures and
+// monitorFailures). swarmkit tells a service's specs apart by version; here by content (an
+// update or --force changes it, a scale does not).
+constexpr int kMaxFailures = 5;
+constexpr int64_t kFailureWindow = 5 * 60 * kSecond;
+
+bool FailedOnNode(const spec::Task& t) {
+  int rank = StateRank(t.status.state);
+  return (rank == kStateFailed || rank == kStateRejected) && !t.node_id.empty();
+}
+
+struct Failure {
+  size_t node;  // index into the loads
+  const spec::TaskSpec* spec;
+};
+
+// Recent failures of each service's tasks, by service id: the records' and the remembered ones
+// (each task once).
+std::unordered_map<std::string, std::vector<Failure>> RecentFailures(
+    const WorkingSet& ws, const std::unordered_map<std::string, size_t>& load_index) {
+  std::unordered_map<std::string, std::vector<Failure>> out;
+  std::unordered_set<std::string_view> in_records;
+  auto add = [&](const std::string& service, const std::string& node, const spec::TaskSpec* spec,
+                 int64_t at) {
+    if (ws.now() - at > kFailureWindow) return;
+    auto it = load_index.find(node);
+    if (it != load_index.end()) out[service].push_back({it->second, spec});
+  };
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const spec::Task& t = ws.task(i);
+    if (ws.created(i) || !FailedOnNode(t)) continue;
+    in_records.insert(t.id);
+    add(t.service_id, t.node_id, &t.spec, t.status.timestamp);
+  }
+  for (const TaskFailure& f : ws.remembered_failures()) {
+    if (f.spec != nullptr && !in_records.count(f.task_id))
+      add(f.service_id, f.node_id, f.spec.get(), f.at);
+  }
+  return out;
+}
+
 void SetPendingError(WorkingSet& ws, size_t i, const std::string& err) {
   if (ws.task(i).status.err == err) return;  // unchanged: no write, or the loop would spin
   spec::Task& t = ws.Mutable(i);
@@ -213,8 +257,10 @@ void Schedule(WorkingSet& ws) {
     return x.id < y.id;
   });
 
+  const auto failures_by_service = RecentFailures(ws, load_index);
   const spec::Task* demand_for = nullptr;
   Demand demand;
+  std::vector<int> failed_on(loads.size());  // the demand's recent failures, by node
   std::vector<size_t> candidates;
   for (size_t i : pending) {
     const spec::Task& t = ws.task(i);
@@ -223,6 +269,12 @@ void Schedule(WorkingSet& ws) {
         !(demand_for->spec == t.spec)) {
       demand = DemandOf(t, ws.FindService(t.service_id));
       demand_for = &t;
+      std::fill(failed_on.begin(), failed_on.end(), 0);
+      if (auto f = failures_by_service.find(t.service_id); f != failures_by_service.end()) {
+        for (const Failure& x : f->second) {
+          if (*x.spec == t.spec) ++failed_on[x.node];
+        }
+      }
     }
     std::array<int, kFilters> failures{};
 
@@ -273,13 +325,40 @@ void Schedule(WorkingSet& ws) {
       }
       candidates = std::move(branch);
     }
+    // Within the branch: a node that keeps failing the service's tasks last (fewer failures
+    // first once either node has kMaxFailures), then the fewest tasks of the service, then the
+    // fewest tasks.
+    auto failing = [&](size_t n) { return failed_on[n] >= kMaxFailures ? failed_on[n] : 0; };
     size_t best = candidates.front();
     for (size_t n : candidates) {
+      int fa = failing(n), fb = failing(best);
       int a = count_of(n), b = count_of(best);
-      if (a < b || (a == b && loads[n].active < loads[best].active)) best = n;
+      if (fa < fb || (fa == fb && (a < b || (a == b && loads[n].active < loads[best].active)))) {
+        best = n;
+      }
     }
     Place(loads[best], demand, true);
     Assign(ws, i, loads[best].node->id, "scheduler assigned task to node");
+  }
+}
+
+void FailureMemory::Fill(ClusterView& view, WallTime now) {
+  int64_t t_now = UnixNanos(now);
+  for (const spec::Task& t : view.tasks) {
+    if (!FailedOnNode(t) || t_now - t.status.timestamp > kFailureWindow) continue;
+    if (by_task_.count(t.id)) continue;
+    by_task_.emplace(t.id, TaskFailure{t.id, t.service_id, t.node_id,
+                                       std::make_shared<const spec::TaskSpec>(t.spec),
+                                       t.status.timestamp});
+  }
+  view.failures.clear();
+  for (auto it = by_task_.begin(); it != by_task_.end();) {
+    if (t_now - it->second.at > kFailureWindow) {
+      it = by_task_.erase(it);
+    } else {
+      view.failures.push_back(it->second);
+      ++it;
+    }
   }
 }
 

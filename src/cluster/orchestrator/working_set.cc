@@ -10,7 +10,10 @@ namespace berth::cluster::orch {
 int StateRank(std::string_view state) { return spec::TaskStateRank(state); }
 
 WorkingSet::WorkingSet(const ClusterView& view, int64_t now, const IdSource& new_id)
-    : now_(now), new_id_(new_id), history_limit_(view.task_history_limit) {
+    : now_(now),
+      new_id_(new_id),
+      history_limit_(view.task_history_limit),
+      failures_(&view.failures) {
   services_ = view.services;
   std::sort(services_.begin(), services_.end(),
             [](const spec::Service& a, const spec::Service& b) { return a.id < b.id; });

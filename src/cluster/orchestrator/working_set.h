@@ -83,6 +83,9 @@ class WorkingSet {
   // The pass's copy of a service record, to be written back (meta.updated_at = now).
   spec::Service& MutableService(size_t index);
 
+  // Recent failures remembered beyond the records (ClusterView::failures).
+  const std::vector<TaskFailure>& remembered_failures() const { return *failures_; }
+
   // --- nodes ----------------------------------------------------------------------------------
   const spec::Node* FindNode(const std::string& id) const;
   const std::vector<const spec::Node*>& nodes() const { return nodes_; }  // sorted by id
@@ -109,6 +112,7 @@ class WorkingSet {
   std::vector<const spec::Node*> nodes_;
   std::unordered_map<std::string, const spec::Node*> node_index_;
   std::vector<std::string> orphan_services_;
+  const std::vector<TaskFailure>* failures_;
   std::optional<int64_t> wake_at_;
 };
 
