@@ -30,6 +30,7 @@ void OrchestratorRunner::Start(int64_t lease, std::shared_ptr<StoreMirror> mirro
   need_revision_ = 0;
   uncertain_ = false;
   behind_since_.reset();
+  failures_.Clear();  // a new term starts from the records, as any new leader's
   thread_ = std::thread([this] { Loop(); });
 }
 

@@ -31,6 +31,8 @@ setup_file() {
 }
 
 teardown_file() { lab_teardown; }
+# A test that fails half-way must not leave its services to the next ones.
+teardown() { lab_docker m1 service rm onlyw2 filler >/dev/null 2>&1 || true; }
 
 m1() { lab_docker m1 "$@"; }
 bm1() { "$BIN/berth" -H "$(lab_sock m1)" "$@"; }
@@ -175,13 +177,14 @@ containers_on() { lab_docker "$1" ps -q --filter "label=com.docker.swarm.service
 }
 
 @test "an image only one node has: after 5 rejections on each other node the task goes there" {
-  # No registry (a closed local port): only w2 has the image. A task on w2 already makes w2 the
-  # last choice, so the service starts elsewhere; swarmkit's scheduler puts a node after the
-  # others once 5 of the service's tasks failed there within 5 minutes, so it comes to w2.
+  # No registry (a closed local port): only w2 has the image. Three tasks on w2 (more than any
+  # other node runs here) make w2 the last choice, so the service starts elsewhere; swarmkit's
+  # scheduler puts a node after the others once 5 of the service's tasks failed there within 5
+  # minutes, so it comes to w2.
   img=127.0.0.1:1/onlyw2:v1
   lab_docker w2 tag web:latest "$img"
-  m1 service create --detach --name filler --constraint node.hostname==w2 web >/dev/null
-  wait_for 20 running_is filler 1
+  m1 service create --detach --name filler --replicas 3 --constraint node.hostname==w2 web >/dev/null
+  wait_for 30 running_is filler 3
   run m1 service create --detach --name onlyw2 --restart-delay 200ms "$img"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   wait_for 60 running_is onlyw2 1

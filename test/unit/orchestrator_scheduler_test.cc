@@ -253,7 +253,7 @@ TEST(OrchestratorScheduler, ANodeThatKeepsFailingTheServiceGoesLast) {
     if (wanted.size() != 1) return std::string();
     sim.SetState(*sim.FindTask(wanted[0]->id), "rejected", "preparing", "No such image: nginx");
     sim.Advance(kSec);
-    for (int i = 0; i < 3; ++i) sim.Pass();  // replaced, its delay over, placed
+    for (int i = 0; i < 3; ++i) sim.Pass();  // replaced, started (no delay), placed
     auto next = sim.Wanted("web");
     EXPECT_EQ(next.size(), 1u);
     return next.size() == 1 ? next[0]->node_id : std::string();
@@ -289,6 +289,45 @@ TEST(OrchestratorScheduler, ANodeThatKeepsFailingTheServiceGoesLast) {
   ASSERT_EQ(updated.size(), 1u);
   EXPECT_EQ(Image(*updated[0]), "nginx:2");
   EXPECT_EQ(updated[0]->node_id, "n1");
+}
+
+// Without the leader's memory (a new leader's view) the records count: here 5 failed tasks of
+// the service on n1, whatever other services and specs did elsewhere.
+TEST(OrchestratorScheduler, FailuresInTheRecordsCountOnlyForTheServiceAndSpec) {
+  Sim sim;
+  sim.remember_failures = false;
+  sim.view.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  sim.AddService(MakeService("web", "nginx", 1));
+  sim.AddService(MakeService("other", "nginx", 1));
+  auto failed = [&](const std::string& service, const std::string& node, const std::string& image,
+                    int64_t age) {
+    spec::Task t;
+    t.id = "f" + std::to_string(sim.next_id++);
+    t.service_id = service;
+    t.slot = 1;
+    t.node_id = node;
+    t.spec = sim.FindService(service)->spec.task_template;
+    t.spec.container_spec->image = image;
+    t.desired_state = "shutdown";
+    t.meta.created_at = t.meta.updated_at = sim.now - age;
+    t.status.state = "rejected";
+    t.status.timestamp = sim.now - age;
+    sim.view.tasks.push_back(t);
+  };
+  for (int i = 0; i < 5; ++i) failed("web", "n1", "nginx", (i + 1) * kSec);
+  for (int i = 0; i < 5; ++i) failed("other", "n2", "nginx", (i + 1) * kSec);  // not web's
+  for (int i = 0; i < 5; ++i) failed("web", "n2", "nginx:old", (i + 1) * kSec);  // another spec
+  for (int i = 0; i < 5; ++i) failed("web", "n3", "nginx", 6 * 60 * kSec);  // too old
+  sim.view.task_history_limit = 100;
+  sim.Pass();
+  auto wanted = sim.Wanted("web");
+  ASSERT_EQ(wanted.size(), 1u);
+  EXPECT_EQ(wanted[0]->node_id, "n2");  // n1 last; n2 and n3 tie, the lower id
+  // With the memory the same holds (it takes the records in).
+  sim.remember_failures = true;
+  sim.FindService("web")->spec.mode.replicas = 3;
+  sim.Pass();
+  EXPECT_EQ(sim.PerNode(sim.Wanted("web")), (std::map<std::string, int>{{"n2", 2}, {"n3", 1}}));
 }
 
 }  // namespace

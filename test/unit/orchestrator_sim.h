@@ -67,6 +67,7 @@ class Sim {
   uint64_t revision = 1;
   Plan last;
   FailureMemory failures;
+  bool remember_failures = true;  // false: as a new leader's first pass, records only
 
   IdSource ids() {
     return [this] {
@@ -80,7 +81,7 @@ class Sim {
 
   // One pass, applied (with the leader's memory of failures, as the runner).
   const Plan& Pass() {
-    failures.Fill(view, At(now));
+    if (remember_failures) failures.Fill(view, At(now));
     last = Reconcile(view, At(now), ids());
     Apply(last);
     return last;

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,15 +40,14 @@
 
 namespace berth::cluster::orch {
 
-// A task that failed or was rejected on a node, as the leader saw it. The scheduler puts a node
-// where a service's tasks of one spec keep failing after the others (scheduler.h).
-struct TaskFailure {
-  std::string task_id;
-  std::string service_id;
-  std::string node_id;
+// Recent failures of a service's tasks of one spec, by node: what the scheduler counts to put a
+// node where the service keeps failing after the others (scheduler.h).
+struct FailureGroup {
   std::shared_ptr<const spec::TaskSpec> spec;
-  int64_t at = 0;  // the failure's status time, unix nanos
+  std::map<std::string, int> per_node;  // node id -> failed or rejected tasks in the window
 };
+// By service id.
+using RecentFailures = std::unordered_map<std::string, std::vector<FailureGroup>>;
 
 // What the store holds, as read at one revision. Every record's meta.version.index is the etcd
 // mod revision it was read at (0 for records the plan creates).
@@ -57,24 +57,43 @@ struct ClusterView {
   std::vector<spec::Node> nodes;
   // spec.Orchestration.TaskHistoryRetentionLimit (Docker's default 5).
   int64_t task_history_limit = 5;
-  // Recent failures, including those of tasks the reaper has deleted since (FailureMemory);
-  // the failed and rejected tasks among `tasks` count whether or not they are here.
-  std::vector<TaskFailure> failures;
+  // Recent failures as the leader remembers them (FailureMemory), including those of tasks the
+  // reaper has deleted since; null: the scheduler counts the failed tasks among `tasks`.
+  std::shared_ptr<const RecentFailures> failures;
 };
 
-// The leader's memory of recent task failures (swarmkit's scheduler keeps one too, and a new
-// leader starts it afresh from the records). A slot keeps only its last few tasks, so without it
-// a service failing on two nodes would forget the first node's failures and go back to it.
+// The leader's memory of recent task failures (swarmkit's scheduler keeps one too; a new leader
+// starts it afresh, from the records). A slot keeps only its last few tasks, so without it a
+// service failing on two nodes would forget the first node's failures and go back to it.
+// Failures of replicated tasks only (a global task's node is not chosen), by the status time.
 // Threading: one owner (the orchestrator's loop).
 class FailureMemory {
  public:
   // Remembers the view's failed and rejected tasks not yet known, forgets those past the
-  // scheduler's window, and sets view.failures to what is left.
+  // scheduler's window, and sets view.failures to what is left (shared, rebuilt only on a
+  // change).
   void Fill(ClusterView& view, WallTime now);
   size_t size() const { return by_task_.size(); }
+  void Clear() { *this = FailureMemory(); }
 
  private:
-  std::unordered_map<std::string, TaskFailure> by_task_;
+  struct Group {
+    std::string service_id;
+    std::shared_ptr<const spec::TaskSpec> spec;
+    std::map<std::string, int> per_node;
+    int total = 0;
+  };
+  struct Entry {
+    int64_t at;
+    uint64_t group;
+    std::string node_id;
+  };
+  std::unordered_map<std::string, Entry> by_task_;
+  std::multimap<int64_t, std::string> by_time_;  // at -> task id, for expiry
+  std::map<uint64_t, Group> groups_;
+  uint64_t next_group_ = 0;
+  std::shared_ptr<const RecentFailures> published_;
+  bool changed_ = true;
 };
 
 struct Plan {

@@ -4,9 +4,7 @@
 #include <array>
 #include <map>
 #include <set>
-#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "cluster/orchestrator/constraints.h"
@@ -153,43 +151,40 @@ void Place(NodeLoad& n, const Demand& d, bool active) {
 // A node where the service's tasks of this spec failed or were rejected this often within the
 // window goes after every node with fewer such failures (swarmkit's scheduler: maxFailures and
 // monitorFailures). swarmkit tells a service's specs apart by version; here by content (an
-// update or --force changes it, a scale does not).
+// update or --force changes it, a scale does not). Global tasks do not count: their node is not
+// chosen (swarmkit skips preassigned tasks too).
 constexpr int kMaxFailures = 5;
 constexpr int64_t kFailureWindow = 5 * 60 * kSecond;
 
-bool FailedOnNode(const spec::Task& t) {
+bool CountedFailure(const spec::Task& t, int64_t now) {
   int rank = StateRank(t.status.state);
-  return (rank == kStateFailed || rank == kStateRejected) && !t.node_id.empty();
+  return (rank == kStateFailed || rank == kStateRejected) && !t.node_id.empty() && t.slot > 0 &&
+         now - t.status.timestamp <= kFailureWindow;
 }
 
-struct Failure {
-  size_t node;  // index into the loads
-  const spec::TaskSpec* spec;
-};
-
-// Recent failures of each service's tasks, by service id: the records' and the remembered ones
-// (each task once).
-std::unordered_map<std::string, std::vector<Failure>> RecentFailures(
-    const WorkingSet& ws, const std::unordered_map<std::string, size_t>& load_index) {
-  std::unordered_map<std::string, std::vector<Failure>> out;
-  std::unordered_set<std::string_view> in_records;
-  auto add = [&](const std::string& service, const std::string& node, const spec::TaskSpec* spec,
-                 int64_t at) {
-    if (ws.now() - at > kFailureWindow) return;
-    auto it = load_index.find(node);
-    if (it != load_index.end()) out[service].push_back({it->second, spec});
+// The recent failures of tasks of `t`'s service and spec, by node index: from the leader's memory
+// when it keeps one, else from the records.
+void CountFailures(const WorkingSet& ws, const spec::Task& t,
+                   const std::unordered_map<std::string, size_t>& load_index,
+                   std::vector<int>* failed_on) {
+  std::fill(failed_on->begin(), failed_on->end(), 0);
+  auto add = [&](const std::string& node, int n) {
+    if (auto it = load_index.find(node); it != load_index.end()) (*failed_on)[it->second] += n;
   };
-  for (size_t i = 0; i < ws.size(); ++i) {
-    const spec::Task& t = ws.task(i);
-    if (ws.created(i) || !FailedOnNode(t)) continue;
-    in_records.insert(t.id);
-    add(t.service_id, t.node_id, &t.spec, t.status.timestamp);
+  if (const RecentFailures* memory = ws.remembered_failures()) {
+    auto it = memory->find(t.service_id);
+    if (it == memory->end()) return;
+    for (const FailureGroup& g : it->second) {
+      if (*g.spec != t.spec) continue;
+      for (const auto& [node, n] : g.per_node) add(node, n);
+      return;
+    }
+    return;
   }
-  for (const TaskFailure& f : ws.remembered_failures()) {
-    if (f.spec != nullptr && !in_records.count(f.task_id))
-      add(f.service_id, f.node_id, f.spec.get(), f.at);
+  for (size_t i : ws.ServiceTasks(t.service_id)) {
+    const spec::Task& f = ws.task(i);
+    if (!ws.created(i) && CountedFailure(f, ws.now()) && f.spec == t.spec) add(f.node_id, 1);
   }
-  return out;
 }
 
 void SetPendingError(WorkingSet& ws, size_t i, const std::string& err) {
@@ -257,7 +252,7 @@ void Schedule(WorkingSet& ws) {
     return x.id < y.id;
   });
 
-  const auto failures_by_service = RecentFailures(ws, load_index);
+  // Schedule must not create tasks: demand_for points into the working set.
   const spec::Task* demand_for = nullptr;
   Demand demand;
   std::vector<int> failed_on(loads.size());  // the demand's recent failures, by node
@@ -269,12 +264,7 @@ void Schedule(WorkingSet& ws) {
         !(demand_for->spec == t.spec)) {
       demand = DemandOf(t, ws.FindService(t.service_id));
       demand_for = &t;
-      std::fill(failed_on.begin(), failed_on.end(), 0);
-      if (auto f = failures_by_service.find(t.service_id); f != failures_by_service.end()) {
-        for (const Failure& x : f->second) {
-          if (*x.spec == t.spec) ++failed_on[x.node];
-        }
-      }
+      CountFailures(ws, t, load_index, &failed_on);
     }
     std::array<int, kFilters> failures{};
 
@@ -345,21 +335,44 @@ void Schedule(WorkingSet& ws) {
 void FailureMemory::Fill(ClusterView& view, WallTime now) {
   int64_t t_now = UnixNanos(now);
   for (const spec::Task& t : view.tasks) {
-    if (!FailedOnNode(t) || t_now - t.status.timestamp > kFailureWindow) continue;
-    if (by_task_.count(t.id)) continue;
-    by_task_.emplace(t.id, TaskFailure{t.id, t.service_id, t.node_id,
-                                       std::make_shared<const spec::TaskSpec>(t.spec),
-                                       t.status.timestamp});
-  }
-  view.failures.clear();
-  for (auto it = by_task_.begin(); it != by_task_.end();) {
-    if (t_now - it->second.at > kFailureWindow) {
-      it = by_task_.erase(it);
-    } else {
-      view.failures.push_back(it->second);
-      ++it;
+    if (!CountedFailure(t, t_now) || by_task_.count(t.id)) continue;
+    uint64_t group = next_group_;
+    for (auto& [id, g] : groups_) {
+      if (g.service_id == t.service_id && *g.spec == t.spec) {
+        group = id;
+        break;
+      }
     }
+    if (group == next_group_) {
+      groups_[next_group_++] = Group{t.service_id, std::make_shared<const spec::TaskSpec>(t.spec),
+                                     {}, 0};
+    }
+    Group& g = groups_[group];
+    ++g.per_node[t.node_id];
+    ++g.total;
+    by_task_.emplace(t.id, Entry{t.status.timestamp, group, t.node_id});
+    by_time_.emplace(t.status.timestamp, t.id);
+    changed_ = true;
   }
+  while (!by_time_.empty() && t_now - by_time_.begin()->first > kFailureWindow) {
+    auto e = by_task_.find(by_time_.begin()->second);
+    by_time_.erase(by_time_.begin());
+    if (e == by_task_.end()) continue;
+    auto g = groups_.find(e->second.group);
+    if (g != groups_.end()) {
+      if (--g->second.per_node[e->second.node_id] == 0) g->second.per_node.erase(e->second.node_id);
+      if (--g->second.total == 0) groups_.erase(g);
+    }
+    by_task_.erase(e);
+    changed_ = true;
+  }
+  if (changed_ || published_ == nullptr) {
+    auto out = std::make_shared<RecentFailures>();
+    for (const auto& [id, g] : groups_) (*out)[g.service_id].push_back({g.spec, g.per_node});
+    published_ = std::move(out);
+    changed_ = false;
+  }
+  view.failures = published_;
 }
 
 }  // namespace berth::cluster::orch

@@ -13,7 +13,7 @@ WorkingSet::WorkingSet(const ClusterView& view, int64_t now, const IdSource& new
     : now_(now),
       new_id_(new_id),
       history_limit_(view.task_history_limit),
-      failures_(&view.failures) {
+      failures_(view.failures.get()) {
   services_ = view.services;
   std::sort(services_.begin(), services_.end(),
             [](const spec::Service& a, const spec::Service& b) { return a.id < b.id; });

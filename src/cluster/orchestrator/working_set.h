@@ -83,8 +83,8 @@ class WorkingSet {
   // The pass's copy of a service record, to be written back (meta.updated_at = now).
   spec::Service& MutableService(size_t index);
 
-  // Recent failures remembered beyond the records (ClusterView::failures).
-  const std::vector<TaskFailure>& remembered_failures() const { return *failures_; }
+  // Recent failures as the leader remembers them (ClusterView::failures); null: none kept.
+  const RecentFailures* remembered_failures() const { return failures_; }
 
   // --- nodes ----------------------------------------------------------------------------------
   const spec::Node* FindNode(const std::string& id) const;
@@ -112,7 +112,7 @@ class WorkingSet {
   std::vector<const spec::Node*> nodes_;
   std::unordered_map<std::string, const spec::Node*> node_index_;
   std::vector<std::string> orphan_services_;
-  const std::vector<TaskFailure>* failures_;
+  const RecentFailures* failures_;
   std::optional<int64_t> wake_at_;
 };
 
