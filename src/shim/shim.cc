@@ -1,5 +1,6 @@
 #include "shim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "json_log.h"
 
@@ -85,6 +87,68 @@ bool ReadFile(const char* path, std::string* out) {
 }
 
 std::string Errno(const char* what) { return std::string(what) + ": " + strerror(errno); }
+
+// The "cgroup_paths" of runc's state.json, a flat object of plain strings (no JSON library in
+// the shim). false on anything else (an escape, another shape): the caller runs runc delete.
+bool ParseCgroupPaths(const std::string& state, std::vector<std::string>* paths) {
+  static constexpr std::string_view kKey = "\"cgroup_paths\":{";
+  size_t i = state.find(kKey);
+  if (i == std::string::npos) return false;
+  i += kKey.size();
+  auto read_string = [&](std::string* out) {
+    if (i >= state.size() || state[i] != '"') return false;
+    size_t end = state.find('"', i + 1);
+    if (end == std::string::npos) return false;
+    out->assign(state, i + 1, end - i - 1);
+    i = end + 1;
+    return out->find('\\') == std::string::npos;
+  };
+  if (i < state.size() && state[i] == '}') return true;
+  for (;;) {
+    std::string key, value;
+    if (!read_string(&key) || i >= state.size() || state[i++] != ':' || !read_string(&value)) {
+      return false;
+    }
+    if (value.empty() || value[0] != '/' || value.find("/..") != std::string::npos) return false;
+    paths->push_back(std::move(value));
+    if (i >= state.size()) return false;
+    char c = state[i++];
+    if (c == '}') return true;
+    if (c != ',') return false;
+  }
+}
+
+// rmdir of a cgroup, its sub-cgroups first (runc's RemovePath); gone already is fine. false: a
+// process is still in it (EBUSY) or anything else.
+bool RemoveCgroup(const std::string& path) {
+  if (rmdir(path.c_str()) == 0 || errno == ENOENT) return true;
+  if (errno != EBUSY && errno != ENOTEMPTY) return false;
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return errno == ENOENT;
+  bool ok = true;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+      continue;
+    }
+    ok = RemoveCgroup(path + "/" + e->d_name) && ok;
+  }
+  closedir(dir);
+  return ok && (rmdir(path.c_str()) == 0 || errno == ENOENT);
+}
+
+// Removes a directory of plain files (runc's state dir: state.json). false if it holds anything
+// else or cannot be removed.
+bool RemoveFlatDir(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return errno == ENOENT;
+  bool ok = true;
+  while (dirent* e = readdir(dir)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (e->d_type == DT_DIR || unlinkat(dirfd(dir), e->d_name, 0) != 0) ok = false;
+  }
+  closedir(dir);
+  return ok && (rmdir(path.c_str()) == 0 || errno == ENOENT);
+}
 
 std::string ToDecimal(int64_t v) {
   char buf[32];
@@ -605,6 +669,30 @@ bool Shim::StartContainer(std::string* error) {
   }
   ReapChildren();  // the init may be dead already
   return true;
+}
+
+bool Shim::DeleteStoppedContainer() {
+  // What `runc delete --force` does for a container none of whose processes is left (its init
+  // has been reaped, and with it, in its own PID namespace, every other process): remove its
+  // cgroups and its state dir. Starting runc's Go runtime for that took ~23 ms (CPU included) of
+  // every container's exit, on the path of every stop and `run --rm`. Anything unexpected (a
+  // process still in a cgroup, a poststop hook, an Intel RDT group, a state file of another
+  // shape) leaves the rest to runc.
+  std::string dir = opts_.runtime_root + "/" + opts_.id;
+  std::string state;
+  if (!ReadFile((dir + "/state.json").c_str(), &state) || state.empty()) return false;
+  size_t hook = state.find("\"poststop\":[");
+  if (hook != std::string::npos && state.compare(hook + 12, 1, "]") != 0) return false;
+  if (state.find("\"intel_rdt_path\":\"\"") == std::string::npos &&
+      state.find("\"intel_rdt_path\"") != std::string::npos) {
+    return false;
+  }
+  std::vector<std::string> cgroups;
+  if (!ParseCgroupPaths(state, &cgroups)) return false;
+  for (const std::string& path : cgroups) {
+    if (!RemoveCgroup(path)) return false;
+  }
+  return RemoveFlatDir(dir);
 }
 
 void Shim::DeleteContainer() {
@@ -1215,7 +1303,7 @@ void Shim::Finalize() {
       close(dir);
     }
   }
-  DeleteContainer();
+  if (!DeleteStoppedContainer()) DeleteContainer();
   ReapChildren();
 
   // No new connections from now on; ones already queued are still served (see Loop()).

@@ -61,7 +61,10 @@ class Shim {
   bool Setup(std::string* error);
   bool StartContainer(std::string* error);
   void RunRuntime(const std::vector<std::string>& args, int in, int out, int err, pid_t* pid);
+  // `runc delete --force`.
   void DeleteContainer();
+  // The same for a container whose init has been reaped, without runc; false: runc must do it.
+  bool DeleteStoppedContainer();
   void ReportReady(const std::string& line);
   bool ExecsLive() const;
 

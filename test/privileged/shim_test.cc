@@ -673,6 +673,81 @@ TEST_F(ShimTest, IdleShimRssAndSignalledExit) {
   ASSERT_TRUE(WaitShimGone(r));
 }
 
+// The cgroup paths runc recorded for a running container (its state.json).
+std::vector<std::string> CgroupPaths(const std::string& runc_root, const std::string& id) {
+  std::vector<std::string> paths;
+  json state = json::parse(ReadWholeFile(runc_root + "/" + id + "/state.json"));
+  for (const auto& [subsystem, path] : state["cgroup_paths"].items()) {
+    paths.push_back(path.get<std::string>());
+  }
+  return paths;
+}
+
+// Attaches, releases the container, closes its stdin and returns the exit code it is told.
+std::string CloseStdinAndWait(const ShimRun& r) {
+  int a = Connect(r.sock);
+  WriteAll(a, "ATTACH stdin,stdout,stderr\n");
+  EXPECT_EQ(ReadLine(a), "OK\n");
+  EXPECT_EQ(Command(r.sock, "RELEASE"), "OK\n");
+  SendFrame(a, 4, "");
+  AttachResult rest = ReadUntilExit(a);
+  close(a);
+  return rest.exit;
+}
+
+// An exit removes the container's cgroups and runc's state as `runc delete` does, without
+// running runc (the shim does it itself when nothing is left in the cgroups).
+TEST_F(ShimTest, AnExitLeavesNoCgroupOrRuntimeState) {
+  ShimRun r = Start("cgroups", {"sh", "-c", "read x; exit 4"}, {"--stdin"});
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  std::vector<std::string> cgroups = CgroupPaths(runc_root_, r.id);
+  ASSERT_GE(cgroups.size(), 1u);
+  for (const std::string& p : cgroups) EXPECT_TRUE(fs::exists(p)) << p;
+  EXPECT_EQ(CloseStdinAndWait(r), "4");
+  // By the time the exit is told, the cgroups and the state are gone.
+  for (const std::string& p : cgroups) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_FALSE(fs::exists(runc_root_ + "/" + r.id));
+  EXPECT_EQ(RuncList(), "");
+  ASSERT_TRUE(WaitShimGone(r));
+}
+
+// A container without a PID namespace of its own can leave a process behind in its cgroup: the
+// shim cannot remove that cgroup and leaves it to `runc delete --force`, which kills the process.
+TEST_F(ShimTest, AProcessLeftInTheCgroupIsKilledByRuncDelete) {
+  auto host_pid = [](json& config) {
+    json& ns = config["linux"]["namespaces"];
+    for (size_t i = 0; i < ns.size(); ++i) {
+      if (ns[i]["type"] == "pid") {
+        ns.erase(i);
+        break;
+      }
+    }
+  };
+  ShimRun r = Start("leftover", {"sh", "-c", "sleep 1000 >/dev/null 2>&1 </dev/null & read x"},
+                    {"--stdin"}, host_pid);
+  ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
+  std::vector<std::string> cgroups = CgroupPaths(runc_root_, r.id);
+  ASSERT_GE(cgroups.size(), 1u);
+  std::string procs;
+  for (int i = 0; i < 100 && std::count(procs.begin(), procs.end(), '\n') < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    procs = ReadWholeFile(cgroups[0] + "/cgroup.procs");
+  }
+  ASSERT_EQ(std::count(procs.begin(), procs.end(), '\n'), 2) << procs;  // sh and sleep
+  std::vector<pid_t> pids;
+  std::istringstream in(procs);
+  for (pid_t p; in >> p;) pids.push_back(p);
+  EXPECT_EQ(CloseStdinAndWait(r), "1");  // read at EOF fails
+  for (const std::string& p : cgroups) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_EQ(RuncList(), "");
+  ASSERT_TRUE(WaitShimGone(r));
+  for (pid_t p : pids) {
+    // Gone, or at least no longer our sleep (the shim reaps it once runc has killed it).
+    std::string cmdline = ReadWholeFile("/proc/" + std::to_string(p) + "/cmdline");
+    EXPECT_EQ(cmdline.find("sleep"), std::string::npos) << p;
+  }
+}
+
 TEST_F(ShimTest, ExecStreamsOutputAndExitCodeAndCleansUp) {
   ShimRun r = Start("exec", {"sleep", "1000"});
   ASSERT_EQ(r.ready.substr(0, 3), "ok ") << r.ready;
