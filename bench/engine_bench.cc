@@ -10,6 +10,8 @@
 //   run --rm   create(AutoRemove) + wait(removed) + start, until the container is gone; also
 //              with seccomp=unconfined, against the plain floor
 //   run -d     create + start, until start returns (the container is running)
+//   stop -t 0  of that container, until stop returns (killed, its exit handled: runtime state,
+//              mounts and network undone)
 //   docker CLI `docker run --rm busybox true` and `docker run -d busybox sleep`, wall time
 // and 50 `run -d` in a row, then the RSS of berthd and of every shim. berthd runs inside a network
 // namespace of its own (bt-bench-host-<pid>): it builds bridges and nftables rules, and must not
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
   std::string bundle_sc = MakeSeccompBundle(dir, bundle, exec_root + "/c/" + probe.substr(0, 12) + "/config.json");
   api.Must("DELETE", "/containers/" + probe + "?force=1", "", 204);
 
-  std::vector<double> floor, floor_sc, rm_rt, rm_unconfined, rund, cli_rm, cli_d;
+  std::vector<double> floor, floor_sc, rm_rt, rm_unconfined, rund, stop0, cli_rm, cli_d;
   for (int i = 0; i < iters; ++i) {
     floor.push_back(bb::RuncFloor(dir, bundle, i));
     floor_sc.push_back(bb::RuncFloor(dir, bundle_sc, i, "floor-sc"));
@@ -130,6 +132,9 @@ int main(int argc, char** argv) {
     std::string id = api.CreateContainer({{"Image", "busybox"}, {"Cmd", {"sleep", "600"}}});
     api.StartContainer(id);
     rund.push_back(Ms(t0, Clock::now()));
+    t0 = Clock::now();
+    api.Must("POST", "/containers/" + id + "/stop?t=0", "", 204);
+    stop0.push_back(Ms(t0, Clock::now()));
     api.Must("DELETE", "/containers/" + id + "?force=1", "", 204);
   }
   setenv("DOCKER_HOST", ("unix://" + api.socket_path()).c_str(), 1);
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
   std::printf("  API run --rm, unconfined    %8.2f  %.2fx floor\n", Median(rm_unconfined),
               Median(rm_unconfined) / f);
   std::printf("  API run -d to running       %8.2f  %.2fx floor\n", Median(rund), Median(rund) / f);
+  std::printf("  API stop -t 0 (SIGKILL)     %8.2f  %.2fx floor\n", Median(stop0), Median(stop0) / f);
   if (have_docker) {
     std::printf("  docker CLI run --rm true    %8.2f  %.2fx floor\n", Median(cli_rm),
                 Median(cli_rm) / f);
