@@ -4,11 +4,11 @@
 
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 
 #include "api/server.h"
+#include "common/fd.h"
 #include "engine/containers.h"
 #include "engine/events.h"
 #include "engine/images.h"
@@ -42,9 +42,9 @@ class ExecStreams {
  public:
   struct Entry {
     std::mutex mu;
-    std::condition_variable cv;
     int fd = -1;           // guarded by mu; the shim stream once the exec runs
     int rows = 0, cols = 0;  // guarded by mu; the last size the client asked for
+    UniqueFd sized;        // an eventfd, written on every resize (the start waits on it)
   };
   std::shared_ptr<Entry> Add(const std::string& id, int fd);
   void Remove(const std::string& id);

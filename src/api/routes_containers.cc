@@ -1,7 +1,10 @@
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -24,6 +27,7 @@ using nlohmann::json;
 std::shared_ptr<ExecStreams::Entry> ExecStreams::Add(const std::string& id, int fd) {
   auto e = std::make_shared<Entry>();
   e->fd = fd;
+  e->sized = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   std::lock_guard<std::mutex> lock(mu_);
   entries_[id] = e;
   return e;
@@ -41,6 +45,33 @@ std::shared_ptr<ExecStreams::Entry> ExecStreams::Find(const std::string& id) {
 }
 
 namespace {
+
+// Before a TTY exec starts: the size the client sends (POST /exec/{id}/resize, on another
+// connection, which the docker CLI sends only after the 101 under API 1.41), so that the process
+// starts at it; dockerd starts the process at once, and a quick `stty size` reads 0 0. Waits up
+// to 2 s with stdin (the docker CLI refuses -it without a terminal, so a size is on its way, and
+// a loaded machine has delayed it past 300 ms), 300 ms without (a script's exec -t may send
+// none), and not at all once the client sends anything (input, or its end: an SDK that sends
+// input first will not send a size first).
+void WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows, int* cols) {
+  transport::Deadline until =
+      transport::After(std::chrono::milliseconds(with_stdin ? 2000 : 300));
+  std::optional<transport::FdWatch> sized;
+  if (entry.sized.valid()) sized.emplace(c.stream(), entry.sized.get());
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(entry.mu);
+      if (entry.rows > 0) break;
+    }
+    transport::WaitResult w = c.stream().Wait(true, sized ? &*sized : nullptr, until);
+    if (!w.other) break;  // the client sent something, the time is up, or shutdown
+    uint64_t count;
+    (void)::read(entry.sized.get(), &count, sizeof count);
+  }
+  std::lock_guard<std::mutex> lock(entry.mu);
+  *rows = entry.rows;
+  *cols = entry.cols;
+}
 
 std::optional<int> OptionalInt(const Request& req, const std::string& k) {
   int v;
@@ -402,18 +433,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     int rows = 0, cols = 0;
-    if (tty) {
-      // The docker CLI refuses -it without a terminal, so an exec with a TTY and stdin has a
-      // terminal whose size is on its way: wait for it longer (a loaded machine delays the CLI's
-      // second connection past 300 ms). A TTY without stdin may come from a script that never
-      // sends a size, so that wait stays short.
-      auto patience = info->config.attach_stdin ? std::chrono::milliseconds(2000)
-                                                : std::chrono::milliseconds(300);
-      std::unique_lock<std::mutex> lock(entry->mu);
-      entry->cv.wait_for(lock, patience, [&] { return entry->rows > 0; });
-      rows = entry->rows;
-      cols = entry->cols;
-    }
+    if (tty) WaitForSize(c, *entry, info->config.attach_stdin, &rows, &cols);
     auto stream = b.containers.ExecStart(exec_id, false, rows, cols);
     if (!stream.ok()) {
       // The process could not start: dockerd tells the client inside the stream.
@@ -472,7 +492,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       if (e->fd >= 0)
         SendAll(e->fd, engine::Frame(engine::kResize, std::to_string(e->rows) + " " +
                                                           std::to_string(e->cols)));
-      e->cv.notify_all();
+      if (e->sized.valid()) (void)::eventfd_write(e->sized.get(), 1);
     }
     c.SendEmpty(200);
   });
