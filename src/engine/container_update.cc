@@ -77,6 +77,7 @@ Status VerifyUpdate(const spec::UpdateConfig& u, const HostFacts& host) {
   RETURN_IF_ERROR(VerifyCpuset(r.cpuset_mems, host.mems_online, "mems", "memory nodes"));
   if (r.blkio_weight > 0 && (r.blkio_weight < 10 || r.blkio_weight > 1000))
     return absl::InvalidArgumentError("Range of blkio weight is from 10 to 1000");
+  RETURN_IF_ERROR(VerifyBlkioWeight(r, host));
 
   // validateRestartPolicy.
   const spec::RestartPolicy& p = u.restart_policy;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -221,8 +222,34 @@ StatusOr<std::vector<ContainerDevice>> ContainerDevices(const spec::HostConfig& 
   return out;
 }
 
+bool BlkioWeightSupported(const std::string& root) {
+  auto exists = [](const std::string& p) { return ::access(p.c_str(), F_OK) == 0; };
+  if (exists(root + "/blkio")) {
+    return exists(root + "/blkio/blkio.weight") || exists(root + "/blkio/blkio.bfq.weight");
+  }
+  // cgroup v2 alone: weights are io.weight / io.bfq.weight in a child, if "io" is a controller.
+  std::ifstream controllers(root + "/cgroup.controllers");
+  std::string name;
+  while (controllers >> name) {
+    if (name == "io") return true;
+  }
+  return false;
+}
+
+Status VerifyBlkioWeight(const spec::Resources& r, const HostFacts& host) {
+  if (host.blkio_weight) return absl::OkStatus();
+  if (r.blkio_weight > 0)
+    return absl::InvalidArgumentError(
+        "Your kernel does not support Block I/O weight or the cgroup is not mounted");
+  if (r.blkio_weight_device && !r.blkio_weight_device->empty())
+    return absl::InvalidArgumentError(
+        "Your kernel does not support Block I/O weight_device or the cgroup is not mounted");
+  return absl::OkStatus();
+}
+
 HostFacts ReadHostFacts(std::string init_path) {
   HostFacts f;
+  f.blkio_weight = BlkioWeightSupported();
   f.capabilities = HostCapabilities();
   f.init_path = std::move(init_path);
   f.cpus_online = OnlineList("/sys/devices/system/cpu/online");
@@ -250,6 +277,7 @@ Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostCon
   RETURN_IF_ERROR(VerifyUlimits(hc, host));
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_cpus, host.cpus_online, "cpus", "CPUs"));
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_mems, host.mems_online, "mems", "memory nodes"));
+  RETURN_IF_ERROR(VerifyBlkioWeight(hc.resources, host));
   RETURN_IF_ERROR(VerifyDevices(hc));
   if (hc.init.value_or(false) &&
       (host.init_path.empty() || ::access(host.init_path.c_str(), X_OK) != 0))

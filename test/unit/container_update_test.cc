@@ -57,6 +57,18 @@ TEST(VerifyUpdate, DockerMessages) {
   EXPECT_EQ(msg(bad_policy), "invalid restart policy 'sometimes'");
 }
 
+// A kernel whose blkio controller takes no weights (no CFQ or BFQ): refused with Docker's words
+// (dockerd warns "... Weight discarded." and drops it; runc would fail on the missing file).
+TEST(VerifyUpdate, BlkioWeightWithoutKernelSupportIsRefused) {
+  HostFacts host = Facts();
+  host.blkio_weight = false;
+  auto weight = Resources([](auto& r) { r.blkio_weight = 300; });
+  EXPECT_EQ(VerifyUpdate(weight, host).message(),
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted");
+  EXPECT_TRUE(VerifyUpdate(weight, Facts()).ok());
+  EXPECT_TRUE(VerifyUpdate(Resources([](auto& r) { r.memory = 64 * kMiB; }), host).ok());
+}
+
 TEST(MergeUpdate, ZeroLeavesASettingAsItIs) {
   spec::HostConfig hc;
   hc.resources.cpu_shares = 512;

@@ -1,9 +1,13 @@
 // Unit tests (no root) for the run options that reach runc's spec: tmpfs, rlimits, --init,
 // namespace modes, devices, cpusets, capabilities bounded by berthd's, security options and the
 // seccomp profiles (Docker's format, Berth's default, their resolution for one container).
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "engine/host_options.h"
 #include "engine/runtime.h"
@@ -207,6 +211,32 @@ TEST(OciRunOptions, CpusetsAreAppliedAndChecked) {
   EXPECT_EQ(*ParseCpuList("0-2,5"), (std::set<int>{0, 1, 2, 5}));
   EXPECT_FALSE(ParseCpuList("2-1").ok());
   EXPECT_FALSE(ParseCpuList("-1").ok());
+}
+
+TEST(OciRunOptions, BlkioWeightsNeedTheKernelsSupport) {
+  HostFacts host;
+  host.blkio_weight = false;
+  spec::ContainerConfig config;
+  EXPECT_EQ(VerifyRunOptions(config, Hc({{"BlkioWeight", 300}}), host).message(),
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted");
+  EXPECT_EQ(VerifyRunOptions(config,
+                             Hc({{"BlkioWeightDevice", {{{"Path", "/dev/sda"}, {"Weight", 300}}}}}),
+                             host)
+                .message(),
+            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted");
+  EXPECT_TRUE(VerifyRunOptions(config, Hc({}), host).ok());
+  host.blkio_weight = true;
+  EXPECT_TRUE(VerifyRunOptions(config, Hc({{"BlkioWeight", 300}}), host).ok());
+
+  // What the fact is read from: a v1 blkio hierarchy with or without a weight file.
+  char tmpl[] = "/tmp/bt-blkio.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  ASSERT_EQ(mkdir((root + "/blkio").c_str(), 0755), 0);
+  EXPECT_FALSE(BlkioWeightSupported(root));
+  std::ofstream(root + "/blkio/blkio.bfq.weight") << "100\n";
+  EXPECT_TRUE(BlkioWeightSupported(root));
+  std::filesystem::remove_all(root);
 }
 
 TEST(OciRunOptions, UlimitsAboveBerthdsOwnAreRefusedWithoutSysResource) {
