@@ -10,8 +10,8 @@
 # (bt-readme-<pid>), entered with nsenter (`ip netns exec` would remount /sys and hide the cgroup
 # mounts runc needs). WORK is the working directory (it holds build/bin -> the binaries); OUT gets,
 # for the Nth command run: N.cmd (the line), N.out (stdout and stderr), N.rc; and berthd.log,
-# mntns (this namespace, so the caller can check that nothing is left in it), failed (the failing
-# command, only on failure). Exits 0 when every line succeeded. Tears everything down on exit.
+# mntns (this namespace), left (what was still running in it at the end, but this script; empty:
+# nothing), failed (the failing command, only on failure). Exits 0 when every line succeeded. Tears everything down on exit.
 
 set -u
 WORK=$1 OUT=$2
@@ -49,6 +49,25 @@ cleanup() {
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
   done
   ip netns del "$NS" 2>/dev/null
+  # What is still running in this mount namespace but this script (a shim serves its last
+  # connections for up to 2 s after its container's exit), checked here while the namespace
+  # lives: once it is gone the kernel gives its inode number to the next new namespace (a
+  # container's, of a test running alongside), and a look from outside would find that one.
+  local left=""
+  for _ in $(seq 1 100); do
+    left=$(perl -e 'my $ns = readlink("/proc/self/ns/mnt"); opendir(my $d, "/proc") or exit;
+      my %self; for (my $p = $$; $p > 1;) {  # perl and the shells it runs under
+        $self{$p} = 1; open(my $s, "<", "/proc/$p/stat") or last; my @f = split / /, <$s>;
+        $p = ($f[1] =~ /\)$/) ? $f[3] : 0; }
+      my @l; for my $p (grep { /^\d+$/ } readdir($d)) {
+        next if $self{$p};
+        my $n = readlink("/proc/$p/ns/mnt"); next unless defined $n && $n eq $ns;
+        open(my $f, "<", "/proc/$p/comm") or next; my $c = <$f>; chomp $c; push @l, "$p $c"; }
+      print join(", ", @l);')
+    [ -z "$left" ] && break
+    sleep 0.05
+  done
+  echo "$left" > "$OUT/left"
   umount -l /var/lib/berth 2>/dev/null
   [ "$MADE_DATA_DIR" = 1 ] && rmdir /var/lib/berth 2>/dev/null
   # /run is this namespace's tmpfs: it goes with the namespace.
