@@ -1,7 +1,9 @@
 #include "engine/host_options.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <map>
 
@@ -222,16 +224,38 @@ StatusOr<std::vector<ContainerDevice>> ContainerDevices(const spec::HostConfig& 
   return out;
 }
 
+namespace {
+
+// Whether any of `files` is in `dir` or in a cgroup made under it for the look (the kernel puts
+// BFQ's weight files in child cgroups only, never at a hierarchy's root). Unknown (the probe
+// cannot be made): true, and runc has the last word.
+bool CgroupHasAny(const std::string& dir, const std::vector<std::string>& files) {
+  auto any_in = [&](const std::string& d) {
+    for (const std::string& f : files) {
+      if (::access((d + "/" + f).c_str(), F_OK) == 0) return true;
+    }
+    return false;
+  };
+  if (any_in(dir)) return true;
+  std::string probe = absl::StrCat(dir, "/berth-probe-", ::getpid());
+  if (::mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return true;
+  bool found = any_in(probe);
+  ::rmdir(probe.c_str());
+  return found;
+}
+
+}  // namespace
+
 bool BlkioWeightSupported(const std::string& root) {
-  auto exists = [](const std::string& p) { return ::access(p.c_str(), F_OK) == 0; };
-  if (exists(root + "/blkio")) {
-    return exists(root + "/blkio/blkio.weight") || exists(root + "/blkio/blkio.bfq.weight");
+  // cgroup v1 (or hybrid): CFQ's blkio.weight or BFQ's blkio.bfq.weight.
+  if (::access((root + "/blkio").c_str(), F_OK) == 0) {
+    return CgroupHasAny(root + "/blkio", {"blkio.weight", "blkio.bfq.weight"});
   }
-  // cgroup v2 alone: weights are io.weight / io.bfq.weight in a child, if "io" is a controller.
-  std::ifstream controllers(root + "/cgroup.controllers");
+  // cgroup v2 alone: io.bfq.weight or iocost's io.weight, where the root hands "io" down.
+  std::ifstream subtree(root + "/cgroup.subtree_control");
   std::string name;
-  while (controllers >> name) {
-    if (name == "io") return true;
+  while (subtree >> name) {
+    if (name == "io") return CgroupHasAny(root, {"io.bfq.weight", "io.weight"});
   }
   return false;
 }
@@ -249,7 +273,9 @@ Status VerifyBlkioWeight(const spec::Resources& r, const HostFacts& host) {
 
 HostFacts ReadHostFacts(std::string init_path) {
   HostFacts f;
-  f.blkio_weight = BlkioWeightSupported();
+  // The kernel's to know once: the probe makes and removes a cgroup.
+  static const bool kBlkioWeight = BlkioWeightSupported();
+  f.blkio_weight = kBlkioWeight;
   f.capabilities = HostCapabilities();
   f.init_path = std::move(init_path);
   f.cpus_online = OnlineList("/sys/devices/system/cpu/online");

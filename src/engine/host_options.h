@@ -26,11 +26,13 @@ struct HostFacts {
   std::string mems_online = "0";          // /sys/devices/system/node/online
   // The hard limit berthd holds of an rlimit (getrlimit); raising one needs CAP_SYS_RESOURCE.
   std::function<uint64_t(int resource)> hard_limit;
-  // Whether the blkio controller takes weights (blkio.weight or blkio.bfq.weight: a kernel
-  // without CFQ or BFQ has neither, and runc would fail the start or update on the file).
+  // Whether the blkio controller takes weights (blkio.weight or blkio.bfq.weight in a container's
+  // cgroup: a kernel without CFQ or BFQ has neither, and runc would fail the start or update on
+  // the file).
   bool blkio_weight = true;
 };
-// Whether a cgroup v1 blkio hierarchy at `root` (or the cgroup v2 one) takes weights.
+// Whether a cgroup v1 blkio hierarchy at `root` (or the cgroup v2 one) takes weights, looked for
+// in a cgroup made for the look under the hierarchy's root (BFQ has none at the root).
 bool BlkioWeightSupported(const std::string& root = "/sys/fs/cgroup");
 // Docker's words for a kernel without Block I/O weights (its warning, here a refusal).
 Status VerifyBlkioWeight(const spec::Resources& r, const HostFacts& host);

@@ -9,10 +9,11 @@ teardown_file() { berth_teardown_daemon; }
 teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
 
 cg() { cat "/sys/fs/cgroup/$1/berth/$2/$3"; }
-# The blkio weight file of this kernel (CFQ's or BFQ's); none: the kernel takes no weights.
+# The blkio weight file in a container's cgroup (CFQ's or BFQ's, never at the hierarchy's root);
+# none: the kernel takes no weights.
 blkio_weight_file() {
   for f in blkio.weight blkio.bfq.weight; do
-    [ -e "/sys/fs/cgroup/blkio/$f" ] && { echo "$f"; return 0; }
+    [ -e "/sys/fs/cgroup/blkio/berth/$1/$f" ] && { echo "$f"; return 0; }
   done
   return 1
 }
@@ -114,12 +115,12 @@ prog() { if [ "$1" = berth ]; then echo "$BIN/berth"; else echo docker; fi; }
 @test "update changes a running container's cgroup at once, and inspect shows it" {
   # Block I/O weights where the kernel takes them; where it does not, they are refused, at run
   # and at update, and nothing changes (dockerd warns and drops them).
-  local weight_file weight=0 weight_flag=()
-  if weight_file=$(blkio_weight_file); then weight=300; weight_flag=(--blkio-weight 300); fi
   for cli in $CLIS; do
     $cli run -d --name "u-$cli" -m 64m busybox sleep 300 >/dev/null
-    local id
+    local id weight_file weight=0 weight_flag=()
     id=$(docker inspect -f '{{.Id}}' "u-$cli")
+    if weight_file=$(blkio_weight_file "$id"); then weight=300; weight_flag=(--blkio-weight 300); fi
+    echo "blkio weight file: ${weight_file:-none}"
     if [ "$weight" = 0 ]; then
       run $cli update --blkio-weight 300 --cpu-shares 512 "u-$cli"
       [ "$status" -ne 0 ]
