@@ -50,10 +50,11 @@ namespace {
 // connection, which the docker CLI sends only after the 101 under API 1.41), so that the process
 // starts at it; dockerd starts the process at once, and a quick `stty size` reads 0 0. Waits up
 // to 2 s with stdin (the docker CLI refuses -it without a terminal, so a size is on its way, and
-// a loaded machine has delayed it past 300 ms), 300 ms without (a script's exec -t may send
-// none), and not at all once the client sends anything (input, or its end: an SDK that sends
-// input first will not send a size first).
-void WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows, int* cols) {
+// a loaded machine has delayed it past 300 ms) but not once the client sends input (an SDK that
+// sends input first will not send a size first); 300 ms without stdin (a script's exec -t may
+// send none), whatever the client's side does (the CLI closes it at once then). false: the
+// daemon is shutting down.
+bool WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows, int* cols) {
   transport::Deadline until =
       transport::After(std::chrono::milliseconds(with_stdin ? 2000 : 300));
   std::optional<transport::FdWatch> sized;
@@ -63,14 +64,16 @@ void WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows,
       std::lock_guard<std::mutex> lock(entry.mu);
       if (entry.rows > 0) break;
     }
-    transport::WaitResult w = c.stream().Wait(true, sized ? &*sized : nullptr, until);
-    if (!w.other) break;  // the client sent something, the time is up, or shutdown
+    transport::WaitResult w = c.stream().Wait(with_stdin, sized ? &*sized : nullptr, until);
+    if (w.aborted) return false;
+    if (!w.other) break;  // the client sent something, or the time is up
     uint64_t count;
     (void)::read(entry.sized.get(), &count, sizeof count);
   }
   std::lock_guard<std::mutex> lock(entry.mu);
   *rows = entry.rows;
   *cols = entry.cols;
+  return true;
 }
 
 std::optional<int> OptionalInt(const Request& req, const std::string& k) {
@@ -433,7 +436,10 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     int rows = 0, cols = 0;
-    if (tty) WaitForSize(c, *entry, info->config.attach_stdin, &rows, &cols);
+    if (tty && !WaitForSize(c, *entry, info->config.attach_stdin, &rows, &cols)) {
+      b.exec_streams.Remove(exec_id);
+      return;
+    }
     auto stream = b.containers.ExecStart(exec_id, false, rows, cols);
     if (!stream.ok()) {
       // The process could not start: dockerd tells the client inside the stream.
