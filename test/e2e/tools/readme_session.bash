@@ -55,7 +55,8 @@ cleanup() {
   # container's, of a test running alongside), and a look from outside would find that one.
   local left=""
   for _ in $(seq 1 100); do
-    left=$(perl -e 'my $ns = readlink("/proc/self/ns/mnt"); opendir(my $d, "/proc") or exit;
+    left=$(perl -e 'my $ns = readlink("/proc/self/ns/mnt");
+      opendir(my $d, "/proc") && defined $ns or do { print "ERROR: cannot look"; exit };
       my %self; for (my $p = $$; $p > 1;) {  # perl and the shells it runs under
         $self{$p} = 1; open(my $s, "<", "/proc/$p/stat") or last; my @f = split / /, <$s>;
         $p = ($f[1] =~ /\)$/) ? $f[3] : 0; }
