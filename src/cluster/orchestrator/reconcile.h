@@ -80,8 +80,7 @@ class FailureMemory {
   struct Group {
     std::string service_id;
     std::shared_ptr<const spec::TaskSpec> spec;
-    std::map<std::string, int> per_node;
-    int total = 0;
+    std::map<std::string, int> per_node;  // no zero counts: an empty group is dropped
   };
   struct Entry {
     int64_t at;

@@ -345,11 +345,9 @@ void FailureMemory::Fill(ClusterView& view, WallTime now) {
     }
     if (group == next_group_) {
       groups_[next_group_++] = Group{t.service_id, std::make_shared<const spec::TaskSpec>(t.spec),
-                                     {}, 0};
+                                     {}};
     }
-    Group& g = groups_[group];
-    ++g.per_node[t.node_id];
-    ++g.total;
+    ++groups_[group].per_node[t.node_id];
     by_task_.emplace(t.id, Entry{t.status.timestamp, group, t.node_id});
     by_time_.emplace(t.status.timestamp, t.id);
     changed_ = true;
@@ -360,8 +358,9 @@ void FailureMemory::Fill(ClusterView& view, WallTime now) {
     if (e == by_task_.end()) continue;
     auto g = groups_.find(e->second.group);
     if (g != groups_.end()) {
-      if (--g->second.per_node[e->second.node_id] == 0) g->second.per_node.erase(e->second.node_id);
-      if (--g->second.total == 0) groups_.erase(g);
+      auto& per_node = g->second.per_node;
+      if (--per_node[e->second.node_id] == 0) per_node.erase(e->second.node_id);
+      if (per_node.empty()) groups_.erase(g);
     }
     by_task_.erase(e);
     changed_ = true;
