@@ -681,8 +681,9 @@ bool Shim::DeleteStoppedContainer() {
   std::string dir = opts_.runtime_root + "/" + opts_.id;
   std::string state;
   if (!ReadFile((dir + "/state.json").c_str(), &state) || state.empty()) return false;
-  size_t hook = state.find("\"poststop\":[");
-  if (hook != std::string::npos && state.compare(hook + 12, 1, "]") != 0) return false;
+  static constexpr std::string_view kPoststop = "\"poststop\":[";
+  size_t hook = state.find(kPoststop);
+  if (hook != std::string::npos && state.compare(hook + kPoststop.size(), 1, "]") != 0) return false;
   if (state.find("\"intel_rdt_path\":\"\"") == std::string::npos &&
       state.find("\"intel_rdt_path\"") != std::string::npos) {
     return false;
