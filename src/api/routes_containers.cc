@@ -48,13 +48,19 @@ namespace {
 
 // Before a TTY exec starts: the size the client sends (POST /exec/{id}/resize, on another
 // connection, which the docker CLI sends only after the 101 under API 1.41), so that the process
-// starts at it; dockerd starts the process at once, and a quick `stty size` reads 0 0. Waits up
-// to 2 s with stdin (the docker CLI refuses -it without a terminal, so a size is on its way, and
-// a loaded machine has delayed it past 300 ms) but not once the client sends input (an SDK that
-// sends input first will not send a size first); 300 ms without stdin (a script's exec -t may
-// send none), whatever the client's side does (the CLI closes it at once then). false: the
-// daemon is shutting down.
-bool WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows, int* cols) {
+// starts at it; dockerd starts the process at once, and a quick `stty size` reads 0 0. Only the
+// CLIs that send a size right after the 101 are waited for (the docker CLI and berth, by their
+// User-Agent): up to 2 s with stdin (the docker CLI refuses -it without a terminal, so a size is
+// on its way, and a loaded machine has delayed it past 300 ms; input it sends first, as a ^D from
+// `script`, does not end the wait), 300 ms without (a script's exec -t may send none). Any other
+// client (an SDK, which sends a size if ever only when it likes) has its process started at
+// once, as dockerd does. false: the daemon is shutting down.
+bool WaitForSize(Conn& c, const Request& req, ExecStreams::Entry& entry, bool with_stdin,
+                 int* rows, int* cols) {
+  auto agent = req.headers.find("user-agent");
+  if (agent == req.headers.end() || !(absl::StartsWith(agent->second, "Docker-Client/") ||
+                                      absl::StartsWith(agent->second, "Berth-Client/")))
+    return true;
   transport::Deadline until =
       transport::After(std::chrono::milliseconds(with_stdin ? 2000 : 300));
   std::optional<transport::FdWatch> sized;
@@ -64,9 +70,9 @@ bool WaitForSize(Conn& c, ExecStreams::Entry& entry, bool with_stdin, int* rows,
       std::lock_guard<std::mutex> lock(entry.mu);
       if (entry.rows > 0) break;
     }
-    transport::WaitResult w = c.stream().Wait(with_stdin, sized ? &*sized : nullptr, until);
+    transport::WaitResult w = c.stream().Wait(false, sized ? &*sized : nullptr, until);
     if (w.aborted) return false;
-    if (!w.other) break;  // the client sent something, or the time is up
+    if (!w.other) break;  // the time is up
     uint64_t count;
     (void)::read(entry.sized.get(), &count, sizeof count);
   }
@@ -436,7 +442,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     int rows = 0, cols = 0;
-    if (tty && !WaitForSize(c, *entry, info->config.attach_stdin, &rows, &cols)) {
+    if (tty && !WaitForSize(c, req, *entry, info->config.attach_stdin, &rows, &cols)) {
       b.exec_streams.Remove(exec_id);
       return;
     }
