@@ -723,6 +723,11 @@ void ContainerManager::MonitorLoop() {
           code = 255;
           nanos = UnixNanos(clock_.Now());
         }
+        // It was killed or crashed: nobody holds the container's stdio any more, and its
+        // processes, cgroups and runc state may be left (the shim removes them only after the
+        // exit). runc kills and removes them now, before the network goes and before a restart
+        // reuses the id; this waits for runc, but happens only when a shim dies.
+        shim_.ForgetRuntimeState(w->id);
       }
       OnExit(w->id, code, nanos);
     }

@@ -52,3 +52,32 @@ teardown_file() { berth_teardown_daemon; }
   [ "$status" -ne 0 ]
   [[ "$output" == *"pid file found"* ]]
 }
+
+@test "a shim killed with SIGKILL: its container's processes go too, the exit is recorded, it starts again" {
+  docker run -d --name orphan busybox sleep 600
+  local id=$(docker inspect -f '{{.Id}}' orphan)
+  local pid=$(docker inspect -f '{{.State.Pid}}' orphan)
+  local shim=$(cat "$BT_DIR/exec/c/${id:0:12}/shim.pid")
+  [ -n "$shim" ]
+  kill -9 "$shim"
+  local i
+  for i in $(seq 100); do
+    [ "$(docker inspect -f '{{.State.Status}}' orphan)" = exited ] && break
+    sleep 0.1
+  done
+  run docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' orphan
+  echo "after the kill: $output"
+  [ "$output" = "exited 255" ]
+  # Nobody holds the container's stdio any more: its process must not run on (a zombie waiting
+  # for a reaper that is not ours counts as gone).
+  if [ -e "/proc/$pid" ]; then
+    run grep '^State:' "/proc/$pid/status"
+    echo "container init $pid: $output"
+    [[ "$output" == *zombie* ]] || [ ! -e "/proc/$pid" ]
+  fi
+  # runc's state and cgroups went with it, so the id can run again.
+  docker start orphan
+  run docker inspect -f '{{.State.Status}}' orphan
+  [ "$output" = running ]
+  docker rm -f orphan
+}
