@@ -11,13 +11,13 @@
 
 namespace berth::api {
 
-int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, std::mutex* write_mu,
+int ProxyStream(Conn& conn, int shim, bool tty, bool client_stdin, absl::Mutex* write_mu,
                 const std::string& detach_keys, std::string* unread) {
   transport::Stream& client = conn.stream();
   auto to_shim = [&](uint8_t type, std::string_view data) {
     std::string f = engine::Frame(type, data);
     if (write_mu) {
-      std::lock_guard<std::mutex> lock(*write_mu);
+      absl::MutexLock lock(write_mu);
       return SendAll(shim, f);
     }
     return SendAll(shim, f);

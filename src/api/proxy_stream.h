@@ -3,8 +3,7 @@
 // container's shim stream. The client's side is a transport::Stream (plain or TLS); the thread
 // waits on both at once and on nothing else.
 
-#include <mutex>
-
+#include "absl/synchronization/mutex.h"
 #include "api/http.h"
 
 namespace berth::api {
@@ -21,7 +20,7 @@ inline constexpr int kProxyDetached = -2;
 // caller's to close or hand on, with what was read of it but not yet sent (a part of a frame)
 // in *unread if given. The caller ends the client's stream (conn.stream().CloseWrite())
 // once it has recorded what must be visible when the client sees the end.
-int ProxyStream(Conn& conn, int shim_fd, bool tty, bool client_stdin, std::mutex* write_mu,
+int ProxyStream(Conn& conn, int shim_fd, bool tty, bool client_stdin, absl::Mutex* write_mu,
                 const std::string& detach_keys = "", std::string* unread = nullptr);
 
 }  // namespace berth::api

@@ -4,9 +4,10 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/server.h"
 #include "common/fd.h"
 #include "engine/containers.h"
@@ -41,18 +42,20 @@ struct DaemonInfo {
 class ExecStreams {
  public:
   struct Entry {
-    std::mutex mu;
-    int fd = -1;           // guarded by mu; the shim stream once the exec runs
-    int rows = 0, cols = 0;  // guarded by mu; the last size the client asked for
-    UniqueFd sized;        // an eventfd, written on every resize (the start waits on it)
+    absl::Mutex mu;
+    int fd ABSL_GUARDED_BY(mu) = -1;  // the shim stream once the exec runs
+    int rows ABSL_GUARDED_BY(mu) = 0;  // the last size the client asked for
+    int cols ABSL_GUARDED_BY(mu) = 0;
+    // An eventfd that every resize writes to, made only while a start waits for the size.
+    UniqueFd sized ABSL_GUARDED_BY(mu);
   };
   std::shared_ptr<Entry> Add(const std::string& id, int fd);
   void Remove(const std::string& id);
   std::shared_ptr<Entry> Find(const std::string& id);
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;  // guarded by mu_
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 struct Backend {

@@ -26,20 +26,22 @@ using nlohmann::json;
 
 std::shared_ptr<ExecStreams::Entry> ExecStreams::Add(const std::string& id, int fd) {
   auto e = std::make_shared<Entry>();
-  e->fd = fd;
-  e->sized = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  std::lock_guard<std::mutex> lock(mu_);
+  {
+    absl::MutexLock lock(&e->mu);
+    e->fd = fd;
+  }
+  absl::MutexLock lock(&mu_);
   entries_[id] = e;
   return e;
 }
 
 void ExecStreams::Remove(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   entries_.erase(id);
 }
 
 std::shared_ptr<ExecStreams::Entry> ExecStreams::Find(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   return it == entries_.end() ? nullptr : it->second;
 }
@@ -63,20 +65,27 @@ bool WaitForSize(Conn& c, const Request& req, ExecStreams::Entry& entry, bool wi
     return true;
   transport::Deadline until =
       transport::After(std::chrono::milliseconds(with_stdin ? 2000 : 300));
+  int sized_fd = -1;  // stays open while entry lives, which the caller holds
+  {
+    absl::MutexLock lock(&entry.mu);
+    if (entry.rows == 0 && !entry.sized.valid())
+      entry.sized = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    sized_fd = entry.sized.get();
+  }
   std::optional<transport::FdWatch> sized;
-  if (entry.sized.valid()) sized.emplace(c.stream(), entry.sized.get());
+  if (sized_fd >= 0) sized.emplace(c.stream(), sized_fd);
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(entry.mu);
+      absl::MutexLock lock(&entry.mu);
       if (entry.rows > 0) break;
     }
     transport::WaitResult w = c.stream().Wait(false, sized ? &*sized : nullptr, until);
     if (w.aborted) return false;
     if (!w.other) break;  // the time is up
     uint64_t count;
-    (void)::read(entry.sized.get(), &count, sizeof count);
+    (void)::read(sized_fd, &count, sizeof count);
   }
-  std::lock_guard<std::mutex> lock(entry.mu);
+  absl::MutexLock lock(&entry.mu);
   *rows = entry.rows;
   *cols = entry.cols;
   return true;
@@ -455,7 +464,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     {
-      std::lock_guard<std::mutex> lock(entry->mu);
+      absl::MutexLock lock(&entry->mu);
       entry->fd = stream->fd.get();
     }
     bool in = info->config.attach_stdin;
@@ -470,7 +479,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
     int code = ProxyStream(c, stream->fd.get(), raw_output, in, &entry->mu, keys, &unread);
     b.exec_streams.Remove(exec_id);
     {
-      std::lock_guard<std::mutex> lock(entry->mu);
+      absl::MutexLock lock(&entry->mu);
       entry->fd = -1;
     }
     if (code == kProxyDetached) {
@@ -498,7 +507,7 @@ void AddContainerRoutes(Router& r, Backend& b) {
       return;
     }
     if (auto e = b.exec_streams.Find(req.params["id"])) {
-      std::lock_guard<std::mutex> lock(e->mu);
+      absl::MutexLock lock(&e->mu);
       e->rows = req.QueryInt("h", 0);
       e->cols = req.QueryInt("w", 0);
       if (e->fd >= 0)

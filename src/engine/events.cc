@@ -3,8 +3,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <chrono>
-
 namespace berth::engine {
 
 namespace {
@@ -15,7 +13,7 @@ void EventBus::Publish(const std::string& type, const std::string& action, const
                        std::map<std::string, std::string> attributes) {
   Event ev{type, action, id, std::move(attributes), UnixNanos(clock_.Now())};
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     history_.push_back(std::move(ev));
     if (history_.size() > kHistory) {
       history_.pop_front();
@@ -31,16 +29,15 @@ void EventBus::Publish(const std::string& type, const std::string& action, const
       }
     }
   }
-  cv_.notify_all();
 }
 
 uint64_t EventBus::Head() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return first_seq_ + history_.size();
 }
 
 uint64_t EventBus::CursorSince(int64_t since) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   uint64_t seq = first_seq_;
   for (auto& e : history_) {
     if (e.time_nanos >= since) return seq;
@@ -50,10 +47,13 @@ uint64_t EventBus::CursorSince(int64_t since) {
 }
 
 std::vector<Event> EventBus::Next(uint64_t* cursor, int timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (timeout_ms > 0)
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                 [&] { return closed_ || first_seq_ + history_.size() > *cursor; });
+  absl::MutexLock lock(&mu_);
+  if (timeout_ms > 0) {
+    auto ready = [this, cursor]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed_ || first_seq_ + history_.size() > *cursor;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(timeout_ms));
+  }
   std::vector<Event> out;
   if (*cursor < first_seq_) *cursor = first_seq_;
   for (uint64_t s = *cursor; s < first_seq_ + history_.size(); ++s)
@@ -76,7 +76,7 @@ void EventBus::Subscription::Drain() {
 
 std::shared_ptr<EventBus::Subscription> EventBus::Subscribe() {
   auto s = std::make_shared<Subscription>();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   subs_.push_back(s);
   if (closed_) s->Notify();
   return s;
@@ -84,12 +84,11 @@ std::shared_ptr<EventBus::Subscription> EventBus::Subscribe() {
 
 void EventBus::Close() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closed_ = true;
     for (auto& w : subs_)
       if (auto s = w.lock()) s->Notify();
   }
-  cv_.notify_all();
 }
 
 }  // namespace berth::engine

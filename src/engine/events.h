@@ -1,18 +1,18 @@
 #pragma once
-// EventBus: Docker's /events. Publishers append; subscribers block on a condition variable and
-// read from a bounded history (so `--since` can replay recent events).
+// EventBus: Docker's /events. Publishers append; subscribers wait on the mutex's condition (or
+// their Subscription's fd) and read from a bounded history (so `--since` can replay recent events).
 //
-// Thread-safe: one mutex guards history_ and closed_.
+// Thread-safe: one mutex guards the history, the subscribers and closed_.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/fd.h"
 
@@ -57,12 +57,11 @@ class EventBus {
 
  private:
   const Clock& clock_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> history_;  // guarded by mu_
-  uint64_t first_seq_ = 0;              // guarded by mu_; sequence number of history_.front()
-  bool closed_ = false;                 // guarded by mu_
-  std::vector<std::weak_ptr<Subscription>> subs_;  // guarded by mu_
+  absl::Mutex mu_;
+  std::deque<Event> history_ ABSL_GUARDED_BY(mu_);
+  uint64_t first_seq_ ABSL_GUARDED_BY(mu_) = 0;  // sequence number of history_.front()
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::weak_ptr<Subscription>> subs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::engine

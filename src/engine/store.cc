@@ -28,7 +28,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
     return absl::InternalError("open " + path + ": " + msg);
   }
   std::unique_ptr<Store> store(new Store(db));
-  std::lock_guard<std::recursive_mutex> lock(store->mu_);
+  absl::MutexLock lock(&store->mu_);
   // WAL + synchronous=NORMAL: a crash of the process loses no committed transaction (only a
   // power loss may lose the last ones), and commits cost no fsync on the hot path.
   RETURN_IF_ERROR(store->ExecLocked("PRAGMA journal_mode=WAL"));
@@ -73,22 +73,23 @@ Status Store::PutLocked(const std::string& kind, const std::string& id, const st
 Status Store::Put(const std::string& kind, const std::string& id, const std::string& name,
                   const std::string& doc) {
   CheckNoStateLock("Store::Put");
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  // "INSERT OR REPLACE" would silently delete another row holding the same unique name, so
-  // check the name first: a name collision is the caller's error to report (409).
-  if (!name.empty()) {
-    Stmt st;
-    if (sqlite3_prepare_v2(db_, "SELECT id FROM objects WHERE kind=? AND name=?", -1, &st.s,
-                           nullptr) != SQLITE_OK)
-      return SqlError(db_, "prepare name check");
-    sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(st.s, 2, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-    if (sqlite3_step(st.s) == SQLITE_ROW) {
-      std::string other = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
-      if (other != id) return absl::AlreadyExistsError(kind + " name " + name + " is in use by " + other);
+  return Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> Status {
+    // "INSERT OR REPLACE" would silently delete another row holding the same unique name, so
+    // check the name first: a name collision is the caller's error to report (409).
+    if (!name.empty()) {
+      Stmt st;
+      if (sqlite3_prepare_v2(db_, "SELECT id FROM objects WHERE kind=? AND name=?", -1, &st.s,
+                             nullptr) != SQLITE_OK)
+        return SqlError(db_, "prepare name check");
+      sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(st.s, 2, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st.s) == SQLITE_ROW) {
+        std::string other = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
+        if (other != id) return absl::AlreadyExistsError(kind + " name " + name + " is in use by " + other);
+      }
     }
-  }
-  return PutLocked(kind, id, name, doc);
+    return PutLocked(kind, id, name, doc);
+  });
 }
 
 Status Store::DeleteLocked(const std::string& kind, const std::string& id) {
@@ -104,8 +105,7 @@ Status Store::DeleteLocked(const std::string& kind, const std::string& id) {
 
 Status Store::Delete(const std::string& kind, const std::string& id) {
   CheckNoStateLock("Store::Delete");
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return DeleteLocked(kind, id);
+  return Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return DeleteLocked(kind, id); });
 }
 
 static StoredObject RowToObject(sqlite3_stmt* s) {
@@ -118,38 +118,40 @@ static StoredObject RowToObject(sqlite3_stmt* s) {
 
 std::optional<StoredObject> Store::Get(const std::string& kind, const std::string& id) {
   CheckNoStateLock("Store::Get");
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "SELECT id,name,doc FROM objects WHERE kind=? AND id=?", -1, &st.s,
-                         nullptr) != SQLITE_OK)
-    return std::nullopt;
-  sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 2, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-  if (sqlite3_step(st.s) != SQLITE_ROW) return std::nullopt;
-  return RowToObject(st.s);
+  return Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::optional<StoredObject> {
+    Stmt st;
+    if (sqlite3_prepare_v2(db_, "SELECT id,name,doc FROM objects WHERE kind=? AND id=?", -1, &st.s,
+                           nullptr) != SQLITE_OK)
+      return std::nullopt;
+    sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.s, 2, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(st.s) != SQLITE_ROW) return std::nullopt;
+    return RowToObject(st.s);
+  });
 }
 
 std::vector<StoredObject> Store::List(const std::string& kind) {
   CheckNoStateLock("Store::List");
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  std::vector<StoredObject> out;
-  Stmt st;
-  if (sqlite3_prepare_v2(db_, "SELECT id,name,doc FROM objects WHERE kind=? ORDER BY rowid", -1,
-                         &st.s, nullptr) != SQLITE_OK)
+  return Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::vector<StoredObject> {
+    std::vector<StoredObject> out;
+    Stmt st;
+    if (sqlite3_prepare_v2(db_, "SELECT id,name,doc FROM objects WHERE kind=? ORDER BY rowid", -1,
+                           &st.s, nullptr) != SQLITE_OK)
+      return out;
+    sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
+    while (sqlite3_step(st.s) == SQLITE_ROW) out.push_back(RowToObject(st.s));
     return out;
-  sqlite3_bind_text(st.s, 1, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
-  while (sqlite3_step(st.s) == SQLITE_ROW) out.push_back(RowToObject(st.s));
-  return out;
+  });
 }
 
 Status Store::Batch(const std::function<Status()>& fn) {
   CheckNoStateLock("Store::Batch");
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  if (in_batch_) return fn();
+  if (batch_thread_.load() == std::this_thread::get_id()) return fn();  // joins the outer batch
+  absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE"));
-  in_batch_ = true;
+  batch_thread_.store(std::this_thread::get_id());
   Status st = fn();
-  in_batch_ = false;
+  batch_thread_.store(std::thread::id());
   if (!st.ok()) {
     (void)ExecLocked("ROLLBACK");
     return st;

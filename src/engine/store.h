@@ -3,17 +3,21 @@
 // by its owner's codec; they are JSON) keyed by kind and id, with an optional unique name per kind; each public call is one transaction, and Batch()
 // groups several writes into one (a crash leaves all or none of them).
 //
-// Thread-safe: one connection behind one mutex (SQLite serializes writers anyway).
+// Thread-safe: one connection behind one resource lock (SQLite serializes writers anyway). Batch()
+// holds it while its function runs; that thread's Put/Delete/Get/List calls then use it as is.
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 
 namespace berth::engine {
@@ -42,14 +46,26 @@ class Store {
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}
-  Status ExecLocked(const char* sql);
+  // Runs f with mu_ held: taken here, or already held by this thread's Batch().
+  template <typename F>
+  auto Locked(F f) {
+    if (batch_thread_.load() == std::this_thread::get_id()) {
+      mu_.AssertHeld();
+      return f();
+    }
+    absl::MutexLock lock(&mu_);
+    return f();
+  }
+  Status ExecLocked(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status PutLocked(const std::string& kind, const std::string& id, const std::string& name,
-                   const std::string& doc);
-  Status DeleteLocked(const std::string& kind, const std::string& id);
+                   const std::string& doc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status DeleteLocked(const std::string& kind, const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::recursive_mutex mu_;
-  sqlite3* db_;  // guarded by mu_
-  bool in_batch_ = false;  // guarded by mu_
+  absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_) ABSL_PT_GUARDED_BY(mu_);
+  // The thread running Batch()'s function, which holds mu_ (none: a default id).
+  std::atomic<std::thread::id> batch_thread_;
 };
 
 }  // namespace berth::engine

@@ -300,7 +300,7 @@ Status Rtnl::Transact(Request& req, const std::string& what,
   // Every non-dump request is acked, so the end of its reply is never guessed.
   if (!dump) nlh->nlmsg_flags |= NLM_F_ACK;
 
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const uint32_t seq = ++seq_;
   nlh->nlmsg_seq = seq;
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return ErrnoStatus(errno, what + ": send");

@@ -16,10 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "sys/netns.h"
 
@@ -205,10 +206,10 @@ class Rtnl {
   Status SetBridgePortFlag(const std::string& port, uint16_t attr, uint8_t value, const std::string& what);
   StatusOr<bool> GetBridgePortFlag(const std::string& port, uint16_t attr);
 
-  std::mutex mu_;
-  mnl_socket* nl_;  // guarded by mu_
+  absl::Mutex mu_;
+  mnl_socket* const nl_ ABSL_PT_GUARDED_BY(mu_);
   const uint32_t portid_;
-  uint32_t seq_;  // guarded by mu_
+  uint32_t seq_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::sys

@@ -215,7 +215,7 @@ Server::Server(std::vector<std::string> upstreams, int forward_timeout_ms, const
 
 Server::~Server() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     stop_ = true;
   }
   uint64_t one = 1;
@@ -249,7 +249,7 @@ void Server::ArmWakeup() {
 
 Status Server::Start() {
   RETURN_IF_ERROR(init_);
-  std::lock_guard<std::mutex> l(mu_);
+  absl::MutexLock l(&mu_);
   if (running_ || thread_.joinable())
     return absl::FailedPreconditionError("embedded DNS already started");
   running_ = true;
@@ -258,7 +258,7 @@ Status Server::Start() {
 }
 
 void Server::Post(std::function<void()> fn, bool wait) {
-  std::unique_lock<std::mutex> l(mu_);
+  absl::ReleasableMutexLock l(&mu_);
   if (!running_) {
     fn();  // no server thread: the state is ours, serialized by mu_
     return;
@@ -275,7 +275,7 @@ void Server::Post(std::function<void()> fn, bool wait) {
   } else {
     tasks_.push_back(std::move(fn));
   }
-  l.unlock();
+  l.Release();
   uint64_t one = 1;
   (void)!write(wake_.get(), &one, sizeof one);
   if (wait) done.wait();
@@ -319,7 +319,7 @@ Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netn
     return absl::FailedPreconditionError("AddSandbox called from a DNS lookup");
   }
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (!ids_.insert(sandbox_id).second) {
       return absl::AlreadyExistsError(
           absl::StrCat("embedded DNS: sandbox ", sandbox_id, " already served"));
@@ -333,7 +333,7 @@ Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netn
   Status st = BindInNetns(netns_path, &sb->udp, &sb->tcp);
   if (st.ok()) Post([&] { st = Register(sb); }, /*wait=*/true);
   if (!st.ok()) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     ids_.erase(sandbox_id);
   }
   return Annotate(st, absl::StrCat("sandbox ", sandbox_id));
@@ -342,7 +342,7 @@ Status Server::AddSandbox(const std::string& sandbox_id, const std::string& netn
 void Server::RemoveSandbox(const std::string& sandbox_id) {
   CheckNoStateLock("dns::Server::RemoveSandbox");
   {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (ids_.erase(sandbox_id) == 0) return;
   }
   Post([this, sandbox_id] { Unregister(sandbox_id); }, /*wait=*/true);
@@ -397,7 +397,7 @@ void Server::Loop() {
     int n = epoll_wait(epoll_.get(), events, 64, -1);
     if (n < 0 && errno != EINTR) {
       spdlog::error("embedded DNS: epoll_wait: {}", strerror(errno));
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       running_ = false;  // Posts run inline from now on instead of waiting for a dead loop
       return;
     }
@@ -434,7 +434,7 @@ void Server::Loop() {
       std::vector<std::function<void()>> tasks;
       bool stop;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        absl::MutexLock l(&mu_);
         tasks.swap(tasks_);
         stop = stop_;
         if (stop) running_ = false;  // later Posts run inline; the destructor joins us next

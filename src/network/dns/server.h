@@ -21,7 +21,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -147,11 +146,11 @@ class Server {
   UniqueFd wake_;  // eventfd: tasks queued or stop requested
 
   // The sandbox table and the task queue (the only lock; never taken per query).
-  std::mutex mu_;
-  std::set<std::string> ids_;                 // guarded by mu_: ids added and not removed
-  std::vector<std::function<void()>> tasks_;  // guarded by mu_
-  bool running_ = false;                      // guarded by mu_
-  bool stop_ = false;                         // guarded by mu_
+  absl::Mutex mu_;
+  std::set<std::string> ids_ ABSL_GUARDED_BY(mu_);  // ids added and not removed
+  std::vector<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
   // Server-thread state (or the caller's while the thread is not running, under mu_).

@@ -235,13 +235,13 @@ Allocator::Allocator() = default;
 Allocator::~Allocator() = default;
 
 StatusOr<Pool> Allocator::RequestPool(const PoolRequest& req) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return RequestPoolLocked(req, "");
 }
 
 StatusOr<Pool> Allocator::RequestPoolLocked(const PoolRequest& req, const std::string& id) {
   const int family = req.ipv6 ? 6 : 4;
-  auto overlaps_existing = [this](const Net& c) {
+  auto overlaps_existing = [this](const Net& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const auto& [unused, p] : pools_) {
       if (p->subnet.Overlaps(c)) return true;
     }
@@ -357,14 +357,14 @@ StatusOr<Pool> Allocator::RequestPoolLocked(const PoolRequest& req, const std::s
 }
 
 Status Allocator::ReleasePool(const std::string& pool_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (pools_.erase(pool_id) == 0) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   return absl::OkStatus();
 }
 
 StatusOr<std::string> Allocator::RequestAddress(const std::string& pool_id, const std::string& preferred,
                                                 std::string_view network_name, std::string_view network_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   PoolState& p = *it->second;
@@ -400,7 +400,7 @@ StatusOr<std::string> Allocator::RequestAddress(const std::string& pool_id, cons
 }
 
 Status Allocator::ReleaseAddress(const std::string& pool_id, const std::string& ip_text) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   PoolState& p = *it->second;
@@ -421,7 +421,7 @@ Status Allocator::ReleaseAddress(const std::string& pool_id, const std::string& 
 }
 
 std::vector<Pool> Allocator::Pools() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<Pool> out;
   out.reserve(pools_.size());
   for (const auto& [unused, p] : pools_) out.push_back(p->info);
@@ -429,14 +429,14 @@ std::vector<Pool> Allocator::Pools() const {
 }
 
 StatusOr<Pool> Allocator::GetPool(const std::string& pool_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   return it->second->info;
 }
 
 StatusOr<std::vector<std::string>> Allocator::Allocated(const std::string& pool_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return absl::NotFoundError(absl::StrCat("ipam pool ", pool_id, " not found"));
   const PoolState& p = *it->second;

@@ -17,11 +17,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 
 namespace berth::network::ipam {
@@ -127,10 +128,11 @@ class Allocator {
  private:
   struct PoolState;
 
-  StatusOr<Pool> RequestPoolLocked(const PoolRequest& req, const std::string& id);
+  StatusOr<Pool> RequestPoolLocked(const PoolRequest& req, const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<PoolState>> pools_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<PoolState>> pools_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::network::ipam
