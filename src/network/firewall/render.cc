@@ -136,20 +136,19 @@ constexpr char kChains[] = R"(
 	}
 
 	# Our chains only ever drop: an accept here does not override a drop in another table.
-	# A connection is established only once its first packet has passed the rules below, and what
-	# they read of a live bridge (internal, icc) never changes: its later packets, most of the
-	# traffic, are accepted by one conntrack match instead of walking the sets (as Docker's
-	# DOCKER-CT chain does).
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		ct state established,related accept
 		iifname @bridges jump from_bridge
 		oifname @bridges jump into_bridge
 	}
 
 	# Leaving a bridge: to the same bridge, another bridge or the outside.
 	chain from_bridge {
+		# To the outside from a bridge that is not internal: no rule below drops it, and it is
+		# most of this chain's traffic (with the replies of published ports), so it skips them.
+		oifname != @bridges iifname != @internal_bridges accept
 		iifname . oifname @icc accept
+		iifname . oifname @same_bridge ct state established,related accept
 		# Hairpin through a published port stays allowed when icc is off.
 		iifname . oifname @same_bridge ct status dnat accept
 		iifname . oifname @same_bridge drop
@@ -161,11 +160,11 @@ constexpr char kChains[] = R"(
 		accept
 	}
 
-	# Entering a bridge from a non-Berth interface: published ports only (replies were accepted
-	# above); containers are not reachable at their own addresses from other hosts (Docker's leak
-	# past the bind address).
+	# Entering a bridge from a non-Berth interface: replies and published ports only; containers are
+	# not reachable at their own addresses from other hosts (Docker's leak past the bind address).
 	chain into_bridge {
 		oifname @internal_bridges drop
+		ct state established,related accept
 		ct status dnat accept
 		drop
 	}
