@@ -725,9 +725,16 @@ void ContainerManager::MonitorLoop() {
         }
         // It was killed or crashed: nobody holds the container's stdio any more, and its
         // processes, cgroups and runc state may be left (the shim removes them only after the
-        // exit). runc kills and removes them now, before the network goes and before a restart
-        // reuses the id; this waits for runc, but happens only when a shim dies.
-        shim_.ForgetRuntimeState(w->id);
+        // exit). runc kills and removes them, then the exit is recorded: before the network
+        // goes and before a restart reuses the id (the container stays "running" until then).
+        // On the executor, so that this thread, which serves every container's exits and exec
+        // streams, never waits for runc. Not taken when shutting down: the next start's
+        // recovery finds the shim gone and does the same.
+        (void)work_.Post([this, id = w->id, code, nanos] {
+          shim_.ForgetRuntimeState(id);
+          OnExit(id, code, nanos);
+        });
+        continue;
       }
       OnExit(w->id, code, nanos);
     }
@@ -1189,9 +1196,10 @@ Status ContainerManager::Recover() {
     int code = 255;
     int64_t nanos = UnixNanos(clock_.Now());
     ReadExitFile(state, &code, &nanos);
-    OnExit(c->id, code, nanos);
-    // runc may still hold state for a container whose shim died with it.
+    // runc may still hold state for a container whose shim died with it; removed before the
+    // exit is recorded, which may schedule a restart of the same id.
     shim_.ForgetRuntimeState(c->id);
+    OnExit(c->id, code, nanos);
   }
   // Mounts of containers that are gone are forgotten; local volumes mounted as running
   // containers need them.

@@ -399,6 +399,11 @@ void Server::Loop() {
       spdlog::error("embedded DNS: epoll_wait: {}", strerror(errno));
       absl::MutexLock l(&mu_);
       running_ = false;  // Posts run inline from now on instead of waiting for a dead loop
+      // Tasks queued before that: run as inline Posts are, under mu_ (a Post waiting for one
+      // would otherwise wait for ever).
+      std::vector<std::function<void()>> tasks;
+      tasks.swap(tasks_);
+      for (auto& t : tasks) t();
       return;
     }
     bool woken = false;
