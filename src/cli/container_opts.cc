@@ -1,15 +1,19 @@
 #include "cli/container_opts.h"
-#include "cli/mount_opts.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 #include <cstdlib>
 #include <set>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/client/client.h"
 #include "cli/host_opts.h"
+#include "cli/mount_opts.h"
 #include "cli/opts.h"
 
 namespace berth::cli {
@@ -68,6 +72,30 @@ void EffectiveCaps(const std::vector<std::string>& add, const std::vector<std::s
   }
 }
 
+// --env-file and --label-file: the files' KEY=VALUE lines in order, with the docker CLI's
+// messages ("open F: no such file or directory", "invalid env file (F): ...").
+StatusOr<std::vector<std::string>> ReadKeyValueFiles(const std::vector<std::string>& files) {
+  std::vector<std::string> out;
+  for (const std::string& file : files) {
+    auto lines = ParseEnvFile(file);
+    if (absl::IsInvalidArgument(lines.status())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid env file (", file, "): ", lines.status().message()));
+    }
+    if (!lines.ok()) {
+      // "open F: No such file or directory": Go's words for errno are lower case.
+      std::string why(lines.status().message());
+      std::string open = absl::StrCat("open ", file, ": ");
+      if (absl::StartsWith(why, open) && why.size() > open.size())
+        why[open.size()] =
+            static_cast<char>(std::tolower(static_cast<unsigned char>(why[open.size()])));
+      return Status(lines.status().code(), why);
+    }
+    out.insert(out.end(), lines->begin(), lines->end());
+  }
+  return out;
+}
+
 // docker's --health-* and --no-healthcheck (cli/command/container/opts.go), with its messages.
 StatusOr<json> HealthcheckJson(const ContainerOptions& o) {
   bool have = !o.health_cmd.empty() || o.health_interval != 0 || o.health_timeout != 0 ||
@@ -89,6 +117,41 @@ StatusOr<json> HealthcheckJson(const ContainerOptions& o) {
   if (o.health_start_period) h["StartPeriod"] = o.health_start_period;
   if (o.health_retries) h["Retries"] = o.health_retries;
   return h;
+}
+
+// --blkio-weight, --blkio-weight-device and the --device-{read,write}-{bps,iops} throttles.
+struct BlockIo {
+  uint16_t weight = 0;
+  json weight_device, read_bps, write_bps, read_iops, write_iops;
+};
+StatusOr<BlockIo> BlockIoJson(const ContainerOptions& o) {
+  BlockIo b;
+  if (!o.blkio_weight.empty()) {
+    ASSIGN_OR_RETURN(b.weight, ParseBlkioWeight(o.blkio_weight));
+  }
+  ASSIGN_OR_RETURN(b.weight_device, ParseWeightDevices(o.blkio_weight_devices));
+  ASSIGN_OR_RETURN(
+      b.read_bps, ParseThrottleDevices(o.device_read_bps, "device-read-bps", ThrottleRate::kBytes));
+  ASSIGN_OR_RETURN(b.write_bps, ParseThrottleDevices(o.device_write_bps, "device-write-bps",
+                                                     ThrottleRate::kBytes));
+  ASSIGN_OR_RETURN(b.read_iops, ParseThrottleDevices(o.device_read_iops, "device-read-iops",
+                                                     ThrottleRate::kOperations));
+  ASSIGN_OR_RETURN(b.write_iops, ParseThrottleDevices(o.device_write_iops, "device-write-iops",
+                                                      ThrottleRate::kOperations));
+  return b;
+}
+
+// "1.41" < "1.43", as docker's versions.LessThan compares API versions.
+bool ApiVersionLess(std::string_view a, std::string_view b) {
+  auto parts = [](std::string_view v) {
+    std::vector<int> out;
+    for (absl::string_view p : absl::StrSplit(Av(v), '.')) {
+      int n = 0;
+      out.push_back(absl::SimpleAtoi(p, &n) ? n : 0);
+    }
+    return out;
+  };
+  return parts(a) < parts(b);
 }
 
 bool IsUserDefinedNetwork(const std::string& n) {
@@ -123,14 +186,32 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.String("memory", 'm', &o->memory);
   f.String("memory-swap", 0, &o->memory_swap);
   f.String("memory-reservation", 0, &o->memory_reservation);
+  f.Int("memory-swappiness", 0, &o->memory_swappiness);
+  f.Bool("oom-kill-disable", 0, &o->oom_kill_disable);
+  f.Int("oom-score-adj", 0, &o->oom_score_adj);
   f.String("cpus", 0, &o->cpus);
   f.Int("cpu-shares", 'c', &o->cpu_shares);
+  f.Int("cpu-period", 0, &o->cpu_period);
+  f.Int("cpu-quota", 0, &o->cpu_quota);
+  f.Int("cpu-rt-period", 0, &o->cpu_rt_period);
+  f.Int("cpu-rt-runtime", 0, &o->cpu_rt_runtime);
   f.String("cpuset-cpus", 0, &o->cpuset_cpus);
   f.String("cpuset-mems", 0, &o->cpuset_mems);
+  f.String("blkio-weight", 0, &o->blkio_weight);
+  f.StringList("blkio-weight-device", 0, &o->blkio_weight_devices);
+  f.StringList("device-read-bps", 0, &o->device_read_bps);
+  f.StringList("device-write-bps", 0, &o->device_write_bps);
+  f.StringList("device-read-iops", 0, &o->device_read_iops);
+  f.StringList("device-write-iops", 0, &o->device_write_iops);
+  f.String("cgroup-parent", 0, &o->cgroup_parent);
   f.StringList("device", 0, &o->devices);
+  f.StringList("device-cgroup-rule", 0, &o->device_cgroup_rules);
+  f.StringList("gpus", 0, &o->gpus);
   f.Int("pids-limit", 0, &o->pids_limit);
   f.String("shm-size", 0, &o->shm_size);
   f.StringList("label", 'l', &o->labels);
+  f.StringList("label-file", 0, &o->label_files);
+  f.StringList("annotation", 0, &o->annotations);
   f.StringList("network", 0, &o->networks);
   f.StringList("net", 0, &o->networks);
   f.String("ip", 0, &o->ip);
@@ -138,6 +219,7 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.String("mac-address", 0, &o->mac_address);
   f.StringList("network-alias", 0, &o->network_aliases);
   f.StringList("net-alias", 0, &o->network_aliases);
+  f.StringList("link-local-ip", 0, &o->link_local_ips);
   f.StringList("dns", 0, &o->dns);
   f.StringList("dns-search", 0, &o->dns_search);
   f.StringList("dns-option", 0, &o->dns_options);
@@ -155,6 +237,9 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.StringList("security-opt", 0, &o->security_opt);
   f.StringList("tmpfs", 0, &o->tmpfs);
   f.StringList("mount", 0, &o->mounts);
+  f.StringList("volumes-from", 0, &o->volumes_from);
+  f.String("volume-driver", 0, &o->volume_driver);
+  f.StringList("storage-opt", 0, &o->storage_opts);
   f.StringList("sysctl", 0, &o->sysctls);
   f.StringList("ulimit", 0, &o->ulimits);
   f.String("stop-signal", 0, &o->stop_signal);
@@ -163,12 +248,15 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.String("pid", 0, &o->pid);
   f.String("ipc", 0, &o->ipc);
   f.String("uts", 0, &o->uts);
+  f.String("userns", 0, &o->userns);
+  f.String("isolation", 0, &o->isolation);
   f.String("log-driver", 0, &o->log_driver);
   f.StringList("log-opt", 0, &o->log_opts);
   f.String("health-cmd", 0, &o->health_cmd);
   f.Duration("health-interval", 0, &o->health_interval);
   f.Duration("health-timeout", 0, &o->health_timeout);
   f.Duration("health-start-period", 0, &o->health_start_period);
+  f.Duration("health-start-interval", 0, &o->health_start_interval);
   f.Int("health-retries", 0, &o->health_retries);
   f.Bool("no-healthcheck", 0, &o->no_healthcheck);
   f.String("cgroupns", 0, &o->cgroupns);
@@ -178,6 +266,18 @@ void RegisterContainerFlags(FlagSet& f, ContainerOptions* o, bool is_run) {
   f.Bool("quiet", 'q', &o->quiet);
   f.String("cidfile", 0, &o->cidfile);
   f.SetInterspersed(false);
+}
+
+Status CheckContainerFlagVersions(const FlagSet& flags, std::string_view api_version) {
+  using Flag = std::pair<const char*, const char*>;
+  for (auto [name, version] : {Flag{"annotation", "1.43"}, Flag{"health-start-interval", "1.44"}}) {
+    if (flags.Changed(name) && ApiVersionLess(api_version, version)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"--", name, "\" requires API version ", version,
+                       ", but the Docker daemon API version is ", Av(api_version)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string FamiliarWithTag(const std::string& image) {
@@ -193,11 +293,22 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
   if (positionals.empty()) {
     return absl::InvalidArgumentError("requires at least 1 argument");
   }
+  // Berth's client never speaks a newer API than this (the daemon's may be older still), so
+  // these flags could never be sent: refused as the docker CLI refuses them against berthd.
+  RETURN_IF_ERROR(CheckContainerFlagVersions(flags, client::kDefaultApiVersion));
   CreateRequest req;
   req.name = o.name;
   const std::string& image = positionals[0];
   std::vector<std::string> cmd(positionals.begin() + 1, positionals.end());
 
+  // The values docker's flag types check as they are read, so before anything else.
+  ASSIGN_OR_RETURN(BlockIo block_io, BlockIoJson(o));
+  RETURN_IF_ERROR(CheckDeviceCgroupRules(o.device_cgroup_rules));
+  ASSIGN_OR_RETURN(json device_requests, ParseGpus(o.gpus));
+  if (o.memory_swappiness != -1 && (o.memory_swappiness < 0 || o.memory_swappiness > 100)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid value: ", o.memory_swappiness,
+                                                   ". Valid memory swappiness range is 0-100"));
+  }
   if (!o.mac_address.empty() && !ValidMac(o.mac_address)) {
     return absl::InvalidArgumentError(absl::StrCat(o.mac_address, " is not a valid mac address"));
   }
@@ -261,15 +372,15 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
     for (int p = lo; p <= hi; ++p) ports.exposed[absl::StrCat(p, "/", proto)] = json::object();
   }
 
-  std::vector<std::string> env;
-  for (const auto& file : o.env_files) {
-    auto lines = ParseEnvFile(file);
-    if (!lines.ok()) {
-      return Status(lines.status().code(), absl::StrCat("--env-file: ", lines.status().message()));
-    }
-    env.insert(env.end(), lines->begin(), lines->end());
-  }
+  ASSIGN_OR_RETURN(std::vector<std::string> env, ReadKeyValueFiles(o.env_files));
   for (const auto& e : o.env) env.push_back(ExpandEnv(e));
+  // Labels from files first, so that --label overrides them.
+  ASSIGN_OR_RETURN(std::vector<std::string> labels, ReadKeyValueFiles(o.label_files));
+  labels.insert(labels.end(), o.labels.begin(), o.labels.end());
+  if (!o.userns.empty() && o.userns != "host") {
+    return absl::InvalidArgumentError("--userns: invalid USER mode");
+  }
+  ASSIGN_OR_RETURN(json storage_opts, ParseStorageOpts(o.storage_opts));
 
   ASSIGN_OR_RETURN(json restart, ParseRestartPolicy(o.restart));
   if (o.rm && restart["Name"] != "no") {
@@ -350,7 +461,7 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"WorkingDir", o.workdir},
       {"Entrypoint", entrypoint},
       {"OnBuild", nullptr},
-      {"Labels", KeyValueMap(o.labels)},
+      {"Labels", KeyValueMap(labels)},
   };
   if (!ports.exposed.empty()) config["ExposedPorts"] = ExposedPortsJson(ports);
   if (!o.mac_address.empty()) config["MacAddress"] = o.mac_address;
@@ -384,8 +495,8 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"PortBindings", PortBindingsJson(ports)},
       {"RestartPolicy", restart},
       {"AutoRemove", o.rm},
-      {"VolumeDriver", ""},
-      {"VolumesFrom", nullptr},
+      {"VolumeDriver", o.volume_driver},
+      {"VolumesFrom", NullOrArray(o.volumes_from)},
       {"ConsoleSize", {0, 0}},
       {"CapAdd", NullOrArray(cap_add)},
       {"CapDrop", NullOrArray(cap_drop)},
@@ -398,39 +509,39 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"IpcMode", o.ipc},
       {"Cgroup", ""},
       {"Links", NullOrArray(o.links)},
-      {"OomScoreAdj", 0},
+      {"OomScoreAdj", o.oom_score_adj},
       {"PidMode", o.pid},
       {"Privileged", o.privileged},
       {"PublishAllPorts", o.publish_all},
       {"ReadonlyRootfs", o.read_only},
       {"SecurityOpt", security.security_opt},
       {"UTSMode", o.uts},
-      {"UsernsMode", ""},
+      {"UsernsMode", o.userns},
       {"ShmSize", shm},
-      {"Isolation", ""},
+      {"Isolation", o.isolation},
       {"CpuShares", o.cpu_shares},
       {"Memory", memory},
       {"NanoCpus", nano_cpus},
-      {"CgroupParent", ""},
-      {"BlkioWeight", 0},
-      {"BlkioWeightDevice", json::array()},
-      {"BlkioDeviceReadBps", json::array()},
-      {"BlkioDeviceWriteBps", json::array()},
-      {"BlkioDeviceReadIOps", json::array()},
-      {"BlkioDeviceWriteIOps", json::array()},
-      {"CpuPeriod", 0},
-      {"CpuQuota", 0},
-      {"CpuRealtimePeriod", 0},
-      {"CpuRealtimeRuntime", 0},
+      {"CgroupParent", o.cgroup_parent},
+      {"BlkioWeight", block_io.weight},
+      {"BlkioWeightDevice", block_io.weight_device},
+      {"BlkioDeviceReadBps", block_io.read_bps},
+      {"BlkioDeviceWriteBps", block_io.write_bps},
+      {"BlkioDeviceReadIOps", block_io.read_iops},
+      {"BlkioDeviceWriteIOps", block_io.write_iops},
+      {"CpuPeriod", o.cpu_period},
+      {"CpuQuota", o.cpu_quota},
+      {"CpuRealtimePeriod", o.cpu_rt_period},
+      {"CpuRealtimeRuntime", o.cpu_rt_runtime},
       {"CpusetCpus", o.cpuset_cpus},
       {"CpusetMems", o.cpuset_mems},
       {"Devices", devices},
-      {"DeviceCgroupRules", nullptr},
-      {"DeviceRequests", nullptr},
+      {"DeviceCgroupRules", NullOrArray(o.device_cgroup_rules)},
+      {"DeviceRequests", device_requests},
       {"MemoryReservation", memory_reservation},
       {"MemorySwap", memory_swap},
-      {"MemorySwappiness", -1},
-      {"OomKillDisable", false},
+      {"MemorySwappiness", o.memory_swappiness},
+      {"OomKillDisable", o.oom_kill_disable},
       {"PidsLimit", o.pids_limit},
       {"Ulimits", ulimits},
       {"CpuCount", 0},
@@ -440,6 +551,7 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
       {"MaskedPaths", security.unconfined_paths ? json::array() : json(nullptr)},
       {"ReadonlyPaths", security.unconfined_paths ? json::array() : json(nullptr)},
   };
+  if (!storage_opts.empty()) host_config["StorageOpt"] = storage_opts;
   if (!tmpfs.empty()) host_config["Tmpfs"] = tmpfs;
   if (!o.mounts.empty()) {
     json mounts = json::array();
@@ -453,17 +565,18 @@ StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const Flag
   if (flags.Changed("init")) host_config["Init"] = o.init;
   if (!o.sysctls.empty()) host_config["Sysctls"] = KeyValueMap(o.sysctls);
 
-  // The first network gets --ip/--alias/--mac-address, as docker does.
+  // The first network gets --ip/--ip6/--link-local-ip/--alias/--mac-address, as docker does.
   json endpoints = json::object();
   std::vector<std::string> nets = o.networks;
   if (nets.empty()) nets.push_back("default");
   for (size_t i = 0; i < nets.size(); ++i) {
     json ep = EndpointSettings();
     if (i == 0) {
-      if (!o.ip.empty() || !o.ip6.empty()) {
+      if (!o.ip.empty() || !o.ip6.empty() || !o.link_local_ips.empty()) {
         json ipam = json::object();
         if (!o.ip.empty()) ipam["IPv4Address"] = o.ip;
         if (!o.ip6.empty()) ipam["IPv6Address"] = o.ip6;
+        if (!o.link_local_ips.empty()) ipam["LinkLocalIPs"] = o.link_local_ips;
         ep["IPAMConfig"] = ipam;
       }
       if (!o.network_aliases.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/flags.h"
@@ -34,19 +35,38 @@ struct ContainerOptions {
   std::string memory;
   std::string memory_swap;
   std::string memory_reservation;
+  int64_t memory_swappiness = -1;  // -1: the kernel's default
+  bool oom_kill_disable = false;
+  int64_t oom_score_adj = 0;
   std::string cpus;
   int64_t cpu_shares = 0;
+  int64_t cpu_period = 0;
+  int64_t cpu_quota = 0;
+  int64_t cpu_rt_period = 0;
+  int64_t cpu_rt_runtime = 0;
   std::string cpuset_cpus;
   std::string cpuset_mems;
+  std::string blkio_weight;  // a uint16, checked when the request is built
+  std::vector<std::string> blkio_weight_devices;
+  std::vector<std::string> device_read_bps;
+  std::vector<std::string> device_write_bps;
+  std::vector<std::string> device_read_iops;
+  std::vector<std::string> device_write_iops;
+  std::string cgroup_parent;
   std::vector<std::string> devices;
+  std::vector<std::string> device_cgroup_rules;
+  std::vector<std::string> gpus;
   int64_t pids_limit = 0;
   std::string shm_size;
   std::vector<std::string> labels;
+  std::vector<std::string> label_files;
+  std::vector<std::string> annotations;  // API 1.43: refused (CheckContainerFlagVersions)
   std::vector<std::string> networks;
   std::string ip;
   std::string ip6;
   std::string mac_address;
   std::vector<std::string> network_aliases;
+  std::vector<std::string> link_local_ips;
   std::vector<std::string> dns;
   std::vector<std::string> dns_search;
   std::vector<std::string> dns_options;
@@ -64,6 +84,9 @@ struct ContainerOptions {
   std::vector<std::string> security_opt;
   std::vector<std::string> tmpfs;
   std::vector<std::string> mounts;  // --mount
+  std::vector<std::string> volumes_from;
+  std::string volume_driver;
+  std::vector<std::string> storage_opts;
   std::vector<std::string> sysctls;
   std::vector<std::string> ulimits;
   std::string stop_signal;
@@ -72,6 +95,8 @@ struct ContainerOptions {
   std::string pid;
   std::string ipc;
   std::string uts;
+  std::string userns;
+  std::string isolation;
   std::string log_driver;
   std::vector<std::string> log_opts;
   std::string cgroupns;
@@ -84,6 +109,7 @@ struct ContainerOptions {
   int64_t health_interval = 0;  // nanoseconds
   int64_t health_timeout = 0;
   int64_t health_start_period = 0;
+  int64_t health_start_interval = 0;  // API 1.44: refused likewise
   int64_t health_retries = 0;
   bool no_healthcheck = false;
 };
@@ -100,6 +126,11 @@ struct CreateRequest {
 // --init, --stop-timeout matter only when set). Errors carry docker's client-side messages.
 StatusOr<CreateRequest> BuildCreateRequest(const ContainerOptions& o, const FlagSet& flags,
                                            const std::vector<std::string>& positionals);
+
+// The flags docker refuses against a daemon older than their "version" annotation, before
+// anything is sent: "\"--annotation\" requires API version 1.43, but the Docker daemon API
+// version is 1.41". BuildCreateRequest checks them against the highest version Berth speaks.
+Status CheckContainerFlagVersions(const FlagSet& flags, std::string_view api_version);
 
 // "busybox" -> "busybox:latest" (docker's familiar name with the default tag), for the
 // "Unable to find image" message.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # docker run flags that reach runc's spec, checked inside the container through both CLIs:
 # --tmpfs, --ulimit, --init, --pid/--ipc/--uts host, --device, --security-opt (no-new-privileges,
-# seccomp), --cpuset-cpus, --privileged.
+# seccomp), --cpuset-cpus, --privileged, --cpu-period/--cpu-quota, --oom-score-adj; and
+# --label-file and the refused --volumes-from/--volume-driver/--isolation, the same through both.
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -203,5 +204,43 @@ JSON
     [ "${lines[0]}" = "CapEff:	$BT_CAPBND" ]
     [ "${lines[1]}" = "Seccomp:	0" ]
     [ "${lines[2]}" = /dev/fuse ]
+  done
+}
+
+@test "--cpu-period/--cpu-quota, --oom-score-adj, --label-file: berth sends what docker sends" {
+  printf '# team labels\n  com.example.tier=web\nteam=a\n\n' > "$BT_DIR/labels"
+  local fmt='{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.OomScoreAdj}} {{json .Config.Labels}} {{.HostConfig.UsernsMode}} {{.HostConfig.Isolation}}'
+  for cli in $CLIS; do
+    run $cli run -d --name "f-$cli" --cpu-period 50000 --cpu-quota 25000 --oom-score-adj 500 \
+      --label-file "$BT_DIR/labels" -l team=b --userns host --isolation default busybox sleep 100
+    [ "$status" -eq 0 ]
+    local id=$output
+    [ "$(cat /sys/fs/cgroup/cpu/berth/$id/cpu.cfs_period_us)" -eq 50000 ]
+    [ "$(cat /sys/fs/cgroup/cpu/berth/$id/cpu.cfs_quota_us)" -eq 25000 ]
+    run docker exec "f-$cli" cat /proc/self/oom_score_adj
+    [ "$output" = 500 ]
+  done
+  run docker inspect -f "$fmt" f-docker
+  [ "$output" = '50000 25000 500 {"com.example.tier":"web","team":"b"} host default' ]
+  local expected=$output
+  for cli in $CLIS; do
+    run docker inspect -f "$fmt" "f-$cli"
+    [ "$output" = "$expected" ]
+  done
+  # What berthd refuses reaches the user through both CLIs alike.
+  docker create --name donor -v /data busybox true
+  for cli in $CLIS; do
+    run $cli run --rm --volumes-from donor busybox true
+    [ "$status" -eq 125 ]
+    [[ "$output" == *"--volumes-from is not supported by Berth yet"* ]]
+    run $cli create --volume-driver nope -v /data busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'error looking up volume plugin nope: plugin "nope" not found'* ]]
+    run $cli create --isolation hyperv busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Invalid isolation: \"hyperv\" - linux only supports 'default'"* ]]
+    run $cli create --oom-score-adj 1001 busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Invalid value 1001, range for oom score adj is [-1000, 1000]"* ]]
   done
 }

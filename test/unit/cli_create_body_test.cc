@@ -1,7 +1,11 @@
 // The request bodies run/create and network create send, against what the docker CLI sent in
 // /work/shared/reference/api-traces (run-default-b1, publish-udp-and-ip, macvlan-run-m2,
-// testbridge1-create-tutorial-form, testNetwork-create) and the client-side IPAM checks of the
-// transcript.
+// testbridge1-create-tutorial-form, testNetwork-create), what docker 28.2 sent for the resource,
+// block I/O, --gpus, volume and namespace flags (captured from it), and the client-side checks.
+
+#include <unistd.h>
+
+#include <fstream>
 
 #include "cli/container_opts.h"
 #include "cli/network_opts.h"
@@ -162,6 +166,221 @@ TEST(CliCreateBodyTest, ClientSideErrors) {
   EXPECT_FALSE(Build({"-m", "lots", "busybox"}).ok());
   EXPECT_FALSE(Build({"--restart=sometimes", "busybox"}).ok());
   EXPECT_FALSE(Build({"-p", "x:y", "busybox"}).ok());
+}
+
+// The body of `create busybox` with `patch` merged in (RFC 7386): what the docker CLI 28 sent for
+// the flags of each test below, as captured from it, differs from its plain body only there.
+json PlainBodyWith(const json& patch) {
+  auto plain = Build({"busybox"});
+  EXPECT_TRUE(plain.ok()) << plain.status();
+  json body = plain->body;
+  body.merge_patch(patch);
+  return body;
+}
+
+std::string Message(std::vector<std::string> args) {
+  args.push_back("busybox");
+  return std::string(Build(std::move(args)).status().message());
+}
+
+TEST(CliCreateBodyTest, CpuMemoryAndCgroupFlagsMatchDockerCli) {
+  auto req = Build({"--cpu-period", "50000", "--cpu-quota", "25000", "--cpu-rt-period", "1000000",
+                    "--cpu-rt-runtime", "950000", "--memory-swappiness", "60", "--oom-kill-disable",
+                    "--oom-score-adj", "500", "--cgroup-parent", "/foo", "--device-cgroup-rule",
+                    "c 1:3 rwm", "--device-cgroup-rule=a *:* rwm", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"HostConfig": {
+    "CpuPeriod": 50000, "CpuQuota": 25000, "CpuRealtimePeriod": 1000000,
+    "CpuRealtimeRuntime": 950000, "MemorySwappiness": 60, "OomKillDisable": true,
+    "OomScoreAdj": 500, "CgroupParent": "/foo",
+    "DeviceCgroupRules": ["c 1:3 rwm", "a *:* rwm"]}})")))
+      << req->body.dump(1);
+  // Values the daemon judges (berthd refuses -1001) are sent as given; 0 swappiness is a value.
+  auto edge = Build({"--oom-score-adj", "-1001", "--memory-swappiness", "0", "busybox"});
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  EXPECT_EQ(edge->body["HostConfig"]["OomScoreAdj"], -1001);
+  EXPECT_EQ(edge->body["HostConfig"]["MemorySwappiness"], 0);
+
+  EXPECT_EQ(Message({"--memory-swappiness", "101"}),
+            "invalid value: 101. Valid memory swappiness range is 0-100");
+  EXPECT_EQ(Message({"--memory-swappiness", "-2"}),
+            "invalid value: -2. Valid memory swappiness range is 0-100");
+  EXPECT_EQ(Message({"--cpu-rt-period", "x"}),
+            "invalid argument \"x\" for \"--cpu-rt-period\" flag: strconv.ParseInt: parsing \"x\": "
+            "invalid syntax");
+  EXPECT_EQ(Message({"--device-cgroup-rule", "c 1:3 rwmx"}),
+            "invalid argument \"c 1:3 rwmx\" for \"--device-cgroup-rule\" flag: invalid device "
+            "cgroup format 'c 1:3 rwmx'");
+  EXPECT_EQ(
+      Message({"--device-cgroup-rule", "c"}),
+      "invalid argument \"c\" for \"--device-cgroup-rule\" flag: invalid device cgroup format "
+      "'c'");
+}
+
+TEST(CliCreateBodyTest, BlockIoFlagsMatchDockerCli) {
+  auto req = Build({"--blkio-weight", "300", "--blkio-weight-device", "/dev/sda:200",
+                    "--device-read-bps", "/dev/sda:10mb", "--device-read-bps", "/dev/sdb:1024",
+                    "--device-write-bps", "/dev/sda:1g", "--device-read-iops", "/dev/sda:1000",
+                    "--device-write-iops", "/dev/sda:5", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"HostConfig": {
+    "BlkioWeight": 300,
+    "BlkioWeightDevice": [{"Path": "/dev/sda", "Weight": 200}],
+    "BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 10485760},
+                           {"Path": "/dev/sdb", "Rate": 1024}],
+    "BlkioDeviceWriteBps": [{"Path": "/dev/sda", "Rate": 1073741824}],
+    "BlkioDeviceReadIOps": [{"Path": "/dev/sda", "Rate": 1000}],
+    "BlkioDeviceWriteIOps": [{"Path": "/dev/sda", "Rate": 5}]}})")))
+      << req->body.dump(1);
+  // pflag reads a uint16 in any base; the daemon judges the range.
+  EXPECT_EQ(Build({"--blkio-weight", "0x10", "busybox"})->body["HostConfig"]["BlkioWeight"], 16);
+  EXPECT_EQ(Build({"--blkio-weight", "5", "busybox"})->body["HostConfig"]["BlkioWeight"], 5);
+
+  EXPECT_EQ(Message({"--blkio-weight", "abc"}),
+            "invalid argument \"abc\" for \"--blkio-weight\" flag: strconv.ParseUint: parsing "
+            "\"abc\": invalid syntax");
+  EXPECT_EQ(Message({"--blkio-weight", "70000"}),
+            "invalid argument \"70000\" for \"--blkio-weight\" flag: strconv.ParseUint: parsing "
+            "\"70000\": value out of range");
+  EXPECT_EQ(
+      Message({"--blkio-weight-device", "/dev/sda:5"}),
+      "invalid argument \"/dev/sda:5\" for \"--blkio-weight-device\" flag: invalid weight for "
+      "device: /dev/sda:5");
+  EXPECT_EQ(
+      Message({"--blkio-weight-device", "/dev/sda:x"}),
+      "invalid argument \"/dev/sda:x\" for \"--blkio-weight-device\" flag: invalid weight for "
+      "device: /dev/sda:x");
+  EXPECT_EQ(Message({"--blkio-weight-device", "sda:200"}),
+            "invalid argument \"sda:200\" for \"--blkio-weight-device\" flag: bad format for "
+            "device path: sda:200");
+  EXPECT_EQ(
+      Message({"--blkio-weight-device", "/dev/sda"}),
+      "invalid argument \"/dev/sda\" for \"--blkio-weight-device\" flag: bad format: /dev/sda");
+  EXPECT_EQ(Message({"--device-read-bps", "/dev/sda:-1"}),
+            "invalid argument \"/dev/sda:-1\" for \"--device-read-bps\" flag: invalid rate for "
+            "device: /dev/sda:-1. The correct format is <device-path>:<number>[<unit>]. Number "
+            "must be a positive integer. Unit is optional and can be kb, mb, or gb");
+  EXPECT_EQ(Message({"--device-write-bps", "sda:1mb"}),
+            "invalid argument \"sda:1mb\" for \"--device-write-bps\" flag: bad format for device "
+            "path: sda:1mb");
+  EXPECT_EQ(Message({"--device-read-iops", "/dev/sda:1k"}),
+            "invalid argument \"/dev/sda:1k\" for \"--device-read-iops\" flag: invalid rate for "
+            "device: /dev/sda:1k. The correct format is <device-path>:<number>. Number must be a "
+            "positive integer");
+  EXPECT_EQ(Message({"--device-write-iops", "/dev/sda"}),
+            "invalid argument \"/dev/sda\" for \"--device-write-iops\" flag: bad format: /dev/sda");
+}
+
+TEST(CliCreateBodyTest, GpusMatchDockerCli) {
+  auto req = Build({"--gpus", "all", "--gpus", "\"device=0,1\",capabilities=compute;utility",
+                    "--gpus", "driver=nvidia,options=a=b,count=2", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"HostConfig": {"DeviceRequests": [
+    {"Driver": "", "Count": -1, "DeviceIDs": null, "Capabilities": [["gpu"]], "Options": {}},
+    {"Driver": "", "Count": 0, "DeviceIDs": ["0", "1"],
+     "Capabilities": [["compute;utility", "gpu"]], "Options": {}},
+    {"Driver": "nvidia", "Count": 2, "DeviceIDs": null, "Capabilities": [["gpu"]],
+     "Options": {"a": "b"}}]}})")))
+      << req->body.dump(1);
+  // Unquoted, "device=0,1" is two fields: device 0 and a count of 1.
+  auto split = Build({"--gpus", "device=0,1", "busybox"});
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->body["HostConfig"]["DeviceRequests"], json::parse(R"([
+    {"Driver": "", "Count": 1, "DeviceIDs": ["0"], "Capabilities": [["gpu"]], "Options": {}}])"));
+
+  EXPECT_EQ(Message({"--gpus", "bogus"}),
+            "invalid argument \"bogus\" for \"--gpus\" flag: invalid count (bogus): value must be "
+            "either \"all\" or an integer: invalid syntax");
+  EXPECT_EQ(
+      Message({"--gpus", "99999999999999999999"}),
+      "invalid argument \"99999999999999999999\" for \"--gpus\" flag: invalid count "
+      "(99999999999999999999): value must be either \"all\" or an integer: value out of range");
+  EXPECT_EQ(Message({"--gpus", "count=2,count=3"}),
+            "invalid argument \"count=2,count=3\" for \"--gpus\" flag: gpu request key 'count' can "
+            "be specified only once");
+  EXPECT_EQ(Message({"--gpus", "foo=bar"}),
+            "invalid argument \"foo=bar\" for \"--gpus\" flag: unexpected key 'foo' in 'foo=bar'");
+  EXPECT_EQ(Message({"--gpus", ""}), "invalid argument \"\" for \"--gpus\" flag: EOF");
+  EXPECT_EQ(Message({"--gpus", "a\"b"}),
+            "invalid argument \"a\\\"b\" for \"--gpus\" flag: parse error on line 1, column 2: "
+            "bare \" in non-quoted-field");
+  EXPECT_EQ(Message({"--gpus", "x,\"a\"b"}),
+            "invalid argument \"x,\\\"a\\\"b\" for \"--gpus\" flag: parse error on line 1, column "
+            "5: extraneous or missing \" in quoted-field");
+  EXPECT_EQ(Message({"--gpus", "\"all"}),
+            "invalid argument \"\\\"all\" for \"--gpus\" flag: parse error on line 1, column 5: "
+            "extraneous or missing \" in quoted-field");
+}
+
+TEST(CliCreateBodyTest, VolumeStorageAndNamespaceFlagsMatchDockerCli) {
+  auto req = Build({"--volumes-from", "a", "--volumes-from", "b:ro", "--volume-driver", "foo",
+                    "--storage-opt", "size=10G", "--storage-opt", "a=b=c", "--userns", "host",
+                    "--isolation", "hyperv", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"HostConfig": {
+    "VolumesFrom": ["a", "b:ro"], "VolumeDriver": "foo",
+    "StorageOpt": {"size": "10G", "a": "b=c"}, "UsernsMode": "host", "Isolation": "hyperv"}})")))
+      << req->body.dump(1);
+  EXPECT_FALSE(Build({"busybox"})->body["HostConfig"].contains("StorageOpt"));  // omitempty
+
+  EXPECT_EQ(Message({"--storage-opt", "size"}), "invalid storage option");
+  EXPECT_EQ(Message({"--userns", "private"}), "--userns: invalid USER mode");
+}
+
+TEST(CliCreateBodyTest, LinkLocalIpsGoToTheFirstNetwork) {
+  auto req = Build({"--link-local-ip", "169.254.1.1", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"NetworkingConfig": {"EndpointsConfig": {
+    "default": {"IPAMConfig": {"LinkLocalIPs": ["169.254.1.1"]}}}}})")))
+      << req->body.dump(1);
+  auto named = Build({"--network", "foo", "--ip", "10.0.0.5", "--link-local-ip", "169.254.1.1",
+                      "--link-local-ip", "fe80::1", "busybox"});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->body["NetworkingConfig"]["EndpointsConfig"]["foo"]["IPAMConfig"],
+            json::parse(R"({"IPv4Address": "10.0.0.5",
+                            "LinkLocalIPs": ["169.254.1.1", "fe80::1"]})"));
+}
+
+TEST(CliCreateBodyTest, LabelFilesAreReadAsEnvFiles) {
+  char dir[] = "/tmp/berth-cli-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string labels = std::string(dir) + "/labels", bad = std::string(dir) + "/bad";
+  std::ofstream(labels) << "# a comment\n  a=1\nb=x=y\n\nc=\n";
+  std::ofstream(bad) << "ok=1\n=x\n";
+  // The file first, then --label, which wins.
+  auto req = Build({"--label-file", labels, "-l", "a=2", "busybox"});
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->body, PlainBodyWith(json::parse(R"({"Labels": {"a": "2", "b": "x=y", "c": ""}})")))
+      << req->body.dump(1);
+  EXPECT_EQ(Message({"--label-file", bad}),
+            "invalid env file (" + bad + "): no variable name on line '=x'");
+  EXPECT_EQ(Message({"--label-file", std::string(dir) + "/none"}),
+            "open " + std::string(dir) + "/none: no such file or directory");
+  EXPECT_EQ(Message({"--env-file", bad}),
+            "invalid env file (" + bad + "): no variable name on line '=x'");
+  ::unlink(labels.c_str());
+  ::unlink(bad.c_str());
+  ::rmdir(dir);
+}
+
+TEST(CliCreateBodyTest, FlagsNewerThanApi141AreRefusedBeforeSending) {
+  // docker 28 against berthd: its flags' "version" annotations, checked before anything is sent.
+  EXPECT_EQ(
+      Message({"--annotation", "a=b"}),
+      "\"--annotation\" requires API version 1.43, but the Docker daemon API version is 1.41");
+  EXPECT_EQ(Message({"--health-start-interval", "5s"}),
+            "\"--health-start-interval\" requires API version 1.44, but the Docker daemon API "
+            "version is 1.41");
+  EXPECT_EQ(Message({"--health-start-interval", "-5s", "--no-healthcheck"}),
+            "\"--health-start-interval\" requires API version 1.44, but the Docker daemon API "
+            "version is 1.41");
+  ContainerOptions o;
+  FlagSet f;
+  RegisterContainerFlags(f, &o, true);
+  std::vector<std::string> pos;
+  ASSERT_TRUE(f.Parse({"--health-start-interval", "5s", "busybox"}, &pos).ok());
+  EXPECT_TRUE(CheckContainerFlagVersions(f, "1.44").ok());
+  EXPECT_FALSE(CheckContainerFlagVersions(f, "1.43").ok());
 }
 
 TEST(CliCreateBodyTest, FamiliarNameGetsLatest) {
