@@ -90,6 +90,9 @@ class BridgeNetwork : public DriverNetwork {
       return Annotate(st, "join " + spec_.name);
     }
     AddShortcut(*ep);
+    // Before the container runs: flows to or from these addresses are another container's.
+    driver_.ForgetFlows(ep->ip);
+    driver_.ForgetFlows(ep->ip6);
     return absl::OkStatus();
   }
 
@@ -102,6 +105,10 @@ class BridgeNetwork : public DriverNetwork {
       if (Status st = redirect_->Erase(*mac); !st.ok())
         spdlog::warn("network {}: endpoint {}: shortcut: {}", spec_.name, ep.host_ifname, st.ToString());
     }
+    // Its flows end here: a client's UDP stream to a published port would otherwise keep its
+    // DNAT to this address until it stops for 30 s, whoever publishes the port next.
+    driver_.ForgetFlows(ep.ip);
+    driver_.ForgetFlows(ep.ip6);
     if (sandbox_going) {
       // Nobody needs to wait for the ~8 ms the kernel takes (a stopped container's run --rm,
       // rm -f): the reaper deletes it.
@@ -167,7 +174,21 @@ class BridgeNetwork : public DriverNetwork {
 }  // namespace
 
 BridgeDriver::BridgeDriver(sys::Rtnl& host, std::string default_bridge)
-    : host_(host), default_bridge_(std::move(default_bridge)), reaper_([this] { Reap(); }) {}
+    : host_(host), default_bridge_(std::move(default_bridge)), reaper_([this] { Reap(); }) {
+  auto ct = host_.OpenSibling(NETLINK_NETFILTER);
+  if (ct.ok()) {
+    conntrack_ = std::move(*ct);
+  } else {
+    spdlog::warn("bridge networks: no conntrack clean-up when addresses are reused: {}",
+                 ct.status().ToString());
+  }
+}
+
+void BridgeDriver::ForgetFlows(const std::string& ip) {
+  if (conntrack_ == nullptr || ip.empty()) return;
+  auto n = conntrack_->DeleteConntrackOf(ip);
+  if (!n.ok()) spdlog::warn("conntrack entries of {}: {}", ip, n.status().ToString());
+}
 
 BridgeDriver::~BridgeDriver() {
   {

@@ -134,6 +134,10 @@ class BridgeDriver : public Driver {
   bool NamedByUs(const sys::LinkInfo& link) const override;
   // Deletes a link on the reaper thread.
   void DeleteLater(const std::string& ifname) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the daemon namespace's conntrack entries of an endpoint's address (either direction,
+  // NATed or not), as Docker's bridge driver does: a flow of the address's previous holder (a UDP
+  // stream, a published port's client) would otherwise keep going to the new one, or to nobody.
+  void ForgetFlows(const std::string& ip);
 
  private:
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
@@ -141,6 +145,8 @@ class BridgeDriver : public Driver {
   std::shared_ptr<const sys::PeerRedirect> LoadRedirect() ABSL_LOCKS_EXCLUDED(mu_);
 
   sys::Rtnl& host_;
+  // ctnetlink in host_'s namespace; null (after one warning) where it cannot be opened.
+  std::unique_ptr<sys::Rtnl> conntrack_;
   const std::string default_bridge_;
   bool redirect_warned_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex mu_;

@@ -7,12 +7,16 @@
 #include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/neighbour.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -231,6 +235,17 @@ class Rtnl::Request {
     Check(mnl_attr_put_check(nlh_, sizeof buf_, type, len, data));
   }
   void Ip(uint16_t type, const IpAddr& ip) { Bytes(type, ip.bytes.data(), ip.size()); }
+  // An attribute as another message carried it (header, payload and nests), copied whole.
+  void RawAttr(const nlattr* a) {
+    size_t n = MNL_ALIGN(a->nla_len);
+    if (nlh_->nlmsg_len + n > sizeof buf_) {
+      overflow_ = true;
+      return;
+    }
+    std::memcpy(mnl_nlmsg_get_payload_tail(nlh_), a, a->nla_len);
+    std::memset(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh_)) + a->nla_len, 0, n - a->nla_len);
+    nlh_->nlmsg_len += static_cast<uint32_t>(n);
+  }
   void MacAttr(uint16_t type, const Mac& m) { Bytes(type, m.data(), m.size()); }
   // libmnl marks the nest with NLA_F_NESTED, which the bridge's IFLA_PROTINFO parser requires.
   nlattr* Nest(uint16_t type) {
@@ -256,13 +271,14 @@ class Rtnl::Request {
 // ---------------------------------------------------------------------------------------------------------
 // The socket
 
-Rtnl::Rtnl(mnl_socket* nl) : nl_(nl), portid_(mnl_socket_get_portid(nl)), seq_(0) {}
+Rtnl::Rtnl(mnl_socket* nl)
+    : nl_(nl), fd_(mnl_socket_get_fd(nl)), portid_(mnl_socket_get_portid(nl)), seq_(0) {}
 Rtnl::~Rtnl() { mnl_socket_close(nl_); }
 
-StatusOr<std::unique_ptr<Rtnl>> Rtnl::Open(const NetNs* ns) {
+StatusOr<std::unique_ptr<Rtnl>> Rtnl::Open(const NetNs* ns, int protocol) {
   mnl_socket* nl = nullptr;
   auto open = [&]() -> Status {
-    nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    nl = mnl_socket_open2(protocol, SOCK_CLOEXEC);
     if (nl == nullptr) return ErrnoStatus(errno, "netlink socket");
     auto fail = [&](const char* what) {
       Status st = ErrnoStatus(errno, what);
@@ -286,8 +302,15 @@ StatusOr<std::unique_ptr<Rtnl>> Rtnl::Open(const NetNs* ns) {
   };
   // A netlink socket belongs to the namespace it was created in, wherever it is used from later.
   Status st = ns == nullptr ? open() : ns->Run(open);
-  if (!st.ok()) return Annotate(st, "open rtnetlink");
+  if (!st.ok()) return Annotate(st, protocol == NETLINK_ROUTE ? "open rtnetlink" : "open netlink");
   return std::unique_ptr<Rtnl>(new Rtnl(nl));
+}
+
+StatusOr<std::unique_ptr<Rtnl>> Rtnl::OpenSibling(int protocol) const {
+  UniqueFd ns_fd(::ioctl(fd_, SIOCGSKNS));
+  if (!ns_fd.valid()) return ErrnoStatus(errno, "netlink socket's namespace (SIOCGSKNS)");
+  ASSIGN_OR_RETURN(NetNs ns, NetNs::Open("/proc/self/fd/" + std::to_string(ns_fd.get())));
+  return Open(&ns, protocol);
 }
 
 Status Rtnl::Transact(Request& req, const std::string& what,
@@ -1036,6 +1059,79 @@ StatusOr<std::vector<std::string>> Rtnl::IngressBpfNames(const std::string& link
   if (absl::IsInvalidArgument(st) || absl::IsNotFound(st)) return names;
   RETURN_IF_ERROR(st);
   return names;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conntrack (ctnetlink)
+
+namespace {
+
+// Whether a CTA_TUPLE_ORIG/REPLY nest has `ip` as its source or destination address.
+bool TupleHasIp(const nlattr* tuple, const IpAddr& ip) {
+  bool found = false;
+  ForEachNested(tuple, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) != CTA_TUPLE_IP) return;
+    ForEachNested(a, [&](const nlattr* addr) {
+      uint16_t t = mnl_attr_get_type(addr);
+      bool v4 = t == CTA_IP_V4_SRC || t == CTA_IP_V4_DST;
+      bool v6 = t == CTA_IP_V6_SRC || t == CTA_IP_V6_DST;
+      if (!(v4 && ip.family == AF_INET) && !(v6 && ip.family == AF_INET6)) return;
+      if (mnl_attr_get_payload_len(addr) == ip.size() &&
+          std::memcmp(mnl_attr_get_payload(addr), ip.bytes.data(), ip.size()) == 0)
+        found = true;
+    });
+  });
+  return found;
+}
+
+}  // namespace
+
+StatusOr<int> Rtnl::DeleteConntrackOf(const std::string& ip_text) {
+  ASSIGN_OR_RETURN(IpAddr ip, ParseIp(ip_text));
+  const uint8_t family = static_cast<uint8_t>(ip.family);
+  // The dump first (deleting while it runs could make it skip entries), then one delete per entry,
+  // by its original tuple (and zone) copied from the dump, so no protocol's fields need knowing.
+  std::vector<std::string> doomed;  // each: the entry's CTA_TUPLE_ORIG attribute [+ CTA_ZONE]
+  Request dump((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, 0);
+  auto* g = dump.Header<nfgenmsg>();
+  g->nfgen_family = family;
+  g->version = NFNETLINK_V0;
+  RETURN_IF_ERROR(Dump(dump, "conntrack dump", [&] { doomed.clear(); }, [&](const nlmsghdr* h) {
+    const nlattr* orig = nullptr;
+    const nlattr* zone = nullptr;
+    bool match = false;
+    ForEachMsgAttr(h, sizeof(nfgenmsg), [&](const nlattr* a) {
+      uint16_t t = mnl_attr_get_type(a);
+      if (t == CTA_TUPLE_ORIG) orig = a;
+      if (t == CTA_ZONE) zone = a;
+      if ((t == CTA_TUPLE_ORIG || t == CTA_TUPLE_REPLY) && TupleHasIp(a, ip)) match = true;
+    });
+    if (match && orig != nullptr) {
+      std::string raw(reinterpret_cast<const char*>(orig), orig->nla_len);
+      raw.resize(MNL_ALIGN(raw.size()), '\0');
+      if (zone != nullptr) raw.append(reinterpret_cast<const char*>(zone), zone->nla_len);
+      doomed.push_back(std::move(raw));
+    }
+    return absl::OkStatus();
+  }));
+  int deleted = 0;
+  for (const std::string& raw : doomed) {
+    Request del((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, 0);
+    auto* dg = del.Header<nfgenmsg>();
+    dg->nfgen_family = family;
+    dg->version = NFNETLINK_V0;
+    const auto* first = reinterpret_cast<const nlattr*>(raw.data());
+    del.RawAttr(first);
+    size_t off = MNL_ALIGN(first->nla_len);
+    if (off < raw.size()) del.RawAttr(reinterpret_cast<const nlattr*>(raw.data() + off));
+    Status st = Transact(del, "conntrack delete " + ip_text);
+    if (st.ok()) {
+      ++deleted;
+    } else if (!absl::IsNotFound(st)) {  // gone meanwhile (it timed out, or its flow ended)
+      return st;
+    }
+  }
+  return deleted;
 }
 
 }  // namespace berth::sys

@@ -10,6 +10,7 @@
 //
 // Threading: an Rtnl is safe to share; one mutex serialises request/reply pairs on its socket.
 
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -107,7 +108,11 @@ struct VxlanSpec {
 class Rtnl {
  public:
   // nullptr: the caller's namespace. The socket is created on a thread inside ns and stays bound to it.
-  static StatusOr<std::unique_ptr<Rtnl>> Open(const NetNs* ns = nullptr);
+  // protocol: NETLINK_ROUTE, or NETLINK_NETFILTER for the conntrack calls below (the framing,
+  // acks and dumps are the same).
+  static StatusOr<std::unique_ptr<Rtnl>> Open(const NetNs* ns = nullptr, int protocol = NETLINK_ROUTE);
+  // A socket of `protocol` in this socket's namespace (SIOCGSKNS), wherever the caller is.
+  StatusOr<std::unique_ptr<Rtnl>> OpenSibling(int protocol) const;
   ~Rtnl();
   Rtnl(const Rtnl&) = delete;
   Rtnl& operator=(const Rtnl&) = delete;
@@ -181,6 +186,11 @@ class Rtnl {
   // The names of the cls_bpf programs at `link`'s ingress (none: no clsact qdisc, or no filter).
   StatusOr<std::vector<std::string>> IngressBpfNames(const std::string& link);
 
+  // ctnetlink (a NETLINK_NETFILTER socket): deletes every conntrack entry of this namespace that
+  // has `ip` (IPv4 or IPv6) as the source or the destination of either direction; returns how
+  // many. An entry that goes meanwhile is not an error.
+  StatusOr<int> DeleteConntrackOf(const std::string& ip);
+
  private:
   class Request;
   explicit Rtnl(mnl_socket* nl);
@@ -208,6 +218,7 @@ class Rtnl {
 
   absl::Mutex mu_;
   mnl_socket* const nl_ ABSL_PT_GUARDED_BY(mu_);
+  const int fd_;  // nl_'s, for calls that do not use the socket's messages (SIOCGSKNS)
   const uint32_t portid_;
   uint32_t seq_ ABSL_GUARDED_BY(mu_);
 };

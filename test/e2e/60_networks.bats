@@ -210,6 +210,40 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   [[ "$output" == *"8080"* ]]
 }
 
+@test "a published UDP port's client reaches the next container to publish it (no stale conntrack)" {
+  # moby#8795: a client that keeps its source port keeps its conntrack entry, and the entry's DNAT
+  # to the first container must not outlive it, or the stream goes on to an address nobody has.
+  docker run -d --name ufill busybox sleep 300
+  docker run -d --name u1 -p 5000:5000/udp busybox sleep 300
+  local ip1=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' u1)
+  send() {
+    in_ns python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("172.17.0.1", 40000))
+for i in range(5):
+    s.sendto(b"x", ("172.17.0.1", 5000))
+    time.sleep(0.02)'
+  }
+  # Datagrams that reached the container's namespace (no socket there: counted as NoPorts).
+  noports() {
+    nsenter --net="$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' "$1")" \
+      awk '/^Udp:/ { if (++n == 1) { for (i = 1; i <= NF; i++) col[$i] = i } else print $col["NoPorts"] }' /proc/net/snmp
+  }
+  send
+  run noports u1
+  echo "u1 ($ip1) NoPorts: $output"
+  [ "$output" -ge 1 ]
+  docker rm -f u1 ufill
+  docker run -d --name u2 -p 5000:5000/udp busybox sleep 300
+  local ip2=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' u2)
+  [ "$ip1" != "$ip2" ]
+  send
+  run noports u2
+  echo "u2 ($ip2) NoPorts: $output"
+  [ "$output" -ge 1 ]
+}
+
 @test "nothing is left after containers and networks are removed" {
   docker network create leakcheck
   local id=$(docker network inspect -f '{{.Id}}' leakcheck)

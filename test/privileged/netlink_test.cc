@@ -25,6 +25,7 @@
 #include "sys/bpf.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
+#include "sys/subprocess.h"
 
 namespace berth::sys {
 namespace {
@@ -751,6 +752,46 @@ TEST_F(NetlinkTest, PeerRedirectCarriesFramesBetweenVethPeers) {
   ASSERT_OK(second->Erase(*ParseMac(mac_b)));
   ASSERT_OK(second->Erase(*ParseMac(mac_b)));
   EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "erased", nullptr, 3).first, "");
+}
+
+// ctnetlink through a sibling socket of the namespace's rtnetlink one: each call deletes exactly
+// the entries with the address in either direction, and only in that namespace (the entries
+// exist nowhere else, so the counts prove where the socket is).
+TEST_F(NetlinkTest, ConntrackEntriesOfAnAddressAreDeleted) {
+  ScratchNs* a = NewNs();
+  ASSERT_TRUE(a);
+  Rtnl& ra = a->rtnl();
+  ASSERT_OK(ra.AddAddr("lo", "10.97.0.2/32"));
+  ASSERT_OK(ra.AddAddr("lo", "10.97.0.3/32"));
+  // Conntrack tracks a namespace's packets once some rule there needs it.
+  auto nft = sys::Run({"nsenter", "--net=" + a->path(), "nft", "-f", "-"},
+                 "table ip bt_ct {\n chain out {\n  type filter hook output priority 0;\n  ct state new accept\n }\n}\n");
+  ASSERT_OK(nft);
+  ASSERT_EQ(nft->exit_code, 0) << nft->err;
+  auto ct = ra.OpenSibling(NETLINK_NETFILTER);
+  ASSERT_OK(ct);
+  Rtnl& c = **ct;
+
+  // Two flows on lo: each from the address to itself (the local route's source).
+  auto [rx2, port2] = UdpSocketIn(a->ns(), "10.97.0.2");
+  auto [rx3, port3] = UdpSocketIn(a->ns(), "10.97.0.3");
+  ASSERT_TRUE(rx2.valid() && rx3.valid());
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.2", port2, rx2.get(), "two").first, "two");
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port3, rx3.get(), "three").first, "three");
+
+  auto n = c.DeleteConntrackOf("10.97.0.2");
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+  n = c.DeleteConntrackOf("10.97.0.2");
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0) << "deleted once";
+  n = c.DeleteConntrackOf("10.97.0.3");
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1) << "the other flow was left alone by the first call";
+  n = c.DeleteConntrackOf("fd00::2");
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(c.DeleteConntrackOf("10.97.0").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
