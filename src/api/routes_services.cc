@@ -53,7 +53,9 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
     if (Status s = RequireSwarmManager(*cl); !s.ok()) return c.SendError(s);
     StatusOr<spec::ServiceSpec> body = spec::ParseServiceSpec(req.body);
     if (!body.ok()) return c.SendError(body.status());
-    StatusOr<spec::ServiceCreateResponse> created = cl->CreateService(*body);
+    // --with-registry-auth: kept (sealed) for the nodes' pulls, as dockerd keeps it in the spec.
+    StatusOr<spec::ServiceCreateResponse> created =
+        cl->CreateService(*body, req.headers["x-registry-auth"]);
     if (!created.ok()) return c.SendError(created.status());
     c.SendJson(201, spec::RenderServiceCreateResponse(*created));
   });
@@ -74,7 +76,8 @@ void AddServiceRoutesTo(Router& r, cluster::Cluster* cl) {
       return c.SendError(
           absl::InvalidArgumentError(absl::StrCat("unrecognized rollback option ", rollback)));
     StatusOr<spec::ServiceUpdateResponse> updated =
-        cl->UpdateService(req.params["id"], *version, *body, rollback == "previous");
+        cl->UpdateService(req.params["id"], *version, *body, rollback == "previous",
+                          req.headers["x-registry-auth"], req.Query("registryAuthFrom"));
     if (!updated.ok()) return c.SendError(updated.status());
     c.SendJson(200, spec::RenderServiceUpdateResponse(*updated));
   });

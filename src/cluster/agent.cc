@@ -174,6 +174,7 @@ StatusOr<std::vector<TaskAssignment>> ParseAssignments(const nlohmann::json& lis
     TaskAssignment ta;
     ta.task = std::move(task);
     ta.service_name = a.value("service_name", "");
+    ta.registry_auth = a.value("registry_auth", "");
     ta.dnsrr = a.value("endpoint_mode", "vip") == "dnsrr";
     for (const nlohmann::json& p : a.value("host_ports", nlohmann::json::array())) {
       spec::ServicePortConfig pc;

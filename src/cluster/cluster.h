@@ -44,8 +44,9 @@ struct ClusterOptions {
   spec::NodeDescription description;
   // The engine that runs this node's tasks (null: the node runs none, as in some tests).
   engine::ContainerService* containers = nullptr;
-  // Makes an image present on this node, pulling it from its registry when missing.
-  std::function<Status(const std::string& image)> ensure_image;
+  // Makes an image present on this node, pulling it from its registry when missing, with the
+  // service's X-Registry-Auth when it has one ("" = anonymously).
+  std::function<Status(const std::string& image, const std::string& registry_auth)> ensure_image;
   // Where tasks' secrets and configs are mounted (a tmpfs each): <exec-root>/swarm/tasks.
   std::string run_root;
   // The node's swarm networks go here (the network controller); null: nowhere.
@@ -99,14 +100,21 @@ class Cluster {
 
   // Services, tasks, secrets and configs (cluster_services.cc); a reference is an id, a name or
   // a unique id prefix. Docker's refusals and messages.
-  StatusOr<spec::ServiceCreateResponse> CreateService(const spec::ServiceSpec& spec);
+  // registry_auth: the request's X-Registry-Auth (`--with-registry-auth`; "" = none), kept
+  // sealed with the service and given to the nodes that run its tasks for their pulls.
+  StatusOr<spec::ServiceCreateResponse> CreateService(const spec::ServiceSpec& spec,
+                                                      const std::string& registry_auth = "");
   // With ServiceStatus (running and desired tasks) when `status`.
   StatusOr<std::vector<spec::Service>> Services(bool status);
   StatusOr<spec::Service> GetService(const std::string& ref);
-  // `rollback`: back to PreviousSpec (?rollback=previous), `spec` ignored.
+  // `rollback`: back to PreviousSpec (?rollback=previous), `spec` ignored. The new spec's
+  // registry auth, as dockerd's: registry_auth when given, else the current spec's, or the
+  // previous spec's with registry_auth_from "previous-spec" (?registryAuthFrom=).
   StatusOr<spec::ServiceUpdateResponse> UpdateService(const std::string& ref, uint64_t version,
                                                       const spec::ServiceSpec& spec,
-                                                      bool rollback);
+                                                      bool rollback,
+                                                      const std::string& registry_auth = "",
+                                                      const std::string& registry_auth_from = "");
   Status RemoveService(const std::string& ref);
   StatusOr<std::vector<spec::Task>> Tasks();
   StatusOr<spec::Task> GetTask(const std::string& ref);

@@ -166,7 +166,8 @@ Status CheckNetworks(Store& store, spec::ServiceSpec& s) {
 
 }  // namespace
 
-StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::ServiceSpec& in) {
+StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::ServiceSpec& in,
+                                                             const std::string& registry_auth) {
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   spec::ServiceSpec s = in;
   if (s.annotations.name.empty()) s.annotations.name = engine::RandomName();
@@ -179,6 +180,9 @@ StatusOr<spec::ServiceCreateResponse> Cluster::CreateService(const spec::Service
   spec::Service svc;
   svc.id = pki::NewTokenSecret();
   svc.spec = std::move(s);
+  if (!registry_auth.empty()) {
+    ASSIGN_OR_RETURN(svc.registry_auth, m->Seal(registry_auth, svc.id));
+  }
   int64_t now = UnixNanos(impl_->opts_.clock->Now());
   svc.meta.created_at = now;
   svc.meta.updated_at = now;
@@ -220,7 +224,13 @@ StatusOr<spec::Service> Cluster::GetService(const std::string& ref) {
 StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& ref,
                                                              uint64_t version,
                                                              const spec::ServiceSpec& in,
-                                                             bool rollback) {
+                                                             bool rollback,
+                                                             const std::string& registry_auth,
+                                                             const std::string& registry_auth_from) {
+  // dockerd reads registryAuthFrom only when no X-Registry-Auth came.
+  if (registry_auth.empty() && !registry_auth_from.empty() && registry_auth_from != "spec" &&
+      registry_auth_from != "previous-spec")
+    return absl::InvalidArgumentError("unsupported registryAuthFrom value");
   ASSIGN_OR_RETURN(std::shared_ptr<Manager> m, impl_->RequireManager());
   Store& store = m->store();
   ASSIGN_OR_RETURN(std::vector<spec::Service> all, store.ListServices());
@@ -233,6 +243,7 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
           absl::StrCat("rpc error: code = FailedPrecondition desc = service ", svc.id,
                        " does not have a previous spec"));
     std::swap(svc.spec, *svc.previous_spec);
+    std::swap(svc.registry_auth, svc.previous_registry_auth);
     spec::UpdateStatus us;
     us.state = spec::kUpdateRollbackStarted;
     us.started_at = now;
@@ -246,6 +257,13 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
     RETURN_IF_ERROR(CheckReferences(store, s));
     svc.previous_spec = std::move(svc.spec);
     svc.spec = std::move(s);
+    std::string auth = registry_auth_from == "previous-spec" ? svc.previous_registry_auth
+                                                             : svc.registry_auth;
+    if (!registry_auth.empty()) {
+      ASSIGN_OR_RETURN(auth, m->Seal(registry_auth, svc.id));
+    }
+    svc.previous_registry_auth = std::move(svc.registry_auth);
+    svc.registry_auth = std::move(auth);
     svc.update_status.reset();
   }
   svc.meta.updated_at = now;

@@ -113,11 +113,22 @@ static StatusOr<nlohmann::json> BuildAssignments(
         config_refs.emplace_back(r.config_id, r.config_name);
     }
     auto svc = by_id.find(t.service_id);
-    std::string service_name, endpoint_mode = "vip";
+    std::string service_name, endpoint_mode = "vip", registry_auth;
     nlohmann::json host_ports = nlohmann::json::array();
     if (svc != by_id.end()) {
       const spec::Service& s = *svc->second;
       service_name = s.spec.annotations.name;
+      // --with-registry-auth: for the pull of a task that may still need one (opened: the node
+      // keeps it in memory only). One that cannot be opened is left out: the pull is anonymous.
+      if (Live(t) && !s.registry_auth.empty()) {
+        StatusOr<std::string> auth = m.OpenSealed(s.registry_auth, s.id);
+        if (auth.ok()) {
+          registry_auth = std::move(*auth);
+        } else {
+          spdlog::warn("swarm: registry auth of service {} for node {}: {}", s.id, node_id,
+                       auth.status().ToString());
+        }
+      }
       if (Dnsrr(s)) endpoint_mode = "dnsrr";
       for (const spec::ServicePortConfig& p : s.endpoint.ports)
         if (p.publish_mode == "host")
@@ -130,6 +141,7 @@ static StatusOr<nlohmann::json> BuildAssignments(
                    {"host_ports", std::move(host_ports)},
                    {"secrets", Payloads(secret_refs, secrets)},
                    {"configs", Payloads(config_refs, configs)}});
+    if (!registry_auth.empty()) out.back()["registry_auth"] = std::move(registry_auth);
   }
   return nlohmann::json{{"tasks", std::move(out)},
                         {"networks", std::move(networking.networks)},

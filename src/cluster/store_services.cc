@@ -12,6 +12,34 @@
 #include "spec/json/service_json.h"
 
 namespace berth::cluster {
+// Beside the API's fields, Berth's own (sealed; see spec::Service::registry_auth).
+constexpr char kRegistryAuthKey[] = "BerthRegistryAuth";
+constexpr char kPreviousRegistryAuthKey[] = "BerthPreviousRegistryAuth";
+
+std::string EncodeServiceRecord(spec::Service s) {
+  s.meta.version.index = 0;
+  s.service_status.reset();
+  nlohmann::ordered_json j = spec::RenderService(s);
+  if (!s.registry_auth.empty()) j[kRegistryAuthKey] = s.registry_auth;
+  if (!s.previous_registry_auth.empty()) j[kPreviousRegistryAuthKey] = s.previous_registry_auth;
+  return j.dump();
+}
+
+StatusOr<spec::Service> DecodeServiceRecord(std::string_view text) {
+  if (text.find(kRegistryAuthKey) == std::string_view::npos &&
+      text.find(kPreviousRegistryAuthKey) == std::string_view::npos)
+    return spec::ParseService(text);
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (!j.is_object()) return absl::InvalidArgumentError("service record is not a JSON object");
+  std::string auth = j.value(kRegistryAuthKey, ""), previous = j.value(kPreviousRegistryAuthKey, "");
+  j.erase(kRegistryAuthKey);
+  j.erase(kPreviousRegistryAuthKey);
+  ASSIGN_OR_RETURN(spec::Service s, spec::ParseService(j.dump()));
+  s.registry_auth = std::move(auth);
+  s.previous_registry_auth = std::move(previous);
+  return s;
+}
+
 namespace {
 
 using etcd::Compare;
@@ -40,12 +68,8 @@ struct Kind<spec::Service> {
   static constexpr const char* noun = "service";
   static constexpr const char* prefix = Store::kServicesPrefix;
   static const std::string& Name(const spec::Service& s) { return s.spec.annotations.name; }
-  static std::string Encode(spec::Service s) {
-    s.meta.version.index = 0;
-    s.service_status.reset();
-    return spec::RenderService(s).dump();
-  }
-  static StatusOr<spec::Service> Decode(std::string_view text) { return spec::ParseService(text); }
+  static std::string Encode(spec::Service s) { return EncodeServiceRecord(std::move(s)); }
+  static StatusOr<spec::Service> Decode(std::string_view text) { return DecodeServiceRecord(text); }
 };
 
 template <>

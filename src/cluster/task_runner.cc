@@ -432,7 +432,7 @@ void TaskRunner::Impl::Prepare(const Entry& e, Outcome& o) {
     if (cfg_.ensure_image) {
       // As Docker: a failed pull is not fatal (the image may be here, its registry down); the
       // create below says "No such image" when it is not.
-      Status st = cfg_.ensure_image(image);
+      Status st = cfg_.ensure_image(image, e.a.registry_auth);
       if (!st.ok()) spdlog::warn("swarm: task {}: pull {}: {}", task_id, image, st.ToString());
     }
     if (!plan->files.empty()) {

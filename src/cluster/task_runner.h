@@ -64,6 +64,8 @@ struct TaskAssignment {
   std::vector<spec::ServicePortConfig> host_ports;
   std::vector<TaskPayload> secrets;
   std::vector<TaskPayload> configs;
+  // The service's X-Registry-Auth (`--with-registry-auth`) for the image's pull; "" = anonymous.
+  std::string registry_auth;
 };
 
 struct TaskStatusUpdate {
@@ -79,7 +81,7 @@ struct TaskRunnerConfig {
   // pulling it when missing. As Docker's agent, a failure is only logged: the create that
   // follows rejects the task ("No such image: web:doesnotexist") when the image is really not
   // here. Unset: no pulls. Runs on a worker thread; may take long.
-  std::function<Status(const std::string& image)> ensure_image;
+  std::function<Status(const std::string& image, const std::string& registry_auth)> ensure_image;
   // Where the per-task tmpfs of secrets and configs are mounted: <run_root>/<task id>.
   std::string run_root;
   // Status changes, in order, on the runner's thread; must not block.

@@ -346,14 +346,21 @@ Status Daemon::Start() {
     co.run_root = cfg.exec_root + "/swarm/tasks";
     engine::ImageStore* images = d.images.get();
     engine::Distribution* distribution = d.distribution.get();
-    // A task's image: the local one, else pulled from its registry (anonymously: Berth does
-    // not forward --with-registry-auth credentials yet); Docker's "No such image" when neither.
-    co.ensure_image = [images, distribution](const std::string& image) -> Status {
+    // A task's image: the local one, else pulled from its registry with the service's
+    // X-Registry-Auth (--with-registry-auth; anonymously without, or when it does not decode,
+    // as dockerd); Docker's "No such image" when neither.
+    co.ensure_image = [images, distribution](const std::string& image,
+                                             const std::string& registry_auth) -> Status {
       if (images->Get(image).ok()) return absl::OkStatus();
       if (distribution != nullptr) {
         StatusOr<registry::Reference> ref = registry::ParseNormalized(image);
         if (ref.ok()) {
-          StatusOr<std::string> pulled = distribution->Pull(*ref, {}, nullptr);
+          engine::PullOptions opts;
+          if (!registry_auth.empty()) {
+            StatusOr<registry::AuthConfig> auth = registry::DecodeRegistryAuth(registry_auth);
+            if (auth.ok()) opts.auth = *auth;
+          }
+          StatusOr<std::string> pulled = distribution->Pull(*ref, opts, nullptr);
           if (pulled.ok()) return absl::OkStatus();
           spdlog::warn("swarm: pulling {} for a task failed: {}", image, pulled.status().ToString());
         }

@@ -282,6 +282,12 @@ struct Service {
   std::optional<UpdateStatus> update_status;    // omitempty
   std::optional<ServiceStatus> service_status;  // omitempty; only when asked
   std::optional<JobStatus> job_status;          // omitempty; job modes only
+  // The X-Registry-Auth that came with spec and with previous_spec (`--with-registry-auth`),
+  // sealed with the swarm's data key; "" = none. Never rendered by the API (Docker keeps it in
+  // swarmkit's PullOptions, which its API leaves out); the cluster store keeps it beside the
+  // record's API JSON, and only the nodes running the service's tasks get it, opened.
+  std::string registry_auth;
+  std::string previous_registry_auth;
   bool operator==(const Service&) const = default;
 };
 

@@ -339,9 +339,10 @@ class Harness {
     cfg.run_root = kRunRoot;
     cfg.payloads = &payloads;
     cfg.workers = 3;
-    cfg.ensure_image = [this](const std::string& image) {
+    cfg.ensure_image = [this](const std::string& image, const std::string& registry_auth) {
       absl::MutexLock l(&mu_);
       pulled_.push_back(image);
+      pulled_auth_.push_back(registry_auth);
       return absl::NotFoundError("pull access denied for " + image);
     };
     cfg.report = [this](const std::vector<TaskStatusUpdate>& ups) {
@@ -387,6 +388,10 @@ class Harness {
     absl::MutexLock l(&mu_);
     return pulled_;
   }
+  std::vector<std::string> PulledAuth() {
+    absl::MutexLock l(&mu_);
+    return pulled_auth_;
+  }
 
   Changes changes;
   FakeClock clock;
@@ -404,6 +409,7 @@ class Harness {
   absl::Mutex mu_;
   std::vector<TaskStatusUpdate> reports_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> pulled_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> pulled_auth_ ABSL_GUARDED_BY(mu_);  // the registry auth of each pull
 };
 
 const std::vector<Seen> kToRunning = {{"accepted", "accepted", ""},
@@ -755,6 +761,18 @@ TEST(TaskRunner, AMissingImageRejectsTheTask) {
   EXPECT_EQ(h.Last("t1").container_status, spec::ContainerStatus{});
   EXPECT_TRUE(h.containers.Ids().empty());
   EXPECT_EQ(h.Pulled(), std::vector<std::string>{"web:doesnotexist"});
+  EXPECT_EQ(h.PulledAuth(), std::vector<std::string>{""});
+}
+
+TEST(TaskRunner, ThePullOfATaskCarriesItsServicesRegistryAuth) {
+  Harness h;
+  h.StartRunner();
+  TaskAssignment a = Web("t1", 3, "registry.example:5000/web:private");
+  a.registry_auth = "eyJ1c2VybmFtZSI6InUiLCJwYXNzd29yZCI6InAifQ==";
+  h.runner->Assign({a});
+  ASSERT_TRUE(h.Await("t1", "rejected"));
+  EXPECT_EQ(h.Pulled(), std::vector<std::string>{"registry.example:5000/web:private"});
+  EXPECT_EQ(h.PulledAuth(), std::vector<std::string>{a.registry_auth});
 }
 
 TEST(TaskRunner, AnUnsupportedSpecIsRejectedWithoutAContainer) {

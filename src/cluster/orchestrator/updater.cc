@@ -49,6 +49,8 @@ void ApplyFailureAction(WorkingSet& ws, size_t index, const UpdateSettings& cfg,
     us.message = "update rolled back due to failure or early termination of task " + task_id;
     svc.spec = *svc.previous_spec;
     svc.previous_spec.reset();
+    svc.registry_auth = std::move(svc.previous_registry_auth);
+    svc.previous_registry_auth.clear();
   } else {
     // "pause", or a rollback with nothing to roll back to (swarmkit then leaves the update
     // stuck "updating"; pausing says what happened).
