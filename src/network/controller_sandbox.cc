@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -515,6 +516,9 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
     }
     sb->ports = std::move(*ports);
   }
+  std::set<int> udp_ports;
+  for (const PortMap& p : sb->ports)
+    if (p.proto == "udp") udp_ports.insert(p.host_port);
   sb->endpoints = std::move(eps);
   eps.clear();
 
@@ -540,6 +544,9 @@ StatusOr<engine::NetworkAttacher::Sandbox> Controller::Setup(const std::string& 
     return st;
   };
   if (Status st = Publish(gen, std::move(model), std::move(names)); !st.ok()) return fail(st);
+  // Once the DNAT is in: a client that streamed to the port while nothing published it has an
+  // entry to the host itself, which would keep its datagrams from this container (moby#8795).
+  for (int port : udp_ports) kernel_.ForgetUdpPortFlows(port);
   if (Status st = Persist("sandbox", id, doc); !st.ok()) return fail(st);
   if (Status st = ServeDns(s, upstreams); !st.ok()) return fail(st);
   for (auto& [nid, nname, ndriver] : joined)

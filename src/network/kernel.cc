@@ -1,5 +1,8 @@
 #include "network/kernel.h"
 
+#include <netinet/in.h>
+
+#include "spdlog/spdlog.h"
 #include "sys/netns.h"
 
 namespace berth::network {
@@ -18,7 +21,10 @@ class LinuxSandbox : public SandboxKernel {
 
 class LinuxNetKernel : public NetKernel {
  public:
-  explicit LinuxNetKernel(sys::Rtnl& host) : host_(host) {}
+  explicit LinuxNetKernel(sys::Rtnl& host) : host_(host) {
+    auto ct = host_.OpenSibling(NETLINK_NETFILTER);
+    if (ct.ok()) conntrack_ = std::move(*ct);
+  }
 
   StatusOr<std::unique_ptr<SandboxKernel>> CreateSandbox(const std::string& path) override {
     // IPv6 is off on every interface born in the sandbox unless its network has IPv6 (Docker 26+:
@@ -48,9 +54,15 @@ class LinuxNetKernel : public NetKernel {
   StatusOr<std::vector<sys::LinkInfo>> HostLinks() override { return host_.ListLinks(); }
   Status DeleteHostLink(const std::string& name) override { return host_.DeleteLink(name); }
   Status EnableForwarding() override { return sys::WriteSysctl(nullptr, "net.ipv4.ip_forward", "1"); }
+  void ForgetUdpPortFlows(int port) override {
+    if (conntrack_ == nullptr || port <= 0 || port > 65535) return;
+    auto n = conntrack_->DeleteConntrackToPort(IPPROTO_UDP, static_cast<uint16_t>(port));
+    if (!n.ok()) spdlog::warn("conntrack entries to UDP port {}: {}", port, n.status().ToString());
+  }
 
  private:
   sys::Rtnl& host_;
+  std::unique_ptr<sys::Rtnl> conntrack_;  // ctnetlink in host_'s namespace; null: none
 };
 
 }  // namespace

@@ -28,6 +28,10 @@ class NetKernel {
   // net.ipv4.ip_forward=1 in the daemon's namespace. (IPv6 forwarding is the bridge driver's, when
   // an IPv6 network is made.)
   virtual Status EnableForwarding() = 0;
+  // Deletes the daemon namespace's conntrack entries of UDP flows to host port `port` (a
+  // just-published port: a client that streamed to it while nothing published it has an entry
+  // without the DNAT, moby#8795). Best effort: a failure is logged.
+  virtual void ForgetUdpPortFlows(int port) {}
 };
 
 // The real kernel; `host` is a netlink socket of the daemon's namespace.

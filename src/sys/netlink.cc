@@ -1084,54 +1084,95 @@ bool TupleHasIp(const nlattr* tuple, const IpAddr& ip) {
   return found;
 }
 
+// Whether a CTA_TUPLE_ORIG nest is of protocol `proto` to destination port `port`.
+bool TupleToPort(const nlattr* tuple, uint8_t proto, uint16_t port) {
+  bool proto_ok = false, port_ok = false;
+  ForEachNested(tuple, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) != CTA_TUPLE_PROTO) return;
+    ForEachNested(a, [&](const nlattr* f) {
+      uint16_t t = mnl_attr_get_type(f);
+      if (t == CTA_PROTO_NUM && mnl_attr_get_payload_len(f) >= 1)
+        proto_ok = mnl_attr_get_u8(f) == proto;
+      if (t == CTA_PROTO_DST_PORT && mnl_attr_get_payload_len(f) >= 2)
+        port_ok = ntohs(mnl_attr_get_u16(f)) == port;
+    });
+  });
+  return proto_ok && port_ok;
+}
+
 }  // namespace
 
-StatusOr<int> Rtnl::DeleteConntrackOf(const std::string& ip_text) {
-  ASSIGN_OR_RETURN(IpAddr ip, ParseIp(ip_text));
-  const uint8_t family = static_cast<uint8_t>(ip.family);
+StatusOr<int> Rtnl::DeleteConntrackMatching(
+    uint8_t family, const std::function<bool(const nlattr* orig, const nlattr* reply)>& match,
+    const std::string& what) {
   // The dump first (deleting while it runs could make it skip entries), then one delete per entry,
   // by its original tuple (and zone) copied from the dump, so no protocol's fields need knowing.
-  std::vector<std::string> doomed;  // each: the entry's CTA_TUPLE_ORIG attribute [+ CTA_ZONE]
+  struct Doomed {
+    uint8_t family;
+    std::string attrs;  // the entry's CTA_TUPLE_ORIG attribute [+ CTA_ZONE]
+  };
+  std::vector<Doomed> doomed;
   Request dump((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, 0);
   auto* g = dump.Header<nfgenmsg>();
-  g->nfgen_family = family;
+  g->nfgen_family = family;  // AF_UNSPEC: every family
   g->version = NFNETLINK_V0;
   RETURN_IF_ERROR(Dump(dump, "conntrack dump", [&] { doomed.clear(); }, [&](const nlmsghdr* h) {
+    if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(nfgenmsg)) return absl::OkStatus();
+    const auto* eg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(h));
     const nlattr* orig = nullptr;
+    const nlattr* reply = nullptr;
     const nlattr* zone = nullptr;
-    bool match = false;
     ForEachMsgAttr(h, sizeof(nfgenmsg), [&](const nlattr* a) {
       uint16_t t = mnl_attr_get_type(a);
       if (t == CTA_TUPLE_ORIG) orig = a;
+      if (t == CTA_TUPLE_REPLY) reply = a;
       if (t == CTA_ZONE) zone = a;
-      if ((t == CTA_TUPLE_ORIG || t == CTA_TUPLE_REPLY) && TupleHasIp(a, ip)) match = true;
     });
-    if (match && orig != nullptr) {
-      std::string raw(reinterpret_cast<const char*>(orig), orig->nla_len);
-      raw.resize(MNL_ALIGN(raw.size()), '\0');
-      if (zone != nullptr) raw.append(reinterpret_cast<const char*>(zone), zone->nla_len);
-      doomed.push_back(std::move(raw));
-    }
+    if (orig == nullptr || orig->nla_len <= NLA_HDRLEN || !match(orig, reply)) return absl::OkStatus();
+    std::string raw(reinterpret_cast<const char*>(orig), orig->nla_len);
+    raw.resize(MNL_ALIGN(raw.size()), '\0');
+    if (zone != nullptr) raw.append(reinterpret_cast<const char*>(zone), zone->nla_len);
+    doomed.push_back({eg->nfgen_family, std::move(raw)});
     return absl::OkStatus();
   }));
   int deleted = 0;
-  for (const std::string& raw : doomed) {
+  Status first_error;
+  for (const Doomed& d : doomed) {
+    const auto* first = reinterpret_cast<const nlattr*>(d.attrs.data());
+    // A delete without a tuple would flush the whole table: never sent.
+    BERTH_CHECK(mnl_attr_get_type(first) == CTA_TUPLE_ORIG && first->nla_len > NLA_HDRLEN);
     Request del((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, 0);
     auto* dg = del.Header<nfgenmsg>();
-    dg->nfgen_family = family;
+    dg->nfgen_family = d.family;
     dg->version = NFNETLINK_V0;
-    const auto* first = reinterpret_cast<const nlattr*>(raw.data());
     del.RawAttr(first);
     size_t off = MNL_ALIGN(first->nla_len);
-    if (off < raw.size()) del.RawAttr(reinterpret_cast<const nlattr*>(raw.data() + off));
-    Status st = Transact(del, "conntrack delete " + ip_text);
+    if (off < d.attrs.size()) del.RawAttr(reinterpret_cast<const nlattr*>(d.attrs.data() + off));
+    Status st = Transact(del, "conntrack delete " + what);
     if (st.ok()) {
       ++deleted;
-    } else if (!absl::IsNotFound(st)) {  // gone meanwhile (it timed out, or its flow ended)
-      return st;
+    } else if (!absl::IsNotFound(st) && first_error.ok()) {  // NotFound: gone meanwhile
+      first_error = st;  // the others are still tried
     }
   }
+  if (!first_error.ok()) return first_error;
   return deleted;
+}
+
+StatusOr<int> Rtnl::DeleteConntrackOf(const std::string& ip_text) {
+  ASSIGN_OR_RETURN(IpAddr ip, ParseIp(ip_text));
+  return DeleteConntrackMatching(
+      static_cast<uint8_t>(ip.family),
+      [&](const nlattr* orig, const nlattr* reply) {
+        return TupleHasIp(orig, ip) || (reply != nullptr && TupleHasIp(reply, ip));
+      },
+      ip_text);
+}
+
+StatusOr<int> Rtnl::DeleteConntrackToPort(uint8_t proto, uint16_t port) {
+  return DeleteConntrackMatching(
+      AF_UNSPEC, [&](const nlattr* orig, const nlattr*) { return TupleToPort(orig, proto, port); },
+      absl::StrCat("to port ", port));
 }
 
 }  // namespace berth::sys

@@ -190,10 +190,18 @@ class Rtnl {
   // has `ip` (IPv4 or IPv6) as the source or the destination of either direction; returns how
   // many. An entry that goes meanwhile is not an error.
   StatusOr<int> DeleteConntrackOf(const std::string& ip);
+  // The same for every entry (any family) of protocol `proto` (IPPROTO_UDP...) whose original
+  // direction goes to destination port `port`. After a failed delete the others are still
+  // tried; the first failure is returned.
+  StatusOr<int> DeleteConntrackToPort(uint8_t proto, uint16_t port);
 
  private:
   class Request;
   explicit Rtnl(mnl_socket* nl);
+  // Dumps the conntrack table (family, AF_UNSPEC: all) and deletes each entry `match` takes.
+  StatusOr<int> DeleteConntrackMatching(
+      uint8_t family, const std::function<bool(const nlattr* orig, const nlattr* reply)>& match,
+      const std::string& what);
   // Sends `req` and reads replies until its ack (or NLMSG_DONE for a dump), handing each data message to
   // on_reply. `what` prefixes errors.
   Status Transact(Request& req, const std::string& what,

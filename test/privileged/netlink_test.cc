@@ -779,7 +779,16 @@ TEST_F(NetlinkTest, ConntrackEntriesOfAnAddressAreDeleted) {
   EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.2", port2, rx2.get(), "two").first, "two");
   EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port3, rx3.get(), "three").first, "three");
 
-  auto n = c.DeleteConntrackOf("10.97.0.2");
+  // By destination port: only the flow to that port (UDP; TCP to it has none).
+  auto n = c.DeleteConntrackToPort(IPPROTO_TCP, static_cast<uint16_t>(port3));
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 0);
+  n = c.DeleteConntrackToPort(IPPROTO_UDP, static_cast<uint16_t>(port3));
+  ASSERT_OK(n);
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port3, rx3.get(), "three again").first, "three again");
+
+  n = c.DeleteConntrackOf("10.97.0.2");
   ASSERT_OK(n);
   EXPECT_EQ(*n, 1);
   n = c.DeleteConntrackOf("10.97.0.2");
