@@ -250,6 +250,8 @@ StatusOr<spec::ServiceUpdateResponse> Cluster::UpdateService(const std::string& 
     us.message = "manually requested rollback";
     svc.update_status = us;
   } else {
+    if (registry_auth.empty() && registry_auth_from == "previous-spec" && !svc.previous_spec)
+      return absl::InvalidArgumentError("service does not have a previous spec");
     spec::ServiceSpec s = in;
     RETURN_IF_ERROR(spec::ValidateServiceUpdate(svc.spec, s));
     RETURN_IF_ERROR(CheckNetworks(m->store(), s));

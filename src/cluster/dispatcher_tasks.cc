@@ -28,6 +28,18 @@ bool Live(const spec::Task& t) {
          spec::TaskStateRank(t.status.state) <= spec::TaskStateRank("running");
 }
 
+// The sealed registry auth of the spec `t` was made from: the service's spec or its previous
+// one (placement aside, which a task keeps when only constraints changed); null: neither.
+const std::string* AuthOfTaskSpec(const spec::Service& s, const spec::Task& t) {
+  auto same = [&t](spec::TaskSpec want) {
+    want.placement = t.spec.placement;
+    return want == t.spec;
+  };
+  if (same(s.spec.task_template)) return &s.registry_auth;
+  if (s.previous_spec && same(s.previous_spec->task_template)) return &s.previous_registry_auth;
+  return nullptr;
+}
+
 nlohmann::json Payloads(const std::vector<std::pair<std::string, std::string>>& refs,
                         const std::map<std::string, nlohmann::json>& by_id) {
   nlohmann::json out = nlohmann::json::array();
@@ -119,14 +131,19 @@ static StatusOr<nlohmann::json> BuildAssignments(
       const spec::Service& s = *svc->second;
       service_name = s.spec.annotations.name;
       // --with-registry-auth: for the pull of a task that may still need one (opened: the node
-      // keeps it in memory only). One that cannot be opened is left out: the pull is anonymous.
-      if (Live(t) && !s.registry_auth.empty()) {
-        StatusOr<std::string> auth = m.OpenSealed(s.registry_auth, s.id);
-        if (auth.ok()) {
-          registry_auth = std::move(*auth);
-        } else {
-          spdlog::warn("swarm: registry auth of service {} for node {}: {}", s.id, node_id,
-                       auth.status().ToString());
+      // keeps it in memory only), the auth of the spec the task was made from (swarmkit keeps
+      // it in each task's spec: an old-spec task of a rolling update keeps the old one). One that
+      // cannot be opened is left out: the pull is anonymous.
+      if (Live(t)) {
+        const std::string* sealed = AuthOfTaskSpec(s, t);
+        if (sealed != nullptr && !sealed->empty()) {
+          StatusOr<std::string> auth = m.OpenSealed(*sealed, s.id);
+          if (auth.ok()) {
+            registry_auth = std::move(*auth);
+          } else {
+            spdlog::warn("swarm: registry auth of service {} for node {}: {}", s.id, node_id,
+                         auth.status().ToString());
+          }
         }
       }
       if (Dnsrr(s)) endpoint_mode = "dnsrr";

@@ -68,15 +68,22 @@ task_state() { lab_docker m1 service ps "$1" --format '{{.CurrentState}}|{{.Erro
   [[ "$s" == Running* ]]
   run lab_docker w1 image ls --format '{{.Repository}}:{{.Tag}}'
   [[ "$output" == *"$IMG"* ]]
-  # The auth is the CLI's base64 of {"username":...,"password":...}: neither the password nor
-  # the user name appears in what the API shows, through either CLI.
+  # The auth is the CLI's base64 of {"username":...,"password":...}: neither the password, the
+  # user name nor that header (whose base64 starts with the user's key) appears in what the API
+  # shows of the service or its tasks, through either CLI.
+  local b64user=$(printf '{"username":"%s"' "$REG_USER" | base64 -w0 | cut -c1-16)
   for cli in docker "$BIN/berth"; do
-    run "$cli" -H "$(lab_sock m1)" service inspect priv
-    [ "$status" -eq 0 ]
-    [[ "$output" != *"$REG_PASS"* && "$output" != *"$REG_USER"* && "$output" != *RegistryAuth* ]]
+    for what in "service inspect priv" "inspect $(lab_docker m1 service ps -q priv | head -1)"; do
+      run "$cli" -H "$(lab_sock m1)" $what
+      [ "$status" -eq 0 ]
+      [[ "$output" != *"$REG_PASS"* && "$output" != *"$REG_USER"* ]]
+      [[ "$output" != *RegistryAuth* && "$output" != *"$b64user"* ]]
+    done
   done
   # An update without the flag keeps it (dockerd's registryAuthFrom=spec): the new task pulls too.
-  lab_docker w1 rmi -f "$IMG" >/dev/null 2>&1 || true
+  lab_docker w1 rmi -f "$IMG" >/dev/null
+  run lab_docker w1 image ls --format '{{.Repository}}:{{.Tag}}'
+  [[ "$output" != *"$IMG"* ]]
   lab_docker m1 service update --detach --force priv >/dev/null
   for i in $(seq 1 100); do
     s=$(lab_docker m1 service ps priv --filter desired-state=running --format '{{.CurrentState}}' | head -1)
