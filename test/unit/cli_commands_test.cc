@@ -288,6 +288,49 @@ TEST(CliCommandsTest, RmReportsEachErrorAndExitsOne) {
   EXPECT_EQ(server.calls().back(), "DELETE /v1.41/containers/nosuch?force=1");
 }
 
+TEST(CliCommandsTest, InspectFindsSwarmObjectsInTheDockerClisOrder) {
+  FakeServer server([](const FakeRequest& r, int fd) {
+    if (ServePing(r, fd)) return;
+    if (r.target == "/v1.41/tasks/t1") {
+      FakeWriteAll(fd, FakeResponse(200, R"({"ID":"t1","Slot":1})"));
+      return;
+    }
+    FakeWriteAll(fd, FakeResponse(404, R"({"message":"not found"})"));
+  });
+  Result res = RunCli(server, {"inspect", "-f", "{{.ID}} {{.Slot}}", "t1"});
+  EXPECT_EQ(res.rc, 0) << res.err;
+  EXPECT_EQ(res.out, "t1 1\n");
+  std::vector<std::string> paths;
+  for (const std::string& c : server.calls())
+    if (c.find("_ping") == std::string::npos) paths.push_back(c);
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "GET /v1.41/containers/t1/json", "GET /v1.41/images/t1/json",
+                       "GET /v1.41/networks/t1", "GET /v1.41/volumes/t1", "GET /v1.41/services/t1",
+                       "GET /v1.41/tasks/t1"}));
+}
+
+TEST(CliCommandsTest, InspectSkipsSwarmObjectsOffAManager) {
+  FakeServer server([](const FakeRequest& r, int fd) {
+    if (ServePing(r, fd)) return;
+    for (const char* p : {"/v1.41/services/", "/v1.41/tasks/", "/v1.41/nodes/", "/v1.41/secrets/",
+                          "/v1.41/configs/"})
+      if (r.target.rfind(p, 0) == 0) {
+        FakeWriteAll(fd, FakeResponse(503, R"({"message":"This node is not a swarm manager."})"));
+        return;
+      }
+    FakeWriteAll(fd, FakeResponse(404, R"({"message":"not found"})"));
+  });
+  Result res = RunCli(server, {"inspect", "nosuch"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_EQ(res.err, "Error: No such object: nosuch\n");
+  Result typed = RunCli(server, {"inspect", "--type", "task", "nosuch"});
+  EXPECT_EQ(typed.rc, 1);
+  EXPECT_NE(typed.err.find("not a swarm manager"), std::string::npos) << typed.err;
+  Result bad = RunCli(server, {"inspect", "--type", "gadget", "x"});
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_EQ(bad.err, "\"gadget\" is not a valid value for --type\n");
+}
+
 TEST(CliCommandsTest, InspectUnknownPrintsEmptyArrayThenError) {
   FakeServer server([](const FakeRequest& r, int fd) {
     if (ServePing(r, fd)) return;
