@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/render.h"
 #include "api/routes.h"
 #include "cluster/cluster.h"
@@ -124,6 +126,15 @@ void AddNetworkRoutes(Router& r, Backend& b, network::NetworkService& net) {
     auto body = spec::ParseNetworkConnect(req.body);
     if (!body.ok()) {
       c.SendError(body.status());
+      return;
+    }
+    // As at create (engine::VerifyEndpointSettings): refused, never dropped.
+    if (body->endpoint_config && body->endpoint_config->ipam_config &&
+        !body->endpoint_config->ipam_config->link_local_ips.empty()) {
+      c.SendError(absl::InvalidArgumentError(absl::StrCat(
+          "--link-local-ip ", absl::StrJoin(body->endpoint_config->ipam_config->link_local_ips, ","),
+          " (network ", req.params["id"],
+          "): Berth does not add link-local addresses to a container's interface; leave it out")));
       return;
     }
     Status st = net.Connect(req.params["id"], *body);

@@ -43,8 +43,7 @@ Status VerifyUpdate(const spec::UpdateConfig& u, const HostFacts& host) {
         "KernelMemory cannot be set: kernel memory limits are not supported by this kernel "
         "(Docker ignores them since kernel 5.4)");
   if (r.cpu_realtime_period || r.cpu_realtime_runtime)
-    return absl::InvalidArgumentError(
-        "Your kernel does not support CPU real-time scheduler");
+    return CannotUpdate("CpuRealtimePeriod/CpuRealtimeRuntime");
 
   // verifyPlatformContainerResources, update=true.
   if (r.memory != 0 && r.memory < kMinMemory)

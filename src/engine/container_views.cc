@@ -322,17 +322,29 @@ const StatusOr<sys::CgroupLayout>& HostCgroups() {
   return layout;
 }
 
+// A running container's cgroup: by runc's cgroupsPath or, under a relative CgroupParent (below
+// the runtime's own cgroup, which each v1 hierarchy may place elsewhere), by its init process.
+StatusOr<sys::Cgroup> ContainerCgroup(const std::string& cgroups_path, pid_t pid) {
+  if (!HostCgroups().ok()) return HostCgroups().status();
+  if (absl::StartsWith(cgroups_path, "/")) return sys::Cgroup::ForRuncPath(*HostCgroups(), cgroups_path);
+  return sys::Cgroup::ForPid(*HostCgroups(), pid);
+}
+
 }  // namespace
 
 StatusOr<TopResult> ContainerManager::Top(const std::string& name, const std::string& ps_args) {
   ASSIGN_OR_RETURN(auto c, Find(name));
+  std::string cgroups_path;
+  pid_t pid = 0;
   {
     StateLock l(mu_);
     if (c->status != "running")
       return absl::FailedPreconditionError("Container " + c->id + " is not running");
+    cgroups_path = ContainerCgroupsPath(c->host_config.resources, c->id);
+    pid = c->pid;
   }
   if (!HostCgroups().ok()) return Annotate(HostCgroups().status(), "top");
-  ASSIGN_OR_RETURN(sys::Cgroup cg, sys::Cgroup::ForRuncPath(*HostCgroups(), "/berth/" + c->id));
+  ASSIGN_OR_RETURN(sys::Cgroup cg, ContainerCgroup(cgroups_path, pid));
   ASSIGN_OR_RETURN(std::vector<pid_t> members, cg.Pids());
   std::set<std::string> pids;
   for (pid_t p : members) pids.insert(std::to_string(p));
@@ -366,9 +378,11 @@ StatusOr<ContainerStats> ContainerManager::Stats(const std::string& name) {
   ASSIGN_OR_RETURN(auto c, Find(name));
   ContainerStats s;
   int pid;
+  std::string cgroups_path;
   {
     StateLock l(mu_);
     pid = c->pid;
+    cgroups_path = ContainerCgroupsPath(c->host_config.resources, c->id);
     s.running = c->status == "running";
     s.id = c->id;
     s.name = "/" + c->name;
@@ -387,7 +401,7 @@ StatusOr<ContainerStats> ContainerManager::Stats(const std::string& name) {
   }
   if (!s.running) return s;
   if (HostCgroups().ok()) {
-    auto cg = sys::Cgroup::ForRuncPath(*HostCgroups(), "/berth/" + c->id);
+    auto cg = ContainerCgroup(cgroups_path, pid);
     if (cg.ok()) {
       auto st = cg->ReadStats();
       if (st.ok()) s.cgroup = std::move(*st);

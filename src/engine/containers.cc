@@ -312,6 +312,7 @@ StatusOr<CreateResult> ContainerManager::Create(const spec::ContainerCreateReque
   if (!image.ok()) return image.status();
   RETURN_IF_ERROR(VerifyHostConfig(hc));
   RETURN_IF_ERROR(VerifyRunOptions(config, hc, ReadHostFacts(paths_.init)));
+  RETURN_IF_ERROR(VerifyEndpointSettings(net));
   RETURN_IF_ERROR(VerifyHealthConfig(config.healthcheck));
   if (hc.network_mode.empty()) hc.network_mode = "default";
   // API 1.41 clients send --mac-address as Config.MacAddress: it belongs to the first network.
@@ -580,6 +581,10 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   auto devices = ContainerDevices(hc);
   if (!devices.ok()) return fail(devices.status(), 128);
   in.devices = std::move(*devices);
+  // Checked at create; stat()ed again now, as dockerd does, for the numbers the device has now.
+  auto blkio = ResolveBlkioDevices(hc.resources);
+  if (!blkio.ok()) return fail(blkio.status(), 128);
+  in.blkio = std::move(*blkio);
   if (!in.cwd.empty() && in.cwd != "/") (void)sys::MkdirAll(rootfs + in.cwd, 0755);
   auto oci = BuildOciSpec(in);
   if (!oci.ok()) return fail(oci.status(), 128);

@@ -136,7 +136,29 @@ Status VerifyDevices(const spec::HostConfig& hc) {
   return ContainerDevices(mapped_only).status();
 }
 
+// dockerd's overlay2 driver (CreateReadWrite, parseStorageOpt): "size" needs xfs project quotas,
+// any other option is unknown. Berth's overlay never sets a quota, so "size" is refused on every
+// backing filesystem, with dockerd's words (a 500 there, from the layer store).
+Status VerifyStorageOpt(const spec::StringMap& opts) {
+  if (opts.empty()) return absl::OkStatus();
+  for (const auto& [key, value] : opts)
+    if (absl::AsciiStrToLower(key) == "size")
+      return absl::InternalError(
+          "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  return absl::InternalError("Unknown option " + absl::AsciiStrToLower(opts.begin()->first));
+}
+
 }  // namespace
+
+Status VerifyEndpointSettings(const spec::NetworkingConfig& networking) {
+  for (const auto& [name, ep] : spec::OrEmpty(networking.endpoints_config)) {
+    if (!ep.ipam_config || ep.ipam_config->link_local_ips.empty()) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--link-local-ip ", absl::StrJoin(ep.ipam_config->link_local_ips, ","), " (network ", name,
+        "): Berth does not add link-local addresses to a container's interface; leave it out"));
+  }
+  return absl::OkStatus();
+}
 
 Status VerifyCpuset(const std::string& value, const std::string& online, const char* what,
                     const char* noun) {
@@ -276,6 +298,8 @@ HostFacts ReadHostFacts(std::string init_path) {
   // The kernel's to know once: the probe makes and removes a cgroup.
   static const bool kBlkioWeight = BlkioWeightSupported();
   f.blkio_weight = kBlkioWeight;
+  f.cgroup = ProbeCgroupFeatures();
+  f.rt_bandwidth = [](const std::string& parent) { return ReadRtBandwidth(parent); };
   f.capabilities = HostCapabilities();
   f.init_path = std::move(init_path);
   f.cpus_online = OnlineList("/sys/devices/system/cpu/online");
@@ -304,6 +328,8 @@ Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostCon
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_cpus, host.cpus_online, "cpus", "CPUs"));
   RETURN_IF_ERROR(VerifyCpuset(hc.resources.cpuset_mems, host.mems_online, "mems", "memory nodes"));
   RETURN_IF_ERROR(VerifyBlkioWeight(hc.resources, host));
+  RETURN_IF_ERROR(VerifyCgroupOptions(hc.resources, host.cgroup, host.rt_bandwidth));
+  RETURN_IF_ERROR(VerifyStorageOpt(hc.storage_opt));
   RETURN_IF_ERROR(VerifyDevices(hc));
   if (hc.init.value_or(false) &&
       (host.init_path.empty() || ::access(host.init_path.c_str(), X_OK) != 0))

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/cgroup_options.h"
 #include "spec/container.h"
+#include "spec/network.h"
 #include "spec/host_config.h"
 #include "sys/devices.h"
 
@@ -30,6 +32,10 @@ struct HostFacts {
   // cgroup: a kernel without CFQ or BFQ has neither, and runc would fail the start or update on
   // the file).
   bool blkio_weight = true;
+  // The other cgroup files settings need (ProbeCgroupFeatures), and a cgroup parent's real-time
+  // CPU bandwidth (ReadRtBandwidth; empty: not checked).
+  CgroupFeatures cgroup;
+  std::function<std::optional<RtBandwidth>(const std::string& parent)> rt_bandwidth;
 };
 // Whether a cgroup v1 blkio hierarchy at `root` (or the cgroup v2 one) takes weights, looked for
 // in a cgroup made for the look under the hierarchy's root (BFQ has none at the root).
@@ -40,6 +46,8 @@ HostFacts ReadHostFacts(std::string init_path);
 
 Status VerifyRunOptions(const spec::ContainerConfig& config, const spec::HostConfig& host_config,
                         const HostFacts& host);
+// What a create's endpoints ask that Berth's networks cannot give (IPAMConfig.LinkLocalIPs).
+Status VerifyEndpointSettings(const spec::NetworkingConfig& networking);
 
 // "0-2,5" -> {0,1,2,5}; InvalidArgument for anything else.
 StatusOr<std::set<int>> ParseCpuList(std::string_view list);

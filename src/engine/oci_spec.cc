@@ -62,6 +62,34 @@ json Rlimits(const spec::HostConfig& hc) {
   return out;
 }
 
+json BlkioDeviceJson(const std::vector<BlkioDeviceLimit>& limits, const char* value_key) {
+  json out = json::array();
+  for (const BlkioDeviceLimit& l : limits)
+    out.push_back({{"major", l.major}, {"minor", l.minor}, {value_key, l.value}});
+  return out;
+}
+
+// The settings runc gets at create and `docker update` never changes (container_update.cc
+// refuses them in an update): memory swappiness and the OOM killer, real-time CPU bandwidth and
+// the per-device Block I/O weights and throttles.
+void AddCreateOnlyResources(const spec::Resources& r, const BlkioDeviceLimits& blkio,
+                            json& resources) {
+  // -1 is Docker's "unset" (the CLI's default).
+  if (r.memory_swappiness && *r.memory_swappiness >= 0)
+    resources["memory"]["swappiness"] = *r.memory_swappiness;
+  if (r.oom_kill_disable.value_or(false)) resources["memory"]["disableOOMKiller"] = true;
+  if (r.cpu_realtime_period > 0) resources["cpu"]["realtimePeriod"] = r.cpu_realtime_period;
+  if (r.cpu_realtime_runtime != 0) resources["cpu"]["realtimeRuntime"] = r.cpu_realtime_runtime;
+  const std::pair<const char*, const std::vector<BlkioDeviceLimit>*> throttles[] = {
+      {"throttleReadBpsDevice", &blkio.read_bps},
+      {"throttleWriteBpsDevice", &blkio.write_bps},
+      {"throttleReadIOPSDevice", &blkio.read_iops},
+      {"throttleWriteIOPSDevice", &blkio.write_iops}};
+  if (!blkio.weight.empty()) resources["blockIO"]["weightDevice"] = BlkioDeviceJson(blkio.weight, "weight");
+  for (const auto& [key, limits] : throttles)
+    if (!limits->empty()) resources["blockIO"][key] = BlkioDeviceJson(*limits, "rate");
+}
+
 }  // namespace
 
 // The runc side of container_update.h: this file owns runc's format.
@@ -158,13 +186,15 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
   if (in.netns_path.empty()) namespaces.push_back({{"type", "network"}});
   else if (in.netns_path != "host") namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
 
-  // The cgroup limits as `docker update` applies them too (container_update.cc).
+  // The cgroup limits as `docker update` applies them too (container_update.cc), then those set
+  // at create only.
   json resources = json::parse(OciCgroupResourcesJson(r));
+  AddCreateOnlyResources(r, in.blkio, resources);
   resources["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
 
   json linux = {{"namespaces", namespaces},
                 {"resources", resources},
-                {"cgroupsPath", "/" + in.cgroup_parent + "/" + in.id},
+                {"cgroupsPath", ContainerCgroupsPath(r, in.id)},
                 {"maskedPaths", spec::OrEmpty(hc.masked_paths)},
                 {"readonlyPaths", spec::OrEmpty(hc.readonly_paths)}};
   if (!in.rootfs_propagation.empty()) linux["rootfsPropagation"] = in.rootfs_propagation;
@@ -199,6 +229,18 @@ StatusOr<std::string> BuildOciSpec(const OciInputs& in) {
                                   {"access", d.permissions}});
     }
     linux["devices"] = devices;
+  }
+  // After the defaults and the mapped devices, as dockerd's WithDevices; a privileged container
+  // has every device already.
+  if (!hc.privileged) {
+    for (const std::string& text : spec::OrEmpty(r.device_cgroup_rules)) {
+      ASSIGN_OR_RETURN(DeviceCgroupRule rule, ParseDeviceCgroupRule(text));
+      cgroup_devices.push_back({{"allow", true},
+                                {"type", rule.type},
+                                {"major", rule.major},
+                                {"minor", rule.minor},
+                                {"access", rule.access}});
+    }
   }
   if (auto profile = ContainerSeccomp(security, hc.privileged)) {
     if (auto resolved = ResolveSeccomp(*profile, caps, NativeArch(), in.kernel))

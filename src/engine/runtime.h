@@ -128,7 +128,8 @@ struct OciInputs {
   std::string container_dir;  // holds hostname, hosts, resolv.conf
   std::string netns_path;     // empty: a new network namespace; "host": the daemon's
   const spec::HostConfig* host_config = nullptr;
-  std::string cgroup_parent = "berth";
+  // The Block I/O device settings' paths resolved to major:minor (ResolveBlkioDevices).
+  BlkioDeviceLimits blkio;
   // What the host offers: the capabilities berthd holds (empty: all; --privileged gets these),
   // the static init bound in as /sbin/docker-init for --init, the host's device nodes
   // (ContainerDevices) and the kernel that seccomp rules' minKernel is checked against.
@@ -142,7 +143,8 @@ struct OciInputs {
   std::string rootfs_propagation;
 };
 // runc's config.json for these inputs (oci_spec.cc). Fails only on settings that create refuses
-// (a bad security option, tmpfs option or ulimit in a record written by an older berthd).
+// (a bad security option, tmpfs option, ulimit or device cgroup rule in a record written by an
+// older berthd).
 StatusOr<std::string> BuildOciSpec(const OciInputs& in);
 
 // An exec's process, as `runc exec --process FILE` takes it.

@@ -12,7 +12,9 @@
 //   unified  one cgroup2 mount (/sys/fs/cgroup) with every controller: most users' hosts.
 //
 // Where runc puts a container (what Cgroup::ForRuncPath mirrors): Berth passes runc the absolute
-// cgroupsPath "/berth/<container id>" (engine/runtime.cc, cgroup_parent "berth"). runc's cgroupfs
+// cgroupsPath "/berth/<container id>" (engine/runtime.cc, cgroup_parent "berth"), or
+// "<CgroupParent>/<id>" when the container has one (a relative parent is below runc's own
+// cgroup, and Cgroup::ForPid finds it). runc's cgroupfs
 // driver joins an absolute path to each hierarchy's mount point, whatever part of the hierarchy
 // that mount shows: <mount>/berth/<id> in every v1 hierarchy and, on hybrid and unified hosts, in
 // the cgroup2 mount as well (checked on the build machine with runc 1.1.5: /proc/<pid>/cgroup then

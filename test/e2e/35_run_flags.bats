@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # docker run flags that reach runc's spec, checked inside the container through both CLIs:
 # --tmpfs, --ulimit, --init, --pid/--ipc/--uts host, --device, --security-opt (no-new-privileges,
-# seccomp), --cpuset-cpus, --privileged, --cpu-period/--cpu-quota, --oom-score-adj; and
+# seccomp), --cpuset-cpus, --privileged, --cpu-period/--cpu-quota, --oom-score-adj, the cgroup
+# settings set at create only (--cgroup-parent, --memory-swappiness, ...); and
 # --label-file and the refused --volumes-from/--volume-driver/--isolation, the same through both.
 
 load helpers
@@ -243,4 +244,66 @@ JSON
     [ "$status" -ne 0 ]
     [[ "$output" == *"Invalid value 1001, range for oom score adj is [-1000, 1000]"* ]]
   done
+}
+
+@test "--cgroup-parent, --memory-swappiness, --oom-kill-disable, --device-read-bps reach the cgroup; --gpus is refused" {
+  [ -e /sys/fs/cgroup/memory/memory.swappiness ] || skip "no cgroup v1 memory hierarchy with swappiness"
+  [ -e /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device ] || skip "no cgroup v1 blkio throttling"
+  local dev= d
+  for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/loop0; do [ -b "$d" ] && { dev=$d; break; }; done
+  [ -n "$dev" ] || skip "no block device"
+  local majmin=$(( 0x$(stat -c %t "$dev") )):$(( 0x$(stat -c %T "$dev") ))
+  for cli in $CLIS; do
+    run $cli run -d --name "cg-$cli" --cgroup-parent /bt-cgparent --memory-swappiness 7 \
+      --oom-kill-disable -m 64m --device-read-bps "$dev:1mb" busybox sleep 100
+    [ "$status" -eq 0 ]
+    local id=$output cg=/sys/fs/cgroup/%s/bt-cgparent/$output
+    [ "$(cat "$(printf $cg memory)/memory.swappiness")" = 7 ]
+    grep -qx "oom_kill_disable 1" "$(printf $cg memory)/memory.oom_control"
+    [ "$(cat "$(printf $cg blkio)/blkio.throttle.read_bps_device")" = "$majmin 1048576" ]
+    [ ! -e /sys/fs/cgroup/memory/berth/$id ]
+    # top and stats find the container under its parent.
+    run docker top "cg-$cli"
+    [[ "$output" == *"sleep 100"* ]]
+    run docker stats --no-stream --format '{{.MemUsage}}' "cg-$cli"
+    [[ "$output" == *" / 64MiB" ]]
+    docker rm -f "cg-$cli" >/dev/null
+  done
+  rmdir /sys/fs/cgroup/*/bt-cgparent 2>/dev/null || true
+  # Refused at create, with dockerd's words: nothing is left behind.
+  local before=$(docker ps -aq | wc -l)
+  for cli in $CLIS; do
+    run $cli run --name gpu-$cli --gpus all busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'could not select device driver "" with capabilities: [[gpu]]'* ]]
+    run $cli create --name quota-$cli --storage-opt size=1G busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"--storage-opt is supported only for overlay over xfs with 'pquota' mount option"* ]]
+    run docker inspect gpu-$cli quota-$cli
+    [ "$status" -ne 0 ]
+  done
+  # The CLIs check the swappiness range themselves; berthd does too, with dockerd's words.
+  run api -w ' %{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image":"busybox","HostConfig":{"MemorySwappiness":101}}' 'http://x/v1.41/containers/create?name=swap'
+  [[ "$output" == *"Invalid value: 101, valid memory swappiness range is 0-100"*" 400" ]]
+  [ "$(docker ps -aq | wc -l)" -eq "$before" ]
+}
+
+@test "--link-local-ip is refused at run and at network connect, with nothing changed" {
+  docker network create bt-llnet >/dev/null
+  for cli in $CLIS; do
+    run $cli run --name "ll-$cli" --network bt-llnet --link-local-ip 169.254.8.8 busybox true
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Berth does not add link-local addresses"* ]]
+    run docker inspect "ll-$cli"
+    [ "$status" -ne 0 ]
+  done
+  docker create --name ll-c busybox true >/dev/null
+  run docker network connect --link-local-ip 169.254.8.8 bt-llnet ll-c
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Berth does not add link-local addresses"* ]]
+  run docker inspect -f '{{len .NetworkSettings.Networks}}' ll-c
+  [ "$output" = 1 ]
+  docker rm ll-c >/dev/null
+  docker network rm bt-llnet >/dev/null
 }

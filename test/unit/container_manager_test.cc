@@ -209,6 +209,22 @@ TEST_F(ContainerManagerTest, RefusedCreatesLeaveNothingAndKeepTheName) {
   rm.host_config->auto_remove = true;
   rm.host_config->restart_policy.name = "always";
   EXPECT_FALSE(mgr_->Create(rm).ok());
+  // Settings Berth cannot honour on any host: --gpus, --storage-opt, --link-local-ip.
+  auto gpus = Req("x3");
+  gpus.host_config->resources.device_requests =
+      std::vector<spec::DeviceRequest>{{"", -1, std::nullopt, {{{"gpu"}}}, std::nullopt}};
+  EXPECT_EQ(mgr_->Create(gpus).status().message(),
+            "could not select device driver \"\" with capabilities: [[gpu]]");
+  auto quota = Req("x4");
+  quota.host_config->storage_opt = {{"size", "1G"}};
+  EXPECT_EQ(mgr_->Create(quota).status().message(),
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  auto lla = Req("x5");
+  spec::EndpointSettings ep;
+  ep.ipam_config = spec::EndpointIPAMConfig{"", "", {"169.254.7.7"}};
+  lla.networking_config = spec::NetworkingConfig{};
+  lla.networking_config->endpoints_config = std::map<std::string, spec::EndpointSettings>{{"bridge", ep}};
+  EXPECT_TRUE(absl::IsInvalidArgument(mgr_->Create(lla).status()));
   auto ok = mgr_->Create(Req("taken"));
   ASSERT_TRUE(ok.ok());
   auto dup = mgr_->Create(Req("taken"));

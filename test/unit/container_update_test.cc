@@ -50,6 +50,14 @@ TEST(VerifyUpdate, DockerMessages) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(VerifyUpdate(Resources([](auto& r) { r.kernel_memory = 64 * kMiB; }), Facts()).code(),
             absl::StatusCode::kInvalidArgument);
+  // Docker's update leaves the real-time CPU settings as they are: refused, whatever the kernel.
+  EXPECT_EQ(msg(Resources([](auto& r) { r.cpu_realtime_runtime = 1000; })),
+            "CpuRealtimePeriod/CpuRealtimeRuntime cannot be changed by an update: Docker's update "
+            "applies only CPU, memory, pids and blkio weight limits and the restart policy; "
+            "recreate the container");
+  EXPECT_EQ(VerifyUpdate(Resources([](auto& r) { r.memory_swappiness = 10; }), Facts()).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(VerifyUpdate(Resources([](auto& r) { r.memory_swappiness = -1; }), Facts()).ok());
   spec::UpdateConfig bad_policy;
   bad_policy.restart_policy = {"always", 3};
   EXPECT_EQ(msg(bad_policy), "maximum retry count cannot be used with restart policy 'always'");
