@@ -7,6 +7,7 @@
 #include "engine/security.h"
 #include "engine/store.h"
 #include "nlohmann/json.hpp"
+#include "oci_test_util.h"
 #include "spec/json/container_json.h"
 #include "sys/fs.h"
 
@@ -14,13 +15,7 @@ namespace berth::engine {
 namespace {
 
 using nlohmann::json;
-
-// A HostConfig from Docker's JSON, through the API's parser.
-spec::HostConfig Hc(const json& j) {
-  auto hc = spec::ParseHostConfig(j.dump());
-  EXPECT_TRUE(hc.ok()) << hc.status();
-  return hc.ok() ? *hc : spec::HostConfig();
-}
+using oci_test::Hc;
 
 TEST(NormalizeRef, DockerForms) {
   EXPECT_EQ(NormalizeRef("busybox"), "busybox:latest");

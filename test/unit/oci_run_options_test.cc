@@ -14,30 +14,15 @@
 #include "engine/seccomp.h"
 #include "engine/security.h"
 #include "nlohmann/json.hpp"
+#include "oci_test_util.h"
 #include "spec/json/container_json.h"
 
 namespace berth::engine {
 namespace {
 
 using nlohmann::json;
-
-spec::HostConfig Hc(const json& j) {
-  auto hc = spec::ParseHostConfig(j.dump());
-  EXPECT_TRUE(hc.ok()) << hc.status();
-  return hc.ok() ? *hc : spec::HostConfig();
-}
-
-json Spec(const spec::HostConfig& hc, OciInputs in = OciInputs()) {
-  in.id = "abc";
-  in.hostname = "h";
-  in.args = {"sh", "-c", "true"};
-  in.container_dir = "/c";
-  in.host_config = &hc;
-  in.kernel = KernelVersion{6, 1};
-  auto s = BuildOciSpec(in);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? json::parse(*s) : json();
-}
+using oci_test::Hc;
+using oci_test::Spec;
 
 const json* MountAt(const json& spec, const std::string& dst) {
   for (const json& m : spec["mounts"])
