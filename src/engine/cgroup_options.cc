@@ -71,6 +71,11 @@ std::string GoList(const std::optional<std::vector<std::vector<std::string>>>& v
 
 }  // namespace
 
+const CgroupFeatures& HostCgroupFeatures() {
+  static const CgroupFeatures kFeatures = ProbeCgroupFeatures();
+  return kFeatures;
+}
+
 CgroupFeatures ProbeCgroupFeatures(const std::string& root) {
   CgroupFeatures f;
   const std::string cpu = root + "/cpu", memory = root + "/memory", blkio = root + "/blkio";
@@ -169,6 +174,12 @@ StatusOr<BlkioDeviceLimits> ResolveBlkioDevices(const spec::Resources& r) {
           absl::StrCat("stat ", path, ": ", absl::AsciiStrToLower(std::strerror(errno))));
     if (!S_ISBLK(st.st_mode))
       return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": not a block device"));
+    // The kernel's blkio files take whole disks only (a partition's numbers: ENODEV at start).
+    std::string sys = absl::StrCat("/sys/dev/block/", major(st.st_rdev), ":", minor(st.st_rdev),
+                                   "/partition");
+    if (::access(sys.c_str(), F_OK) == 0)
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, " ", path, ": a partition; Block I/O weights and limits apply to whole disks"));
     return BlkioDeviceLimit{static_cast<int64_t>(major(st.st_rdev)),
                             static_cast<int64_t>(minor(st.st_rdev)), value};
   };
@@ -197,6 +208,11 @@ Status VerifyCgroupOptions(
     const spec::Resources& r, const CgroupFeatures& features,
     const std::function<std::optional<RtBandwidth>(const std::string&)>& rt_bandwidth) {
   auto refuse = [](const std::string& msg) { return absl::InvalidArgumentError(msg); };
+  // Berth drives runc's cgroupfs driver: a systemd slice spec would become a directory name.
+  if (r.cgroup_parent.find(':') != std::string::npos)
+    return refuse(absl::StrCat("--cgroup-parent ", r.cgroup_parent,
+                               ": a systemd slice (name:prefix:name) is not a cgroup path; "
+                               "Berth uses the cgroupfs driver, give a path such as /mygroup"));
   // Memory (verifyPlatformContainerResources): -1 is "unset" (fixMemorySwappiness).
   if (r.memory_swappiness && *r.memory_swappiness != -1) {
     if (!features.memory_swappiness)

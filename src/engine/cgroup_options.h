@@ -29,6 +29,8 @@ struct CgroupFeatures {
   bool blkio_write_iops = true;   // blkio.throttle.write_iops_device
 };
 CgroupFeatures ProbeCgroupFeatures(const std::string& root = "/sys/fs/cgroup");
+// This host's, probed once.
+const CgroupFeatures& HostCgroupFeatures();
 
 // A cgroup's real-time CPU bandwidth (cpu.rt_runtime_us per cpu.rt_period_us; runtime -1 is
 // unlimited).

@@ -326,7 +326,11 @@ const StatusOr<sys::CgroupLayout>& HostCgroups() {
 // the runtime's own cgroup, which each v1 hierarchy may place elsewhere), by its init process.
 StatusOr<sys::Cgroup> ContainerCgroup(const std::string& cgroups_path, pid_t pid) {
   if (!HostCgroups().ok()) return HostCgroups().status();
-  if (absl::StartsWith(cgroups_path, "/")) return sys::Cgroup::ForRuncPath(*HostCgroups(), cgroups_path);
+  if (absl::StartsWith(cgroups_path, "/")) {
+    auto cg = sys::Cgroup::ForRuncPath(*HostCgroups(), cgroups_path);
+    // Not there: started by an older berthd that put every container under /berth.
+    if (cg.ok() || pid <= 0) return cg;
+  }
   return sys::Cgroup::ForPid(*HostCgroups(), pid);
 }
 

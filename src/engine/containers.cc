@@ -581,7 +581,13 @@ Status ContainerManager::StartLocked(const std::shared_ptr<Container>& c) {
   auto devices = ContainerDevices(hc);
   if (!devices.ok()) return fail(devices.status(), 128);
   in.devices = std::move(*devices);
-  // Checked at create; stat()ed again now, as dockerd does, for the numbers the device has now.
+  // Checked at create, and again now: a container created by an older berthd, which stored
+  // these settings without applying them, gets the reason before runc (and a device is
+  // stat()ed again, as dockerd does, for the numbers it has now).
+  if (Status st = VerifyCgroupOptions(hc.resources, HostCgroupFeatures(),
+                                      [](const std::string& p) { return ReadRtBandwidth(p); });
+      !st.ok())
+    return fail(st, 128);
   auto blkio = ResolveBlkioDevices(hc.resources);
   if (!blkio.ok()) return fail(blkio.status(), 128);
   in.blkio = std::move(*blkio);

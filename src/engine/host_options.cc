@@ -298,7 +298,7 @@ HostFacts ReadHostFacts(std::string init_path) {
   // The kernel's to know once: the probe makes and removes a cgroup.
   static const bool kBlkioWeight = BlkioWeightSupported();
   f.blkio_weight = kBlkioWeight;
-  f.cgroup = ProbeCgroupFeatures();
+  f.cgroup = HostCgroupFeatures();
   f.rt_bandwidth = [](const std::string& parent) { return ReadRtBandwidth(parent); };
   f.capabilities = HostCapabilities();
   f.init_path = std::move(init_path);

@@ -4,39 +4,26 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "engine/host_options.h"
 #include "engine/runtime.h"
 #include "nlohmann/json.hpp"
+#include "oci_test_util.h"
 #include "spec/json/container_json.h"
 
 namespace berth::engine {
 namespace {
 
 using nlohmann::json;
-
-spec::HostConfig Hc(const json& j) {
-  auto hc = spec::ParseHostConfig(j.dump());
-  EXPECT_TRUE(hc.ok()) << hc.status();
-  return hc.ok() ? *hc : spec::HostConfig();
-}
-
-json Spec(const spec::HostConfig& hc, OciInputs in = OciInputs()) {
-  in.id = "abc";
-  in.hostname = "h";
-  in.args = {"sh"};
-  in.container_dir = "/c";
-  in.host_config = &hc;
-  in.kernel = KernelVersion{6, 1};
-  auto s = BuildOciSpec(in);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? json::parse(*s) : json();
-}
+using oci_test::Hc;
+using oci_test::Spec;
 
 // A host with every feature, whose parent cgroups have `runtime` of real-time CPU per second.
 HostFacts Host(int64_t runtime = 950000) {
@@ -195,6 +182,18 @@ TEST(CgroupOptions, DockersChecksOfTheValues) {
             "stat /dev/no-such-disk: no such file or directory");
   EXPECT_EQ(Refusal({{"BlkioDeviceWriteIOps", {{{"Path", "/dev/null"}, {"Rate", 1}}}}}),
             "--device-write-iops /dev/null: not a block device");
+  // A partition is a block device too, but the kernel's blkio files take whole disks only.
+  for (const char* part : {"/dev/vda1", "/dev/sda1", "/dev/nvme0n1p1", "/dev/xvda1"}) {
+    if (::access(part, F_OK) != 0) continue;
+    EXPECT_EQ(Refusal({{"BlkioDeviceReadBps", {{{"Path", part}, {"Rate", 1}}}}}),
+              absl::StrCat("--device-read-bps ", part,
+                           ": a partition; Block I/O weights and limits apply to whole disks"));
+    break;
+  }
+  // A systemd slice is not a cgroupfs path.
+  EXPECT_EQ(Refusal({{"CgroupParent", "system.slice:berth:x"}}),
+            "--cgroup-parent system.slice:berth:x: a systemd slice (name:prefix:name) is not a "
+            "cgroup path; Berth uses the cgroupfs driver, give a path such as /mygroup");
   // --gpus: no device driver, as dockerd without the NVIDIA hook.
   EXPECT_EQ(Refusal(json::parse(
                 R"({"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]})")),
