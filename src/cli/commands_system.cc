@@ -442,8 +442,13 @@ int InspectTyped(Cli& cli, const Invocation& inv, std::string type) {
       ASSIGN_OR_RETURN(client::Response r, c->Do("GET", k.path));
       if (r.status < 400) return r.body;
       Status err = client::ErrorFromResponse(r.status, r.body);
-      // Not a manager (503), or no plugins here (Berth has none: 404 or 501): the next kind.
-      if (type.empty() && ((k.swarm && r.status == 503) || r.status == 501)) continue;
+      // Not a manager (the docker CLI asks /info first; a 503 with these words says the same,
+      // where a manager without a leader's 503 is an error to show), or no plugins here: the
+      // next kind.
+      if (type.empty() && ((k.swarm && r.status == 503 &&
+                            r.body.find("not a swarm manager") != std::string::npos) ||
+                           r.status == 501))
+        continue;
       if (r.status != 404) return err;
       if (!type.empty() && !generic) return err;
       if (!type.empty()) last = err;

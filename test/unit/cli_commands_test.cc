@@ -331,6 +331,23 @@ TEST(CliCommandsTest, InspectSkipsSwarmObjectsOffAManager) {
   EXPECT_EQ(bad.err, "\"gadget\" is not a valid value for --type\n");
 }
 
+TEST(CliCommandsTest, InspectShowsAManagersOtherSwarmErrors) {
+  FakeServer server([](const FakeRequest& r, int fd) {
+    if (ServePing(r, fd)) return;
+    if (r.target.rfind("/v1.41/services/", 0) == 0) {
+      FakeWriteAll(fd, FakeResponse(503, R"({"message":"rpc error: code = Unknown desc = The swarm does not have a leader."})"));
+      return;
+    }
+    FakeWriteAll(fd, FakeResponse(404, R"({"message":"not found"})"));
+  });
+  Result res = RunCli(server, {"inspect", "web"});
+  EXPECT_EQ(res.rc, 1);
+  EXPECT_NE(res.err.find("does not have a leader"), std::string::npos) << res.err;
+  Result bad = RunCli(server, {"inspect", "--type", "gadget", "x"});
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_EQ(bad.err, "\"gadget\" is not a valid value for --type\n");
+}
+
 TEST(CliCommandsTest, InspectUnknownPrintsEmptyArrayThenError) {
   FakeServer server([](const FakeRequest& r, int fd) {
     if (ServePing(r, fd)) return;
