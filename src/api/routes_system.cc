@@ -235,6 +235,24 @@ void AddSystemRoutes(Router& r, Backend& b) {
     c.EndStream();
     c.MarkClosed();
   });
+
+  // Managed plugins (docker plugin ...): Berth runs none. The list is empty and a name is not
+  // found, in dockerd's words; anything that would install, change or remove one is refused.
+  r.Add("GET", "/plugins", [](Request&, Conn& c) { c.SendJson(200, json::array()); });
+  r.Add("GET", "/plugins/{name*}/json", [](Request& req, Conn& c) {
+    c.SendError(absl::NotFoundError("plugin \"" + req.params["name"] + "\" not found"));
+  });
+  auto refuse = [](Request&, Conn& c) {
+    c.SendError(absl::UnimplementedError(
+        "Berth does not run managed plugins (docker plugin install/create/enable)"));
+  };
+  for (const char* path : {"/plugins/privileges", "/plugins/pull", "/plugins/create"})
+    r.Add(path == std::string("/plugins/privileges") ? "GET" : "POST", path, refuse);
+  for (const char* verb : {"enable", "disable", "push", "set", "upgrade"})
+    r.Add("POST", std::string("/plugins/{name*}/") + verb, refuse);
+  r.Add("DELETE", "/plugins/{name*}", [](Request& req, Conn& c) {
+    c.SendError(absl::NotFoundError("plugin \"" + req.params["name"] + "\" not found"));
+  });
 }
 
 }  // namespace berth::api

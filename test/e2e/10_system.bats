@@ -59,3 +59,19 @@ teardown_file() { berth_teardown_daemon; }
   [[ "$output" == *"start"* ]]
   [[ "$output" == *"die"* ]]
 }
+
+@test "plugins: none are listed or found; installing one is refused" {
+  run docker plugin ls --format '{{.Name}}'
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run docker plugin inspect vieux/sshfs
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'plugin "vieux/sshfs" not found'* ]]
+  run docker plugin install --grant-all-permissions vieux/sshfs
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Berth does not run managed plugins"* ]]
+  # berth inspect looks through plugins as the docker CLI does.
+  run "$BIN/berth" inspect --type plugin vieux/sshfs
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'plugin "vieux/sshfs" not found'* ]]
+}
