@@ -4,11 +4,10 @@
 
 #include <set>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "api/render.h"
 #include "api/routes.h"
 #include "cluster/cluster.h"
+#include "engine/host_options.h"
 #include "network/network_service.h"
 #include "spec/json/network_json.h"
 
@@ -128,14 +127,15 @@ void AddNetworkRoutes(Router& r, Backend& b, network::NetworkService& net) {
       c.SendError(body.status());
       return;
     }
-    // As at create (engine::VerifyEndpointSettings): refused, never dropped.
-    if (body->endpoint_config && body->endpoint_config->ipam_config &&
-        !body->endpoint_config->ipam_config->link_local_ips.empty()) {
-      c.SendError(absl::InvalidArgumentError(absl::StrCat(
-          "--link-local-ip ", absl::StrJoin(body->endpoint_config->ipam_config->link_local_ips, ","),
-          " (network ", req.params["id"],
-          "): Berth does not add link-local addresses to a container's interface; leave it out")));
-      return;
+    // The endpoint settings create checks too: refused, never dropped.
+    if (body->endpoint_config) {
+      spec::NetworkingConfig nc;
+      nc.endpoints_config.emplace();
+      (*nc.endpoints_config)[req.params["id"]] = *body->endpoint_config;
+      if (Status st = engine::VerifyEndpointSettings(nc); !st.ok()) {
+        c.SendError(st);
+        return;
+      }
     }
     Status st = net.Connect(req.params["id"], *body);
     if (!st.ok()) c.SendError(st);
