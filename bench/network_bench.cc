@@ -10,8 +10,9 @@
 //   3. 200 run -d (`sleep 600`) on one user bridge, berthd's RSS with them running, 200 rm -f
 //                                              vs the runc floor per container, berthd's idle RSS
 //   4. iperf3 container -> container on one bridge (with the same-bridge shortcut, and on a
-//      network with it off), and into a published port from another namespace through berthd's
-//      DNAT                                     vs a plain veth pair between two namespaces
+//      network with it off), and into a published port from another namespace (through berthd's
+//      eBPF NAT, and on a network with it off, nftables' DNAT)
+//                                              vs a plain veth pair between two namespaces
 //   5. embedded DNS (127.0.0.11) A query round trip from inside a container's namespace
 //                                              vs a UDP echo round trip on that namespace's
 //                                              loopback
@@ -405,6 +406,17 @@ void Row(const std::string& label, const std::string& value, const std::string& 
               note.c_str());
 }
 
+// Conntrack entries in the namespace at ns_path whose original direction is to TCP port `port`
+// (-1 when the table cannot be read).
+int TrackedFlowsToPort(const std::string& ns_path, int port) {
+  std::string out;
+  if (bb::RunCapture({"nsenter", "--net=" + ns_path, "cat", "/proc/net/nf_conntrack"}, &out) != 0) return -1;
+  int n = 0;
+  std::string needle = " dport=" + std::to_string(port) + " ";
+  for (size_t at = 0; (at = out.find(needle, at)) != std::string::npos; ++at) ++n;
+  return n;
+}
+
 std::string Fmt(const char* fmt, double a, double b = 0) {
   char s[128];
   std::snprintf(s, sizeof s, fmt, a, b);
@@ -530,7 +542,6 @@ int main(int argc, char** argv) {
   bb::Throughput c2c_bridged = bb::IperfSeries(dir, srv.sandbox, cli.sandbox, srv.ip, iperf_seconds);
   RemoveContainer(api, cli.id);
   RemoveContainer(api, srv.id);
-  api.Must("DELETE", std::string("/networks/") + kNetBridged, "", 204);
 
   // (b) into a published port: from bt-bench-ext-*, joined to berthd's namespace by a veth pair,
   // to berthd's address on that link, DNATed by berthd's nftables to the container.
@@ -549,7 +560,18 @@ int main(int argc, char** argv) {
       SleeperSpec({{"PortBindings", {{port + "/tcp", {{{"HostIp", ""}, {"HostPort", port}}}}}}},
                   {{port + "/tcp", json::object()}}));
   bb::Throughput published = bb::IperfSeries(dir, pub.sandbox, ext_path, "10.199.0.1", iperf_seconds);
+  // Which path carried it: the eBPF one leaves no conntrack entry in berthd's namespace.
+  int published_tracked = TrackedFlowsToPort(daemon.netns_path(), bb::kIperfPort);
   RemoveContainer(api, pub.id);
+  // (b') the same port published from a network with the eBPF paths off: nftables' DNAT.
+  pub = RunSleeper(api, "bt-bench-iperf-pn",
+                   SleeperSpec({{"NetworkMode", kNetBridged},
+                                {"PortBindings", {{port + "/tcp", {{{"HostIp", ""}, {"HostPort", port}}}}}}},
+                               {{port + "/tcp", json::object()}}));
+  bb::Throughput published_nft = bb::IperfSeries(dir, pub.sandbox, ext_path, "10.199.0.1", iperf_seconds);
+  int published_nft_tracked = TrackedFlowsToPort(daemon.netns_path(), bb::kIperfPort);
+  RemoveContainer(api, pub.id);
+  api.Must("DELETE", std::string("/networks/") + kNetBridged, "", 204);
 
   // 3. 200 containers on one bridge: start them all, RSS, remove them all.
   std::vector<std::string> many;
@@ -612,7 +634,9 @@ int main(int argc, char** argv) {
   iperf_row("  the same, shortcut off", c2c_bridged, veth_g,
             "berth.bridge.redirect=false: bridge + netfilter");
   iperf_row("iperf3 published port, from another netns", published, veth_g,
-            "target >= 0.95x; Docker here 0.77-1.0x");
+            "target >= 0.95x; Docker here 0.77-1.0x; " + std::to_string(published_tracked) + " conntrack entries");
+  iperf_row("  the same, eBPF off", published_nft, veth_g,
+            "berth.bridge.redirect=false: nftables DNAT; " + std::to_string(published_nft_tracked) + " conntrack entries");
 
   auto rtt_row = [&](const std::string& label, const RoundTrips& r, const RoundTrips* base,
                      const std::string& note) {
@@ -637,7 +661,8 @@ int main(int argc, char** argv) {
   std::printf(
       "  iperf3 runs the host's binary inside the containers' network namespaces (nsenter --net),\n"
       "  the same datapath as a binary in the busybox image; the published port is reached at\n"
-      "  berthd's 10.199.0.1:%d from namespace %s (DNAT by berthd's nftables).\n"
+      "  berthd's 10.199.0.1:%d from namespace %s (berthd's eBPF NAT at tc ingress; with it off,\n"
+      "  berthd's nftables DNAT). Conntrack entries: berthd's namespace's, to that port, after the runs.\n"
       "  DNS queries run unpinned; the echo baselines pinned (a cross-CPU wake-up dominates "
       "here).\n",
       bb::kIperfPort, ext.c_str());

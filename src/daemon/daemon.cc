@@ -198,9 +198,9 @@ struct Daemon::Impl {
   std::unique_ptr<engine::Distribution> distribution;
   std::unique_ptr<engine::ShimClient> shim;
   engine::OverlayMounter mounter;
-  std::unique_ptr<network::firewall::Applier> firewall;
-  std::unique_ptr<network::dns::Server> dns;
   std::unique_ptr<sys::Rtnl> host_rtnl;  // netlink in berthd's own namespace, shared (thread-safe)
+  std::unique_ptr<network::firewall::Applier> firewall;  // uses host_rtnl
+  std::unique_ptr<network::dns::Server> dns;
   std::unique_ptr<network::NetKernel> net_kernel;
   std::unique_ptr<network::Controller> network;
   std::unique_ptr<engine::ContainerManager> containers;
@@ -267,6 +267,9 @@ Status Daemon::Start() {
     auto fw = cfg.iptables ? network::firewall::NewNftHelperFirewall(cfg.nft_helper)
                            : network::firewall::NewNoopFirewall();
     if (cfg.iptables) RETURN_IF_ERROR(Annotate(fw->Check(), "firewall"));
+    ASSIGN_OR_RETURN(d.host_rtnl, sys::Rtnl::Open(nullptr));
+    // Published ports: nftables, and the eBPF path beside it for connections from other hosts.
+    if (cfg.iptables) fw = network::firewall::NewFastPublishFirewall(std::move(fw), *d.host_rtnl);
     d.firewall = std::make_unique<network::firewall::Applier>(std::move(fw));
   }
   auto resolv = sys::ReadFile("/etc/resolv.conf");
@@ -278,7 +281,6 @@ Status Daemon::Start() {
   nopts.default_subnet = cfg.bridge_ip;  // --bip 172.17.0.1/16: the default bridge's gateway and subnet
   RETURN_IF_ERROR(CheckDefaultIpv6(cfg));
   if (cfg.ipv6) nopts.default_subnet6 = cfg.fixed_cidr_v6;
-  ASSIGN_OR_RETURN(d.host_rtnl, sys::Rtnl::Open(nullptr));
   d.net_kernel = network::NewLinuxNetKernel(*d.host_rtnl);
   d.network = std::make_unique<network::Controller>(*d.store, *d.events, d.clock, nopts,
                                                     *d.net_kernel, *d.firewall, d.dns.get());

@@ -144,6 +144,7 @@ class BridgeNetwork : public DriverNetwork {
     b.masquerade = BoolOption(spec_.options, "com.docker.network.bridge.enable_ip_masquerade", true);
     b.icc = BoolOption(spec_.options, "com.docker.network.bridge.enable_icc", true);
     b.internal = spec_.internal;
+    b.redirect = BoolOption(spec_.options, kRedirectOption, true);
     return b;
   }
 

@@ -79,6 +79,11 @@ std::pair<uint64_t, firewall::Model> Controller::FirewallModelLocked() {
       pm.container_ip6 = p.container_ip6;
       pm.container_port = p.container_port;
       pm.bridge = p.bridge;
+      for (auto& e : sb->endpoints)
+        if (e.network_id == p.network_id && e.spec.ip == p.container_ip) {
+          pm.host_ifname = e.spec.host_ifname;
+          pm.container_mac = e.spec.mac;
+        }
       m.ports.push_back(pm);
     }
   return {++firewall_generation_, std::move(m)};

@@ -37,9 +37,9 @@ uint64_t Key(const Mac& mac) {
 
 // r1 = skb. A frame of at least an Ethernet header whose destination is in the map is redirected
 // to that host veth's peer (bpf_redirect_peer returns TC_ACT_REDIRECT); anything else is
-// TC_ACT_OK (on to the bridge).
+// TC_ACT_UNSPEC (on to the next filter, the published ports' reverse NAT, then the bridge).
 std::vector<bpf_insn> Program(int map_fd) {
-  constexpr int kPass = 21;  // the index of the TC_ACT_OK tail
+  constexpr int kPass = 21;  // the index of the TC_ACT_UNSPEC tail
   std::vector<bpf_insn> p = {
       /* 0 */ Insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
       /* 1 */ Insn(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_6, offsetof(__sk_buff, data), 0),
@@ -63,7 +63,7 @@ std::vector<bpf_insn> Program(int map_fd) {
       /* 18 */ Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, 0),
       /* 19 */ Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_redirect_peer),
       /* 20 */ Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-      /* 21 */ Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, TC_ACT_OK),
+      /* 21 */ Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, TC_ACT_UNSPEC),
       /* 22 */ Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
   return p;

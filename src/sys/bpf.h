@@ -1,14 +1,14 @@
 #pragma once
-// The one eBPF program Berth loads: a bridge network's same-bridge shortcut (no libbpf, no ELF,
-// no compiler at build time: 23 instructions written out in bpf.cc, loaded with bpf(2)).
+// A bridge network's same-bridge shortcut, an eBPF program of 23 instructions written out in bpf.cc
+// and loaded with bpf(2) (the published ports' NAT, larger, is C: sys/publish_nat.h).
 //
 // Attached at tc ingress of each container's host-side veth, it looks the frame's destination MAC
 // up in the network's map (a container's MAC -> the ifindex of that container's host-side veth)
 // and, on a hit, hands the frame straight to the other container's interface with
 // bpf_redirect_peer: no bridge, no br_netfilter, no conntrack. A miss (broadcast, the gateway's
-// MAC, anything routed) goes on to the bridge as before. Frames between two containers of one
-// network are all it takes, so it is only used where such frames are accepted unconditionally
-// (enable_icc on): docs/networking.md.
+// MAC, anything routed) goes on to the next filter (berth_nat_out), then to the bridge as before.
+// Frames between two containers of one network are all it takes, so it is only used where such
+// frames are accepted unconditionally (enable_icc on): docs/networking.md.
 
 #include <cstdint>
 

@@ -1000,13 +1000,13 @@ StatusOr<std::vector<NeighInfo>> Rtnl::ListFdb(const std::string& link) { return
 // ---------------------------------------------------------------------------------------------------------
 // Traffic control
 
-Status Rtnl::AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name) {
+Status Rtnl::AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name, uint16_t prio) {
   ASSIGN_OR_RETURN(int index, Index(link));
-  return AttachIngressBpf(index, link, prog_fd, name);
+  return AttachIngressBpf(index, link, prog_fd, name, prio);
 }
 
-Status Rtnl::AttachIngressBpf(int index, const std::string& link, int prog_fd,
-                              const std::string& name) {
+Status Rtnl::AttachIngressBpf(int index, const std::string& link, int prog_fd, const std::string& name,
+                              uint16_t prio) {
   {
     Request req(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
     auto* tc = req.Header<tcmsg>();
@@ -1024,7 +1024,7 @@ Status Rtnl::AttachIngressBpf(int index, const std::string& link, int prog_fd,
   tc->tcm_ifindex = index;
   tc->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
   tc->tcm_handle = 1;
-  tc->tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL));
+  tc->tcm_info = TC_H_MAKE(uint32_t{prio} << 16, htons(ETH_P_ALL));
   req.Str(TCA_KIND, "bpf");
   nlattr* opts = req.Nest(TCA_OPTIONS);
   req.U32(TCA_BPF_FD, static_cast<uint32_t>(prog_fd));
@@ -1032,6 +1032,19 @@ Status Rtnl::AttachIngressBpf(int index, const std::string& link, int prog_fd,
   req.U32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
   req.End(opts);
   return Transact(req, "RTM_NEWTFILTER ingress bpf " + name + " dev " + link);
+}
+
+Status Rtnl::DetachIngressBpf(int index, const std::string& link, uint16_t prio) {
+  Request req(RTM_DELTFILTER, 0);
+  auto* tc = req.Header<tcmsg>();
+  tc->tcm_family = AF_UNSPEC;
+  tc->tcm_ifindex = index;
+  tc->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+  tc->tcm_info = TC_H_MAKE(uint32_t{prio} << 16, htons(ETH_P_ALL));
+  Status st = Transact(req, "RTM_DELTFILTER ingress prio " + std::to_string(prio) + " dev " + link);
+  // No link (ENODEV), no qdisc (EINVAL), no filter at that prio (ENOENT).
+  if (absl::IsNotFound(st) || absl::IsInvalidArgument(st)) return absl::OkStatus();
+  return st;
 }
 
 StatusOr<std::vector<std::string>> Rtnl::IngressBpfNames(const std::string& link) {

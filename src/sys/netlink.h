@@ -179,10 +179,15 @@ class Rtnl {
 
   // Traffic control: a clsact qdisc on `link` (kept when it is there) and, at its ingress, one
   // direct-action cls_bpf filter running prog_fd (`tc filter replace dev LINK ingress prio 1
-  // handle 1 bpf da fd PROG`): a second call replaces the program.
-  Status AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name);
+  // handle 1 bpf da fd PROG`): a second call replaces the program. Filters run in the order of
+  // their prio; one that returns TC_ACT_UNSPEC hands the packet to the next.
+  Status AttachIngressBpf(const std::string& link, int prog_fd, const std::string& name, uint16_t prio = 1);
   // The same for a link whose index the caller has (`link` names it in errors only).
-  Status AttachIngressBpf(int index, const std::string& link, int prog_fd, const std::string& name);
+  Status AttachIngressBpf(int index, const std::string& link, int prog_fd, const std::string& name,
+                          uint16_t prio = 1);
+  // Deletes the ingress filter at prio (`tc filter del dev LINK ingress prio PRIO`); OK when the
+  // link, its clsact qdisc or the filter is not there.
+  Status DetachIngressBpf(int index, const std::string& link, uint16_t prio);
   // The names of the cls_bpf programs at `link`'s ingress (none: no clsact qdisc, or no filter).
   StatusOr<std::vector<std::string>> IngressBpfNames(const std::string& link);
 

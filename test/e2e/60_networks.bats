@@ -12,7 +12,11 @@ setup_file() {
 teardown_file() {
   berth_teardown_daemon
 }
-teardown() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
+teardown() {
+  docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
+  docker network rm noebpf >/dev/null 2>&1 || true
+  ip netns del "$BT_NS-ext" 2>/dev/null || true
+}
 
 in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
 
@@ -244,6 +248,50 @@ for i in range(5):
   run noports u2
   echo "u2 ($ip2) NoPorts: $output"
   [ "$output" -ge 1 ]
+}
+
+@test "a published port from another host: eBPF NAT, the client's own address, nftables where it is off" {
+  # A client namespace on an uplink of berthd's: the path of a connection from another host.
+  local ext="$BT_NS-ext"
+  ip netns add "$ext"
+  ip -n "$BT_NS" link add btxd type veth peer name eth0 netns "$ext"
+  ip -n "$BT_NS" addr add 10.201.0.1/30 dev btxd
+  ip -n "$ext" addr add 10.201.0.2/30 dev eth0
+  ip -n "$BT_NS" link set btxd up
+  ip -n "$ext" link set eth0 up
+  in_ext() { nsenter --net="/run/netns/$ext" "$@"; }
+  docker run -d --name pext -p 8081:80 web
+  run in_ext curl -s --max-time 5 http://10.201.0.1:8081/
+  [[ "$output" == *"<h1>berth</h1>"* ]]
+  # The eBPF path took it: the uplink has its filter, berthd's conntrack never saw the flow.
+  run in_ns tc filter show dev btxd ingress
+  [[ "$output" == *berth_nat_in* ]]
+  run in_ns grep -c " dport=8081 " /proc/net/nf_conntrack
+  [ "$output" = 0 ]
+  # The container sees the client's own address (a connection held open while we look).
+  in_ext python3 -c 'import socket, time
+s = socket.create_connection(("10.201.0.1", 8081))
+time.sleep(3)' &
+  local holder=$!
+  sleep 0.5
+  run nsenter --net="$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' pext)" ss -Htn state established
+  echo "$output"
+  [[ "$output" == *"10.201.0.2"* ]]
+  wait "$holder"
+  # Unpublished: nothing answers any more.
+  docker rm -f pext
+  run in_ext curl -s --max-time 2 http://10.201.0.1:8081/
+  [ "$status" -ne 0 ]
+  # A network with the eBPF paths off: the same port through nftables' DNAT, tracked.
+  docker network create -o berth.bridge.redirect=false noebpf
+  docker run -d --name pext2 --net noebpf -p 8081:80 web
+  run in_ext curl -s --max-time 5 http://10.201.0.1:8081/
+  [[ "$output" == *"<h1>berth</h1>"* ]]
+  run in_ns grep -c " dport=8081 " /proc/net/nf_conntrack
+  [ "$output" -ge 1 ]
+  docker rm -f pext2
+  docker network rm noebpf
+  ip netns del "$ext"
 }
 
 @test "nothing is left after containers and networks are removed" {

@@ -2,6 +2,10 @@
 // (/run/netns/bt-nl-<pid>-<n>) and removes them, with everything in them, even when an assertion fails:
 // the root namespace's links are never touched. Traffic only flows between two throwaway namespaces.
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -25,6 +29,7 @@
 #include "sys/bpf.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
+#include "sys/publish_nat.h"
 #include "sys/subprocess.h"
 
 namespace berth::sys {
@@ -752,6 +757,258 @@ TEST_F(NetlinkTest, PeerRedirectCarriesFramesBetweenVethPeers) {
   ASSERT_OK(second->Erase(*ParseMac(mac_b)));
   ASSERT_OK(second->Erase(*ParseMac(mac_b)));
   EXPECT_EQ(SendAndReceive(a->ns(), "10.97.0.3", port_b, rx_b.get(), "erased", nullptr, 3).first, "");
+}
+
+// Turns off the transmit checksum offload of `link` in ns: its packets leave with full checksums,
+// which the receiving stack checks (a veth otherwise passes a partial checksum nobody verifies).
+Status FullChecksumsFrom(const NetNs& ns, const std::string& link) {
+  return ns.Run([&]() -> Status {
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ethtool_value ev{ETHTOOL_STXCSUM, 0};
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, link.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&ev);
+    if (::ioctl(s.get(), SIOCETHTOOL, &ifr) != 0) return ErrnoStatus(errno, "ETHTOOL_STXCSUM " + link);
+    return absl::OkStatus();
+  });
+}
+
+// The Internet checksum of len bytes (0 over a block that carries its own correct checksum).
+uint16_t InetChecksum(const uint8_t* p, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (len % 2) sum += static_cast<uint32_t>(p[len - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(static_cast<uint16_t>(~sum));
+}
+
+sockaddr_in Sin(const std::string& ip, int port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+  return sa;
+}
+
+std::string AddrOf(const sockaddr_in& sa) {
+  char s[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &sa.sin_addr, s, sizeof s);
+  return absl::StrCat(s, ":", ntohs(sa.sin_port));
+}
+
+// The published-port NAT (sys/publish_nat.h) with no nftables at all: a client namespace C on an
+// uplink of a "host" H, and a "container" K whose host-side veth in H is connected to nothing.
+// Packets to H's address and the published port reach K only through berth_nat_in, and K's replies
+// reach C only through berth_nat_out; K sees the client's own address.
+TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
+  ScratchNs* c = NewNs();
+  ScratchNs* h = NewNs();
+  ScratchNs* k = NewNs();
+  ASSERT_TRUE(c && h && k);
+  auto nat = PublishNat::Load();
+  ASSERT_OK(nat);
+  Rtnl& host = h->rtnl();
+  const std::string mac_k = "02:42:0a:61:00:02", gw_mac = "02:42:0a:61:00:01";
+  ASSERT_OK(host.CreateVeth("upl", "eth0", 0, &c->ns()));
+  ASSERT_OK(host.CreateVeth("vk", "eth0", 0, &k->ns(), mac_k));
+  ASSERT_OK(host.AddAddr("upl", "10.98.0.1/24"));
+  for (const char* l : {"upl", "vk"}) ASSERT_OK(host.SetUp(l));
+  ASSERT_OK(c->rtnl().AddAddr("eth0", "10.98.0.2/24"));
+  ASSERT_OK(c->rtnl().SetUp("eth0"));
+  ASSERT_OK(k->rtnl().AddAddr("eth0", "10.97.0.2/24"));
+  ASSERT_OK(k->rtnl().SetUp("eth0"));
+  ASSERT_OK(k->rtnl().AddNeigh("eth0", "10.97.0.1", gw_mac));
+  ASSERT_OK(k->rtnl().AddRoute("default", "10.97.0.1", "eth0"));
+  // bpf_fib_lookup answers only where the uplink forwards.
+  ASSERT_OK(WriteSysctl(&h->ns(), "net.ipv4.ip_forward", "1"));
+  ASSERT_OK(FullChecksumsFrom(c->ns(), "eth0"));
+  ASSERT_OK(FullChecksumsFrom(k->ns(), "eth0"));
+
+  auto upl = host.GetLink("upl");
+  auto vk = host.GetLink("vk");
+  ASSERT_OK(upl);
+  ASSERT_OK(vk);
+  ASSERT_OK(host.AttachIngressBpf(upl->index, "upl", nat->in_fd(), "berth_nat_in", 0xbe00));
+  ASSERT_OK(host.AttachIngressBpf(vk->index, "vk", nat->out_fd(), "berth_nat_out", 2));
+  ASSERT_OK(nat->SetUplink(static_cast<uint32_t>(upl->index), 1500));
+  auto [rx_k, port_k] = UdpSocketIn(k->ns(), "10.97.0.2");
+  ASSERT_TRUE(rx_k.valid());
+  PublishNat::Backend b;
+  b.addr = ntohl(Sin("10.97.0.2", 0).sin_addr.s_addr);
+  b.port = static_cast<uint16_t>(port_k);
+  b.mtu = 1500;
+  b.ifindex = static_cast<uint32_t>(vk->index);
+  b.mac = *ParseMac(mac_k);
+  b.gateway_mac = *ParseMac(gw_mac);
+  ASSERT_OK(nat->SetPort({0, 8080, IPPROTO_UDP}, b));
+  auto ports = nat->Ports();
+  ASSERT_OK(ports);
+  ASSERT_EQ(ports->size(), 1u);
+  EXPECT_EQ((*ports)[0].second, b);
+
+  // UDP there and back: K sees C's address; C sees the answer come from the address it asked.
+  auto [tx_c, port_c] = UdpSocketIn(c->ns(), "10.98.0.2");
+  ASSERT_TRUE(tx_c.valid());
+  sockaddr_in published = Sin("10.98.0.1", 8080);
+  std::string seen;
+  for (int attempt = 0; attempt < 30 && seen.empty(); ++attempt) {
+    ASSERT_GT(::sendto(tx_c.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&published), sizeof published), 0);
+    pollfd p{rx_k.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) != 1) continue;
+    char buf[16];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    ssize_t n = ::recvfrom(rx_k.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    ASSERT_EQ(n, 4);
+    seen = AddrOf(from);
+    ASSERT_EQ(::sendto(rx_k.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len), 4);
+  }
+  EXPECT_EQ(seen, absl::StrCat("10.98.0.2:", port_c)) << "the client's own address";
+  {
+    pollfd p{tx_c.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "no answer";
+    char buf[16];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    ASSERT_EQ(::recvfrom(tx_c.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len), 4);
+    EXPECT_EQ(std::string(buf, 4), "pong");
+    EXPECT_EQ(AddrOf(from), "10.98.0.1:8080");
+  }
+
+  // An ICMP "fragmentation needed" about the answer reaches K as about its own packet.
+  {
+    UniqueFd icmp_k;
+    ASSERT_OK(k->ns().Run([&]() -> Status {
+      icmp_k.reset(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
+      return icmp_k.valid() ? absl::OkStatus() : ErrnoStatus(errno, "raw socket");
+    }));
+    std::vector<uint8_t> msg(8 + 20 + 8, 0);
+    msg[0] = 3;  // destination unreachable
+    msg[1] = 4;  // fragmentation needed
+    msg[6] = 1400 >> 8;
+    msg[7] = 1400 & 0xff;
+    uint8_t* in = msg.data() + 8;  // the answer as C got it: 10.98.0.1:8080 -> 10.98.0.2:port_c
+    in[0] = 0x45;
+    in[3] = 28;
+    in[8] = 64;
+    in[9] = IPPROTO_UDP;
+    uint32_t a = Sin("10.98.0.1", 0).sin_addr.s_addr, c_addr = Sin("10.98.0.2", 0).sin_addr.s_addr;
+    std::memcpy(in + 12, &a, 4);
+    std::memcpy(in + 16, &c_addr, 4);
+    uint16_t v = InetChecksum(in, 20);
+    std::memcpy(in + 10, &v, 2);
+    v = htons(8080);
+    std::memcpy(in + 20, &v, 2);
+    v = htons(static_cast<uint16_t>(port_c));
+    std::memcpy(in + 22, &v, 2);
+    v = InetChecksum(msg.data(), msg.size());
+    std::memcpy(msg.data() + 2, &v, 2);
+    UniqueFd raw_c;
+    ASSERT_OK(c->ns().Run([&]() -> Status {
+      raw_c.reset(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
+      return raw_c.valid() ? absl::OkStatus() : ErrnoStatus(errno, "raw socket");
+    }));
+    sockaddr_in to = Sin("10.98.0.1", 0);
+    ASSERT_EQ(::sendto(raw_c.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(msg.size()));
+    pollfd p{icmp_k.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "K got no ICMP error";
+    uint8_t got[128];
+    ssize_t n = ::recv(icmp_k.get(), got, sizeof got, 0);
+    ASSERT_EQ(n, 20 + static_cast<ssize_t>(msg.size()));
+    char dst[INET_ADDRSTRLEN], quoted_src[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, got + 16, dst, sizeof dst);
+    ::inet_ntop(AF_INET, got + 20 + 8 + 12, quoted_src, sizeof quoted_src);
+    EXPECT_STREQ(dst, "10.97.0.2");
+    EXPECT_STREQ(quoted_src, "10.97.0.2");
+    EXPECT_EQ((got[20 + 28] << 8) | got[20 + 29], port_k) << "the quoted source port";
+    EXPECT_EQ(InetChecksum(got, 20), 0) << "outer IP header checksum";
+    EXPECT_EQ(InetChecksum(got + 20, static_cast<size_t>(n) - 20), 0) << "ICMP checksum";
+    EXPECT_EQ(InetChecksum(got + 28, 20), 0) << "quoted IP header checksum";
+  }
+
+  // TCP, 1 MB each way with full checksums: a wrong checksum update would stall it.
+  UniqueFd listener;
+  int tcp_port = 0;
+  ASSERT_OK(k->ns().Run([&]() -> Status {
+    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa = Sin("10.97.0.2", 0);
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind");
+    socklen_t len = sizeof sa;
+    ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+    tcp_port = ntohs(sa.sin_port);
+    return ::listen(listener.get(), 4) == 0 ? absl::OkStatus() : ErrnoStatus(errno, "listen");
+  }));
+  b.port = static_cast<uint16_t>(tcp_port);
+  ASSERT_OK(nat->SetPort({ntohl(Sin("10.98.0.1", 0).sin_addr.s_addr), 8080, IPPROTO_TCP}, b));
+  const std::string data(1 << 20, 'x');
+  std::string tcp_peer;
+  std::thread server([&] {
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    UniqueFd conn(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC));
+    if (!conn.valid()) return;
+    tcp_peer = AddrOf(from);
+    std::string got;
+    char buf[65536];
+    while (got.size() < data.size()) {
+      ssize_t n = ::read(conn.get(), buf, sizeof buf);
+      if (n <= 0) return;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    (void)!::write(conn.get(), got.data(), got.size());
+  });
+  UniqueFd client;
+  ASSERT_OK(c->ns().Run([&]() -> Status {
+    client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{10, 0};
+    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in sa = Sin("10.98.0.1", 8080);
+    return ::connect(client.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ? absl::OkStatus()
+                                                                                      : ErrnoStatus(errno, "connect");
+  }));
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = ::write(client.get(), data.data() + sent, data.size() - sent);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    sent += static_cast<size_t>(n);
+  }
+  std::string echoed;
+  char buf[65536];
+  while (echoed.size() < data.size()) {
+    ssize_t n = ::read(client.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    echoed.append(buf, static_cast<size_t>(n));
+  }
+  server.join();
+  EXPECT_EQ(echoed.size(), data.size());
+  EXPECT_TRUE(echoed == data);
+  EXPECT_THAT(tcp_peer, StartsWith("10.98.0.2:"));
+  auto in = nat->PacketsIn();
+  auto out = nat->PacketsOut();
+  ASSERT_OK(in);
+  ASSERT_OK(out);
+  EXPECT_GT(*in, 10u);
+  EXPECT_GT(*out, 10u);
+  auto flows = nat->FlowCount();
+  ASSERT_OK(flows);
+  EXPECT_EQ(*flows, 2);
+
+  // The flows to a backend go with it; an erased port is no longer published.
+  auto forgot = nat->ForgetFlowsTo(b.addr, static_cast<uint16_t>(port_k));
+  ASSERT_OK(forgot);
+  EXPECT_EQ(*forgot, 1);
+  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_UDP}));
+  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_UDP}));
+  EXPECT_EQ(SendAndReceive(c->ns(), "10.98.0.1", 8080, rx_k.get(), "unpublished", nullptr, 3).first, "");
+
+  // Detaching twice is fine, and leaves no filter.
+  ASSERT_OK(host.DetachIngressBpf(upl->index, "upl", 0xbe00));
+  ASSERT_OK(host.DetachIngressBpf(upl->index, "upl", 0xbe00));
+  auto names = host.IngressBpfNames("upl");
+  ASSERT_OK(names);
+  EXPECT_TRUE(names->empty());
 }
 
 // ctnetlink through a sibling socket of the namespace's rtnetlink one: each call deletes exactly

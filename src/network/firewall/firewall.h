@@ -26,6 +26,10 @@
 
 #include "common/status.h"
 
+namespace berth::sys {
+class Rtnl;
+}  // namespace berth::sys
+
 namespace berth::network::firewall {
 
 // The name of the one table Berth owns, family inet.
@@ -39,6 +43,7 @@ struct Bridge {            // one Linux bridge network
   bool masquerade = true;  // com.docker.network.bridge.enable_ip_masquerade
   bool icc = true;         // com.docker.network.bridge.enable_icc: containers on the same bridge may talk
   bool internal = false;   // --internal: no traffic to/from outside the bridge (and no masquerade)
+  bool redirect = true;    // berth.bridge.redirect: eBPF shortcuts (here: published ports, fast_publish.cc)
 };
 
 struct PortMapping {       // -p [host_ip:]host_port:container_port[/proto]
@@ -51,6 +56,10 @@ struct PortMapping {       // -p [host_ip:]host_port:container_port[/proto]
   int container_port = 0;
   std::string bridge;      // ifname of the container's bridge
   std::string container_ip6{};  // "" when the container has no IPv6 address on that bridge
+  // The container's endpoint on that bridge: its host-side veth and its MAC (the eBPF fast path's;
+  // nftables does not need them). "" where unknown: then the port is published by nftables only.
+  std::string host_ifname{};
+  std::string container_mac{};
 };
 
 struct Model {
@@ -117,5 +126,16 @@ std::unique_ptr<Firewall> NewNftCommandFirewall(std::string nft_binary = "nft");
 
 // berthd --iptables=false: every call succeeds and nothing is touched.
 std::unique_ptr<Firewall> NewNoopFirewall();
+
+// Published ports without netfilter for connections from other hosts (docs/networking.md,
+// sys/publish_nat.h): `inner` applies each model as before, then the eBPF programs' maps are made
+// to match its IPv4 ports on bridges with berth.bridge.redirect on (the default), the uplinks (the
+// daemon namespace's interfaces that are not Berth's, not loopback, not bridge ports) get the
+// inbound program and each published container's host-side veth the reply program. nftables'
+// DNAT stays in place for everything else: the host's own connections, other containers',
+// IPv6, and any packet the programs pass on. Where the kernel cannot load them, one warning and
+// `inner` alone. A failure of the fast path is logged, never returned: nftables still publishes.
+// `host` is a netlink socket of the daemon's namespace.
+std::unique_ptr<Firewall> NewFastPublishFirewall(std::unique_ptr<Firewall> inner, sys::Rtnl& host);
 
 }  // namespace berth::network::firewall
