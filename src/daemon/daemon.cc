@@ -269,7 +269,11 @@ Status Daemon::Start() {
     if (cfg.iptables) RETURN_IF_ERROR(Annotate(fw->Check(), "firewall"));
     ASSIGN_OR_RETURN(d.host_rtnl, sys::Rtnl::Open(nullptr));
     // Published ports: nftables, and the eBPF path beside it for connections from other hosts.
-    if (cfg.iptables) fw = network::firewall::NewFastPublishFirewall(std::move(fw), *d.host_rtnl);
+    if (cfg.iptables) {
+      fw = network::firewall::NewFastPublishFirewall(std::move(fw), *d.host_rtnl);
+    } else {
+      network::firewall::DetachFastPublish(*d.host_rtnl);
+    }
     d.firewall = std::make_unique<network::firewall::Applier>(std::move(fw));
   }
   auto resolv = sys::ReadFile("/etc/resolv.conf");

@@ -412,6 +412,7 @@ bool ParseLink(const nlmsghdr* h, LinkInfo* l) {
   *l = LinkInfo{};
   l->index = ifm->ifi_index;
   l->up = ifm->ifi_flags & IFF_UP;
+  l->type = ifm->ifi_type;
   return ForEachMsgAttr(h, sizeof(ifinfomsg), [&](const nlattr* a) {
     uint32_t v = 0;
     switch (mnl_attr_get_type(a)) {
@@ -1049,29 +1050,39 @@ Status Rtnl::DetachIngressBpf(int index, const std::string& link, uint16_t prio)
 
 StatusOr<std::vector<std::string>> Rtnl::IngressBpfNames(const std::string& link) {
   ASSIGN_OR_RETURN(int index, Index(link));
+  ASSIGN_OR_RETURN(std::vector<IngressBpf> filters, IngressBpfFilters(index, link));
+  std::vector<std::string> names;
+  for (const IngressBpf& f : filters) names.push_back(f.name);
+  return names;
+}
+
+StatusOr<std::vector<Rtnl::IngressBpf>> Rtnl::IngressBpfFilters(int index, const std::string& link) {
   Request req(RTM_GETTFILTER, NLM_F_DUMP);
   auto* tc = req.Header<tcmsg>();
   tc->tcm_family = AF_UNSPEC;
   tc->tcm_ifindex = index;
   tc->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
-  std::vector<std::string> names;
-  Status st = Dump(req, "RTM_GETTFILTER dev " + link, [&] { names.clear(); }, [&](const nlmsghdr* h) {
+  std::vector<IngressBpf> filters;
+  Status st = Dump(req, "RTM_GETTFILTER dev " + link, [&] { filters.clear(); }, [&](const nlmsghdr* h) {
     bool bpf = false;
-    std::string prog;
+    IngressBpf f;
+    f.prio = static_cast<uint16_t>(TC_H_MAJ(static_cast<const tcmsg*>(mnl_nlmsg_get_payload(h))->tcm_info) >> 16);
     ForEachMsgAttr(h, sizeof(tcmsg), [&](const nlattr* a) {
       if (mnl_attr_get_type(a) == TCA_KIND) bpf = std::strcmp(mnl_attr_get_str(a), "bpf") == 0;
       if (mnl_attr_get_type(a) != TCA_OPTIONS) return;
       ForEachNested(a, [&](const nlattr* in) {
-        if (mnl_attr_get_type(in) == TCA_BPF_NAME) prog = mnl_attr_get_str(in);
+        if (mnl_attr_get_type(in) == TCA_BPF_NAME) f.name = mnl_attr_get_str(in);
+        uint32_t v = 0;
+        if (mnl_attr_get_type(in) == TCA_BPF_ID && AttrU32(in, &v)) f.prog_id = v;
       });
     });
-    if (bpf && !prog.empty()) names.push_back(prog);
+    if (bpf && !f.name.empty()) filters.push_back(std::move(f));
     return absl::OkStatus();
   });
-  // No clsact qdisc: no filter.
-  if (absl::IsInvalidArgument(st) || absl::IsNotFound(st)) return names;
+  // No link, no clsact qdisc: no filter.
+  if (absl::IsInvalidArgument(st) || absl::IsNotFound(st)) return filters;
   RETURN_IF_ERROR(st);
-  return names;
+  return filters;
 }
 
 // ---------------------------------------------------------------------------------------------------------

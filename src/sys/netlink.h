@@ -63,6 +63,7 @@ struct LinkInfo {
   bool up = false;  // administratively (IFF_UP)
   int master = 0;   // IFLA_MASTER, 0 = none
   int parent = 0;   // IFLA_LINK (for a veth: the peer's index, possibly in another namespace)
+  int type = 0;     // ifi_type: ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE (wireguard, tun)...
 };
 struct AddrInfo {
   std::string link;
@@ -190,6 +191,13 @@ class Rtnl {
   Status DetachIngressBpf(int index, const std::string& link, uint16_t prio);
   // The names of the cls_bpf programs at `link`'s ingress (none: no clsact qdisc, or no filter).
   StatusOr<std::vector<std::string>> IngressBpfNames(const std::string& link);
+  // The same with each filter's prio and the kernel's id of its program (BPF_PROG_GET_FD_BY_ID).
+  struct IngressBpf {
+    std::string name;
+    uint16_t prio = 0;
+    uint32_t prog_id = 0;
+  };
+  StatusOr<std::vector<IngressBpf>> IngressBpfFilters(int index, const std::string& link);
 
   // ctnetlink (a NETLINK_NETFILTER socket): deletes every conntrack entry of this namespace that
   // has `ip` (IPv4 or IPv6) as the source or the destination of either direction; returns how

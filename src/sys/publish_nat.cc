@@ -35,7 +35,7 @@ struct PortKey {
 struct Hop {
   uint32_t addr;
   uint16_t port;
-  uint16_t mtu;
+  uint16_t pad;
   uint32_t ifindex;
   uint8_t dst_mac[6];
   uint8_t src_mac[6];
@@ -227,22 +227,83 @@ Status ForEachKey(int map, F f) {
   }
 }
 
+// The maps this build makes: the kernel's name (15 characters at most) and the layout.
+struct MapDef {
+  const char* name;
+  bpf_map_type type;
+  uint32_t key, value, max;
+};
+constexpr MapDef kMaps[] = {
+    {"berth_nat_ports", BPF_MAP_TYPE_HASH, sizeof(PortKey), sizeof(Hop), kMaxPorts},
+    {"berth_nat_flows", BPF_MAP_TYPE_LRU_HASH, sizeof(FlowKey), sizeof(Hop), kMaxFlows},
+    {"berth_nat_upl", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint32_t), 1024},
+    {"berth_nat_local", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint32_t), 4096},
+    {"berth_nat_stat", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), sizeof(uint64_t), 2},
+};
+
+// The maps of program prog_id, by kernel name, where each of kMaps is there with its layout;
+// empty otherwise.
+std::map<std::string, UniqueFd> MapsOf(uint32_t prog_id) {
+  std::map<std::string, UniqueFd> out;
+  bpf_attr a{};
+  a.prog_id = prog_id;
+  long fd = Bpf(BPF_PROG_GET_FD_BY_ID, &a);
+  if (fd < 0) return {};
+  UniqueFd prog(static_cast<int>(fd));
+  uint32_t ids[16] = {};
+  bpf_prog_info info{};
+  info.nr_map_ids = 16;
+  info.map_ids = reinterpret_cast<uintptr_t>(ids);
+  bpf_attr get{};
+  get.info.bpf_fd = static_cast<uint32_t>(prog.get());
+  get.info.info_len = sizeof info;
+  get.info.info = reinterpret_cast<uintptr_t>(&info);
+  if (Bpf(BPF_OBJ_GET_INFO_BY_FD, &get) < 0) return {};
+  for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); ++i) {
+    bpf_attr m{};
+    m.map_id = ids[i];
+    long mfd = Bpf(BPF_MAP_GET_FD_BY_ID, &m);
+    if (mfd < 0) continue;
+    UniqueFd map(static_cast<int>(mfd));
+    bpf_map_info mi{};
+    bpf_attr mget{};
+    mget.info.bpf_fd = static_cast<uint32_t>(map.get());
+    mget.info.info_len = sizeof mi;
+    mget.info.info = reinterpret_cast<uintptr_t>(&mi);
+    if (Bpf(BPF_OBJ_GET_INFO_BY_FD, &mget) < 0) continue;
+    for (const MapDef& d : kMaps)
+      if (std::strncmp(mi.name, d.name, sizeof mi.name) == 0 && mi.type == static_cast<uint32_t>(d.type) &&
+          mi.key_size == d.key && mi.value_size == d.value && mi.max_entries == d.max)
+        out[d.name] = std::move(map);
+  }
+  if (out.size() != std::size(kMaps)) return {};
+  return out;
+}
+
 }  // namespace
 
-StatusOr<PublishNat> PublishNat::Load() {
+StatusOr<PublishNat> PublishNat::Load(uint32_t adopt_prog_id) {
   PublishNat n;
-  ASSIGN_OR_RETURN(n.ports_, MakeMap(BPF_MAP_TYPE_HASH, sizeof(PortKey), sizeof(Hop), kMaxPorts, "berth_nat_ports"));
-  ASSIGN_OR_RETURN(n.flows_,
-                   MakeMap(BPF_MAP_TYPE_LRU_HASH, sizeof(FlowKey), sizeof(Hop), kMaxFlows, "berth_nat_flows"));
-  ASSIGN_OR_RETURN(n.uplinks_, MakeMap(BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint32_t), 1024, "berth_nat_upl"));
-  ASSIGN_OR_RETURN(n.stats_, MakeMap(BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), sizeof(uint64_t), 2, "berth_nat_stat"));
+  std::map<std::string, UniqueFd> maps;
+  if (adopt_prog_id != 0) maps = MapsOf(adopt_prog_id);
+  n.adopted_ = !maps.empty();
+  for (const MapDef& d : kMaps) {
+    if (maps.count(d.name)) continue;
+    ASSIGN_OR_RETURN(maps[d.name], MakeMap(d.type, d.key, d.value, d.max, d.name));
+  }
+  n.ports_ = std::move(maps["berth_nat_ports"]);
+  n.flows_ = std::move(maps["berth_nat_flows"]);
+  n.uplinks_ = std::move(maps["berth_nat_upl"]);
+  n.local_ = std::move(maps["berth_nat_local"]);
+  n.stats_ = std::move(maps["berth_nat_stat"]);
   ASSIGN_OR_RETURN(Elf elf, Elf::Parse(kPublishNatObject, kPublishNatObject_size));
-  std::map<std::string, int> maps = {{"berth_nat_ports", n.ports_.get()},
-                                     {"berth_nat_flows", n.flows_.get()},
-                                     {"berth_nat_uplinks", n.uplinks_.get()},
-                                     {"berth_nat_stats", n.stats_.get()}};
-  ASSIGN_OR_RETURN(n.in_, LoadProgram(elf, "tc/in", "berth_nat_in", maps));
-  ASSIGN_OR_RETURN(n.out_, LoadProgram(elf, "tc/out", "berth_nat_out", maps));
+  std::map<std::string, int> symbols = {{"berth_nat_ports", n.ports_.get()},
+                                        {"berth_nat_flows", n.flows_.get()},
+                                        {"berth_nat_uplinks", n.uplinks_.get()},
+                                        {"berth_nat_local", n.local_.get()},
+                                        {"berth_nat_stats", n.stats_.get()}};
+  ASSIGN_OR_RETURN(n.in_, LoadProgram(elf, "tc/in", "berth_nat_in", symbols));
+  ASSIGN_OR_RETURN(n.out_, LoadProgram(elf, "tc/out", "berth_nat_out", symbols));
   return n;
 }
 
@@ -251,7 +312,6 @@ Status PublishNat::SetPort(const Port& p, const Backend& b) const {
   Hop h{};
   h.addr = htonl(b.addr);
   h.port = htons(b.port);
-  h.mtu = b.mtu;
   h.ifindex = b.ifindex;
   std::memcpy(h.dst_mac, b.mac.data(), 6);
   std::memcpy(h.src_mac, b.gateway_mac.data(), 6);
@@ -263,20 +323,50 @@ Status PublishNat::ErasePort(const Port& p) const {
   return Delete(ports_.get(), &k);
 }
 
-Status PublishNat::SetUplink(uint32_t ifindex, uint32_t mtu) const { return Update(uplinks_.get(), &ifindex, &mtu); }
+Status PublishNat::SetUplink(uint32_t ifindex) const {
+  uint32_t one = 1;
+  return Update(uplinks_.get(), &ifindex, &one);
+}
 
 Status PublishNat::EraseUplink(uint32_t ifindex) const { return Delete(uplinks_.get(), &ifindex); }
 
-StatusOr<int> PublishNat::ForgetFlowsTo(uint32_t addr, uint16_t port) const {
-  uint32_t a = htonl(addr);
-  uint16_t p = htons(port);
+Status PublishNat::SetLocal(uint32_t addr) const {
+  uint32_t key = htonl(addr), one = 1;
+  return Update(local_.get(), &key, &one);
+}
+
+Status PublishNat::EraseLocal(uint32_t addr) const {
+  uint32_t key = htonl(addr);
+  return Delete(local_.get(), &key);
+}
+
+StatusOr<int> PublishNat::ForgetFlowsTo(const std::set<std::pair<uint32_t, uint16_t>>& backends) const {
+  if (backends.empty()) return 0;
   std::vector<FlowKey> gone;
   RETURN_IF_ERROR(ForEachKey<FlowKey>(flows_.get(), [&](const FlowKey& k) {
-    if (k.backend == a && k.backend_port == p) gone.push_back(k);
+    if (backends.count({ntohl(k.backend), ntohs(k.backend_port)})) gone.push_back(k);
     return absl::OkStatus();
   }));
   for (const FlowKey& k : gone) RETURN_IF_ERROR(Delete(flows_.get(), &k));
   return static_cast<int>(gone.size());
+}
+
+StatusOr<std::vector<uint32_t>> PublishNat::Uplinks() const {
+  std::vector<uint32_t> out;
+  RETURN_IF_ERROR(ForEachKey<uint32_t>(uplinks_.get(), [&](uint32_t k) {
+    out.push_back(k);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+StatusOr<std::vector<uint32_t>> PublishNat::Locals() const {
+  std::vector<uint32_t> out;
+  RETURN_IF_ERROR(ForEachKey<uint32_t>(local_.get(), [&](uint32_t k) {
+    out.push_back(ntohl(k));
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 StatusOr<std::vector<std::pair<PublishNat::Port, PublishNat::Backend>>> PublishNat::Ports() const {
@@ -292,7 +382,6 @@ StatusOr<std::vector<std::pair<PublishNat::Port, PublishNat::Backend>>> PublishN
     Backend b;
     b.addr = ntohl(h.addr);
     b.port = ntohs(h.port);
-    b.mtu = h.mtu;
     b.ifindex = h.ifindex;
     std::memcpy(b.mac.data(), h.dst_mac, 6);
     std::memcpy(b.gateway_mac.data(), h.src_mac, 6);

@@ -8,7 +8,10 @@ setup_file() {
   berth_setup_daemon
   docker import -c 'CMD ["httpd", "-f", "-p", "80", "-h", "/var/www"]' "$BT_DIR/busybox.tar" web >/dev/null
 }
-teardown_file() { berth_teardown_daemon; }
+teardown_file() {
+  ip netns del "$BT_NS-ext" 2>/dev/null || true
+  berth_teardown_daemon
+}
 
 in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
 
@@ -110,6 +113,59 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
   berth_start_daemon
   run in_ns nft list table inet berth
   [ "$status" -eq 0 ]
+}
+
+@test "eBPF NAT: a connection from another host lives across kill -9; --iptables=false removes the programs" {
+  local ext="$BT_NS-ext"
+  ip netns add "$ext"
+  ip -n "$BT_NS" link add btxr type veth peer name eth0 netns "$ext"
+  ip -n "$BT_NS" addr add 10.202.0.1/30 dev btxr
+  ip -n "$ext" addr add 10.202.0.2/30 dev eth0
+  ip -n "$BT_NS" link set btxr up
+  ip -n "$ext" link set eth0 up
+  # The container answers a line, then says "late" on its own once told to (after the restart):
+  # the new berthd's reply program must know the flow the old one's saw.
+  docker run -d --name rnat -p 8089:7 busybox \
+    nc -l -p 7 -e sh -c 'read x; echo "$x"; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo late'
+  sleep 0.3
+  nsenter --net="/run/netns/$ext" python3 -c 'import socket
+s = socket.create_connection(("10.202.0.1", 8089), timeout=20)
+s.sendall(b"before\n")
+got = b""
+while not got.endswith(b"late\n"):
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    got += chunk
+print(got.decode().replace("\n", " ").strip())' > "$BT_DIR/nat.out" 2>&1 &
+  local client=$!
+  sleep 0.5
+  local before=$(in_ns tc filter show dev btxr ingress | grep -o "id [0-9]*")
+  berth_kill_daemon
+  berth_start_daemon
+  # The new berthd's own program is on the uplink now.
+  local after=$(in_ns tc filter show dev btxr ingress | grep -o "id [0-9]*")
+  echo "program before: $before, after: $after"
+  [ -n "$after" ] && [ "$after" != "$before" ]
+  docker exec rnat touch /tmp/go
+  wait "$client"
+  run cat "$BT_DIR/nat.out"
+  echo "$output"
+  [ "$output" = "before late" ]
+  # Carried by the programs both times: berthd's conntrack never saw the flow.
+  run in_ns grep -c " dport=8089 " /proc/net/nf_conntrack
+  [ "$output" = 0 ]
+  docker rm -f rnat
+  # berthd --iptables=false removes them; a normal start puts them back.
+  berth_stop_daemon
+  BERTH_DAEMON_FLAGS=--iptables=false berth_start_daemon
+  run in_ns tc filter show dev btxr ingress
+  [[ "$output" != *berth_nat_in* ]]
+  berth_stop_daemon
+  berth_start_daemon
+  run in_ns tc filter show dev btxr ingress
+  [[ "$output" == *berth_nat_in* ]]
+  ip netns del "$ext"
 }
 
 # The host-side veth of a container's eth0 (its iflink is that veth's index in berthd's namespace).

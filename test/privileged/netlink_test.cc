@@ -796,6 +796,26 @@ std::string AddrOf(const sockaddr_in& sa) {
   return absl::StrCat(s, ":", ntohs(sa.sin_port));
 }
 
+// A TCP connection from ns to ip:port (nullopt, and errno in *err, when it fails within 2 s).
+std::optional<UniqueFd> ConnectFrom(const NetNs& ns, const std::string& ip, int port, const std::string& bind_ip = "") {
+  UniqueFd fd;
+  Status st = ns.Run([&]() -> Status {
+    fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{2, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (!bind_ip.empty()) {
+      sockaddr_in b = Sin(bind_ip, 0);
+      if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&b), sizeof b) != 0) return ErrnoStatus(errno, "bind");
+    }
+    sockaddr_in sa = Sin(ip, port);
+    return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ? absl::OkStatus()
+                                                                                : ErrnoStatus(errno, "connect");
+  });
+  if (!st.ok()) return std::nullopt;
+  return fd;
+}
+
 // The published-port NAT (sys/publish_nat.h) with no nftables at all: a client namespace C on an
 // uplink of a "host" H, and a "container" K whose host-side veth in H is connected to nothing.
 // Packets to H's address and the published port reach K only through berth_nat_in, and K's replies
@@ -807,6 +827,7 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
   ASSERT_TRUE(c && h && k);
   auto nat = PublishNat::Load();
   ASSERT_OK(nat);
+  EXPECT_FALSE(nat->adopted());
   Rtnl& host = h->rtnl();
   const std::string mac_k = "02:42:0a:61:00:02", gw_mac = "02:42:0a:61:00:01";
   ASSERT_OK(host.CreateVeth("upl", "eth0", 0, &c->ns()));
@@ -814,6 +835,8 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
   ASSERT_OK(host.AddAddr("upl", "10.98.0.1/24"));
   for (const char* l : {"upl", "vk"}) ASSERT_OK(host.SetUp(l));
   ASSERT_OK(c->rtnl().AddAddr("eth0", "10.98.0.2/24"));
+  // An address H has no route back to: its packets fail the reverse-path check.
+  ASSERT_OK(c->rtnl().AddAddr("eth0", "10.96.0.5/32"));
   ASSERT_OK(c->rtnl().SetUp("eth0"));
   ASSERT_OK(k->rtnl().AddAddr("eth0", "10.97.0.2/24"));
   ASSERT_OK(k->rtnl().SetUp("eth0"));
@@ -830,50 +853,87 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
   ASSERT_OK(vk);
   ASSERT_OK(host.AttachIngressBpf(upl->index, "upl", nat->in_fd(), "berth_nat_in", 0xbe00));
   ASSERT_OK(host.AttachIngressBpf(vk->index, "vk", nat->out_fd(), "berth_nat_out", 2));
-  ASSERT_OK(nat->SetUplink(static_cast<uint32_t>(upl->index), 1500));
-  auto [rx_k, port_k] = UdpSocketIn(k->ns(), "10.97.0.2");
-  ASSERT_TRUE(rx_k.valid());
+  ASSERT_OK(nat->SetUplink(static_cast<uint32_t>(upl->index)));
+  const uint32_t h_addr = ntohl(Sin("10.98.0.1", 0).sin_addr.s_addr);
+  ASSERT_OK(nat->SetLocal(h_addr));
+
+  UniqueFd listener;
+  int tcp_port = 0;
+  ASSERT_OK(k->ns().Run([&]() -> Status {
+    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa = Sin("10.97.0.2", 0);
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind");
+    socklen_t len = sizeof sa;
+    ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+    tcp_port = ntohs(sa.sin_port);
+    return ::listen(listener.get(), 4) == 0 ? absl::OkStatus() : ErrnoStatus(errno, "listen");
+  }));
   PublishNat::Backend b;
   b.addr = ntohl(Sin("10.97.0.2", 0).sin_addr.s_addr);
-  b.port = static_cast<uint16_t>(port_k);
-  b.mtu = 1500;
+  b.port = static_cast<uint16_t>(tcp_port);
   b.ifindex = static_cast<uint32_t>(vk->index);
   b.mac = *ParseMac(mac_k);
   b.gateway_mac = *ParseMac(gw_mac);
-  ASSERT_OK(nat->SetPort({0, 8080, IPPROTO_UDP}, b));
+  ASSERT_OK(nat->SetPort({0, 8080, IPPROTO_TCP}, b));
   auto ports = nat->Ports();
   ASSERT_OK(ports);
   ASSERT_EQ(ports->size(), 1u);
   EXPECT_EQ((*ports)[0].second, b);
 
-  // UDP there and back: K sees C's address; C sees the answer come from the address it asked.
-  auto [tx_c, port_c] = UdpSocketIn(c->ns(), "10.98.0.2");
-  ASSERT_TRUE(tx_c.valid());
-  sockaddr_in published = Sin("10.98.0.1", 8080);
-  std::string seen;
-  for (int attempt = 0; attempt < 30 && seen.empty(); ++attempt) {
-    ASSERT_GT(::sendto(tx_c.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&published), sizeof published), 0);
-    pollfd p{rx_k.get(), POLLIN, 0};
-    if (::poll(&p, 1, 200) != 1) continue;
-    char buf[16];
+  // TCP, 1 MB each way with full checksums: a wrong checksum update would stall it. K sees C's
+  // own address; C's socket is connected to the address it asked for.
+  const std::string data(1 << 20, 'x');
+  std::string tcp_peer;
+  std::thread server([&] {
     sockaddr_in from{};
     socklen_t len = sizeof from;
-    ssize_t n = ::recvfrom(rx_k.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
-    ASSERT_EQ(n, 4);
-    seen = AddrOf(from);
-    ASSERT_EQ(::sendto(rx_k.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), len), 4);
+    UniqueFd conn(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC));
+    if (!conn.valid()) return;
+    tcp_peer = AddrOf(from);
+    std::string got;
+    char buf[65536];
+    while (got.size() < data.size()) {
+      ssize_t n = ::read(conn.get(), buf, sizeof buf);
+      if (n <= 0) return;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    (void)!::write(conn.get(), got.data(), got.size());
+  });
+  auto client = ConnectFrom(c->ns(), "10.98.0.1", 8080);
+  if (!client) {
+    ::shutdown(listener.get(), SHUT_RDWR);
+    server.join();
+    FAIL() << "connect through the published port";
   }
-  EXPECT_EQ(seen, absl::StrCat("10.98.0.2:", port_c)) << "the client's own address";
-  {
-    pollfd p{tx_c.get(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 2000), 1) << "no answer";
-    char buf[16];
-    sockaddr_in from{};
-    socklen_t len = sizeof from;
-    ASSERT_EQ(::recvfrom(tx_c.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len), 4);
-    EXPECT_EQ(std::string(buf, 4), "pong");
-    EXPECT_EQ(AddrOf(from), "10.98.0.1:8080");
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = ::write(client->get(), data.data() + sent, data.size() - sent);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    sent += static_cast<size_t>(n);
   }
+  std::string echoed;
+  char buf[65536];
+  while (echoed.size() < data.size()) {
+    ssize_t n = ::read(client->get(), buf, sizeof buf);
+    if (n <= 0) break;
+    echoed.append(buf, static_cast<size_t>(n));
+  }
+  server.join();
+  EXPECT_EQ(echoed.size(), data.size());
+  EXPECT_TRUE(echoed == data);
+  sockaddr_in mine{};
+  socklen_t mine_len = sizeof mine;
+  ::getsockname(client->get(), reinterpret_cast<sockaddr*>(&mine), &mine_len);
+  EXPECT_EQ(tcp_peer, AddrOf(mine)) << "the client's own address and port";
+  auto in = nat->PacketsIn();
+  auto out = nat->PacketsOut();
+  ASSERT_OK(in);
+  ASSERT_OK(out);
+  EXPECT_GT(*in, 10u);
+  EXPECT_GT(*out, 10u);
+  auto flows = nat->FlowCount();
+  ASSERT_OK(flows);
+  EXPECT_EQ(*flows, 1);
 
   // An ICMP "fragmentation needed" about the answer reaches K as about its own packet.
   {
@@ -887,20 +947,19 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
     msg[1] = 4;  // fragmentation needed
     msg[6] = 1400 >> 8;
     msg[7] = 1400 & 0xff;
-    uint8_t* in = msg.data() + 8;  // the answer as C got it: 10.98.0.1:8080 -> 10.98.0.2:port_c
-    in[0] = 0x45;
-    in[3] = 28;
-    in[8] = 64;
-    in[9] = IPPROTO_UDP;
-    uint32_t a = Sin("10.98.0.1", 0).sin_addr.s_addr, c_addr = Sin("10.98.0.2", 0).sin_addr.s_addr;
-    std::memcpy(in + 12, &a, 4);
-    std::memcpy(in + 16, &c_addr, 4);
-    uint16_t v = InetChecksum(in, 20);
-    std::memcpy(in + 10, &v, 2);
+    uint8_t* q = msg.data() + 8;  // a segment of the answer as C got it: 10.98.0.1:8080 -> C
+    q[0] = 0x45;
+    q[3] = 40;
+    q[8] = 64;
+    q[9] = IPPROTO_TCP;
+    uint32_t a = Sin("10.98.0.1", 0).sin_addr.s_addr;
+    std::memcpy(q + 12, &a, 4);
+    std::memcpy(q + 16, &mine.sin_addr.s_addr, 4);
+    uint16_t v = InetChecksum(q, 20);
+    std::memcpy(q + 10, &v, 2);
     v = htons(8080);
-    std::memcpy(in + 20, &v, 2);
-    v = htons(static_cast<uint16_t>(port_c));
-    std::memcpy(in + 22, &v, 2);
+    std::memcpy(q + 20, &v, 2);
+    std::memcpy(q + 22, &mine.sin_port, 2);
     v = InetChecksum(msg.data(), msg.size());
     std::memcpy(msg.data() + 2, &v, 2);
     UniqueFd raw_c;
@@ -921,87 +980,53 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
     ::inet_ntop(AF_INET, got + 20 + 8 + 12, quoted_src, sizeof quoted_src);
     EXPECT_STREQ(dst, "10.97.0.2");
     EXPECT_STREQ(quoted_src, "10.97.0.2");
-    EXPECT_EQ((got[20 + 28] << 8) | got[20 + 29], port_k) << "the quoted source port";
+    EXPECT_EQ((got[20 + 28] << 8) | got[20 + 29], tcp_port) << "the quoted source port";
     EXPECT_EQ(InetChecksum(got, 20), 0) << "outer IP header checksum";
     EXPECT_EQ(InetChecksum(got + 20, static_cast<size_t>(n) - 20), 0) << "ICMP checksum";
     EXPECT_EQ(InetChecksum(got + 28, 20), 0) << "quoted IP header checksum";
   }
 
-  // TCP, 1 MB each way with full checksums: a wrong checksum update would stall it.
-  UniqueFd listener;
-  int tcp_port = 0;
-  ASSERT_OK(k->ns().Run([&]() -> Status {
-    listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa = Sin("10.97.0.2", 0);
-    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind");
-    socklen_t len = sizeof sa;
-    ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&sa), &len);
-    tcp_port = ntohs(sa.sin_port);
-    return ::listen(listener.get(), 4) == 0 ? absl::OkStatus() : ErrnoStatus(errno, "listen");
-  }));
-  b.port = static_cast<uint16_t>(tcp_port);
-  ASSERT_OK(nat->SetPort({ntohl(Sin("10.98.0.1", 0).sin_addr.s_addr), 8080, IPPROTO_TCP}, b));
-  const std::string data(1 << 20, 'x');
-  std::string tcp_peer;
-  std::thread server([&] {
-    sockaddr_in from{};
-    socklen_t len = sizeof from;
-    UniqueFd conn(::accept4(listener.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC));
-    if (!conn.valid()) return;
-    tcp_peer = AddrOf(from);
-    std::string got;
-    char buf[65536];
-    while (got.size() < data.size()) {
-      ssize_t n = ::read(conn.get(), buf, sizeof buf);
-      if (n <= 0) return;
-      got.append(buf, static_cast<size_t>(n));
-    }
-    (void)!::write(conn.get(), got.data(), got.size());
-  });
-  UniqueFd client;
-  ASSERT_OK(c->ns().Run([&]() -> Status {
-    client.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    timeval tv{10, 0};
-    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in sa = Sin("10.98.0.1", 8080);
-    return ::connect(client.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ? absl::OkStatus()
-                                                                                      : ErrnoStatus(errno, "connect");
-  }));
-  size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t n = ::write(client.get(), data.data() + sent, data.size() - sent);
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    sent += static_cast<size_t>(n);
-  }
-  std::string echoed;
-  char buf[65536];
-  while (echoed.size() < data.size()) {
-    ssize_t n = ::read(client.get(), buf, sizeof buf);
-    if (n <= 0) break;
-    echoed.append(buf, static_cast<size_t>(n));
-  }
-  server.join();
-  EXPECT_EQ(echoed.size(), data.size());
-  EXPECT_TRUE(echoed == data);
-  EXPECT_THAT(tcp_peer, StartsWith("10.98.0.2:"));
-  auto in = nat->PacketsIn();
-  auto out = nat->PacketsOut();
-  ASSERT_OK(in);
-  ASSERT_OK(out);
-  EXPECT_GT(*in, 10u);
-  EXPECT_GT(*out, 10u);
-  auto flows = nat->FlowCount();
+  // A source the host would not route back through the uplink gets no flow and no DNAT.
+  EXPECT_FALSE(ConnectFrom(c->ns(), "10.98.0.1", 8080, "10.96.0.5").has_value());
+  flows = nat->FlowCount();
   ASSERT_OK(flows);
-  EXPECT_EQ(*flows, 2);
+  EXPECT_EQ(*flows, 1);
+  // Nor does an address that is not in the local map, nor UDP (left to nftables' conntrack).
+  ASSERT_OK(nat->EraseLocal(h_addr));
+  EXPECT_FALSE(ConnectFrom(c->ns(), "10.98.0.1", 8080).has_value());
+  ASSERT_OK(nat->SetLocal(h_addr));
+  auto [rx_k, port_k] = UdpSocketIn(k->ns(), "10.97.0.2");
+  ASSERT_TRUE(rx_k.valid());
+  b.port = static_cast<uint16_t>(port_k);
+  ASSERT_OK(nat->SetPort({0, 8080, IPPROTO_UDP}, b));
+  EXPECT_EQ(SendAndReceive(c->ns(), "10.98.0.1", 8080, rx_k.get(), "udp", nullptr, 3).first, "");
+  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_UDP}));
+
+  // A restarted berthd adopts the maps of the program it finds attached: ports and flows go on.
+  auto filters = host.IngressBpfFilters(upl->index, "upl");
+  ASSERT_OK(filters);
+  ASSERT_EQ(filters->size(), 1u);
+  EXPECT_EQ((*filters)[0].prio, 0xbe00);
+  auto again = PublishNat::Load((*filters)[0].prog_id);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->adopted());
+  flows = again->FlowCount();
+  ASSERT_OK(flows);
+  EXPECT_EQ(*flows, 1);
+  ports = again->Ports();
+  ASSERT_OK(ports);
+  EXPECT_EQ(ports->size(), 1u);
+  auto fresh = PublishNat::Load(12345678);
+  ASSERT_OK(fresh);
+  EXPECT_FALSE(fresh->adopted()) << "no such program: new maps";
 
   // The flows to a backend go with it; an erased port is no longer published.
-  auto forgot = nat->ForgetFlowsTo(b.addr, static_cast<uint16_t>(port_k));
+  auto forgot = nat->ForgetFlowsTo({{b.addr, static_cast<uint16_t>(tcp_port)}});
   ASSERT_OK(forgot);
   EXPECT_EQ(*forgot, 1);
-  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_UDP}));
-  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_UDP}));
-  EXPECT_EQ(SendAndReceive(c->ns(), "10.98.0.1", 8080, rx_k.get(), "unpublished", nullptr, 3).first, "");
+  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_TCP}));
+  ASSERT_OK(nat->ErasePort({0, 8080, IPPROTO_TCP}));
+  EXPECT_FALSE(ConnectFrom(c->ns(), "10.98.0.1", 8080).has_value());
 
   // Detaching twice is fine, and leaves no filter.
   ASSERT_OK(host.DetachIngressBpf(upl->index, "upl", 0xbe00));
