@@ -253,15 +253,11 @@ for i in range(5):
 @test "a published port from another host: eBPF NAT, the client's own address, nftables where it is off" {
   # A client namespace on an uplink of berthd's: the path of a connection from another host.
   local ext="$BT_NS-ext"
-  ip netns add "$ext"
-  ip -n "$BT_NS" link add btxd type veth peer name eth0 netns "$ext"
-  ip -n "$BT_NS" addr add 10.201.0.1/30 dev btxd
-  ip -n "$ext" addr add 10.201.0.2/30 dev eth0
-  ip -n "$BT_NS" link set btxd up
-  ip -n "$ext" link set eth0 up
+  berth_ext_ns btxd 10.201.0.1 10.201.0.2
   in_ext() { nsenter --net="/run/netns/$ext" "$@"; }
   docker run -d --name pext -p 8081:80 web
-  run in_ext curl -s --max-time 5 http://10.201.0.1:8081/
+  # (Retried while httpd is not listening yet: a loaded machine starts it late.)
+  run in_ext curl -s --max-time 5 --retry 20 --retry-connrefused --retry-delay 0 http://10.201.0.1:8081/
   [[ "$output" == *"<h1>berth</h1>"* ]]
   # The eBPF path took it: the uplink has its filter, berthd's conntrack never saw the flow.
   run in_ns tc filter show dev btxd ingress
@@ -269,15 +265,23 @@ for i in range(5):
   run in_ns grep -c " dport=8081 " /proc/net/nf_conntrack
   [ "$output" = 0 ]
   # The container sees the client's own address (a connection held open while we look).
-  in_ext python3 -c 'import socket, time
+  in_ext python3 -c 'import os, socket, time
 s = socket.create_connection(("10.201.0.1", 8081))
-time.sleep(3)' &
+for _ in range(200):
+    if os.path.exists(os.environ["BT_DIR"] + "/holder.done"):
+        break
+    time.sleep(0.05)' &
   local holder=$!
-  sleep 0.5
-  run nsenter --net="$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' pext)" ss -Htn state established
-  echo "$output"
-  [[ "$output" == *"10.201.0.2"* ]]
+  local sandbox=$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' pext) seen=""
+  for _ in $(seq 1 100); do
+    seen=$(nsenter --net="$sandbox" ss -Htn state established)
+    [[ "$seen" == *"10.201.0.2"* ]] && break
+    sleep 0.05
+  done
+  touch "$BT_DIR/holder.done"
   wait "$holder"
+  echo "$seen"
+  [[ "$seen" == *"10.201.0.2"* ]]
   # Unpublished: the port is the host's own again (no stale NAT in front of it).
   docker rm -f pext
   in_ns python3 -c 'import socket
@@ -285,21 +289,26 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.201.0.1", 8081))
 s.listen(1)
-s.settimeout(10)
+s.settimeout(20)
 c, _ = s.accept()
 c.sendall(b"the host itself")
 c.close()' &
   local listener=$!
-  sleep 0.3
-  run in_ext python3 -c 'import socket
-print(socket.create_connection(("10.201.0.1", 8081), timeout=5).recv(100).decode())'
+  run in_ext python3 -c 'import socket, time
+for _ in range(100):
+    try:
+        s = socket.create_connection(("10.201.0.1", 8081), timeout=5)
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+print(s.recv(100).decode())'
   wait "$listener"
   [ "$output" = "the host itself" ]
   # A network with the eBPF paths off: the same port through nftables' DNAT, tracked.
   docker network create -o berth.bridge.redirect=false noebpf
   docker run -d --name pext2 --net noebpf -p 8081:80 web
   local before=$(in_ns grep -c " dport=8081 " /proc/net/nf_conntrack || true)
-  run in_ext curl -s --max-time 5 http://10.201.0.1:8081/
+  run in_ext curl -s --max-time 5 --retry 20 --retry-connrefused --retry-delay 0 http://10.201.0.1:8081/
   [[ "$output" == *"<h1>berth</h1>"* ]]
   local after=$(in_ns grep -c " dport=8081 " /proc/net/nf_conntrack || true)
   echo "conntrack entries to 8081: $before, then $after"

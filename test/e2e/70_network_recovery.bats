@@ -117,29 +117,30 @@ in_ns() { nsenter --net="/run/netns/$BT_NS" "$@"; }
 
 @test "eBPF NAT: a connection from another host lives across kill -9; --iptables=false removes the programs" {
   local ext="$BT_NS-ext"
-  ip netns add "$ext"
-  ip -n "$BT_NS" link add btxr type veth peer name eth0 netns "$ext"
-  ip -n "$BT_NS" addr add 10.202.0.1/30 dev btxr
-  ip -n "$ext" addr add 10.202.0.2/30 dev eth0
-  ip -n "$BT_NS" link set btxr up
-  ip -n "$ext" link set eth0 up
+  berth_ext_ns btxr 10.202.0.1 10.202.0.2
   # The container answers a line, then says "late" on its own once told to (after the restart):
   # the new berthd's reply program must know the flow the old one's saw.
   docker run -d --name rnat -p 8089:7 busybox \
     nc -l -p 7 -e sh -c 'read x; echo "$x"; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo late'
-  sleep 0.3
-  nsenter --net="/run/netns/$ext" python3 -c 'import socket
-s = socket.create_connection(("10.202.0.1", 8089), timeout=20)
-s.sendall(b"before\n")
-got = b""
-while not got.endswith(b"late\n"):
-    chunk = s.recv(100)
-    if not chunk:
+  nsenter --net="/run/netns/$ext" python3 -c 'import socket, time
+for _ in range(100):  # (nc may not listen yet on a loaded machine)
+    try:
+        s = socket.create_connection(("10.202.0.1", 8089), timeout=20)
         break
-    got += chunk
-print(got.decode().replace("\n", " ").strip())' > "$BT_DIR/nat.out" 2>&1 &
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+s.sendall(b"before\n")
+f = s.makefile()
+print(f.readline().strip(), flush=True)
+print(f.readline().strip(), flush=True)' > "$BT_DIR/nat.out" 2>&1 &
   local client=$!
-  sleep 0.5
+  # The connection is up and has been answered before berthd goes.
+  for _ in $(seq 1 200); do
+    grep -q before "$BT_DIR/nat.out" && break
+    sleep 0.05
+  done
+  run cat "$BT_DIR/nat.out"
+  [ "$output" = "before" ]
   local before=$(in_ns tc filter show dev btxr ingress | grep -o "id [0-9]*")
   berth_kill_daemon
   berth_start_daemon
@@ -151,7 +152,7 @@ print(got.decode().replace("\n", " ").strip())' > "$BT_DIR/nat.out" 2>&1 &
   wait "$client"
   run cat "$BT_DIR/nat.out"
   echo "$output"
-  [ "$output" = "before late" ]
+  [ "$output" = "$(printf 'before\nlate')" ]
   # Carried by the programs both times: berthd's conntrack never saw the flow.
   run in_ns grep -c " dport=8089 " /proc/net/nf_conntrack
   [ "$output" = 0 ]

@@ -104,6 +104,18 @@ berth_stop_daemon() {
 
 # A removed network's bridge is renamed br-gone* at once and deleted by berthd in the background
 # (the kernel takes ~40 ms): waits until none is left, for tests that count links.
+# A client on another host: namespace "$BT_NS-ext" joined to berthd's by a veth pair, LINK with
+# DAEMON_ADDR/30 on berthd's side (an uplink), eth0 with EXT_ADDR/30 on the other. The caller
+# deletes the namespace (and with it the pair).
+berth_ext_ns() {  # LINK DAEMON_ADDR EXT_ADDR
+  ip netns add "$BT_NS-ext"
+  ip -n "$BT_NS" link add "$1" type veth peer name eth0 netns "$BT_NS-ext"
+  ip -n "$BT_NS" addr add "$2/30" dev "$1"
+  ip -n "$BT_NS-ext" addr add "$3/30" dev eth0
+  ip -n "$BT_NS" link set "$1" up
+  ip -n "$BT_NS-ext" link set eth0 up
+}
+
 berth_wait_bridges_reaped() {
   for _ in $(seq 1 100); do
     ip -n "$BT_NS" -o link | grep -q br-gone || return 0

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "inet_test_util.h"
 #include "network/firewall/firewall.h"
 #include "sys/subprocess.h"
 
@@ -85,13 +86,7 @@ std::pair<dev_t, ino_t> NetnsId(const std::string& path) {
   return {st.st_dev, st.st_ino};
 }
 
-sockaddr_in Addr(const std::string& ip, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
+using ::berth::testing::Ipv4SockAddr;
 
 bool WaitFd(int fd, short events, int ms) {
   pollfd p{fd, events, 0};
@@ -102,7 +97,7 @@ bool WaitFd(int fd, short events, int ms) {
 Result HttpGet(const std::string& ip, int port, const std::string& path, int timeout_ms) {
   Result r;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Addr(ip, port);
+  sockaddr_in a = Ipv4SockAddr(ip, port);
   auto done = [&](const std::string& e) {
     ::close(fd);
     r.error = e;
@@ -433,7 +428,7 @@ TEST_F(FirewallNet, PublishedUdpPort) {
   Result r = InNetns(names_["c1"], [&]() -> Result {
     Result res;
     int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = Addr("0.0.0.0", 5353);
+    sockaddr_in a = Ipv4SockAddr("0.0.0.0", 5353);
     if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
       res.error = "bind";
       ::close(s);
@@ -442,7 +437,7 @@ TEST_F(FirewallNet, PublishedUdpPort) {
     std::thread sender([&] {
       InNetns(names_["out"], [] {
         int c = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in to = Addr("192.0.2.1", 5353);
+        sockaddr_in to = Ipv4SockAddr("192.0.2.1", 5353);
         for (int i = 0; i < 5; ++i) {  // the first datagram may meet an unresolved neighbour
           ::sendto(c, "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
           std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "inet_test_util.h"
 #include "network/mesh/mesh.h"
 #include "sys/subprocess.h"
 
@@ -78,13 +79,7 @@ int SocketIn(const std::string& ns, int type) {
   return fd;
 }
 
-sockaddr_in Addr(const std::string& ip, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  return a;
-}
+using ::berth::testing::Ipv4SockAddr;
 
 bool WaitFd(int fd, short events, int ms) {
   pollfd p{fd, events, 0};
@@ -137,7 +132,7 @@ Conn Connect(const std::string& ns, const std::string& ip, int port) {
     c.error = errno;
     return c;
   }
-  sockaddr_in a = Addr(ip, port);
+  sockaddr_in a = Ipv4SockAddr(ip, port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
     c.error = errno;
     ::close(fd);
@@ -177,7 +172,7 @@ class Servers {
     int fd = SocketIn(ns, SOCK_STREAM | SOCK_NONBLOCK);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = Addr("0.0.0.0", port);
+    sockaddr_in a = Ipv4SockAddr("0.0.0.0", port);
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 512) != 0) return false;
     listeners_.push_back({fd, name});
     return true;
@@ -186,7 +181,7 @@ class Servers {
   // Answers every datagram on 0.0.0.0:port inside ns with "<name> <peer address>".
   bool ListenUdp(const std::string& ns, const std::string& name, int port) {
     int fd = SocketIn(ns, SOCK_DGRAM | SOCK_NONBLOCK);
-    sockaddr_in a = Addr("0.0.0.0", port);
+    sockaddr_in a = Ipv4SockAddr("0.0.0.0", port);
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
     listeners_.push_back({fd, name, true});
     return true;
@@ -273,7 +268,7 @@ class Servers {
 // EPERM, and the ICMP error follows), "" on silence.
 std::string UdpAsk(const std::string& ns, const std::string& ip, int port) {
   int fd = SocketIn(ns, SOCK_DGRAM);
-  sockaddr_in a = Addr(ip, port);
+  sockaddr_in a = Ipv4SockAddr(ip, port);
   std::string answer;
   if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::send(fd, "?", 1, 0) != 1 &&
       errno == EPERM) {

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "inet_test_util.h"
 #include "sys/bpf.h"
 #include "sys/netlink.h"
 #include "sys/netns.h"
@@ -782,13 +783,7 @@ uint16_t InetChecksum(const uint8_t* p, size_t len) {
   return htons(static_cast<uint16_t>(~sum));
 }
 
-sockaddr_in Sin(const std::string& ip, int port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
-  return sa;
-}
+using ::berth::testing::Ipv4SockAddr;
 
 std::string AddrOf(const sockaddr_in& sa) {
   char s[INET_ADDRSTRLEN];
@@ -805,10 +800,10 @@ std::optional<UniqueFd> ConnectFrom(const NetNs& ns, const std::string& ip, int 
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (!bind_ip.empty()) {
-      sockaddr_in b = Sin(bind_ip, 0);
+      sockaddr_in b = Ipv4SockAddr(bind_ip, 0);
       if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&b), sizeof b) != 0) return ErrnoStatus(errno, "bind");
     }
-    sockaddr_in sa = Sin(ip, port);
+    sockaddr_in sa = Ipv4SockAddr(ip, port);
     return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ? absl::OkStatus()
                                                                                 : ErrnoStatus(errno, "connect");
   });
@@ -854,14 +849,14 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
   ASSERT_OK(host.AttachIngressBpf(upl->index, "upl", nat->in_fd(), "berth_nat_in", 0xbe00));
   ASSERT_OK(host.AttachIngressBpf(vk->index, "vk", nat->out_fd(), "berth_nat_out", 2));
   ASSERT_OK(nat->SetUplink(static_cast<uint32_t>(upl->index)));
-  const uint32_t h_addr = ntohl(Sin("10.98.0.1", 0).sin_addr.s_addr);
+  const uint32_t h_addr = ntohl(Ipv4SockAddr("10.98.0.1", 0).sin_addr.s_addr);
   ASSERT_OK(nat->SetLocal(h_addr));
 
   UniqueFd listener;
   int tcp_port = 0;
   ASSERT_OK(k->ns().Run([&]() -> Status {
     listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa = Sin("10.97.0.2", 0);
+    sockaddr_in sa = Ipv4SockAddr("10.97.0.2", 0);
     if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return ErrnoStatus(errno, "bind");
     socklen_t len = sizeof sa;
     ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&sa), &len);
@@ -869,7 +864,7 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
     return ::listen(listener.get(), 4) == 0 ? absl::OkStatus() : ErrnoStatus(errno, "listen");
   }));
   PublishNat::Backend b;
-  b.addr = ntohl(Sin("10.97.0.2", 0).sin_addr.s_addr);
+  b.addr = ntohl(Ipv4SockAddr("10.97.0.2", 0).sin_addr.s_addr);
   b.port = static_cast<uint16_t>(tcp_port);
   b.ifindex = static_cast<uint32_t>(vk->index);
   b.mac = *ParseMac(mac_k);
@@ -952,7 +947,7 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
     q[3] = 40;
     q[8] = 64;
     q[9] = IPPROTO_TCP;
-    uint32_t a = Sin("10.98.0.1", 0).sin_addr.s_addr;
+    uint32_t a = Ipv4SockAddr("10.98.0.1", 0).sin_addr.s_addr;
     std::memcpy(q + 12, &a, 4);
     std::memcpy(q + 16, &mine.sin_addr.s_addr, 4);
     uint16_t v = InetChecksum(q, 20);
@@ -967,7 +962,7 @@ TEST_F(NetlinkTest, PublishNatCarriesAPublishedPortBothWays) {
       raw_c.reset(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
       return raw_c.valid() ? absl::OkStatus() : ErrnoStatus(errno, "raw socket");
     }));
-    sockaddr_in to = Sin("10.98.0.1", 0);
+    sockaddr_in to = Ipv4SockAddr("10.98.0.1", 0);
     ASSERT_EQ(::sendto(raw_c.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
               static_cast<ssize_t>(msg.size()));
     pollfd p{icmp_k.get(), POLLIN, 0};
