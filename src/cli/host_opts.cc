@@ -77,47 +77,6 @@ StatusOr<int64_t> GoAtoi(std::string_view s) {
   return negative ? static_cast<int64_t>(~n + 1) : static_cast<int64_t>(n);
 }
 
-// encoding/csv's Reader.Read of a one-line record, with its errors (columns count bytes from 1).
-StatusOr<std::vector<std::string>> CsvRecord(std::string_view line) {
-  if (line.empty()) return absl::InvalidArgumentError("EOF");
-  auto parse_error = [](size_t column, absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parse error on line 1, column ", column, ": ", why));
-  };
-  constexpr absl::string_view kQuote = "extraneous or missing \" in quoted-field";
-  std::vector<std::string> fields;
-  size_t i = 0;
-  while (true) {
-    std::string field;
-    if (i < line.size() && line[i] == '"') {
-      ++i;
-      while (true) {
-        size_t close = line.find('"', i);
-        if (close == std::string_view::npos) return parse_error(line.size() + 1, kQuote);
-        field.append(line.substr(i, close - i));
-        i = close + 1;
-        if (i < line.size() && line[i] == '"') {  // "" is a quote
-          field += '"';
-          ++i;
-          continue;
-        }
-        if (i == line.size() || line[i] == ',') break;
-        return parse_error(close + 1, kQuote);
-      }
-    } else {
-      size_t comma = line.find(',', i);
-      std::string_view raw = line.substr(i, comma == std::string_view::npos ? comma : comma - i);
-      if (size_t quote = raw.find('"'); quote != std::string_view::npos)
-        return parse_error(i + quote + 1, "bare \" in non-quoted-field");
-      field = std::string(raw);
-      i += raw.size();
-    }
-    fields.push_back(std::move(field));
-    if (i >= line.size()) return fields;
-    ++i;  // the comma
-  }
-}
-
 // "PATH:VALUE" of the weight and throttle flags; PATH must be under /dev/.
 StatusOr<std::pair<std::string, std::string>> SplitDeviceValue(const std::string& val) {
   size_t colon = val.find(':');
@@ -142,7 +101,7 @@ StatusOr<int64_t> GpuCount(const std::string& s) {
 
 // One --gpus value as a container.DeviceRequest.
 StatusOr<json> GpuRequest(const std::string& value) {
-  ASSIGN_OR_RETURN(std::vector<std::string> fields, CsvRecord(value));
+  ASSIGN_OR_RETURN(std::vector<std::string> fields, GoCsvRecord(value));
   json req = {{"Driver", ""},
               {"Count", 0},
               {"DeviceIDs", nullptr},
@@ -171,7 +130,7 @@ StatusOr<json> GpuRequest(const std::string& value) {
       caps.push_back("gpu");
       req["Capabilities"] = json::array({caps});
     } else if (key == "options") {
-      auto options = CsvRecord(val);
+      auto options = GoCsvRecord(val);
       if (!options.ok())
         return absl::InvalidArgumentError(
             absl::StrCat("failed to read gpu options: ", options.status().message()));

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
@@ -500,5 +501,46 @@ std::string DisplayablePorts(const nlohmann::json& ports) {
   result.insert(result.end(), host_mappings.begin(), host_mappings.end());
   return absl::StrJoin(result, ", ");
 }
+
+StatusOr<std::vector<std::string>> GoCsvRecord(std::string_view line) {
+  if (line.empty()) return absl::InvalidArgumentError("EOF");
+  auto parse_error = [](size_t column, absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parse error on line 1, column ", column, ": ", why));
+  };
+  constexpr absl::string_view kQuote = "extraneous or missing \" in quoted-field";
+  std::vector<std::string> fields;
+  size_t i = 0;
+  while (true) {
+    std::string field;
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      while (true) {
+        size_t close = line.find('"', i);
+        if (close == std::string_view::npos) return parse_error(line.size() + 1, kQuote);
+        field.append(line.substr(i, close - i));
+        i = close + 1;
+        if (i < line.size() && line[i] == '"') {  // "" is a quote
+          field += '"';
+          ++i;
+          continue;
+        }
+        if (i == line.size() || line[i] == ',') break;
+        return parse_error(close + 1, kQuote);
+      }
+    } else {
+      size_t comma = line.find(',', i);
+      std::string_view raw = line.substr(i, comma == std::string_view::npos ? comma : comma - i);
+      if (size_t quote = raw.find('"'); quote != std::string_view::npos)
+        return parse_error(i + quote + 1, "bare \" in non-quoted-field");
+      field = std::string(raw);
+      i += raw.size();
+    }
+    fields.push_back(std::move(field));
+    if (i >= line.size()) return fields;
+    ++i;  // the comma
+  }
+}
+
 
 }  // namespace berth::cli

@@ -16,6 +16,10 @@
 namespace berth::cli {
 
 // go-units RAMInBytes: "512m", "1g", "1.5GiB", "100" (bytes); binary multiples.
+// encoding/csv's Reader.Read of a one-line record (the docker CLI's --mount, --publish,
+// --secret, --config, --network and --gpus values), with Go's errors: "EOF" for an empty line,
+// "parse error on line 1, column N: ..." (N counts bytes from 1) for a stray or missing quote.
+StatusOr<std::vector<std::string>> GoCsvRecord(std::string_view line);
 StatusOr<int64_t> RamInBytes(std::string_view s);
 // --cpus "1.5" -> 1500000000 NanoCpus.
 StatusOr<int64_t> ParseNanoCpus(std::string_view s);

@@ -16,44 +16,6 @@
 namespace berth::cli {
 namespace {
 
-// encoding/csv's Reader.Read of one line: fields split on commas, "quoted" fields.
-StatusOr<std::vector<std::string>> CsvFields(const std::string& line) {
-  std::vector<std::string> out;
-  std::string field;
-  size_t i = 0;
-  while (true) {
-    field.clear();
-    if (i < line.size() && line[i] == '"') {
-      ++i;
-      while (true) {
-        if (i >= line.size()) return absl::InvalidArgumentError("extraneous or missing \" in quoted-field");
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        field += line[i++];
-      }
-      if (i < line.size() && line[i] != ',') {
-        return absl::InvalidArgumentError("extraneous or missing \" in quoted-field");
-      }
-    } else {
-      while (i < line.size() && line[i] != ',') {
-        if (line[i] == '"') return absl::InvalidArgumentError("bare \" in non-quoted-field");
-        field += line[i++];
-      }
-    }
-    out.push_back(field);
-    if (i >= line.size()) break;
-    ++i;  // the comma
-  }
-  return out;
-}
-
 bool IsWordChar(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 // regexp.MatchString(`\w+=\w+(,\w+=\w+)*`, value): somewhere a word, "=", a word.
@@ -157,7 +119,7 @@ StatusOr<std::vector<std::string>> ShellWords(const std::string& s) {
 StatusOr<std::vector<spec::ServicePortConfig>> ParsePortFlag(const std::string& value) {
   std::vector<spec::ServicePortConfig> out;
   if (LongSyntax(value)) {
-    ASSIGN_OR_RETURN(std::vector<std::string> fields, CsvFields(value));
+    ASSIGN_OR_RETURN(std::vector<std::string> fields, GoCsvRecord(value));
     spec::ServicePortConfig p;
     for (const auto& field : fields) {
       std::string lower = absl::AsciiStrToLower(field);
@@ -246,7 +208,7 @@ struct FileRef {
 };
 
 StatusOr<FileRef> ParseFileRef(const std::string& value, const std::string& what) {
-  ASSIGN_OR_RETURN(std::vector<std::string> fields, CsvFields(value));
+  ASSIGN_OR_RETURN(std::vector<std::string> fields, GoCsvRecord(value));
   FileRef r;
   if (fields.size() == 1 && fields[0].find('=') == std::string::npos) {
     r.source = r.file.name = fields[0];
@@ -308,7 +270,7 @@ StatusOr<spec::NetworkAttachmentConfig> ParseNetworkFlag(const std::string& valu
     n.target = value;
     return n;
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> fields, CsvFields(value));
+  ASSIGN_OR_RETURN(std::vector<std::string> fields, GoCsvRecord(value));
   for (const auto& field : fields) {
     std::string lower = absl::AsciiStrToLower(field);
     size_t eq = lower.find('=');

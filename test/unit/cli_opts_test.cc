@@ -14,6 +14,21 @@ namespace {
 
 using nlohmann::json;
 
+// Go's encoding/csv on one line, errors included (what the docker CLI prints for a bad value).
+TEST(CliOptsTest, GoCsvRecordReadsOneLineAsEncodingCsv) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(*GoCsvRecord("a,b,c"), (V{"a", "b", "c"}));
+  EXPECT_EQ(*GoCsvRecord("a,,"), (V{"a", "", ""}));
+  EXPECT_EQ(*GoCsvRecord("\"x,y\",z"), (V{"x,y", "z"}));
+  EXPECT_EQ(*GoCsvRecord("\"say \"\"hi\"\"\""), (V{"say \"hi\""}));
+  EXPECT_EQ(GoCsvRecord("").status().message(), "EOF");
+  EXPECT_EQ(GoCsvRecord("a\"b").status().message(), "parse error on line 1, column 2: bare \" in non-quoted-field");
+  EXPECT_EQ(GoCsvRecord("x,\"a\"b").status().message(),
+            "parse error on line 1, column 5: extraneous or missing \" in quoted-field");
+  EXPECT_EQ(GoCsvRecord("\"all").status().message(),
+            "parse error on line 1, column 5: extraneous or missing \" in quoted-field");
+}
+
 TEST(CliOptsTest, MemoryUnitsAreBinary) {
   EXPECT_EQ(*RamInBytes("512m"), 512LL * 1024 * 1024);
   EXPECT_EQ(*RamInBytes("1g"), 1LL << 30);

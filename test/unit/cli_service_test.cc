@@ -346,6 +346,12 @@ TEST(CliServiceCreate, SecretsConfigsAndNetworksAreLookedUp) {
                 .message(),
             "duplicate secret target for tls not allowed");
   EXPECT_EQ(ParseSecretFlag("target=x").status().message(), "source is required");
+  // The values are one encoding/csv record, as the docker CLI reads them: its errors too.
+  EXPECT_EQ(ParseSecretFlag("").status().message(), "EOF");
+  EXPECT_EQ(ParseSecretFlag("source=a,\"target=b").status().message(),
+            "parse error on line 1, column 19: extraneous or missing \" in quoted-field");
+  EXPECT_EQ(ParsePortFlag("published=80,tar\"get=8").status().message(),
+            "parse error on line 1, column 17: bare \" in non-quoted-field");
   EXPECT_EQ(ParseSecretFlag("source=a,foo=b").status().message(),
             "invalid field in secret request: foo");
   EXPECT_EQ(ParseConfigFlag("source=a,foo=b").status().message(),
