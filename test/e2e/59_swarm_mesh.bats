@@ -101,6 +101,15 @@ mesh_tables() { nsenter --net="/run/netns/$LAB_NAME-$1" nft list tables 2>/dev/n
   run m1 inspect --format '{{range .NetworksAttachments}}{{.Network.Spec.Name}} {{end}}' \
     $(m1 service ps web -q --filter desired-state=running | head -1)
   [[ "$output" == *ingress* ]] || { echo "$output"; false; }
+  # The tutorial's `docker network inspect ingress` on a node that runs a task: its containers
+  # (the task's, and the node's ingress-endpoint) with their addresses, and the nodes as Peers.
+  local tnode=$(m1 service ps web --filter desired-state=running --format '{{.Node}}' | head -1)
+  run lab_docker "$tnode" network inspect ingress \
+    --format '{{range .Containers}}{{.Name}} {{.IPv4Address}};{{end}} peers:{{range .Peers}} {{.IP}}{{end}}'
+  echo "$tnode: $output"
+  [[ "$output" == *"web.1."*" 10.0.0."*"/24;"* || "$output" == *"web.2."*" 10.0.0."*"/24;"* ]]
+  [[ "$output" == *"ingress-endpoint 10.0.0."*"/24;"* ]]
+  [[ "$output" == *"peers:"*"$(lab_ip "$tnode")"* ]]
   # Every node answers, the one without a task too.
   for n in $(lab_nodes); do
     wait_for 15 who "$(lab_ip "$n"):8080"
