@@ -37,7 +37,8 @@ void Warn(const Status& st, const std::string& what) {
 }
 
 // An interface that connections from other hosts come in on: an Ethernet link of the daemon's
-// namespace that is not Berth's (bridges, their ports, VXLAN, a veth Berth named) nor loopback.
+// namespace other than loopback, a bridge, a bridge port, VXLAN or a container's veth (a swarm
+// node's berth_ingress is one: what it would carry there nftables would DNAT the same way).
 bool Uplink(const sys::LinkInfo& l) {
   if (l.type != ARPHRD_ETHER || l.name == "lo" || l.master != 0) return false;
   if (l.kind == "bridge" || l.kind == "vxlan") return false;

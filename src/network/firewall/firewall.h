@@ -130,13 +130,13 @@ std::unique_ptr<Firewall> NewNoopFirewall();
 // Published ports without netfilter for connections from other hosts (docs/networking.md,
 // sys/publish_nat.h): `inner` applies each model as before, then the eBPF programs' maps are made
 // to match its TCP ports over IPv4 on bridges with berth.bridge.redirect on (the default), the
-// uplinks (the daemon namespace's Ethernet interfaces that are not Berth's, not loopback, not
-// bridge ports) get the inbound program and each published container's host-side veth the reply
-// program. nftables' DNAT stays in place for everything: the programs only take the packets they
-// can carry whole. A previous berthd's maps are adopted, so connections live across a restart.
-// Where the kernel cannot load the programs, one warning and `inner` alone. A failure of the fast
-// path is logged, never returned: nftables still publishes. `host` is a netlink socket of the
-// daemon's namespace.
+// uplinks (the daemon namespace's Ethernet interfaces other than loopback, bridges, bridge
+// ports, VXLAN and containers' veths) get the inbound program and each published container's
+// host-side veth the reply program. nftables' DNAT stays in place for everything: the programs
+// only take the packets they can carry whole. A previous berthd's maps are adopted, so connections
+// live across a restart. Where the kernel cannot load the programs, one warning and `inner` alone.
+// A failure of the fast path is logged, never returned: nftables still publishes. `host` is a
+// netlink socket of the daemon's namespace.
 std::unique_ptr<Firewall> NewFastPublishFirewall(std::unique_ptr<Firewall> inner, sys::Rtnl& host);
 
 // Removes the programs a previous berthd attached (berthd --iptables=false; a kernel that cannot
