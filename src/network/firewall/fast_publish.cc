@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "network/firewall/firewall.h"
+#include "network/firewall/ipv4.h"
 #include "spdlog/spdlog.h"
 #include "sys/netlink.h"
 #include "sys/publish_nat.h"
@@ -24,13 +25,6 @@ constexpr uint16_t kUplinkPrio = 0xbe00;
 constexpr uint16_t kVethPrio = 2;
 constexpr char kIn[] = "berth_nat_in";
 constexpr char kOut[] = "berth_nat_out";
-
-bool Ipv4(const std::string& s, uint32_t* host_order) {
-  in_addr a{};
-  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  *host_order = ntohl(a.s_addr);
-  return true;
-}
 
 void Warn(const Status& st, const std::string& what) {
   if (!st.ok()) spdlog::warn("published ports: eBPF fast path: {}: {}", what, st.ToString());
@@ -126,7 +120,7 @@ class FastPublish : public Firewall {
       if (p.host_ifname.empty() || p.container_mac.empty()) continue;
       if (p.host_ip.find(':') != std::string::npos) continue;  // IPv6: nftables
       uint32_t host = 0;
-      if (!p.host_ip.empty() && p.host_ip != "0.0.0.0" && !Ipv4(p.host_ip, &host)) continue;
+      if (!p.host_ip.empty() && p.host_ip != "0.0.0.0" && !ParseIpv4(p.host_ip, &host)) continue;
       if ((host >> 24) == 127) continue;  // loopback: only the host's own connections, nftables'
       auto veth = links.find(p.host_ifname);
       auto bridge = links.find(p.bridge);
@@ -134,7 +128,7 @@ class FastPublish : public Firewall {
       if (veth == links.end() || bridge == links.end() || !mac.ok()) continue;
       auto gw = sys::ParseMac(bridge->second.mac);
       Want w;
-      if (!gw.ok() || !Ipv4(p.container_ip, &w.backend.addr)) continue;
+      if (!gw.ok() || !ParseIpv4(p.container_ip, &w.backend.addr)) continue;
       w.backend.port = static_cast<uint16_t>(p.container_port);
       w.backend.ifindex = static_cast<uint32_t>(veth->second.index);
       w.backend.mac = *mac;
@@ -239,7 +233,7 @@ class FastPublish : public Firewall {
     std::set<uint32_t> now;
     for (const sys::AddrInfo& a : *addrs) {
       uint32_t v = 0;
-      if (Ipv4(a.cidr.substr(0, a.cidr.find('/')), &v) && (v >> 24) != 127) now.insert(v);
+      if (ParseIpv4(a.cidr.substr(0, a.cidr.find('/')), &v) && (v >> 24) != 127) now.insert(v);
     }
     for (uint32_t a : now)
       if (!locals_.count(a)) Warn(nat_->SetLocal(a), "local address");

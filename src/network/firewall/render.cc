@@ -14,16 +14,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "network/firewall/firewall.h"
+#include "network/firewall/ipv4.h"
 
 namespace berth::network::firewall {
-namespace {
 
-bool ParseIpv4(const std::string& s, uint32_t* out) {
+bool ParseIpv4(const std::string& s, uint32_t* host_order) {
   in_addr a{};
   if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  *out = ntohl(a.s_addr);
+  *host_order = ntohl(a.s_addr);
   return true;
 }
+
+namespace {
 
 std::string FormatIpv4(uint32_t v) {
   in_addr a{};
