@@ -12,7 +12,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <iterator>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -125,59 +129,165 @@ void RpcCancel::Detach() {
   fd_ = -1;
 }
 
+namespace {
+
+// Idle keep-alive connections to managers, so that a node's calls (a status report per task
+// state, a heartbeat a second, a long poll per assignment change) do not each pay a TCP connect
+// and a mutual-TLS handshake: in a scale, those handshakes were a fifth of berthd's CPU.
+// Keyed by address, server name and TLS context (held, so its address is never reused by
+// another: a node whose certificate is renewed, or that joined another swarm, never takes a
+// connection made with the old one).
+class ConnectionPool {
+ public:
+  // A connection the peer has not closed, idle for less than kIdleFor; null when none.
+  std::unique_ptr<transport::Stream> Take(const std::string& key,
+                                          const std::shared_ptr<const transport::TlsContext>& tls) {
+    std::vector<Idle> expired;  // closed with no lock held
+    std::unique_ptr<transport::Stream> out;
+    {
+      absl::MutexLock l(&mu_);
+      Expire(&expired);
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if (it->key != key || it->tls != tls) continue;
+        out = std::move(it->stream);
+        idle_.erase(std::next(it).base());
+        break;
+      }
+    }
+    // A manager closes a connection idle for its --idle-timeout (30 s; ours is shorter), or
+    // when it stops: not that one.
+    if (out != nullptr && out->PeerClosed()) out.reset();
+    return out;
+  }
+
+  void Put(std::string key, std::shared_ptr<const transport::TlsContext> tls,
+           std::unique_ptr<transport::Stream> stream) {
+    std::vector<Idle> expired;
+    absl::MutexLock l(&mu_);
+    Expire(&expired);
+    size_t same = 0;
+    for (const Idle& i : idle_) same += i.key == key && i.tls == tls;
+    if (same >= kMaxIdlePerKey) return;  // the stream closes once the lock is released
+    idle_.push_back({std::move(key), std::move(tls), std::move(stream), Now()});
+  }
+
+ private:
+  // A node has at most two calls at once besides its long poll (a report and a heartbeat).
+  static constexpr size_t kMaxIdlePerKey = 2;
+  static constexpr std::chrono::seconds kIdleFor{10};
+
+  struct Idle {
+    std::string key;
+    std::shared_ptr<const transport::TlsContext> tls;
+    std::unique_ptr<transport::Stream> stream;
+    transport::Deadline since;
+  };
+  static transport::Deadline Now() { return transport::SteadyClock::now(); }
+
+  void Expire(std::vector<Idle>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    transport::Deadline now = Now();
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (now - it->since < kIdleFor) {
+        ++it;
+        continue;
+      }
+      out->push_back(std::move(*it));
+      it = idle_.erase(it);
+    }
+  }
+
+  absl::Mutex mu_;
+  std::vector<Idle> idle_ ABSL_GUARDED_BY(mu_);  // oldest first
+};
+
+ConnectionPool& Pool() {
+  static ConnectionPool* pool = new ConnectionPool;  // never destroyed: used until exit
+  return *pool;
+}
+
+// Ends RpcCancel's hold on a descriptor before the stream owning it closes or goes back to the
+// pool, so that Cancel never shuts down a number reused by something else.
+struct CancelHold {
+  RpcCancel* c = nullptr;
+  void Release() {
+    if (c != nullptr) c->Detach();
+    c = nullptr;
+  }
+  ~CancelHold() { Release(); }
+};
+
+}  // namespace
+
 StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nlohmann::json& body,
                         const RpcOptions& opts) {
   Deadline d = transport::After(opts.timeout);
   // A connect takes at most kConnectTimeout whatever the call's timeout (a long poll's is long).
   Deadline connect_by = std::min(d, transport::After(kConnectTimeout));
-  StatusOr<UniqueFd> dialed = Dial(addr, connect_by, opts.cancel.get());
-  if (!dialed.ok()) return dialed.status();
-  UniqueFd fd = std::move(*dialed);
-  transport::Stream stream(std::move(fd), opts.tls, opts.server_name);
-  // Detached before the descriptor closes (declared after the stream that owns it), so Cancel never
-  // shuts down a number reused by something else.
-  struct Attachment {
-    RpcCancel* c;
-    ~Attachment() {
-      if (c != nullptr) c->Detach();
-    }
-  } attachment{nullptr};
-  attachment.c = opts.cancel.get();
-  if (opts.tls != nullptr) {
-    Status hs = stream.Handshake(d);
-    if (!hs.ok())
-      return absl::UnavailableError(absl::StrCat("tls handshake with ", addr, ": ", hs.message()));
-  }
-  if (opts.check_peer) RETURN_IF_ERROR(opts.check_peer(stream.peer()));
-  transport::BeastStream bs(stream);
-  bs.set_deadline(d);
+  // A call that checks the peer itself (a join, before the node trusts the swarm's root) gets a
+  // connection of its own, closed after it; the others keep theirs for the next call.
+  const bool pooled = !opts.check_peer;
+  const std::string key = absl::StrCat(addr, " ", opts.server_name);
   http::request<http::string_body> req{http::verb::post, std::string(path), 11};
   req.set(http::field::host, addr);
   req.set(http::field::content_type, "application/json");
-  req.set(http::field::connection, "close");
+  if (!pooled) req.set(http::field::connection, "close");
   req.body() = body.dump();
   req.prepare_payload();
-  beast::error_code ec;
-  http::write(bs, req, ec);
-  if (ec)
-    return absl::UnavailableError(absl::StrCat(
-        "send to ", addr, ": ", bs.last_error().ok() ? ec.message() : bs.last_error().message()));
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(16 << 20);
-  http::read(bs, buf, parser, ec);
-  if (ec)
-    return absl::UnavailableError(absl::StrCat(
-        "read from ", addr, ": ", bs.last_error().ok() ? ec.message() : bs.last_error().message()));
-  RpcReply out;
-  out.status = static_cast<int>(parser.get().result_int());
-  const std::string& text = parser.get().body();
-  if (!text.empty()) {
-    out.body = nlohmann::json::parse(text, nullptr, false);
-    if (out.body.is_discarded())
-      return absl::InternalError(absl::StrCat("answer from ", addr, " is not JSON"));
+
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<transport::Stream> stream;
+    if (pooled && attempt == 0) stream = Pool().Take(key, opts.tls);
+    const bool reused = stream != nullptr;
+    CancelHold hold;  // declared after the stream: released before it closes
+    if (reused) {
+      if (opts.cancel != nullptr && !opts.cancel->Attach(stream->fd()))
+        return absl::CancelledError("the call was cancelled");
+      hold.c = opts.cancel.get();
+    } else {
+      StatusOr<UniqueFd> dialed = Dial(addr, connect_by, opts.cancel.get());
+      if (!dialed.ok()) return dialed.status();
+      hold.c = opts.cancel.get();  // Dial attached it
+      stream = std::make_unique<transport::Stream>(std::move(*dialed), opts.tls, opts.server_name);
+      if (opts.tls != nullptr) {
+        Status hs = stream->Handshake(d);
+        if (!hs.ok())
+          return absl::UnavailableError(
+              absl::StrCat("tls handshake with ", addr, ": ", hs.message()));
+      }
+      if (opts.check_peer) RETURN_IF_ERROR(opts.check_peer(stream->peer()));
+    }
+    transport::BeastStream bs(*stream);
+    bs.set_deadline(d);
+    beast::error_code ec;
+    http::write(bs, req, ec);
+    const bool sent = !ec;
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(16 << 20);
+    if (sent) http::read(bs, buf, parser, ec);
+    if (ec) {
+      bool cancelled = opts.cancel != nullptr && opts.cancel->cancelled();
+      // A kept connection the manager closed as we sent (its idle timeout, a restart): nothing
+      // was answered, so nothing was done; once more on a new connection.
+      if (reused && !cancelled && buf.size() == 0 && !parser.got_some()) continue;
+      std::string why = bs.last_error().ok() ? ec.message() : std::string(bs.last_error().message());
+      if (cancelled) return absl::CancelledError("the call was cancelled");
+      return absl::UnavailableError(absl::StrCat(sent ? "read from " : "send to ", addr, ": ", why));
+    }
+    RpcReply out;
+    out.status = static_cast<int>(parser.get().result_int());
+    const std::string& text = parser.get().body();
+    if (!text.empty()) {
+      out.body = nlohmann::json::parse(text, nullptr, false);
+      if (out.body.is_discarded())
+        return absl::InternalError(absl::StrCat("answer from ", addr, " is not JSON"));
+    }
+    if (pooled && parser.keep_alive() && buf.size() == 0) {
+      hold.Release();
+      Pool().Put(key, opts.tls, std::move(stream));
+    }
+    return out;
   }
-  return out;
 }
 
 Status ReplyError(const RpcReply& reply) {

@@ -1,7 +1,8 @@
 #pragma once
 // Node-to-manager calls on the cluster port (2377): one HTTP/1.1 POST of a JSON body over mutual
 // TLS, with a deadline on every step (connect, handshake, request, response), so a cut or dead
-// manager costs a bounded wait and never a hung thread.
+// manager costs a bounded wait and never a hung thread. Connections are kept alive between calls
+// (a few per manager, for up to 10 s) and one the manager closed meanwhile is replaced once.
 //
 // A joining node has no certificate yet: it connects without verifying, and `check_peer` looks
 // at the chain the manager showed (the root's digest against the join token) before a byte of the
