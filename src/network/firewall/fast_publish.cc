@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "network/firewall/firewall.h"
-#include "network/firewall/ipv4.h"
+#include "common/ipv4.h"
 #include "spdlog/spdlog.h"
 #include "sys/netlink.h"
 #include "sys/publish_nat.h"

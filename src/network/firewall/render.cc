@@ -14,26 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "network/firewall/firewall.h"
-#include "network/firewall/ipv4.h"
+#include "common/ipv4.h"
 
 namespace berth::network::firewall {
 
-bool ParseIpv4(const std::string& s, uint32_t* host_order) {
-  in_addr a{};
-  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  *host_order = ntohl(a.s_addr);
-  return true;
-}
-
 namespace {
-
-std::string FormatIpv4(uint32_t v) {
-  in_addr a{};
-  a.s_addr = htonl(v);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
 
 struct Cidr {
   uint32_t addr = 0;  // network address (host bits cleared)

@@ -55,9 +55,6 @@ std::string BackendMap(const std::string& id);
 std::string VipChain(const std::string& id);
 std::string PortChain(const std::string& id, const PlannedPort& p);
 
-// "10.0.0.3" for 0x0a000003.
-std::string FormatIpv4(uint32_t v);
-
 // A set's elements: "10.0.0.3, 10.0.0.4"; "" for none.
 std::string AddressElements(const std::vector<uint32_t>& addresses);
 

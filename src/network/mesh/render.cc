@@ -1,8 +1,6 @@
 // Model -> Plan -> nft script. The layout of the table is written out once, in Render below;
 // what varies with the tasks is elements of maps and sets only.
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -16,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/ipv4.h"
 #include "network/mesh/mesh.h"
 #include "network/mesh/plan.h"
 
@@ -24,15 +23,6 @@ namespace {
 
 constexpr size_t kMaxBackends = 65536;  // a sane bound on one service's map
 constexpr size_t kMaxIdLength = 64;   // swarmkit's ids are 25 characters
-
-bool ParseIpv4(const std::string& s, uint32_t* out) {
-  in_addr a{};
-  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return false;
-  *out = ntohl(a.s_addr);
-  return true;
-}
-
-using internal::FormatIpv4;
 
 // "10.0.0.0/24" -> (network address, prefix length); host bits cleared.
 bool ParseCidr(const std::string& s, uint32_t* addr, int* len) {
@@ -158,14 +148,6 @@ std::string BackendMap(const std::string& id) { return "be_" + id; }
 std::string VipChain(const std::string& id) { return "vip_" + id; }
 std::string PortChain(const std::string& id, const PlannedPort& p) {
   return absl::StrCat("ing_", id, "_", p.proto, "_", p.published);
-}
-
-std::string FormatIpv4(uint32_t v) {
-  in_addr a{};
-  a.s_addr = htonl(v);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
 }
 
 std::string AddressElements(const std::vector<uint32_t>& addresses) {
