@@ -5,7 +5,9 @@
 //   1. create to running: POST /services/create of 2 replicas until GET /tasks on m1 shows 2
 //      tasks of it running (Docker: 0.53 s);
 //   2. scale 2 -> 20 over the 3 nodes until 20 run, and 20 -> 2 until only 2 tasks are desired
-//      running and running and the 18 others' containers are stopped (Docker: 2.3 s each);
+//      running and running and the 18 others' containers are stopped (Docker: 2.3 s each); httpd
+//      ignores SIGTERM (it is PID 1), so every stop there waits out the 1 s grace; then 20 -> 2
+//      again with tasks that end on SIGTERM as the tutorial's nginx does (httpd under --init);
 //   3. rolling update of 4 replicas, parallelism 1, delay 0, a 1 s stop grace (httpd ignores
 //      SIGTERM, so every stop takes the grace), stop-first and start-first: from the update
 //      until UpdateStatus says "completed" (Docker: 11.6 s and 6.7 s), which swarmkit's updater
@@ -143,6 +145,17 @@ void Remove(const Lab& lab, const bb::Api& api, const std::string& id, const std
   WaitFor(60, "the service's containers gone", [&] { return LiveContainers(lab, name) == 0; });
 }
 
+// Scales service `id` (named `name`) from 20 to 2; the ms until 2 of its tasks run and the 18
+// others' containers are stopped.
+double ScaleDownTo2(const Lab& lab, const bb::Api& api, const std::string& id,
+                    const std::string& name) {
+  auto t0 = Clock::now();
+  Update(api, id, [](json& spec) { spec["Mode"]["Replicated"]["Replicas"] = 2; });
+  WaitFor(60, "2 tasks running and 18 containers stopped",
+          [&] { return RunningTasks(api, id) == 2 && LiveContainers(lab, name) == 2; });
+  return Ms(t0, Clock::now());
+}
+
 // Seconds since the epoch of an RFC 3339 UTC timestamp with a fraction ("...T07:30:00.123456789Z");
 // -1 if it is not one.
 double UnixSeconds(const std::string& ts) {
@@ -174,7 +187,7 @@ bool Connects(const std::string& ip, int port) {
 }
 
 struct Sample {
-  double create, scale_up, scale_down, stop_first, start_first, mesh_first;
+  double create, scale_up, scale_down, scale_down_term, stop_first, start_first, mesh_first;
   // From the update until the 4 tasks desired running are of the new image and running (the
   // old ones may still be stopping): "completed" comes one monitor period (1 s) later.
   double stop_first_rollout, start_first_rollout;
@@ -196,12 +209,26 @@ Sample OneRun(const Lab& lab, int run) {
   Update(m1, id, [](json& spec) { spec["Mode"]["Replicated"]["Replicas"] = 20; });
   WaitFor(60, "20 tasks running", [&] { return RunningTasks(m1, id) == 20; });
   s.scale_up = Ms(t0, Clock::now());
-  t0 = Clock::now();
-  Update(m1, id, [](json& spec) { spec["Mode"]["Replicated"]["Replicas"] = 2; });
-  WaitFor(60, "2 tasks running and 18 containers stopped",
-          [&] { return RunningTasks(m1, id) == 2 && LiveContainers(lab, name) == 2; });
-  s.scale_down = Ms(t0, Clock::now());
+  s.scale_down = ScaleDownTo2(lab, m1, id, name);
   Remove(lab, m1, id, name);
+
+  // 2b. 20 -> 2 again with tasks that end on SIGTERM, as the tutorial's nginx does: httpd under
+  // an init (--init), so the stops do not wait out the grace as above.
+  {
+    std::string tname = name + "-term";
+    json spec = {{"Name", tname},
+                 {"TaskTemplate",
+                  {{"ContainerSpec",
+                    {{"Image", "web:latest"}, {"StopGracePeriod", 1000000000}, {"Init", true}}}}},
+                 {"Mode", {{"Replicated", {{"Replicas", 20}}}}}};
+    std::string out;
+    int st = Call(m1, "POST", "/services/create", spec.dump(), &out);
+    if (st != 201) bb::Fail("service create %s: %d %s", tname.c_str(), st, out.c_str());
+    std::string tid = json::parse(out).value("ID", "");
+    WaitFor(60, "20 tasks running", [&] { return RunningTasks(m1, tid) == 20; });
+    s.scale_down_term = ScaleDownTo2(lab, m1, tid, tname);
+    Remove(lab, m1, tid, tname);
+  }
 
   // 3. rolling updates of 4 replicas, parallelism 1, delay 0, grace 1 s.
   for (const char* order : {"stop-first", "start-first"}) {
@@ -261,9 +288,11 @@ Sample OneRun(const Lab& lab, int run) {
     Remove(lab, m1, pid, pname);
   }
   std::printf(
-      "  run %d: create->2 running %.0f, scale 2->20 %.0f, 20->2 %.0f, update stop-first "
-      "%.0f (rollout %.0f), start-first %.0f (rollout %.0f), running->first mesh connection %.1f\n",
-      run, s.create, s.scale_up, s.scale_down, s.stop_first, s.stop_first_rollout, s.start_first,
+      "  run %d: create->2 running %.0f, scale 2->20 %.0f, 20->2 %.0f (ending on SIGTERM %.0f), "
+      "update stop-first %.0f (rollout %.0f), start-first %.0f (rollout %.0f), running->first "
+      "mesh connection %.1f\n",
+      run, s.create, s.scale_up, s.scale_down, s.scale_down_term, s.stop_first,
+      s.stop_first_rollout, s.start_first,
       s.start_first_rollout, s.mesh_first);
   std::fflush(stdout);
   return s;
@@ -316,13 +345,14 @@ int main(int argc, char** argv) {
   for (const char* w : {"w1", "w2"})
     lab.Docker(w, {"swarm", "join", "--token", token, lab.Ip("m1") + ":2377"});
 
-  std::vector<double> create, up, down, stop_first, start_first, mesh_first, stop_rollout,
+  std::vector<double> create, up, down, down_term, stop_first, start_first, mesh_first, stop_rollout,
       start_rollout;
   for (int i = 0; i < runs; ++i) {
     Sample s = OneRun(lab, i);
     create.push_back(s.create);
     up.push_back(s.scale_up);
     down.push_back(s.scale_down);
+    down_term.push_back(s.scale_down_term);
     stop_first.push_back(s.stop_first);
     start_first.push_back(s.start_first);
     mesh_first.push_back(s.mesh_first);
@@ -336,6 +366,7 @@ int main(int argc, char** argv) {
   Line("create 2 replicas -> 2 running", create, "< 100", kDockerCreate);
   Line("scale 2 -> 20 over 3 nodes", up, "< 300", kDockerScale);
   Line("scale 20 -> 2 (18 stopped)", down, "< 300", kDockerScale);
+  Line("  the same, tasks end on SIGTERM", down_term, "< 300", kDockerScale);
   Line("update 4, stop-first, grace 1 s", stop_first, "< 5000", kDockerUpdateStopFirst);
   Line("update 4, start-first, grace 1 s", start_first, "< 1000", kDockerUpdateStartFirst);
   std::printf("  of which the rollout (4 new tasks running; \"completed\" follows a 1 s monitor):\n");
