@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -299,30 +302,61 @@ void Dispatcher::HandleTaskStatus(api::Request& req, api::Conn& conn) {
   Store& store = manager_.store();
   const nlohmann::json& updates = (*body)["updates"];
   if (!updates.is_array()) return Fail(conn, absl::InvalidArgumentError("updates: not a list"));
+  // The newest state the batch has of each task.
+  std::vector<spec::Task> sent;
+  std::map<std::string, size_t> index;
   for (const nlohmann::json& u : updates) {
-    StatusOr<spec::Task> sent = spec::ParseTask(u.dump());
-    if (!sent.ok()) return Fail(conn, sent.status());
+    StatusOr<spec::Task> t = spec::ParseTask(u.dump());
+    if (!t.ok()) return Fail(conn, t.status());
+    auto [it, fresh] = index.emplace(t->id, sent.size());
+    if (fresh)
+      sent.push_back(std::move(*t));
+    else if (spec::TaskStateRank(t->status.state) >= spec::TaskStateRank(sent[it->second].status.state))
+      sent[it->second] = std::move(*t);
+  }
+  // The record to write for a reported state, at the version read; none when there is nothing
+  // to record: removed meanwhile, not this node's task (any more), or older than what is recorded
+  // (a state never goes backwards: a late report, a re-sent batch).
+  using Write = std::pair<spec::Task, uint64_t>;
+  auto write_for = [&](const spec::Task& t) -> StatusOr<std::optional<Write>> {
+    StatusOr<spec::Task> task = store.GetTask(t.id);
+    if (absl::IsNotFound(task.status())) return std::nullopt;
+    if (!task.ok()) return task.status();
+    if (task->node_id != node->id ||
+        spec::TaskStateRank(t.status.state) < spec::TaskStateRank(task->status.state) ||
+        t.status == task->status)
+      return std::nullopt;
+    Write w{*task, task->meta.version.index};
+    w.first.status = t.status;
+    w.first.meta.updated_at = UnixNanos(clock_.Now());
+    return w;
+  };
+  // One transaction for the batch (a scale reports states by the dozen); task by task, each
+  // read again, when a record moved on meanwhile (the orchestrator changed its desired state).
+  std::vector<Write> writes;
+  for (const spec::Task& t : sent) {
+    StatusOr<std::optional<Write>> w = write_for(t);
+    if (!w.ok()) return Fail(conn, w.status());
+    if (w->has_value()) writes.push_back(std::move(**w));
+  }
+  Status all = store.UpdateTasks(writes);
+  if (!all.ok() && !absl::IsFailedPrecondition(all)) return Fail(conn, all);
+  for (size_t i = 0; !all.ok() && i < sent.size(); ++i) {
     bool recorded = false;
     for (int attempt = 0; attempt < 5 && !recorded; ++attempt) {
-      StatusOr<spec::Task> task = store.GetTask(sent->id);
-      if (!task.ok() && !absl::IsNotFound(task.status())) return Fail(conn, task.status());
-      // Nothing to record: removed meanwhile, not this node's task (any more), or older than
-      // what is recorded (a state never goes backwards: a late report, a re-sent batch).
-      recorded =
-          !task.ok() || task->node_id != node->id ||
-          spec::TaskStateRank(sent->status.state) < spec::TaskStateRank(task->status.state) ||
-          sent->status == task->status;
-      if (recorded) break;
-      spec::Task want = *task;
-      want.status = sent->status;
-      want.meta.updated_at = UnixNanos(clock_.Now());
-      Status s = store.UpdateTask(want, task->meta.version.index);
+      StatusOr<std::optional<Write>> w = write_for(sent[i]);
+      if (!w.ok()) return Fail(conn, w.status());
+      if (!w->has_value()) {
+        recorded = true;  // nothing (left) to record
+        break;
+      }
+      Status s = store.UpdateTask((*w)->first, (*w)->second);
       if (!s.ok() && !absl::IsFailedPrecondition(s)) return Fail(conn, s);
       recorded = s.ok();
     }
     // Still conflicting after the retries: the node sends the batch again.
     if (!recorded)
-      return Fail(conn, absl::UnavailableError(absl::StrCat("task ", sent->id, " is busy")));
+      return Fail(conn, absl::UnavailableError(absl::StrCat("task ", sent[i].id, " is busy")));
   }
   conn.SendJson(200, {{"leader", true}});
 }

@@ -113,6 +113,9 @@ class Store {
   StatusOr<spec::Task> GetTask(const std::string& id);
   // Writes t if its record is still at `version`; FAILED_PRECONDITION when it moved on.
   Status UpdateTask(const spec::Task& t, uint64_t version);
+  // The same for several tasks (distinct ids) in one transaction: all are written, or none when
+  // any record moved on (FAILED_PRECONDITION).
+  Status UpdateTasks(const std::vector<std::pair<spec::Task, uint64_t>>& tasks);
   StatusOr<std::vector<spec::Secret>> ListSecrets();
   StatusOr<spec::Secret> GetSecret(const std::string& id);
   Status CreateSecret(const spec::Secret& s);

@@ -274,6 +274,21 @@ Status Store::UpdateTask(const spec::Task& t, uint64_t version) {
   return s;
 }
 
+Status Store::UpdateTasks(const std::vector<std::pair<spec::Task, uint64_t>>& tasks) {
+  if (tasks.empty()) return absl::OkStatus();
+  std::vector<Compare> compares;
+  std::vector<Op> ops;
+  for (const auto& [t, version] : tasks) {
+    std::string key = TaskKey(t.id);
+    compares.push_back(Compare::ModRevisionIs(key, static_cast<int64_t>(version)));
+    ops.push_back(Op::Put(key, Kind<spec::Task>::Encode(t)));
+  }
+  StatusOr<etcd::TxnResult> r = etcd_->Txn(compares, ops);
+  if (!r.ok()) return StoreError(r.status(), "update tasks");
+  if (!r->succeeded) return absl::FailedPreconditionError("a task changed meanwhile");
+  return absl::OkStatus();
+}
+
 StatusOr<std::vector<spec::Secret>> Store::ListSecrets() {
   return ListRecords<spec::Secret>(*reader_);
 }

@@ -33,6 +33,8 @@
 #include "cluster/etcd/client.h"
 #include "cluster/etcd/member.h"
 #include "cluster/mirror.h"
+#include "cluster/store.h"
+#include "spec/json/service_json.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "gmock/gmock.h"
@@ -576,6 +578,58 @@ TEST_F(EtcdTest, StoreMirrorLoadsThenFollowsItsPrefix) {
   mirror.reset();  // stops its watch and thread promptly
   EXPECT_LT(Clock::now() - t0, 1s);
   m->Stop();
+}
+
+// The dispatcher records a node's batch of task states in one transaction: all of it, or, when a
+// record moved on meanwhile, nothing (it then goes task by task).
+TEST_F(EtcdTest, StoreUpdatesTasksAllOrNothing) {
+  std::string ns = nets_.Add("t");
+  ASSERT_FALSE(ns.empty());
+  ASSERT_TRUE(certs_.Node("t1", "127.0.0.1"));
+  auto m = StartIn(ns, ConfigFor(certs_, "t1", "127.0.0.1"));
+  ASSERT_NE(m, nullptr);
+  std::shared_ptr<Client> c = ClientFor(certs_, "t1");
+  cluster::Store store(c);
+  for (const char* id : {"taska", "taskb"}) {
+    spec::Task t;
+    t.id = id;
+    t.node_id = "node1";
+    t.status.state = "assigned";
+    ASSERT_TRUE(In(ns, [&] { return c->Put(cluster::Store::TaskKey(id), spec::RenderTask(t).dump()); }).ok());
+  }
+  auto get = [&](const char* id) { return In(ns, [&] { return store.GetTask(id); }); };
+  auto a = get("taska"), b = get("taskb");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+
+  // Both written at the versions read.
+  a->status.state = "accepted";
+  b->status.state = "preparing";
+  Status both = In(ns, [&] {
+    return store.UpdateTasks({{*a, a->meta.version.index}, {*b, b->meta.version.index}});
+  });
+  ASSERT_TRUE(both.ok()) << both;
+  auto a2 = get("taska"), b2 = get("taskb");
+  ASSERT_TRUE(a2.ok() && b2.ok());
+  EXPECT_EQ(a2->status.state, "accepted");
+  EXPECT_EQ(b2->status.state, "preparing");
+  EXPECT_GT(a2->meta.version.index, a->meta.version.index);
+
+  // b moves on (the orchestrator); a batch made from the older read of b writes neither.
+  b2->desired_state = "shutdown";
+  ASSERT_TRUE(In(ns, [&] { return store.UpdateTask(*b2, b2->meta.version.index); }).ok());
+  a2->status.state = "running";
+  b2->status.state = "running";
+  Status stale = In(ns, [&] {
+    return store.UpdateTasks({{*a2, a2->meta.version.index}, {*b2, b->meta.version.index}});
+  });
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale)) << stale;
+  auto a3 = get("taska"), b3 = get("taskb");
+  ASSERT_TRUE(a3.ok() && b3.ok());
+  EXPECT_EQ(a3->status.state, "accepted");  // not half of the batch
+  EXPECT_EQ(b3->status.state, "preparing");
+  EXPECT_EQ(b3->desired_state, "shutdown");
+  EXPECT_TRUE(In(ns, [&] { return store.UpdateTasks({}); }).ok());
 }
 
 TEST_F(EtcdTest, EtcdDiesWithItsParent) {
