@@ -75,7 +75,9 @@ StatusOr<std::unique_ptr<Manager>> Manager::Start(ManagerConfig cfg) {
   ASSIGN_OR_RETURN(auto server_tls, ServerTls(m->cfg_.paths));
   api::ServerOptions so;
   so.tls = server_tls;
-  so.max_connections = 256;
+  // A node holds up to three connections here: its assignments long poll and two kept-alive
+  // ones (rpc.cc's pool); a thread each.
+  so.max_connections = 1024;
   so.max_body = 1 << 20;
   so.header_timeout = std::chrono::seconds(10);
   so.idle_timeout = std::chrono::seconds(30);

@@ -1,7 +1,7 @@
 // cluster::Call against a real mutual-TLS ApiServer on loopback: kept connections are reused,
 // one the server closed meanwhile is replaced without the caller seeing it, a join-style call
-// (check_peer) never shares its connection, TLS contexts never share one, and a cancelled long
-// call on a kept connection ends at once.
+// (check_peer) never shares its connection, TLS contexts never share one, a cancelled long call
+// on a kept connection ends at once, and a timed-out one is not made again.
 #include "cluster/rpc.h"
 
 #include <arpa/inet.h>
@@ -51,6 +51,7 @@ class ClusterRpcTest : public ::testing::Test {
     });
     // Answers only when the client leaves (a long poll that never fires).
     router_.Add("POST", "/hold", [this](api::Request&, api::Conn& c) {
+      ++holds_;
       holding_ = true;
       while (!c.ClientGone()) {
         transport::WaitResult w = c.stream().Wait(true, nullptr, transport::kForever);
@@ -115,6 +116,7 @@ class ClusterRpcTest : public ::testing::Test {
   absl::Mutex mu_;
   std::set<int> ports_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> holding_{false};
+  std::atomic<int> holds_{0};
 };
 
 berth::testing::TestPki* ClusterRpcTest::pki_ = nullptr;
@@ -189,6 +191,19 @@ TEST_F(ClusterRpcTest, ACancelledCallOnAKeptConnectionEndsAtOnceAndTheNextIsServ
   int next = Echo(addr, o);
   EXPECT_NE(next, -1);
   EXPECT_NE(next, first);
+}
+
+TEST_F(ClusterRpcTest, ATimedOutCallOnAKeptConnectionIsNotMadeAgain) {
+  std::string addr = Start();
+  RpcOptions o = Options();
+  Echo(addr, o);  // leaves a kept connection
+  o.timeout = std::chrono::milliseconds(300);
+  StatusOr<RpcReply> r = Call(addr, "/hold", {}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  // The manager is slow, not gone: the call's time is spent and it says where it waited.
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("read from " + addr));
+  EXPECT_EQ(holds_, 1);
 }
 
 TEST_F(ClusterRpcTest, AFailedConnectSaysWhichAddress) {
