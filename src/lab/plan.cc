@@ -1,25 +1,13 @@
 #include "lab/plan.h"
 
-#include <arpa/inet.h>
-
 #include <cstdint>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/ipv4.h"
 #include "sys/netlink.h"
 
 namespace berth::lab {
-namespace {
-
-std::string Ipv4String(uint32_t host_order) {
-  in_addr a{};
-  a.s_addr = htonl(host_order);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
-
-}  // namespace
 
 const Node* Lab::Find(const std::string& node) const {
   for (const Node& n : nodes)
@@ -83,9 +71,9 @@ StatusOr<Lab> PlanLab(const UpOptions& opts) {
 
   Lab lab;
   lab.name = opts.name;
-  lab.subnet = absl::StrCat(Ipv4String(net), "/", cidr->len);
+  lab.subnet = absl::StrCat(FormatIpv4(net), "/", cidr->len);
   lab.prefix_len = cidr->len;
-  lab.gateway = Ipv4String(net + 1);
+  lab.gateway = FormatIpv4(net + 1);
   const std::string tag = LinkTag(opts.name);
   lab.bridge = "lab-" + tag;
   lab.berthd = opts.berthd;
@@ -94,7 +82,7 @@ StatusOr<Lab> PlanLab(const UpOptions& opts) {
     Node n;
     n.name = node;
     n.role = role;
-    n.ip = Ipv4String(ip);
+    n.ip = FormatIpv4(ip);
     n.netns = opts.name + "-" + node;
     n.host_link = tag + "-" + node;
     n.data_root = lab.DataDir() + "/" + node;
