@@ -270,10 +270,9 @@ StatusOr<RpcReply> Call(const std::string& addr, std::string_view path, const nl
       // A kept connection the manager closed as we sent (its idle timeout, a restart): nothing
       // was answered, so nothing was done; once more on a new connection. (Not after a timeout:
       // that manager is slow or gone, and the call's time is spent.)
-      bool closed = ec == boost::asio::error::eof || ec == http::error::end_of_stream ||
-                    ec == boost::asio::error::connection_reset ||
-                    ec == boost::asio::error::broken_pipe;
-      if (reused && closed && !cancelled && buf.size() == 0 && !parser.got_some()) continue;
+      if (reused && transport::ClosedByPeer(ec) && !cancelled && buf.size() == 0 &&
+          !parser.got_some())
+        continue;
       std::string why = bs.last_error().ok() ? ec.message() : std::string(bs.last_error().message());
       if (cancelled) return absl::CancelledError("the call was cancelled");
       return absl::UnavailableError(absl::StrCat(sent ? "read from " : "send to ", addr, ": ", why));

@@ -9,6 +9,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/system/system_error.hpp>
 #include <chrono>
 #include <iterator>
@@ -31,6 +32,13 @@ inline boost::system::error_code ToErrorCode(const Status& st) {
     default:
       return boost::asio::error::connection_reset;
   }
+}
+
+// Whether the peer ended the connection (closed or reset it), not a timeout or a cancel. On a
+// kept-alive connection that had answered nothing yet, the request can go again on a new one.
+inline bool ClosedByPeer(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::eof || ec == boost::beast::http::error::end_of_stream ||
+         ec == boost::asio::error::connection_reset;
 }
 
 class BeastStream {

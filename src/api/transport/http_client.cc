@@ -505,9 +505,7 @@ StatusOr<std::unique_ptr<Response>> HttpClient::Send(const Request& req,
     bhttp::read_header(im.bs, im.buf, im.parser, ec);
     if (ec) {
       if (ec == boost::asio::error::operation_aborted) return absl::CancelledError("cancelled");
-      bool nothing = im.buf.size() == 0 &&
-                     (ec == boost::asio::error::eof || ec == bhttp::error::end_of_stream ||
-                      ec == boost::asio::error::connection_reset);
+      bool nothing = im.buf.size() == 0 && transport::ClosedByPeer(ec);
       if (reused && nothing && replayable && attempt == 0) continue;
       std::string why;
       if (!wrote.ok())
