@@ -207,8 +207,9 @@ TEST_F(ApiServerTest, ClientTricklingItsHeaderGets408) {
   ServerOptions opts;
   opts.header_timeout = 300ms;
   Start(opts);
-  UniqueFd fd = Dial(sock_);
+  // The server's clock starts at accept, which may come before Dial returns here.
   auto t0 = std::chrono::steady_clock::now();
+  UniqueFd fd = Dial(sock_);
   Send(fd.get(), "GET /ping HTTP/1.1\r\n");
   // One header byte every 50 ms: each is progress, none completes the header.
   for (int i = 0; i < 100; ++i) {
